@@ -1,0 +1,145 @@
+"""Option declarations and the run/emit/exit-code logic shared by every ``plan`` subcommand.
+
+Commands are option declarations plus one call to :func:`execute`; this module alone turns expected failures into
+exit codes (via :data:`planner.errors.PlannerError.exit_code`) and decides what goes to stdout and stderr.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from planner.errors import InfeasibleError, PlannerError, SolverFailure, UsageError
+from planner.paths import display_path
+from planner.plan import Plan, plan_json, write_plan
+from planner.render.console import err_line, out_text, progress, stdout
+from planner.runner import CommonOptions, Inputs_, load_inputs, spec_note
+from planner.units import UnitError, parse_duration
+
+
+class Format(enum.StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+SpecArg = Annotated[
+    Path | None,
+    typer.Argument(
+        help="Cluster spec YAML. Default: the solver's shipped example spec.",
+        show_default=False,
+        dir_okay=False,
+    ),
+]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Write the plan JSON here (atomically).")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="What goes to stdout.")]
+ProfilesOpt = Annotated[
+    Path | None,
+    typer.Option("--profiles", help="A profile directory layered over the shipped one (user rows win)."),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a spec value: dotted.path=value (repeatable; the path must exist)."),
+]
+TimeLimitOpt = Annotated[
+    str, typer.Option("--time-limit", help="Solver time limit: seconds, or with a unit (90s, 5m).")
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (sampling, solver).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display or notes on stderr.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="More detail in the report.")]
+PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Write a PNG figure of the plan here.")]
+
+
+def parse_time_limit(text: str) -> float:
+    """``60`` (seconds) or ``90s`` / ``5m``; a usage error otherwise."""
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            value = parse_duration(text)
+        except UnitError as exc:
+            raise UsageError(f"--time-limit: {exc}") from None
+    if value <= 0:
+        raise UsageError("--time-limit must be positive")
+    return value
+
+
+def common_options(
+    out: Path | None,
+    fmt: Format,
+    profiles: Path | None,
+    overrides: list[str] | None,
+    time_limit: str,
+    seed: int,
+    quiet: bool,
+    verbose: bool,
+    plot: Path | None = None,
+) -> CommonOptions:
+    return CommonOptions(
+        out=out,
+        format=fmt.value,  # type: ignore[arg-type]
+        profiles=profiles,
+        overrides=list(overrides or []),
+        time_limit_s=parse_time_limit(time_limit),
+        seed=seed,
+        quiet=quiet,
+        verbose=verbose,
+        plot=plot,
+    )
+
+
+@contextmanager
+def handle_errors() -> Iterator[None]:
+    """Map expected failures to one stderr line each and their exit code; let bugs raise."""
+    try:
+        yield
+    except PlannerError as exc:
+        for line in exc.lines():
+            err_line(line if line.startswith(("infeasible", "error")) or ": " in line else f"error: {line}")
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err_line("interrupted")
+        raise typer.Exit(130) from None
+
+
+def emit(plan: Plan, common: CommonOptions) -> None:
+    """Write ``--out`` (atomically), then render the requested format to stdout."""
+    if common.out is not None:
+        write_plan(plan, common.out)
+    if common.format == "json":
+        out_text(plan_json(plan))
+    elif common.format == "markdown":
+        from planner.render.markdown import render_markdown
+
+        out_text(render_markdown(plan))
+    else:
+        from planner.render.tables import render_plan
+
+        render_plan(plan, stdout, verbose=common.verbose)
+    if common.out is not None and not common.quiet:
+        err_line(f"plan written to {display_path(common.out)}")
+
+
+def execute(solver: str, spec: Path | None, common: CommonOptions, solve: Callable[[Inputs_], Plan]) -> None:
+    """Load inputs, run ``solve``, emit the plan; infeasible plans are still written, then exit 1."""
+    with handle_errors():
+        path, note = spec_note(spec, solver)
+        if note and not common.quiet:
+            err_line(note)
+        inputs = load_inputs(path, common)
+        try:
+            with progress(f"planning with {solver} ...", common.quiet):
+                plan = solve(inputs)
+        except (InfeasibleError, SolverFailure) as exc:
+            if exc.plan is not None and common.out is not None:
+                write_plan(exc.plan, common.out)
+            raise
+        emit(plan, common)
+        if plan.solver.status in ("infeasible", "error"):
+            err_line(f"error: {solver} finished with status {plan.solver.status}: {plan.solver.message}")
+            raise typer.Exit(1)

@@ -1,0 +1,1 @@
+"""The dynamo solver: spec + profiles -> model -> solve -> verified plan."""

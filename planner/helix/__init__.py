@@ -1,0 +1,1 @@
+"""The helix solver: spec + profiles -> model -> solve -> verified plan."""

@@ -1,0 +1,221 @@
+"""The plan document: the single contract between solving and everything downstream (report, diff, simulate).
+
+Everything outside the ``run`` block is deterministic: the same inputs, options and seed give byte-identical JSON
+(keys sorted, floats rounded to ``FLOAT_DIGITS`` significant digits, lists in a stable order chosen by each
+solver). ``run`` holds what varies between runs (wall time, host, library versions) and is ignored by ``plan diff``.
+
+``format_version`` follows semver: a minor version only adds fields, and readers ignore unknown keys.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import tempfile
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from planner import FORMAT_VERSION, __version__
+from planner.profiles.schema import Provenance
+from planner.solver import SolveReport, Status
+
+#: Significant digits kept for every float in a plan (enough for 1e-6 relative agreement checks).
+FLOAT_DIGITS = 10
+
+PlanKind = Literal["helix", "splitwise", "dynamo"]
+
+#: Suffixes a metric name must end with, so that every figure says its unit.
+METRIC_SUFFIXES: tuple[str, ...] = (
+    "_tok_s", "_rps", "_ms", "_s", "_usd_h", "_usd", "_usd_per_mtok", "_kw", "_w", "_wh", "_kwh",
+    "_gpus", "_gpu_h", "_nodes", "_machines", "_instances", "_count", "_hops", "_ratio", "_pct", "_kgco2",
+    "_gco2", "_requests", "_layers",
+)  # fmt: skip
+#: Dimensionless metric names allowed without a suffix.
+METRIC_NAMES: frozenset[str] = frozenset({"flow_vs_bound", "gap"})
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InputFile(_Doc):
+    path: str
+    sha256: str
+
+
+class Inputs(_Doc):
+    """What the plan was computed from: spec and profile files with digests, overrides, and every option."""
+
+    spec: InputFile
+    profiles: list[InputFile] = Field(default_factory=list)
+    overrides: list[str] = Field(default_factory=list)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class SolverBlock(_Doc):
+    """What the solver proved (see :class:`planner.solver.SolveReport`)."""
+
+    backend: str
+    status: Status
+    objective: float | None = None
+    best_bound: float | None = None
+    gap: float | None = None
+    message: str = ""
+
+    @classmethod
+    def from_report(cls, report: SolveReport) -> SolverBlock:
+        return cls(
+            backend=report.backend,
+            status=report.status,
+            objective=report.objective,
+            best_bound=report.best_bound,
+            gap=report.gap,
+            message=report.message,
+        )
+
+
+class Assumption(_Doc):
+    """What one figure (or family of figures) rests on."""
+
+    subject: str = Field(description="the figure or input this is about, e.g. tp[A100-40G]")
+    basis: Provenance | Literal["default", "option", "paper"] = Field(description="measured, analytic, ...")
+    detail: str = ""
+
+
+class RunInfo(_Doc):
+    """Volatile facts about the run; never compared by ``plan diff`` or determinism tests."""
+
+    wall_s: float = 0.0
+    started_at: str = ""
+    host: str = ""
+    python: str = ""
+    versions: dict[str, str] = Field(default_factory=dict)
+
+
+class Plan(_Doc):
+    """A deployment plan as written to ``--out`` (see README "Plan document")."""
+
+    format_version: str = FORMAT_VERSION
+    kind: PlanKind
+    name: str = ""
+    inputs: Inputs
+    solver: SolverBlock
+    plan: dict[str, Any] = Field(default_factory=dict, description="solver-specific plan block")
+    metrics: dict[str, float | None] = Field(default_factory=dict, description="unit-suffixed figures")
+    assumptions: list[Assumption] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    run: RunInfo = Field(default_factory=RunInfo)
+
+    @field_validator("metrics")
+    @classmethod
+    def _units_in_names(cls, v: dict[str, float | None]) -> dict[str, float | None]:
+        for key in v:
+            if key not in METRIC_NAMES and not key.endswith(METRIC_SUFFIXES):
+                raise ValueError(f"metric '{key}' must end with a unit suffix ({', '.join(METRIC_SUFFIXES)})")
+        return v
+
+
+def run_info(wall_s: float) -> RunInfo:
+    versions = {}
+    for dist in ("llmplan", "ortools", "networkx", "pandas", "pydantic", "numpy"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = "absent"
+    versions.setdefault("llmplan", __version__)
+    return RunInfo(
+        wall_s=round(wall_s, 3),
+        started_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        host=platform.node(),
+        python=platform.python_version(),
+        versions=versions,
+    )
+
+
+def _canonical(value: Any) -> Any:
+    """Round floats to FLOAT_DIGITS significant digits; NaN/inf become null (JSON has neither)."""
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        if value == 0:
+            return 0.0
+        return float(f"{value:.{FLOAT_DIGITS}g}")
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if hasattr(value, "item"):  # numpy scalar
+        return _canonical(value.item())
+    raise TypeError(f"cannot serialise {type(value).__name__} in a plan")
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    return _canonical(plan.model_dump(mode="json"))  # type: ignore[no-any-return]
+
+
+def plan_json(plan: Plan) -> str:
+    """Canonical JSON text: sorted keys, 2-space indent, rounded floats, trailing newline."""
+    return json.dumps(plan_to_dict(plan), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_json_atomic(text: str, path: Path) -> None:
+    """Write via a temp file in the same folder and ``os.replace``, so a failure leaves nothing half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_plan(plan: Plan, path: Path) -> None:
+    write_json_atomic(plan_json(plan), path)
+
+
+def read_plan(path: Path) -> Plan:
+    """Load a plan JSON; unknown keys from newer minor versions are ignored (see module docstring)."""
+    from planner.errors import SpecError
+    from planner.paths import display_path
+
+    name = display_path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError.single(name, "", "plan file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError.single(name, "", f"not a plan JSON: {exc}") from None
+    if not isinstance(data, dict) or "format_version" not in data or "kind" not in data:
+        raise SpecError.single(name, "", "not a plan JSON (needs format_version and kind)")
+    major = str(data["format_version"]).split(".")[0]
+    if major != FORMAT_VERSION.split(".")[0]:
+        raise SpecError.single(
+            name,
+            "format_version",
+            f"unsupported major version {data['format_version']} (reader: {FORMAT_VERSION})",
+        )
+    known = set(Plan.model_fields)
+    data = {k: v for k, v in data.items() if k in known}
+    try:
+        return Plan.model_validate(data)
+    except Exception as exc:  # pydantic.ValidationError; keep one line
+        first = str(exc).splitlines()
+        raise SpecError.single(name, "", f"invalid plan document: {' '.join(first[:3])}") from None
+
+
+def plan_json_schema() -> dict[str, Any]:
+    """JSON Schema of the plan document, generated from the pydantic models (shipped in planner/schemas)."""
+    schema = Plan.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://llmplan.invalid/schemas/plan-{FORMAT_VERSION}.json"
+    return schema

@@ -1,0 +1,227 @@
+"""The profile database: catalogues and tables, layered (shipped first, then the user's ``--profiles DIR``).
+
+Queries return typed objects or :class:`~planner.profiles.schema.Estimate` values that carry their provenance;
+a query with no data raises :class:`~planner.errors.ProfileMissingError` rather than inventing a number.
+
+Layering: for catalogues (``gpus.yaml``, ``models.yaml``, any ``<name>.yaml``) a user entry replaces the shipped
+entry of the same name; for tables, a user row replaces the shipped row with the same key columns. Every
+replacement that changes a value is recorded in :attr:`ProfileDB.conflicts` and reported by the CLI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, ValidationError
+
+from planner.errors import ProfileMissingError, SpecError, SpecProblem, did_you_mean
+from planner.paths import SHIPPED_PROFILES, display_path
+from planner.profiles.schema import PROVENANCES, GpuProfile, ModelProfile, TableMeta, provenance_of
+from planner.validation import problems_from_validation
+from planner.yamlmarks import load_yaml_file
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ProfileFile:
+    """A profile file that was read, with its digest (recorded in every plan's ``inputs``)."""
+
+    path: str
+    sha256: str
+
+
+@dataclass
+class ProfileDB:
+    """Layered, validated view of one or more profile directories."""
+
+    roots: list[Path]
+    gpus: dict[str, GpuProfile]
+    models: dict[str, ModelProfile]
+    catalogs: dict[str, dict[str, Any]]
+    table_files: dict[str, list[Path]]
+    table_meta: dict[str, TableMeta]
+    files: list[ProfileFile] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    _tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    # ----------------------------------------------------------------------------------------------- loading
+    @classmethod
+    def load(cls, user_dir: Path | None = None, base_dir: Path | None = None) -> ProfileDB:
+        """Load the shipped database, then layer ``user_dir`` over it."""
+        roots = [base_dir or SHIPPED_PROFILES]
+        if user_dir is not None:
+            if not user_dir.is_dir():
+                raise SpecError.single(str(user_dir), "", "profile directory not found")
+            roots.append(user_dir)
+        db = cls(roots=roots, gpus={}, models={}, catalogs={}, table_files={}, table_meta={})
+        for root in roots:
+            db._load_root(root)
+        return db
+
+    def _record(self, path: Path) -> None:
+        self.files.append(ProfileFile(path=display_path(path), sha256=sha256_file(path)))
+
+    def _load_root(self, root: Path) -> None:
+        for yml in sorted(root.glob("*.yaml")):
+            data, pos = load_yaml_file(yml, display_path(yml))
+            self._record(yml)
+            if data is None:
+                continue
+            name = display_path(yml)
+            if not isinstance(data, dict):
+                raise SpecError.single(name, "", "a catalogue must be a mapping of entry name -> fields")
+            kind = yml.stem
+            if kind == "gpus":
+                self._merge_typed(self.gpus, data, pos, name, GpuProfile, "gpu")
+            elif kind == "models":
+                self._merge_typed(self.models, data, pos, name, ModelProfile, "model")
+            else:
+                target = self.catalogs.setdefault(kind, {})
+                for key, entry in data.items():
+                    if key in target and target[key] != entry:
+                        self.conflicts.append(f"{name}: {kind}.{key} overrides an earlier definition")
+                    target[key] = entry
+        tables_dir = root / "tables"
+        for csv in sorted(tables_dir.glob("*.csv")) if tables_dir.is_dir() else []:
+            table = csv.stem
+            meta_path = csv.with_suffix(".meta.yaml")
+            if table not in self.table_meta:
+                if not meta_path.exists():
+                    raise SpecError.single(display_path(csv), "", f"missing sidecar {meta_path.name} (keys, units)")
+                mdata, mpos = load_yaml_file(meta_path, display_path(meta_path))
+                try:
+                    self.table_meta[table] = TableMeta.model_validate(mdata)
+                except ValidationError as exc:
+                    raise SpecError(problems_from_validation(exc, display_path(meta_path), mpos, TableMeta)) from None
+                self._record(meta_path)
+            self.table_files.setdefault(table, []).append(csv)
+            self._record(csv)
+
+    def _merge_typed(
+        self,
+        target: dict[str, Any],
+        data: dict[str, Any],
+        pos: Any,
+        file: str,
+        model: type[BaseModel],
+        what: str,
+    ) -> None:
+        problems: list[SpecProblem] = []
+        for key, entry in data.items():
+            if not isinstance(entry, dict):
+                problems.append(SpecProblem(file, key, f"{what} entry must be a mapping"))
+                continue
+            try:
+                obj = model.model_validate({"name": key, **entry})
+            except ValidationError as exc:
+                problems += problems_from_validation(exc, file, pos, model, prefix=(key,))
+                continue
+            if key in target and target[key] != obj:
+                self.conflicts.append(f"{file}: {what} '{key}' overrides the shipped definition")
+            target[key] = obj
+        if problems:
+            raise SpecError(problems)
+
+    # ----------------------------------------------------------------------------------------------- queries
+    def _resolve(self, name: str, table: dict[str, Any]) -> str | None:
+        if name in table:
+            return name
+        low = name.lower()
+        for key, obj in table.items():
+            if key.lower() == low or low in (a.lower() for a in obj.aliases):
+                return str(key)
+        return None
+
+    def resolve_gpu(self, name: str) -> str | None:
+        """Canonical GPU name for ``name`` or one of its aliases (case-insensitive); None when unknown."""
+        return self._resolve(name, self.gpus)
+
+    def resolve_model(self, name: str) -> str | None:
+        """Canonical model name for ``name`` or an alias; None when unknown."""
+        return self._resolve(name, self.models)
+
+    def gpu(self, name: str) -> GpuProfile:
+        key = self.resolve_gpu(name)
+        if key is None:
+            raise ProfileMissingError(f"GPU type '{name}'{did_you_mean(name, list(self.gpus))}")
+        return self.gpus[key]
+
+    def model(self, name: str) -> ModelProfile:
+        key = self.resolve_model(name)
+        if key is None:
+            raise ProfileMissingError(f"model '{name}'{did_you_mean(name, list(self.models))}")
+        return self.models[key]
+
+    def catalog(self, name: str) -> dict[str, Any]:
+        """A plain catalogue (``<name>.yaml``) merged over all roots; empty when absent."""
+        return dict(self.catalogs.get(name, {}))
+
+    def has_table(self, name: str) -> bool:
+        return name in self.table_files
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A profile table merged over all roots, with a ``provenance`` column derived from ``source``."""
+        if name in self._tables:
+            return self._tables[name]
+        if name not in self.table_files:
+            raise ProfileMissingError(f"profile table '{name}'{did_you_mean(name, list(self.table_files))}")
+        meta = self.table_meta[name]
+        merged: pd.DataFrame | None = None
+        for csv in self.table_files[name]:
+            df = self._read_csv(csv, meta)
+            if merged is None:
+                merged = df
+                continue
+            keys = list(meta.keys)
+            both = merged.merge(df, on=keys, how="inner", suffixes=("_old", ""))
+            for _, row in both.iterrows():
+                key_text = ", ".join(f"{k}={row[k]}" for k in keys)
+                self.conflicts.append(f"{display_path(csv)}: row ({key_text}) overrides table '{name}'")
+            merged = pd.concat([merged, df]).drop_duplicates(subset=keys, keep="last")
+        assert merged is not None
+        merged = merged.sort_values(list(meta.keys), kind="stable").reset_index(drop=True)
+        self._tables[name] = merged
+        return merged
+
+    @staticmethod
+    def _read_csv(csv: Path, meta: TableMeta) -> pd.DataFrame:
+        name = display_path(csv)
+        try:
+            df = pd.read_csv(csv, comment="#")
+        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+            raise SpecError.single(name, "", f"cannot read CSV: {exc}") from None
+        missing = [c for c in (*meta.keys, "source") if c not in df.columns]
+        if missing:
+            raise SpecError.single(name, "", f"missing column(s): {', '.join(missing)}", 1)
+        problems: list[SpecProblem] = []
+        provenance: list[str] = []
+        for i, src in enumerate(df["source"].tolist()):
+            try:
+                provenance.append(provenance_of(str(src)))
+            except ValueError:
+                problems.append(
+                    SpecProblem(name, f"row {i + 1}.source", f"must start with one of {', '.join(PROVENANCES)}", i + 2)
+                )
+                provenance.append("")
+        if problems:
+            raise SpecError(problems[:10])
+        df = df.assign(provenance=provenance)
+        return df
+
+    @cached_property
+    def summary(self) -> dict[str, Any]:
+        """Counts for ``plan profiles list``."""
+        return {
+            "gpus": sorted(self.gpus),
+            "models": sorted(self.models),
+            "catalogs": {k: sorted(v) for k, v in sorted(self.catalogs.items())},
+            "tables": {k: self.table_meta[k].description for k in sorted(self.table_files)},
+        }

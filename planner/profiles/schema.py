@@ -1,0 +1,148 @@
+"""Typed rows of the profile database, and the provenance every figure carries.
+
+A profile database is a directory (``profiles/`` ships one) holding:
+
+* ``gpus.yaml`` and ``models.yaml``: catalogues of hardware and model architecture (validated here);
+* other ``<name>.yaml`` catalogues a solver needs (e.g. ``machines.yaml``), read as plain mappings;
+* ``tables/<name>.csv`` with ``tables/<name>.meta.yaml``: measured, synthetic or analytic tables. Every row has a
+  ``source`` column whose prefix says what it rests on (``measured:<citation>``, ``synthetic:<generator>``,
+  ``analytic``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Provenance = Literal["measured", "synthetic", "analytic", "roofline", "user"]
+PROVENANCES: tuple[str, ...] = ("measured", "synthetic", "analytic", "roofline", "user")
+
+
+def provenance_of(source: str) -> Provenance:
+    """Map a row's ``source`` string (``measured:Helix repo``) to its provenance kind."""
+    head = source.split(":", 1)[0].strip().lower()
+    if head not in PROVENANCES:
+        raise ValueError(f"source {source!r} must start with one of {', '.join(PROVENANCES)}")
+    return head  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A number together with its unit and what it rests on. Solvers pass these, never bare floats, to plans."""
+
+    value: float
+    unit: str
+    provenance: Provenance
+    source: str = ""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GpuProfile(_Strict):
+    """One GPU type. Per-GPU figures; a node multiplies them by its ``gpus_per_node``."""
+
+    name: str = Field(description="canonical GPU type name, e.g. H100-80G")
+    aliases: tuple[str, ...] = ()
+    vram_gb: float = Field(gt=0, description="memory per GPU, decimal GB")
+    bf16_tflops: float = Field(gt=0, description="peak dense bf16/fp16 TFLOP/s per GPU")
+    hbm_gb_s: float = Field(gt=0, description="memory bandwidth per GPU, GB/s")
+    tdp_w: float = Field(gt=0, description="board power limit per GPU, W")
+    price_usd_h: float = Field(ge=0, description="list price per GPU-hour, USD")
+    nic_gbps: float = Field(gt=0, description="network bandwidth per GPU, Gbit/s")
+    sm_clock_mhz_min: float | None = Field(default=None, gt=0)
+    sm_clock_mhz_max: float | None = Field(default=None, gt=0)
+    source: str = Field(min_length=1, description="where the figures come from")
+
+    @property
+    def vram_bytes(self) -> float:
+        return self.vram_gb * 1e9
+
+
+class ModelProfile(_Strict):
+    """One model architecture; derived quantities are computed, not stored, so they cannot disagree."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    layers: int = Field(gt=0)
+    hidden_size: int = Field(gt=0)
+    attention_heads: int = Field(gt=0)
+    kv_heads: int = Field(gt=0)
+    intermediate_size: int = Field(gt=0)
+    vocab_size: int = Field(gt=0)
+    dtype_bytes: int = Field(gt=0, le=8)
+    params_b: float = Field(gt=0, description="total parameters, billions")
+    mlp: Literal["gated", "plain"] = "gated"
+    experts: int = Field(default=1, ge=1)
+    experts_per_token: int = Field(default=1, ge=1)
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check_heads(self) -> ModelProfile:
+        if self.hidden_size % self.attention_heads:
+            raise ValueError("hidden_size must be a multiple of attention_heads")
+        if self.attention_heads % self.kv_heads:
+            raise ValueError("attention_heads must be a multiple of kv_heads")
+        if self.experts_per_token > self.experts:
+            raise ValueError("experts_per_token cannot exceed experts")
+        return self
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.attention_heads
+
+    @property
+    def kv_bytes_per_token(self) -> int:
+        """KV-cache bytes one token occupies across all layers (GQA-correct: uses kv_heads)."""
+        return 2 * self.layers * self.kv_heads * self.head_dim * self.dtype_bytes
+
+    @property
+    def activation_bytes_per_token(self) -> int:
+        """Bytes of the hidden state passed between pipeline stages for one token."""
+        return self.hidden_size * self.dtype_bytes
+
+    def _mlp_params(self) -> int:
+        mats = 3 if self.mlp == "gated" else 2
+        return mats * self.hidden_size * self.intermediate_size
+
+    def _attn_params(self) -> int:
+        kv_dim = self.kv_heads * self.head_dim
+        return 2 * self.hidden_size * self.hidden_size + 2 * self.hidden_size * kv_dim
+
+    @property
+    def layer_params(self) -> int:
+        """Parameters of one transformer layer (all experts for MoE)."""
+        return self._attn_params() + self.experts * self._mlp_params()
+
+    @property
+    def layer_weight_bytes(self) -> float:
+        """Weight bytes of one transformer layer, from the architecture (embeddings excluded)."""
+        return float(self.layer_params * self.dtype_bytes)
+
+    @property
+    def active_layer_params(self) -> int:
+        """Parameters touched per token in one layer (MoE: only the routed experts)."""
+        return self._attn_params() + self.experts_per_token * self._mlp_params()
+
+    @property
+    def weight_bytes(self) -> float:
+        """Bytes of all weights, from the published parameter count."""
+        return self.params_b * 1e9 * self.dtype_bytes
+
+    def flops_per_token(self, context_tokens: int = 0) -> float:
+        """Forward FLOPs per token over all layers: 2 x active params plus attention over the context."""
+        dense = 2.0 * self.active_layer_params * self.layers
+        attn = 4.0 * self.layers * self.hidden_size * context_tokens
+        return dense + attn
+
+
+class TableMeta(_Strict):
+    """Sidecar of a profile table: which columns identify a row and what the value columns mean."""
+
+    description: str
+    keys: tuple[str, ...] = Field(min_length=1, description="columns that identify a row; user rows win on these")
+    units: dict[str, str] = Field(default_factory=dict, description="column -> unit")
+    licence: str | None = None

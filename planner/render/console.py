@@ -1,0 +1,35 @@
+"""The two consoles: results on stdout, diagnostics (progress, warnings, errors) on stderr."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+
+stdout = Console(highlight=False, soft_wrap=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def out_text(text: str) -> None:
+    """Write plain text (JSON, markdown) to stdout exactly, without rich markup processing."""
+    stdout.file.write(text)
+    if not text.endswith("\n"):
+        stdout.file.write("\n")
+    stdout.file.flush()
+
+
+def err_line(text: str) -> None:
+    """One diagnostic line on stderr, printed verbatim (no markup, no wrapping)."""
+    stderr.file.write(text.rstrip("\n") + "\n")
+    stderr.file.flush()
+
+
+@contextmanager
+def progress(message: str, quiet: bool = False) -> Iterator[None]:
+    """A spinner on stderr while something slow runs (only on a terminal, never with --quiet)."""
+    if quiet or not stderr.is_terminal:
+        yield
+        return
+    with stderr.status(message):
+        yield

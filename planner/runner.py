@@ -1,0 +1,117 @@
+"""Glue shared by every solver command: load inputs, assemble the plan document, emit it.
+
+Solvers stay free of CLI concerns: a solver receives a :class:`LoadedSpec`, a :class:`ProfileDB` and options, and
+returns the pieces of a plan; :func:`assemble_plan` turns them into the versioned document.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from planner.paths import SHIPPED_SPECS, display_path
+from planner.plan import Assumption, InputFile, Inputs, Plan, PlanKind, SolverBlock, run_info
+from planner.profiles.db import ProfileDB
+from planner.solver import SolveReport
+from planner.spec.loader import LoadedSpec, load_spec
+
+OutputFormat = Literal["table", "json", "markdown"]
+
+#: The spec each solver runs on when the user gives none (first-run experience).
+DEFAULT_SPECS: dict[str, str] = {
+    "helix": "helix-single24-llama2-70b.yaml",
+    "splitwise": "splitwise-bloom176b-coding.yaml",
+    "dynamo": "dynamo-llama2-70b-h100.yaml",
+}
+
+
+@dataclass
+class CommonOptions:
+    """Options every solver command accepts (see README "CLI conventions")."""
+
+    out: Path | None = None
+    format: OutputFormat = "table"
+    profiles: Path | None = None
+    overrides: list[str] = field(default_factory=list)
+    time_limit_s: float = 60.0
+    seed: int = 0
+    quiet: bool = False
+    verbose: bool = False
+    plot: Path | None = None
+
+
+def default_spec(solver: str) -> Path:
+    return SHIPPED_SPECS / DEFAULT_SPECS[solver]
+
+
+@dataclass
+class Inputs_:
+    loaded: LoadedSpec
+    profiles: ProfileDB
+
+
+def load_inputs(spec_path: Path, common: CommonOptions) -> Inputs_:
+    """Load the profile database (shipped + user layer) and the spec with its overrides."""
+    db = ProfileDB.load(common.profiles)
+    loaded = load_spec(spec_path, db, common.overrides)
+    return Inputs_(loaded, db)
+
+
+def make_inputs(loaded: LoadedSpec, db: ProfileDB, options: dict[str, Any]) -> Inputs:
+    """The plan's ``inputs`` block: spec and profile digests, overrides and every option that shaped the plan."""
+    return Inputs(
+        spec=InputFile(path=loaded.display, sha256=loaded.sha256),
+        profiles=[InputFile(path=f.path, sha256=f.sha256) for f in sorted(db.files, key=lambda f: f.path)],
+        overrides=list(loaded.overrides),
+        options={k: options[k] for k in sorted(options)},
+    )
+
+
+def assemble_plan(
+    kind: PlanKind,
+    loaded: LoadedSpec,
+    db: ProfileDB,
+    report: SolveReport,
+    plan_block: dict[str, Any],
+    metrics: dict[str, float | None],
+    assumptions: list[Assumption],
+    warnings: list[str],
+    options: dict[str, Any],
+    wall_s: float,
+) -> Plan:
+    """Build the plan document; profile conflicts become warnings so a user sees their overrides took effect."""
+    all_warnings = list(warnings) + [f"profile override: {c}" for c in db.conflicts]
+    return Plan(
+        kind=kind,
+        name=loaded.spec.name or Path(loaded.display).stem,
+        inputs=make_inputs(loaded, db, options),
+        solver=SolverBlock.from_report(report),
+        plan=plan_block,
+        metrics=metrics,
+        assumptions=assumptions,
+        warnings=all_warnings,
+        run=run_info(wall_s),
+    )
+
+
+@contextmanager
+def stopwatch() -> Iterator[list[float]]:
+    """``with stopwatch() as t: ...`` then ``t[0]`` is the elapsed wall time in seconds."""
+    box = [0.0]
+    start = time.perf_counter()
+    try:
+        yield box
+    finally:
+        box[0] = time.perf_counter() - start
+
+
+def spec_note(spec: Path | None, solver: str) -> tuple[Path, str | None]:
+    """Resolve an optional spec argument to a path, with the first-line note when the default is used."""
+    if spec is not None:
+        return spec, None
+    path = default_spec(solver)
+    return path, f"using {display_path(path)} (default; pass a spec to use your own)"

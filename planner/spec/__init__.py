@@ -1,0 +1,1 @@
+"""Cluster spec: the YAML a user writes, its pydantic schema and its loader."""

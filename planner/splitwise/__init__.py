@@ -1,0 +1,1 @@
+"""The splitwise solver: spec + profiles -> model -> solve -> verified plan."""
