@@ -14,10 +14,12 @@ import typer
 
 from planner import FORMAT_VERSION, __version__
 from planner.cli_common import Format, FormatOpt, ProfilesOpt, SetOpt, handle_errors
+from planner.diff_command import diff_command
 from planner.dynamo.command import dynamo_command
 from planner.helix.command import helix_command
 from planner.profiles.db import ProfileDB
 from planner.render.console import out_text, stdout
+from planner.sim.command import simulate_command
 from planner.spec.loader import load_spec
 from planner.splitwise.command import splitwise_command
 
@@ -39,6 +41,10 @@ app.command("splitwise", help="Splitwise: size prompt and token pools under SLOs
     splitwise_command
 )
 app.command("dynamo", help="DynamoLLM: instances x TP x GPU frequency per class, minimising energy.")(dynamo_command)
+app.command("diff", help="Diff two plans for CI: changes, metric deltas, guardrails, PR-comment markdown.")(diff_command)
+app.command("simulate", help="Replay requests through a Helix plan: achieved throughput and latency.")(
+    simulate_command
+)
 
 
 def _version(value: bool) -> None:
