@@ -41,10 +41,8 @@ app.command("splitwise", help="Splitwise: size prompt and token pools under SLOs
     splitwise_command
 )
 app.command("dynamo", help="DynamoLLM: instances x TP x GPU frequency per class, minimising energy.")(dynamo_command)
-app.command("diff", help="Diff two plans for CI: changes, metric deltas, guardrails, PR-comment markdown.")(diff_command)
-app.command("simulate", help="Replay requests through a Helix plan: achieved throughput and latency.")(
-    simulate_command
-)
+app.command("diff", help="Diff two plans for CI: changes, metric deltas, guardrails, PR comment.")(diff_command)
+app.command("simulate", help="Replay requests through a Helix plan: achieved throughput and latency.")(simulate_command)
 
 
 def _version(value: bool) -> None:
