@@ -10,8 +10,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from golden_cases import GOLDEN, ROOT, cases, stable  # noqa: E402
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    """Rewrite all goldens, or only those whose name starts with one of ``argv``."""
     for case in cases():
+        if argv and not any(case["name"].startswith(a) for a in argv):
+            continue
         cmd = [sys.executable, "-m", "planner", case["solver"], case["spec"], "--format", "json", "--quiet"]
         cmd += [str(a) for a in case.get("args", [])]
         res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
@@ -24,4 +27,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))
