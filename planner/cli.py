@@ -17,6 +17,7 @@ from planner.cli_common import Format, FormatOpt, ProfilesOpt, SetOpt, handle_er
 from planner.diff_command import diff_command
 from planner.dynamo.command import dynamo_command
 from planner.helix.command import helix_command
+from planner.init_command import init_command
 from planner.profiles.db import ProfileDB
 from planner.render.console import out_text, stdout
 from planner.sim.command import simulate_command
@@ -41,6 +42,7 @@ app.command("splitwise", help="Splitwise: size prompt and token pools under SLOs
     splitwise_command
 )
 app.command("dynamo", help="DynamoLLM: instances x TP x GPU frequency per class, minimising energy.")(dynamo_command)
+app.command("init", help="Write a complete, commented cluster spec for your hardware.")(init_command)
 app.command("diff", help="Diff two plans for CI: changes, metric deltas, guardrails, PR comment.")(diff_command)
 app.command("simulate", help="Replay requests through a Helix plan: achieved throughput and latency.")(simulate_command)
 

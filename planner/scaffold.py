@@ -1,0 +1,149 @@
+"""``plan init``: write a complete, commented cluster spec for the user's own hardware.
+
+The generated YAML spells out every default (bandwidths, latencies, workload, SLOs) so that a new user sees what
+the planner will assume and can edit it; ``plan validate`` accepts it and the chosen solver runs on it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from planner.errors import UsageError, did_you_mean
+from planner.profiles.db import ProfileDB
+
+SOLVERS = ("helix", "splitwise", "dynamo")
+
+#: ``[N x][G x]GPU[@region]``: ``4xA100-80G``, ``2x8xH100-80G@us-east`` (2 nodes of 8 GPUs), ``L4``.
+_GROUP_RE = re.compile(
+    r"^(?:(?P<count>\d+)x)?(?:(?P<per>\d+)x)?(?P<gpu>[A-Za-z][A-Za-z0-9._-]*)(?:@(?P<region>[A-Za-z0-9._-]+))?$"
+)
+
+GPUS_FORMS = "e.g. 4xA100-80G,8xL4@us-east,2x8xH100-80G@eu-west (count x [gpus per node x] GPU [@region])"
+
+# Defaults written into scaffolded specs (and commented there).
+DEFAULT_INTRA = ("10Gbps", "1ms")
+DEFAULT_INTER = ("1Gbps", "50ms")
+DEFAULT_REGION = "region-1"
+
+
+@dataclass(frozen=True)
+class GroupRequest:
+    name: str
+    gpu: str
+    gpus_per_node: int
+    count: int
+    region: str
+
+
+def parse_gpus(text: str, db: ProfileDB) -> list[GroupRequest]:
+    """Parse ``--gpus``; unknown GPU names get a did-you-mean, malformed items the accepted form."""
+    groups: list[GroupRequest] = []
+    used: dict[str, int] = {}
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    # Groups without @region join the first region named anywhere in the list (one region when none is named).
+    named = [m["region"] for m in map(_GROUP_RE.match, items) if m and m["region"]]
+    default_region = named[0] if named else DEFAULT_REGION
+    for raw in items:
+        m = _GROUP_RE.match(raw)
+        if not m:
+            raise UsageError(f"--gpus: cannot read '{raw}' ({GPUS_FORMS})")
+        gpu = db.resolve_gpu(m["gpu"])
+        if gpu is None:
+            raise UsageError(
+                f"--gpus: unknown GPU '{m['gpu']}'{did_you_mean(m['gpu'], list(db.gpus))}; "
+                "add one to profiles/gpus.yaml (README: Add a GPU)"
+            )
+        count = int(m["count"] or 1)
+        per = int(m["per"] or 1)
+        if count < 1 or per < 1:
+            raise UsageError(f"--gpus: counts must be positive in '{raw}'")
+        base = re.sub(r"[^a-z0-9]+", "-", gpu.lower()).strip("-")
+        if per > 1:
+            base += f"x{per}"
+        n = used.get(base, 0)
+        used[base] = n + 1
+        name = base if n == 0 else f"{base}-{chr(ord('a') + n)}"
+        groups.append(GroupRequest(name, gpu, per, count, m["region"] or default_region))
+    if not groups:
+        raise UsageError(f"--gpus: no GPUs given ({GPUS_FORMS})")
+    return groups
+
+
+def _nodes_yaml(groups: list[GroupRequest]) -> str:
+    lines = ["nodes:                # groups of identical nodes, expanded to <name>-0, <name>-1, ..."]
+    for g in groups:
+        lines.append(
+            f"  - {{name: {g.name}, gpu: {g.gpu}, gpus_per_node: {g.gpus_per_node}, count: {g.count}, "
+            f"region: {g.region}}}"
+        )
+    return "\n".join(lines)
+
+
+def _network_yaml(groups: list[GroupRequest]) -> str:
+    regions = sorted({g.region for g in groups})
+    lines = [
+        "network:              # complete graph by default; bandwidth in bits (Gbps) or bytes (GB/s), explicit",
+        f"  intra_region: {{bandwidth: {DEFAULT_INTRA[0]}, latency: {DEFAULT_INTRA[1]}}}   # links within a region",
+    ]
+    inter = f"  inter_region: {{bandwidth: {DEFAULT_INTER[0]}, latency: {DEFAULT_INTER[1]}}}    # links across regions"
+    lines.append(inter if len(regions) > 1 else "#" + inter[1:])
+    lines += [
+        f"  coordinator: {{region: {groups[0].region}}}   # request source/sink; links default to the region class",
+        "  links: []            # overrides, e.g. {between: [a-0, region:eu-west], bandwidth: 5Gbps}",
+    ]
+    return "\n".join(lines)
+
+
+WORKLOAD_YAML = """workload:
+  # Request lengths fitted to the Azure LLM inference trace 2023 (conversation): mean input 1155 tokens
+  # (std 1109), mean output 211 (std 163). Or replay a trace: trace: path/to/trace.csv (TIMESTAMP,ContextTokens,
+  # GeneratedTokens), relative to this file.
+  input_tokens: {distribution: lognormal, mean: 1155, std: 1109, max: 8192}
+  output_tokens: {distribution: lognormal, mean: 211, std: 163, max: 2048}
+  rate_rps: 5           # mean request rate (Poisson arrivals)
+slo:                    # latency targets (percentile below)
+  ttft: 2s              # time to first token
+  tbt: 200ms            # time between tokens
+  e2e: 60s              # end-to-end
+  percentile: 99
+pricing:
+  electricity_usd_kwh: 0.10   # GPU-hour prices default to profiles/gpus.yaml; override with gpu_usd_h: {GPU: price}
+power:
+  pue: 1.2              # facility overhead on GPU power"""
+
+
+def render_spec(solver: str, groups: list[GroupRequest], model: str, db: ProfileDB) -> str:
+    """The commented YAML text of a scaffolded spec."""
+    if solver not in SOLVERS:
+        raise UsageError(f"--solver: unknown solver '{solver}'{did_you_mean(solver, SOLVERS)}")
+    model_key = db.resolve_model(model)
+    if model_key is None:
+        raise UsageError(
+            f"--model: unknown model '{model}'{did_you_mean(model, list(db.models))}; "
+            "add one to profiles/models.yaml (README: Add a model)"
+        )
+    head = [
+        f"# Cluster spec scaffolded by `plan init --solver {solver}`. Edit freely; check with `plan validate FILE`.",
+        f"# Run: plan {solver} FILE",
+        f"name: my-{solver}-cluster",
+        f"model: {model_key}          # from profiles/models.yaml (`plan profiles list`)",
+        _nodes_yaml(groups),
+        _network_yaml(groups),
+        WORKLOAD_YAML,
+    ]
+    section = _solver_section(solver)
+    if section:
+        head.append(section)
+    return "\n".join(head) + "\n"
+
+
+def _solver_section(solver: str) -> str:
+    """The solver's own section with its defaults, from ``planner.<solver>.scaffold`` when it provides one."""
+    import importlib
+
+    try:
+        module = importlib.import_module(f"planner.{solver}.scaffold")
+    except ModuleNotFoundError:
+        return ""
+    return str(module.SECTION_YAML).rstrip()

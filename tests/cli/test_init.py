@@ -1,0 +1,54 @@
+"""`plan init`: scaffolded specs validate; bad --gpus / --model strings get one-line errors (exit 2)."""
+
+from pathlib import Path
+
+import pytest
+
+from planner.cli import app
+from planner.profiles.db import ProfileDB
+from planner.scaffold import parse_gpus
+from planner.spec.loader import load_spec
+
+
+@pytest.mark.parametrize("solver", ["helix", "splitwise", "dynamo"])
+def test_init_writes_a_spec_that_validates(runner, tmp_path: Path, solver: str, profile_db: ProfileDB) -> None:
+    out = tmp_path / "cluster.yaml"
+    res = runner.invoke(
+        app,
+        ["init", "--solver", solver, "--gpus", "4xA100-80G,8xL4@us-east,12xT4@eu-west", "--model", "llama-3.1-70b",
+         "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    loaded = load_spec(out, profile_db)
+    assert loaded.model.name == "llama3.1-70b"
+    assert len(loaded.cluster.nodes) == 24
+    assert loaded.cluster.regions == ["eu-west", "us-east"]
+    res = runner.invoke(app, ["validate", str(out), "--format", "json"])
+    assert res.exit_code == 0
+    res = runner.invoke(app, ["init", "--solver", solver, "--out", str(out)])
+    assert res.exit_code == 2 and "exists (use --force" in res.stderr
+
+
+def test_gpus_grammar(profile_db: ProfileDB) -> None:
+    groups = parse_gpus("2x8xH100@us,L4,3xl40s@eu", profile_db)
+    assert [(g.name, g.gpu, g.gpus_per_node, g.count, g.region) for g in groups] == [
+        ("h100-80gx8", "H100-80G", 8, 2, "us"),
+        ("l4", "L4", 1, 1, "us"),
+        ("l40s", "L40S", 1, 3, "eu"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--gpus", "4xA100-80"], "--gpus: unknown GPU 'A100-80' (did you mean 'A100-80G'?)"),
+        (["--gpus", "4x"], "--gpus: cannot read '4x'"),
+        (["--gpus", ""], "--gpus: no GPUs given"),
+        (["--model", "llama-9"], "--model: unknown model 'llama-9'"),
+        (["--solver", "helx"], "--solver: unknown solver 'helx' (did you mean 'helix'?)"),
+    ],
+)
+def test_init_bad_inputs(runner, args: list[str], message: str) -> None:
+    res = runner.invoke(app, ["init", *args])
+    assert res.exit_code == 2
+    assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1
