@@ -28,12 +28,23 @@ class Format(enum.StrEnum):
     markdown = "markdown"
 
 
+def complete_spec(incomplete: str) -> list[str]:
+    """Shell completion for spec paths: YAML files under the typed folder, plus the shipped examples."""
+    from planner.paths import SHIPPED_SPECS
+
+    base = Path(incomplete).parent if incomplete else Path(".")
+    found = sorted(str(p) for p in base.glob("*.y*ml") if str(p).startswith(incomplete.lstrip("./")))
+    shipped = sorted(display_path(p) for p in SHIPPED_SPECS.glob("*.yaml"))
+    return found + [s for s in shipped if s.startswith(incomplete) and s not in found]
+
+
 SpecArg = Annotated[
     Path | None,
     typer.Argument(
         help="Cluster spec YAML. Default: the solver's shipped example spec.",
         show_default=False,
         dir_okay=False,
+        autocompletion=complete_spec,
     ),
 ]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Write the plan JSON here (atomically).")]
