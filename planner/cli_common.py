@@ -29,11 +29,21 @@ class Format(enum.StrEnum):
 
 
 def complete_spec(incomplete: str) -> list[str]:
-    """Shell completion for spec paths: YAML files under the typed folder, plus the shipped examples."""
+    """Shell completion for spec paths: folders and YAML files matching what was typed, plus shipped examples."""
     from planner.paths import SHIPPED_SPECS
 
-    base = Path(incomplete).parent if incomplete else Path(".")
-    found = sorted(str(p) for p in base.glob("*.y*ml") if str(p).startswith(incomplete.lstrip("./")))
+    head, _, _ = incomplete.rpartition("/")
+    base = Path(head) if head else Path(".")
+    found: list[str] = []
+    if base.is_dir():
+        for p in sorted(base.iterdir()):
+            text = f"{head}/{p.name}" if head else p.name
+            if not text.startswith(incomplete) or p.name.startswith("."):
+                continue
+            if p.is_dir():
+                found.append(text + "/")
+            elif p.suffix in (".yaml", ".yml"):
+                found.append(text)
     shipped = sorted(display_path(p) for p in SHIPPED_SPECS.glob("*.yaml"))
     return found + [s for s in shipped if s.startswith(incomplete) and s not in found]
 

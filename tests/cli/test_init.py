@@ -52,3 +52,12 @@ def test_init_bad_inputs(runner, args: list[str], message: str) -> None:
     res = runner.invoke(app, ["init", *args])
     assert res.exit_code == 2
     assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_spec_path_completion(monkeypatch) -> None:
+    from planner.cli_common import complete_spec
+    from planner.paths import REPO_ROOT
+
+    monkeypatch.chdir(REPO_ROOT)
+    assert complete_spec("tests/fix") == ["tests/fixtures/"]
+    assert "tests/fixtures/specs/tiny.yaml" in complete_spec("tests/fixtures/specs/")
