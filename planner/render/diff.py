@@ -1,0 +1,222 @@
+"""Rendering of ``plan diff``: a rich terminal table, versioned JSON, and a markdown PR comment.
+
+The markdown starts with a hidden marker line (``<!-- llmplan-diff:... -->``) so that a CI bot can find and update
+one sticky comment instead of adding a new one per push (see docs/ci.md); the long change list is folded in
+``<details>`` so the comment shows the summary, guardrails and headline figures first.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from planner.diff import Action, Change, GuardrailResult, MetricDelta, PlanDiff
+from planner.plan import _canonical
+from planner.render.markdown import md_table
+from planner.render.tables import fmt_num
+
+#: Change rows shown in a markdown comment (GitHub caps a comment at 65,536 characters).
+MARKDOWN_MAX_ROWS = 150
+
+_ACTION_STYLE = {Action.add: "green", Action.remove: "red", Action.change: "yellow"}
+_VERDICT_STYLE = {"better": "green", "worse": "red"}
+
+
+def diff_json(diff: PlanDiff) -> str:
+    """Canonical JSON (sorted keys, floats rounded like plans), newline-terminated."""
+    data = _canonical(diff.model_dump(mode="json"))
+    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def default_marker(diff: PlanDiff) -> str:
+    """The hidden marker a bot looks for: one sticky comment per plan kind and name."""
+    return f"llmplan-diff:{diff.kind}:{diff.new.name}"
+
+
+# ------------------------------------------------------------------------------------------------ values
+
+
+def fmt_value(value: Any, width: int = 60) -> str:
+    """One-line text of a before/after value: numbers via fmt_num, whole elements as ``k=v, ...``."""
+    if isinstance(value, dict):
+        text = ", ".join(f"{k}={fmt_value(v, width)}" for k, v in value.items())
+    elif isinstance(value, list):
+        text = "[" + ", ".join(fmt_value(v, width) for v in value) + "]"
+    else:
+        text = fmt_num(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def fmt_delta(delta: float | None, pct: float | None, unit: str) -> str:
+    """``-9.3 tok/s (-3.1%)``; '' when the values are not numbers."""
+    if delta is None:
+        return ""
+    u = f" {unit}" if unit else ""
+    sign = "+" if delta > 0 else ""
+    text = f"{sign}{fmt_num(delta)}{u}"
+    if pct is not None:
+        text += f" ({pct:+.1f}%)"
+    return text
+
+
+def _change_cells(c: Change, width: int = 60) -> list[str]:
+    before, after = fmt_value(c.before, width), fmt_value(c.after, width)
+    return [c.action.value, c.address, before, after, fmt_delta(c.delta, c.delta_pct, c.unit)]
+
+
+def _metric_cells(m: MetricDelta) -> list[str]:
+    unit = f" {m.unit}" if m.unit else ""
+    return [m.name, fmt_num(m.before) + unit, fmt_num(m.after) + unit, fmt_delta(m.delta, m.delta_pct, m.unit)]
+
+
+def _guardrail_result(g: GuardrailResult) -> str:
+    if not g.applicable:
+        return "n/a"
+    return "BREACHED" if g.breached else "ok"
+
+
+# ------------------------------------------------------------------------------------------------ terminal
+
+
+def render_table(diff: PlanDiff, console: Console, verbose: bool = False) -> None:
+    """Summary line first, then changes, metric deltas, guardrails; context (inputs) with ``--verbose``."""
+    console.print(f"[bold]{diff.summary}[/bold]", soft_wrap=True)
+    console.print(
+        f"{diff.kind} plan {diff.old.name!r}: {diff.old.label} ({diff.old.status}) -> {diff.new.label} "
+        f"({diff.new.status})",
+        soft_wrap=True,
+        markup=False,
+    )
+    for note in diff.notes:
+        console.print(f"note: {note}", markup=False)
+    counted = diff.counted_changes
+    if counted:
+        t = Table(title=f"Changes ({len(counted)})", title_justify="left")
+        t.add_column("", justify="center", no_wrap=True)
+        t.add_column("address", overflow="fold", ratio=3)
+        t.add_column("before", justify="right", overflow="fold", ratio=2)
+        t.add_column("after", justify="right", overflow="fold", ratio=2)
+        t.add_column("change", justify="right", overflow="fold", ratio=2)
+        if verbose:
+            t.add_column("why", overflow="fold", max_width=18)
+        for c in counted:
+            cells = [escape(x) for x in _change_cells(c, width=36)]
+            why = [c.reason.value] if verbose else []
+            t.add_row(f"[{_ACTION_STYLE[c.action]}]{cells[0]}[/]", *cells[1:], *why)
+        console.print(t)
+    shown = [m for m in diff.metrics if m.changed or verbose]
+    if shown:
+        t = Table(title="Metrics", title_justify="left")
+        t.add_column("metric")
+        for col in ("before", "after", "change"):
+            t.add_column(col, justify="right")
+        for m in shown:
+            cells = [escape(x) for x in _metric_cells(m)]
+            style = _VERDICT_STYLE.get(m.verdict)
+            t.add_row(*cells[:3], f"[{style}]{cells[3]}[/]" if style else cells[3])
+        console.print(t)
+    if diff.guardrails:
+        t = Table(title="Guardrails", title_justify="left")
+        for col in ("rule", "result", "detail"):
+            t.add_column(col, overflow="fold")
+        for g in diff.guardrails:
+            result = _guardrail_result(g)
+            style = {"BREACHED": "bold red", "ok": "green"}.get(result, "dim")
+            t.add_row(escape(g.rule), f"[{style}]{result}[/]", escape(g.detail))
+        console.print(t)
+    context = [c for c in diff.changes if not c.counted]
+    if context and verbose:
+        t = Table(title="Context (not counted as changes)", title_justify="left")
+        for col in ("", "address", "before", "after"):
+            t.add_column(col, overflow="fold")
+        for c in context:
+            t.add_row(*(escape(x) for x in _change_cells(c)[:4]))
+        console.print(t)
+    elif context:
+        names = ", ".join(sorted({c.address.split("[")[0] for c in context}))
+        console.print(f"context, not counted: {names} (--verbose lists them)", markup=False, soft_wrap=True)
+
+
+# ------------------------------------------------------------------------------------------------ markdown
+
+
+def render_markdown(diff: PlanDiff, marker: str | None = None) -> str:
+    """A PR comment: hidden marker, summary, guardrails, metrics; changes and context folded."""
+    mark = default_marker(diff) if marker is None else marker
+    parts = [f"<!-- {mark} -->"] if mark else []
+    parts += [
+        f"### plan diff: {diff.kind} `{diff.new.name}`",
+        "",
+        f"**{_md_escape(diff.summary)}**",
+        "",
+        f"`{diff.old.label}` ({diff.old.status}) &rarr; `{diff.new.label}` ({diff.new.status})",
+    ]
+    parts += [f"> note: {n}" for n in diff.notes]
+    if diff.guardrails:
+        breached = diff.breached
+        head = (
+            f"**{len(breached)} guardrail{'s' if len(breached) != 1 else ''} breached**"
+            if breached
+            else "All guardrails passed."
+        )
+        rows: list[list[object]] = [[f"`{g.rule}`", _md_result(g), g.detail] for g in diff.guardrails]
+        parts += ["", head, "", md_table(["guardrail", "result", "detail"], rows)]
+    changed = [m for m in diff.metrics if m.changed]
+    same = [m for m in diff.metrics if not m.changed]
+    if changed:
+        metric_rows: list[list[object]] = [list(_metric_cells(m)) for m in changed]
+        parts += ["", md_table(["metric", "before", "after", "change"], metric_rows)]
+    counted = diff.counted_changes
+    if counted:
+        change_rows: list[list[object]] = [[*_md_change(c), c.reason.value] for c in counted[:MARKDOWN_MAX_ROWS]]
+        parts += [
+            "",
+            f"<details><summary>{len(counted)} change{'s' if len(counted) != 1 else ''}</summary>",
+            "",
+            md_table(["", "address", "before", "after", "change", "why"], change_rows),
+        ]
+        if len(counted) > MARKDOWN_MAX_ROWS:
+            parts += ["", f"... and {len(counted) - MARKDOWN_MAX_ROWS} more (see `plan diff --format json`)"]
+        parts += ["", "</details>"]
+    if same:
+        parts += [
+            "",
+            f"<details><summary>{len(same)} unchanged metric{'s' if len(same) != 1 else ''}</summary>",
+            "",
+            md_table(
+                ["metric", "value"], [[m.name, fmt_num(m.after) + (f" {m.unit}" if m.unit else "")] for m in same]
+            ),
+            "",
+            "</details>",
+        ]
+    context = [c for c in diff.changes if not c.counted]
+    if context:
+        context_rows: list[list[object]] = [list(_md_change(c)[:4]) for c in context[:MARKDOWN_MAX_ROWS]]
+        parts += [
+            "",
+            f"<details><summary>context: {len(context)} input change{'s' if len(context) != 1 else ''} "
+            "(not counted)</summary>",
+            "",
+            md_table(["", "address", "before", "after"], context_rows),
+            "",
+            "</details>",
+        ]
+    return "\n".join(parts) + "\n"
+
+
+def _md_change(c: Change) -> list[str]:
+    cells = _change_cells(c)
+    return [cells[0], f"`{cells[1]}`", _md_escape(cells[2]), _md_escape(cells[3]), cells[4]]
+
+
+def _md_result(g: GuardrailResult) -> str:
+    return {"BREACHED": ":x: breached", "ok": ":white_check_mark: ok"}.get(_guardrail_result(g), "n/a")
+
+
+def _md_escape(text: str) -> str:
+    """Keep user text from opening markdown or HTML constructs inside a comment."""
+    return text.replace("<", "&lt;").replace(">", "&gt;").replace("*", "\\*").replace("_", "\\_")
