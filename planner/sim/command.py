@@ -1,4 +1,4 @@
-"""``plan simulate``: option declarations and one call into the simulator."""
+"""``plan simulate``: option declarations and one call into the simulator (:func:`planner.sim.run.simulate`)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,115 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
-from planner.cli_common import handle_errors
-from planner.errors import SolverFailure
+from planner.cli_common import Format, FormatOpt, ProfilesOpt, QuietOpt, SeedOpt, VerboseOpt, handle_errors
+from planner.errors import UsageError
+from planner.paths import display_path
+from planner.render.console import err_line, out_text, progress, stdout
+from planner.units import UnitError, parse_duration
+
+
+def _seconds(option: str, text: str) -> float:
+    """``600`` (seconds) or ``600s`` / ``10m``; a usage error otherwise."""
+    try:
+        return float(text)
+    except ValueError:
+        try:
+            return parse_duration(text)
+        except UnitError as exc:
+            raise UsageError(f"{option}: {exc}") from None
 
 
 def simulate_command(
-    plan: Annotated[Path, typer.Argument(help="A Helix plan JSON written by `plan helix --out`.")],
+    plans: Annotated[
+        list[Path],
+        typer.Argument(help="Helix plan JSON(s) written by `plan helix --out`; several are compared side by side."),
+    ],
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare",
+            help="Compare placements side by side: `PLAN --compare OTHER...` (giving several plans implies it).",
+        ),
+    ] = False,
+    duration: Annotated[str, typer.Option("--duration", help="Measured simulated time (600s, 10m).")] = "600s",
+    warmup: Annotated[str, typer.Option("--warmup", help="Simulated time before measuring.")] = "60s",
+    trace: Annotated[
+        Path | None,
+        typer.Option("--trace", help="Azure-schema trace: lengths, and arrivals online (default: shipped conv trace)."),
+    ] = None,
+    rps: Annotated[float | None, typer.Option("--rps", help="Online Poisson arrivals at this rate (req/s).")] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Keep the cluster saturated (Helix offline mode).")
+    ] = False,
+    max_input_tokens: Annotated[
+        int, typer.Option("--max-input-tokens", help="Drop trace requests with longer prompts (Helix: 2048).")
+    ] = 2048,
+    max_output_tokens: Annotated[
+        int, typer.Option("--max-output-tokens", help="Drop trace requests with longer outputs (Helix: 1024).")
+    ] = 1024,
+    prompt_batch_tokens: Annotated[
+        int, typer.Option("--prompt-batch-tokens", help="Prompt tokens per node iteration (at least one prompt).")
+    ] = 2048,
+    gpu_memory_utilization: Annotated[
+        float, typer.Option("--gpu-memory-utilization", help="Usable share of VRAM for weights + KV cache.")
+    ] = 0.9,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the simulation JSON here.")] = None,
+    fmt: FormatOpt = Format.table,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="PNG: decode throughput over time and latency CDFs.")
+    ] = None,
+    profiles: ProfilesOpt = None,
+    seed: SeedOpt = 0,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
-    """Replay requests through a Helix plan (discrete-event simulation)."""
+    """Replay requests through Helix plan(s): achieved decode throughput vs the max-flow bound, latencies."""
+    from planner.sim.document import document_json, write_document
+    from planner.sim.report import render_markdown, render_tables
+    from planner.sim.run import SimOptions, simulate
+
     with handle_errors():
-        raise SolverFailure("plan simulate is not implemented yet")
+        try:
+            opts = SimOptions(
+                duration_s=_seconds("--duration", duration),
+                warmup_s=_seconds("--warmup", warmup),
+                offline=offline,
+                trace=trace,
+                rps=rps,
+                seed=seed,
+                max_input_tokens=max_input_tokens,
+                max_output_tokens=max_output_tokens,
+                prompt_batch_tokens=prompt_batch_tokens,
+                gpu_memory_utilization=gpu_memory_utilization,
+            )
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = str(err["loc"][0]).removesuffix("_s").replace("_", "-")
+            raise UsageError(f"--{field}: {err['msg']}") from None
+        paths = list(plans)
+        if compare and len(paths) < 2:
+            raise UsageError("--compare needs at least two plans: PLAN --compare OTHER [OTHER ...]")
+        with progress(f"simulating {len(paths)} placement(s) ...", quiet):
+            result = simulate(paths, opts, profiles)
+        doc = result.document
+        if out is not None:
+            write_document(doc, out)
+        if fmt == Format.json:
+            out_text(document_json(doc))
+        elif fmt == Format.markdown:
+            out_text(render_markdown(doc))
+        else:
+            render_tables(doc, stdout, verbose=verbose)
+        if plot is not None:
+            from planner.sim.plot import plot_simulation
+
+            plot_simulation(result, plot)
+        if not quiet:
+            for w in doc.warnings:
+                err_line(f"warning: {w}")
+            if out is not None:
+                err_line(f"simulation written to {display_path(out)}")
+            if plot is not None:
+                err_line(f"figure written to {display_path(plot)}")

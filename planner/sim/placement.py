@@ -1,0 +1,177 @@
+"""Read a Helix plan document into what the simulator needs: nodes, layer ranges, flows, links.
+
+The simulator reads plans, never solver objects (README "Architecture"). The helix plan block contract
+(``nodes``, ``edges``, ``routing``, see the project's plan-block contracts) is validated here with pydantic models
+that ignore unknown keys, so a newer minor version of the plan still loads. Every problem is a one-line
+:class:`~planner.errors.SpecError` naming the file and the dotted path (exit 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from planner.errors import SpecError
+from planner.paths import display_path
+from planner.plan import Plan, read_plan
+
+SOURCE = "source"
+SINK = "sink"
+
+
+class _Block(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class PlanNode(_Block):
+    """One compute node of a helix plan (contract: ``plan.nodes[]``)."""
+
+    name: str
+    gpu: str
+    gpus_per_node: int = Field(default=1, ge=1)
+    region: str = "default"
+    profile_gpu: str = Field(min_length=1, description="the GPU name used in the Helix tables, e.g. A100, L4x2")
+    layer_start: int = Field(ge=0)
+    layer_end: int = Field(ge=0, description="exclusive")
+    tp_tok_s: float | None = None
+    inflow_tok_s: float | None = None
+
+    @property
+    def layers(self) -> int:
+        return self.layer_end - self.layer_start
+
+
+class PlanEdge(_Block):
+    """One directed edge valid under the placement (contract: ``plan.edges[]``)."""
+
+    src: str
+    dst: str
+    flow_tok_s: float = Field(ge=0)
+    capacity_tok_s: float | None = None
+    bandwidth_bytes_s: float = Field(gt=0)
+    latency_s: float = Field(ge=0)
+
+
+class HelixBlock(_Block):
+    """The parts of a helix plan block the simulator reads."""
+
+    model: str
+    layers: int = Field(gt=0)
+    mode: Literal["strict", "partial"] = "strict"
+    nodes: list[PlanNode]
+    edges: list[PlanEdge]
+
+
+@dataclass(frozen=True)
+class PlacementInput:
+    """A helix plan loaded for simulation."""
+
+    path: Path
+    display: str
+    file_name: str
+    sha256: str
+    plan: Plan
+    block: HelixBlock
+    bound_tok_s: float
+
+    @property
+    def label(self) -> str:
+        return self.path.stem
+
+
+def _problem(name: str, where: str, message: str) -> SpecError:
+    return SpecError.single(name, where, message)
+
+
+def load_placement(path: Path) -> PlacementInput:
+    """Load and check one helix plan file: kind, status, layer ranges, edge endpoints, flows."""
+    name = display_path(path)
+    plan = read_plan(path)
+    if plan.kind != "helix":
+        raise _problem(name, "kind", f"plan simulate needs a helix plan, got kind '{plan.kind}'")
+    if plan.solver.status in ("infeasible", "error"):
+        raise _problem(name, "solver.status", f"the plan has status {plan.solver.status}: nothing to simulate")
+    try:
+        block = HelixBlock.model_validate(plan.plan)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in ("plan", *err["loc"]))
+        raise _problem(name, loc, err["msg"]) from None
+    _check_block(name, block)
+    bound = plan.metrics.get("throughput_tok_s")
+    if bound is None:
+        bound = plan.solver.objective
+    if bound is None:
+        raise _problem(name, "metrics.throughput_tok_s", "missing: the plan carries no max-flow value")
+    return PlacementInput(
+        path=path,
+        display=name,
+        file_name=path.name,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        plan=plan,
+        block=block,
+        bound_tok_s=float(bound),
+    )
+
+
+def _check_block(name: str, block: HelixBlock) -> None:
+    names = [n.name for n in block.nodes]
+    if len(set(names)) != len(names):
+        raise _problem(name, "plan.nodes", "node names must be unique")
+    if SOURCE in names or SINK in names:
+        raise _problem(name, "plan.nodes", f"'{SOURCE}' and '{SINK}' are reserved for the coordinator")
+    for i, n in enumerate(block.nodes):
+        if not 0 <= n.layer_start < n.layer_end <= block.layers:
+            raise _problem(
+                name,
+                f"plan.nodes[{i}]",
+                f"node {n.name}: layer range [{n.layer_start}, {n.layer_end}) outside [0, {block.layers})",
+            )
+    by_name = {n.name: n for n in block.nodes}
+    has_source = False
+    for i, e in enumerate(block.edges):
+        if e.src != SOURCE and e.src not in by_name:
+            raise _problem(name, f"plan.edges[{i}].src", f"unknown node '{e.src}'")
+        if e.dst != SINK and e.dst not in by_name:
+            raise _problem(name, f"plan.edges[{i}].dst", f"unknown node '{e.dst}'")
+        if e.src == SOURCE and e.flow_tok_s > 0:
+            has_source = True
+        if e.src != SOURCE and e.dst != SINK:
+            a, b = by_name[e.src], by_name[e.dst]
+            ok = a.layer_end == b.layer_start if block.mode == "strict" else b.layer_start <= a.layer_end < b.layer_end
+            if not ok:
+                raise _problem(
+                    name, f"plan.edges[{i}]", f"edge {e.src}->{e.dst} does not chain layers under {block.mode} mode"
+                )
+        if e.src == SOURCE and e.dst != SINK and by_name[e.dst].layer_start != 0:
+            raise _problem(name, f"plan.edges[{i}]", f"source edge to {e.dst}, which does not start at layer 0")
+        if e.dst == SINK and e.src != SOURCE and by_name[e.src].layer_end != block.layers:
+            raise _problem(name, f"plan.edges[{i}]", f"sink edge from {e.src}, which does not end at the last layer")
+    if not has_source:
+        raise _problem(name, "plan.edges", "no flow leaves the source: the placement serves nothing")
+
+
+def check_same_cluster(placements: list[PlacementInput]) -> list[str]:
+    """``--compare`` runs one workload through placements of one cluster.
+
+    A different model is an error (the workload and latency tables would differ); different node sets are only a
+    warning, since a baseline may leave nodes out; the warnings are returned for the document.
+    """
+    first = placements[0]
+    ref = {(n.name, n.gpu, n.gpus_per_node) for n in first.block.nodes}
+    warnings: list[str] = []
+    for other in placements[1:]:
+        if other.block.model != first.block.model:
+            raise SpecError.single(
+                other.display, "plan.model", f"model '{other.block.model}' differs from {first.display}"
+            )
+        nodes = {(n.name, n.gpu, n.gpus_per_node) for n in other.block.nodes}
+        if nodes != ref:
+            diff = sorted({n[0] for n in nodes ^ ref})
+            shown = ", ".join(diff[:5]) + (", ..." if len(diff) > 5 else "")
+            warnings.append(f"{other.display}: nodes differ from {first.display} ({shown}): not the same cluster?")
+    return warnings

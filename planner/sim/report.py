@@ -1,0 +1,142 @@
+"""Terminal tables (rich) and markdown for a simulation document: placements side by side, nodes, busiest links."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from planner.render.markdown import md_table
+from planner.render.tables import fmt_num
+from planner.sim.document import LatencyStats, PlacementResult, SimulationDocument
+
+#: Links shown per placement (busiest first).
+TOP_LINKS = 5
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x * 100:.1f}%"
+
+
+def _lat(stats: LatencyStats, scale: float = 1.0, unit: str = "ms") -> str:
+    if stats.count == 0:
+        return "-"
+    vals = (stats.p50_ms, stats.p90_ms, stats.p99_ms)
+    return " / ".join(fmt_num(round(v / scale, 3)) for v in vals if v is not None) + f" {unit}"
+
+
+def header(doc: SimulationDocument) -> str:
+    w = doc.inputs.workload
+    opts = doc.inputs.options
+    arrivals = {"feeder": "offline (saturated)", "trace": "online, trace arrivals", "poisson": "online, Poisson"}
+    rate = f" at {fmt_num(w.rate_rps)} req/s" if w.rate_rps else ""
+    return (
+        f"simulation: {arrivals[w.arrivals]}{rate}; {fmt_num(opts.get('duration_s'))} s measured after "
+        f"{fmt_num(opts.get('warmup_s'))} s warm-up; seed {opts.get('seed')}; lengths from {w.trace.path} "
+        f"(mean prompt {w.mean_input_tokens:.0f}, output {w.mean_output_tokens:.0f} tokens)"
+    )
+
+
+def summary_rows(doc: SimulationDocument) -> tuple[list[str], list[list[str]]]:
+    """Row label + one column per placement."""
+    ps = doc.placements
+    walls = doc.run.placements_wall_s
+    first = ps[0].plan
+    rows: list[list[str]] = [
+        ["mode"] + [p.mode for p in ps],
+        ["max-flow bound (tok/s)"] + [fmt_num(p.bound_tok_s) for p in ps],
+        ["decode throughput (tok/s)"] + [fmt_num(round(p.decode_throughput_tok_s, 2)) for p in ps],
+        [f"decode vs {first}"] + [fmt_num(round(p.decode_vs_first_ratio or 0.0, 3)) + "x" for p in ps],
+        ["prompt + decode (tok/s)"] + [fmt_num(round(p.total_throughput_tok_s, 2)) for p in ps],
+        ["achieved / bound"] + [_pct(p.achieved_vs_bound_ratio) for p in ps],
+        ["prompt latency p50/p90/p99"] + [_lat(p.prompt_latency, 1000.0, "s") for p in ps],
+        ["token latency p50/p90/p99"] + [_lat(p.decode_token_latency) for p in ps],
+        ["requests done / in flight / waiting"]
+        + [
+            f"{p.requests.completed_requests} / {p.requests.in_flight_requests} / {p.requests.waiting_requests}"
+            for p in ps
+        ],
+        ["rejected (never fit)"] + [str(p.requests.rejected_requests) for p in ps],
+        ["busiest node"] + [_busiest(p) for p in ps],
+        ["simulated s / wall s"] + [f"{fmt_num(p.simulated_s)} / {fmt_num(walls.get(p.path, 0.0))}" for p in ps],
+    ]
+    return ["", *[p.plan for p in ps]], rows
+
+
+def _busiest(p: PlacementResult) -> str:
+    if not p.nodes:
+        return "-"
+    top = max(p.nodes, key=lambda n: (n.utilization_ratio, n.name))
+    return f"{top.name} {_pct(top.utilization_ratio)}"
+
+
+def node_rows(p: PlacementResult) -> tuple[list[str], list[list[str]]]:
+    head = ["node", "gpu", "layers", "planned tok/s", "sim tok/s", "busy", "decode batch", "KV mean", "KV peak"]
+    rows = [
+        [
+            n.name,
+            n.profile_gpu,
+            f"[{n.layer_start}, {n.layer_end})",
+            fmt_num(round(n.planned_tok_s, 1)),
+            fmt_num(round(n.simulated_tok_s, 1)),
+            _pct(n.utilization_ratio),
+            fmt_num(round(n.mean_decode_batch_tokens, 1)) if n.mean_decode_batch_tokens is not None else "-",
+            _pct(n.kv_mean_ratio),
+            _pct(n.kv_peak_ratio),
+        ]
+        for n in p.nodes
+    ]
+    return head, rows
+
+
+def link_rows(p: PlacementResult, limit: int = TOP_LINKS) -> tuple[list[str], list[list[str]]]:
+    head = ["link", "busy", "MB/s", "planned tok/s", "sim tok/s"]
+    rows = [
+        [
+            f"{link.src} -> {link.dst}",
+            _pct(link.utilization_ratio),
+            fmt_num(round(link.throughput_bytes_s / 1e6, 3)),
+            fmt_num(round(link.planned_tok_s, 1)),
+            fmt_num(round(link.simulated_tok_s, 1)),
+        ]
+        for link in p.links[:limit]
+    ]
+    return head, rows
+
+
+def _rich(title: str, head: list[str], rows: list[list[str]], numeric_from: int = 1) -> Table:
+    t = Table(title=title, title_justify="left")
+    for i, h in enumerate(head):
+        t.add_column(h, justify="right" if i >= numeric_from else "left")
+    for r in rows:
+        t.add_row(*r)
+    return t
+
+
+def render_tables(doc: SimulationDocument, console: Console, verbose: bool = False) -> None:
+    """Summary side by side, then nodes and busiest links (every placement with --verbose, else the first)."""
+    console.print(header(doc))
+    head, rows = summary_rows(doc)
+    console.print(_rich("Placements", head, rows))
+    shown = doc.placements if verbose or len(doc.placements) == 1 else doc.placements[:1]
+    for p in shown:
+        h, r = node_rows(p)
+        console.print(_rich(f"Nodes of {p.plan}", h, r, numeric_from=3))
+        h, r = link_rows(p, limit=len(p.links) if verbose else TOP_LINKS)
+        console.print(_rich(f"Busiest links of {p.plan}", h, r))
+    if not verbose and len(doc.placements) > 1:
+        console.print("(nodes and links of the other placements: --verbose, or --format json)")
+
+
+def render_markdown(doc: SimulationDocument) -> str:
+    """The same report as markdown (for PR comments)."""
+    parts = [f"## Simulation\n\n{header(doc)}\n"]
+    head, rows = summary_rows(doc)
+    parts.append(md_table(head, rows))  # type: ignore[arg-type]
+    for p in doc.placements:
+        h, r = node_rows(p)
+        parts.append(f"### Nodes of {p.plan}\n\n" + md_table(h, r))  # type: ignore[arg-type]
+        h, r = link_rows(p)
+        parts.append(f"### Busiest links of {p.plan}\n\n" + md_table(h, r))  # type: ignore[arg-type]
+    if doc.warnings:
+        parts.append("### Warnings\n\n" + "\n".join(f"- {w}" for w in doc.warnings))
+    return "\n\n".join(parts) + "\n"

@@ -1,0 +1,205 @@
+"""``plan simulate`` end to end: load plans and workload, simulate each placement, assemble the document.
+
+Every placement of one invocation sees the same request stream (the same seed), so they are compared on equal
+terms, as the Helix paper's placement ablation does with one scheduler for every placement (Fig. 9a).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from planner.errors import SpecError, UsageError
+from planner.paths import display_path
+from planner.plan import Assumption, InputFile, run_info
+from planner.profiles.db import ProfileDB
+from planner.sim.document import PlacementResult, SimInputs, SimRunInfo, SimulationDocument, WorkloadInfo
+from planner.sim.engine import OFFLINE_INITIAL_REQUESTS, Engine, SimConfig, SimOutcome
+from planner.sim.metrics import placement_result
+from planner.sim.placement import PlacementInput, check_same_cluster, load_placement
+from planner.sim.requests import Arrivals, LengthPool, load_pool, online_arrivals
+from planner.sim.scheduler import MIN_FLOW_SHARE, KvPolicy
+from planner.sim.topology import TOKEN_ID_BYTES, Topology, build_topology
+
+
+class SimOptions(BaseModel):
+    """Every option of a simulation (recorded in ``inputs.options``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    duration_s: float = Field(default=600.0, gt=0, description="measured window")
+    warmup_s: float = Field(default=60.0, ge=0, description="simulated before measuring")
+    offline: bool = Field(default=False, description="keep the cluster saturated instead of replaying arrivals")
+    trace: Path | None = Field(default=None, description="Azure-schema trace for lengths (and arrivals online)")
+    rps: float | None = Field(default=None, gt=0, description="online Poisson arrivals at this rate")
+    seed: int = 0
+    max_input_tokens: int = Field(default=2048, gt=0)
+    max_output_tokens: int = Field(default=1024, gt=0)
+    prompt_batch_tokens: int = Field(default=2048, gt=0, description="prompt tokens per node iteration")
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
+    feed_hwm: float = Field(default=0.8, gt=0, le=1, description="offline: feed while bottleneck KV use <= this")
+
+    def recorded(self) -> dict[str, float | int | str | bool | None]:
+        data = self.model_dump(mode="json")
+        data["trace"] = display_path(self.trace) if self.trace else None
+        return {k: data[k] for k in sorted(data)}
+
+
+@dataclass
+class SimulationRun:
+    """The document plus what plots need (raw samples per placement)."""
+
+    document: SimulationDocument
+    outcomes: list[SimOutcome]
+
+
+def _check_options(opts: SimOptions) -> None:
+    if opts.offline and opts.rps is not None:
+        raise UsageError("--offline and --rps exclude each other (offline keeps the cluster saturated)")
+
+
+def _check_prompt_sizes(topos: list[Topology], placements: list[PlacementInput], opts: SimOptions) -> None:
+    """A prompt longer than a node's largest measured prompt batch would need extrapolation: refuse it."""
+    for topo, pl in zip(topos, placements, strict=True):
+        for nd in topo.nodes:
+            if opts.max_input_tokens > nd.latency.max_prompt_tokens:
+                raise UsageError(
+                    f"--max-input-tokens {opts.max_input_tokens} exceeds the largest measured prompt batch of "
+                    f"{nd.profile_gpu} ({nd.latency.max_prompt_tokens} tokens, node {nd.name} in {pl.display})"
+                )
+
+
+def _workload(opts: SimOptions, pool: LengthPool, arrivals: Arrivals | None) -> WorkloadInfo:
+    mode = "offline" if opts.offline else "online"
+    kind = "feeder" if opts.offline else ("poisson" if opts.rps is not None else "trace")
+    return WorkloadInfo(
+        mode=mode,
+        arrivals=kind,
+        trace=InputFile(path=pool.path, sha256=pool.sha256),
+        rate_rps=opts.rps,
+        max_input_tokens=opts.max_input_tokens,
+        max_output_tokens=opts.max_output_tokens,
+        dropped_requests=pool.dropped,
+        usable_requests=len(pool),
+        mean_input_tokens=pool.mean_input_tokens,
+        mean_output_tokens=pool.mean_output_tokens,
+    )
+
+
+def _assumptions(topos: list[Topology], opts: SimOptions, pool: LengthPool) -> list[Assumption]:
+    lat = sorted({(nd.profile_gpu, nd.latency.provenance) for t in topos for nd in t.nodes})
+    policy = KvPolicy.for_mode(opts.offline)
+    out = [
+        Assumption(
+            subject=f"layer_latency[{gpu}]",
+            basis=prov if "+" not in prov else "user",  # type: ignore[arg-type]
+            detail=f"per-layer prompt/decode time vs batch tokens, table helix_layer_latency ({prov}); "
+            "linear between grid points, never extrapolated",
+        )
+        for gpu, prov in lat
+    ]
+    out += [
+        Assumption(
+            subject="batch_time",
+            basis="paper",
+            detail="a node iteration takes layers x (t_prompt(P) + t_decode(D)) (Helix profile model); continuous "
+            f"batching, at most {opts.prompt_batch_tokens} prompt tokens (at least one prompt) and the largest "
+            "measured decode batch per iteration",
+        ),
+        Assumption(
+            subject="kv_capacity",
+            basis="analytic",
+            detail=f"gpus x VRAM x {opts.gpu_memory_utilization} - weights of the layers held, divided by the "
+            "model's KV bytes per token and layer (GQA-aware)",
+        ),
+        Assumption(
+            subject="scheduling",
+            basis="paper",
+            detail=f"IWRR over the plan's edge flows, masking edges under {MIN_FLOW_SHARE:.0%} of a node's "
+            f"outflow and nodes failing KV admission (hwm {policy.hwm}, expected tokens = prompt + "
+            f"{policy.output_ratio} x mean output {pool.mean_output_tokens:.1f}); pipeline fixed at the prompt",
+        ),
+        Assumption(
+            subject="network",
+            basis="option",
+            detail="links from the plan's edges (each direction its own FIFO link): latency + bytes / bandwidth; "
+            f"activation bytes per token between nodes, {TOKEN_ID_BYTES} B token ids on coordinator links",
+        ),
+        Assumption(
+            subject="workload",
+            basis="measured",
+            detail=f"lengths from {pool.path} ({len(pool)} requests; {pool.dropped} dropped: prompt or output "
+            f"under 4 tokens, prompt over {opts.max_input_tokens}, output over {opts.max_output_tokens})",
+        ),
+    ]
+    if opts.offline:
+        out.append(
+            Assumption(
+                subject="offline_feeder",
+                basis="paper",
+                detail=f"{OFFLINE_INITIAL_REQUESTS} requests 0.1 s apart, then one more per completed prompt or "
+                f"request while the bottleneck layer's expected KV use <= {opts.feed_hwm} (Helix offline mode)",
+            )
+        )
+    return out
+
+
+def simulate(plan_paths: list[Path], opts: SimOptions, profiles: Path | None = None) -> SimulationRun:
+    """Simulate every plan under the same workload and return the document (decode throughput, latencies, ...)."""
+    _check_options(opts)
+    if not plan_paths:
+        raise UsageError("give at least one plan JSON")
+    placements = [load_placement(p) for p in plan_paths]
+    warnings = check_same_cluster(placements)
+    db = ProfileDB.load(profiles)
+    topos = [build_topology(p, db, opts.gpu_memory_utilization) for p in placements]
+    _check_prompt_sizes(topos, placements, opts)
+    pool = load_pool(opts.trace, opts.max_input_tokens, opts.max_output_tokens)
+    if len(pool) == 0:
+        raise SpecError.single(pool.path, "", "no request left after the length filter (see --max-input-tokens)")
+    horizon = opts.warmup_s + opts.duration_s
+    arrivals = None if opts.offline else online_arrivals(pool, horizon, opts.rps, opts.seed)
+    if arrivals is not None and opts.rps is None and len(pool) and pool.arrival_s[-1] - pool.arrival_s[0] < horizon:
+        warnings.append(
+            f"the trace spans {pool.arrival_s[-1] - pool.arrival_s[0]:.0f} s, shorter than warm-up + duration "
+            f"({horizon:.0f} s): no arrivals after it"
+        )
+    cfg = SimConfig(
+        duration_s=opts.duration_s,
+        warmup_s=opts.warmup_s,
+        offline=opts.offline,
+        seed=opts.seed,
+        prompt_batch_tokens=opts.prompt_batch_tokens,
+        feed_hwm=opts.feed_hwm,
+        kv=KvPolicy.for_mode(opts.offline),
+    )
+    results: list[PlacementResult] = []
+    outcomes: list[SimOutcome] = []
+    walls: dict[str, float] = {}
+    t_all = time.perf_counter()
+    for placement, topo in zip(placements, topos, strict=True):
+        t0 = time.perf_counter()
+        outcome = Engine(topo, cfg, pool, arrivals).run()
+        walls[placement.display] = round(time.perf_counter() - t0, 3)
+        outcomes.append(outcome)
+        results.append(placement_result(placement, topo, outcome))
+    first = results[0].decode_throughput_tok_s
+    for r in results:
+        r.decode_vs_first_ratio = r.decode_throughput_tok_s / first if first > 0 else None
+    info = run_info(time.perf_counter() - t_all)
+    doc = SimulationDocument(
+        inputs=SimInputs(
+            plans=[InputFile(path=p.display, sha256=p.sha256) for p in placements],
+            workload=_workload(opts, pool, arrivals),
+            profiles=[InputFile(path=f.path, sha256=f.sha256) for f in sorted(db.files, key=lambda f: f.path)],
+            options=opts.recorded(),
+        ),
+        placements=results,
+        assumptions=_assumptions(topos, opts, pool),
+        warnings=warnings + [f"profile override: {c}" for c in db.conflicts],
+        run=SimRunInfo(**info.model_dump(), placements_wall_s=walls),
+    )
+    return SimulationRun(document=doc, outcomes=outcomes)

@@ -1,0 +1,152 @@
+"""The simulated cluster of one placement: indexed nodes, KV-cache capacities, links and flow-weighted successors.
+
+Numbers come from the plan and the profile database only:
+
+* layer ranges, flows (routing weights), link bandwidths and latencies: the plan's ``nodes`` and ``edges``;
+* per-layer batch time: :mod:`planner.sim.latency` (``helix_layer_latency``, by the node's ``profile_gpu``);
+* KV-cache capacity, in token-layers (one token's K and V in one layer, as Helix counts it): the node's memory
+  (``gpus_per_node x vram``) times the usable fraction (vLLM's ``gpu_memory_utilization``, 0.9 by default), minus
+  the weights of the layers it holds, divided by the model's KV bytes per token and layer (GQA-aware). Helix takes
+  the same quantity from vLLM's block count (reference README section 12); here it is analytic and says so.
+* bytes on the wire per token: the model's activation size (hidden x dtype) between nodes, and a token id of
+  ``TOKEN_ID_BYTES`` on coordinator links (the Helix "token size", reference README section 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from planner.profiles.db import ProfileDB
+from planner.profiles.schema import ModelProfile
+from planner.sim.latency import LayerLatency, load_layer_latency
+from planner.sim.placement import SINK, SOURCE, PlacementInput
+
+#: Bytes of one token id on coordinator links (Helix reference README section 3: token size 2 B).
+TOKEN_ID_BYTES = 2
+
+
+@dataclass(frozen=True)
+class SimNode:
+    """A compute node as the engine sees it."""
+
+    index: int
+    name: str
+    gpu: str
+    profile_gpu: str
+    layer_start: int
+    layer_end: int
+    latency: LayerLatency
+    kv_capacity_token_layers: float
+    weight_bytes: float
+    usable_bytes: float
+    planned_tok_s: float
+
+    @property
+    def layers(self) -> int:
+        return self.layer_end - self.layer_start
+
+
+@dataclass(frozen=True)
+class SimLink:
+    """A directed link that carries traffic under the plan (one per plan edge, each direction separately)."""
+
+    index: int
+    src: str
+    dst: str
+    bandwidth_bytes_s: float
+    latency_s: float
+    planned_flow_tok_s: float
+
+
+@dataclass(frozen=True)
+class Successor:
+    """A candidate next hop: node index (or ``Topology.sink``), its IWRR weight (the edge flow), the link."""
+
+    target: int
+    flow_tok_s: float
+    link: int
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Everything the engine needs about one placement; node indices follow the plan's (sorted) node order."""
+
+    model: ModelProfile
+    layers: int
+    mode: str
+    nodes: tuple[SimNode, ...]
+    links: tuple[SimLink, ...]
+    successors: dict[int, tuple[Successor, ...]]
+    activation_bytes: int
+    token_bytes: int
+
+    @property
+    def sink(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def source(self) -> int:
+        return len(self.nodes) + 1
+
+
+def kv_capacity_token_layers(
+    model: ModelProfile, vram_bytes: float, layers: int, gpu_memory_utilization: float
+) -> tuple[float, float, float]:
+    """(capacity in token-layers, weight bytes, usable bytes) for a node holding ``layers`` layers.
+
+    A node whose weights leave no room gets capacity 0: it can admit nothing (the engine warns).
+    """
+    usable = vram_bytes * gpu_memory_utilization
+    weights = layers * model.layer_weight_bytes
+    per_token_layer = model.kv_bytes_per_token / model.layers
+    return max(0.0, (usable - weights) / per_token_layer), weights, usable
+
+
+def build_topology(placement: PlacementInput, db: ProfileDB, gpu_memory_utilization: float) -> Topology:
+    """Index the plan's nodes and edges; load latency profiles and derive KV capacities."""
+    block = placement.block
+    model = db.model(block.model)
+    latencies: dict[str, LayerLatency] = {}
+    nodes: list[SimNode] = []
+    for i, n in enumerate(block.nodes):
+        key = n.profile_gpu.lower()
+        if key not in latencies:
+            latencies[key] = load_layer_latency(db, model.name, n.profile_gpu)
+        vram = db.gpu(n.gpu).vram_bytes * n.gpus_per_node
+        cap, weights, usable = kv_capacity_token_layers(model, vram, n.layers, gpu_memory_utilization)
+        nodes.append(
+            SimNode(
+                index=i,
+                name=n.name,
+                gpu=n.gpu,
+                profile_gpu=n.profile_gpu,
+                layer_start=n.layer_start,
+                layer_end=n.layer_end,
+                latency=latencies[key],
+                kv_capacity_token_layers=cap,
+                weight_bytes=weights,
+                usable_bytes=usable,
+                planned_tok_s=float(n.inflow_tok_s or 0.0),
+            )
+        )
+    index = {n.name: n.index for n in nodes}
+    sink, source = len(nodes), len(nodes) + 1
+    index[SINK], index[SOURCE] = sink, source
+    links: list[SimLink] = []
+    succ: dict[int, list[Successor]] = {}
+    for e in block.edges:
+        if e.flow_tok_s <= 0:
+            continue
+        link = SimLink(len(links), e.src, e.dst, e.bandwidth_bytes_s, e.latency_s, e.flow_tok_s)
+        links.append(link)
+        succ.setdefault(index[e.src], []).append(Successor(index[e.dst], e.flow_tok_s, link.index))
+    return Topology(
+        model=model,
+        layers=block.layers,
+        mode=block.mode,
+        nodes=tuple(nodes),
+        links=tuple(links),
+        successors={k: tuple(sorted(v, key=lambda s: s.target)) for k, v in succ.items()},
+        activation_bytes=model.activation_bytes_per_token,
+        token_bytes=TOKEN_ID_BYTES,
+    )
