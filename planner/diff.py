@@ -741,12 +741,12 @@ def parse_guardrails(text: str | None) -> list[Guardrail]:
             rules.append(Guardrail(rule=rule, name=rule.lower()))
             continue
         m = _RULE.match(rule)
-        if m is None:
+        word = re.match(r"^[A-Za-z_][\w.]*", rule)
+        if m is None or (word and word.group(0).lower() in KEYWORD_RULES):
             hint = ""
-            word = re.match(r"^[A-Za-z_][\w.]*", rule)
-            if word and word.group(0) in KEYWORD_RULES:
+            if word and word.group(0).lower() in KEYWORD_RULES:
                 hint = f" ('{word.group(0)}' takes no threshold)"
-            elif word and word.group(0) in METRIC_ALIASES:
+            elif word and word.group(0).lower() in METRIC_ALIASES:
                 hint = " (a metric needs a comparison and a number, e.g. throughput<-5%)"
             raise GuardrailSyntaxError(f"--fail-on: cannot parse {rule!r}{hint}; {ACCEPTED_FORMS}")
         name = m.group("name")

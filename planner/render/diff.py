@@ -97,14 +97,14 @@ def render_table(diff: PlanDiff, console: Console, verbose: bool = False) -> Non
     if counted:
         t = Table(title=f"Changes ({len(counted)})", title_justify="left")
         t.add_column("", justify="center", no_wrap=True)
-        t.add_column("address", overflow="fold", ratio=3)
-        t.add_column("before", justify="right", overflow="fold", ratio=2)
-        t.add_column("after", justify="right", overflow="fold", ratio=2)
-        t.add_column("change", justify="right", overflow="fold", ratio=2)
+        t.add_column("address", overflow="fold")
+        t.add_column("before", justify="right", overflow="fold")
+        t.add_column("after", justify="right", overflow="fold")
+        t.add_column("change", justify="right", overflow="fold")
         if verbose:
-            t.add_column("why", overflow="fold", max_width=18)
+            t.add_column("why", overflow="fold")
         for c in counted:
-            cells = [escape(x) for x in _change_cells(c, width=36)]
+            cells = [escape(x) for x in _change_cells(c, width=24)]
             why = [c.reason.value] if verbose else []
             t.add_row(f"[{_ACTION_STYLE[c.action]}]{cells[0]}[/]", *cells[1:], *why)
         console.print(t)
