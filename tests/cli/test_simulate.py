@@ -1,0 +1,132 @@
+"""`plan simulate` through CliRunner: outputs, determinism by seed, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from planner.cli import app
+
+PLANS = Path(__file__).resolve().parents[1] / "fixtures" / "helix_plans"
+TINY = ["--profiles", str(PLANS / "profiles")]
+SHORT = ["--duration", "4s", "--warmup", "1s"]
+
+
+def _stable(text: str) -> dict:
+    data = json.loads(text)
+    data.pop("run")
+    return data
+
+
+def test_json_document(runner, tmp_path: Path) -> None:
+    out = tmp_path / "sim.json"
+    plan = PLANS / "chain2.json"
+    res = runner.invoke(app, ["simulate", str(plan), *TINY, *SHORT, "--rps", "3", "--format", "json", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["kind"] == "simulation" and doc["format_version"]
+    assert out.read_text() == res.stdout  # --out holds the same canonical text
+    (p,) = doc["placements"]
+    assert p["plan"] == "chain2.json"
+    assert p["plan_sha256"] == hashlib.sha256(plan.read_bytes()).hexdigest()
+    assert p["bound_tok_s"] == 100.0 and p["decode_throughput_tok_s"] > 0
+    assert p["achieved_vs_bound_ratio"] == pytest.approx(p["total_throughput_tok_s"] / 100.0)
+    assert {"p50_ms", "p90_ms", "p99_ms"} <= set(p["prompt_latency"]) and p["decode_token_latency"]["count"] > 0
+    assert [n["name"] for n in p["nodes"]] == ["a", "b"] and p["links"]
+    assert doc["inputs"]["workload"]["arrivals"] == "poisson" and doc["inputs"]["options"]["seed"] == 0
+    assert {a["subject"] for a in doc["assumptions"]} >= {"kv_capacity", "scheduling", "workload", "batch_time"}
+    assert doc["run"]["placements_wall_s"] and p["simulated_s"] == 5.0
+
+
+def test_same_seed_same_bytes_other_seed_differs(runner, tmp_path: Path) -> None:
+    args = ["simulate", str(PLANS / "fork.json"), *TINY, *SHORT, "--rps", "5", "--format", "json"]
+    first = runner.invoke(app, args)
+    again = runner.invoke(app, args)
+    other = runner.invoke(app, [*args, "--seed", "7"])
+    assert first.exit_code == again.exit_code == other.exit_code == 0
+    assert _stable(first.stdout) == _stable(again.stdout)
+    assert json.dumps(_stable(first.stdout)) == json.dumps(_stable(again.stdout))
+    assert _stable(first.stdout)["placements"] != _stable(other.stdout)["placements"]
+
+
+def test_compare_table_and_plot(runner, tmp_path: Path) -> None:
+    fig = tmp_path / "sim.png"
+    res = runner.invoke(
+        app,
+        [
+            "simulate",
+            str(PLANS / "chain2.json"),
+            "--compare",
+            str(PLANS / "chain2_small_kv.json"),
+            *TINY,
+            *SHORT,
+            "--rps",
+            "3",
+            "--plot",
+            str(fig),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "chain2.json" in res.stdout and "chain2_small_kv.json" in res.stdout
+    assert "decode throughput" in res.stdout and "achieved / bound" in res.stdout
+    assert "Busiest links" in res.stdout
+    assert fig.stat().st_size > 10_000 and fig.read_bytes()[:4] == b"\x89PNG"
+    assert "nodes differ" in res.stderr  # other GPUs: warned, still compared
+
+
+def test_markdown_output(runner) -> None:
+    res = runner.invoke(app, ["simulate", str(PLANS / "chain2.json"), *TINY, *SHORT, "--offline", "-f", "markdown"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.startswith("## Simulation") and "| decode throughput (tok/s) |" in res.stdout
+
+
+def test_trace_replay(runner, tmp_path: Path) -> None:
+    trace = tmp_path / "t.csv"
+    rows = [f"2023-11-16 18:00:0{i}.0000000,{100 + i},{5}" for i in range(5)]
+    trace.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n" + "\n".join(rows) + "\n")
+    res = runner.invoke(
+        app, ["simulate", str(PLANS / "chain2.json"), *TINY, *SHORT, "--trace", str(trace), "-f", "json"]
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["inputs"]["workload"]["arrivals"] == "trace"
+    assert doc["placements"][0]["requests"]["launched_requests"] == 5
+    assert doc["placements"][0]["requests"]["completed_requests"] == 5
+
+
+@pytest.mark.parametrize(
+    ("args", "stderr"),
+    [
+        (["--offline", "--rps", "2"], "error: --offline and --rps exclude each other"),
+        (["--duration", "ten"], "--duration: "),
+        (["--duration", "0"], "--duration: Input should be greater than 0"),
+        (["--compare"], "--compare needs at least two plans"),
+        (["--max-input-tokens", "9000"], "exceeds the largest measured prompt batch of TinyGPU (4000 tokens"),
+    ],
+)
+def test_usage_errors_exit_2(runner, args: list[str], stderr: str) -> None:
+    res = runner.invoke(app, ["simulate", str(PLANS / "chain2.json"), *TINY, *SHORT, *args])
+    assert res.exit_code == 2
+    assert len(res.stderr.strip().splitlines()) == 1 and stderr in res.stderr
+    assert res.stdout == ""
+
+
+def test_input_errors_exit_2(runner, tmp_path: Path) -> None:
+    res = runner.invoke(app, ["simulate", str(tmp_path / "nope.json")])
+    assert res.exit_code == 2 and "plan file not found" in res.stderr
+    res = runner.invoke(app, ["simulate", str(PLANS / "chain2.json"), *SHORT])  # tiny-4l is not shipped
+    assert res.exit_code == 2 and "model 'tiny-4l'" in res.stderr
+    data = json.loads((PLANS / "chain2.json").read_text())
+    for node in data["plan"]["nodes"]:
+        node["profile_gpu"] = "H100"
+    bad = tmp_path / "h100.json"
+    bad.write_text(json.dumps(data))
+    res = runner.invoke(app, ["simulate", str(bad), *TINY, *SHORT])
+    assert res.exit_code == 2
+    assert res.stderr.strip() == (
+        "error: no profile data for per-layer prompt latency (table helix_layer_latency) (gpu=H100, model=tiny-4l); "
+        "add a table under profiles/ (see README)"
+    )
