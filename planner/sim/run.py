@@ -147,6 +147,15 @@ def _assumptions(topos: list[Topology], opts: SimOptions, pool: LengthPool) -> l
     return out
 
 
+#: The profile files a simulation reads (GPU and model catalogues, the latency table); their digests are recorded.
+_PROFILE_FILES = ("gpus.yaml", "models.yaml", "helix_layer_latency.csv", "helix_layer_latency.meta.yaml")
+
+
+def _profile_inputs(db: ProfileDB) -> list[InputFile]:
+    used = [f for f in db.files if Path(f.path).name in _PROFILE_FILES]
+    return [InputFile(path=f.path, sha256=f.sha256) for f in sorted(used, key=lambda f: f.path)]
+
+
 def simulate(plan_paths: list[Path], opts: SimOptions, profiles: Path | None = None) -> SimulationRun:
     """Simulate every plan under the same workload and return the document (decode throughput, latencies, ...)."""
     _check_options(opts)
@@ -194,7 +203,7 @@ def simulate(plan_paths: list[Path], opts: SimOptions, profiles: Path | None = N
         inputs=SimInputs(
             plans=[InputFile(path=p.display, sha256=p.sha256) for p in placements],
             workload=_workload(opts, pool, arrivals),
-            profiles=[InputFile(path=f.path, sha256=f.sha256) for f in sorted(db.files, key=lambda f: f.path)],
+            profiles=_profile_inputs(db),
             options=opts.recorded(),
         ),
         placements=results,

@@ -24,7 +24,9 @@ def _stable(text: str) -> dict:
 def test_json_document(runner, tmp_path: Path) -> None:
     out = tmp_path / "sim.json"
     plan = PLANS / "chain2.json"
-    res = runner.invoke(app, ["simulate", str(plan), *TINY, *SHORT, "--rps", "3", "--format", "json", "--out", str(out)])
+    res = runner.invoke(
+        app, ["simulate", str(plan), *TINY, *SHORT, "--rps", "3", "--format", "json", "--out", str(out)]
+    )
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["kind"] == "simulation" and doc["format_version"]
