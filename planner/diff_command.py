@@ -114,7 +114,7 @@ def spec_at_ref(spec: Path, ref: str) -> SpecAtRef:
         raise BaseRefError(f"--base-ref: unknown git ref '{ref}' (in CI, fetch the base branch: fetch-depth: 0)")
     shown = _git(["show", f"{ref}:{rel}"], root)
     if shown.returncode != 0:
-        raise BaseRefError(f"{rel} does not exist at {ref} (a new spec? plan it without --base-ref)")
+        raise BaseRefError(f"{rel}: does not exist at {ref} (a new spec? plan it without --base-ref)")
     return SpecAtRef(text=shown.stdout, label=f"{ref}:{rel}")
 
 
