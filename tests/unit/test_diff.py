@@ -286,3 +286,12 @@ def test_unreadable_plan_exit_1(tmp_path: Path) -> None:
     assert exc.value.exit_code == 1
     with pytest.raises(PlanReadError, match="plan file not found"):
         load_plan_for_diff(tmp_path / "missing.json")
+
+
+def test_fixture_plans_match_the_plan_schema() -> None:
+    """The hand-made fixtures follow the shipped JSON Schema, so the diff is tested on valid plan documents."""
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parents[2] / "planner" / "schemas" / "plan.schema.json").read_text())
+    for path in sorted(PLANS.glob("*.json")):
+        jsonschema.validate(json.loads(path.read_text()), schema)
