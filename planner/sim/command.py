@@ -45,6 +45,10 @@ def simulate_command(
         typer.Option("--trace", help="Azure-schema trace: lengths, and arrivals online (default: shipped conv trace)."),
     ] = None,
     rps: Annotated[float | None, typer.Option("--rps", help="Online Poisson arrivals at this rate (req/s).")] = None,
+    load: Annotated[
+        float | None,
+        typer.Option("--load", help="Online: replay the trace's arrivals scaled to this fraction of the plan's bound."),
+    ] = None,
     offline: Annotated[
         bool, typer.Option("--offline", help="Keep the cluster saturated (Helix offline mode).")
     ] = False,
@@ -83,6 +87,7 @@ def simulate_command(
                 offline=offline,
                 trace=trace,
                 rps=rps,
+                load=load,
                 seed=seed,
                 max_input_tokens=max_input_tokens,
                 max_output_tokens=max_output_tokens,

@@ -5,7 +5,8 @@ workload). As the Helix length sampler does for that trace, requests with prompt
 (2048) or outputs over ``max_output_tokens`` (1024), and with fewer than ``MIN_TOKENS`` (4) tokens on either
 side, are dropped (Helix ``length_sampler.py``: "remove too long / short request"); the count is reported.
 
-* online, trace replay: the trace's own arrival times, from its first row, in order;
+* online, trace replay: the trace's own arrival times, from its first row, in order (``--load F`` rescales them
+  so that the offered prompt + output tokens per second are F times the first plan's max-flow bound);
 * online, ``--rps R``: Poisson arrivals at R with lengths drawn from the trace (seeded);
 * offline: no arrivals; the engine launches requests whenever the cluster has KV room (see
   :mod:`planner.sim.engine`), drawing lengths from the trace in a seeded order.
@@ -83,10 +84,22 @@ class Arrivals:
         return int(self.arrival_s.shape[0])
 
 
-def online_arrivals(pool: LengthPool, horizon_s: float, rps: float | None, seed: int) -> Arrivals:
-    """Arrivals before ``horizon_s``: the trace's own (replay) or Poisson at ``rps`` with resampled lengths."""
+def trace_rate_rps(pool: LengthPool) -> float:
+    """Mean arrival rate of the (filtered) trace, requests per second."""
+    span = float(pool.arrival_s[-1] - pool.arrival_s[0]) if len(pool) > 1 else 0.0
+    return (len(pool) - 1) / span if span > 0 else float("nan")
+
+
+def online_arrivals(
+    pool: LengthPool, horizon_s: float, rps: float | None, seed: int, time_scale: float = 1.0
+) -> Arrivals:
+    """Arrivals before ``horizon_s``: the trace's own (replay) or Poisson at ``rps`` with resampled lengths.
+
+    ``time_scale`` stretches (> 1) or compresses (< 1) the replayed trace's inter-arrival times, keeping the shape
+    of its arrival process while changing its mean rate (Helix scales the Azure arrival process to the cluster).
+    """
     if rps is None:
-        t = pool.arrival_s - (pool.arrival_s[0] if len(pool) else 0.0)
+        t = (pool.arrival_s - (pool.arrival_s[0] if len(pool) else 0.0)) * time_scale
         keep = t < horizon_s
         return Arrivals(t[keep], pool.input_tokens[keep], pool.output_tokens[keep])
     rng = np.random.default_rng(seed)

@@ -20,7 +20,7 @@ from planner.sim.document import PlacementResult, SimInputs, SimRunInfo, Simulat
 from planner.sim.engine import OFFLINE_INITIAL_REQUESTS, Engine, SimConfig, SimOutcome
 from planner.sim.metrics import placement_result
 from planner.sim.placement import PlacementInput, check_same_cluster, load_placement
-from planner.sim.requests import Arrivals, LengthPool, load_pool, online_arrivals
+from planner.sim.requests import LengthPool, load_pool, online_arrivals, trace_rate_rps
 from planner.sim.scheduler import MIN_FLOW_SHARE, KvPolicy
 from planner.sim.topology import TOKEN_ID_BYTES, Topology, build_topology
 
@@ -35,6 +35,9 @@ class SimOptions(BaseModel):
     offline: bool = Field(default=False, description="keep the cluster saturated instead of replaying arrivals")
     trace: Path | None = Field(default=None, description="Azure-schema trace for lengths (and arrivals online)")
     rps: float | None = Field(default=None, gt=0, description="online Poisson arrivals at this rate")
+    load: float | None = Field(
+        default=None, gt=0, description="online: replay the trace's arrivals scaled to this fraction of the bound"
+    )
     seed: int = 0
     max_input_tokens: int = Field(default=2048, gt=0)
     max_output_tokens: int = Field(default=1024, gt=0)
@@ -59,6 +62,8 @@ class SimulationRun:
 def _check_options(opts: SimOptions) -> None:
     if opts.offline and opts.rps is not None:
         raise UsageError("--offline and --rps exclude each other (offline keeps the cluster saturated)")
+    if opts.load is not None and (opts.offline or opts.rps is not None):
+        raise UsageError("--load scales the trace's arrivals online: it excludes --offline and --rps")
 
 
 def _check_prompt_sizes(topos: list[Topology], placements: list[PlacementInput], opts: SimOptions) -> None:
@@ -72,14 +77,14 @@ def _check_prompt_sizes(topos: list[Topology], placements: list[PlacementInput],
                 )
 
 
-def _workload(opts: SimOptions, pool: LengthPool, arrivals: Arrivals | None) -> WorkloadInfo:
+def _workload(opts: SimOptions, pool: LengthPool, rate_rps: float | None) -> WorkloadInfo:
     mode = "offline" if opts.offline else "online"
     kind = "feeder" if opts.offline else ("poisson" if opts.rps is not None else "trace")
     return WorkloadInfo(
         mode=mode,
         arrivals=kind,
         trace=InputFile(path=pool.path, sha256=pool.sha256),
-        rate_rps=opts.rps,
+        rate_rps=rate_rps,
         max_input_tokens=opts.max_input_tokens,
         max_output_tokens=opts.max_output_tokens,
         dropped_requests=pool.dropped,
@@ -147,6 +152,25 @@ def _assumptions(topos: list[Topology], opts: SimOptions, pool: LengthPool) -> l
     return out
 
 
+def _arrival_rate(opts: SimOptions, pool: LengthPool, first: PlacementInput) -> tuple[float | None, float]:
+    """(mean arrival rate in req/s, time scale applied to the trace) for the online modes; (None, 1) offline.
+
+    ``--load F`` keeps the trace's arrival process and scales its time axis so that the offered tokens per second,
+    rate x (mean prompt + mean output), equal F x the first plan's max-flow bound (as Helix's online runs do).
+    """
+    if opts.offline:
+        return None, 1.0
+    if opts.rps is not None:
+        return opts.rps, 1.0
+    native = trace_rate_rps(pool)
+    if opts.load is None:
+        return native, 1.0
+    target = opts.load * first.bound_tok_s / (pool.mean_input_tokens + pool.mean_output_tokens)
+    if not native > 0:
+        raise SpecError.single(pool.path, "", "--load needs a trace with at least two distinct arrival times")
+    return target, native / target
+
+
 #: The profile files a simulation reads (GPU and model catalogues, the latency table); their digests are recorded.
 _PROFILE_FILES = ("gpus.yaml", "models.yaml", "helix_layer_latency.csv", "helix_layer_latency.meta.yaml")
 
@@ -170,11 +194,12 @@ def simulate(plan_paths: list[Path], opts: SimOptions, profiles: Path | None = N
     if len(pool) == 0:
         raise SpecError.single(pool.path, "", "no request left after the length filter (see --max-input-tokens)")
     horizon = opts.warmup_s + opts.duration_s
-    arrivals = None if opts.offline else online_arrivals(pool, horizon, opts.rps, opts.seed)
-    if arrivals is not None and opts.rps is None and len(pool) and pool.arrival_s[-1] - pool.arrival_s[0] < horizon:
+    rate, scale = _arrival_rate(opts, pool, placements[0])
+    arrivals = None if opts.offline else online_arrivals(pool, horizon, opts.rps, opts.seed, scale)
+    span = float(pool.arrival_s[-1] - pool.arrival_s[0]) * scale
+    if arrivals is not None and opts.rps is None and span < horizon:
         warnings.append(
-            f"the trace spans {pool.arrival_s[-1] - pool.arrival_s[0]:.0f} s, shorter than warm-up + duration "
-            f"({horizon:.0f} s): no arrivals after it"
+            f"the trace spans {span:.0f} s, shorter than warm-up + duration ({horizon:.0f} s): no arrivals after it"
         )
     cfg = SimConfig(
         duration_s=opts.duration_s,
@@ -202,7 +227,7 @@ def simulate(plan_paths: list[Path], opts: SimOptions, profiles: Path | None = N
     doc = SimulationDocument(
         inputs=SimInputs(
             plans=[InputFile(path=p.display, sha256=p.sha256) for p in placements],
-            workload=_workload(opts, pool, arrivals),
+            workload=_workload(opts, pool, rate),
             profiles=_profile_inputs(db),
             options=opts.recorded(),
         ),

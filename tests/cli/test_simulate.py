@@ -99,11 +99,21 @@ def test_trace_replay(runner, tmp_path: Path) -> None:
     assert doc["placements"][0]["requests"]["completed_requests"] == 5
 
 
+def test_load_scales_the_trace_to_a_fraction_of_the_bound(runner) -> None:
+    res = runner.invoke(app, ["simulate", str(PLANS / "chain2.json"), *TINY, *SHORT, "--load", "0.5", "-f", "json"])
+    assert res.exit_code == 0, res.output
+    w = json.loads(res.stdout)["inputs"]["workload"]
+    assert w["arrivals"] == "trace"
+    # offered prompt + output tokens per second = 0.5 x the 100 tok/s bound
+    assert w["rate_rps"] * (w["mean_input_tokens"] + w["mean_output_tokens"]) == pytest.approx(50.0)
+
+
 @pytest.mark.parametrize(
     ("args", "stderr"),
     [
         (["--offline", "--rps", "2"], "error: --offline and --rps exclude each other"),
         (["--duration", "ten"], "--duration: "),
+        (["--load", "0.5", "--offline"], "--load scales the trace's arrivals online"),
         (["--duration", "0"], "--duration: Input should be greater than 0"),
         (["--compare"], "--compare needs at least two plans"),
         (["--max-input-tokens", "9000"], "exceeds the largest measured prompt batch of TinyGPU (4000 tokens"),
