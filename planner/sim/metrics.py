@@ -100,5 +100,15 @@ def placement_result(placement: PlacementInput, topo: Topology, out: SimOutcome)
         ),
         simulated_s=out.simulated_s,
         events_count=out.events,
-        warnings=list(out.warnings),
+        warnings=list(out.warnings) + _kv_warnings(nodes),
     )
+
+
+def _kv_warnings(nodes: list[NodeResult]) -> list[str]:
+    """Admission works on expected lengths; when real outputs run longer the cache can overflow (vLLM would preempt)."""
+    return [
+        f"{n.name}: actual KV cache peaked at {n.kv_peak_ratio:.0%} of capacity (longer outputs than expected; a "
+        "real server would preempt or swap)"
+        for n in nodes
+        if n.kv_peak_ratio is not None and n.kv_peak_ratio > 1.0
+    ]

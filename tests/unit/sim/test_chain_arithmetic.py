@@ -76,3 +76,23 @@ def test_two_requests_share_a_prompt_batch(tiny_db) -> None:
     done = b_start + 2 * 0.05 * MS * 300 + LINK_S + 2 * TOKEN_B / BW
     assert lat[1] == pytest.approx(done - 0.003, abs=1e-12)
     assert lat[2] == pytest.approx(done - 0.002, abs=1e-12)
+
+
+def test_partial_inference_batch_sums_per_layer(tiny_db) -> None:
+    """partial3.json: b holds [2, 4); from a = [0, 3) a request runs 1 layer at b, from c = [0, 2) it runs 2.
+
+    A batch at b with X (prompt 100, 1 layer), Y (prompt 300, 2 layers) and Z (decode, 1 layer): layer 2 sees only
+    Y (300 prompt tokens: 15 ms), layer 3 sees all (400 prompt tokens: 20 ms, plus one decode token: 2 ms).
+    """
+    topo = topology(tiny_db, "partial3.json")
+    engine, out = run_online(topo, [0.0, 0.1, 0.2, 0.3], [100] * 4, [2] * 4, duration_s=2.0)
+    names = [nd.name for nd in topo.nodes]
+    routes = [[names[i] for i in r] for r in engine.r_route]
+    assert routes == [["a", "b"], ["c", "b"], ["a", "b"], ["c", "b"]]  # IWRR alternates 100:100 at the source
+    assert [list(m) for m in engine.r_layers] == [[3, 1], [2, 2], [3, 1], [2, 2]]
+    assert out.completed == 4 and list(out.prompt_latency_s) == pytest.approx([hand_ttft(100)] * 4, abs=1e-12)
+    b = names.index("b")
+    engine.r_in[:3] = [100, 300, 100]
+    engine.r_gen[:3] = [0, 0, 1]
+    batch = [(0, 1, True), (1, 1, True), (2, 1, False)]
+    assert engine._partial_batch_s(b, batch) == pytest.approx(15 * MS + 20 * MS + 2 * MS, abs=1e-12)
