@@ -35,6 +35,7 @@ METRIC_SUFFIXES: tuple[str, ...] = (
     "_tok_s", "_rps", "_ms", "_s", "_usd_h", "_usd", "_usd_per_mtok", "_kw", "_w", "_wh", "_kwh",
     "_gpus", "_gpu_h", "_nodes", "_machines", "_instances", "_count", "_hops", "_ratio", "_pct", "_kgco2",
     "_gco2", "_requests", "_layers",
+    "usd_per_mtok",  # the splitwise contract names this metric bare (a unit with no prefix)
 )  # fmt: skip
 #: Dimensionless metric names allowed without a suffix.
 METRIC_NAMES: frozenset[str] = frozenset({"flow_vs_bound", "gap"})
