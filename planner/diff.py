@@ -20,6 +20,8 @@ byte-identical plans and two plans from different machines that differ in the la
 from __future__ import annotations
 
 import enum
+import functools
+import json
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -31,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from planner import FORMAT_VERSION
 from planner.errors import PlannerError, SpecError, UsageError, did_you_mean
+from planner.paths import display_path
 from planner.plan import FLOAT_DIGITS, METRIC_NAMES, METRIC_SUFFIXES, Plan, read_plan
 
 #: Semantic version of the ``plan diff --format json`` document (minor bumps only add fields).
@@ -217,12 +220,15 @@ _UNIT_BY_SUFFIX: dict[str, str] = {
 }  # fmt: skip
 
 
+_SUFFIXES_LONGEST_FIRST = tuple(sorted(set(_UNIT_BY_SUFFIX) | set(METRIC_SUFFIXES), key=len, reverse=True))
+
+
 def unit_of(name: str) -> str:
     """The display unit encoded in a field or metric name (``throughput_tok_s`` -> ``tok/s``); '' if none."""
     leaf = name.rsplit(".", 1)[-1]
     if leaf.endswith("]"):
         return ""
-    for suffix in sorted(set(_UNIT_BY_SUFFIX) | set(METRIC_SUFFIXES), key=len, reverse=True):
+    for suffix in _SUFFIXES_LONGEST_FIRST:
         if leaf.endswith(suffix):
             return _UNIT_BY_SUFFIX.get(suffix, suffix.lstrip("_"))
     return ""
@@ -406,6 +412,12 @@ def _round(x: float) -> float:
     return float(f"{x:.{FLOAT_DIGITS}g}") if math.isfinite(x) else x
 
 
+def singular(name: str) -> str:
+    """Address label of a list field: ``pools`` -> ``pool`` (a field not ending in s is kept)."""
+    return name[:-1] if name.endswith("s") and len(name) > 1 else name
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def natural_key(text: str) -> tuple[Any, ...]:
     """Sort ``a100-2`` before ``a100-10``: digits compare as numbers."""
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", text) if p)
@@ -451,7 +463,6 @@ class _Strict(dict[str, Any]):
 class _Walker:
     """Walks two plan documents side by side and records changes and per-element counts."""
 
-    kind: str
     rel_tol: float
     changes: list[Change] = field(default_factory=list)
     stack: list[tuple[str, str]] = field(default_factory=list)
@@ -500,10 +511,8 @@ class _Walker:
             self.mapping(section, address, old, new, {}, reasons)
             return
         if _is_record_list(old) and _is_record_list(new) and (old or new):
-            leaf = address.rsplit(".", 1)[-1]
-            label = leaf[:-1] if leaf.endswith("s") and len(leaf) > 1 else leaf
-            parent = address.rsplit(".", 1)[0] if "." in address else ""
-            self.collection(section, parent, old, new, Collection(label, GENERIC_KEYS))
+            parent, _, leaf = address.rpartition(".")
+            self.collection(section, parent, old, new, Collection(singular(leaf), GENERIC_KEYS))
             return
         if not same_value(old, new, self.rel_tol):
             leaf = re.sub(r"\[.*?\]", "", address.rsplit(".", 1)[-1])
@@ -571,10 +580,6 @@ def _is_record_list(v: Any, allow_missing: bool = False) -> bool:
 
 def load_plan_for_diff(path: Path) -> Plan:
     """Read a plan for diffing: a different major format version is refused (exit 1), read errors exit 1 too."""
-    import json
-
-    from planner.paths import display_path
-
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -614,28 +619,24 @@ def check_comparable(old: Plan, new: Plan, old_label: str = "old", new_label: st
 
 
 def records(kind: str, block: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """(address, record) for every mapping in a plan block, addressed exactly as :func:`diff_plans` addresses it.
-
-    Diffing the block against an empty one makes the walker name every top-level element (its removals); the
-    elements are then descended with the generic keys.
-    """
-    walker = _Walker(kind, 0.0)
-    walker.mapping(Section.plan, kind, normalise_block(kind, block), {}, LAYOUTS.get(kind, {}), {})
-    for ch in walker.changes:
-        yield from _descend(ch.address, ch.before)
+    """(address, record) for every mapping in a plan block, addressed as :func:`diff_plans` addresses changes."""
+    yield from _records(kind, normalise_block(kind, block), LAYOUTS.get(kind, {}))
 
 
-def _descend(address: str, value: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    if isinstance(value, Mapping):
-        yield address, value
-        for k, v in value.items():
-            yield from _descend(f"{address}.{k}", v)
-    elif _is_record_list(value) and value:
-        label = address.rsplit(".", 1)[-1]
-        parent = address.rsplit(".", 1)[0]
-        label = label[:-1] if label.endswith("s") and len(label) > 1 else label
-        for key, item in keyed_items(value, _choose_keys(value, value, GENERIC_KEYS)).items():
-            yield from _descend(f"{parent}.{label}[{key}]", item)
+def _records(
+    address: str, value: Mapping[str, Any], collections: Mapping[str, Collection | None]
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    yield address, value
+    for key, v in value.items():
+        layout = collections.get(key, _MISSING)
+        if layout is None:
+            continue
+        if isinstance(v, Mapping):
+            yield from _records(f"{address}.{key}", v, {})
+        elif _is_record_list(v) and v:
+            lay = layout if isinstance(layout, Collection) else Collection(singular(key), GENERIC_KEYS)
+            for k, item in keyed_items(v, _choose_keys(v, v, lay.keys)).items():
+                yield from _records(f"{address}.{lay.label}[{k}]", item, lay.children)
 
 
 def slo_margins(plan: Plan) -> dict[str, Any]:
@@ -863,7 +864,7 @@ def diff_plans(
     """Diff two plans of the same kind: changes, metric deltas, guardrail verdicts and the one-line summary."""
     notes = check_comparable(old, new, old_label, new_label)
     kind = old.kind
-    w = _Walker(kind, rel_tol)
+    w = _Walker(rel_tol)
     w.mapping(
         Section.plan,
         kind,

@@ -212,6 +212,7 @@ def diff_command(
         list[str],
         typer.Argument(
             help="OLD.json NEW.json; or with --base-ref: SPEC, then after '--' any solver options (e.g. -- --rps 70).",
+            metavar="OLD NEW | SPEC",
             show_default=False,
         ),
     ],

@@ -205,3 +205,19 @@ def test_base_ref_end_to_end_with_the_real_helix_solver(runner, tmp_path: Path) 
     assert res.exit_code == 2, res.output
     d = json.loads(res.stdout)
     assert d["kind"] == "helix" and any(c["address"] == "helix.node[l4-2]" and c["action"] == "-" for c in d["changes"])
+
+
+def test_solver_options_without_separator_once_registered_with_passthrough(runner, repo: Path, fake_solver) -> None:
+    """planner/cli.py registers `diff` without extra-args settings, so solver-specific options need `--` today.
+
+    Registered with ``context_settings={"ignore_unknown_options": True, "allow_extra_args": True}`` (a one-line
+    change in cli.py), ``plan diff --base-ref REF SPEC --rps 70`` works as the issue writes it.
+    """
+    import typer
+
+    passthrough = typer.Typer()
+    passthrough.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})(cmd.diff_command)
+    spec = repo / "specs" / "splitwise-tiny.yaml"
+    res = runner.invoke(passthrough, ["--base-ref", "HEAD", str(spec), "--rps", "70", "--seed", "1", "-f", "json"])
+    assert res.exit_code == 0, res.output
+    assert fake_solver[1] == ["--seed", "1", "--rps", "70"]
