@@ -229,7 +229,7 @@ def unit_of(name: str) -> str:
     if leaf.endswith("]"):
         return ""
     for suffix in _SUFFIXES_LONGEST_FIRST:
-        if leaf.endswith(suffix):
+        if leaf.endswith(suffix) or (leaf == suffix[1:] and "_" in leaf):  # a bare unit name: usd_per_mtok
             return _UNIT_BY_SUFFIX.get(suffix, suffix.lstrip("_"))
     return ""
 

@@ -142,6 +142,7 @@ def test_metric_deltas_carry_units_absolute_and_percent() -> None:
         ("ttft_ms", "ms"),
         ("throughput_rps", "req/s"),
         ("cost_usd_per_mtok", "USD/Mtok"),
+        ("usd_per_mtok", "USD/Mtok"),
         ("dynamo.epoch[08:00].pool[LL].freq_mhz", "MHz"),
         ("helix.node[a100_s]", ""),
         ("layers", ""),
