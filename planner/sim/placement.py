@@ -124,7 +124,10 @@ def _check_block(name: str, block: HelixBlock) -> None:
         raise _problem(name, "plan.nodes", "node names must be unique")
     if SOURCE in names or SINK in names:
         raise _problem(name, "plan.nodes", f"'{SOURCE}' and '{SINK}' are reserved for the coordinator")
+    empty = {n.name for n in block.nodes if n.layer_start == n.layer_end}  # holds nothing: not simulated
     for i, n in enumerate(block.nodes):
+        if n.name in empty:
+            continue
         if not 0 <= n.layer_start < n.layer_end <= block.layers:
             raise _problem(
                 name,
@@ -138,6 +141,8 @@ def _check_block(name: str, block: HelixBlock) -> None:
             raise _problem(name, f"plan.edges[{i}].src", f"unknown node '{e.src}'")
         if e.dst != SINK and e.dst not in by_name:
             raise _problem(name, f"plan.edges[{i}].dst", f"unknown node '{e.dst}'")
+        if e.src in empty or e.dst in empty:
+            raise _problem(name, f"plan.edges[{i}]", f"edge {e.src}->{e.dst} touches a node that holds no layer")
         if e.src == SOURCE and e.flow_tok_s > 0:
             has_source = True
         if e.src != SOURCE and e.dst != SINK:

@@ -22,7 +22,7 @@ from planner.sim.metrics import placement_result
 from planner.sim.placement import PlacementInput, check_same_cluster, load_placement
 from planner.sim.requests import LengthPool, load_pool, online_arrivals, trace_rate_rps
 from planner.sim.scheduler import MIN_FLOW_SHARE, KvPolicy
-from planner.sim.topology import TOKEN_ID_BYTES, Topology, build_topology
+from planner.sim.topology import Topology, build_topology
 
 
 class SimOptions(BaseModel):
@@ -131,7 +131,7 @@ def _assumptions(topos: list[Topology], opts: SimOptions, pool: LengthPool) -> l
             subject="network",
             basis="option",
             detail="links from the plan's edges (each direction its own FIFO link): latency + bytes / bandwidth; "
-            f"activation bytes per token between nodes, {TOKEN_ID_BYTES} B token ids on coordinator links",
+            f"activation bytes per token between nodes, {topos[0].token_bytes} B token ids on coordinator links",
         ),
         Assumption(
             subject="workload",

@@ -9,7 +9,8 @@ Numbers come from the plan and the profile database only:
   the weights of the layers it holds, divided by the model's KV bytes per token and layer (GQA-aware). Helix takes
   the same quantity from vLLM's block count (reference README section 12); here it is analytic and says so.
 * bytes on the wire per token: the model's activation size (hidden x dtype) between nodes, and a token id of
-  ``TOKEN_ID_BYTES`` on coordinator links (the Helix "token size", reference README section 3).
+  2 bytes on coordinator links (the Helix "token size", reference README section 3; 4 when the vocabulary
+  exceeds 65,536 ids).
 """
 
 from __future__ import annotations
@@ -21,8 +22,14 @@ from planner.profiles.schema import ModelProfile
 from planner.sim.latency import LayerLatency, load_layer_latency
 from planner.sim.placement import SINK, SOURCE, PlacementInput
 
-#: Bytes of one token id on coordinator links (Helix reference README section 3: token size 2 B).
+#: Bytes of one token id on coordinator links while the vocabulary fits 16 bits (Helix reference README section 3:
+#: token size 2 B for LLaMA); larger vocabularies need 4 B.
 TOKEN_ID_BYTES = 2
+
+
+def token_id_bytes(vocab_size: int) -> int:
+    """Smallest of 2 or 4 bytes that holds every token id of the vocabulary."""
+    return TOKEN_ID_BYTES if vocab_size <= 1 << 16 else 4
 
 
 @dataclass(frozen=True)
@@ -108,7 +115,8 @@ def build_topology(placement: PlacementInput, db: ProfileDB, gpu_memory_utilizat
     model = db.model(block.model)
     latencies: dict[str, LayerLatency] = {}
     nodes: list[SimNode] = []
-    for i, n in enumerate(block.nodes):
+    for n in (n for n in block.nodes if n.layers > 0):  # a node holding no layer takes no part
+        i = len(nodes)
         key = n.profile_gpu.lower()
         if key not in latencies:
             latencies[key] = load_layer_latency(db, model.name, n.profile_gpu)
@@ -148,5 +156,5 @@ def build_topology(placement: PlacementInput, db: ProfileDB, gpu_memory_utilizat
         links=tuple(links),
         successors={k: tuple(sorted(v, key=lambda s: s.target)) for k, v in succ.items()},
         activation_bytes=model.activation_bytes_per_token,
-        token_bytes=TOKEN_ID_BYTES,
+        token_bytes=token_id_bytes(model.vocab_size),
     )

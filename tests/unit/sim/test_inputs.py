@@ -11,6 +11,7 @@ from planner.errors import ProfileMissingError, SpecError
 from planner.sim.latency import load_layer_latency
 from planner.sim.placement import check_same_cluster, load_placement
 from planner.sim.requests import DEFAULT_TRACE, load_pool
+from planner.sim.topology import build_topology
 from tests.unit.sim.helpers import PLANS, topology
 
 
@@ -102,3 +103,13 @@ def test_default_pool_applies_the_helix_length_filter() -> None:
     # the paper quotes mean 763.1 / 232.4 for its filtered copy of this trace
     assert pool.mean_input_tokens == pytest.approx(763.1, abs=1.0)
     assert pool.mean_output_tokens == pytest.approx(232.4, abs=1.0)
+
+
+def test_a_node_holding_no_layer_is_left_out(tiny_db, tmp_path: Path) -> None:
+    data = json.loads((PLANS / "fork.json").read_text())
+    data["plan"]["nodes"].append({**data["plan"]["nodes"][0], "name": "idle", "layer_start": 0, "layer_end": 0})
+    topo = build_topology(load_placement(_write(tmp_path, data)), tiny_db, 0.9)
+    assert [n.name for n in topo.nodes] == ["a", "b1", "b2"]
+    data["plan"]["edges"].append({**data["plan"]["edges"][0], "dst": "idle"})
+    with pytest.raises(SpecError, match="holds no layer"):
+        load_placement(_write(tmp_path, data))
