@@ -221,3 +221,34 @@ def test_solver_options_without_separator_once_registered_with_passthrough(runne
     res = runner.invoke(passthrough, ["--base-ref", "HEAD", str(spec), "--rps", "70", "--seed", "1", "-f", "json"])
     assert res.exit_code == 0, res.output
     assert fake_solver[1] == ["--seed", "1", "--rps", "70"]
+
+
+@pytest.mark.slow
+def test_base_ref_end_to_end_with_the_real_splitwise_solver(runner, tmp_path: Path) -> None:
+    """The shipped Splitwise spec, verbatim (relative trace path), at REF and with tighter TTFT SLOs."""
+    shipped = ROOT / "cluster_specs" / "splitwise-bloom176b-coding.yaml"
+    if not shipped.is_file() or not _solver_ready("splitwise", shipped):
+        pytest.skip("plan splitwise or its shipped spec is not in this tree yet")
+    r = tmp_path / "r"
+    (r / "specs").mkdir(parents=True)
+    (r / "profiles" / "traces").mkdir(parents=True)
+    trace = ROOT / "profiles" / "traces" / "azure_llm_2023_code.csv"
+    (r / "profiles" / "traces" / trace.name).symlink_to(trace)
+    spec = r / "specs" / "splitwise-coding.yaml"
+    text = shipped.read_text()
+    assert "trace: ../profiles/traces/azure_llm_2023_code.csv" in text
+    spec.write_text(text)
+    git(r, "init", "-q")
+    git(r, "add", ".")
+    git(r, "commit", "-q", "-m", "base")
+    spec.write_text(text.replace("ttft: {p50: 2, p90: 3, p99: 6}", "ttft: {p50: 1.5, p90: 2, p99: 4}"))
+    saved = tmp_path / "saved"
+    args = ["diff", "--base-ref", "HEAD", str(spec), "-f", "json", "--detailed-exitcode", "--fail-on", "slo"]
+    res = runner.invoke(app, [*args, "--save-plans", str(saved), "--", "--designs", "HH", "--duration", "20s"])
+    assert res.exit_code == 2, res.output
+    d = json.loads(res.stdout)
+    ch = {c["address"]: c for c in d["changes"]}
+    assert (ch["splitwise.slo[ttft_p99].limit"]["before"], ch["splitwise.slo[ttft_p99].limit"]["after"]) == (6, 4)
+    assert d["guardrails"][0]["breached"] is False
+    base = json.loads((saved / "base.json").read_text())
+    assert base["inputs"]["overrides"] == [f"workload.trace={json.dumps(str(trace.parent.resolve() / trace.name))}"]
