@@ -806,7 +806,8 @@ def evaluate_guardrail(g: Guardrail, old: Plan, new: Plan, deltas: Mapping[str, 
         return GuardrailResult(rule=g.rule, breached=worse, detail=detail)
     metric = resolve_metric(g.name, deltas)
     if metric is None:
-        return GuardrailResult(rule=g.rule, applicable=False, detail=f"neither {old.kind} plan has {g.name}")
+        hint = "" if g.name in METRIC_ALIASES else did_you_mean(g.name, list(deltas))
+        return GuardrailResult(rule=g.rule, applicable=False, detail=f"neither {old.kind} plan has {g.name}{hint}")
     d = deltas[metric]
     if d.before is None:
         return GuardrailResult(rule=g.rule, metric=metric, applicable=False, detail=f"{metric} not in the old plan")

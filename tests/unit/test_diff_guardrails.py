@@ -100,6 +100,13 @@ def test_rules_for_figures_a_kind_lacks_are_not_applicable() -> None:
     assert verdicts("helix", "energy>+3%,cost>+3%") == {"energy>+3%": (False, False), "cost>+3%": (False, False)}
 
 
+def test_unknown_exact_metric_name_suggests_a_close_one() -> None:
+    d = diff_plans(*pair("helix"), parse_guardrails("thruput_tok_s<-5%"))
+    g = d.guardrails[0]
+    assert (g.applicable, g.breached) == (False, False)
+    assert g.detail == "neither helix plan has thruput_tok_s (did you mean 'throughput_tok_s'?)"
+
+
 def test_bound_and_gap() -> None:
     # helix: solver bound 300 -> 305, gap 0 -> 0.0492
     assert verdicts("helix", "bound<-1%,gap>+0.01,gap>+0.1") == {
