@@ -61,6 +61,13 @@ def simulate_command(
     prompt_batch_tokens: Annotated[
         int, typer.Option("--prompt-batch-tokens", help="Prompt tokens per node iteration (at least one prompt).")
     ] = 2048,
+    latency: Annotated[
+        str,
+        typer.Option(
+            "--latency",
+            help="Per-layer latency: table (measured only), auto (table, else analytic roofline), roofline.",
+        ),
+    ] = "table",
     gpu_memory_utilization: Annotated[
         float, typer.Option("--gpu-memory-utilization", help="Usable share of VRAM for weights + KV cache.")
     ] = 0.9,
@@ -93,6 +100,7 @@ def simulate_command(
                 max_output_tokens=max_output_tokens,
                 prompt_batch_tokens=prompt_batch_tokens,
                 gpu_memory_utilization=gpu_memory_utilization,
+                latency=latency,
             )
         except ValidationError as exc:
             err = exc.errors()[0]

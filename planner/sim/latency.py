@@ -5,7 +5,8 @@ and ``t_decode`` are the measured per-layer times for ``P`` prompt tokens and ``
 (Helix reference README section 5 "profile model", and the simulator's ``get_typical_token_throughput``). The
 table's grid is sparse (every 250 prompt tokens, every 2-20 decode tokens); between grid points time is linear.
 
-Two rules keep the figures honest (STYLE rule 10, never invent a number):
+Two rules keep the figures honest (STYLE rule 10, never invent a number; the analytic
+:func:`roofline_layer_latency` is used only when asked for, and says so):
 
 * no extrapolation: a batch never exceeds the largest measured size (the engine caps batches at
   :attr:`LayerLatency.max_prompt_tokens` / :attr:`LayerLatency.max_decode_tokens`);
@@ -21,6 +22,7 @@ import numpy as np
 
 from planner.errors import ProfileMissingError
 from planner.profiles.db import ProfileDB
+from planner.profiles.schema import GpuProfile, ModelProfile
 
 TABLE = "helix_layer_latency"
 
@@ -86,4 +88,54 @@ def load_layer_latency(db: ProfileDB, model: str, gpu: str) -> LayerLatency:
         prompt_s=phases["prompt"],
         decode_s=phases["decode"],
         provenance="+".join(provenances),
+    )
+
+
+@dataclass(frozen=True)
+class RooflineLatency:
+    """Inputs of the analytic per-layer latency (``--latency roofline|auto``), recorded in the assumptions.
+
+    The same roofline as ``plan helix``'s analytic tp(k) (``helix.roofline`` defaults: 50 % of peak TFLOP/s, 80 % of
+    peak HBM bandwidth, at most 128 sequences per decode step): a layer costs ``2 x params`` FLOPs per token plus
+    attention over the context, and reads its weights (and, decoding, the batch's KV cache) once per iteration.
+    """
+
+    compute_efficiency: float = 0.5
+    memory_efficiency: float = 0.8
+    max_decode_batch: int = 128
+
+
+def roofline_layer_latency(
+    model: ModelProfile,
+    gpu: GpuProfile,
+    gpus_per_node: int,
+    prompt_context: float,
+    decode_context: float,
+    max_prompt_tokens: int,
+    params: RooflineLatency,
+) -> LayerLatency:
+    """Per-layer time of ``n`` prompt / decode tokens from the GPU's datasheet peaks (provenance ``roofline``).
+
+    ``t_prompt(P) = max(P x F(c_p) / peak, W / hbm)`` and ``t_decode(D) = max(D x F(c_d) / peak, (W + D x c_d x kv) /
+    hbm)`` with ``F(c)`` the FLOPs of one token in one layer at context ``c`` (typical prompt: half the mean prompt;
+    typical decode: mean prompt + half the mean output), ``W`` the layer's weight bytes and ``kv`` its KV bytes per
+    token; peaks are the node's GPUs times the efficiencies (ideal tensor parallelism inside the node).
+    """
+    peak = gpus_per_node * gpu.bf16_tflops * 1e12 * params.compute_efficiency
+    hbm = gpus_per_node * gpu.hbm_gb_s * 1e9 * params.memory_efficiency
+    weight = model.layer_weight_bytes
+    kv = model.kv_bytes_per_token / model.layers
+    f_prompt = model.flops_per_token(int(round(prompt_context))) / model.layers
+    f_decode = model.flops_per_token(int(round(decode_context))) / model.layers
+    p = np.arange(max_prompt_tokens + 1, dtype=float)
+    d = np.arange(params.max_decode_batch + 1, dtype=float)
+    prompt = np.maximum(p * f_prompt / peak, weight / hbm)
+    decode = np.maximum(d * f_decode / peak, (weight + d * decode_context * kv) / hbm)
+    prompt[0] = decode[0] = 0.0
+    return LayerLatency(
+        model=model.name,
+        gpu=f"{gpu.name}x{gpus_per_node}" if gpus_per_node > 1 else gpu.name,
+        prompt_s=tuple(float(v) for v in prompt),
+        decode_s=tuple(float(v) for v in decode),
+        provenance="roofline",
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,11 +19,12 @@ from planner.plan import Assumption, InputFile, run_info
 from planner.profiles.db import ProfileDB
 from planner.sim.document import PlacementResult, SimInputs, SimRunInfo, SimulationDocument, WorkloadInfo
 from planner.sim.engine import OFFLINE_INITIAL_REQUESTS, Engine, SimConfig, SimOutcome
+from planner.sim.latency import RooflineLatency
 from planner.sim.metrics import placement_result
 from planner.sim.placement import PlacementInput, check_same_cluster, load_placement
 from planner.sim.requests import LengthPool, load_pool, online_arrivals, trace_rate_rps
 from planner.sim.scheduler import MIN_FLOW_SHARE, KvPolicy
-from planner.sim.topology import Topology, build_topology
+from planner.sim.topology import LatencySource, Topology, build_topology
 
 
 class SimOptions(BaseModel):
@@ -42,6 +44,9 @@ class SimOptions(BaseModel):
     max_input_tokens: int = Field(default=2048, gt=0)
     max_output_tokens: int = Field(default=1024, gt=0)
     prompt_batch_tokens: int = Field(default=2048, gt=0, description="prompt tokens per node iteration")
+    latency: Literal["table", "auto", "roofline"] = Field(
+        default="table", description="per-layer latency: measured table, table else roofline, roofline only"
+    )
     gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
     feed_hwm: float = Field(default=0.8, gt=0, le=1, description="offline: feed while bottleneck KV use <= this")
 
@@ -95,14 +100,23 @@ def _workload(opts: SimOptions, pool: LengthPool, rate_rps: float | None) -> Wor
 
 
 def _assumptions(topos: list[Topology], opts: SimOptions, pool: LengthPool) -> list[Assumption]:
-    lat = sorted({(nd.profile_gpu, nd.latency.provenance) for t in topos for nd in t.nodes})
+    lat = sorted({(nd.latency.gpu, nd.latency.provenance) for t in topos for nd in t.nodes})
     policy = KvPolicy.for_mode(opts.offline)
+    roof = RooflineLatency()
     out = [
         Assumption(
             subject=f"layer_latency[{gpu}]",
             basis=prov if "+" not in prov else "user",  # type: ignore[arg-type]
-            detail=f"per-layer prompt/decode time vs batch tokens, table helix_layer_latency ({prov}); "
-            "linear between grid points, never extrapolated",
+            detail=(
+                f"per-layer prompt/decode time vs batch tokens, table helix_layer_latency ({prov}); "
+                "linear between grid points, never extrapolated"
+            )
+            if prov != "roofline"
+            else (
+                f"analytic roofline (--latency {opts.latency}): {roof.compute_efficiency:.0%} of peak TFLOP/s, "
+                f"{roof.memory_efficiency:.0%} of peak HBM bandwidth, at most {roof.max_decode_batch} decode "
+                "sequences per iteration"
+            ),
         )
         for gpu, prov in lat
     ]
@@ -188,11 +202,17 @@ def simulate(plan_paths: list[Path], opts: SimOptions, profiles: Path | None = N
     placements = [load_placement(p) for p in plan_paths]
     warnings = check_same_cluster(placements)
     db = ProfileDB.load(profiles)
-    topos = [build_topology(p, db, opts.gpu_memory_utilization) for p in placements]
-    _check_prompt_sizes(topos, placements, opts)
     pool = load_pool(opts.trace, opts.max_input_tokens, opts.max_output_tokens)
     if len(pool) == 0:
         raise SpecError.single(pool.path, "", "no request left after the length filter (see --max-input-tokens)")
+    source = LatencySource(
+        mode=opts.latency,
+        prompt_context=pool.mean_input_tokens / 2.0,
+        decode_context=pool.mean_input_tokens + pool.mean_output_tokens / 2.0,
+        max_prompt_tokens=max(opts.prompt_batch_tokens, opts.max_input_tokens),
+    )
+    topos = [build_topology(p, db, opts.gpu_memory_utilization, source) for p in placements]
+    _check_prompt_sizes(topos, placements, opts)
     horizon = opts.warmup_s + opts.duration_s
     rate, scale = _arrival_rate(opts, pool, placements[0])
     arrivals = None if opts.offline else online_arrivals(pool, horizon, opts.rps, opts.seed, scale)

@@ -3,7 +3,8 @@
 Numbers come from the plan and the profile database only:
 
 * layer ranges, flows (routing weights), link bandwidths and latencies: the plan's ``nodes`` and ``edges``;
-* per-layer batch time: :mod:`planner.sim.latency` (``helix_layer_latency``, by the node's ``profile_gpu``);
+* per-layer batch time: :mod:`planner.sim.latency` (``helix_layer_latency``, by the node's ``profile_gpu``; the
+  analytic roofline of the node's GPUs only with ``--latency auto|roofline``);
 * KV-cache capacity, in token-layers (one token's K and V in one layer, as Helix counts it): the node's memory
   (``gpus_per_node x vram``) times the usable fraction (vLLM's ``gpu_memory_utilization``, 0.9 by default), minus
   the weights of the layers it holds, divided by the model's KV bytes per token and layer (GQA-aware). Helix takes
@@ -15,12 +16,14 @@ Numbers come from the plan and the profile database only:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
+from planner.errors import ProfileMissingError
 from planner.profiles.db import ProfileDB
 from planner.profiles.schema import ModelProfile
-from planner.sim.latency import LayerLatency, load_layer_latency
-from planner.sim.placement import SINK, SOURCE, PlacementInput
+from planner.sim.latency import LayerLatency, RooflineLatency, load_layer_latency, roofline_layer_latency
+from planner.sim.placement import SINK, SOURCE, PlacementInput, PlanNode
 
 #: Bytes of one token id on coordinator links while the vocabulary fits 16 bits (Helix reference README section 3:
 #: token size 2 B for LLaMA); larger vocabularies need 4 B.
@@ -109,17 +112,66 @@ def kv_capacity_token_layers(
     return max(0.0, (usable - weights) / per_token_layer), weights, usable
 
 
-def build_topology(placement: PlacementInput, db: ProfileDB, gpu_memory_utilization: float) -> Topology:
+@dataclass(frozen=True)
+class LatencySource:
+    """Where per-layer latencies come from: the measured table only (default), the table with the analytic
+    roofline where it has no rows (``auto``), or the roofline for every node (``roofline``)."""
+
+    mode: Literal["table", "auto", "roofline"] = "table"
+    roofline: RooflineLatency = field(default_factory=RooflineLatency)
+    prompt_context: float = 0.0
+    decode_context: float = 0.0
+    max_prompt_tokens: int = 2048
+
+
+def _latency_for(
+    db: ProfileDB,
+    model: ModelProfile,
+    node: PlanNode,
+    source: LatencySource,
+    cache: dict[tuple[str, int], LayerLatency],
+) -> LayerLatency:
+    key = (node.profile_gpu.lower(), 0) if source.mode != "roofline" else (node.gpu, node.gpus_per_node)
+    if key in cache:
+        return cache[key]
+    lat: LayerLatency | None = None
+    if source.mode != "roofline":
+        try:
+            lat = load_layer_latency(db, model.name, node.profile_gpu)
+        except ProfileMissingError:
+            if source.mode == "table":
+                raise
+            key = (node.gpu, node.gpus_per_node)
+            lat = cache.get(key)
+    if lat is None:
+        lat = roofline_layer_latency(
+            model,
+            db.gpu(node.gpu),
+            node.gpus_per_node,
+            source.prompt_context,
+            source.decode_context,
+            source.max_prompt_tokens,
+            source.roofline,
+        )
+    cache[key] = lat
+    return lat
+
+
+def build_topology(
+    placement: PlacementInput,
+    db: ProfileDB,
+    gpu_memory_utilization: float,
+    latency: LatencySource | None = None,
+) -> Topology:
     """Index the plan's nodes and edges; load latency profiles and derive KV capacities."""
     block = placement.block
     model = db.model(block.model)
-    latencies: dict[str, LayerLatency] = {}
+    source = latency or LatencySource()
+    latencies: dict[tuple[str, int], LayerLatency] = {}
     nodes: list[SimNode] = []
     for n in (n for n in block.nodes if n.layers > 0):  # a node holding no layer takes no part
         i = len(nodes)
-        key = n.profile_gpu.lower()
-        if key not in latencies:
-            latencies[key] = load_layer_latency(db, model.name, n.profile_gpu)
+        lat = _latency_for(db, model, n, source, latencies)
         vram = db.gpu(n.gpu).vram_bytes * n.gpus_per_node
         cap, weights, usable = kv_capacity_token_layers(model, vram, n.layers, gpu_memory_utilization)
         nodes.append(
@@ -130,7 +182,7 @@ def build_topology(placement: PlacementInput, db: ProfileDB, gpu_memory_utilizat
                 profile_gpu=n.profile_gpu,
                 layer_start=n.layer_start,
                 layer_end=n.layer_end,
-                latency=latencies[key],
+                latency=lat,
                 kv_capacity_token_layers=cap,
                 weight_bytes=weights,
                 usable_bytes=usable,

@@ -108,12 +108,32 @@ def test_load_scales_the_trace_to_a_fraction_of_the_bound(runner) -> None:
     assert w["rate_rps"] * (w["mean_input_tokens"] + w["mean_output_tokens"]) == pytest.approx(50.0)
 
 
+def test_roofline_latency_is_opt_in_and_said(runner) -> None:
+    res = runner.invoke(
+        app, ["simulate", str(PLANS / "chain2.json"), *TINY, *SHORT, "--latency", "roofline", "-f", "json"]
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    (lat,) = [a for a in doc["assumptions"] if a["subject"].startswith("layer_latency")]
+    assert (
+        lat
+        == {
+            "subject": "layer_latency[A100-40G]",
+            "basis": "roofline",
+            "detail": lat["detail"],
+        }
+        and "--latency roofline" in lat["detail"]
+    )
+    assert doc["inputs"]["options"]["latency"] == "roofline"
+
+
 @pytest.mark.parametrize(
     ("args", "stderr"),
     [
         (["--offline", "--rps", "2"], "error: --offline and --rps exclude each other"),
         (["--duration", "ten"], "--duration: "),
         (["--load", "0.5", "--offline"], "--load scales the trace's arrivals online"),
+        (["--latency", "guess"], "--latency: Input should be 'table', 'auto' or 'roofline'"),
         (["--duration", "0"], "--duration: Input should be greater than 0"),
         (["--compare"], "--compare needs at least two plans"),
         (["--max-input-tokens", "9000"], "exceeds the largest measured prompt batch of TinyGPU (4000 tokens"),
