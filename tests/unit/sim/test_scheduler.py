@@ -6,8 +6,9 @@ from collections import Counter
 
 import pytest
 
+from planner.sim.engine import Engine, SimConfig
 from planner.sim.scheduler import MIN_FLOW_SHARE, InterleavedWRR, KvLedger, KvPolicy
-from tests.unit.sim.helpers import run_online, topology
+from tests.unit.sim.helpers import pool, run_online, topology
 
 
 def test_iwrr_proportional_to_weights_and_interleaved() -> None:
@@ -86,3 +87,21 @@ def test_kv_admission_rejects_what_cannot_fit_and_queues_the_rest(tiny_db) -> No
     # request 2 was admitted only when request 1 finished, so its first token came after request 1's last one
     assert engine.r_last[1] < engine.r_arr[2] + out.prompt_latency_s[1]
     assert out.nodes[0].kv_reserved_peak == pytest.approx(2012.0)
+
+
+def test_offline_feeder_saturates_up_to_the_kv_high_water_mark(tiny_db) -> None:
+    """Offline: expected KV per request = (100 + 1.0 x 20) tokens x 2 layers = 240 token-layers per node.
+
+    Node admission allows 0.85 x 2,875.6 = 2,444 token-layers (10 requests); the feeder adds requests while the
+    bottleneck layer is at most 80 % used (9 requests use 75 %, so it launches the 10th). In flight never exceeds 10,
+    and the cluster stays busy: the feeder replaces every finished request.
+    """
+    topo = topology(tiny_db, "chain2_small_kv.json")
+    cfg = SimConfig(duration_s=20.0, warmup_s=2.0, offline=True, kv=KvPolicy.for_mode(True))
+    engine = Engine(topo, cfg, pool([100], [20]), None)
+    out = engine.run()
+    assert out.nodes[0].kv_reserved_peak == pytest.approx(10 * 240.0)
+    assert engine.admitted - engine.completed <= 10
+    assert out.completed > 100 and out.rejected == 0
+    # always saturated: no gap in decode output after warm-up
+    assert min(out.timeline_decode_tokens[15:]) > 0
