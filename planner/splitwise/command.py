@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import enum
+from typing import Annotated
+
+import typer
+
 from planner.cli_common import (
     Format,
     FormatOpt,
@@ -17,27 +22,118 @@ from planner.cli_common import (
     common_options,
     execute,
 )
-from planner.errors import SolverFailure
+from planner.errors import UsageError
 from planner.plan import Plan
-from planner.runner import Inputs_
+from planner.runner import CommonOptions, Inputs_
+from planner.units import UnitError, parse_duration
 
 
-def _solve(inputs: Inputs_) -> Plan:
-    raise SolverFailure("plan splitwise is not implemented yet")
+class ObjectiveChoice(enum.StrEnum):
+    cost = "cost"
+    power = "power"
+    machines = "machines"
+
+
+RpsOpt = Annotated[
+    float | None, typer.Option("--rps", help="Iso-throughput: the request rate to serve at least cost (req/s).")
+]
+ObjectiveOpt = Annotated[
+    ObjectiveChoice | None,
+    typer.Option("--objective", help="What --rps minimises: cost (USD/h), power (kW) or machines. Default: cost."),
+]
+CostTargetOpt = Annotated[
+    float | None,
+    typer.Option("--cost-target", help="Iso-cost: highest request rate within this budget (USD/h)."),
+]
+PowerTargetOpt = Annotated[
+    float | None,
+    typer.Option("--power-target", help="Iso-power: highest request rate within this provisioned power (kW)."),
+]
+DesignsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--designs",
+        help="Comma-separated designs: baseline-<machine> or prompt+token shorts (AA, HH, HA, HHcap) or X/Y.",
+    ),
+]
+DurationOpt = Annotated[
+    str | None, typer.Option("--duration", help="Simulated trace length per point (e.g. 30s, 2m). Default: spec.")
+]
+WorkersOpt = Annotated[
+    int,
+    typer.Option("--workers", help="Processes simulating points in parallel (0 = one per core). Plans do not change."),
+]
+
+
+def _options(
+    rps: float | None,
+    objective: ObjectiveChoice | None,
+    cost_target: float | None,
+    power_target: float | None,
+    designs: str | None,
+    duration: str | None,
+    workers: int,
+    common: CommonOptions,
+) -> object:
+    from planner.splitwise.solve import SplitwiseOptions
+
+    for flag, value in (("--rps", rps), ("--cost-target", cost_target), ("--power-target", power_target)):
+        if value is not None and value <= 0:
+            raise UsageError(f"{flag} must be positive")
+    duration_s = None
+    if duration is not None:
+        try:
+            duration_s = parse_duration(duration)
+        except UnitError as exc:
+            raise UsageError(f"--duration: {exc}") from None
+        if duration_s <= 0:
+            raise UsageError("--duration must be positive")
+    if workers < 0:
+        raise UsageError("--workers must be >= 0")
+    return SplitwiseOptions(
+        rps=rps,
+        objective=objective.value if objective else None,  # type: ignore[arg-type]
+        cost_target_usd_h=cost_target,
+        power_target_kw=power_target,
+        designs=[d.strip() for d in designs.split(",")] if designs is not None else None,
+        duration_s=duration_s,
+        workers=workers,
+        time_limit_s=common.time_limit_s,
+        seed=common.seed,
+    )
 
 
 def splitwise_command(
     spec: SpecArg = None,
+    rps: RpsOpt = None,
+    objective: ObjectiveOpt = None,
+    cost_target: CostTargetOpt = None,
+    power_target: PowerTargetOpt = None,
+    designs: DesignsOpt = None,
+    duration: DurationOpt = None,
+    workers: WorkersOpt = 0,
     out: OutOpt = None,
     fmt: FormatOpt = Format.table,
     profiles: ProfilesOpt = None,
     overrides: SetOpt = None,
-    time_limit: TimeLimitOpt = "60",
+    time_limit: TimeLimitOpt = "300",
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     plot: PlotOpt = None,
 ) -> None:
-    """Run the splitwise solver on SPEC (default: the shipped example)."""
+    """Size prompt/token pools under the nine Splitwise SLOs (default spec: BLOOM-176B, coding trace)."""
     common = common_options(out, fmt, profiles, overrides, time_limit, seed, quiet, verbose, plot)
-    execute("splitwise", spec, common, _solve)
+
+    def solve(inputs: Inputs_) -> Plan:
+        from planner.splitwise.solve import run
+
+        options = _options(rps, objective, cost_target, power_target, designs, duration, workers, common)
+        result = run(inputs.loaded, inputs.profiles, options)  # type: ignore[arg-type]
+        if common.plot is not None:
+            from planner.splitwise.plots import write_plot
+
+            write_plot(result, common.plot)
+        return result.plan
+
+    execute("splitwise", spec, common, solve)
