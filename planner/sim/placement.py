@@ -158,6 +158,10 @@ def _check_block(name: str, block: HelixBlock) -> None:
             raise _problem(name, f"plan.edges[{i}]", f"sink edge from {e.src}, which does not end at the last layer")
     if not has_source:
         raise _problem(name, "plan.edges", "no flow leaves the source: the placement serves nothing")
+    inflow = {e.dst for e in block.edges if e.flow_tok_s > 0 and e.dst != SINK}
+    outflow = {e.src for e in block.edges if e.flow_tok_s > 0}
+    for node in sorted(inflow - outflow):
+        raise _problem(name, "plan.edges", f"flow enters {node} but none leaves it: requests would be stranded")
 
 
 def check_same_cluster(placements: list[PlacementInput]) -> list[str]:

@@ -75,6 +75,7 @@ def _write(tmp_path: Path, data: dict) -> Path:
         (lambda d: d["plan"]["nodes"][0].pop("profile_gpu"), "plan.nodes.0.profile_gpu"),
         (lambda d: [e.update(flow_tok_s=0.0) for e in d["plan"]["edges"]], "no flow leaves the source"),
         (lambda d: d["plan"]["nodes"][1].update(layer_start=3), "does not chain layers"),
+        (lambda d: d["plan"]["edges"][1].update(flow_tok_s=0.0), "flow enters b but none leaves it"),
     ],
 )
 def test_bad_plans_are_one_line_spec_errors(tmp_path: Path, mutate, message: str) -> None:
