@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from planner.sim.run import SimulationRun
 
 
@@ -24,6 +26,16 @@ def _cdf(ax: object, samples: np.ndarray, label: str) -> None:
 
 def plot_simulation(run: SimulationRun, path: Path) -> None:
     """Write a three-panel PNG: decode tok/s over time (warm-up shaded), prompt-latency and token-latency CDFs."""
+    import matplotlib.pyplot as plt
+
+    fig = simulation_figure(run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def simulation_figure(run: SimulationRun) -> Figure:
+    """The figure of :func:`plot_simulation` (separate so tests can inspect its axes)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -47,6 +59,4 @@ def plot_simulation(run: SimulationRun, path: Path) -> None:
     for ax in axes:
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig

@@ -1,0 +1,30 @@
+"""The run orchestration (same workload for every placement) and the figure."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+
+from planner.sim.plot import simulation_figure
+from planner.sim.run import SimOptions, simulate
+from tests.unit.sim.helpers import PLANS, TINY_PROFILES
+
+
+def test_every_placement_sees_the_same_requests_and_the_figure_is_labelled() -> None:
+    opts = SimOptions(duration_s=5.0, warmup_s=1.0, rps=4.0)
+    run = simulate([PLANS / "chain2.json", PLANS / "fork.json"], opts, TINY_PROFILES)
+    chain, fork = run.document.placements
+    assert chain.requests.launched_requests == fork.requests.launched_requests > 0
+    assert chain.decode_vs_first_ratio == 1.0
+    assert fork.decode_vs_first_ratio == fork.decode_throughput_tok_s / chain.decode_throughput_tok_s
+    fig = simulation_figure(run)
+    try:
+        labels = [(ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes]
+        assert labels == [
+            ("simulated time (s)", "decode tokens/s"),
+            ("arrival to first token (s)", "fraction of requests"),
+            ("time between tokens (ms)", "fraction of tokens"),
+        ]
+        legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        assert legend[:2] == ["chain2.json", "fork.json"]
+    finally:
+        plt.close(fig)
