@@ -43,7 +43,11 @@ app.command("splitwise", help="Splitwise: size prompt and token pools under SLOs
 )
 app.command("dynamo", help="DynamoLLM: instances x TP x GPU frequency per class, minimising energy.")(dynamo_command)
 app.command("init", help="Write a complete, commented cluster spec for your hardware.")(init_command)
-app.command("diff", help="Diff two plans for CI: changes, metric deltas, guardrails, PR comment.")(diff_command)
+app.command(
+    "diff",
+    help="Diff two plans for CI: changes, metric deltas, guardrails, PR comment.",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+)(diff_command)
 app.command("simulate", help="Replay requests through a Helix plan: achieved throughput and latency.")(simulate_command)
 
 

@@ -139,7 +139,7 @@ def run_info(wall_s: float) -> RunInfo:
     )
 
 
-def _canonical(value: Any) -> Any:
+def canonical(value: Any) -> Any:
     """Round floats to FLOAT_DIGITS significant digits; NaN/inf become null (JSON has neither)."""
     if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
         return value
@@ -150,16 +150,20 @@ def _canonical(value: Any) -> Any:
             return 0.0
         return float(f"{value:.{FLOAT_DIGITS}g}")
     if isinstance(value, dict):
-        return {str(k): _canonical(v) for k, v in value.items()}
+        return {str(k): canonical(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_canonical(v) for v in value]
+        return [canonical(v) for v in value]
     if hasattr(value, "item"):  # numpy scalar
-        return _canonical(value.item())
+        return canonical(value.item())
     raise TypeError(f"cannot serialise {type(value).__name__} in a plan")
 
 
+#: Deprecated private name, kept for callers written before ``canonical`` was public.
+_canonical = canonical
+
+
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    return _canonical(plan.model_dump(mode="json"))  # type: ignore[no-any-return]
+    return canonical(plan.model_dump(mode="json"))  # type: ignore[no-any-return]
 
 
 def plan_json(plan: Plan) -> str:

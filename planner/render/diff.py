@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from planner.diff import Action, Change, GuardrailResult, MetricDelta, PlanDiff
-from planner.plan import _canonical
+from planner.plan import canonical
 from planner.render.markdown import md_table
 from planner.render.tables import fmt_num
 
@@ -28,7 +28,7 @@ _VERDICT_STYLE = {"better": "green", "worse": "red"}
 
 def diff_json(diff: PlanDiff) -> str:
     """Canonical JSON (sorted keys, floats rounded like plans), newline-terminated."""
-    data = _canonical(diff.model_dump(mode="json"))
+    data = canonical(diff.model_dump(mode="json"))
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
