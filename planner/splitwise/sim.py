@@ -14,10 +14,12 @@ summarised in the reference README sections 2.2, 5, 6.3 and 6.4):
   request (prompt + output tokens) is reserved when its transfer starts, and a request whose KV does not fit waits.
 * **KV transfer** takes prompt_tokens x KV bytes per token (GQA-correct) / the slower side's interconnect, after the
   prompt finishes and before the token phase; TTFT excludes it, TBT and E2E include it.
-* **Mixed batching** (baselines and lent instances, SplitwiseSim's ``SplitwiseInstance``): decodes already
-  preempted ``max_preemptions`` times first, then prompts, then the other decodes (oldest first) while the batch
-  stays within ``max_batch_tokens`` (a decode counts 1 token); decodes that do not fit are paused for that
-  iteration. A batch with both runs at ``mixed_batch_factor`` x the prompt time of its batch tokens.
+* **Mixed batching** (baselines and lent instances, SplitwiseSim's ``SplitwiseInstance``; Splitwise IV-C: prompts
+  have priority, token work may be preempted, preemptions per request are capped): decodes already preempted
+  ``max_preemptions`` times run in every iteration, then prompts (the first one always; more while the batch stays
+  within ``max_batch_tokens``), then the other decodes (oldest first) in the tokens left (a decode counts 1
+  token); decodes that do not fit are paused for that iteration. A batch with both runs at
+  ``mixed_batch_factor`` x the prompt time of its batch tokens.
 * **Memory.** A request whose KV exceeds an instance's free memory after weights can never run: counted as OOM.
 
 Speed: token iterations are not simulated one by one. Between two events that change a batch, every iteration of a
@@ -208,17 +210,18 @@ def simulate(
                 room -= 1
         nact = len(heap)
         if m.pq and m.role != TOKEN:
-            # SplitwiseSim's batch order: decodes preempted max_preemptions times first, then prompts, then the
-            # other decodes while the batch stays within max_batch_tokens (1 token per decode).
+            # Batch order: decodes already preempted max_preemptions times (never paused again), then prompts,
+            # then the other decodes while the batch stays within max_batch_tokens (1 token per decode). The
+            # first prompt always runs, so aged decodes cannot block a long prompt.
             starved = [r for _, r in heap if pre[r] >= max_pre] if nact else []
-            budget = mbt - len(starved)
+            budget = max(mbt - len(starved), 1)
             toks = 0
             batch: list[int] = []
             pq = m.pq
             while pq and len(batch) + nact < mbr:
                 r = pq[0]
                 p = pl[r]
-                if (batch or starved) and toks + p > budget:
+                if batch and toks + p > budget:
                     break
                 if tm[r] == m.i:  # this instance also runs the token phase: reserve the KV now
                     if m.mem + kv[r] > m.cap:

@@ -54,8 +54,8 @@ class SplitwiseOptions:
     seed: int = 0
 
     def recorded(self) -> dict[str, Any]:
-        """The options as recorded in the plan (``workers`` as given, so the plan does not depend on the host)."""
-        return {k: v for k, v in asdict(self).items()}
+        """The options that shape the plan (``workers`` only changes how fast it comes, so it is left out)."""
+        return {k: v for k, v in asdict(self).items() if k != "workers"}
 
 
 @dataclass

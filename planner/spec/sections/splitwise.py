@@ -85,7 +85,10 @@ class SplitwiseSlo(_Strict):
 class MixedPool(_Strict):
     """SplitwiseSim's ``mixed_pool`` scheduler: lend machines across pools when a pool's queues grow (section IV-B)."""
 
-    enabled: bool = True
+    enabled: bool = Field(
+        default=False,
+        description="off by default: vLLM and SGLang deploy static prefill/decode pools and cannot lend machines",
+    )
     long_queue_tokens: int = Field(
         default=8192, ge=1, description="a prompt queue is long when non-empty and pending + prompt exceed this"
     )
