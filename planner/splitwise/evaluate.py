@@ -120,7 +120,8 @@ class Evaluator:
             )
         return self._types[key]
 
-    def evaluate(self, design_name: str, point: Point, rate_rps: float) -> PointResult:
+    def evaluate(self, design_name: str, point: Point, rate_rps: float, early_stop: bool = True) -> PointResult:
+        """Simulate one point; ``early_stop`` ends the run once an SLO is surely violated (values then unknown)."""
         design = self.designs[design_name]
         reqs, ref = self.requests(rate_rps)
         n = len(reqs)
@@ -132,7 +133,7 @@ class Evaluator:
                 (PROMPT, self.instance_type(design.prompt, max_prompt), point.prompt * design.prompt.instances),
                 (TOKEN, self.instance_type(design.token, max_prompt), point.token * design.token.instances),
             ]
-        abort = [(lim, getattr(ref, f"{lim.metric}_s") * lim.limit) for lim in self.limits]
+        abort = [(lim, getattr(ref, f"{lim.metric}_s") * lim.limit) for lim in self.limits] if early_stop else None
         res = simulate(reqs.arrival_s, reqs.input_tokens, reqs.output_tokens, pools, self.config, abort)
         slow = slowdowns(res.ttft_s, res.e2e_s, reqs.output_tokens, ref)
         values = tuple(evaluate(slow, self.limits)) if res.aborted is None else ()

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from planner.splitwise.solve import RunResult
 
 
@@ -59,6 +61,17 @@ def _analytic_curves(result: RunResult) -> dict[str, tuple[list[float], list[flo
 
 
 def write_plot(result: RunResult, path: Path) -> None:
+    """Render :func:`build_figure` to ``path`` (PNG)."""
+    import matplotlib.pyplot as plt
+
+    fig = build_figure(result)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def build_figure(result: RunResult) -> Figure:
+    """The heat-map (left) and the cost/throughput chart (right) of a finished run."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -127,6 +140,4 @@ def write_plot(result: RunResult, path: Path) -> None:
     ax_p.set_title("cost vs throughput (dots: simulated feasible points)")
     ax_p.legend(fontsize=7)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig

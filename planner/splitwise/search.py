@@ -62,6 +62,7 @@ class DesignOutcome:
     status: str = "feasible"  # feasible | infeasible | time_limit
     note: str = ""
     closest: PointResult | None = None  # best failing point when infeasible (for the shortfall)
+    capacity_rps: float | None = None  # capacity of the largest allowed cluster, when even that is too small
 
 
 @dataclass
@@ -120,7 +121,13 @@ class Search:
         baseline = design.kind == "baseline"
         out.bound, lb_total = self._capacity_bound(design, rate, caps, lending)
         if lb_total is None:
-            out.status, out.note = "infeasible", f"needs more than {self.settings.max_machines} machines (capacity)"
+            m = self.settings.max_machines
+            out.status, out.note = "infeasible", f"needs more than {m} machines (capacity)"
+            cp, ct = caps
+            if baseline:
+                out.capacity_rps = capacity_rate(m, m, cp, cp, lending=False)
+            else:
+                out.capacity_rps = max(capacity_rate(p, m - p, cp, ct, lending) for p in range(1, m))
             return out
         start = self._analytic_start(design, rate, model, lb_total)
         out.analytic_point = start

@@ -62,7 +62,7 @@ class SimConfig:
     max_batch_tokens: int = 2048
     max_batch_requests: int = 512
     mixed_batch_factor: float = 1.1
-    mixed_pool: bool = True
+    mixed_pool: bool = False
     long_queue_tokens: int = 8192
     max_preemptions: int = 4
 
@@ -261,9 +261,9 @@ def simulate(
         """New work for a decoding instance: stop the stretch at the next iteration boundary."""
         if m.cur is not None or m.dt <= 0.0:
             return
-        k = math.ceil((t - m.t0) / m.dt - 1e-9)
-        if k < 1:
-            k = 1
+        k = math.ceil((t - m.t0) / m.dt - 1e-9)  # 0: the stretch started at t, restart it with the newcomer
+        if k < 0:
+            k = 0
         if k < m.kend:
             new_end = m.t0 + k * m.dt
             m.busy_s -= m.end_t - new_end

@@ -654,6 +654,16 @@ def shortfall(inst: Instance, sol: Solution) -> Shortfall:
                 unit="kW",
             )
     closest = [o.closest for o in sol.outcomes if o.closest is not None]
+    capped = [o for o in sol.outcomes if o.capacity_rps is not None]
+    if not closest and capped and inst.rate_rps is not None:
+        top = max(capped, key=lambda o: o.capacity_rps or 0.0)
+        m = inst.section.search.max_machines
+        return Shortfall(
+            constraint=f"throughput [{top.design.name}, capacity of {m} machines, splitwise.search.max_machines]",
+            limit=inst.rate_rps,
+            best=top.capacity_rps,
+            unit="req/s",
+        )
     if not closest:
         notes = "; ".join(f"{o.design.name}: {o.note}" for o in sol.outcomes if o.note)
         return Shortfall(constraint="designs", detail=notes or "no design could be evaluated")
@@ -663,6 +673,8 @@ def shortfall(inst: Instance, sol: Solution) -> Shortfall:
         return w.margin if w is not None and w.margin is not None else -np.inf
 
     best = max(closest, key=score)
+    if best.stopped_early:  # the run stopped at the first sure violation: finish it to say by how much
+        best = inst.evaluator.evaluate(best.design, best.point, best.rate_rps, early_stop=False)
     w = best.worst
     where = f"[{best.design} {best.prompt}P+{best.token}T at {best.rate_rps:g} req/s]"
     if best.token == 0:
