@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -28,47 +29,60 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x * 100:.1f}%"
 
 
-def design_rows(plan: Plan) -> tuple[list[str], list[list[Any]]]:
+def _money(x: float | None) -> str:
+    return "-" if x is None else f"{x:,.0f}" if x >= 100 else f"{x:.2f}"
+
+
+def design_rows(plan: Plan, verbose: bool = False) -> tuple[list[str], list[list[Any]]]:
+    """Designs side by side: counts, cost, power, rate, worst SLO margin (notes and bounds when verbose)."""
     b = plan.plan
     rate_head = "max req/s" if b["mode"] == "iso-budget" else "req/s"
-    headers = ["design", "pools", "machines", "USD/h", "kW", rate_head, "USD/Mtok", "worst SLO (margin)", "status"]
+    headers = ["design", "P", "T", "USD/h", "kW", rate_head, "USD/Mtok", "worst SLO (margin)"]
+    if verbose:
+        headers += ["pools", "bound", "points", "status"]
     rows = []
     for r in b["designs"]:
-        mark = " *" if r["design"] == b.get("design") else ""
-        worst = "-" if r.get("worst_slo") is None else f"{r['worst_slo']} ({_pct(r['worst_slo_margin'])})"
-        status = r["status"] + (f": {r['note']}" if r.get("note") else "")
-        rows.append(
-            [
-                r["design"] + mark,
-                _pools_text(r),
-                r.get("machines"),
-                r.get("cost_usd_h"),
-                r.get("power_kw"),
-                r.get("throughput_rps"),
-                r.get("usd_per_mtok"),
-                worst,
-                status,
-            ]
-        )
+        mark = "*" if r["design"] == b.get("design") else ""
+        if r.get("prompt") is None:
+            worst = f"{r['status']}: {r.get('note') or '-'}"
+        else:
+            worst = f"{r.get('worst_slo') or '-'} ({_pct(r.get('worst_slo_margin'))})"
+        row = [
+            r["design"] + mark,
+            r.get("prompt"),
+            r.get("token") if r["kind"] == "split" else "-",
+            _money(r.get("cost_usd_h")),
+            r.get("power_kw"),
+            r.get("throughput_rps"),
+            _money(r.get("usd_per_mtok")),
+            worst,
+        ]
+        if verbose:
+            row += [_pools_text(r), r.get("bound"), r.get("simulated_points"), r["status"]]
+        rows.append(row)
     return headers, rows
 
 
-def pool_rows(plan: Plan) -> tuple[list[str], list[list[Any]]]:
-    headers = ["role", "machine", "count", "instances", "USD/h", "kW", "utilisation", "lent peak", "perf"]
-    rows = [
-        [
+def pool_rows(plan: Plan, verbose: bool = False) -> tuple[list[str], list[list[Any]]]:
+    """The chosen design's pools with predicted utilisation (busy share) and lending."""
+    headers = ["role", "machine", "count", "USD/h", "kW", "busy", "lent peak", "perf"]  # busy: share of time
+    if verbose:
+        headers.insert(3, "instances")
+    rows = []
+    for p in plan.plan["pools"]:
+        row = [
             p["role"] + ("" if p["provisioned"] else " (lent)"),
             p["machine"],
             p["count"],
-            p["instances"],
-            p["cost_usd_h"],
+            _money(p["cost_usd_h"]),
             p["power_kw"],
             _pct(p["utilisation"]),
             p["lent_peak"],
             p["perf_basis"] or "-",
         ]
-        for p in plan.plan["pools"]
-    ]
+        if verbose:
+            row.insert(3, p["instances"])
+        rows.append(row)
     return headers, rows
 
 
@@ -101,9 +115,10 @@ def launch_lines(plan: Plan) -> list[str]:
 
 
 def _table(title: str, headers: list[str], rows: list[list[Any]]) -> Table:
-    t = Table(title=title, title_justify="left")
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    text = ("pools", "why", "status", "machine", "worst SLO (margin)", "note", "role", "perf")
     for i, h in enumerate(headers):
-        t.add_column(h, justify="left" if i == 0 or h in ("pools", "why", "status", "machine") else "right")
+        t.add_column(h, justify="left" if i == 0 or h in text else "right", overflow="fold")
     for r in rows:
         t.add_row(*(fmt_num(v) for v in r))
     return t
@@ -132,9 +147,11 @@ def _headline(plan: Plan) -> str:
 def render_tables(plan: Plan, console: Console, verbose: bool = False) -> None:
     """The splitwise part of ``render_plan``: designs, pools, SLOs, launch hints (and the ledger when verbose)."""
     console.print(_headline(plan))
-    console.print(_table("Designs (best point each; * = chosen)", *design_rows(plan)))
+    console.print(
+        _table("Designs (best point each; * = chosen; P/T = prompt/token machines)", *design_rows(plan, verbose))
+    )
     if plan.plan.get("pools"):
-        console.print(_table(f"Pools of {plan.plan['design']}", *pool_rows(plan)))
+        console.print(_table(f"Pools of {plan.plan['design']}", *pool_rows(plan, verbose)))
         console.print(_table("SLOs (slowdown vs the request alone on the reference machine)", *slo_rows(plan)))
         lines = launch_lines(plan)
         if lines:
@@ -147,7 +164,7 @@ def render_tables(plan: Plan, console: Console, verbose: bool = False) -> None:
 
 def markdown_sections(plan: Plan) -> list[str]:
     """Markdown blocks for ``--format markdown`` (PR comments)."""
-    parts = [f"**{_headline(plan)}**", "### Designs", md_table(*design_rows(plan))]
+    parts = [f"**{_headline(plan)}**", "### Designs", md_table(*design_rows(plan, verbose=True))]
     if plan.plan.get("pools"):
         parts += ["### Pools", md_table(*pool_rows(plan)), "### SLOs", md_table(*slo_rows(plan))]
         lines = launch_lines(plan)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -80,12 +80,15 @@ class SimResult:
     end_s: float
     lent_peak: dict[str, int]
     events: int
+    active_s: dict[str, float] = field(default_factory=dict)
 
     def utilisation(self, pool: str) -> float | None:
+        """Busy share of the pool's instances from 0 to the pool's last busy moment (drain tails excluded)."""
         n = self.instances.get(pool, 0)
-        if n == 0 or self.end_s <= 0:
+        span = self.active_s.get(pool, self.end_s)
+        if n == 0 or span <= 0:
             return None
-        return self.busy_s.get(pool, 0.0) / (n * self.end_s)
+        return self.busy_s.get(pool, 0.0) / (n * span)
 
 
 class _Abort(Exception):
@@ -415,10 +418,12 @@ def simulate(
 
     busy: dict[str, float] = {}
     count: dict[str, int] = {}
+    active: dict[str, float] = {}
     for m in insts:
         name = ROLE_NAMES[m.home]
         busy[name] = busy.get(name, 0.0) + m.busy_s
         count[name] = count.get(name, 0) + 1
+        active[name] = max(active.get(name, 0.0), m.end_t)
     finished = [d for d in done if d == d]
     end = max(finished) if finished else 0.0
     return SimResult(
@@ -431,6 +436,7 @@ def simulate(
         end_s=float(end),
         lent_peak={ROLE_NAMES[k]: v for k, v in lent_peak.items()},
         events=nev,
+        active_s=active,
     )
 
 
