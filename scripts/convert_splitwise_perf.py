@@ -25,7 +25,8 @@ COMMIT = "8f99e7d"
 HEADER = (
     "# Splitwise performance model: median prompt and token iteration time (ms) by batch tokens, per model,\n"
     "# hardware and tensor parallelism. Converted by scripts/convert_splitwise_perf.py from data/perf_model.csv of\n"
-    f"# Mutinifni/splitwise-sim (commit {COMMIT}), MIT, (c) 2024 Pratyush Patel: see profiles/licenses/SPLITWISE-SIM.md.\n"
+    f"# Mutinifni/splitwise-sim (commit {COMMIT}), MIT, (c) 2024 Pratyush Patel: "
+    "see profiles/licenses/SPLITWISE-SIM.md.\n"
 )
 
 

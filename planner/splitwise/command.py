@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,6 +26,9 @@ from planner.errors import UsageError
 from planner.plan import Plan
 from planner.runner import CommonOptions, Inputs_
 from planner.units import UnitError, parse_duration
+
+if TYPE_CHECKING:
+    from planner.splitwise.solve import SplitwiseOptions
 
 
 class ObjectiveChoice(enum.StrEnum):
@@ -74,7 +77,7 @@ def _options(
     duration: str | None,
     workers: int,
     common: CommonOptions,
-) -> object:
+) -> SplitwiseOptions:
     from planner.splitwise.solve import SplitwiseOptions
 
     for flag, value in (("--rps", rps), ("--cost-target", cost_target), ("--power-target", power_target)):
@@ -129,7 +132,7 @@ def splitwise_command(
         from planner.splitwise.solve import run
 
         options = _options(rps, objective, cost_target, power_target, designs, duration, workers, common)
-        result = run(inputs.loaded, inputs.profiles, options)  # type: ignore[arg-type]
+        result = run(inputs.loaded, inputs.profiles, options)
         if common.plot is not None:
             from planner.splitwise.plots import write_plot
 

@@ -30,7 +30,7 @@ from planner.splitwise.parallel import PointRunner, available_cores
 from planner.splitwise.perf import PerfProfile, build_profile
 from planner.splitwise.requests import RequestSource, request_source
 from planner.splitwise.search import DesignOutcome, Search, SearchSettings
-from planner.splitwise.slo import SLO_NAMES, SloLimit, reference_latencies, slo_limits
+from planner.splitwise.slo import SloLimit, reference_latencies, slo_limits
 from planner.splitwise.verify import verify_plan
 
 BACKEND = "splitwise-sim"
@@ -718,6 +718,3 @@ def run(loaded: LoadedSpec, db: ProfileDB, options: SplitwiseOptions) -> RunResu
         raise InfeasibleError(shortfall(inst, sol), plan=plan)
     verify_plan(plan)
     return RunResult(plan, inst, sol)
-
-
-__all__ = ["SLO_NAMES", "SplitwiseOptions", "build", "extract", "run", "solve"]
