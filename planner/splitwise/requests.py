@@ -98,8 +98,11 @@ class RequestSource:
         )
 
 
-def request_source(loaded: LoadedSpec, resample: str) -> RequestSource:
-    """The spec's workload as a :class:`RequestSource` (the trace is validated with row numbers on load)."""
+def request_source(loaded: LoadedSpec, resample: str, seed_offset: int = 0) -> RequestSource:
+    """The spec's workload as a :class:`RequestSource` (the trace is validated with row numbers on load).
+
+    The seed is ``workload.seed + seed_offset`` (``--seed`` shifts which requests are drawn).
+    """
     wl = loaded.spec.workload
     if wl is None or not (wl.trace or wl.input_tokens):
         loaded.require("splitwise", "workload")
@@ -111,19 +114,20 @@ def request_source(loaded: LoadedSpec, resample: str) -> RequestSource:
         what = "replayed (time-scaled to the rate)" if kind == "replay" else f"Poisson, sizes resampled {resample}"
         return RequestSource(
             kind=kind,
-            seed=wl.seed,
+            seed=wl.seed + seed_offset,
             resample=resample,
-            description=f"trace {wl.trace} ({len(trace)} rows), {what}, seed {wl.seed}",
+            description=f"trace {wl.trace} ({len(trace)} rows), {what}, seed {wl.seed + seed_offset}",
             trace=trace,
             default_rate_rps=wl.rate_rps,
         )
     return RequestSource(
         kind="poisson",
-        seed=wl.seed,
+        seed=wl.seed + seed_offset,
         resample=resample,
         description=(
             f"Poisson arrivals, input {wl.input_tokens.distribution if wl.input_tokens else '?'} / output "
-            f"{wl.output_tokens.distribution if wl.output_tokens else '?'} length distributions, seed {wl.seed}"
+            f"{wl.output_tokens.distribution if wl.output_tokens else '?'} length distributions, "
+            f"seed {wl.seed + seed_offset}"
         ),
         input_dist=wl.input_tokens,
         output_dist=wl.output_tokens,

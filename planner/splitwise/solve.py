@@ -115,8 +115,7 @@ def build(loaded: LoadedSpec, db: ProfileDB, options: SplitwiseOptions) -> Insta
     objective: Objective = options.objective or section.objective
     wl = loaded.spec.workload
     seed = (wl.seed if wl is not None else 0) + options.seed
-    source = request_source(loaded, section.resample)
-    source.seed = seed
+    source = request_source(loaded, section.resample, options.seed)
     limits = slo_limits(section.slo)
     kv_cap = {name: kv_capacity_tokens(m, model.weight_bytes, model.kv_bytes_per_token) for name, m in used.items()}
     evaluator = Evaluator.from_section(

@@ -82,3 +82,21 @@ def test_a_target_no_design_meets_is_infeasible_with_the_plan(db, coding) -> Non
         run(coding, db, SplitwiseOptions(cost_target_usd_h=30.0, designs=["HH", "HA"], **TINY))
     assert "cost budget" in str(exc.value) and "limit 30 USD/h" in str(exc.value)
     assert exc.value.plan.solver.status == "infeasible"
+
+
+def test_a_machine_with_tp_below_its_gpus_runs_several_instances(db, tmp_path) -> None:
+    from planner.spec.loader import load_spec
+
+    spec = tmp_path / "tp4.yaml"
+    spec.write_text(
+        "model: llama2-70b\n"
+        "workload: {input_tokens: {distribution: fixed, mean: 500}, output_tokens: {distribution: fixed, mean: 20}}\n"
+        "splitwise:\n"
+        "  machines:\n"
+        "    A100x2: {short: B, gpu: A100-80G, gpus: 8, tp: 4, gpu_memory: 80GiB, cost_usd_h: 17.68,"
+        " perf_hardware: a100-80gb}\n"
+    )
+    res = run(load_spec(spec, db), db, SplitwiseOptions(rps=4.0, designs=["BB"], **TINY))
+    pools = {p["role"]: p for p in res.plan.plan["pools"]}
+    assert pools["prompt"]["instances"] == 2 * pools["prompt"]["count"]
+    assert res.plan.plan["machines"]["A100x2"]["perf_basis"] == "measured"  # the TP 4 rows of the table
