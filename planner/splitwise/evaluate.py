@@ -37,6 +37,7 @@ class PointResult:
     oom: int
     stopped_early: bool
     utilisation: dict[str, float | None]
+    kv_utilisation: dict[str, float | None]
     lent_peak: dict[str, int]
     latency_ms: dict[str, float | None]
     mean_prompt_tokens: float
@@ -148,6 +149,7 @@ class Evaluator:
                 shown = "never finished" if v.value is None else f"{v.value:.3g}"
                 reasons.append(f"{v.name} {shown} >= {v.limit:g}")
         util = {k: res.utilisation(k) for k in ("prompt", "token", "both") if k in res.instances}
+        kv_util = {k: res.kv_utilisation(k) for k in ("token", "both") if k in res.instances}
         latency: dict[str, float | None] = {}
         tbt = (res.e2e_s - res.ttft_s) / reqs.output_tokens
         for metric, arr in (("ttft", res.ttft_s), ("tbt", tbt), ("e2e", res.e2e_s)):
@@ -166,6 +168,7 @@ class Evaluator:
             oom=res.oom,
             stopped_early=res.aborted is not None,
             utilisation=util,
+            kv_utilisation=kv_util,
             lent_peak=dict(res.lent_peak),
             latency_ms=latency,
             mean_prompt_tokens=float(reqs.input_tokens.mean()) if n else 0.0,

@@ -64,8 +64,11 @@ def design_rows(plan: Plan, verbose: bool = False) -> tuple[list[str], list[list
 
 
 def pool_rows(plan: Plan, verbose: bool = False) -> tuple[list[str], list[list[Any]]]:
-    """The chosen design's pools with predicted utilisation (busy share) and lending."""
-    headers = ["role", "machine", "count", "USD/h", "kW", "busy", "lent peak", "perf"]  # busy: share of time
+    """The chosen design's pools: busy share, KV memory in use, lending (when the mixed pool is on)."""
+    lending = verbose or bool((plan.plan.get("search") or {}).get("mixed_pool"))
+    headers = ["role", "machine", "count", "USD/h", "kW", "busy", "KV used", "perf"]
+    if lending:
+        headers.insert(7, "lent peak")
     if verbose:
         headers.insert(3, "instances")
     rows = []
@@ -77,9 +80,11 @@ def pool_rows(plan: Plan, verbose: bool = False) -> tuple[list[str], list[list[A
             _money(p["cost_usd_h"]),
             p["power_kw"],
             _pct(p["utilisation"]),
-            p["lent_peak"],
+            _pct(p.get("kv_utilisation")),
             p["perf_basis"] or "-",
         ]
+        if lending:
+            row.insert(7, p["lent_peak"])
         if verbose:
             row.insert(3, p["instances"])
         rows.append(row)

@@ -111,7 +111,8 @@ def request_source(loaded: LoadedSpec, resample: str, seed_offset: int = 0) -> R
         path = loaded.resolve(wl.trace)
         trace = load_trace(path)
         kind = "replay" if wl.arrival == "trace" else "poisson"
-        what = "replayed (time-scaled to the rate)" if kind == "replay" else f"Poisson, sizes resampled {resample}"
+        how = "independently" if resample == "independent" else "as whole rows"
+        what = "replayed (time-scaled to the rate)" if kind == "replay" else f"Poisson, sizes resampled {how}"
         return RequestSource(
             kind=kind,
             seed=wl.seed + seed_offset,

@@ -81,6 +81,8 @@ class SimResult:
     lent_peak: dict[str, int]
     events: int
     active_s: dict[str, float] = field(default_factory=dict)
+    kv_token_s: dict[str, float] = field(default_factory=dict)
+    kv_capacity: dict[str, int] = field(default_factory=dict)
 
     def utilisation(self, pool: str) -> float | None:
         """Busy share of the pool's instances from 0 to the pool's last busy moment (drain tails excluded)."""
@@ -90,6 +92,15 @@ class SimResult:
             return None
         return self.busy_s.get(pool, 0.0) / (n * span)
 
+    def kv_utilisation(self, pool: str) -> float | None:
+        """Time-averaged share of the pool's KV memory reserved, over the same span as :meth:`utilisation`."""
+        n = self.instances.get(pool, 0)
+        span = self.active_s.get(pool, self.end_s)
+        cap = self.kv_capacity.get(pool, 0)
+        if n == 0 or span <= 0 or cap <= 0:
+            return None
+        return self.kv_token_s.get(pool, 0.0) / (cap * span)
+
 
 class _Abort(Exception):
     pass
@@ -98,7 +109,7 @@ class _Abort(Exception):
 class _Inst:
     __slots__ = (
         "i", "home", "role", "pt", "tt", "cap", "bw", "pq", "pq_tokens", "jq", "wq", "heap", "mem", "sched", "it",
-        "busy", "ver", "t0", "dt", "kend", "cur", "cur_tokens", "busy_s", "end_t",
+        "busy", "ver", "t0", "dt", "kend", "cur", "cur_tokens", "busy_s", "end_t", "kv_area", "kv_t",
     )  # fmt: skip
 
     def __init__(self, i: int, role: int, typ: InstanceType) -> None:
@@ -110,7 +121,7 @@ class _Inst:
         self.heap: list[tuple[int, int]] = []
         self.pq_tokens = self.mem = self.sched = self.it = self.ver = self.kend = 0
         self.busy = False
-        self.t0 = self.dt = self.busy_s = self.end_t = 0.0
+        self.t0 = self.dt = self.busy_s = self.end_t = self.kv_area = self.kv_t = 0.0
         self.cur: list[int] | None = None
         self.cur_tokens = 0
 
@@ -229,6 +240,8 @@ def simulate(
                 if tm[r] == m.i:  # this instance also runs the token phase: reserve the KV now
                     if m.mem + kv[r] > m.cap:
                         break
+                    m.kv_area += m.mem * (t - m.kv_t)
+                    m.kv_t = t
                     m.mem += kv[r]
                 pq.popleft()
                 batch.append(r)
@@ -304,6 +317,8 @@ def simulate(
             if k.mem + kv[r] > k.cap:
                 return
             wq.popleft()
+            k.kv_area += k.mem * (t - k.kv_t)
+            k.kv_t = t
             k.mem += kv[r]
             src = insts[pm[r]]
             bw = src.bw if src.bw < k.bw else k.bw
@@ -331,6 +346,8 @@ def simulate(
                 local = tm[r] == m.i
                 if ol[r] <= 1:
                     if local:
+                        m.kv_area += m.mem * (t - m.kv_t)
+                        m.kv_t = t
                         m.mem -= kv[r]
                     finish(r, t)
                 elif local:
@@ -343,6 +360,8 @@ def simulate(
         freed = False
         while heap and heap[0][0] <= m.it:
             _, r = heapq.heappop(heap)
+            m.kv_area += m.mem * (t - m.kv_t)
+            m.kv_t = t
             m.mem -= kv[r]
             finish(r, t)
             freed = True
@@ -419,11 +438,15 @@ def simulate(
     busy: dict[str, float] = {}
     count: dict[str, int] = {}
     active: dict[str, float] = {}
+    kv_area: dict[str, float] = {}
+    kv_cap: dict[str, int] = {}
     for m in insts:
         name = ROLE_NAMES[m.home]
         busy[name] = busy.get(name, 0.0) + m.busy_s
         count[name] = count.get(name, 0) + 1
         active[name] = max(active.get(name, 0.0), m.end_t)
+        kv_area[name] = kv_area.get(name, 0.0) + m.kv_area  # memory is all released by the end
+        kv_cap[name] = kv_cap.get(name, 0) + m.cap
     finished = [d for d in done if d == d]
     end = max(finished) if finished else 0.0
     return SimResult(
@@ -437,6 +460,8 @@ def simulate(
         lent_peak={ROLE_NAMES[k]: v for k, v in lent_peak.items()},
         events=nev,
         active_s=active,
+        kv_token_s=kv_area,
+        kv_capacity=kv_cap,
     )
 
 

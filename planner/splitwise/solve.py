@@ -406,6 +406,7 @@ def _pools(inst: Instance, design: Design, best: PointResult) -> list[dict[str, 
                 "cost_usd_h": count * m.cost_usd_h,
                 "power_kw": count * m.power_kw,
                 "utilisation": best.utilisation.get(role),
+                "kv_utilisation": best.kv_utilisation.get(role),
                 "lent_peak": best.lent_peak.get(role, 0),
                 "perf_basis": inst.profiles[m.name].provenance,
                 "launch": pool_hints(role, model, m.tp, count * m.instances),
@@ -425,6 +426,7 @@ def _pools(inst: Instance, design: Design, best: PointResult) -> list[dict[str, 
                 "cost_usd_h": 0.0,
                 "power_kw": 0.0,
                 "utilisation": None,
+                "kv_utilisation": None,
                 "lent_peak": lent_p + lent_t,
                 "perf_basis": None,
                 "launch": pool_hints("mixed", model, design.prompt.tp, 0),
@@ -512,6 +514,8 @@ def extract(inst: Instance, sol: Solution) -> tuple[dict[str, Any], dict[str, fl
         for role in ("prompt", "token", "both"):
             if best.utilisation.get(role) is not None:
                 metrics[f"{role}_utilisation_ratio"] = best.utilisation[role]
+            if best.kv_utilisation.get(role) is not None:
+                metrics[f"{role}_kv_utilisation_ratio"] = best.kv_utilisation[role]
         for k, v in best.latency_ms.items():
             metrics[k] = v
     report = _report(inst, sol, chosen, bounds)
