@@ -100,3 +100,16 @@ def test_a_machine_with_tp_below_its_gpus_runs_several_instances(db, tmp_path) -
     pools = {p["role"]: p for p in res.plan.plan["pools"]}
     assert pools["prompt"]["instances"] == 2 * pools["prompt"]["count"]
     assert res.plan.plan["machines"]["A100x2"]["perf_basis"] == "measured"  # the TP 4 rows of the table
+
+
+def test_the_chosen_point_resimulates_to_the_reported_slos(db, coding) -> None:
+    """An independent build re-simulates the plan's chosen point to exactly the SLO values the plan reports."""
+    from planner.splitwise.model import Point
+
+    opts = SplitwiseOptions(rps=8.0, designs=["HA", "AA"], **TINY)
+    plan = run(coding, db, opts).plan
+    pools = {p["role"]: p["count"] for p in plan.plan["pools"] if p["provisioned"]}
+    fresh = build(coding, db, opts).evaluator
+    again = fresh.evaluate(plan.plan["design"], Point(pools["prompt"], pools["token"]), plan.plan["rate_rps"], False)
+    assert again.feasible
+    assert [v.value for v in again.slos] == pytest.approx([s["value"] for s in plan.plan["slos"]], rel=1e-12)
