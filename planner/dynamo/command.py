@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
 from planner.cli_common import (
     Format,
     FormatOpt,
@@ -17,13 +22,39 @@ from planner.cli_common import (
     common_options,
     execute,
 )
-from planner.errors import SolverFailure
+from planner.errors import UsageError
 from planner.plan import Plan
-from planner.runner import Inputs_
+from planner.runner import CommonOptions, Inputs_
+from planner.units import UnitError, parse_duration
+
+ModeOpt = Annotated[
+    str | None,
+    typer.Option("--mode", help="joint (one MILP per epoch) or hierarchical (cluster/pool/instance levels)."),
+]
+EpochOpt = Annotated[str | None, typer.Option("--epoch", help="Cluster-level period, e.g. 30m (instances per pool).")]
+ReshardOpt = Annotated[
+    str | None, typer.Option("--reshard-epoch", help="Pool-level period and plan granularity, e.g. 5m (TP mix).")
+]
+BudgetOpt = Annotated[int | None, typer.Option("--gpu-budget", min=1, help="GPUs available (default: the spec's).")]
+SloOpt = Annotated[
+    str | None, typer.Option("--slo", help="End-to-end latency bound for every class, e.g. 15s (p99 unless stated).")
+]
+CarbonOpt = Annotated[
+    Path | None, typer.Option("--carbon", dir_okay=False, help="Grid carbon intensity CSV (time,gco2_per_kwh).")
+]
+PriceOpt = Annotated[float | None, typer.Option("--price-kwh", min=0.0, help="Electricity price, USD/kWh.")]
 
 
-def _solve(inputs: Inputs_) -> Plan:
-    raise SolverFailure("plan dynamo is not implemented yet")
+def _duration(flag: str, text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = parse_duration(text)
+    except UnitError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+    if value <= 0:
+        raise UsageError(f"{flag} must be positive")
+    return value
 
 
 def dynamo_command(
@@ -37,7 +68,43 @@ def dynamo_command(
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     plot: PlotOpt = None,
+    mode: ModeOpt = None,
+    epoch: EpochOpt = None,
+    reshard_epoch: ReshardOpt = None,
+    gpu_budget: BudgetOpt = None,
+    slo: SloOpt = None,
+    carbon: CarbonOpt = None,
+    price_kwh: PriceOpt = None,
 ) -> None:
     """Run the dynamo solver on SPEC (default: the shipped example)."""
+    from planner.cli_common import handle_errors
+
     common = common_options(out, fmt, profiles, overrides, time_limit, seed, quiet, verbose, plot)
-    execute("dynamo", spec, common, _solve)
+    with handle_errors():
+        from planner.dynamo.problem import DynamoOptions
+
+        if mode is not None and mode not in ("joint", "hierarchical"):
+            raise UsageError(f"--mode must be joint or hierarchical, got '{mode}'")
+        opts = DynamoOptions(
+            mode=mode,
+            epoch_s=_duration("--epoch", epoch),
+            reshard_epoch_s=_duration("--reshard-epoch", reshard_epoch),
+            gpu_budget=gpu_budget,
+            slo_e2e_s=_duration("--slo", slo),
+            carbon=carbon,
+            price_kwh=price_kwh,
+            time_limit_s=common.time_limit_s,
+            seed=seed,
+        )
+    execute("dynamo", spec, common, lambda inputs: _solve(inputs, opts, common))
+
+
+def _solve(inputs: Inputs_, opts: object, common: CommonOptions) -> Plan:
+    from planner.dynamo.run import plan_dynamo
+
+    plan = plan_dynamo(inputs, opts)  # type: ignore[arg-type]
+    if common.plot is not None:
+        from planner.dynamo.report import write_plot
+
+        write_plot(plan, common.plot)
+    return plan

@@ -1,0 +1,150 @@
+"""Baselines side by side with the plan, and where the savings come from.
+
+* **singlepool** (DynamoLLM's baseline, reference section 9): every request on one pool of TP-max instances at the
+  top clock, sized for the day's peak (all classes mixed, linear capacity mixing), no scaling.
+* **static-pools-tp8** -- per-class pools, still TP-max at the top clock, each sized for its class's peak.
+* **static-pools**: per-class pools at the top clock with the TP mix the MILP chooses for the day's peak; static.
+* **plan-top-clock**: the plan's own instances and TP mix with every instance at the top clock (attribution only).
+
+The ladder attributes the saving over SinglePool: *pools* (singlepool -> static-pools-tp8), *TP*
+(-> static-pools), *fewer instances over the day* (-> plan-top-clock: scaling and re-sharding with the load) and
+*frequency* (-> the plan). Each step can be negative; the four add up to the total saving.
+Baselines are sized without the GPU budget (a warning says when one exceeds it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from planner.dynamo.load import Epoch
+from planner.dynamo.problem import DynamoProblem
+from planner.dynamo.profile import Config
+from planner.dynamo.solution import EpochResult, Group, make_group
+
+BASELINE_NAMES: tuple[str, ...] = ("singlepool", "static-pools-tp8", "static-pools")
+
+
+@dataclass
+class Baseline:
+    """A baseline deployment over the horizon (None epochs: the baseline cannot serve some class)."""
+
+    name: str
+    description: str
+    epochs: list[EpochResult] | None
+    gpus: int = 0
+    note: str = ""
+
+
+def _group(problem: DynamoProblem, pool: str, c: Config, n: int, load: dict[str, float], epoch: Epoch) -> Group:
+    lam = problem.provisioned(epoch)
+    return make_group(
+        pool,
+        c,
+        n,
+        load,
+        epoch,
+        lam,
+        problem.idle_w(c),
+        {k: problem.energy_wh(k, c) for k in load},
+        {k: problem.cap(k, c) for k in load},
+    )
+
+
+def single_pool(problem: DynamoProblem) -> Baseline:
+    """All classes on TP-max instances at the top clock, as many as the peak epoch needs, all day."""
+    c = Config(problem.max_tp, problem.max_freq)
+    desc = f"all classes on one pool of {c.key} instances sized for the peak, no scaling"
+    need = 0
+    for e in problem.epochs:
+        lam = problem.provisioned(e)
+        short = [k for k in problem.classes if lam[k] > 0 and problem.cap(k, c) <= 0]
+        if short:
+            return Baseline("singlepool", desc, None, note=f"{c.key} cannot meet the SLO of {', '.join(short)}")
+        need = max(need, math.ceil(sum(lam[k] / problem.cap(k, c) for k in problem.classes if lam[k] > 0) - 1e-9))
+    need = max(need, 1)
+    epochs = []
+    for e in problem.epochs:
+        lam = problem.provisioned(e)
+        load = {k: lam[k] for k in problem.classes if lam[k] > 0}
+        epochs.append(EpochResult(e, [_group(problem, "all", c, need, load, e)]))
+    return Baseline("singlepool", desc, epochs, gpus=need * c.tp)
+
+
+def _fill(problem: DynamoProblem, pool: str, fleet: list[tuple[Config, int]], k: str, e: Epoch) -> list[Group]:
+    """Route class k's provisioned rate over a static fleet, cheapest marginal energy first (optimal, linear)."""
+    rest = problem.provisioned(e)[k]
+    groups = []
+    for c, n in sorted(fleet, key=lambda cn: (problem.energy_wh(k, cn[0]), cn[0])):
+        take = min(rest, n * problem.cap(k, c))
+        rest -= take
+        groups.append(_group(problem, pool, c, n, {k: take} if take > 0 else {}, e))
+    return groups
+
+
+def static_pools(problem: DynamoProblem, tp_max_only: bool) -> Baseline:
+    """Per-class pools at the top clock sized for each class's peak over the horizon; static all day."""
+    from planner.dynamo.model import EpochModel
+    from planner.dynamo.solve import _data, milp_instance, top_clock_configs, window_epoch
+
+    name = "static-pools-tp8" if tp_max_only else "static-pools"
+    top = top_clock_configs(problem)
+    if tp_max_only:
+        top = tuple(c for c in top if c.tp == problem.max_tp)
+        desc = f"one pool per class of tp{problem.max_tp}@{problem.max_freq} instances sized for its peak, no scaling"
+    else:
+        desc = f"one pool per class at {problem.max_freq} MHz, TP mix chosen for its peak, no scaling"
+    day = window_epoch(problem.epochs)
+    fleet: dict[str, list[tuple[Config, int]]] = {}
+    for k in problem.classes:
+        if problem.provisioned(day)[k] <= 0:
+            continue
+        usable = [c for c in top if problem.cap(k, c) > 0]
+        if not usable:
+            return Baseline(name, desc, None, note=f"no {problem.max_freq} MHz configuration meets the SLO of {k}")
+    inst = milp_instance(
+        problem, top, budget=None, start=False, reshard=False, serves={k: (k,) for k in problem.classes}
+    )
+    sol = EpochModel(inst, name=f"dynamo-{name}").solve(_data(problem, day, None), problem.time_limit_s)
+    if sol.status != "optimal":
+        return Baseline(name, desc, None, note=f"sizing MILP ended with status {sol.status}")
+    for (p, c), n in sol.instances.items():
+        fleet.setdefault(p, []).append((c, n))
+    epochs = []
+    for e in problem.epochs:
+        groups: list[Group] = []
+        for p in sorted(fleet):
+            groups += _fill(problem, p, fleet[p], p, e)
+        epochs.append(EpochResult(e, groups))
+    gpus = sum(c.tp * n for fl in fleet.values() for c, n in fl)
+    return Baseline(name, desc, epochs, gpus=gpus)
+
+
+def plan_at_top_clock(problem: DynamoProblem, plan_epochs: list[EpochResult]) -> Baseline:
+    """The plan's instances and TP with every group at the top clock (same routing; reconfiguration kept)."""
+    epochs = []
+    kept = 0
+    for res in plan_epochs:
+        groups = []
+        for g in res.groups:
+            c = Config(g.config.tp, problem.max_freq)
+            fits = all(problem.cap(k, c) > 0 for k in g.load_rps) and sum(
+                x / problem.cap(k, c) for k, x in g.load_rps.items()
+            ) <= g.instances * (1 + 1e-9)
+            if not fits:
+                c, kept = g.config, kept + 1
+            groups.append(_group(problem, g.pool, c, g.instances, g.load_rps, res.epoch))
+        epochs.append(EpochResult(res.epoch, groups, reconfig_wh=res.reconfig_wh))
+    note = f"{kept} groups kept their own clock (top clock lacks capacity)" if kept else ""
+    return Baseline(
+        "plan-top-clock", "the plan's instances and TP mix, every instance at the top clock", epochs, note=note
+    )
+
+
+def all_baselines(problem: DynamoProblem, plan_epochs: list[EpochResult]) -> list[Baseline]:
+    return [
+        single_pool(problem),
+        static_pools(problem, tp_max_only=True),
+        static_pools(problem, tp_max_only=False),
+        plan_at_top_clock(problem, plan_epochs),
+    ]

@@ -1,0 +1,307 @@
+"""Everything ``plan dynamo`` plans from, resolved once: classes, SLOs, per-(class, config) figures, epochs, budget.
+
+Options come from the spec's ``dynamo:`` section, overridden by the command line (:class:`DynamoOptions`). SLO
+precedence per class and metric: ``dynamo.slo.classes.<k>`` > the spec's top-level ``slo`` > the isolated-latency
+rule (``isolated_multiple`` x the class's latency at load 0 on the reference configuration, DynamoLLM's "5x
+isolated", reference section 7). ``--slo`` sets the end-to-end bound of every class and wins over the spec.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from planner.dynamo.classes import ClassScheme
+from planner.dynamo.load import CarbonSeries, Epoch, LoadSource, build_epochs, read_carbon
+from planner.dynamo.profile import LATENCIES, Config, Figures, ProfileSet, Slo, load_profiles
+from planner.errors import InfeasibleError, Shortfall, SpecError, UsageError
+from planner.profiles.db import ProfileDB
+from planner.profiles.schema import GpuProfile
+from planner.spec.loader import LoadedSpec
+from planner.spec.sections.dynamo import DynamoSection
+
+
+@dataclass(frozen=True)
+class DynamoOptions:
+    """Command-line options of ``plan dynamo`` (None = take the spec's value)."""
+
+    mode: str | None = None
+    epoch_s: float | None = None
+    reshard_epoch_s: float | None = None
+    gpu_budget: int | None = None
+    slo_e2e_s: float | None = None
+    carbon: Path | None = None
+    price_kwh: float | None = None
+    time_limit_s: float = 60.0
+    seed: int = 0
+
+
+@dataclass
+class DynamoProblem:
+    """A resolved planning problem (pure data; the solver modules read it, the verifier too)."""
+
+    name: str
+    model: str
+    gpu: GpuProfile
+    gpus_per_node: int
+    scheme: ClassScheme
+    profiles: ProfileSet
+    slos: dict[str, Slo]
+    figures: dict[tuple[str, Config], Figures]
+    epochs: list[Epoch]
+    load_source: LoadSource
+    mode: str
+    epoch_s: float
+    reshard_epoch_s: float
+    gpu_budget: int
+    budget_source: str
+    headroom: float
+    dominance: bool
+    homogeneous: bool
+    start_s: float  # reconfiguration: GPU start (weights load) time
+    reshard_s: float
+    penalty_weight: float
+    gpu_usd_h: float
+    price_kwh: float
+    pue: float
+    carbon: CarbonSeries | None
+    carbon_constant: float | None
+    time_limit_s: float
+    warnings: list[str] = field(default_factory=list)
+
+    # ------------------------------------------------------------------------------------------ derived data
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.scheme.names
+
+    @property
+    def configs(self) -> tuple[Config, ...]:
+        return self.profiles.configs
+
+    @property
+    def max_freq(self) -> int:
+        return max(c.freq_mhz for c in self.configs)
+
+    @property
+    def max_tp(self) -> int:
+        return max(c.tp for c in self.configs)
+
+    def cap(self, k: str, c: Config) -> float:
+        return self.figures[(k, c)].cap_rps
+
+    def energy_wh(self, k: str, c: Config) -> float:
+        return self.figures[(k, c)].energy_wh
+
+    def idle_w(self, c: Config) -> float:
+        return self.profiles.idle_w(c)
+
+    def serves(self) -> dict[str, tuple[str, ...]]:
+        """Pool -> classes it may serve (itself, or every class it dominates)."""
+        by = self.scheme.by_name()
+        if not self.dominance:
+            return {p: (p,) for p in self.classes}
+        return {p: tuple(k for k in self.classes if by[p].dominates(by[k])) for p in self.classes}
+
+    def provisioned(self, epoch: Epoch) -> dict[str, float]:
+        """lam_k = (1 + headroom) x the epoch's peak rate."""
+        return {k: (1.0 + self.headroom) * epoch.peak_rps[k] for k in self.classes}
+
+    def served_fraction(self, epoch: Epoch) -> dict[str, float]:
+        """rho_k = served requests / (lam_k T), 0 when nothing is provisioned."""
+        lam = self.provisioned(epoch)
+        return {k: (epoch.requests[k] / (lam[k] * epoch.length_s) if lam[k] > 0 else 0.0) for k in self.classes}
+
+    def start_wh_per_gpu(self) -> float:
+        """Energy of one GPU loading weights: start time x idle power per GPU at the top clock."""
+        top = Config(self.max_tp, self.max_freq)
+        return self.start_s * self.idle_w(top) / top.tp / 3600.0
+
+    def reshard_wh_per_gpu(self) -> float:
+        top = Config(self.max_tp, self.max_freq)
+        return self.reshard_s * self.idle_w(top) / top.tp / 3600.0
+
+    def carbon_g_per_kwh(self, epoch: Epoch) -> float | None:
+        if self.carbon is not None:
+            return self.carbon.mean_over(epoch.start_s, epoch.length_s)
+        return self.carbon_constant
+
+
+def _nodes(loaded: LoadedSpec, db: ProfileDB) -> tuple[GpuProfile, int, int]:
+    """(GPU type, GPUs per node, total GPUs); plan dynamo plans one GPU type."""
+    spec = loaded.spec
+    if not spec.nodes:
+        raise SpecError([loaded.problem(("nodes",), "plan dynamo needs nodes (the machines to plan on)")])
+    gpus = {n.gpu for n in loaded.cluster.nodes}
+    if len(gpus) > 1:
+        raise SpecError(
+            [loaded.problem(("nodes",), f"plan dynamo plans one GPU type, the spec has {', '.join(sorted(gpus))}")]
+        )
+    per_node = {n.gpus_per_node for n in loaded.cluster.nodes}
+    total = sum(n.gpus_per_node for n in loaded.cluster.nodes)
+    return db.gpu(next(iter(gpus))), min(per_node), total
+
+
+def resolve_slos(
+    loaded: LoadedSpec, section: DynamoSection, profiles: ProfileSet, classes: tuple[str, ...], e2e_s: float | None
+) -> dict[str, Slo]:
+    """Per-class SLOs with the source of every limit (module docstring)."""
+    top = loaded.spec.slo
+    rule = section.slo
+    ref_tp = rule.reference_tp or max(c.tp for c in profiles.configs)
+    ref_f = rule.reference_freq_mhz or max(c.freq_mhz for c in profiles.configs)
+    ref = Config(ref_tp, ref_f)
+    if ref not in profiles.configs:
+        raise SpecError(
+            [loaded.problem(("dynamo", "slo"), f"reference configuration {ref.key} is not in the profile table")]
+        )
+    unknown = sorted(set(rule.classes) - set(classes))
+    if unknown:
+        raise SpecError(
+            [
+                loaded.problem(("dynamo", "slo", "classes", k), f"unknown class '{k}' (classes: {', '.join(classes)})")
+                for k in unknown
+            ]
+        )
+    out = {}
+    for k in classes:
+        per = rule.classes.get(k)
+        limits: dict[str, float | None] = {}
+        source: dict[str, str] = {}
+        for m in LATENCIES:
+            value = getattr(per, m) if per is not None else None
+            if value is not None:
+                limits[m], source[m] = value, f"dynamo.slo.classes.{k}.{m}"
+                continue
+            if m == "e2e" and e2e_s is not None:
+                limits[m], source[m] = e2e_s, "--slo"
+                continue
+            value = getattr(top, m) if top is not None else None
+            if value is not None:
+                limits[m], source[m] = value, f"slo.{m}"
+                continue
+            if m != "e2e" and rule.isolated_multiple is not None:
+                limits[m] = rule.isolated_multiple * profiles.isolated(k, ref, m)
+                source[m] = f"{rule.isolated_multiple:g}x isolated on {ref.key}"
+                continue
+            limits[m] = None
+        if e2e_s is not None:
+            limits["e2e"], source["e2e"] = e2e_s, "--slo"
+        out[k] = Slo(limits.get("ttft"), limits.get("tbt"), limits.get("e2e"), source)
+    return out
+
+
+def check_slos_achievable(problem_name: str, profiles: ProfileSet, slos: dict[str, Slo], figures: dict) -> None:
+    """Exit 1 naming the class and the smallest SLO that would work when no configuration can serve a class."""
+    for k, slo in slos.items():
+        if any(figures[(k, c)].cap_rps > 0 for c in profiles.configs):
+            continue
+        for m in LATENCIES:
+            limit = slo.limit(m)
+            if limit is None:
+                continue
+            best_c = min(profiles.configs, key=lambda c, m=m: profiles.isolated(k, c, m))
+            best = profiles.isolated(k, best_c, m)
+            if best > limit:
+                raise InfeasibleError(
+                    Shortfall(
+                        constraint=f"slo_{m}[{k}]",
+                        limit=limit,
+                        best=best,
+                        unit="s",
+                        detail=f"class {k} needs a p{profiles.percentile:g} {m.upper()} SLO above {best:.4g} s "
+                        f"(its isolated latency on {best_c.key}); source of the limit: {slo.source.get(m, '?')}",
+                    )
+                )
+        raise InfeasibleError(
+            Shortfall(
+                constraint=f"slo[{k}]",
+                detail=f"class {k}: no configuration meets TTFT, TBT and E2E together at any profiled load",
+            )
+        )
+
+
+def prepare(loaded: LoadedSpec, db: ProfileDB, opts: DynamoOptions) -> DynamoProblem:
+    """Resolve the spec, profiles and options into a :class:`DynamoProblem` (typed errors on bad input)."""
+    loaded.require("dynamo", "workload")
+    section = loaded.spec.dynamo or DynamoSection()
+    gpu, per_node, total_gpus = _nodes(loaded, db)
+    mode = opts.mode or section.mode
+    if mode not in ("joint", "hierarchical"):
+        raise UsageError(f"--mode must be joint or hierarchical, got '{mode}'")
+    epoch_s = opts.epoch_s or section.epoch
+    reshard_s = opts.reshard_epoch_s or section.reshard_epoch
+    ratio = epoch_s / reshard_s
+    if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
+        raise UsageError(f"--epoch ({epoch_s:g}s) must be a whole multiple of --reshard-epoch ({reshard_s:g}s)")
+    c = section.classes
+    scheme = ClassScheme(c.input_cuts, c.output_cuts, c.input_labels, c.output_labels)
+    slo_top = loaded.spec.slo
+    percentile = slo_top.percentile if slo_top is not None else 99.0
+    profiles = load_profiles(
+        db,
+        section.profile_table,
+        loaded.model.name,
+        gpu.name,
+        scheme.names,
+        section.tp,
+        section.freqs_mhz,
+        percentile,
+        per_node,
+    )
+    bad_tp = [t for t in {cfg.tp for cfg in profiles.configs} if t > per_node or per_node % t]
+    if bad_tp:
+        raise SpecError([loaded.problem(("dynamo", "tp"), f"TP {bad_tp} must divide the {per_node} GPUs of a node")])
+    slos = resolve_slos(loaded, section, profiles, scheme.names, opts.slo_e2e_s)
+    figures = {(k, cfg): profiles.figures(k, cfg, slos[k]) for k in scheme.names for cfg in profiles.configs}
+    check_slos_achievable(loaded.display, profiles, slos, figures)
+    wl = loaded.spec.workload
+    assert wl is not None
+    epochs, source = build_epochs(
+        wl, scheme, loaded.resolve, reshard_s, section.horizon, section.load_interpolation == "linear", loaded.display
+    )
+    budget = opts.gpu_budget or section.gpu_budget or total_gpus
+    budget_source = "--gpu-budget" if opts.gpu_budget else ("dynamo.gpu_budget" if section.gpu_budget else "nodes")
+    carbon = None
+    if opts.carbon is not None:
+        carbon = read_carbon(opts.carbon)
+    elif section.carbon_intensity:
+        carbon = read_carbon(loaded.resolve(section.carbon_intensity))
+    price = opts.price_kwh if opts.price_kwh is not None else loaded.spec.pricing.electricity_usd_kwh
+    if price < 0 or not math.isfinite(price):
+        raise UsageError("--price-kwh must be a non-negative number")
+    gpu_price = loaded.spec.pricing.gpu_usd_h.get(gpu.name)
+    if gpu_price is None:
+        for alias, value in loaded.spec.pricing.gpu_usd_h.items():
+            if db.resolve_gpu(alias) == gpu.name:
+                gpu_price = value
+    rc = section.reconfiguration
+    return DynamoProblem(
+        name=loaded.spec.name or Path(loaded.display).stem,
+        model=loaded.model.name,
+        gpu=gpu,
+        gpus_per_node=per_node,
+        scheme=scheme,
+        profiles=profiles,
+        slos=slos,
+        figures=figures,
+        epochs=epochs,
+        load_source=source,
+        mode=mode,
+        epoch_s=epoch_s,
+        reshard_epoch_s=reshard_s,
+        gpu_budget=int(budget),
+        budget_source=budget_source,
+        headroom=section.headroom,
+        dominance=section.dominance,
+        homogeneous=section.homogeneous_pools,
+        start_s=rc.instance_start,
+        reshard_s=rc.reshard,
+        penalty_weight=rc.penalty_weight,
+        gpu_usd_h=gpu_price if gpu_price is not None else gpu.price_usd_h,
+        price_kwh=price,
+        pue=loaded.spec.power.pue,
+        carbon=carbon,
+        carbon_constant=loaded.spec.power.carbon_g_per_kwh,
+        time_limit_s=opts.time_limit_s,
+    )

@@ -1,0 +1,113 @@
+"""``plan dynamo`` end to end: resolve the problem, solve the day, verify, compare with baselines, assemble the plan.
+
+References: Stojkovic et al., "DynamoLLM: Designing LLM Inference Clusters for Performance and Energy Efficiency",
+HPCA 2025 (arXiv 2408.00741); the formulation actually solved is documented in :mod:`planner.dynamo.model`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner.dynamo.baselines import all_baselines
+from planner.dynamo.extract import assumptions, plan_block
+from planner.dynamo.model import REL_GAP
+from planner.dynamo.problem import DynamoOptions, DynamoProblem, prepare
+from planner.dynamo.solution import DayResult
+from planner.dynamo.solve import solve_day
+from planner.dynamo.verify import verify_plan
+from planner.errors import InfeasibleError
+from planner.plan import Plan
+from planner.runner import Inputs_, assemble_plan, stopwatch
+from planner.solver import SolveReport
+
+
+def _options_record(problem: DynamoProblem, opts: DynamoOptions) -> dict[str, Any]:
+    return {
+        "mode": problem.mode,
+        "epoch_s": problem.epoch_s,
+        "reshard_epoch_s": problem.reshard_epoch_s,
+        "gpu_budget": problem.gpu_budget,
+        "slo_e2e_s": opts.slo_e2e_s,
+        "carbon": problem.carbon.source if problem.carbon is not None else None,
+        "price_kwh": problem.price_kwh,
+        "time_limit_s": opts.time_limit_s,
+        "seed": opts.seed,
+    }
+
+
+def solver_report(day: DayResult, wall_s: float) -> SolveReport:
+    """Worst status over the epochs, summed objectives and bounds, and how many epochs were proved optimal."""
+    order = ["optimal", "feasible", "time_limit", "infeasible", "error"]
+    status = max((e.status for e in day.epochs), key=order.index, default="optimal")
+    proved = sum(e.status == "optimal" for e in day.epochs)
+    objective = sum(e.objective_wh or 0.0 for e in day.epochs)
+    bound = sum(e.bound_wh if e.bound_wh is not None else (e.objective_wh or 0.0) for e in day.epochs)
+    levels = (
+        "one joint MILP per epoch"
+        if day.mode == "joint"
+        else "cluster-level MILP per window, pool-level MILP per epoch, clock per instance group"
+    )
+    message = (
+        f"{proved}/{len(day.epochs)} epochs proved optimal ({day.solves} MILP solves, {levels}; "
+        f"{day.screened} solved after exact screening; relative gap <= {REL_GAP:g}); objective = sum of epoch MILP "
+        "objectives in Wh (energy + reconfiguration penalty + tie-break); rolling horizon: each epoch is optimal "
+        "given the previous one, not the day jointly"
+    )
+    return SolveReport(
+        backend=day.backend,
+        status=status,  # type: ignore[arg-type]
+        objective=objective,
+        best_bound=bound,
+        message=message,
+        wall_s=wall_s,
+    )
+
+
+def plan_dynamo(inputs: Inputs_, opts: DynamoOptions) -> Plan:
+    """Solve and return the plan document (raises InfeasibleError with an infeasible plan attached)."""
+    loaded, db = inputs.loaded, inputs.profiles
+    with stopwatch() as t:
+        problem = prepare(loaded, db, opts)
+        try:
+            day = solve_day(problem)
+        except InfeasibleError as exc:
+            report = SolveReport(backend="mathopt/scip", status="infeasible", message=str(exc))
+            exc.plan = assemble_plan(
+                "dynamo",
+                loaded,
+                db,
+                report,
+                {"mode": problem.mode, "epochs": [], "infeasible": exc.shortfall.describe()},
+                {},
+                assumptions(problem),
+                problem.warnings,
+                _options_record(problem, opts),
+                t[0],
+            )
+            raise
+        baselines = all_baselines(problem, day.epochs)
+        block, metrics, _totals = plan_block(problem, day, baselines)
+        verify_plan(problem, block)
+    warnings = list(problem.warnings)
+    for b in baselines:
+        if b.epochs is None:
+            warnings.append(f"baseline {b.name} unavailable: {b.note}")
+        elif b.gpus > problem.gpu_budget and b.name != "plan-top-clock":
+            warnings.append(f"baseline {b.name} needs {b.gpus} GPUs, more than the budget of {problem.gpu_budget}")
+    if "synthetic" in problem.profiles.provenance[0] or any("synthetic" in p for p in problem.profiles.provenance):
+        warnings.append(
+            "profile rows are SYNTHETIC (physical model, docs/dynamo.md): figures show the planner's behaviour, "
+            "not measured DynamoLLM results"
+        )
+    return assemble_plan(
+        "dynamo",
+        loaded,
+        db,
+        solver_report(day, t[0]),
+        block,
+        metrics,
+        assumptions(problem),
+        warnings,
+        _options_record(problem, opts),
+        t[0],
+    )

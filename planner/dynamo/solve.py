@@ -1,0 +1,270 @@
+"""Build -> solve -> extract for a whole horizon, in joint or hierarchical mode.
+
+* **joint**: every ``reshard_epoch`` the MILP of :mod:`planner.dynamo.model` chooses instances x TP x clock for all
+  pools at once, within the GPU budget, against the previous epoch's deployment (reconfiguration penalty).
+* **hierarchical** (DynamoLLM reference section 4): every ``epoch`` (30 min) the *cluster level* sizes each pool in
+  GPUs with the same MILP restricted to the top clock, for the window's peak rates; every ``reshard_epoch`` (5 min)
+  the *pool level* re-shards each pool's fixed GPUs into a TP mix (MILP with ``pool_gpus[p]`` equalities, reference
+  5.2); the *instance level* then sets each instance group's clock (:mod:`planner.dynamo.frequency`).
+
+Each epoch's MILP is solved to proven optimality given the previous epoch (a rolling horizon: the day as a whole
+is not optimised jointly); the solver block says how many epochs were proved optimal.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from planner.dynamo.frequency import ClockOption, pick_clock
+from planner.dynamo.load import Epoch
+from planner.dynamo.model import BACKEND_NAME, EpochData, EpochModel, EpochSolution, MilpInstance
+from planner.dynamo.problem import DynamoProblem
+from planner.dynamo.profile import Config
+from planner.dynamo.solution import DayResult, EpochResult, Group, make_group, reconfiguration
+from planner.errors import InfeasibleError, Shortfall, SolverFailure
+
+
+def milp_instance(
+    problem: DynamoProblem,
+    configs: tuple[Config, ...],
+    *,
+    budget: int | None,
+    pool_gpus_fixed: bool = False,
+    start: bool = True,
+    reshard: bool = True,
+    serves: dict[str, tuple[str, ...]] | None = None,
+    homogeneous: bool | None = None,
+) -> MilpInstance:
+    """The MILP data for ``configs`` (the problem's figures restricted to them)."""
+    ks = problem.classes
+    return MilpInstance(
+        classes=ks,
+        pools=ks,
+        configs=configs,
+        cap_rps={(k, c): problem.cap(k, c) for k in ks for c in configs},
+        energy_wh={(k, c): problem.energy_wh(k, c) for k in ks for c in configs},
+        idle_w={c: problem.idle_w(c) for c in configs},
+        serves=serves or problem.serves(),
+        gpu_budget=budget,
+        pool_gpus_fixed=pool_gpus_fixed,
+        homogeneous=problem.homogeneous if homogeneous is None else homogeneous,
+        start_wh_per_gpu=problem.start_wh_per_gpu() if start else 0.0,
+        reshard_wh_per_gpu=problem.reshard_wh_per_gpu() if reshard else 0.0,
+        penalty_weight=problem.penalty_weight,
+    )
+
+
+def top_clock_configs(problem: DynamoProblem) -> tuple[Config, ...]:
+    return tuple(c for c in problem.configs if c.freq_mhz == problem.max_freq)
+
+
+def groups_from(problem: DynamoProblem, sol: EpochSolution, epoch: Epoch) -> list[Group]:
+    """Turn a MILP solution into groups (pool, config) with their routed load and energy."""
+    lam = problem.provisioned(epoch)
+    out = []
+    for (p, c), n in sorted(sol.instances.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        load = {k: x for (k, pp, cc), x in sol.load_rps.items() if pp == p and cc == c}
+        out.append(_group(problem, p, c, n, load, epoch, lam))
+    return out
+
+
+def _group(
+    problem: DynamoProblem, p: str, c: Config, n: int, load: dict[str, float], epoch: Epoch, lam: dict[str, float]
+) -> Group:
+    return make_group(
+        p,
+        c,
+        n,
+        load,
+        epoch,
+        lam,
+        problem.idle_w(c),
+        {k: problem.energy_wh(k, c) for k in load},
+        {k: problem.cap(k, c) for k in load},
+    )
+
+
+def _data(problem: DynamoProblem, epoch: Epoch, prev: EpochResult | None, **extra: object) -> EpochData:
+    return EpochData(
+        length_s=epoch.length_s,
+        rate_rps=problem.provisioned(epoch),
+        served_fraction=problem.served_fraction(epoch),
+        prev_pool_gpus=prev.pool_gpus() if prev is not None else None,
+        prev_instances=prev.pool_tp_instances() if prev is not None else None,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def _require(sol: EpochSolution, problem: DynamoProblem, epoch: Epoch, level: str, configs: tuple[Config, ...]) -> None:
+    if sol.status == "infeasible":
+        raise budget_infeasible(problem, epoch, level, configs)
+    if sol.status not in ("optimal", "feasible", "time_limit"):
+        raise SolverFailure(f"{level} MILP for epoch {epoch.label} ended with status {sol.status}: {sol.message}")
+
+
+def _finish(
+    problem: DynamoProblem, epoch: Epoch, groups: list[Group], prev: EpochResult | None, sol_status: str
+) -> EpochResult:
+    started, resharded, wh = reconfiguration(prev, groups, problem.start_wh_per_gpu(), problem.reshard_wh_per_gpu())
+    return EpochResult(epoch, groups, sol_status, started_gpus=started, resharded_gpus=resharded, reconfig_wh=wh)
+
+
+# ------------------------------------------------------------------------------------------------------ joint
+def solve_joint(problem: DynamoProblem) -> DayResult:
+    """One MILP per epoch over instances x TP x clock (built once, re-solved with each epoch's data)."""
+    model = EpochModel(milp_instance(problem, problem.configs, budget=problem.gpu_budget), name="dynamo-joint")
+    day = DayResult([], "joint", BACKEND_NAME)
+    prev: EpochResult | None = None
+    for epoch in problem.epochs:
+        sol = model.solve(_data(problem, epoch, prev), problem.time_limit_s)
+        day.solves += 1
+        day.screened += sol.path == "screened"
+        _require(sol, problem, epoch, "joint", problem.configs)
+        res = _finish(problem, epoch, groups_from(problem, sol, epoch), prev, sol.status)
+        res.objective_wh, res.bound_wh, res.solve_wall_s, res.solves = sol.objective_wh, sol.bound_wh, sol.wall_s, 1
+        day.epochs.append(res)
+        prev = res
+    return day
+
+
+# ----------------------------------------------------------------------------------------------- hierarchical
+def window_epoch(epochs: list[Epoch]) -> Epoch:
+    """The cluster level's view of a window: per class the peak rate and the total requests of its sub-epochs."""
+    first = epochs[0]
+    classes = list(first.peak_rps)
+    return Epoch(
+        start_s=first.start_s,
+        length_s=sum(e.length_s for e in epochs),
+        peak_rps={k: max(e.peak_rps[k] for e in epochs) for k in classes},
+        requests={k: sum(e.requests[k] for e in epochs) for k in classes},
+    )
+
+
+def solve_hierarchical(problem: DynamoProblem) -> DayResult:
+    """Cluster level every ``epoch``, pool level every ``reshard_epoch``, instance level per group (module doc)."""
+    top = top_clock_configs(problem)
+    cluster = EpochModel(milp_instance(problem, top, budget=problem.gpu_budget, reshard=False), name="dynamo-cluster")
+    pool_inst = milp_instance(problem, top, budget=None, pool_gpus_fixed=True, start=False, homogeneous=False)
+    pool = EpochModel(pool_inst, name="dynamo-pool")
+    per_window = int(round(problem.epoch_s / problem.reshard_epoch_s))
+    day = DayResult([], "hierarchical", BACKEND_NAME)
+    prev: EpochResult | None = None
+    prev_window: EpochResult | None = None
+    for w0 in range(0, len(problem.epochs), per_window):
+        subs = problem.epochs[w0 : w0 + per_window]
+        window = window_epoch(subs)
+        csol = cluster.solve(_data(problem, window, prev_window), problem.time_limit_s)
+        day.solves += 1
+        day.screened += csol.path == "screened"
+        _require(csol, problem, window, "cluster-level", top)
+        cgroups = groups_from(problem, csol, window)
+        prev_window = EpochResult(window, cgroups)
+        pool_gpus = prev_window.pool_gpus()
+        for epoch in subs:
+            data = _data(problem, epoch, prev, pool_gpus=pool_gpus)
+            psol = pool.solve(data, problem.time_limit_s)
+            day.solves += 1
+            _require(psol, problem, epoch, "pool-level", top)
+            groups = [_set_clock(problem, g, epoch) for g in groups_from(problem, psol, epoch)]
+            res = _finish(problem, epoch, groups, prev, _worst(csol.status, psol.status))
+            res.objective_wh, res.bound_wh = psol.objective_wh, psol.bound_wh
+            res.solve_wall_s, res.solves = psol.wall_s + (csol.wall_s if epoch is subs[0] else 0.0), 1
+            if epoch is subs[0]:
+                res.solves += 1
+            day.epochs.append(res)
+            prev = res
+    return day
+
+
+def _worst(a: str, b: str) -> str:
+    order = ["optimal", "feasible", "time_limit"]
+    return max(a, b, key=lambda s: order.index(s) if s in order else len(order))
+
+
+def _set_clock(problem: DynamoProblem, g: Group, epoch: Epoch) -> Group:
+    """Instance level: the least-energy clock at which the group's per-instance load still meets every SLO."""
+    lam = problem.provisioned(epoch)
+    options = []
+    clocks = sorted({c.freq_mhz for c in problem.configs if c.tp == g.config.tp})
+    candidates = {}
+    for f in clocks:
+        c = Config(g.config.tp, f)
+        feasible = all(problem.cap(k, c) > 0 for k in g.load_rps) and (
+            sum(x / problem.cap(k, c) for k, x in g.load_rps.items()) <= g.instances * (1 + 1e-9)
+        )
+        cand = _group(problem, g.pool, c, g.instances, g.load_rps, epoch, lam) if feasible else None
+        candidates[f] = cand
+        options.append(ClockOption(f, cand.energy_wh if cand else math.inf, feasible))
+    choice = pick_clock(options)
+    chosen = candidates.get(choice.freq_mhz)
+    return chosen if chosen is not None else g
+
+
+# ------------------------------------------------------------------------------------------------- failures
+def min_gpus(problem: DynamoProblem, epoch: Epoch, configs: tuple[Config, ...]) -> int | None:
+    """The fewest GPUs that serve ``epoch`` under the SLOs (a MILP minimising GPUs), None if impossible."""
+    inst = milp_instance(problem, configs, budget=None, start=False, reshard=False)
+    gpu_inst = MilpInstance(
+        classes=inst.classes,
+        pools=inst.pools,
+        configs=inst.configs,
+        cap_rps=inst.cap_rps,
+        energy_wh={key: 0.0 for key in inst.energy_wh},
+        idle_w={c: c.tp * 3600.0 / epoch.length_s for c in configs},  # objective = GPUs
+        serves=inst.serves,
+        homogeneous=inst.homogeneous,
+        prune=False,
+    )
+    sol = EpochModel(gpu_inst, name="dynamo-min-gpus").solve(_data(problem, epoch, None))
+    if sol.status != "optimal":
+        return None
+    return sum(c.tp * n for (_p, c), n in sol.instances.items())
+
+
+def budget_infeasible(problem: DynamoProblem, epoch: Epoch, level: str, configs: tuple[Config, ...]) -> InfeasibleError:
+    """Exit 1 naming the smallest GPU budget that serves every epoch, and the class that needs the most."""
+    start = time.perf_counter()
+    per_epoch = problem.epochs
+    if level == "cluster-level":
+        n = int(round(problem.epoch_s / problem.reshard_epoch_s))
+        per_epoch = [window_epoch(problem.epochs[i : i + n]) for i in range(0, len(problem.epochs), n)]
+
+    def upper(e: Epoch) -> int:  # GPUs of one single-configuration pool per class: feasible, so >= the need
+        lam = problem.provisioned(e)
+        total = 0
+        for k in problem.classes:
+            if lam[k] > 0:
+                usable = [c for c in configs if problem.cap(k, c) > 0]
+                total += min((c.tp * math.ceil(lam[k] / problem.cap(k, c) - 1e-12) for c in usable), default=0)
+        return total
+
+    worst, worst_epoch = 0, epoch
+    for e in sorted(per_epoch, key=upper, reverse=True):
+        if upper(e) <= worst:
+            break  # no later epoch can need more
+        need = min_gpus(problem, e, configs)
+        if need is not None and need > worst:
+            worst, worst_epoch = need, e
+    lam = problem.provisioned(worst_epoch)
+    heavy = max(
+        problem.classes,
+        key=lambda k: lam[k] / max((problem.cap(k, c) / c.tp for c in configs), default=1e-12),
+    )
+    detail = (
+        f"{level} epoch {epoch.label} cannot be served within {problem.gpu_budget} GPUs "
+        f"({problem.budget_source}); the smallest budget that serves every epoch is {worst} GPUs "
+        f"(peak at {worst_epoch.label}, class {heavy} needs the most); searched in {time.perf_counter() - start:.1f}s"
+    )
+    return InfeasibleError(
+        Shortfall(
+            constraint="gpu_budget", limit=float(problem.gpu_budget), best=float(worst), unit="GPUs", detail=detail
+        )
+    )
+
+
+def solve_day(problem: DynamoProblem) -> DayResult:
+    """Run the problem's mode."""
+    if problem.mode == "joint":
+        return solve_joint(problem)
+    return solve_hierarchical(problem)

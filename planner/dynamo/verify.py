@@ -1,0 +1,137 @@
+"""Re-check a dynamo plan without the solver (no ortools import): every epoch serves its load within capacity,
+budget and SLOs, and every energy figure recomputes from the profile.
+
+Checks (reference section 5.5, constraint names as in :mod:`planner.dynamo.model`):
+
+* ``serve[k]``: the provisioned rate of every class is routed in full;
+* ``capacity``: each group's mix uses at most its instances (``sum_k x_k / cap_{k,c} <= n``), and a group with one
+  class meets that class's p99 latencies at its per-instance load, read directly from the profile sweep (a check
+  independent of the capacity inversion);
+* ``dominance``: a pool serves only classes it may serve;
+* ``gpu_budget`` and node packing (TP divides the node size, so instances pack without fragmentation);
+* hierarchical: every pool keeps its GPUs within a cluster window;
+* energy: idle plus marginal energy of every group, reconfiguration, totals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from planner.dynamo.load import Epoch
+from planner.dynamo.problem import DynamoProblem
+from planner.dynamo.profile import LATENCIES, Config
+from planner.errors import VerificationError
+
+REL = 1e-6
+
+
+def _close(a: float, b: float, rel: float = REL) -> bool:
+    return abs(a - b) <= rel * max(1.0, abs(a), abs(b))
+
+
+def latency_at(problem: DynamoProblem, k: str, c: Config, load_rps: float) -> dict[str, float]:
+    """p-th percentile latencies of class k on c at ``load_rps`` per instance, interpolated in the sweep."""
+    sw = problem.profiles.sweeps[(k, c)]
+    if load_rps > sw.load_rps[-1] * (1 + REL):
+        return {m: float("inf") for m in LATENCIES}
+    return {m: float(np.interp(load_rps, sw.load_rps, sw.lat[m])) for m in LATENCIES}
+
+
+def check_plan(problem: DynamoProblem, block: dict[str, Any]) -> list[str]:
+    """All problems found in the plan block (empty list: the plan is consistent)."""
+    errs: list[str] = []
+    serves = problem.serves()
+    epochs = {e.label: e for e in problem.epochs}
+    window = int(round(problem.epoch_s / problem.reshard_epoch_s))
+    total_wh = 0.0
+    prev_pool_gpus: dict[str, int] | None = None
+    prev_tp: dict[tuple[str, int], int] | None = None
+    for idx, ep in enumerate(block["epochs"]):
+        where = f"epoch[{ep['start']}]"
+        epoch: Epoch = epochs[ep["start"]] if ep["start"] in epochs else problem.epochs[idx]
+        lam = problem.provisioned(epoch)
+        routed = {k: 0.0 for k in problem.classes}
+        gpus, energy = 0, 0.0
+        pool_gpus: dict[str, int] = {}
+        tp_count: dict[tuple[str, int], int] = {}
+        for pool in ep["pools"]:
+            p = pool["class"]
+            for cfg in pool["configs"]:
+                c = Config(cfg["tp"], cfg["freq_mhz"])
+                n = cfg["instances"]
+                if c not in problem.configs:
+                    errs.append(f"{where}.pool[{p}]: configuration {c.key} is not allowed")
+                    continue
+                if problem.gpus_per_node % c.tp:
+                    errs.append(f"{where}.pool[{p}]: TP {c.tp} does not divide the node size")
+                usage = 0.0
+                dyn = 0.0
+                for k, fig in cfg["classes"].items():
+                    x = fig["provisioned_rps"]
+                    routed[k] += x
+                    if k not in serves[p]:
+                        errs.append(f"{where}.pool[{p}]: serves class {k} it may not serve (dominance)")
+                    cap = problem.cap(k, c)
+                    if x > 0 and cap <= 0:
+                        errs.append(f"{where}.pool[{p}].{c.key}: class {k} cannot meet its SLO on this config")
+                        continue
+                    usage += x / cap if x > 0 else 0.0
+                    expected_served = epoch.requests[k] * x / lam[k] if lam[k] > 0 else 0.0
+                    if not _close(fig["served_requests"], expected_served):
+                        errs.append(f"{where}.pool[{p}].{c.key}: served requests of {k} do not match its share")
+                    dyn += problem.energy_wh(k, c) * expected_served
+                if usage > n * (1 + REL):
+                    errs.append(f"{where}.pool[{p}].{c.key}: capacity exceeded ({usage:.6g} > {n} instances)")
+                single = [k for k, fig in cfg["classes"].items() if fig["provisioned_rps"] > 0]
+                if len(single) == 1 and n > 0:
+                    k = single[0]
+                    lat = latency_at(problem, k, c, cfg["classes"][k]["provisioned_rps"] / n)
+                    for m in LATENCIES:
+                        lim = problem.slos[k].limit(m)
+                        if lim is not None and lat[m] > lim * (1 + 1e-6):
+                            errs.append(f"{where}.pool[{p}].{c.key}: p99 {m} {lat[m]:.4g}s > SLO {lim:.4g}s for {k}")
+                idle = n * problem.idle_w(c) * epoch.length_s / 3600.0
+                if not _close(cfg["energy_wh"], idle + dyn):
+                    errs.append(f"{where}.pool[{p}].{c.key}: energy {cfg['energy_wh']:.6g} Wh != {idle + dyn:.6g}")
+                gpus += n * c.tp
+                energy += idle + dyn
+                pool_gpus[p] = pool_gpus.get(p, 0) + n * c.tp
+                tp_count[(p, c.tp)] = tp_count.get((p, c.tp), 0) + n
+        for k in problem.classes:
+            if not _close(routed[k], lam[k]):
+                errs.append(f"{where}: serve[{k}] routes {routed[k]:.6g} req/s of {lam[k]:.6g}")
+        if gpus > problem.gpu_budget:
+            errs.append(f"{where}: {gpus} GPUs exceed the budget of {problem.gpu_budget}")
+        if gpus != ep["gpus"]:
+            errs.append(f"{where}: gpus {ep['gpus']} != {gpus}")
+        if (
+            problem.mode == "hierarchical"
+            and idx % window
+            and prev_pool_gpus is not None
+            and pool_gpus != {p: g for p, g in prev_pool_gpus.items() if g}
+        ):
+            errs.append(f"{where}: pool GPUs changed inside a cluster window")
+        started = resharded = 0
+        if prev_pool_gpus is not None and prev_tp is not None:
+            started = sum(max(0, g - prev_pool_gpus.get(p, 0)) for p, g in pool_gpus.items())
+            resharded = sum(t * max(0, n - prev_tp.get((p, t), 0)) for (p, t), n in tp_count.items())
+        reconf = started * problem.start_wh_per_gpu() + resharded * problem.reshard_wh_per_gpu()
+        if not _close(ep["reconfig_wh"], reconf):
+            errs.append(f"{where}: reconfiguration {ep['reconfig_wh']:.6g} Wh != {reconf:.6g}")
+        if not _close(ep["energy_wh"], energy + reconf):
+            errs.append(f"{where}: energy {ep['energy_wh']:.6g} Wh != {energy + reconf:.6g}")
+        total_wh += energy + reconf
+        prev_pool_gpus, prev_tp = pool_gpus, tp_count
+    if not _close(block["totals"]["energy_kwh"], total_wh / 1000.0):
+        errs.append(f"totals.energy_kwh {block['totals']['energy_kwh']:.6g} != {total_wh / 1000.0:.6g}")
+    return errs
+
+
+def verify_plan(problem: DynamoProblem, block: dict[str, Any]) -> None:
+    """Raise :class:`VerificationError` listing the first problems (a bug in llmplan if it ever fires)."""
+    errs = check_plan(problem, block)
+    if errs:
+        more = f" (+{len(errs) - 5} more)" if len(errs) > 5 else ""
+        raise VerificationError("dynamo plan failed verification: " + "; ".join(errs[:5]) + more)
