@@ -65,7 +65,7 @@ def make_inputs(loaded: LoadedSpec, db: ProfileDB, options: dict[str, Any]) -> I
     """The plan's ``inputs`` block: spec and profile digests, overrides and every option that shaped the plan."""
     return Inputs(
         spec=InputFile(path=loaded.display, sha256=loaded.sha256),
-        profiles=[InputFile(path=f.path, sha256=f.sha256) for f in sorted(db.files, key=lambda f: f.path)],
+        profiles=[InputFile(path=f.path, sha256=f.sha256) for f in db.used_files()],
         overrides=list(loaded.overrides),
         options={k: options[k] for k in sorted(options)},
     )

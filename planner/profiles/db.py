@@ -51,6 +51,9 @@ class ProfileDB:
     files: list[ProfileFile] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     _tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: which catalogue or table each file belongs to ("gpus", "models", "catalog:machines", "table:helix_...")
+    _owner: dict[str, str] = field(default_factory=dict)
+    _accessed: set[str] = field(default_factory=lambda: {"gpus", "models"})
 
     # ----------------------------------------------------------------------------------------------- loading
     @classmethod
@@ -66,19 +69,29 @@ class ProfileDB:
             db._load_root(root)
         return db
 
-    def _record(self, path: Path) -> None:
+    def _record(self, path: Path, owner: str) -> None:
         self.files.append(ProfileFile(path=display_path(path), sha256=sha256_file(path)))
+        self._owner[display_path(path)] = owner
+
+    def used_files(self) -> list[ProfileFile]:
+        """The files behind what was actually queried (GPU and model catalogues always), sorted by path.
+
+        Plans record these, not every file of the database, so that adding a table for one solver does not change
+        the recorded inputs (and golden plans) of the others.
+        """
+        used = [f for f in self.files if self._owner.get(f.path) in self._accessed]
+        return sorted(used, key=lambda f: f.path)
 
     def _load_root(self, root: Path) -> None:
         for yml in sorted(root.glob("*.yaml")):
             data, pos = load_yaml_file(yml, display_path(yml))
-            self._record(yml)
+            kind = yml.stem
+            self._record(yml, kind if kind in ("gpus", "models") else f"catalog:{kind}")
             if data is None:
                 continue
             name = display_path(yml)
             if not isinstance(data, dict):
                 raise SpecError.single(name, "", "a catalogue must be a mapping of entry name -> fields")
-            kind = yml.stem
             if kind == "gpus":
                 self._merge_typed(self.gpus, data, pos, name, GpuProfile, "gpu")
             elif kind == "models":
@@ -101,9 +114,9 @@ class ProfileDB:
                     self.table_meta[table] = TableMeta.model_validate(mdata)
                 except ValidationError as exc:
                     raise SpecError(problems_from_validation(exc, display_path(meta_path), mpos, TableMeta)) from None
-                self._record(meta_path)
+                self._record(meta_path, f"table:{table}")
             self.table_files.setdefault(table, []).append(csv)
-            self._record(csv)
+            self._record(csv, f"table:{table}")
 
     def _merge_typed(
         self,
@@ -162,6 +175,7 @@ class ProfileDB:
 
     def catalog(self, name: str) -> dict[str, Any]:
         """A plain catalogue (``<name>.yaml``) merged over all roots; empty when absent."""
+        self._accessed.add(f"catalog:{name}")
         return dict(self.catalogs.get(name, {}))
 
     def has_table(self, name: str) -> bool:
@@ -169,6 +183,7 @@ class ProfileDB:
 
     def table(self, name: str) -> pd.DataFrame:
         """A profile table merged over all roots, with a ``provenance`` column derived from ``source``."""
+        self._accessed.add(f"table:{name}")
         if name in self._tables:
             return self._tables[name]
         if name not in self.table_files:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
 
-stdout = Console(highlight=False, soft_wrap=False)
+
+def _width() -> int | None:
+    """Terminal width on a terminal; otherwise $COLUMNS or 120 (rich would use 80, too narrow for plan tables)."""
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    return None if sys.stdout.isatty() else 120
+
+
+stdout = Console(highlight=False, soft_wrap=False, width=_width())
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

@@ -19,13 +19,16 @@ def render_summary(s: SpecSummary, console: Console, markdown: bool = False) -> 
         console.file.write(md_table(["solver", "status"], ready) + "\n")
         return
     console.print(f"spec [bold]{s.name}[/bold]: model {s.model}")
+    if not rows:
+        console.print("nodes: none (a `nodes:` section is needed by plan helix)")
     t = Table(title="Nodes by GPU type", title_justify="left")
     for c in ("gpu", "nodes", "gpus", "vram_gb"):
         t.add_column(c, justify="left" if c == "gpu" else "right")
     for r in rows:
         t.add_row(*(fmt_num(x) for x in r))
     t.add_row("total", fmt_num(s.node_count), fmt_num(s.gpu_count), fmt_num(s.total_vram_gb), style="bold")
-    console.print(t)
+    if rows:
+        console.print(t)
     console.print(
         f"regions: {', '.join(s.regions) or '-'}; compute links: {s.compute_links}; "
         f"coordinator links: {s.coordinator_links}"

@@ -84,12 +84,20 @@ def apply_overrides(data: Any, pos: Positions, overrides: list[str], file: str) 
         for depth, part in enumerate(path[:-1]):
             try:
                 parent = parent[part]
+                continue
             except (KeyError, IndexError, TypeError):
-                problems.append(
-                    SpecProblem("--set", raw_path, f"path does not exist in {file} (at {dotted(path[: depth + 1])})")
-                )
-                ok = False
-                break
+                pass
+            # A missing optional block may be created when it is a schema field at that place.
+            owner = _model_at(ClusterSpec, path[:depth])
+            if isinstance(parent, dict) and isinstance(part, str) and owner is not None and part in owner.model_fields:
+                parent[part] = {}
+                parent = parent[part]
+                continue
+            problems.append(
+                SpecProblem("--set", raw_path, f"path does not exist in {file} (at {dotted(path[: depth + 1])})")
+            )
+            ok = False
+            break
         if not ok:
             continue
         last = path[-1]

@@ -82,3 +82,12 @@ def test_table_source_column_is_required(tmp_path: Path) -> None:
     db = ProfileDB.load(tmp_path)
     with pytest.raises(SpecError, match="row 1.source"):
         db.table("t")
+
+
+def test_plans_record_only_the_profile_files_they_read() -> None:
+    db = ProfileDB.load()
+    names = [f.path.rsplit("/", 1)[-1] for f in db.used_files()]
+    assert names == ["gpus.yaml", "models.yaml"]
+    db.table("helix_layer_latency")
+    names = [f.path.rsplit("/", 1)[-1] for f in db.used_files()]
+    assert "helix_layer_latency.csv" in names and "helix_layer_latency.meta.yaml" in names
