@@ -1,0 +1,302 @@
+"""Upper bounds on the max-flow throughput of any placement, and the single-pipeline construction (issue 8).
+
+**Compute bound** (reference section 7): ``UB = sum_i max_k k * tp_i(k) / L``, the throughput if transfers were
+free and every node ran at its best layers x throughput product.
+
+**Layer-covering bound.** Under the strict chaining rule every unit of flow crosses every layer exactly once, so
+the flows of the nodes holding layer ``l`` add up to the total flow ``F``, and no node carries more than
+``min(tp_i(k_i), F)``. Summing over layers::
+
+    L * F  <=  sum_i k_i * min(tp_i(k_i), F)  <=  sum_i max_k k * min(tp_i(k), F, in_i, out_i)
+
+where ``in_i`` / ``out_i`` are the capacities of the links into / out of node ``i`` (a node cannot carry more than
+its links can feed). The right-hand side divided by ``F`` does not increase with ``F``, so the largest ``F``
+satisfying the inequality (found by bisection) is a valid upper bound. Partial inference covers every layer *at
+least* once, so the same inequality holds there too.
+
+**Link cuts.** Flow reaches the nodes of a region ``R`` only through its links. Each time a unit of flow enters
+``R`` it runs through at most ``min(L, sum_{i in R} K_i)`` layers there (at most ``L - 1`` when it enters from a
+compute node, because it has done a layer already), so the layer-work done in ``R`` is at most::
+
+    min(L, K_R) * min(F, src_R) + min(L - 1, K_R) * cmp_in_R        (and likewise with the links leaving R)
+
+with ``src_R`` the coordinator links into ``R`` and ``cmp_in_R`` the compute links from other regions (each edge
+clipped at the throughput its endpoints can ever carry). The bound takes, per region, the smaller of the node
+term and the link term; the report names the terms that bind ("which bound is active").
+
+**Solo/shared blocks (strict mode).** Cut the layer axis at every boundary no flow-carrying node straddles. A
+segment held by one node carries all of ``F`` through it ("solo": ``tp_i(k_i) >= F``); in every other segment each
+layer is held by at least two flow-carrying nodes, each carrying less than ``F`` ("shared"). A shared segment of
+``m`` layers therefore needs ``sum k_i >= 2 m`` layer slots and ``sum k_i f_i = m F`` layer-work. For any
+``lambda in [0, 1]`` the convex combination of the two gives, per node, at most::
+
+    v_i(F, lambda) = max( max{k : tp_i(k) >= F},  max_k k * (lambda * min(tp_i(k), F) / F + (1 - lambda) / 2) )
+
+layers, and ``L <= sum_i v_i(F, lambda)`` must hold for every lambda. ``lambda = 1`` is the covering bound; smaller
+lambda charges shared nodes for needing a partner. The largest feasible ``F`` is the *block bound* (it proves the
+10-node optimum 286.587 that took the published solver an hour).
+
+**Single pipeline.** The largest ``F`` such that ``sum_i max{k <= K_i : tp_i(k) >= F} >= L`` admits a chain in
+which every node sustains ``F`` (subset-sum over the admissible ``k`` to hit exactly ``L``). When its verified
+flow meets the covering bound the placement is optimal and the solver stops at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from planner.helix.flow import Mode
+from planner.helix.instance import SINK, SOURCE, HelixInstance, HelixNode
+
+
+def compute_bound(inst: HelixInstance) -> float:
+    """Reference section 7: ``sum_i max_k k * tp_i(k) / L`` tokens/s."""
+    return sum(n.best_product for n in inst.nodes) / inst.layers
+
+
+def edge_ceiling(inst: HelixInstance, src: str, dst: str, capacity: float) -> float:
+    """The most flow an edge can ever carry: its capacity clipped at what its endpoints can process."""
+    cap = capacity
+    if src != SOURCE:
+        cap = min(cap, max(inst.node(src).tp_tok_s, default=0.0))
+    if dst != SINK:
+        cap = min(cap, max(inst.node(dst).tp_tok_s, default=0.0))
+    return cap
+
+
+@dataclass
+class CoveringBound:
+    """The layer-covering bound and which of its terms bind at the optimum ``value``."""
+
+    value: float
+    compute_bound: float
+    active: str
+    binding_regions: list[str] = field(default_factory=list)
+    link_limited_nodes: list[str] = field(default_factory=list)
+
+    @property
+    def describe(self) -> str:
+        return self.active
+
+
+def _node_link_limits(inst: HelixInstance) -> dict[str, float]:
+    """min(total capacity in, total capacity out) per node (edges clipped at their ceilings)."""
+    limits: dict[str, float] = {}
+    for n in inst.nodes:
+        cap_in = sum(edge_ceiling(inst, e.src, e.dst, e.capacity_tok_s) for e in inst.in_edges[n.name])
+        cap_out = sum(edge_ceiling(inst, e.src, e.dst, e.capacity_tok_s) for e in inst.out_edges[n.name])
+        limits[n.name] = min(cap_in, cap_out)
+    return limits
+
+
+def _node_work(node: HelixNode, flow: float, link_limit: float) -> float:
+    """max_k k * min(tp(k), F, link limit): the most layer-work the node can add at total flow F."""
+    cap = min(flow, link_limit)
+    return max((k * min(t, cap) for k, t in enumerate(node.tp_tok_s, start=1)), default=0.0)
+
+
+@dataclass
+class _RegionLinks:
+    nodes: list[HelixNode]
+    k_sum: int
+    src: float
+    sink: float
+    cmp_in: float
+    cmp_out: float
+
+
+def _regions(inst: HelixInstance) -> dict[str, _RegionLinks]:
+    out: dict[str, _RegionLinks] = {}
+    region_of = {n.name: n.region for n in inst.nodes}
+    for r in inst.regions:
+        members = [n for n in inst.nodes if n.region == r]
+        out[r] = _RegionLinks(members, sum(n.max_layers for n in members), 0.0, 0.0, 0.0, 0.0)
+    for e in inst.edges:
+        cap = edge_ceiling(inst, e.src, e.dst, e.capacity_tok_s)
+        if e.src == SOURCE:
+            out[region_of[e.dst]].src += cap
+        elif e.dst == SINK:
+            out[region_of[e.src]].sink += cap
+        elif region_of[e.src] != region_of[e.dst]:
+            out[region_of[e.dst]].cmp_in += cap
+            out[region_of[e.src]].cmp_out += cap
+    return out
+
+
+def covering_bound(inst: HelixInstance, mode: Mode = "strict", links: bool = True) -> CoveringBound:
+    """The layer-covering bound, with node-link and region-link cuts when ``links`` (see module docstring)."""
+    layers = inst.layers
+    ub = compute_bound(inst)
+    if not inst.nodes or ub <= 0:
+        return CoveringBound(0.0, ub, "no node can hold a layer")
+    limits = _node_link_limits(inst) if links else {n.name: float("inf") for n in inst.nodes}
+    regions = _regions(inst) if links else {}
+
+    def region_terms(flow: float) -> dict[str, tuple[float, float]]:
+        terms: dict[str, tuple[float, float]] = {}
+        for r, reg in (regions or {"*": _RegionLinks(list(inst.nodes), 0, 0, 0, 0, 0)}).items():
+            work = sum(_node_work(n, flow, limits[n.name]) for n in reg.nodes)
+            if not regions:
+                terms[r] = (work, float("inf"))
+                continue
+            run = reg.k_sum if mode == "partial" else min(layers, reg.k_sum)
+            run_in = reg.k_sum if mode == "partial" else min(layers - 1, reg.k_sum)
+            via_in = run * min(flow, reg.src) + run_in * reg.cmp_in
+            via_out = run * min(flow, reg.sink) + run_in * reg.cmp_out
+            terms[r] = (work, min(via_in, via_out))
+        return terms
+
+    def slack(flow: float) -> float:
+        # A relative tolerance keeps float rounding from cutting below a bound met with equality (it only loosens).
+        return sum(min(w, c) for w, c in region_terms(flow).values()) - layers * flow * (1 - 1e-9)
+
+    lo, hi = 0.0, ub * (1 + 1e-12) + 1e-9
+    if slack(hi) >= 0:
+        lo = hi
+    else:
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            if slack(mid) >= 0:
+                lo = mid
+            else:
+                hi = mid
+            if hi - lo <= 1e-12 * max(hi, 1.0):
+                break
+    value = hi
+    terms = region_terms(value)
+    binding = sorted(r for r, (w, c) in terms.items() if c < w)
+    limited = sorted(n.name for n in inst.nodes if limits[n.name] < min(value, max(n.tp_tok_s)))
+    if binding:
+        active = "layer covering with link cuts (" + ", ".join(f"region {r}" for r in binding) + ")"
+    elif limited:
+        active = f"layer covering with node link limits ({len(limited)} nodes)"
+    else:
+        active = "layer covering (node throughput)"
+    return CoveringBound(value, ub, active, binding, limited)
+
+
+def _lambda_min(values: Callable[[float], float]) -> float:
+    """min over lambda in [0, 1] of a convex piecewise-linear function (ternary search plus the end points)."""
+    lo, hi = 0.0, 1.0
+    for _ in range(80):
+        a, b = lo + (hi - lo) / 3, hi - (hi - lo) / 3
+        if values(a) <= values(b):
+            hi = b
+        else:
+            lo = a
+    return min(values(lo), values(0.0), values(1.0))
+
+
+def block_bound(inst: HelixInstance, upper: float, links: bool = True) -> float:
+    """The solo/shared block bound (strict mode; module docstring), searched below ``upper``."""
+    layers = inst.layers
+    limits = _node_link_limits(inst) if links else {n.name: float("inf") for n in inst.nodes}
+    groups: dict[tuple[float, ...], int] = {}
+    for n in inst.nodes:
+        cap = limits[n.name]
+        key = tuple(min(t, cap) for t in n.tp_tok_s)
+        groups[key] = groups.get(key, 0) + 1
+    items = list(groups.items())
+
+    def enough(flow: float) -> bool:
+        if flow <= 0:
+            return True
+        solo = [max((k for k, t in enumerate(tp, start=1) if t >= flow), default=0) for tp, _ in items]
+
+        def total_layers(lam: float) -> float:
+            out = 0.0
+            for (tp, count), s in zip(items, solo, strict=True):
+                shared = max(k * (lam * min(t, flow) / flow + (1 - lam) / 2) for k, t in enumerate(tp, start=1))
+                out += count * max(s, shared)
+            return out
+
+        return _lambda_min(total_layers) >= layers * (1 - 1e-9)
+
+    lo, hi = 0.0, upper * (1 + 1e-12) + 1e-9
+    if enough(hi):
+        return hi
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if enough(mid):
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-11 * max(hi, 1.0):
+            break
+    return hi
+
+
+@dataclass
+class SinglePipeline:
+    """A chain where every node sustains ``target_tok_s`` (before checking links), and its layout."""
+
+    target_tok_s: float
+    chain: list[tuple[str, int]]  # (node, layers) in pipeline order
+    ranges: dict[str, tuple[int, int]]
+
+
+def _admissible(node: HelixNode, flow: float) -> list[int]:
+    return [k for k, t in enumerate(node.tp_tok_s, start=1) if t >= flow]
+
+
+def _chain_at(inst: HelixInstance, flow: float) -> list[tuple[str, int]] | None:
+    """Subset-sum: nodes and sizes k with tp(k) >= flow summing to exactly L, fewest nodes, deterministic."""
+    layers = inst.layers
+    inf = len(inst.nodes) + 1
+    best = [0] + [inf] * layers  # fewest nodes reaching each layer count
+    choice: list[list[tuple[int, int] | None]] = []
+    for idx, node in enumerate(inst.nodes):
+        ks = _admissible(node, flow)
+        nxt = list(best)
+        pick: list[tuple[int, int] | None] = [None] * (layers + 1)
+        for s in range(layers + 1):
+            if best[s] >= inf:
+                continue
+            for k in ks:
+                t = s + k
+                if t <= layers and best[s] + 1 < nxt[t]:
+                    nxt[t] = best[s] + 1
+                    pick[t] = (idx, k)
+        choice.append(pick)
+        best = nxt
+    if best[layers] >= inf:
+        return None
+    chain: list[tuple[str, int]] = []
+    s = layers
+    for idx in range(len(inst.nodes) - 1, -1, -1):
+        p = choice[idx][s]
+        if p is not None:
+            chain.append((inst.nodes[p[0]].name, p[1]))
+            s -= p[1]
+        if s == 0:
+            break
+    return chain if s == 0 else None
+
+
+def single_pipeline(inst: HelixInstance, order_key: Callable[[str], object] | None = None) -> SinglePipeline | None:
+    """The single-pipeline construction (module docstring); None when no chain can cover L layers."""
+    candidates = sorted({t for n in inst.nodes for t in n.tp_tok_s if t > 0}, reverse=True)
+    if not candidates:
+        return None
+    lo, hi = 0, len(candidates) - 1  # find the first (largest) candidate with a chain; feasibility grows downward
+    if _chain_at(inst, candidates[hi]) is None:
+        return None
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _chain_at(inst, candidates[mid]) is not None:
+            hi = mid
+        else:
+            lo = mid + 1
+    flow = candidates[lo]
+    chain = _chain_at(inst, flow)
+    assert chain is not None
+    position = {n.name: i for i, n in enumerate(inst.nodes)}
+    region_rank = {r: i for i, r in enumerate(dict.fromkeys(n.region for n in inst.nodes))}
+    chain.sort(key=order_key or (lambda item: (region_rank[inst.node(item[0]).region], position[item[0]])))
+    ranges: dict[str, tuple[int, int]] = {}
+    start = 0
+    for name, k in chain:
+        ranges[name] = (start, start + k)
+        start += k
+    return SinglePipeline(flow, chain, ranges)

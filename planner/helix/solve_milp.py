@@ -1,0 +1,161 @@
+"""Solve a built Helix model (per-node or aggregated) with CP-SAT or MathOpt, and extract what it found.
+
+The solve runs in a worker thread so the main thread can react to Ctrl-C (stop the search, keep the best
+incumbent: status ``interrupted``) and to ``--stall`` (no improvement for that long: stop). CP-SAT with one worker
+and a fixed seed is deterministic as long as no time-based stop fires.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from planner.helix.backends import CpSatBackend, MathOptBackend
+from planner.solver import Status, status_from_cpsat, status_from_mathopt
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """When to stop: wall time, relative gap, stall time, and how many workers / which seed."""
+
+    time_limit_s: float
+    gap: float = 1e-3
+    stall_s: float | None = None
+    workers: int = 1
+    seed: int = 0
+
+
+@dataclass
+class RawResult:
+    """What the backend returned: status, objective and bound in backend flow units, variable values."""
+
+    status: Status
+    objective: float | None
+    bound: float | None
+    values: Callable[[Any], float] | None
+    wall_s: float
+    incumbents: list[tuple[float, float]] = field(default_factory=list)
+    message: str = ""
+    interrupted: bool = False
+
+
+def _watch(
+    thread: threading.Thread, stop: Callable[[], None], limits: RunLimits, last_improvement: list[float]
+) -> tuple[bool, str]:
+    """Wait for the solve thread; stop it on Ctrl-C or on a stall. Returns (interrupted, reason)."""
+    try:
+        while thread.is_alive():
+            thread.join(0.1)
+            if limits.stall_s is not None and time.perf_counter() - last_improvement[0] > limits.stall_s:
+                stop()
+                thread.join()
+                return False, f"no improvement for {limits.stall_s:g} s (--stall)"
+    except KeyboardInterrupt:
+        stop()
+        thread.join()
+        return True, "interrupted (Ctrl-C): best plan so far"
+    return False, ""
+
+
+def solve_cpsat(backend: CpSatBackend, limits: RunLimits) -> RawResult:
+    """Run CP-SAT on ``backend.model``; incumbents are recorded as (seconds, objective in flow units)."""
+    cp_model = backend.cp_model
+    solver = cp_model.CpSolver()
+    p = solver.parameters
+    p.max_time_in_seconds = max(limits.time_limit_s, 0.01)
+    p.num_workers = limits.workers
+    p.random_seed = limits.seed
+    p.relative_gap_limit = limits.gap
+    p.catch_sigint_signal = False
+    start = time.perf_counter()
+    last = [start]
+    incumbents: list[tuple[float, float]] = []
+
+    class _Progress(cp_model.CpSolverSolutionCallback):
+        def on_solution_callback(self) -> None:
+            now = time.perf_counter()
+            obj = self.objective_value
+            if not incumbents or obj > incumbents[-1][1]:
+                last[0] = now
+            incumbents.append((now - start, obj))
+
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        box["status"] = solver.solve(backend.model, _Progress())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    interrupted, reason = _watch(thread, solver.stop_search, limits, last)
+    wall = time.perf_counter() - start
+    code = box.get("status", cp_model.UNKNOWN)
+    name = solver.status_name(code)
+    has = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    limit_hit = wall >= limits.time_limit_s * 0.999
+    status: Status = status_from_cpsat(name, has, limit_hit=limit_hit)
+    if name == "FEASIBLE" and not limit_hit and not interrupted and not reason:
+        status = "feasible"  # stopped on the gap limit
+    if interrupted:
+        status = "interrupted"
+    return RawResult(
+        status=status,
+        objective=solver.objective_value if has else None,
+        bound=solver.best_objective_bound if name not in ("MODEL_INVALID",) else None,
+        values=(lambda v: float(solver.value(v))) if has else None,
+        wall_s=wall,
+        incumbents=incumbents,
+        message=reason or name.lower(),
+        interrupted=interrupted,
+    )
+
+
+def solve_mathopt(backend: MathOptBackend, limits: RunLimits) -> RawResult:
+    """Run SCIP or HiGHS through MathOpt with the backend's hints; Ctrl-C uses MathOpt's interrupter."""
+    mathopt = backend.mathopt
+    from ortools.util.python.solve_interrupter import SolveInterrupter
+
+    solver_type = mathopt.SolverType.GSCIP if backend.name == "scip" else mathopt.SolverType.HIGHS
+    params = mathopt.SolveParameters(
+        time_limit=timedelta(seconds=max(limits.time_limit_s, 0.01)),
+        relative_gap_tolerance=limits.gap,
+        random_seed=limits.seed,
+    )
+    if backend.name == "scip" and limits.workers > 1:
+        params.threads = limits.workers
+    model_params = None
+    if backend.hints:
+        hint = mathopt.SolutionHint(variable_values=dict(backend.hints))
+        model_params = mathopt.ModelSolveParameters(solution_hints=[hint])
+    interrupter = SolveInterrupter()
+    start = time.perf_counter()
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        box["result"] = mathopt.solve(
+            backend.model, solver_type, params=params, model_params=model_params, interrupter=interrupter
+        )
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    interrupted, reason = _watch(thread, interrupter.interrupt, RunLimits(limits.time_limit_s), [start])
+    wall = time.perf_counter() - start
+    result = box["result"]
+    has = result.has_primal_feasible_solution()
+    reason_name = result.termination.reason.name
+    status: Status = "interrupted" if interrupted else status_from_mathopt(reason_name, has)
+    bound = result.termination.objective_bounds.dual_bound
+    values = result.variable_values() if has else None
+    return RawResult(
+        status=status,
+        objective=result.objective_value() if has else None,
+        bound=float(bound),
+        values=(lambda v: float(values[v])) if values is not None else None,
+        wall_s=wall,
+        incumbents=[(wall, result.objective_value())] if has else [],
+        message=reason or reason_name.lower(),
+        interrupted=interrupted,
+    )
