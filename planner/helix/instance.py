@@ -322,6 +322,7 @@ def _roofline_detail(roof: RooflineInputs, gpu: str) -> str:
 
 
 def _edges(loaded: LoadedSpec, names: list[str], token_bytes: int, act_bytes: int) -> tuple[HelixEdge, ...]:
+    cluster = loaded.cluster
     keep = set(names)
     edges: list[HelixEdge] = []
     for node, link in cluster.coordinator_links.items():
