@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from planner.dynamo.classes import ClassScheme
 from planner.dynamo.load import CarbonSeries, Epoch, LoadSource, build_epochs, read_carbon
 from planner.dynamo.profile import LATENCIES, Config, Figures, ProfileSet, Slo, load_profiles
@@ -191,32 +193,48 @@ def resolve_slos(
     return out
 
 
-def check_slos_achievable(problem_name: str, profiles: ProfileSet, slos: dict[str, Slo], figures: dict) -> None:
-    """Exit 1 naming the class and the smallest SLO that would work when no configuration can serve a class."""
+def check_slos_achievable(
+    profiles: ProfileSet, slos: dict[str, Slo], figures: dict[tuple[str, Config], Figures]
+) -> None:
+    """Exit 1 when some class has no configuration meeting its SLO, naming the class that needs the loosest SLO and
+    that SLO (the smallest limit at which every class can be served at all: its best isolated latency)."""
+    failing: list[tuple[float, str, str, Config, float, str]] = []  # (needed, class, metric, config, limit, source)
+    joint: list[str] = []
     for k, slo in slos.items():
         if any(figures[(k, c)].cap_rps > 0 for c in profiles.configs):
             continue
+        found = False
         for m in LATENCIES:
             limit = slo.limit(m)
             if limit is None:
                 continue
-            best_c = min(profiles.configs, key=lambda c, m=m: profiles.isolated(k, c, m))
+            best_c = min(profiles.configs, key=lambda c, m=m, k=k: profiles.isolated(k, c, m))
             best = profiles.isolated(k, best_c, m)
             if best > limit:
-                raise InfeasibleError(
-                    Shortfall(
-                        constraint=f"slo_{m}[{k}]",
-                        limit=limit,
-                        best=best,
-                        unit="s",
-                        detail=f"class {k} needs a p{profiles.percentile:g} {m.upper()} SLO above {best:.4g} s "
-                        f"(its isolated latency on {best_c.key}); source of the limit: {slo.source.get(m, '?')}",
-                    )
-                )
+                failing.append((best, k, m, best_c, limit, slo.source.get(m, "?")))
+                found = True
+        if not found:
+            joint.append(k)
+    if failing:
+        failing.sort(key=lambda f: (-f[0], f[1]))
+        best, k, m, c, limit, source = failing[0]
+        others = sorted({f[1] for f in failing} - {k})
+        also = f"; also short: {', '.join(others)}" if others else ""
         raise InfeasibleError(
             Shortfall(
-                constraint=f"slo[{k}]",
-                detail=f"class {k}: no configuration meets TTFT, TBT and E2E together at any profiled load",
+                constraint=f"slo_{m}[{k}]",
+                limit=limit,
+                best=best,
+                unit="s",
+                detail=f"class {k} needs a p{profiles.percentile:g} {m.upper()} SLO above {best:.4g} s (its isolated "
+                f"latency on {c.key}, the smallest that would work); limit from {source}{also}",
+            )
+        )
+    if joint:
+        raise InfeasibleError(
+            Shortfall(
+                constraint=f"slo[{joint[0]}]",
+                detail=f"class {', '.join(joint)}: no configuration meets TTFT, TBT and E2E together at any load",
             )
         )
 
@@ -254,7 +272,7 @@ def prepare(loaded: LoadedSpec, db: ProfileDB, opts: DynamoOptions) -> DynamoPro
         raise SpecError([loaded.problem(("dynamo", "tp"), f"TP {bad_tp} must divide the {per_node} GPUs of a node")])
     slos = resolve_slos(loaded, section, profiles, scheme.names, opts.slo_e2e_s)
     figures = {(k, cfg): profiles.figures(k, cfg, slos[k]) for k in scheme.names for cfg in profiles.configs}
-    check_slos_achievable(loaded.display, profiles, slos, figures)
+    check_slos_achievable(profiles, slos, figures)
     wl = loaded.spec.workload
     assert wl is not None
     epochs, source = build_epochs(
@@ -276,6 +294,7 @@ def prepare(loaded: LoadedSpec, db: ProfileDB, opts: DynamoOptions) -> DynamoPro
             if db.resolve_gpu(alias) == gpu.name:
                 gpu_price = value
     rc = section.reconfiguration
+    warnings = _representative_warnings(scheme, profiles)
     return DynamoProblem(
         name=loaded.spec.name or Path(loaded.display).stem,
         model=loaded.model.name,
@@ -304,4 +323,19 @@ def prepare(loaded: LoadedSpec, db: ProfileDB, opts: DynamoOptions) -> DynamoPro
         carbon=carbon,
         carbon_constant=loaded.spec.power.carbon_g_per_kwh,
         time_limit_s=opts.time_limit_s,
+        warnings=warnings,
     )
+
+
+def _representative_warnings(scheme: ClassScheme, profiles: ProfileSet) -> list[str]:
+    """Warn when a class's profile rows were made for a request outside the class's buckets (other cut points)."""
+    out = []
+    for rc in scheme.classes:
+        sw = profiles.sweeps[(rc.name, profiles.configs[0])]
+        i = int(scheme.classify_many(np.array([sw.input_tokens]), np.array([sw.output_tokens]))[0])
+        if sw.input_tokens and sw.output_tokens and scheme.classes[i].name != rc.name:
+            out.append(
+                f"profile rows of class {rc.name} describe {sw.input_tokens} input / {sw.output_tokens} output tokens, "
+                "outside its buckets: regenerate the table for these cut points (scripts/gen_dynamo_profile.py)"
+            )
+    return out

@@ -164,8 +164,11 @@ def markdown_sections(plan: Plan) -> list[str]:
     return sections
 
 
-def write_plot(plan: Plan, path: Path) -> None:
-    """GPUs per pool over the day (stacked) with the power line; energy per request per class versus clock."""
+def write_plot(plan: Plan, path: Path) -> list[tuple[str, str]]:
+    """GPUs per pool over the day (stacked) with the power line; energy per request per class versus clock.
+
+    Returns the (x, y) labels of every axis drawn, so tests can check the figure without comparing pixels.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -216,4 +219,6 @@ def write_plot(plan: Plan, path: Path) -> None:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
+    labels = [(a.get_xlabel(), a.get_ylabel()) for a in fig.get_axes()]
     plt.close(fig)
+    return labels

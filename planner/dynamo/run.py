@@ -10,7 +10,7 @@ from typing import Any
 
 from planner.dynamo.baselines import all_baselines
 from planner.dynamo.extract import assumptions, plan_block
-from planner.dynamo.model import REL_GAP
+from planner.dynamo.model import BACKEND_NAME, REL_GAP
 from planner.dynamo.problem import DynamoOptions, DynamoProblem, prepare
 from planner.dynamo.solution import DayResult
 from planner.dynamo.solve import solve_day
@@ -63,28 +63,38 @@ def solver_report(day: DayResult, wall_s: float) -> SolveReport:
     )
 
 
+def _infeasible_plan(
+    inputs: Inputs_, opts: DynamoOptions, problem: DynamoProblem | None, exc: InfeasibleError, wall_s: float
+) -> Plan:
+    """The plan document written with ``--out`` when no plan exists: status infeasible and the reason."""
+    report = SolveReport(backend=BACKEND_NAME, status="infeasible", message=str(exc))
+    block = {"mode": problem.mode if problem else opts.mode, "epochs": [], "infeasible": exc.shortfall.describe()}
+    return assemble_plan(
+        "dynamo",
+        inputs.loaded,
+        inputs.profiles,
+        report,
+        block,
+        {},
+        assumptions(problem) if problem else [],
+        list(problem.warnings) if problem else [],
+        _options_record(problem, opts) if problem else {"slo_e2e_s": opts.slo_e2e_s, "mode": opts.mode},
+        wall_s,
+    )
+
+
 def plan_dynamo(inputs: Inputs_, opts: DynamoOptions) -> Plan:
     """Solve and return the plan document (raises InfeasibleError with an infeasible plan attached)."""
     loaded, db = inputs.loaded, inputs.profiles
+    problem: DynamoProblem | None = None
     with stopwatch() as t:
-        problem = prepare(loaded, db, opts)
         try:
+            problem = prepare(loaded, db, opts)
             day = solve_day(problem)
         except InfeasibleError as exc:
-            report = SolveReport(backend="mathopt/scip", status="infeasible", message=str(exc))
-            exc.plan = assemble_plan(
-                "dynamo",
-                loaded,
-                db,
-                report,
-                {"mode": problem.mode, "epochs": [], "infeasible": exc.shortfall.describe()},
-                {},
-                assumptions(problem),
-                problem.warnings,
-                _options_record(problem, opts),
-                t[0],
-            )
+            exc.plan = _infeasible_plan(inputs, opts, problem, exc, t[0])
             raise
+        assert problem is not None
         baselines = all_baselines(problem, day.epochs)
         block, metrics, _totals = plan_block(problem, day, baselines)
         verify_plan(problem, block)
@@ -94,7 +104,7 @@ def plan_dynamo(inputs: Inputs_, opts: DynamoOptions) -> Plan:
             warnings.append(f"baseline {b.name} unavailable: {b.note}")
         elif b.gpus > problem.gpu_budget and b.name != "plan-top-clock":
             warnings.append(f"baseline {b.name} needs {b.gpus} GPUs, more than the budget of {problem.gpu_budget}")
-    if "synthetic" in problem.profiles.provenance[0] or any("synthetic" in p for p in problem.profiles.provenance):
+    if "synthetic" in problem.profiles.provenance:
         warnings.append(
             "profile rows are SYNTHETIC (physical model, docs/dynamo.md): figures show the planner's behaviour, "
             "not measured DynamoLLM results"

@@ -1,0 +1,71 @@
+"""The verifier recomputes the plan without the solver and catches inconsistent plans."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import pytest
+
+from planner.dynamo.baselines import all_baselines
+from planner.dynamo.extract import plan_block
+from planner.dynamo.solve import solve_day
+from planner.dynamo.verify import check_plan, verify_plan
+from planner.errors import VerificationError
+
+
+@pytest.fixture
+def solved(tiny):
+    day = solve_day(tiny)
+    block, _m, _t = plan_block(tiny, day, all_baselines(tiny, day.epochs))
+    return tiny, block
+
+
+def test_verifier_does_not_import_ortools() -> None:
+    code = "import sys, planner.dynamo.verify; print('ortools' in ' '.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_clean_plan_passes(solved) -> None:
+    pb, block = solved
+    verify_plan(pb, block)
+
+
+def first_config(block):
+    for e in block["epochs"]:
+        for p in e["pools"]:
+            for c in p["configs"]:
+                if c["classes"]:
+                    return e, p, c
+    raise AssertionError("no configuration with load")
+
+
+def test_capacity_and_slo_violation_detected(solved) -> None:
+    pb, block = solved
+    bad = copy.deepcopy(block)
+    _e, _p, cfg = first_config(bad)
+    k = next(iter(cfg["classes"]))
+    cfg["classes"][k]["provisioned_rps"] *= 1000  # far too much load for its instances
+    errs = check_plan(pb, bad)
+    assert any("capacity exceeded" in e for e in errs)
+    assert any(f"serve[{k}]" in e for e in errs)
+
+
+def test_energy_tampering_detected(solved) -> None:
+    pb, block = solved
+    bad = copy.deepcopy(block)
+    _e, _p, cfg = first_config(bad)
+    cfg["energy_wh"] *= 0.9
+    with pytest.raises(VerificationError, match="energy"):
+        verify_plan(pb, bad)
+
+
+def test_budget_and_gpu_count_detected(solved) -> None:
+    pb, block = solved
+    bad = copy.deepcopy(block)
+    e, _p, cfg = first_config(bad)
+    cfg["instances"] += 10
+    errs = check_plan(pb, bad)
+    assert any(f"gpus {e['gpus']} !=" in x for x in errs) and any("energy" in x for x in errs)
