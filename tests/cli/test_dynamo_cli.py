@@ -139,7 +139,7 @@ def test_same_inputs_byte_identical_plan(runner, spec: Path) -> None:
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
-@pytest.mark.parametrize("name", ["dynamo-llama2-70b-h100.yaml"])
+@pytest.mark.parametrize("name", ["dynamo-llama2-70b-h100.yaml", "dynamo-llama2-70b-h100-coding.yaml"])
 def test_shipped_specs_validate(runner, name: str) -> None:
     res = runner.invoke(app, ["validate", str(ROOT / "cluster_specs" / name), "--format", "json"])
     assert res.exit_code == 0 and json.loads(res.stdout)["solvers"]["dynamo"] == []
