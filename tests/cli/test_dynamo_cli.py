@@ -143,3 +143,20 @@ def test_same_inputs_byte_identical_plan(runner, spec: Path) -> None:
 def test_shipped_specs_validate(runner, name: str) -> None:
     res = runner.invoke(app, ["validate", str(ROOT / "cluster_specs" / name), "--format", "json"])
     assert res.exit_code == 0 and json.loads(res.stdout)["solvers"]["dynamo"] == []
+
+
+def test_measured_rows_layer_over_the_synthetic_table(runner, spec: Path, tmp_path: Path) -> None:
+    """A user table in the same schema (--profiles DIR) replaces shipped rows by key; the plan says so."""
+    shipped = (ROOT / "profiles" / "tables" / "dynamo_profile.csv").read_text().splitlines()
+    header = next(line for line in shipped if line.startswith("model,"))
+    rows = [line for line in shipped if line.startswith("llama2-70b,H100-80G,SS,2,800,")]
+    measured = [",".join([*r.split(",")[:-2], str(float(r.split(",")[-2]) * 1.1), "measured:lab run 42"]) for r in rows]
+    user = tmp_path / "my-profiles" / "tables"
+    user.mkdir(parents=True)
+    (user / "dynamo_profile.csv").write_text("\n".join([header, *measured]) + "\n")
+    plan = run_json(runner, str(spec), "--profiles", str(user.parent))
+    assert sum("profile override" in w and "class=SS" in w for w in plan["warnings"]) == len(rows) == 14
+    profile = next(a for a in plan["assumptions"] if a["subject"] == "profile")
+    assert "measured" in profile["detail"] and "synthetic" in profile["detail"]
+    ss = next(r for r in plan["plan"]["profile"] if (r["class"], r["tp"], r["freq_mhz"]) == ("SS", 2, 800))
+    assert ss["idle_w"] == pytest.approx(130.24 * 1.1, rel=1e-3)
