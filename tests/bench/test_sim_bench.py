@@ -99,8 +99,15 @@ def test_plan_helix_placements_offline(tmp_path: Path) -> None:
     cmd += ["--out", str(out), "--emit-baselines", str(tmp_path), "--format", "json"]
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stderr
-    baselines = [tmp_path / f"{b}.json" for b in BASELINES if (tmp_path / f"{b}.json").exists()]
-    assert {p.stem for p in baselines} >= {"swarm", "separate-pipelines"}, "plan helix wrote no baselines"
+    baselines: list[Path] = []
+    for b in BASELINES:
+        path = tmp_path / f"{b}.json"
+        assert path.exists(), f"plan helix --emit-baselines wrote no {path.name}"
+        if not json.loads(path.read_text())["metrics"].get("throughput_tok_s"):
+            # a baseline with no flow (e.g. separate pipelines beyond K) gives the simulator no routing weights
+            print(f"\nnote: plan helix's {path.name} carries no flow; using the reference placement instead")
+            path = FIX / f"{b}.json"
+        baselines.append(path)
     doc, wall, _ = _simulate([str(out), "--compare", *map(str, baselines), "--offline"])
     _print_comparison(f"plan helix placements, offline 600 s, {wall:.1f} s wall:", doc)
     _assert_milp_wins(doc)
