@@ -175,7 +175,7 @@ def build_epochs(
         ts = pd.Timestamp(first)
         first_s = ts.hour * 3600.0 + ts.minute * 60.0 + ts.second + ts.microsecond / 1e6
     if trace is not None and workload.arrival == "trace" and workload.load_curve is None:
-        horizon = horizon_s or max(trace.duration_s, 1.0)
+        horizon = horizon_s or min(max(trace.duration_s, 1.0), DAY_S)  # plans are one day: HH:MM epoch labels
         epochs = replay_epochs(scheme, trace, first_s, length_s, horizon)
         mix = class_mix(scheme, trace.input_tokens, trace.output_tokens)
         return epochs, LoadSource("replay", f"trace {trace_name} replayed ({len(trace)} requests)", mix)

@@ -43,14 +43,16 @@ def check_plan(problem: DynamoProblem, block: dict[str, Any]) -> list[str]:
     """All problems found in the plan block (empty list: the plan is consistent)."""
     errs: list[str] = []
     serves = problem.serves()
-    epochs = {e.label: e for e in problem.epochs}
     window = int(round(problem.epoch_s / problem.reshard_epoch_s))
     total_wh = 0.0
     prev_pool_gpus: dict[str, int] | None = None
     prev_tp: dict[tuple[str, int], int] | None = None
     for idx, ep in enumerate(block["epochs"]):
         where = f"epoch[{ep['start']}]"
-        epoch: Epoch = epochs[ep["start"]] if ep["start"] in epochs else problem.epochs[idx]
+        epoch: Epoch = problem.epochs[idx]
+        if epoch.label != ep["start"]:
+            errs.append(f"{where}: epoch {idx} should start at {epoch.label}")
+            continue
         lam = problem.provisioned(epoch)
         routed = {k: 0.0 for k in problem.classes}
         gpus, energy = 0, 0.0

@@ -84,7 +84,10 @@ class DynamoSection(_Strict):
     epoch: DurationS = Field(default=1800.0, gt=0, description="cluster-level period (instances per pool)")
     reshard_epoch: DurationS = Field(default=300.0, gt=0, description="pool-level period (TP mix); plan granularity")
     horizon: DurationS | None = Field(
-        default=None, gt=0, description="planned span; default: 24h for a load curve, the trace span for a replay"
+        default=None,
+        gt=0,
+        le=86400,
+        description="planned span, at most 24h; default: 24h for a load curve, the trace span (up to 24h) for a replay",
     )
     load_interpolation: Literal["step", "linear"] = Field(
         default="step", description="how workload.load_curve is read between its points"

@@ -110,3 +110,15 @@ def test_budget_too_small_names_the_smallest_budget(tmp_path: Path) -> None:
     assert all(e.gpus <= need for e in solve_day(ok).epochs)
     with pytest.raises(InfeasibleError):
         solve_day(tiny_problem(tmp_path, TINY, mode="joint", gpu_budget=need - 1))
+
+
+def test_trace_replay_plans_the_trace_hour(tmp_path: Path) -> None:
+    """arrival: trace without a curve: the trace is classified and binned into 5-minute epochs on its own clock."""
+    text = TINY.replace("count: 6", "count: 11").replace("dynamo:\n  horizon: 1h\n", "dynamo:\n")
+    text = text.split("  load_curve:")[0] + "  arrival: trace\nslo: {ttft: 400ms, tbt: 100ms}\ndynamo: {mode: joint}\n"
+    pb = tiny_problem(tmp_path, text)
+    assert [e.label for e in pb.epochs][:2] == ["18:15", "18:20"] and len(pb.epochs) == 12
+    assert sum(sum(e.requests.values()) for e in pb.epochs) == 19366
+    day = solve_day(pb)
+    block, _m, _t = plan_block(pb, day, all_baselines(pb, day.epochs))
+    assert check_plan(pb, block) == [] and block["epochs"][0]["start"] == "18:15"
