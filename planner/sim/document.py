@@ -101,6 +101,7 @@ class PlacementResult(_Doc):
     prompt_latency: LatencyStats = Field(description="arrival at the coordinator to first token back")
     decode_token_latency: LatencyStats = Field(description="time between consecutive tokens of a request")
     requests: RequestCounts
+    pipeline_mean_hops: float | None = Field(description="nodes on an admitted request's pipeline, on average")
     nodes: list[NodeResult]
     links: list[LinkResult] = Field(description="links that carried traffic, busiest first")
     timeline: Timeline

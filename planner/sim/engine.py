@@ -102,6 +102,7 @@ class SimOutcome:
     events: int
     simulated_s: float
     warnings: list[str]
+    hops_total: int = 0  # nodes on the pipelines of all admitted requests
 
 
 class Engine:
@@ -173,6 +174,7 @@ class Engine:
         self.bucket_s = cfg.end_s / cfg.timeline_buckets
         self.timeline = [0] * cfg.timeline_buckets
         self.launched = self.admitted = self.completed = self.rejected = 0
+        self.hops_total = 0
         self.warnings: list[str] = []
         for nd in topo.nodes:
             if nd.kv_capacity_token_layers <= 0 and nd.index in self._routed_nodes():
@@ -287,6 +289,7 @@ class Engine:
                 break
             self.pending.popleft()
             self.admitted += 1
+            self.hops_total += len(self.r_route[rid])
             groups.setdefault(self.r_route[rid][0], []).append((rid, 0))
         if groups:
             self._send_from_source(groups, prompt=True)
@@ -523,4 +526,5 @@ class Engine:
             events=events,
             simulated_s=end,
             warnings=self.warnings,
+            hops_total=self.hops_total,
         )

@@ -92,6 +92,7 @@ def placement_result(placement: PlacementInput, topo: Topology, out: SimOutcome)
             waiting_requests=out.pending_end,
             in_flight_requests=out.in_flight_end,
         ),
+        pipeline_mean_hops=_ratio(out.hops_total, out.admitted),
         nodes=nodes,
         links=links,
         timeline=Timeline(

@@ -56,6 +56,7 @@ def summary_rows(doc: SimulationDocument) -> tuple[list[str], list[list[str]]]:
             for p in ps
         ],
         ["rejected (never fit)"] + [str(p.requests.rejected_requests) for p in ps],
+        ["pipeline hops (mean)"] + [fmt_num(round(p.pipeline_mean_hops or 0.0, 2)) for p in ps],
         ["busiest node"] + [_busiest(p) for p in ps],
         ["simulated s / wall s"] + [f"{fmt_num(p.simulated_s)} / {fmt_num(walls.get(p.path, 0.0))}" for p in ps],
     ]

@@ -37,7 +37,7 @@ def test_json_document(runner, tmp_path: Path) -> None:
     assert p["bound_tok_s"] == 100.0 and p["decode_throughput_tok_s"] > 0
     assert p["achieved_vs_bound_ratio"] == pytest.approx(p["total_throughput_tok_s"] / 100.0)
     assert {"p50_ms", "p90_ms", "p99_ms"} <= set(p["prompt_latency"]) and p["decode_token_latency"]["count"] > 0
-    assert [n["name"] for n in p["nodes"]] == ["a", "b"] and p["links"]
+    assert [n["name"] for n in p["nodes"]] == ["a", "b"] and p["links"] and p["pipeline_mean_hops"] == 2.0
     assert doc["inputs"]["workload"]["arrivals"] == "poisson" and doc["inputs"]["options"]["seed"] == 0
     assert {a["subject"] for a in doc["assumptions"]} >= {"kv_capacity", "scheduling", "workload", "batch_time"}
     assert doc["run"]["placements_wall_s"] and p["simulated_s"] == 5.0
