@@ -305,8 +305,9 @@ def assumptions(problem: DynamoProblem) -> list[Assumption]:
         ),
         Assumption(
             subject="pricing",
-            basis="user" if problem.price_kwh is not None else "default",
-            detail=f"GPU {problem.gpu_usd_h:g} USD/GPU-h, electricity {problem.price_kwh:g} USD/kWh",
+            basis="default" if "default" in problem.price_source else "user",
+            detail=f"GPU {problem.gpu_usd_h:g} USD/GPU-h, electricity {problem.price_kwh:g} USD/kWh "
+            f"({problem.price_source})",
         ),
     ]
     if problem.carbon is not None:

@@ -66,6 +66,7 @@ class DynamoProblem:
     penalty_weight: float
     gpu_usd_h: float
     price_kwh: float
+    price_source: str
     pue: float
     carbon: CarbonSeries | None
     carbon_constant: float | None
@@ -319,12 +320,24 @@ def prepare(loaded: LoadedSpec, db: ProfileDB, opts: DynamoOptions) -> DynamoPro
         penalty_weight=rc.penalty_weight,
         gpu_usd_h=gpu_price if gpu_price is not None else gpu.price_usd_h,
         price_kwh=price,
+        price_source=_price_source(opts, loaded, gpu_price is not None),
         pue=loaded.spec.power.pue,
         carbon=carbon,
         carbon_constant=loaded.spec.power.carbon_g_per_kwh,
         time_limit_s=opts.time_limit_s,
         warnings=warnings,
     )
+
+
+def _price_source(opts: DynamoOptions, loaded: LoadedSpec, gpu_from_spec: bool) -> str:
+    energy = (
+        "--price-kwh"
+        if opts.price_kwh is not None
+        else "pricing.electricity_usd_kwh"
+        if "electricity_usd_kwh" in loaded.spec.pricing.model_fields_set
+        else "default"
+    )
+    return f"electricity: {energy}; GPU: {'pricing.gpu_usd_h' if gpu_from_spec else 'gpus.yaml list price'}"
 
 
 def _representative_warnings(scheme: ClassScheme, profiles: ProfileSet) -> list[str]:
