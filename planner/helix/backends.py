@@ -1,7 +1,8 @@
 """Thin adapters so the per-node formulation in :mod:`planner.helix.model` is written once for every backend.
 
-* :class:`CpSatBackend`: OR-Tools CP-SAT. Flows are integers in units of ``resolution`` tokens/s (capacities are
-  rounded *down*, so every CP-SAT flow is a feasible flow of the real graph); implications are native enforcement
+* :class:`CpSatBackend`: OR-Tools CP-SAT. Flows are integers in units of ``resolution`` tokens/s; capacities are
+  rounded *up*, so the integer model is a relaxation of the real one within one unit per arc and its proven bound
+  stays valid (the placement it returns is then re-evaluated exactly); implications are native enforcement
   literals (indicator constraints, no big-M).
 * :class:`MathOptBackend`: OR-Tools MathOpt with SCIP or HiGHS. Flows are continuous tokens/s; implications use
   big-M with the smallest valid M (the reference formulation, section 6).
@@ -10,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -65,7 +67,7 @@ class Backend:
         raise NotImplementedError
 
     def flow_value(self, tok_s: float) -> float:
-        """A capacity in the backend's flow unit (integer units for CP-SAT, rounded down)."""
+        """A capacity in the backend's flow unit (integer units for CP-SAT, rounded up)."""
         return tok_s
 
     def add(self, lhs: Expr, sense: Sense, rhs: float, name: str) -> None:
@@ -144,7 +146,7 @@ class CpSatBackend(Backend):
         return self.model.new_bool_var(name)
 
     def flow_value(self, tok_s: float) -> float:
-        return float(int(tok_s * self.scale))
+        return float(math.ceil(tok_s * self.scale - 1e-9))
 
     def flow_var(self, ub: float, name: str) -> Any:
         return self.model.new_int_var(0, int(ub), name)

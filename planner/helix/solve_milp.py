@@ -17,6 +17,9 @@ from typing import Any
 from planner.helix.backends import CpSatBackend, MathOptBackend
 from planner.solver import Status, status_from_cpsat, status_from_mathopt
 
+#: Virtual workers CP-SAT interleaves in one thread when --workers is 1 (deterministic portfolio search).
+INTERLEAVED_WORKERS = 8
+
 
 @dataclass(frozen=True)
 class RunLimits:
@@ -67,7 +70,12 @@ def solve_cpsat(backend: CpSatBackend, limits: RunLimits) -> RawResult:
     solver = cp_model.CpSolver()
     p = solver.parameters
     p.max_time_in_seconds = max(limits.time_limit_s, 0.01)
-    p.num_workers = limits.workers
+    if limits.workers == 1:
+        # One thread, but CP-SAT's portfolio (LNS included) interleaved deterministically.
+        p.interleave_search = True
+        p.num_workers = INTERLEAVED_WORKERS
+    else:
+        p.num_workers = limits.workers
     p.random_seed = limits.seed
     p.relative_gap_limit = limits.gap
     p.catch_sigint_signal = False
@@ -95,10 +103,9 @@ def solve_cpsat(backend: CpSatBackend, limits: RunLimits) -> RawResult:
     code = box.get("status", cp_model.UNKNOWN)
     name = solver.status_name(code)
     has = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-    limit_hit = wall >= limits.time_limit_s * 0.999
-    status: Status = status_from_cpsat(name, has, limit_hit=limit_hit)
-    if name == "FEASIBLE" and not limit_hit and not interrupted and not reason:
-        status = "feasible"  # stopped on the gap limit
+    # CP-SAT reports OPTIMAL when the gap limit is met, so FEASIBLE means a limit stopped it: the time limit, or
+    # our stall watchdog (then "feasible", with the reason in the message).
+    status: Status = status_from_cpsat(name, has, limit_hit=not reason)
     if interrupted:
         status = "interrupted"
     return RawResult(

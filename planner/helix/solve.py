@@ -1,0 +1,409 @@
+"""``plan helix`` end to end: bounds, constructions, MILP, verification -- returning one verified placement.
+
+Order of work (each step is cheap before the next is tried):
+
+1. prune the graph when asked or when it is large (:mod:`planner.helix.prune`);
+2. baselines (Petals, Swarm, separate pipelines) and the bounds: compute, layer-covering with link cuts, and in
+   strict mode the solo/shared block bound (:mod:`planner.helix.bounds`);
+3. constructions: the single pipeline and the best stage layout (:mod:`planner.helix.stages`); when the best of
+   them meets the bound within ``--gap`` the run stops with status ``optimal`` and says why;
+4. the MILP (per-node by default, or the type-aggregated interval model), warm-started from the best placement so
+   far, with the bound as an objective cut, until the time limit, the gap, a stall or Ctrl-C;
+5. the independent max flow of the chosen placement (:mod:`planner.helix.verify`); the plan reports that value.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+from planner.errors import InfeasibleError, Shortfall
+from planner.helix import aggregated as agg
+from planner.helix.backends import CpSatBackend, MathOptBackend
+from planner.helix.baselines import Baseline, all_baselines
+from planner.helix.bounds import CoveringBound, block_bound, compute_bound, covering_bound, single_pipeline
+from planner.helix.flow import FlowResult, Mode, flow_value, max_flow
+from planner.helix.instance import HelixInstance
+from planner.helix.model import add_full_hint, build, model_size
+from planner.helix.placement import park_idle
+from planner.helix.prune import AUTO_PRUNE_KEEP, AUTO_PRUNE_NODES, PruneReport, link_key, prune
+from planner.helix.regions import best_region_blocks
+from planner.helix.solve_milp import RawResult, RunLimits, solve_cpsat, solve_mathopt
+from planner.helix.stages import best_stages
+from planner.helix.verify import check_objective, check_solver_flows, verify
+from planner.solver import SolveReport, Status
+
+SolverName = Literal["cpsat", "scip", "highs"]
+Formulation = Literal["auto", "per-node", "aggregated"]
+
+#: Above this many nodes the per-node MILP is not attempted (its model would not fit the time limit).
+PER_NODE_MAX_NODES = 300
+
+
+@dataclass(frozen=True)
+class HelixOptions:
+    """Everything that shapes a helix run (recorded in the plan's ``inputs.options``)."""
+
+    mode: Mode = "strict"
+    solver: SolverName = "cpsat"
+    formulation: Formulation = "auto"
+    time_limit_s: float = 60.0
+    gap: float = 1e-3
+    stall_s: float | None = None
+    workers: int = 1
+    seed: int = 0
+    prune_keep: int | None = None
+    prune_threshold_bytes_s: float | None = None
+    no_prune: bool = False
+    resolution_tok_s: float = 1e-3
+    swarm_stages: int | None = None
+    petals_seed: int = 0
+
+
+@dataclass
+class Candidate:
+    """A placement found along the way, with its verified strict/partial max flow on the plan's graph."""
+
+    source: str
+    ranges: dict[str, tuple[int, int]]
+    flow_tok_s: float
+    at_s: float
+
+
+@dataclass
+class HelixResult:
+    """What a run found and proved; :mod:`planner.helix.plan_block` turns it into the plan document."""
+
+    full: HelixInstance
+    inst: HelixInstance
+    mode: Mode
+    ranges: dict[str, tuple[int, int]]
+    flow: FlowResult
+    report: SolveReport
+    baselines: list[Baseline]
+    compute_bound_tok_s: float
+    covering: CoveringBound
+    block_bound_tok_s: float | None
+    solver_bound_tok_s: float | None
+    best_bound_tok_s: float
+    bound_source: str
+    chosen: str
+    prune: PruneReport | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    milp: dict[str, object] = field(default_factory=dict)
+
+
+def _prune_step(
+    inst: HelixInstance, opts: HelixOptions, protect: set[tuple[str, str]] | None = None
+) -> tuple[HelixInstance, PruneReport | None]:
+    if opts.no_prune:
+        return inst, None
+    keep, reason = opts.prune_keep, "--prune-keep"
+    if keep is None and len(inst.nodes) > AUTO_PRUNE_NODES:
+        keep, reason = AUTO_PRUNE_KEEP, f"default: more than {AUTO_PRUNE_NODES} nodes"
+    if keep is None:
+        return inst, None
+    return prune(inst, keep, opts.prune_threshold_bytes_s, opts.mode, reason, protect)
+
+
+def check_memory(inst: HelixInstance) -> Shortfall | None:
+    """Can the cluster hold the model at all? (sum of K_i against L, and the bytes behind it)."""
+    if inst.total_max_layers >= inst.layers:
+        return None
+    need_gb = inst.layers * inst.layer_weight_bytes / 1e9
+    have_gb = inst.total_max_layers * inst.layer_weight_bytes / 1e9
+    return Shortfall(
+        constraint="memory[cluster]",
+        limit=float(inst.layers),
+        best=float(inst.total_max_layers),
+        unit="layers",
+        detail=f"the nodes hold {have_gb:.4g} GB of weights next to a {inst.kv_reserve_fraction:.0%} KV reserve, "
+        f"the model needs {need_gb:.4g} GB",
+    )
+
+
+class _Clock:
+    def __init__(self, limit_s: float) -> None:
+        self.start = time.perf_counter()
+        self.limit = limit_s
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    @property
+    def left(self) -> float:
+        return max(self.limit - self.elapsed, 0.0)
+
+
+def _add(cands: list[Candidate], inst: HelixInstance, mode: Mode, source: str, ranges, clock: _Clock) -> Candidate:
+    c = Candidate(source, dict(ranges), flow_value(inst, ranges, mode), clock.elapsed)
+    cands.append(c)
+    return c
+
+
+def _best(cands: list[Candidate]) -> Candidate:
+    """Highest flow; ties go to the earliest candidate (deterministic)."""
+    best = cands[0]
+    for c in cands[1:]:
+        if c.flow_tok_s > best.flow_tok_s * (1 + 1e-12) + 1e-9:
+            best = c
+    return best
+
+
+def solve_helix(
+    full: HelixInstance, opts: HelixOptions, placement: dict[str, tuple[int, int]] | None = None
+) -> HelixResult:
+    """Run the whole method (module docstring); with ``placement`` only evaluate that placement."""
+    clock = _Clock(opts.time_limit_s)
+    mode = opts.mode
+    # Pruning only shrinks the per-node MILP (it happens there); every placement is evaluated on the full graph.
+    inst = full
+    prune_report: PruneReport | None = None
+    notes: list[str] = []
+
+    short = check_memory(inst)
+    if short is not None:
+        raise InfeasibleError(short)
+
+    baselines = all_baselines(inst, mode, opts.petals_seed, opts.swarm_stages)
+    ub = compute_bound(inst)
+    cov = covering_bound(inst, mode)
+    block = block_bound(inst, cov.value) if mode == "strict" else None
+    bound, bound_source = cov.value, cov.active
+    if block is not None and block < bound * (1 - 1e-12):
+        bound, bound_source = block, "solo/shared block bound"
+    if bound <= 1e-9:
+        raise InfeasibleError(
+            Shortfall(
+                constraint="connectivity",
+                detail="no flow can cross all layers: the coordinator links or node links leave no usable path",
+            )
+        )
+
+    cands: list[Candidate] = []
+    for b in baselines:
+        if b.ranges:
+            full_ranges = park_idle(inst, b.ranges)
+            _add(cands, inst, mode, f"baseline:{b.name}", full_ranges, clock)
+    if placement is not None:
+        chosen = _add(cands, inst, mode, "placement", placement, clock)
+        return _finish(
+            full,
+            inst,
+            mode,
+            opts,
+            chosen,
+            cands,
+            baselines,
+            ub,
+            cov,
+            block,
+            None,
+            bound,
+            bound_source,
+            prune_report,
+            notes,
+            {},
+            clock,
+            evaluated=True,
+        )
+
+    sp = single_pipeline(inst)
+    if sp is not None:
+        _add(cands, inst, mode, "single-pipeline", park_idle(inst, sp.ranges), clock)
+    best = _best(cands)
+    if best.flow_tok_s < bound * (1 - opts.gap):
+        lower = max(best.flow_tok_s, sp.target_tok_s if sp else 0.0)
+        stages = best_stages(inst, lower, bound, time_limit_s=min(10.0, max(clock.left / 4, 0.5)))
+        if stages is not None:
+            _add(cands, inst, mode, "stages", stages.ranges, clock)
+        best = _best(cands)
+        if len(inst.regions) > 1 and agg.links_may_bind(inst) and best.flow_tok_s < bound * (1 - opts.gap):
+            blocks = best_region_blocks(inst, best.flow_tok_s, bound, time_limit_s=min(20.0, max(clock.left / 3, 0.5)))
+            if blocks is not None:
+                _add(cands, inst, mode, "region-blocks", park_idle(inst, blocks.ranges), clock)
+    best = _best(cands)
+
+    milp: dict[str, object] = {}
+    solver_bound = None
+    raw_status: Status | None = None
+    if best.flow_tok_s < bound * (1 - opts.gap) and clock.left > 0.5:
+        used = {link_key(u, v) for (u, v), f in max_flow(inst, best.ranges, mode).edge_flow.items() if f > 0}
+        milp_inst, prune_report = _prune_step(inst, opts, used)
+        raw_status, solver_bound, milp = _run_milp(inst, milp_inst, mode, opts, best, bound, cands, clock, notes)
+    if solver_bound is not None and solver_bound < bound:
+        bound, bound_source = solver_bound, f"{milp.get('formulation')} MILP bound ({opts.solver})"
+    best = _best(cands)
+    return _finish(full, inst, mode, opts, best, cands, baselines, ub, cov, block, solver_bound, bound,
+                   bound_source, prune_report, notes, milp, clock, raw_status=raw_status)  # fmt: skip
+
+
+def _run_milp(
+    full: HelixInstance,
+    inst: HelixInstance,
+    mode: Mode,
+    opts: HelixOptions,
+    hint: Candidate,
+    bound: float,
+    cands: list[Candidate],
+    clock: _Clock,
+    notes: list[str],
+) -> tuple[Status | None, float | None, dict[str, object]]:
+    formulation = opts.formulation
+    if formulation == "auto":
+        formulation = "per-node"
+    if formulation == "aggregated" and mode == "partial":
+        notes.append("the aggregated formulation is strict-only; used the per-node model")
+        formulation = "per-node"
+    if formulation == "per-node" and len(inst.nodes) > PER_NODE_MAX_NODES:
+        notes.append(
+            f"per-node MILP skipped: {len(inst.nodes)} nodes exceed {PER_NODE_MAX_NODES}; "
+            "the plan is the best construction with its proven bound"
+        )
+        return None, None, {"formulation": "none"}
+    limits = RunLimits(clock.left, opts.gap, opts.stall_s, opts.workers, opts.seed)
+    info: dict[str, object] = {"formulation": formulation}
+    if formulation == "aggregated":
+        by_region = agg.links_may_bind(inst) and len(inst.regions) > 1
+        am = agg.build(inst, bound, opts.resolution_tok_s, by_region)
+        info["variables"], info["constraints"] = am.size
+        hint_flow = _node_flows(inst, hint.ranges, mode)
+        agg.hint(am, hint.ranges, hint_flow)
+        raw = agg.solve(am, RunLimits(clock.left, opts.gap, opts.stall_s, opts.workers, opts.seed))
+        ranges = agg.disaggregate(am, raw)
+        scale = am.scale
+        if ranges is not None:
+            _add(cands, full, mode, "milp:aggregated", park_idle(inst, ranges), clock)
+        exact = inst is full and not by_region and not agg.links_may_bind(inst)
+        return _milp_outcome(raw, scale, info, bound, exact=exact)
+    backend = CpSatBackend(opts.resolution_tok_s) if opts.solver == "cpsat" else MathOptBackend(opts.solver)
+    m = build(inst, mode, backend, bound)
+    info["variables"], info["constraints"] = model_size(inst, mode)
+    hinted = add_full_hint(m, hint.ranges)
+    info["warm_start"] = hint.source
+    info["warm_start_tok_s"] = hinted
+    if inst is not full:
+        on_pruned = flow_value(inst, hint.ranges, mode)
+        if on_pruned < hint.flow_tok_s * (1 - 1e-9):
+            notes.append(
+                f"warm start {hint.source} carries {hint.flow_tok_s:.6g} tokens/s on the full graph but only "
+                f"{on_pruned:.6g} on the pruned graph the MILP sees"
+            )
+    if opts.solver == "cpsat":
+        raw = solve_cpsat(backend, limits)  # type: ignore[arg-type]
+        scale = backend.flow_value(1.0) if isinstance(backend, CpSatBackend) else 1.0
+    else:
+        if opts.stall_s is not None:
+            notes.append("--stall is honoured by cpsat only")
+        raw = solve_mathopt(backend, limits)  # type: ignore[arg-type]
+        scale = 1.0
+    if raw.values is not None:
+        ranges = {}
+        for node in inst.nodes:
+            s = int(round(raw.values(m.v.start[node.name])))
+            k = next(k for k, h in m.v.hold[node.name].items() if raw.values(h) > 0.5)
+            ranges[node.name] = (s, s + k)
+        flows = {key: raw.values(v) / scale for key, v in m.v.flow.items()}
+        objective = (raw.objective or 0.0) / scale
+        tol = (len(inst.nodes) + 1) / scale if backend.integer_flows else 1e-6 * max(objective, 1.0)
+        check_solver_flows(inst, ranges, mode, flows, objective, tol)
+        check_objective(flow_value(inst, ranges, mode), objective, raw.status == "optimal", tol)
+        _add(cands, full, mode, "milp:per-node", ranges, clock)
+        info["objective_tok_s"] = objective
+    return _milp_outcome(raw, scale, info, bound, exact=inst is full)
+
+
+def _milp_outcome(
+    raw: RawResult, scale: float, info: dict[str, object], bound: float, exact: bool
+) -> tuple[Status, float | None, dict[str, object]]:
+    info["status"] = raw.status
+    info["wall_s"] = round(raw.wall_s, 3)
+    info["incumbents"] = [(round(t, 3), o / scale) for t, o in raw.incumbents[-20:]]
+    info["message"] = raw.message
+    solver_bound = None
+    if raw.bound is not None and exact:
+        # The MILP carries the bound as a cut and rounds capacities up, so its bound is valid and never looser.
+        solver_bound = min(bound, raw.bound / scale)
+    return raw.status, solver_bound, info
+
+
+def _node_flows(inst: HelixInstance, ranges: dict[str, tuple[int, int]], mode: Mode) -> dict[str, float]:
+    return max_flow(inst, ranges, mode).node_inflow
+
+
+def _finish(
+    full: HelixInstance,
+    inst: HelixInstance,
+    mode: Mode,
+    opts: HelixOptions,
+    best: Candidate,
+    cands: list[Candidate],
+    baselines: list[Baseline],
+    ub: float,
+    cov: CoveringBound,
+    block: float | None,
+    solver_bound: float | None,
+    bound: float,
+    bound_source: str,
+    prune_report: PruneReport | None,
+    notes: list[str],
+    milp: dict[str, object],
+    clock: _Clock,
+    raw_status: Status | None = None,
+    evaluated: bool = False,
+) -> HelixResult:
+    flow = verify(inst, best.ranges, mode, best.flow_tok_s)
+    value = flow.value
+    bound = max(bound, value)  # numerical safety: a bound below a verified flow is rounding noise
+    gap = (bound - value) / value if value > 0 else None
+    if value <= 0:
+        status: Status = "infeasible" if not evaluated else "feasible"
+        message = "the placement carries no flow" if evaluated else "no placement found that carries flow"
+    elif raw_status == "interrupted":
+        status, message = "interrupted", "interrupted (Ctrl-C): best plan so far"
+    elif gap is not None and gap <= max(opts.gap, 1e-9):
+        status = "optimal"
+        how = "meets" if gap <= 1e-9 else f"is within --gap {opts.gap:.2%} of"
+        message = f"{best.source} {how} the {bound_source} ({bound:.6g} tokens/s)"
+        if evaluated:
+            message = f"evaluated placement {how} the {bound_source}"
+    elif evaluated:
+        status, message = "feasible", f"evaluated placement; {bound_source} {bound:.6g} tokens/s"
+    elif raw_status in ("time_limit", "error", None):
+        status = "time_limit" if raw_status == "time_limit" else "feasible"
+        message = f"best from {best.source}; bound: {bound_source}"
+        if raw_status is None and milp.get("formulation") == "none":
+            message += "; MILP not attempted"
+    else:
+        status, message = "feasible", f"best from {best.source}; {milp.get('message', '')}; bound: {bound_source}"
+    report = SolveReport(
+        backend=opts.solver if milp.get("formulation") not in (None, "none") else "bounds+constructions",
+        status=status,
+        objective=value,
+        best_bound=bound,
+        message=message,
+        wall_s=clock.elapsed,
+    )
+    return HelixResult(
+        full=full,
+        inst=inst,
+        mode=mode,
+        ranges=best.ranges,
+        flow=flow,
+        report=report,
+        baselines=baselines,
+        compute_bound_tok_s=ub,
+        covering=cov,
+        block_bound_tok_s=block,
+        solver_bound_tok_s=solver_bound,
+        best_bound_tok_s=bound,
+        bound_source=bound_source,
+        chosen=best.source,
+        prune=prune_report,
+        candidates=cands,
+        notes=notes,
+        milp=milp,
+    )
