@@ -29,7 +29,11 @@ def _seconds(option: str, text: str) -> float:
 def simulate_command(
     plans: Annotated[
         list[Path],
-        typer.Argument(help="Helix plan JSON(s) written by `plan helix --out`; several are compared side by side."),
+        typer.Argument(
+            help="Helix plan JSON(s) written by `plan helix --out`; several are compared side by side.",
+            metavar="PLAN",
+            show_default=False,
+        ),
     ],
     compare: Annotated[
         bool,
