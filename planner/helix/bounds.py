@@ -80,20 +80,49 @@ class CoveringBound:
         return self.active
 
 
-def _node_link_limits(inst: HelixInstance) -> dict[str, float]:
-    """min(total capacity in, total capacity out) per node (edges clipped at their ceilings)."""
-    limits: dict[str, float] = {}
+@dataclass(frozen=True)
+class _LinkLimit:
+    """What a node's links let through: in total, and when it holds fewer than L layers (it then needs a compute
+    neighbour upstream or downstream), and when it holds all L layers (coordinator links only)."""
+
+    total: float
+    partial: float
+    whole: float
+
+    def at(self, k: int, layers: int) -> float:
+        return min(self.total, self.whole if k >= layers else self.partial)
+
+
+def _node_link_limits(inst: HelixInstance) -> dict[str, _LinkLimit]:
+    """Per node: min(total in, total out); a node holding k < L layers must use a compute link upstream (start >
+    0) or downstream (end < L), so its flow is at most max(compute in, compute out); one holding all L layers uses
+    only coordinator links (edges clipped at their ceilings)."""
+    limits: dict[str, _LinkLimit] = {}
     for n in inst.nodes:
-        cap_in = sum(edge_ceiling(inst, e.src, e.dst, e.capacity_tok_s) for e in inst.in_edges[n.name])
-        cap_out = sum(edge_ceiling(inst, e.src, e.dst, e.capacity_tok_s) for e in inst.out_edges[n.name])
-        limits[n.name] = min(cap_in, cap_out)
+        ins = [(e.src, edge_ceiling(inst, e.src, e.dst, e.capacity_tok_s)) for e in inst.in_edges[n.name]]
+        outs = [(e.dst, edge_ceiling(inst, e.src, e.dst, e.capacity_tok_s)) for e in inst.out_edges[n.name]]
+        total = min(sum(c for _, c in ins), sum(c for _, c in outs))
+        cmp_in = sum(c for u, c in ins if u != SOURCE)
+        cmp_out = sum(c for v, c in outs if v != SINK)
+        src = sum(c for u, c in ins if u == SOURCE)
+        snk = sum(c for v, c in outs if v == SINK)
+        limits[n.name] = _LinkLimit(total, max(cmp_in, cmp_out), min(src, snk))
     return limits
 
 
-def _node_work(node: HelixNode, flow: float, link_limit: float) -> float:
-    """max_k k * min(tp(k), F, link limit): the most layer-work the node can add at total flow F."""
-    cap = min(flow, link_limit)
-    return max((k * min(t, cap) for k, t in enumerate(node.tp_tok_s, start=1)), default=0.0)
+def _no_limits(inst: HelixInstance) -> dict[str, _LinkLimit]:
+    inf = float("inf")
+    return {n.name: _LinkLimit(inf, inf, inf) for n in inst.nodes}
+
+
+def _capped(node: HelixNode, limit: _LinkLimit, layers: int) -> tuple[float, ...]:
+    """tp_i(k) capped by what the node's links can carry at that size."""
+    return tuple(min(t, limit.at(k, layers)) for k, t in enumerate(node.tp_tok_s, start=1))
+
+
+def _node_work(tp: tuple[float, ...], flow: float) -> float:
+    """max_k k * min(tp(k), F): the most layer-work the node can add at total flow F."""
+    return max((k * min(t, flow) for k, t in enumerate(tp, start=1)), default=0.0)
 
 
 @dataclass
@@ -130,13 +159,14 @@ def covering_bound(inst: HelixInstance, mode: Mode = "strict", links: bool = Tru
     ub = compute_bound(inst)
     if not inst.nodes or ub <= 0:
         return CoveringBound(0.0, ub, "no node can hold a layer")
-    limits = _node_link_limits(inst) if links else {n.name: float("inf") for n in inst.nodes}
+    limits = _node_link_limits(inst) if links else _no_limits(inst)
+    capped = {n.name: _capped(n, limits[n.name], layers) for n in inst.nodes}
     regions = _regions(inst) if links else {}
 
     def region_terms(flow: float) -> dict[str, tuple[float, float]]:
         terms: dict[str, tuple[float, float]] = {}
         for r, reg in (regions or {"*": _RegionLinks(list(inst.nodes), 0, 0, 0, 0, 0)}).items():
-            work = sum(_node_work(n, flow, limits[n.name]) for n in reg.nodes)
+            work = sum(_node_work(capped[n.name], flow) for n in reg.nodes)
             if not regions:
                 terms[r] = (work, float("inf"))
                 continue
@@ -151,6 +181,13 @@ def covering_bound(inst: HelixInstance, mode: Mode = "strict", links: bool = Tru
         # A relative tolerance keeps float rounding from cutting below a bound met with equality (it only loosens).
         return sum(min(w, c) for w, c in region_terms(flow).values()) - layers * flow * (1 - 1e-9)
 
+    # The coordinator's links are a cut: every unit of flow leaves the source and reaches the sink through them.
+    src_cut = sum(edge_ceiling(inst, e.src, e.dst, e.capacity_tok_s) for e in inst.out_edges[SOURCE])
+    sink_cut = sum(edge_ceiling(inst, e.src, e.dst, e.capacity_tok_s) for e in inst.in_edges[SINK])
+    if min(src_cut, sink_cut) < ub:
+        ub_cut = min(src_cut, sink_cut)
+        if ub_cut <= 0 or slack(ub_cut * (1 + 1e-12)) >= 0:
+            return CoveringBound(ub_cut, ub, "coordinator link cut")
     lo, hi = 0.0, ub * (1 + 1e-12) + 1e-9
     if slack(hi) >= 0:
         lo = hi
@@ -166,7 +203,7 @@ def covering_bound(inst: HelixInstance, mode: Mode = "strict", links: bool = Tru
     value = hi
     terms = region_terms(value)
     binding = sorted(r for r, (w, c) in terms.items() if c < w)
-    limited = sorted(n.name for n in inst.nodes if limits[n.name] < min(value, max(n.tp_tok_s)))
+    limited = sorted(n.name for n in inst.nodes if _node_work(capped[n.name], value) < _node_work(n.tp_tok_s, value))
     if binding:
         active = "layer covering with link cuts (" + ", ".join(f"region {r}" for r in binding) + ")"
     elif limited:
@@ -191,11 +228,10 @@ def _lambda_min(values: Callable[[float], float]) -> float:
 def block_bound(inst: HelixInstance, upper: float, links: bool = True) -> float:
     """The solo/shared block bound (strict mode; module docstring), searched below ``upper``."""
     layers = inst.layers
-    limits = _node_link_limits(inst) if links else {n.name: float("inf") for n in inst.nodes}
+    limits = _node_link_limits(inst) if links else _no_limits(inst)
     groups: dict[tuple[float, ...], int] = {}
     for n in inst.nodes:
-        cap = limits[n.name]
-        key = tuple(min(t, cap) for t in n.tp_tok_s)
+        key = _capped(n, limits[n.name], layers)
         groups[key] = groups.get(key, 0) + 1
     items = list(groups.items())
 

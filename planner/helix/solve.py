@@ -366,7 +366,7 @@ def _finish(
         status, message = "interrupted", "interrupted (Ctrl-C): best plan so far"
     elif gap is not None and gap <= max(opts.gap, 1e-9):
         status = "optimal"
-        how = "meets" if gap <= 1e-9 else f"is within --gap {opts.gap:.2%} of"
+        how = "meets" if gap <= 1e-8 else f"is within --gap {opts.gap:.2%} of"
         message = f"{best.source} {how} the {bound_source} ({bound:.6g} tokens/s)"
         if evaluated:
             message = f"evaluated placement {how} the {bound_source}"

@@ -1,0 +1,131 @@
+"""``plan helix`` end to end through the CLI: exit codes, placements, baselines, plot, determinism."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from planner.cli import app
+from tests.conftest import write
+from tests.unit.helix.vectors import VECTORS, placement
+
+ROOT = Path(__file__).resolve().parents[2]
+SINGLE24 = str(ROOT / "cluster_specs" / "helix-single24-llama2-70b.yaml")
+TEN = str(ROOT / "cluster_specs" / "helix-10node-llama30b.yaml")
+
+SMALL = """
+name: small
+model: llama2-70b
+nodes:
+  - {name: a100, gpu: A100-40G, count: 4}
+  - {name: l4, gpu: L4, count: 6}
+network:
+  intra_region: {bandwidth: 1GB/s, latency: 1ms}
+helix: {table_mix: a100x4-l4x8-t4x12, layer_weight_bytes: 1.53GB}
+"""
+
+
+def _run(runner, *args: str):
+    return runner.invoke(app, ["helix", *args], catch_exceptions=False)
+
+
+def test_single24_is_proven_optimal_quickly(runner, tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    res = _run(runner, SINGLE24, "--time-limit", "30", "--out", str(out), "--quiet", "--format", "json")
+    assert res.exit_code == 0, res.output
+    plan = json.loads(out.read_text())
+    assert plan["solver"]["status"] == "optimal"
+    assert plan["metrics"]["throughput_tok_s"] == pytest.approx(2045.641, abs=1e-3)
+    assert plan["metrics"]["throughput_tok_s"] > 1289.56  # the paper's incumbent after 476 s
+    assert plan["metrics"]["baseline_petals_tok_s"] == pytest.approx(531.703, abs=1e-3)
+    assert plan["metrics"]["baseline_swarm_tok_s"] == pytest.approx(757.853, abs=1e-3)
+    assert plan["metrics"]["flow_vs_bound"] == pytest.approx(1.0, abs=1e-6)
+    block = plan["plan"]
+    assert [n["name"] for n in block["nodes"]] == sorted(n["name"] for n in block["nodes"])
+    assert sum(n["layers"] for n in block["nodes"] if n["inflow_tok_s"] > 0) >= 80
+    for rows in block["routing"].values():
+        assert sum(r["weight"] for r in rows) == pytest.approx(1.0)
+    assert all(e["flow_tok_s"] <= e["capacity_tok_s"] * (1 + 1e-9) for e in block["edges"])
+    assert [(e["src"], e["dst"]) for e in block["edges"]] == sorted((e["src"], e["dst"]) for e in block["edges"])
+
+
+def test_same_inputs_give_identical_plans(runner, tmp_path: Path) -> None:
+    spec = write(tmp_path, "small.yaml", SMALL)
+    texts = []
+    for i in range(2):
+        out = tmp_path / f"p{i}.json"
+        assert _run(runner, str(spec), "--time-limit", "10", "--out", str(out), "-q").exit_code == 0
+        data = json.loads(out.read_text())
+        data.pop("run")
+        texts.append(json.dumps(data, sort_keys=True))
+    assert texts[0] == texts[1]
+
+
+@pytest.mark.skipif(not VECTORS.exists(), reason="Helix reference test vectors not available")
+def test_placement_file_evaluates_the_paper_ilp_layout(runner, tmp_path: Path) -> None:
+    names = [
+        "l4-0", "t4-0", "t4-1", "l4-1", "t4-2", "l4-2", "a100-0", "t4-3", "t4-4", "a100-1", "a100-2", "l4-3",
+        "t4-5", "t4-6", "l4-4", "t4-7", "t4-8", "a100-3", "l4-5", "t4-9", "t4-10", "l4-6", "t4-11", "l4-7",
+    ]  # fmt: skip
+    ranges = {names[int(k[1:])]: list(v) for k, v in placement("single24", "ilp").items()}
+    pfile = write(tmp_path, "ilp.yaml", json.dumps({"ranges": ranges}))
+    res = _run(runner, SINGLE24, "--placement", str(pfile), "--format", "json", "-q")
+    assert res.exit_code == 0, res.output
+    plan = json.loads(res.stdout)
+    assert plan["metrics"]["throughput_tok_s"] == pytest.approx(1289.556, abs=1e-3)
+    assert plan["solver"]["status"] == "feasible"
+    assert plan["metrics"]["gap"] == pytest.approx((2045.641 - 1289.556) / 1289.556, rel=1e-4)
+    # A plan JSON is a placement file too.
+    again = write(tmp_path, "again.json", res.stdout)
+    res2 = _run(runner, SINGLE24, "--placement", str(again), "--format", "json", "-q")
+    assert json.loads(res2.stdout)["metrics"]["throughput_tok_s"] == pytest.approx(1289.556, abs=1e-3)
+
+
+def test_bad_placement_is_exit_2(runner, tmp_path: Path) -> None:
+    pfile = write(tmp_path, "bad.yaml", "ranges: {a100-0: [0, 20], nope-1: [0, 1]}\n")
+    res = _run(runner, SINGLE24, "--placement", str(pfile), "-q")
+    assert res.exit_code == 2
+    assert "ranges.a100-0: holds 20 layers but at most 12 fit (memory)" in res.stderr
+    assert "unknown node 'nope-1'" in res.stderr
+
+
+def test_infeasible_cluster_writes_plan_and_exits_1(runner, tmp_path: Path) -> None:
+    spec = write(tmp_path, "tiny.yaml", SMALL.replace("count: 4", "count: 1").replace("count: 6", "count: 1"))
+    out = tmp_path / "plan.json"
+    res = _run(runner, str(spec), "--out", str(out), "-q")
+    assert res.exit_code == 1
+    assert "infeasible: memory[cluster] limit 80 layers, best achievable 19 layers" in res.stderr
+    assert json.loads(out.read_text())["solver"]["status"] == "infeasible"
+
+
+def test_bad_options_are_exit_2(runner) -> None:
+    assert _run(runner, SINGLE24, "--gap", "abc").exit_code == 2
+    assert _run(runner, SINGLE24, "--prune-threshold", "10").exit_code == 2
+    res = _run(runner, SINGLE24, "--prune-threshold", "10Gbps")
+    assert res.exit_code == 2 and "--prune-threshold needs --prune-keep" in res.stderr
+
+
+def test_emit_baselines_and_plot(runner, tmp_path: Path) -> None:
+    out_dir = tmp_path / "baselines"
+    png = tmp_path / "plan.png"
+    res = _run(runner, TEN, "--emit-baselines", str(out_dir), "--plot", str(png), "-q", "--format", "json")
+    assert res.exit_code == 0, res.output
+    main = json.loads(res.stdout)
+    assert main["solver"]["status"] == "optimal"
+    assert main["metrics"]["throughput_tok_s"] == pytest.approx(286.587, abs=1e-3)
+    names = sorted(p.name for p in out_dir.iterdir())
+    assert names == ["petals.json", "separate-pipelines.json", "swarm.json"]
+    swarm = json.loads((out_dir / "swarm.json").read_text())
+    assert swarm["kind"] == "helix"
+    assert swarm["metrics"]["throughput_tok_s"] == pytest.approx(main["metrics"]["baseline_swarm_tok_s"])
+    assert png.stat().st_size > 10_000
+
+
+def test_markdown_and_table_reports(runner) -> None:
+    res = _run(runner, TEN, "--format", "markdown", "-q")
+    assert res.exit_code == 0
+    assert "### Layer map" in res.stdout and "solo/shared block bound" in res.stdout
+    res = _run(runner, TEN, "-q", "-v")
+    assert "Layer map" in res.stdout and "How the plan was found" in res.stdout
