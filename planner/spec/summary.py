@@ -55,6 +55,11 @@ def solver_readiness(loaded: LoadedSpec) -> dict[str, list[str]]:
     dynamo: list[str] = []
     if spec.workload is None or not (spec.workload.trace or spec.workload.input_tokens):
         dynamo.append("workload (trace or input_tokens/output_tokens)")
+    gpu_types = {n.gpu for n in loaded.cluster.nodes}
+    if not gpu_types:
+        dynamo.append("nodes (one GPU type)")
+    elif len(gpu_types) > 1:
+        dynamo.append(f"nodes of one GPU type (found {len(gpu_types)}: {', '.join(sorted(gpu_types))})")
     out["dynamo"] = dynamo
     return out
 
