@@ -13,7 +13,7 @@ from planner.paths import display_path
 from planner.plan import write_json_atomic
 from planner.profiles.db import ProfileDB
 from planner.render.console import err_line, out_text
-from planner.scaffold import SOLVERS, parse_gpus, render_spec
+from planner.scaffold import SOLVER_DEFAULTS, SOLVERS, parse_gpus, render_spec
 
 
 def _complete_solver(incomplete: str) -> list[str]:
@@ -25,9 +25,10 @@ def init_command(
         str, typer.Option("--solver", help="helix | splitwise | dynamo", autocompletion=_complete_solver)
     ] = "helix",
     gpus: Annotated[
-        str, typer.Option("--gpus", help="Nodes: count x [gpus per node x] GPU [@region], comma-separated.")
-    ] = "4xA100-80G,8xL4",
-    model: Annotated[str, typer.Option("--model", help="Model name from the profile database.")] = "llama3.1-70b",
+        str | None,
+        typer.Option("--gpus", help="Nodes: count x [gpus per node x] GPU [@region], comma-separated."),
+    ] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Model name from the profile database.")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the spec here (default: stdout).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")] = False,
     profiles: ProfilesOpt = None,
@@ -35,7 +36,13 @@ def init_command(
     """Write a complete, commented cluster spec for your hardware."""
     with handle_errors():
         db = ProfileDB.load(profiles)
-        text = render_spec(solver, parse_gpus(gpus, db), model, db)
+        default_gpus, default_model = SOLVER_DEFAULTS.get(solver, SOLVER_DEFAULTS["helix"])
+        text = render_spec(
+            solver,
+            parse_gpus(default_gpus if gpus is None else gpus, db),
+            default_model if model is None else model,
+            db,
+        )
         if out is None:
             out_text(text)
             return

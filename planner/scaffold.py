@@ -26,6 +26,13 @@ DEFAULT_INTRA = ("10Gbps", "1ms")
 DEFAULT_INTER = ("1Gbps", "50ms")
 DEFAULT_REGION = "region-1"
 
+#: What ``plan init --solver S`` assumes when --gpus / --model are not given: hardware the solver has profiles for.
+SOLVER_DEFAULTS: dict[str, tuple[str, str]] = {
+    "helix": ("4xA100-80G,8xL4@us-east,12xT4@eu-west", "llama3.1-70b"),
+    "splitwise": ("4x8xH100-80G,4x8xA100-80G", "llama2-70b"),
+    "dynamo": ("4x8xH100-80G", "llama2-70b"),
+}
+
 
 @dataclass(frozen=True)
 class GroupRequest:
@@ -132,18 +139,56 @@ def render_spec(solver: str, groups: list[GroupRequest], model: str, db: Profile
         _network_yaml(groups),
         WORKLOAD_YAML,
     ]
-    section = _solver_section(solver)
-    if section:
-        head.append(section)
+    if solver == "dynamo" and len({g.gpu for g in groups}) > 1:
+        raise UsageError("--gpus: plan dynamo plans one GPU type; give groups of a single GPU type")
+    head.append(_SECTIONS[solver](groups))
     return "\n".join(head) + "\n"
 
 
-def _solver_section(solver: str) -> str:
-    """The solver's own section with its defaults, from ``planner.<solver>.scaffold`` when it provides one."""
-    import importlib
+def _helix_section(groups: list[GroupRequest]) -> str:
+    return """helix:                  # options of plan helix (defaults spelled out)
+  kv_reserve_fraction: 0.5     # share of VRAM kept for KV cache; the rest holds layer weights
+  partial_inference: false     # allow overlapping layer ranges (i->j when start_j <= end_i < end_j)"""
 
-    try:
-        module = importlib.import_module(f"planner.{solver}.scaffold")
-    except ModuleNotFoundError:
-        return ""
-    return str(module.SECTION_YAML).rstrip()
+
+def _machine_names(groups: list[GroupRequest]) -> list[tuple[str, str]]:
+    """(machine name, design letters) per group, e.g. ("H100x8", "H100x8"); unique."""
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for g in groups:
+        stem = re.sub(r"[^A-Za-z0-9]", "", g.gpu.split("-")[0]).upper() or "GPU"
+        name = f"{stem}x{g.gpus_per_node}"
+        base, i = name, 1
+        while name in seen:
+            i += 1
+            name = f"{base}v{i}"
+        seen.add(name)
+        out.append((name, name))
+    return out
+
+
+def _splitwise_section(groups: list[GroupRequest]) -> str:
+    names = _machine_names(groups)
+    lines = [
+        "splitwise:               # options of plan splitwise; machines are your node groups",
+        "  objective: cost        # least cost at workload.rate_rps (or use --cost-target / --power-target)",
+        "  duration: 1m           # simulated trace per evaluated point (the paper: 2m)",
+        "  machines:              # cost defaults to gpus x the GPU's list price; perf: measured table or roofline",
+    ]
+    for (name, short), g in zip(names, groups, strict=True):
+        lines.append(f"    {name}: {{short: {short}, gpu: {g.gpu}, gpus: {g.gpus_per_node}}}")
+    designs = [f"baseline-{n}" for n, _ in names] + [f"{a}/{b}" for a, _ in names for b, _ in names]
+    lines.append(f"  designs: [{', '.join(designs)}]   # baseline-M: one pool; P/T: prompt pool P, token pool T")
+    return "\n".join(lines)
+
+
+def _dynamo_section(groups: list[GroupRequest]) -> str:
+    return """dynamo:                 # options of plan dynamo
+  mode: hierarchical      # pools every epoch, TP mix every reshard_epoch, clock per instance (or: joint)
+  epoch: 30m
+  reshard_epoch: 5m
+  headroom: 0.1           # provision 1.1 x each epoch's peak rate
+# For a day of changing load add workload.load_curve: [{at: "00:00", rps: 3}, {at: "09:00", rps: 12}, ...]"""
+
+
+_SECTIONS = {"helix": _helix_section, "splitwise": _splitwise_section, "dynamo": _dynamo_section}

@@ -10,7 +10,7 @@ from planner.scaffold import parse_gpus
 from planner.spec.loader import load_spec
 
 
-@pytest.mark.parametrize("solver", ["helix", "splitwise", "dynamo"])
+@pytest.mark.parametrize("solver", ["helix", "splitwise"])
 def test_init_writes_a_spec_that_validates(runner, tmp_path: Path, solver: str, profile_db: ProfileDB) -> None:
     out = tmp_path / "cluster.yaml"
     res = runner.invoke(
@@ -27,6 +27,31 @@ def test_init_writes_a_spec_that_validates(runner, tmp_path: Path, solver: str, 
     assert res.exit_code == 0
     res = runner.invoke(app, ["init", "--solver", solver, "--out", str(out)])
     assert res.exit_code == 2 and "exists (use --force" in res.stderr
+
+
+ROUND_TRIP_ARGS = {
+    "helix": ["--time-limit", "20"],
+    "splitwise": ["--set", "splitwise.duration=20s"],
+    "dynamo": [],
+}
+
+
+@pytest.mark.parametrize("solver", ["helix", "splitwise", "dynamo"])
+def test_init_round_trips_through_the_solver(runner, tmp_path: Path, solver: str) -> None:
+    """The scaffold with the solver's default hardware runs end to end (exit 0, a plan with a status)."""
+    import json
+
+    out = tmp_path / "cluster.yaml"
+    assert runner.invoke(app, ["init", "--solver", solver, "--out", str(out)]).exit_code == 0
+    res = runner.invoke(app, [solver, str(out), "--format", "json", "--quiet", *ROUND_TRIP_ARGS[solver]])
+    assert res.exit_code == 0, res.stderr
+    plan = json.loads(res.stdout)
+    assert plan["kind"] == solver and plan["solver"]["status"] in ("optimal", "feasible", "time_limit")
+
+
+def test_init_dynamo_refuses_mixed_gpu_types(runner) -> None:
+    res = runner.invoke(app, ["init", "--solver", "dynamo", "--gpus", "8xH100,8xA100"])
+    assert res.exit_code == 2 and "plan dynamo plans one GPU type" in res.stderr
 
 
 def test_gpus_grammar(profile_db: ProfileDB) -> None:
