@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import networkx as nx
+from networkx.algorithms.flow import edmonds_karp
 
 from planner.helix.instance import SINK, SOURCE, HelixEdge, HelixInstance
 
@@ -87,12 +88,21 @@ def build_graph(inst: HelixInstance, ranges: Ranges, mode: Mode, scale: float | 
     return g
 
 
+def _maximum_flow(g: nx.DiGraph) -> tuple[float, dict[str, dict[str, float]]]:
+    """networkx preflow-push (what the Helix simulator uses); Edmonds-Karp when preflow-push trips over float
+    rounding (networkx raises IndexError in its height buckets on some float capacities)."""
+    try:
+        return nx.maximum_flow(g, SOURCE, SINK)
+    except IndexError:
+        return nx.maximum_flow(g, SOURCE, SINK, flow_func=edmonds_karp)
+
+
 def max_flow(inst: HelixInstance, ranges: Ranges, mode: Mode = "strict", scale: float | None = None) -> FlowResult:
     """Max flow source -> sink of the placement, with the flow on every valid edge and one minimum cut."""
     g = build_graph(inst, ranges, mode, scale)
     caps = _capacities(inst, ranges, scale)
     edges = valid_edges(inst, ranges, mode)
-    value, flow = nx.maximum_flow(g, SOURCE, SINK)
+    value, flow = _maximum_flow(g)
     inflow = {n.name: float(flow.get(_node_in(n.name), {}).get(_node_out(n.name), 0.0)) for n in inst.nodes}
     edge_flow: dict[tuple[str, str], float] = {}
     for e in edges:
@@ -102,7 +112,10 @@ def max_flow(inst: HelixInstance, ranges: Ranges, mode: Mode = "strict", scale: 
     cut_nodes: list[str] = []
     cut_edges: list[tuple[str, str]] = []
     if value > 0:
-        _, (reach, _) = nx.minimum_cut(g, SOURCE, SINK)
+        try:
+            _, (reach, _) = nx.minimum_cut(g, SOURCE, SINK)
+        except IndexError:
+            _, (reach, _) = nx.minimum_cut(g, SOURCE, SINK, flow_func=edmonds_karp)
         for n in inst.nodes:
             if _node_in(n.name) in reach and _node_out(n.name) not in reach:
                 cut_nodes.append(n.name)
@@ -117,7 +130,7 @@ def max_flow(inst: HelixInstance, ranges: Ranges, mode: Mode = "strict", scale: 
 def flow_value(inst: HelixInstance, ranges: Ranges, mode: Mode = "strict") -> float:
     """Just the max-flow value (tokens/s) of a placement."""
     g = build_graph(inst, ranges, mode)
-    return float(nx.maximum_flow_value(g, SOURCE, SINK))
+    return float(_maximum_flow(g)[0])
 
 
 def routing_weights(result: FlowResult) -> dict[str, list[tuple[str, float]]]:

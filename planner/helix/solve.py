@@ -222,6 +222,10 @@ def solve_helix(
             _add(cands, inst, mode, "stages", stages.ranges, clock)
         best = _best(cands)
         if len(inst.regions) > 1 and agg.links_may_bind(inst) and best.flow_tok_s < bound * (1 - opts.gap):
+            regional = best_stages(inst, lower, bound, time_limit_s=min(10.0, max(clock.left / 4, 0.5)), regional=True)
+            if regional is not None:
+                _add(cands, inst, mode, "regional-stages", regional.ranges, clock)
+            best = _best(cands)
             blocks = best_region_blocks(inst, best.flow_tok_s, bound, time_limit_s=min(20.0, max(clock.left / 3, 0.5)))
             if blocks is not None:
                 _add(cands, inst, mode, "region-blocks", park_idle(inst, blocks.ranges), clock)

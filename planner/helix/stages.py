@@ -37,19 +37,23 @@ class StagePlan:
     ranges: dict[str, tuple[int, int]]
 
 
-def _types(inst: HelixInstance) -> list[tuple[tuple[float, ...], list[str]]]:
-    groups: dict[tuple[float, ...], list[str]] = {}
+def _types(inst: HelixInstance, regional: bool = False) -> list[tuple[tuple[float, ...], list[str]]]:
+    """Nodes grouped by tp(k) table (and by region when ``regional``: stages then never mix regions)."""
+    groups: dict[tuple[object, ...], list[str]] = {}
     for n in inst.nodes:
-        groups.setdefault(n.tp_tok_s, []).append(n.name)
-    return list(groups.items())
+        groups.setdefault((n.tp_tok_s, n.region if regional else ""), []).append(n.name)
+    return [(key[0], names) for key, names in groups.items()]  # type: ignore[misc]
 
 
 Pattern = tuple[int, tuple[int, ...]]  # (layers m, nodes per type)
 
 
-def _patterns(types: list[tuple[tuple[float, ...], list[str]]], flow: float, max_mixed: int) -> list[Pattern]:
-    """Minimal stage patterns that carry ``flow`` (module docstring)."""
+def _patterns(
+    types: list[tuple[tuple[float, ...], list[str]]], flow: float, max_mixed: int, groups: list[str] | None = None
+) -> list[Pattern]:
+    """Minimal stage patterns that carry ``flow`` (module docstring); types of different ``groups`` never mix."""
     n_types = len(types)
+    group = groups or [""] * n_types
     counts = [len(names) for _, names in types]
     out: set[Pattern] = set()
     lengths = sorted({m for tp, _ in types for m in range(1, len(tp) + 1)})
@@ -66,13 +70,15 @@ def _patterns(types: list[tuple[tuple[float, ...], list[str]]], flow: float, max
                 out.add((m, tuple(g if t == ti else 0 for t in range(n_types))))
         for a_i, a in enumerate(holders):  # two-type mixes, any counts
             for b in holders[a_i + 1 :]:
+                if group[a] != group[b]:
+                    continue
                 for ga in range(1, min(counts[a], math.ceil(flow / cap(a, m)))):
                     gb = math.ceil((flow - ga * cap(a, m)) / cap(b, m) - 1e-12)
                     if 1 <= gb <= counts[b]:
                         out.add((m, tuple(ga if t == a else gb if t == b else 0 for t in range(n_types))))
         for size in range(3, max_mixed + 1):  # small mixed multisets of three or more types
             for combo in itertools.combinations_with_replacement(holders, size):
-                if len(set(combo)) < 3:
+                if len(set(combo)) < 3 or len({group[t] for t in combo}) > 1:
                     continue
                 caps = sorted(cap(t, m) for t in combo)
                 if sum(caps) >= flow and sum(caps) - caps[0] < flow:
@@ -83,12 +89,17 @@ def _patterns(types: list[tuple[tuple[float, ...], list[str]]], flow: float, max
 
 
 def _feasible(
-    types: list[tuple[tuple[float, ...], list[str]]], layers: int, flow: float, time_limit_s: float, max_mixed: int
+    types: list[tuple[tuple[float, ...], list[str]]],
+    layers: int,
+    flow: float,
+    time_limit_s: float,
+    max_mixed: int,
+    groups: list[str] | None = None,
 ) -> list[Pattern] | None:
     """Stages (length, nodes per type) carrying ``flow``, or None when none was found in time."""
     from ortools.sat.python import cp_model
 
-    patterns = _patterns(types, flow, max_mixed)
+    patterns = _patterns(types, flow, max_mixed, groups)
     if not patterns:
         return None
     model = cp_model.CpModel()
@@ -110,19 +121,35 @@ def _feasible(
 
 
 def best_stages(
-    inst: HelixInstance, lower_tok_s: float, upper_tok_s: float, time_limit_s: float = 10.0, max_mixed: int = 3
+    inst: HelixInstance,
+    lower_tok_s: float,
+    upper_tok_s: float,
+    time_limit_s: float = 10.0,
+    max_mixed: int = 3,
+    regional: bool = False,
 ) -> StagePlan | None:
-    """Bisection on F between ``lower`` (feasible, e.g. the single pipeline) and ``upper`` (a proven bound)."""
-    types = _types(inst)
+    """Bisection on F between ``lower`` (feasible, e.g. the single pipeline) and ``upper`` (a proven bound).
+
+    With ``regional`` every stage stays inside one region (for clusters whose wide-area links bind).
+    """
+    types = _types(inst, regional)
+    region = {n.name: n.region for n in inst.nodes}
+    groups = [region[names[0]] for _, names in types] if regional else None
     deadline = time.perf_counter() + time_limit_s
     best: list[Pattern] | None = None
     lo, hi = lower_tok_s, upper_tok_s
-    found = _feasible(types, inst.layers, lo, max(deadline - time.perf_counter(), 0.01), max_mixed) if lo > 0 else None
+    found = (
+        _feasible(types, inst.layers, lo, max(deadline - time.perf_counter(), 0.01), max_mixed, groups)
+        if lo > 0
+        else None
+    )
     if found is not None:
         best = found
     while best is not None and hi - lo > 1e-6 * max(hi, 1.0) and time.perf_counter() < deadline:
         mid = (lo + hi) / 2
-        found = _feasible(types, inst.layers, mid, min(2.0, max(deadline - time.perf_counter(), 0.01)), max_mixed)
+        found = _feasible(
+            types, inst.layers, mid, min(2.0, max(deadline - time.perf_counter(), 0.01)), max_mixed, groups
+        )
         if found is not None:
             best, lo = found, _stage_flow(types, found)
             lo = max(lo, mid)
@@ -133,21 +160,53 @@ def best_stages(
     return _layout(inst, types, best)
 
 
+def _counts(types: list[tuple[tuple[float, ...], list[str]]], members: list[str]) -> tuple[int, ...]:
+    index = {name: ti for ti, (_, names) in enumerate(types) for name in names}
+    out = [0] * len(types)
+    for x in members:
+        out[index[x]] += 1
+    return tuple(out)
+
+
 def _stage_flow(types: list[tuple[tuple[float, ...], list[str]]], stages: list[Pattern]) -> float:
     return min(sum(c * types[ti][0][m - 1] for ti, c in enumerate(counts) if c) for m, counts in stages)
 
 
 def _layout(inst: HelixInstance, types: list[tuple[tuple[float, ...], list[str]]], stages: list[Pattern]) -> StagePlan:
-    """Name the nodes (instance order within a type), order stages longest first, and park unused nodes."""
-    pools = [list(names) for _, names in types]
-    ordered = sorted(stages, key=lambda s: (-s[0], s[1]))
-    named: list[tuple[int, list[str]]] = []
-    for m, counts in ordered:
+    """Name the nodes and order the stages so that the pipeline crosses regions as rarely and as widely as possible.
+
+    Each stage goes whole to one region when some region has the nodes (the current one first); stages are then
+    grouped by region, with each region's largest stages at its borders (the flow crossing a border is limited by
+    the number of node pairs that meet there). Unused nodes are parked next to the weakest stage they can join.
+    """
+    region = {n.name: n.region for n in inst.nodes}
+    order_of = {r: i for i, r in enumerate(dict.fromkeys(n.region for n in inst.nodes))}
+    pools = [sorted(names, key=lambda x: (order_of[region[x]], x)) for _, names in types]
+    placed: list[tuple[int, int, list[str]]] = []  # (region rank, layers, members)
+    here = inst.nodes[0].region if inst.nodes else ""
+    for m, counts in sorted(stages, key=lambda s: (-sum(s[1]), -s[0], s[1])):
+        hosts = [
+            r
+            for r in sorted(order_of, key=lambda r: (r != here, order_of[r]))
+            if all(sum(1 for x in pools[ti] if region[x] == r) >= c for ti, c in enumerate(counts) if c)
+        ]
         members: list[str] = []
         for ti, c in enumerate(counts):
+            if not c:
+                continue
+            pools[ti].sort(key=lambda x: (region[x] != (hosts[0] if hosts else here), order_of[region[x]], x))
             members += pools[ti][:c]
             del pools[ti][:c]
-        named.append((m, members))
+        votes = [region[x] for x in members]
+        here = max(sorted(set(votes)), key=votes.count) if votes else here
+        placed.append((order_of[here], m, members))
+    named: list[tuple[int, list[str]]] = []
+    for rank in sorted({p[0] for p in placed}):
+        group = [p for p in placed if p[0] == rank]  # largest first (sorted above): one border each side
+        if len(group) > 2:
+            group = [group[0], *group[2:], group[1]]
+        named += [(m, members) for _, m, members in group]
+    ordered = [(m, _counts(types, members)) for m, members in named]
     flow = _stage_flow(types, ordered)
     type_of = {name: ti for ti, (_, names) in enumerate(types) for name in names}
     # Unused nodes join the weakest stage they can hold (more capacity where it is scarcest).
