@@ -30,7 +30,7 @@ def test_init_writes_a_spec_that_validates(runner, tmp_path: Path, solver: str, 
 
 
 ROUND_TRIP_ARGS = {
-    "helix": ["--time-limit", "20"],
+    "helix": ["--time-limit", "5"],
     "splitwise": ["--set", "splitwise.duration=20s"],
     "dynamo": [],
 }
