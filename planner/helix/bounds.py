@@ -263,6 +263,46 @@ def block_bound(inst: HelixInstance, upper: float, links: bool = True) -> float:
     return hi
 
 
+def hop_bound(inst: HelixInstance, max_hops: int, upper: float) -> float:
+    """Covering bound when no path may use more than ``max_hops`` nodes.
+
+    Each unit of flow covers L layers on at most H nodes, so with node flows f_i: ``sum_i k_i f_i >= L F`` and
+    ``sum_i f_i <= H F``. For any ``mu in [0, L / H]``: ``(L - mu H) F <= sum_i max(0, max_k (k - mu) min(tp_i(k),
+    F))``; the largest F meeting this for every mu is an upper bound (found by bisection, mu by ternary search).
+    """
+    layers = inst.layers
+    groups: dict[tuple[float, ...], int] = {}
+    for n in inst.nodes:
+        groups[n.tp_tok_s] = groups.get(n.tp_tok_s, 0) + 1
+    items = list(groups.items())
+
+    def ok(flow: float) -> bool:
+        if flow <= 0:
+            return True
+
+        def margin(frac: float) -> float:
+            mu = frac * layers / max_hops
+            work = sum(
+                count * max(0.0, max((k - mu) * min(t, flow) for k, t in enumerate(tp, start=1))) for tp, count in items
+            )
+            return work - (layers - mu * max_hops) * flow * (1 - 1e-9)
+
+        return _lambda_min(margin) >= 0
+
+    lo, hi = 0.0, upper * (1 + 1e-12) + 1e-9
+    if ok(hi):
+        return hi
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if ok(mid):
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-11 * max(hi, 1.0):
+            break
+    return hi
+
+
 @dataclass
 class SinglePipeline:
     """A chain where every node sustains ``target_tok_s`` (before checking links), and its layout."""
@@ -276,7 +316,7 @@ def _admissible(node: HelixNode, flow: float) -> list[int]:
     return [k for k, t in enumerate(node.tp_tok_s, start=1) if t >= flow]
 
 
-def _chain_at(inst: HelixInstance, flow: float) -> list[tuple[str, int]] | None:
+def _chain_at(inst: HelixInstance, flow: float, max_hops: int | None = None) -> list[tuple[str, int]] | None:
     """Subset-sum: nodes and sizes k with tp(k) >= flow summing to exactly L, fewest nodes, deterministic."""
     layers = inst.layers
     inf = len(inst.nodes) + 1
@@ -296,7 +336,7 @@ def _chain_at(inst: HelixInstance, flow: float) -> list[tuple[str, int]] | None:
                     pick[t] = (idx, k)
         choice.append(pick)
         best = nxt
-    if best[layers] >= inf:
+    if best[layers] >= inf or (max_hops is not None and best[layers] > max_hops):
         return None
     chain: list[tuple[str, int]] = []
     s = layers
@@ -310,22 +350,25 @@ def _chain_at(inst: HelixInstance, flow: float) -> list[tuple[str, int]] | None:
     return chain if s == 0 else None
 
 
-def single_pipeline(inst: HelixInstance, order_key: Callable[[str], object] | None = None) -> SinglePipeline | None:
-    """The single-pipeline construction (module docstring); None when no chain can cover L layers."""
+def single_pipeline(
+    inst: HelixInstance, order_key: Callable[[str], object] | None = None, max_hops: int | None = None
+) -> SinglePipeline | None:
+    """The single-pipeline construction (module docstring), with at most ``max_hops`` nodes; None when no chain can
+    cover L layers."""
     candidates = sorted({t for n in inst.nodes for t in n.tp_tok_s if t > 0}, reverse=True)
     if not candidates:
         return None
     lo, hi = 0, len(candidates) - 1  # find the first (largest) candidate with a chain; feasibility grows downward
-    if _chain_at(inst, candidates[hi]) is None:
+    if _chain_at(inst, candidates[hi], max_hops) is None:
         return None
     while lo < hi:
         mid = (lo + hi) // 2
-        if _chain_at(inst, candidates[mid]) is not None:
+        if _chain_at(inst, candidates[mid], max_hops) is not None:
             hi = mid
         else:
             lo = mid + 1
     flow = candidates[lo]
-    chain = _chain_at(inst, flow)
+    chain = _chain_at(inst, flow, max_hops)
     assert chain is not None
     position = {n.name: i for i, n in enumerate(inst.nodes)}
     region_rank = {r: i for i, r in enumerate(dict.fromkeys(n.region for n in inst.nodes))}

@@ -84,6 +84,7 @@ class HelixInstance:
     assumptions: list[Assumption] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     table_mix: str | None = None
+    request_tokens: tuple[float, float] = (750.0, 240.0)
 
     @cached_property
     def by_name(self) -> dict[str, HelixNode]:
@@ -136,6 +137,7 @@ class HelixInstance:
             assumptions=list(self.assumptions),
             warnings=list(self.warnings),
             table_mix=self.table_mix,
+            request_tokens=self.request_tokens,
         )
 
 
@@ -266,6 +268,7 @@ def build_instance(loaded: LoadedSpec, db: ProfileDB, section: HelixSection) -> 
         assumptions=assumptions,
         warnings=warnings,
         table_mix=mix,
+        request_tokens=(roof.input_tokens, roof.output_tokens),
     )
 
 

@@ -107,9 +107,24 @@ def render_tables(plan: Plan, console: Console, verbose: bool = False) -> None:
     if lat:
         console.print(
             f"Latency: pipeline depth {lat.get('max_hops')} hops (flow-weighted {fmt_num(lat.get('mean_hops'))}), "
-            f"decode {fmt_num(lat.get('decode_ms_per_token_max'))} ms/token on the slowest path, "
-            f"{fmt_num(lat.get('in_flight_requests'))} requests in flight needed"
+            f"decode {fmt_num(lat.get('decode_ms_per_token_max'))} ms/token on the slowest path, prompt "
+            f"{fmt_num(lat.get('prompt_ms_mean'))} ms, {fmt_num(lat.get('in_flight_requests'))} requests in flight "
+            f"needed ({lat.get('basis')})"
         )
+    if block.get("pareto"):
+        t = Table(title="Throughput versus latency (each point a verified plan)", title_justify="left")
+        for col in ("max hops", "tok/s", "bound", "decode ms/token", "prompt ms", "in flight"):
+            t.add_column(col, justify="right")
+        for p in block["pareto"]:
+            t.add_row(
+                str(p["max_hops"]),
+                fmt_num(p["throughput_tok_s"]),
+                fmt_num(p["bound_tok_s"]),
+                fmt_num(p["decode_ms_per_token_max"]),
+                fmt_num(p["prompt_ms_mean"]),
+                fmt_num(p["in_flight_requests"]),
+            )
+        console.print(t)
     if verbose:
         _render_search(block, console)
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from planner.errors import InfeasibleError, UsageError
+from planner.errors import InfeasibleError, Shortfall, UsageError
 from planner.helix.instance import HelixInstance, build_instance
+from planner.helix.latency import LatencyReport, LayerLatency, hop_counts, latency_report
 from planner.helix.placement import read_placement
 from planner.helix.plan_block import (
     assumptions,
@@ -20,7 +21,7 @@ from planner.helix.plan_block import (
 )
 from planner.helix.solve import HelixOptions, HelixResult, solve_helix
 from planner.paths import display_path
-from planner.plan import Plan, write_plan
+from planner.plan import Assumption, Plan, write_plan
 from planner.render.console import err_line
 from planner.runner import CommonOptions, Inputs_, assemble_plan
 from planner.solver import SolveReport
@@ -70,6 +71,7 @@ def solver_options(section: HelixSection, common: CommonOptions, cli: HelixCliOp
         resolution_tok_s=cli.resolution_tok_s,
         swarm_stages=cli.swarm_stages if cli.swarm_stages is not None else section.swarm_stages,
         petals_seed=section.petals_seed,
+        max_hops=cli.max_hops if cli.max_hops is not None else section.max_hops,
     )
 
 
@@ -77,8 +79,8 @@ def recorded_options(opts: HelixOptions, cli: HelixCliOptions) -> dict[str, Any]
     """Every option that shaped the plan, for ``inputs.options`` (paths as displayed)."""
     out: dict[str, Any] = asdict(opts)
     out["placement"] = display_path(cli.placement) if cli.placement else None
-    out["max_hops"] = cli.max_hops
     out["max_token_latency_s"] = cli.max_token_latency_s
+    out["pareto"] = cli.pareto
     return out
 
 
@@ -90,6 +92,11 @@ def run_helix(inputs: Inputs_, common: CommonOptions, cli: HelixCliOptions) -> P
     inst = build_instance(loaded, db, section)
     opts = solver_options(section, common, cli)
     options = recorded_options(opts, cli)
+    latency_limit_s = cli.max_token_latency_s
+    if latency_limit_s is None:
+        latency_limit_s = section.max_token_latency
+        options["max_token_latency_s"] = latency_limit_s
+    lat_model = LayerLatency(db, loaded.model, inst.layer_weight_bytes)
     placement = None
     if cli.placement is not None:
         placement, file_mode = read_placement(cli.placement, inst)
@@ -98,10 +105,14 @@ def run_helix(inputs: Inputs_, common: CommonOptions, cli: HelixCliOptions) -> P
             options["mode"] = file_mode
     try:
         res = solve_helix(inst, opts, placement)
+        lat = _latency(res, lat_model)
+        if latency_limit_s is not None and placement is None:
+            res, lat = _meet_latency(inst, opts, res, lat, lat_model, latency_limit_s)
     except InfeasibleError as exc:
         exc.plan = _infeasible_plan(inputs, inst, opts, options, str(exc), started)
         raise
-    plan = _plan(inputs, res, options, started, warnings=list(inst.warnings) + res.notes)
+    pareto = _pareto(inst, opts, lat_model) if cli.pareto else None
+    plan = _plan(inputs, res, lat, pareto, options, started, warnings=list(inst.warnings) + res.notes + lat.notes)
     if common.plot is not None:
         from planner.helix.plot import plot_plan
 
@@ -115,15 +126,117 @@ def run_helix(inputs: Inputs_, common: CommonOptions, cli: HelixCliOptions) -> P
     return plan
 
 
-def _plan(inputs: Inputs_, res: HelixResult, options: dict[str, Any], started: float, warnings: list[str]) -> Plan:
+def _latency(res: HelixResult, lat_model: LayerLatency) -> LatencyReport:
+    i_tok, o_tok = res.full.request_tokens
+    return latency_report(res.full, res.ranges, res.flow, lat_model, i_tok, o_tok)
+
+
+def _meet_latency(
+    inst: HelixInstance,
+    opts: HelixOptions,
+    res: HelixResult,
+    lat: LatencyReport,
+    lat_model: LayerLatency,
+    limit_s: float,
+) -> tuple[HelixResult, LatencyReport]:
+    """Shorter pipelines until every path's decode latency is within the limit (highest throughput first)."""
+    limit_ms = limit_s * 1e3
+    best_ms = lat.block()["decode_ms_per_token_max"]
+    if best_ms <= limit_ms:
+        return res, lat
+    start = lat.max_hops - 1 if opts.max_hops is None else min(opts.max_hops, lat.max_hops) - 1
+    for hops in sorted((h for h in hop_counts(inst) if h <= start), reverse=True):
+        sub = replace(opts, max_hops=hops, milp=False, time_limit_s=max(opts.time_limit_s / 8, 2.0))
+        try:
+            cand = solve_helix(inst, sub)
+        except InfeasibleError:
+            continue
+        cand_lat = _latency(cand, lat_model)
+        ms = cand_lat.block()["decode_ms_per_token_max"]
+        best_ms = min(best_ms, ms)
+        if ms <= limit_ms and cand.flow.value > 0:
+            cand.notes.append(f"--max-token-latency {limit_ms:g} ms met with at most {hops} nodes per path")
+            return cand, cand_lat
+    raise InfeasibleError(
+        Shortfall(
+            constraint="max_token_latency",
+            limit=limit_ms,
+            best=best_ms,
+            unit="ms",
+            detail="decode latency per token of the slowest path, even with the shortest pipelines tried",
+        )
+    )
+
+
+def _pareto(inst: HelixInstance, opts: HelixOptions, lat_model: LayerLatency) -> list[dict[str, Any]]:
+    """Throughput versus latency for a handful of hop limits (constructions only; each point verified)."""
+    points: list[dict[str, Any]] = []
+    budget = max(opts.time_limit_s / 8, 2.0)
+    for hops in hop_counts(inst):
+        try:
+            res = solve_helix(inst, replace(opts, max_hops=hops, milp=False, time_limit_s=budget))
+        except InfeasibleError:
+            continue
+        if res.flow.value <= 0:
+            continue
+        block = _latency(res, lat_model).block()
+        points.append(
+            {
+                "max_hops": hops,
+                "throughput_tok_s": res.flow.value,
+                "bound_tok_s": res.best_bound_tok_s,
+                "pipeline_depth_hops": block["max_hops"],
+                "decode_ms_per_token_max": block["decode_ms_per_token_max"],
+                "prompt_ms_mean": block["prompt_ms_mean"],
+                "in_flight_requests": block["in_flight_requests"],
+                "source": res.chosen,
+            }
+        )
+    frontier: list[dict[str, Any]] = []
+    for p in sorted(points, key=lambda p: (p["decode_ms_per_token_max"], -p["throughput_tok_s"])):
+        if not frontier or p["throughput_tok_s"] > frontier[-1]["throughput_tok_s"] * (1 + 1e-9):
+            frontier.append(p)
+    return frontier
+
+
+def _plan(
+    inputs: Inputs_,
+    res: HelixResult,
+    lat: LatencyReport,
+    pareto: list[dict[str, Any]] | None,
+    options: dict[str, Any],
+    started: float,
+    warnings: list[str],
+) -> Plan:
+    block = result_block(res)
+    block["latency"] = lat.block()
+    if pareto is not None:
+        block["pareto"] = pareto
+    mets = metrics(res)
+    lb = block["latency"]
+    mets.update(
+        {
+            "pipeline_depth_hops": float(lb["max_hops"]),
+            "decode_latency_ms": lb["decode_ms_per_token_mean"],
+            "max_decode_latency_ms": lb["decode_ms_per_token_max"],
+            "prompt_latency_ms": lb["prompt_ms_mean"],
+            "in_flight_requests": lb["in_flight_requests"],
+        }
+    )
+    extra = Assumption(
+        subject="latency",
+        basis="measured" if lb["basis"].startswith("measured") else "analytic",
+        detail=f"{lb['basis']}; decode batch per node from Little's law at the planned flow, requests of "
+        f"{lb['request_tokens']['input']:g} + {lb['request_tokens']['output']:g} tokens (docs/helix.md, Latency)",
+    )
     return assemble_plan(
         "helix",
         inputs.loaded,
         inputs.profiles,
         res.report,
-        result_block(res),
-        metrics(res),
-        assumptions(res),
+        block,
+        mets,
+        [*assumptions(res), extra],
         warnings,
         options,
         time.perf_counter() - started,

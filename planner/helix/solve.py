@@ -22,9 +22,17 @@ from planner.errors import InfeasibleError, Shortfall
 from planner.helix import aggregated as agg
 from planner.helix.backends import CpSatBackend, MathOptBackend
 from planner.helix.baselines import Baseline, all_baselines
-from planner.helix.bounds import CoveringBound, block_bound, compute_bound, covering_bound, single_pipeline
-from planner.helix.flow import FlowResult, Mode, flow_value, max_flow
+from planner.helix.bounds import (
+    CoveringBound,
+    block_bound,
+    compute_bound,
+    covering_bound,
+    hop_bound,
+    single_pipeline,
+)
+from planner.helix.flow import FlowResult, Mode, Ranges, flow_value, max_flow
 from planner.helix.instance import HelixInstance
+from planner.helix.latency import hop_limited_flow, longest_path_hops
 from planner.helix.model import add_full_hint, build, model_size
 from planner.helix.placement import park_idle
 from planner.helix.prune import AUTO_PRUNE_KEEP, AUTO_PRUNE_NODES, PruneReport, link_key, prune
@@ -59,6 +67,8 @@ class HelixOptions:
     resolution_tok_s: float = 1e-3
     swarm_stages: int | None = None
     petals_seed: int = 0
+    max_hops: int | None = None
+    milp: bool = True
 
 
 @dataclass
@@ -125,9 +135,10 @@ def check_memory(inst: HelixInstance) -> Shortfall | None:
 
 
 class _Clock:
-    def __init__(self, limit_s: float) -> None:
+    def __init__(self, limit_s: float, max_hops: int | None = None) -> None:
         self.start = time.perf_counter()
         self.limit = limit_s
+        self.max_hops = max_hops
 
     @property
     def elapsed(self) -> float:
@@ -138,8 +149,17 @@ class _Clock:
         return max(self.limit - self.elapsed, 0.0)
 
 
+def evaluate(inst: HelixInstance, ranges: Ranges, mode: Mode, max_hops: int | None) -> FlowResult:
+    """The max flow of a placement, over paths of at most ``max_hops`` nodes when a hop limit is set."""
+    if max_hops is not None and longest_path_hops(inst, ranges, mode) > max_hops:
+        return hop_limited_flow(inst, ranges, mode, max_hops)
+    return max_flow(inst, ranges, mode)
+
+
 def _add(cands: list[Candidate], inst: HelixInstance, mode: Mode, source: str, ranges, clock: _Clock) -> Candidate:
-    c = Candidate(source, dict(ranges), flow_value(inst, ranges, mode), clock.elapsed)
+    hops = getattr(clock, "max_hops", None)
+    value = evaluate(inst, ranges, mode, hops).value if hops is not None else flow_value(inst, ranges, mode)
+    c = Candidate(source, dict(ranges), value, clock.elapsed)
     cands.append(c)
     return c
 
@@ -157,7 +177,7 @@ def solve_helix(
     full: HelixInstance, opts: HelixOptions, placement: dict[str, tuple[int, int]] | None = None
 ) -> HelixResult:
     """Run the whole method (module docstring); with ``placement`` only evaluate that placement."""
-    clock = _Clock(opts.time_limit_s)
+    clock = _Clock(opts.time_limit_s, opts.max_hops)
     mode = opts.mode
     # Pruning only shrinks the per-node MILP (it happens there); every placement is evaluated on the full graph.
     inst = full
@@ -175,6 +195,11 @@ def solve_helix(
     bound, bound_source = cov.value, cov.active
     if block is not None and block < bound * (1 - 1e-12):
         bound, bound_source = block, "solo/shared block bound"
+    milp_cut = bound  # valid for the per-node MILP, which knows nothing of hop limits
+    if opts.max_hops is not None:
+        hb = hop_bound(inst, opts.max_hops, bound)
+        if hb < bound * (1 - 1e-12):
+            bound, bound_source = hb, f"hop-limited covering bound (<= {opts.max_hops} nodes per path)"
     if bound <= 1e-9:
         raise InfeasibleError(
             Shortfall(
@@ -211,18 +236,27 @@ def solve_helix(
             evaluated=True,
         )
 
-    sp = single_pipeline(inst)
+    sp = single_pipeline(inst, max_hops=opts.max_hops)
     if sp is not None:
         _add(cands, inst, mode, "single-pipeline", park_idle(inst, sp.ranges), clock)
     best = _best(cands)
     if best.flow_tok_s < bound * (1 - opts.gap):
         lower = max(best.flow_tok_s, sp.target_tok_s if sp else 0.0)
-        stages = best_stages(inst, lower, bound, time_limit_s=min(10.0, max(clock.left / 4, 0.5)))
+        stages = best_stages(
+            inst, lower, bound, time_limit_s=min(10.0, max(clock.left / 4, 0.5)), max_stages=opts.max_hops
+        )
         if stages is not None:
             _add(cands, inst, mode, "stages", stages.ranges, clock)
         best = _best(cands)
         if len(inst.regions) > 1 and agg.links_may_bind(inst) and best.flow_tok_s < bound * (1 - opts.gap):
-            regional = best_stages(inst, lower, bound, time_limit_s=min(10.0, max(clock.left / 4, 0.5)), regional=True)
+            regional = best_stages(
+                inst,
+                lower,
+                bound,
+                time_limit_s=min(10.0, max(clock.left / 4, 0.5)),
+                regional=True,
+                max_stages=opts.max_hops,
+            )
             if regional is not None:
                 _add(cands, inst, mode, "regional-stages", regional.ranges, clock)
             best = _best(cands)
@@ -234,10 +268,12 @@ def solve_helix(
     milp: dict[str, object] = {}
     solver_bound = None
     raw_status: Status | None = None
-    if best.flow_tok_s < bound * (1 - opts.gap) and clock.left > 0.5:
+    if opts.milp and best.flow_tok_s < bound * (1 - opts.gap) and clock.left > 0.5:
         used = {link_key(u, v) for (u, v), f in max_flow(inst, best.ranges, mode).edge_flow.items() if f > 0}
         milp_inst, prune_report = _prune_step(inst, opts, used)
-        raw_status, solver_bound, milp = _run_milp(inst, milp_inst, mode, opts, best, bound, cands, clock, notes)
+        raw_status, solver_bound, milp = _run_milp(inst, milp_inst, mode, opts, best, milp_cut, cands, clock, notes)
+        if opts.max_hops is not None:
+            solver_bound = None  # a bound of the hop-free MILP says nothing more under a hop limit
     if solver_bound is not None and solver_bound < bound:
         bound, bound_source = solver_bound, f"{milp.get('formulation')} MILP bound ({opts.solver})"
     best = _best(cands)
@@ -314,7 +350,8 @@ def _run_milp(
         objective = (raw.objective or 0.0) / scale
         tol = (len(inst.nodes) + 1) / scale if backend.integer_flows else 1e-6 * max(objective, 1.0)
         check_solver_flows(inst, ranges, mode, flows, objective, tol)
-        check_objective(flow_value(inst, ranges, mode), objective, raw.status == "optimal", tol)
+        cut_binds = objective >= bound * (1 - 1e-9)  # then the flows need not be a max flow of the placement
+        check_objective(flow_value(inst, ranges, mode), objective, raw.status == "optimal" and not cut_binds, tol)
         _add(cands, full, mode, "milp:per-node", ranges, clock)
         info["objective_tok_s"] = objective
     return _milp_outcome(raw, scale, info, bound, exact=inst is full)
@@ -359,7 +396,7 @@ def _finish(
     raw_status: Status | None = None,
     evaluated: bool = False,
 ) -> HelixResult:
-    flow = verify(inst, best.ranges, mode, best.flow_tok_s)
+    flow = verify(inst, best.ranges, mode, best.flow_tok_s, opts.max_hops)
     value = flow.value
     bound = max(bound, value)  # numerical safety: a bound below a verified flow is rounding noise
     gap = (bound - value) / value if value > 0 else None
@@ -379,7 +416,7 @@ def _finish(
     elif raw_status in ("time_limit", "error", None):
         status = "time_limit" if raw_status == "time_limit" else "feasible"
         message = f"best from {best.source}; bound: {bound_source}"
-        if raw_status is None and milp.get("formulation") == "none":
+        if raw_status is None and (milp.get("formulation") == "none" or not opts.milp):
             message += "; MILP not attempted"
     else:
         status, message = "feasible", f"best from {best.source}; {milp.get('message', '')}; bound: {bound_source}"

@@ -95,6 +95,7 @@ def _feasible(
     time_limit_s: float,
     max_mixed: int,
     groups: list[str] | None = None,
+    max_stages: int | None = None,
 ) -> list[Pattern] | None:
     """Stages (length, nodes per type) carrying ``flow``, or None when none was found in time."""
     from ortools.sat.python import cp_model
@@ -105,6 +106,8 @@ def _feasible(
     model = cp_model.CpModel()
     y = [model.new_int_var(0, layers // m, f"y[{i}]") for i, (m, _) in enumerate(patterns)]
     model.add(sum(m * v for (m, _), v in zip(patterns, y, strict=True)) == layers)
+    if max_stages is not None:  # every path crosses every stage: stages = hops
+        model.add(sum(y) <= max_stages)
     for t, (_, names) in enumerate(types):
         model.add(sum(c[t] * v for (_, c), v in zip(patterns, y, strict=True) if c[t]) <= len(names))
     solver = cp_model.CpSolver()
@@ -127,6 +130,7 @@ def best_stages(
     time_limit_s: float = 10.0,
     max_mixed: int = 3,
     regional: bool = False,
+    max_stages: int | None = None,
 ) -> StagePlan | None:
     """Bisection on F between ``lower`` (feasible, e.g. the single pipeline) and ``upper`` (a proven bound).
 
@@ -138,18 +142,21 @@ def best_stages(
     deadline = time.perf_counter() + time_limit_s
     best: list[Pattern] | None = None
     lo, hi = lower_tok_s, upper_tok_s
-    found = (
-        _feasible(types, inst.layers, lo, max(deadline - time.perf_counter(), 0.01), max_mixed, groups)
-        if lo > 0
-        else None
-    )
-    if found is not None:
+
+    def check(flow: float) -> list[Pattern] | None:
+        left = min(2.0, max(deadline - time.perf_counter(), 0.01))
+        return _feasible(types, inst.layers, flow, left, max_mixed, groups, max_stages)
+
+    found = check(lo) if lo > 0 else None
+    if found is None and max_stages is None and lo > 0:
+        return None
+    if found is None:  # the lower value is out of reach under the hop limit: search below it
+        lo, hi = 0.0, lo if lo > 0 else hi
+    else:
         best = found
-    while best is not None and hi - lo > 1e-6 * max(hi, 1.0) and time.perf_counter() < deadline:
+    while hi - lo > 1e-6 * max(hi, 1.0) and time.perf_counter() < deadline:
         mid = (lo + hi) / 2
-        found = _feasible(
-            types, inst.layers, mid, min(2.0, max(deadline - time.perf_counter(), 0.01)), max_mixed, groups
-        )
+        found = check(mid)
         if found is not None:
             best, lo = found, _stage_flow(types, found)
             lo = max(lo, mid)

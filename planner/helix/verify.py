@@ -94,10 +94,29 @@ def check_objective(recomputed_tok_s: float, objective_tok_s: float, proven_opti
         )
 
 
-def verify(inst: HelixInstance, ranges: Ranges, mode: Mode, expected_tok_s: float | None = None) -> FlowResult:
-    """Check the placement and recompute its max flow; compare with ``expected_tok_s`` (relative 1e-6) if given."""
+def verify(
+    inst: HelixInstance,
+    ranges: Ranges,
+    mode: Mode,
+    expected_tok_s: float | None = None,
+    max_hops: int | None = None,
+) -> FlowResult:
+    """Check the placement and recompute its max flow; compare with ``expected_tok_s`` (relative 1e-6) if given.
+
+    With a hop limit the flow comes from the hop-limited LP (planner.helix.latency); it is then checked here as a
+    feasible flow of the placement whose paths all have at most ``max_hops`` nodes.
+    """
     check_placement(inst, ranges)
     result = max_flow(inst, ranges, mode)
+    if max_hops is not None and result.value > 0:
+        from planner.helix.latency import decompose, hop_limited_flow, longest_path_hops
+
+        if longest_path_hops(inst, ranges, mode) > max_hops:
+            result = hop_limited_flow(inst, ranges, mode, max_hops)
+            check_solver_flows(inst, ranges, mode, result.edge_flow, result.value, 1e-6 * max(result.value, 1.0))
+            too_long = [p for p, f in decompose(result) if len(p) > max_hops and f > 1e-6 * max(result.value, 1.0)]
+            if too_long:
+                raise VerificationError(f"helix verification: a path of {len(too_long[0])} nodes exceeds --max-hops")
     if expected_tok_s is not None and abs(result.value - expected_tok_s) > REL_TOL * max(expected_tok_s, 1.0):
         raise VerificationError(
             f"helix verification: max flow {result.value:.6f} != reported throughput {expected_tok_s:.6f}"

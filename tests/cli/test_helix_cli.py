@@ -129,3 +129,30 @@ def test_markdown_and_table_reports(runner) -> None:
     assert "### Layer map" in res.stdout and "solo/shared block bound" in res.stdout
     res = _run(runner, TEN, "-q", "-v")
     assert "Layer map" in res.stdout and "How the plan was found" in res.stdout
+
+
+def test_latency_report_pareto_and_limits(runner, tmp_path: Path) -> None:
+    res = _run(runner, SINGLE24, "--pareto", "--time-limit", "8", "--format", "json", "-q")
+    assert res.exit_code == 0, res.output
+    plan = json.loads(res.stdout)
+    lat = plan["plan"]["latency"]
+    assert lat["max_hops"] == plan["metrics"]["pipeline_depth_hops"] == 24
+    assert plan["metrics"]["in_flight_requests"] > 0 and lat["basis"].startswith("measured")
+    front = plan["plan"]["pareto"]
+    assert len(front) >= 3
+    assert [p["throughput_tok_s"] for p in front] == sorted(p["throughput_tok_s"] for p in front)
+    assert [p["decode_ms_per_token_max"] for p in front] == sorted(p["decode_ms_per_token_max"] for p in front)
+    res = _run(runner, SINGLE24, "--max-hops", "9", "--time-limit", "8", "--format", "json", "-q")
+    hop9 = json.loads(res.stdout)
+    assert hop9["plan"]["latency"]["max_hops"] <= 9
+    assert hop9["metrics"]["throughput_tok_s"] < plan["metrics"]["throughput_tok_s"]
+    limit_ms = front[1]["decode_ms_per_token_max"] * 1.01
+    res = _run(
+        runner, SINGLE24, "--max-token-latency", f"{limit_ms:.3f}ms", "--time-limit", "8", "--format", "json", "-q"
+    )
+    limited = json.loads(res.stdout)
+    assert limited["metrics"]["max_decode_latency_ms"] <= limit_ms
+    out = tmp_path / "p.json"
+    res = _run(runner, SINGLE24, "--max-token-latency", "1ms", "--time-limit", "8", "--out", str(out), "-q")
+    assert res.exit_code == 1 and "infeasible: max_token_latency limit 1 ms" in res.stderr
+    assert json.loads(out.read_text())["solver"]["status"] == "infeasible"
