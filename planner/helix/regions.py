@@ -135,6 +135,7 @@ def _feasible(
         model.add(prod >= need)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
+    solver.parameters.catch_sigint_signal = False  # CP-SAT would leave SIGINT at SIG_DFL: Ctrl-C must reach Python
     solver.parameters.random_seed = 0
     solver.parameters.max_time_in_seconds = max(time_limit_s, 0.01)
     if solver.solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):

@@ -274,7 +274,7 @@ def solve_helix(
         raw_status, solver_bound, milp = _run_milp(inst, milp_inst, mode, opts, best, milp_cut, cands, clock, notes)
         if opts.max_hops is not None:
             solver_bound = None  # a bound of the hop-free MILP says nothing more under a hop limit
-    if solver_bound is not None and solver_bound < bound:
+    if solver_bound is not None and solver_bound < bound * (1 - 1e-9):
         bound, bound_source = solver_bound, f"{milp.get('formulation')} MILP bound ({opts.solver})"
     best = _best(cands)
     return _finish(full, inst, mode, opts, best, cands, baselines, ub, cov, block, solver_bound, bound,

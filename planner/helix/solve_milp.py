@@ -7,6 +7,7 @@ and a fixed seed is deterministic as long as no time-based stop fires.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -47,20 +48,36 @@ class RawResult:
 
 
 def _watch(
-    thread: threading.Thread, stop: Callable[[], None], limits: RunLimits, last_improvement: list[float]
+    thread: threading.Thread,
+    stop: Callable[[], None] | None,
+    limits: RunLimits,
+    last_improvement: list[float],
 ) -> tuple[bool, str]:
-    """Wait for the solve thread; stop it on Ctrl-C or on a stall. Returns (interrupted, reason)."""
+    """Wait for the solve thread; stop it on Ctrl-C or on a stall. Returns (interrupted, reason).
+
+    Ctrl-C is caught by a temporary SIGINT handler that only sets a flag (no exception unwinds through the
+    solver). Without a ``stop`` (a backend that cannot be interrupted) Ctrl-C abandons the daemon thread at once and
+    the caller keeps the best plan found before the MILP.
+    """
+    hit = threading.Event()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, lambda *_: hit.set())
     try:
         while thread.is_alive():
             thread.join(0.1)
-            if limits.stall_s is not None and time.perf_counter() - last_improvement[0] > limits.stall_s:
+            if hit.is_set():
+                if stop is not None:
+                    stop()
+                    thread.join()
+                return True, "interrupted (Ctrl-C): best plan so far"
+            if stop and limits.stall_s is not None and time.perf_counter() - last_improvement[0] > limits.stall_s:
                 stop()
                 thread.join()
                 return False, f"no improvement for {limits.stall_s:g} s (--stall)"
-    except KeyboardInterrupt:
-        stop()
-        thread.join()
-        return True, "interrupted (Ctrl-C): best plan so far"
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     return False, ""
 
 
@@ -100,7 +117,9 @@ def solve_cpsat(backend: CpSatBackend, limits: RunLimits) -> RawResult:
     thread.start()
     interrupted, reason = _watch(thread, solver.stop_search, limits, last)
     wall = time.perf_counter() - start
-    code = box.get("status", cp_model.UNKNOWN)
+    if "status" not in box:
+        return RawResult("error", None, None, None, wall, incumbents, "the CP-SAT thread ended without a result")
+    code = box["status"]
     name = solver.status_name(code)
     has = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
     # CP-SAT reports OPTIMAL when the gap limit is met, so FEASIBLE means a limit stopped it: the time limit, or
@@ -137,7 +156,8 @@ def solve_mathopt(backend: MathOptBackend, limits: RunLimits) -> RawResult:
     if backend.hints:
         hint = mathopt.SolutionHint(variable_values=dict(backend.hints))
         model_params = mathopt.ModelSolveParameters(solution_hints=[hint])
-    interrupter = SolveInterrupter()
+    # OR-Tools 9.15's SCIP event handler rejects MathOpt's interrupter (it logs errors), so SCIP runs without one.
+    interrupter = SolveInterrupter() if backend.name == "highs" else None
     start = time.perf_counter()
     box: dict[str, Any] = {}
 
@@ -148,8 +168,11 @@ def solve_mathopt(backend: MathOptBackend, limits: RunLimits) -> RawResult:
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    interrupted, reason = _watch(thread, interrupter.interrupt, RunLimits(limits.time_limit_s), [start])
+    stop = interrupter.interrupt if interrupter is not None else None
+    interrupted, reason = _watch(thread, stop, RunLimits(limits.time_limit_s), [start])
     wall = time.perf_counter() - start
+    if "result" not in box:  # abandoned on Ctrl-C
+        return RawResult("interrupted", None, None, None, wall, [], reason, True)
     result = box["result"]
     has = result.has_primal_feasible_solution()
     reason_name = result.termination.reason.name

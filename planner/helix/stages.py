@@ -112,6 +112,7 @@ def _feasible(
         model.add(sum(c[t] * v for (_, c), v in zip(patterns, y, strict=True) if c[t]) <= len(names))
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
+    solver.parameters.catch_sigint_signal = False  # CP-SAT would leave SIGINT at SIG_DFL: Ctrl-C must reach Python
     solver.parameters.random_seed = 0
     solver.parameters.max_time_in_seconds = max(time_limit_s, 0.01)
     status = solver.solve(model)

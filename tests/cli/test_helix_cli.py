@@ -156,3 +156,26 @@ def test_latency_report_pareto_and_limits(runner, tmp_path: Path) -> None:
     res = _run(runner, SINGLE24, "--max-token-latency", "1ms", "--time-limit", "8", "--out", str(out), "-q")
     assert res.exit_code == 1 and "infeasible: max_token_latency limit 1 ms" in res.stderr
     assert json.loads(out.read_text())["solver"]["status"] == "infeasible"
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_the_best_plan(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "plan.json"
+    spec = str(ROOT / "cluster_specs" / "helix-het42-llama2-70b.yaml")
+    cmd = [sys.executable, "-m", "planner", "helix", spec, "--time-limit", "120", "--out", str(out), "-q"]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    time.sleep(20)  # well into the MILP
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    plan = json.loads(out.read_text())
+    assert plan["solver"]["status"] == "interrupted"
+    assert plan["metrics"]["throughput_tok_s"] >= 4137.5
