@@ -55,7 +55,9 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     """Relative optimality gap |bound - objective| / max(|objective|, 1e-9); None when either is unknown."""
     if objective is None or bound is None or not math.isfinite(bound) or not math.isfinite(objective):
         return None
-    return abs(bound - objective) / max(abs(objective), 1e-9)
+    gap = abs(bound - objective) / max(abs(objective), 1e-9)
+    # Floating-point noise (bound and objective computed along different paths) is not a gap.
+    return 0.0 if gap < 1e-9 else gap
 
 
 def status_from_cpsat(name: str, has_solution: bool, limit_hit: bool = True) -> Status:

@@ -90,3 +90,11 @@ def test_gap_and_describe() -> None:
     r = SolveReport(backend="cpsat", status="time_limit", objective=812.0, best_bound=829.5)
     assert r.gap == pytest.approx(17.5 / 812)
     assert r.describe() == "time_limit, gap 2.16%"
+
+
+def test_float_noise_is_not_a_gap() -> None:
+    from planner.solver import relative_gap
+
+    assert relative_gap(7436.85, 7436.85 * (1 + 3e-12)) == 0.0
+    assert relative_gap(100.0, 101.0) == pytest.approx(0.01)
+    assert relative_gap(None, 1.0) is None
