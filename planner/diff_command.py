@@ -82,12 +82,22 @@ class SpecAtRef:
 
 
 def solver_for(spec: Path, solver: Solver | None) -> str:
-    """``--solver``, or the spec file name's prefix (``helix-...``, ``splitwise-...``, ``dynamo-...``)."""
+    """``--solver``; else the spec file name's prefix (``helix-...``, ``splitwise-...``, ``dynamo-...``); else the one
+    solver section (``helix:``, ``splitwise:``, ``dynamo:``) the spec has, as ``plan init`` writes it."""
     if solver is not None:
         return solver.value
     prefix = spec.name.split("-", 1)[0]
     if prefix in Solver.__members__:
         return prefix
+    try:
+        import yaml
+
+        data = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = None
+    sections = [k for k in Solver.__members__ if isinstance(data, dict) and k in data]
+    if len(sections) == 1:
+        return sections[0]
     raise UsageError(f"cannot tell the solver from the file name '{spec.name}'; pass --solver helix|splitwise|dynamo")
 
 
