@@ -399,6 +399,8 @@ def _finish(
     flow = verify(inst, best.ranges, mode, best.flow_tok_s, opts.max_hops)
     value = flow.value
     bound = max(bound, value)  # numerical safety: a bound below a verified flow is rounding noise
+    if value > 0 and bound - value <= 1e-8 * value:
+        bound = value  # met within the bisections' float tolerance: report the proven optimum exactly
     gap = (bound - value) / value if value > 0 else None
     if value <= 0:
         status: Status = "infeasible" if not evaluated else "feasible"
@@ -407,7 +409,7 @@ def _finish(
         status, message = "interrupted", "interrupted (Ctrl-C): best plan so far"
     elif gap is not None and gap <= max(opts.gap, 1e-9):
         status = "optimal"
-        how = "meets" if gap <= 1e-8 else f"is within --gap {opts.gap:.2%} of"
+        how = "meets" if gap == 0 else f"is within --gap {opts.gap:.2%} of"
         message = f"{best.source} {how} the {bound_source} ({bound:.6g} tokens/s)"
         if evaluated:
             message = f"evaluated placement {how} the {bound_source}"
