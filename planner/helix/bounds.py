@@ -34,7 +34,9 @@ layer is held by at least two flow-carrying nodes, each carrying less than ``F``
 
 layers, and ``L <= sum_i v_i(F, lambda)`` must hold for every lambda. ``lambda = 1`` is the covering bound; smaller
 lambda charges shared nodes for needing a partner. The largest feasible ``F`` is the *block bound* (it proves the
-10-node optimum 286.587 that took the published solver an hour).
+10-node optimum 286.587 that took the published solver an hour). When no region can hold the model alone and the
+wide-area links are slower than ``F``, an all-solo plan would need one link to carry ``F``, so at least two nodes
+are shared; charging the two cheapest proves the geo-distributed optimum.
 
 **Single pipeline.** The largest ``F`` such that ``sum_i max{k <= K_i : tp_i(k) >= F} >= L`` admits a chain in
 which every node sustains ``F`` (subset-sum over the admissible ``k`` to hit exactly ``L``). When its verified
@@ -225,8 +227,34 @@ def _lambda_min(values: Callable[[float], float]) -> float:
     return min(values(lo), values(0.0), values(1.0))
 
 
+def _forced_shared_above(inst: HelixInstance) -> float | None:
+    """Above which flow a plan needs at least two shared nodes (None: never forced).
+
+    If no region's nodes can hold all L layers and every link between regions carries less than F, an all-solo
+    plan is impossible: all-solo means a single chain of nodes each carrying F, which must cross from one region to
+    another over one link. So at least one layer is shared, hence at least two shared nodes.
+    """
+    if len(inst.regions) < 2:
+        return None
+    k_region: dict[str, int] = {}
+    for n in inst.nodes:
+        k_region[n.region] = k_region.get(n.region, 0) + n.max_layers
+    if max(k_region.values()) >= inst.layers:
+        return None
+    region_of = {n.name: n.region for n in inst.nodes}
+    fastest = 0.0
+    for e in inst.edges:
+        if e.src != SOURCE and e.dst != SINK and region_of[e.src] != region_of[e.dst]:
+            fastest = max(fastest, edge_ceiling(inst, e.src, e.dst, e.capacity_tok_s))
+    return fastest
+
+
 def block_bound(inst: HelixInstance, upper: float, links: bool = True) -> float:
-    """The solo/shared block bound (strict mode; module docstring), searched below ``upper``."""
+    """The solo/shared block bound (strict mode; module docstring), searched below ``upper``.
+
+    With regions that cannot hold the model alone and wide-area links slower than F, at least two nodes must be
+    shared (:func:`_forced_shared_above`); the two nodes that lose least by it are charged their shared value.
+    """
     layers = inst.layers
     limits = _node_link_limits(inst) if links else _no_limits(inst)
     groups: dict[tuple[float, ...], int] = {}
@@ -234,20 +262,28 @@ def block_bound(inst: HelixInstance, upper: float, links: bool = True) -> float:
         key = _capped(n, limits[n.name], layers)
         groups[key] = groups.get(key, 0) + 1
     items = list(groups.items())
+    forced_above = _forced_shared_above(inst) if links else None
 
     def enough(flow: float) -> bool:
         if flow <= 0:
             return True
         solo = [max((k for k, t in enumerate(tp, start=1) if t >= flow), default=0) for tp, _ in items]
+        forced = 2 if forced_above is not None and flow > forced_above else 0
 
         def total_layers(lam: float) -> float:
             out = 0.0
+            penalties: list[float] = []
             for (tp, count), s in zip(items, solo, strict=True):
                 shared = max(k * (lam * min(t, flow) / flow + (1 - lam) / 2) for k, t in enumerate(tp, start=1))
                 out += count * max(s, shared)
-            return out
+                if forced:
+                    penalties += [max(s, shared) - shared] * min(count, forced)
+            return out - sum(sorted(penalties)[:forced])
 
-        return _lambda_min(total_layers) >= layers * (1 - 1e-9)
+        if not forced:
+            return _lambda_min(total_layers) >= layers * (1 - 1e-9)
+        # Not convex in lambda any more: any lambda that falls short is a valid certificate, so scan a grid.
+        return min(total_layers(i / 200) for i in range(201)) >= layers * (1 - 1e-9)
 
     lo, hi = 0.0, upper * (1 + 1e-12) + 1e-9
     if enough(hi):

@@ -49,3 +49,21 @@ def test_solver_reaches_the_enumerated_optimum(tables, layers, partial) -> None:
     assert res.flow.value >= max(b.throughput_tok_s for b in res.baselines) - 1e-9
     assert res.report.status == "optimal"
     assert res.flow.value == pytest.approx(best, rel=1e-6)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    tables=tables,
+    layers=st.integers(min_value=2, max_value=4),
+    split=st.integers(min_value=1, max_value=2),
+    inter=st.integers(min_value=1, max_value=30),
+)
+def test_bounds_are_valid_with_slow_regions(tables, layers, split, inter) -> None:
+    regions = ["a" if i < split else "b" for i in range(len(tables))]
+    inst = tiny_instance(tables, layers, regions=regions, inter_tok_s=float(inter))
+    if inst.total_max_layers < layers:
+        return
+    best, _ = brute_force(inst)
+    cov = covering_bound(inst).value
+    assert best <= cov * (1 + 1e-9) + 1e-9
+    assert best <= block_bound(inst, cov) * (1 + 1e-9) + 1e-9

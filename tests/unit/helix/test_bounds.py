@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from planner.helix.bounds import block_bound, compute_bound, covering_bound, single_pipeline
@@ -10,6 +12,8 @@ from planner.helix.instance import HelixEdge, HelixInstance
 from planner.helix.placement import park_idle
 from tests.unit.helix.tiny import brute_force, tiny_instance
 from tests.unit.helix.vectors import VECTORS, instance
+
+ROOT = Path(__file__).resolve().parents[3]
 
 needs_vectors = pytest.mark.skipif(not VECTORS.exists(), reason="Helix reference test vectors not available")
 
@@ -89,3 +93,26 @@ def test_single_pipeline_meets_the_bound_on_single24() -> None:
     assert value == pytest.approx(2045.641, abs=1e-3)
     assert covering_bound(inst).value == pytest.approx(value, rel=1e-8)
     assert sum(k for _, k in sp.chain) == 80
+
+
+def test_slow_wide_area_links_force_sharing_and_the_bound_holds() -> None:
+    # Region A holds at most 4 of 5 layers, region B 1: every path crosses a 3 tok/s link.
+    inst = tiny_instance([(10, 6), (10, 6), (10,)], layers=5, regions=["a", "a", "b"], inter_tok_s=3.0)
+    best, _ = brute_force(inst)
+    cov = covering_bound(inst).value
+    blk = block_bound(inst, cov)
+    assert best <= blk * (1 + 1e-9) + 1e-9
+    assert blk < block_bound(inst, cov, links=False)  # the forced sharing tightens it
+    assert best == pytest.approx(3.0)  # the crossing link decides
+
+
+@pytest.mark.skipif(not (ROOT / "cluster_specs").exists(), reason="shipped specs not available")
+def test_geo24_is_proven_optimal_by_forced_sharing(profile_db) -> None:
+    from planner.helix.instance import build_instance
+    from planner.spec.loader import load_spec
+
+    loaded = load_spec(ROOT / "cluster_specs" / "helix-geo24-llama2-70b.yaml", profile_db)
+    inst = build_instance(loaded, profile_db, loaded.spec.helix)
+    cov = covering_bound(inst).value
+    assert cov == pytest.approx(2045.641, abs=1e-3)  # as if the links were free
+    assert block_bound(inst, cov) == pytest.approx(1754.382, abs=1e-3)  # A100 holding 9 layers
