@@ -12,6 +12,10 @@ nodes, every homogeneous group, and every two-type mix. With ``y_p`` the number 
     sum_p m_p * y_p  = L              (stages tile the model)
     sum_p n_pt * y_p <= N_t           (nodes of each type)
 
+*Two-lane blocks* generalise a stage: ``m`` layers held by two parallel lanes, each a chain of ``m / j`` nodes of one
+type holding ``j`` layers apiece (a thick chain next to a thin node holding all ``m``, for instance); the block
+carries ``tp_a(j_a) + tp_b(j_b)``. They enter the same integer program as extra patterns.
+
 The largest feasible ``F`` is found by bisection between a known feasible value and an upper bound.
 """
 
@@ -46,6 +50,8 @@ def _types(inst: HelixInstance, regional: bool = False) -> list[tuple[tuple[floa
 
 
 Pattern = tuple[int, tuple[int, ...]]  # (layers m, nodes per type)
+Lanes = tuple[tuple[int, int], tuple[int, int]]  # ((type a, layers per node j_a), (type b, j_b))
+Block = tuple[int, tuple[int, ...], Lanes | None]  # a stage (lanes None) or a two-lane block
 
 
 def _patterns(
@@ -88,6 +94,39 @@ def _patterns(
     return sorted(out)
 
 
+def _lane_patterns(
+    types: list[tuple[tuple[float, ...], list[str]]], flow: float, layers: int, groups: list[str] | None = None
+) -> list[Block]:
+    """Two-lane blocks carrying ``flow`` where neither lane could alone (module docstring)."""
+    n_types = len(types)
+    counts = [len(names) for _, names in types]
+    group = groups or [""] * n_types
+    out: list[Block] = []
+
+    def cap(ti: int, m: int) -> float:
+        tp = types[ti][0]
+        return tp[m - 1] if m <= len(tp) else 0.0
+
+    longest = max((len(tp) for tp, _ in types), default=0)
+    for m in range(2, layers + 1):
+        lanes = [
+            (a, j, m // j, cap(a, j))
+            for a in range(n_types)
+            for j in range(1, min(m, longest) + 1)
+            if m % j == 0 and 0 < cap(a, j) < flow and m // j <= counts[a]
+        ]
+        for x, (a, ja, qa, ca) in enumerate(lanes):
+            for b, jb, qb, cb in lanes[x:]:
+                if ca + cb < flow or (qa == 1 and qb == 1) or group[a] != group[b]:
+                    continue
+                c = [0] * n_types
+                c[a] += qa
+                c[b] += qb
+                if c[a] <= counts[a] and c[b] <= counts[b]:
+                    out.append((m, tuple(c), ((a, ja), (b, jb))))
+    return out
+
+
 def _feasible(
     types: list[tuple[tuple[float, ...], list[str]]],
     layers: int,
@@ -96,20 +135,23 @@ def _feasible(
     max_mixed: int,
     groups: list[str] | None = None,
     max_stages: int | None = None,
-) -> list[Pattern] | None:
-    """Stages (length, nodes per type) carrying ``flow``, or None when none was found in time."""
+    lanes: bool = True,
+) -> list[Block] | None:
+    """Stages and blocks carrying ``flow``, or None when none was found in time."""
     from ortools.sat.python import cp_model
 
-    patterns = _patterns(types, flow, max_mixed, groups)
+    patterns: list[Block] = [(m, c, None) for m, c in _patterns(types, flow, max_mixed, groups)]
+    if lanes:
+        patterns += _lane_patterns(types, flow, layers, groups)
     if not patterns:
         return None
     model = cp_model.CpModel()
-    y = [model.new_int_var(0, layers // m, f"y[{i}]") for i, (m, _) in enumerate(patterns)]
-    model.add(sum(m * v for (m, _), v in zip(patterns, y, strict=True)) == layers)
+    y = [model.new_int_var(0, layers // p[0], f"y[{i}]") for i, p in enumerate(patterns)]
+    model.add(sum(p[0] * v for p, v in zip(patterns, y, strict=True)) == layers)
     if max_stages is not None:  # every path crosses every stage: stages = hops
         model.add(sum(y) <= max_stages)
     for t, (_, names) in enumerate(types):
-        model.add(sum(c[t] * v for (_, c), v in zip(patterns, y, strict=True) if c[t]) <= len(names))
+        model.add(sum(p[1][t] * v for p, v in zip(patterns, y, strict=True) if p[1][t]) <= len(names))
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.catch_sigint_signal = False  # CP-SAT would leave SIGINT at SIG_DFL: Ctrl-C must reach Python
@@ -118,7 +160,7 @@ def _feasible(
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
-    out: list[Pattern] = []
+    out: list[Block] = []
     for p, v in zip(patterns, y, strict=True):
         out += [p] * int(solver.value(v))
     return out
@@ -141,10 +183,10 @@ def best_stages(
     region = {n.name: n.region for n in inst.nodes}
     groups = [region[names[0]] for _, names in types] if regional else None
     deadline = time.perf_counter() + time_limit_s
-    best: list[Pattern] | None = None
+    best: list[Block] | None = None
     lo, hi = lower_tok_s, upper_tok_s
 
-    def check(flow: float) -> list[Pattern] | None:
+    def check(flow: float) -> list[Block] | None:
         left = min(2.0, max(deadline - time.perf_counter(), 0.01))
         return _feasible(types, inst.layers, flow, left, max_mixed, groups, max_stages)
 
@@ -168,72 +210,85 @@ def best_stages(
     return _layout(inst, types, best)
 
 
-def _counts(types: list[tuple[tuple[float, ...], list[str]]], members: list[str]) -> tuple[int, ...]:
-    index = {name: ti for ti, (_, names) in enumerate(types) for name in names}
-    out = [0] * len(types)
-    for x in members:
-        out[index[x]] += 1
-    return tuple(out)
+def _block_flow(types: list[tuple[tuple[float, ...], list[str]]], block: Block) -> float:
+    m, counts, lanes = block
+    if lanes is not None:
+        return sum(types[t][0][j - 1] for t, j in lanes)
+    return sum(c * types[ti][0][m - 1] for ti, c in enumerate(counts) if c)
 
 
-def _stage_flow(types: list[tuple[tuple[float, ...], list[str]]], stages: list[Pattern]) -> float:
-    return min(sum(c * types[ti][0][m - 1] for ti, c in enumerate(counts) if c) for m, counts in stages)
+def _stage_flow(types: list[tuple[tuple[float, ...], list[str]]], stages: list[Block]) -> float:
+    return min(_block_flow(types, b) for b in stages)
 
 
-def _layout(inst: HelixInstance, types: list[tuple[tuple[float, ...], list[str]]], stages: list[Pattern]) -> StagePlan:
-    """Name the nodes and order the stages so that the pipeline crosses regions as rarely and as widely as possible.
+Slot = tuple[str, int, int]  # (node, offset inside the block, layers held)
 
-    Each stage goes whole to one region when some region has the nodes (the current one first); stages are then
-    grouped by region, with each region's largest stages at its borders (the flow crossing a border is limited by
+
+def _layout(inst: HelixInstance, types: list[tuple[tuple[float, ...], list[str]]], stages: list[Block]) -> StagePlan:
+    """Name the nodes and order the blocks so that the pipeline crosses regions as rarely and as widely as possible.
+
+    Each block goes whole to one region when some region has the nodes (the current one first); blocks are then
+    grouped by region, with each region's largest blocks at its borders (the flow crossing a border is limited by
     the number of node pairs that meet there). Unused nodes are parked next to the weakest stage they can join.
     """
     region = {n.name: n.region for n in inst.nodes}
     order_of = {r: i for i, r in enumerate(dict.fromkeys(n.region for n in inst.nodes))}
     pools = [sorted(names, key=lambda x: (order_of[region[x]], x)) for _, names in types]
-    placed: list[tuple[int, int, list[str]]] = []  # (region rank, layers, members)
+    placed: list[tuple[int, Block, list[Slot]]] = []  # (region rank, block, slots)
     here = inst.nodes[0].region if inst.nodes else ""
-    for m, counts in sorted(stages, key=lambda s: (-sum(s[1]), -s[0], s[1])):
+    for block in sorted(stages, key=lambda b: (-sum(b[1]), -b[0], b[1], b[2] or ())):
+        m, counts, lanes = block
         hosts = [
             r
             for r in sorted(order_of, key=lambda r: (r != here, order_of[r]))
             if all(sum(1 for x in pools[ti] if region[x] == r) >= c for ti, c in enumerate(counts) if c)
         ]
-        members: list[str] = []
-        for ti, c in enumerate(counts):
-            if not c:
-                continue
-            pools[ti].sort(key=lambda x: (region[x] != (hosts[0] if hosts else here), order_of[region[x]], x))
-            members += pools[ti][:c]
+        home = hosts[0] if hosts else here
+
+        def take(ti: int, c: int, home: str = home) -> list[str]:
+            pools[ti].sort(key=lambda name: (region[name] != home, order_of[region[name]], name))
+            got = pools[ti][:c]
             del pools[ti][:c]
-        votes = [region[x] for x in members]
+            return got
+
+        slots: list[Slot] = []
+        if lanes is None:
+            for ti, c in enumerate(counts):
+                slots += [(x, 0, m) for x in take(ti, c)] if c else []
+        else:
+            for ti, j in lanes:
+                slots += [(x, i * j, j) for i, x in enumerate(take(ti, m // j))]
+        votes = [region[x] for x, _, _ in slots]
         here = max(sorted(set(votes)), key=votes.count) if votes else here
-        placed.append((order_of[here], m, members))
-    named: list[tuple[int, list[str]]] = []
+        placed.append((order_of[here], block, slots))
+    named: list[tuple[Block, list[Slot]]] = []
     for rank in sorted({p[0] for p in placed}):
         group = [p for p in placed if p[0] == rank]  # largest first (sorted above): one border each side
         if len(group) > 2:
             group = [group[0], *group[2:], group[1]]
-        named += [(m, members) for _, m, members in group]
-    ordered = [(m, _counts(types, members)) for m, members in named]
-    flow = _stage_flow(types, ordered)
+        named += [(block, slots) for _, block, slots in group]
+    flow = _stage_flow(types, [block for block, _ in named])
     type_of = {name: ti for ti, (_, names) in enumerate(types) for name in names}
-    # Unused nodes join the weakest stage they can hold (more capacity where it is scarcest).
+    # Unused nodes join the weakest plain stage they can hold (more capacity where it is scarcest).
     for ti, rest in enumerate(pools):
         for name in rest:
             tp = types[ti][0]
             options = [
-                (sum(types[type_of[x]][0][m - 1] for x in members), idx)
-                for idx, (m, members) in enumerate(named)
-                if m <= len(tp) and tp[m - 1] > 0
+                (sum(types[type_of[x]][0][block[0] - 1] for x, _, _ in slots), idx)
+                for idx, (block, slots) in enumerate(named)
+                if block[2] is None and block[0] <= len(tp) and tp[block[0] - 1] > 0
             ]
             if options:
-                named[min(options)[1]][1].append(name)
+                idx = min(options)[1]
+                named[idx][1].append((name, 0, named[idx][0][0]))
     ranges: dict[str, tuple[int, int]] = {}
     start = 0
-    for m, members in named:
-        for name in members:
-            ranges[name] = (start, start + m)
-        start += m
+    out_stages: list[tuple[int, list[str]]] = []
+    for block, slots in named:
+        for name, offset, length in slots:
+            ranges[name] = (start + offset, start + offset + length)
+        out_stages.append((block[0], [x for x, _, _ in slots]))
+        start += block[0]
     for n in inst.nodes:
         ranges.setdefault(n.name, (0, min(n.max_layers, inst.layers)))
-    return StagePlan(flow, named, ranges)
+    return StagePlan(flow, out_stages, ranges)
