@@ -254,6 +254,7 @@ def build_instance(loaded: LoadedSpec, db: ProfileDB, section: HelixSection) -> 
         )
     )
     edges = _edges(loaded, [n.name for n in nodes], token_bytes, act_bytes)
+    warnings += _disconnected(nodes, edges)
     return HelixInstance(
         name=loaded.spec.name or loaded.path.stem,
         model=model.name,
@@ -270,6 +271,32 @@ def build_instance(loaded: LoadedSpec, db: ProfileDB, section: HelixSection) -> 
         table_mix=mix,
         request_tokens=(roof.input_tokens, roof.output_tokens),
     )
+
+
+def _disconnected(nodes: list[HelixNode], edges: tuple[HelixEdge, ...]) -> list[str]:
+    """Warnings for nodes that no chain of links joins to the coordinator (they can never carry flow)."""
+    parent = {n.name: n.name for n in nodes}
+    parent["coordinator"] = "coordinator"
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for e in edges:
+        a = "coordinator" if e.src == SOURCE else e.src
+        b = "coordinator" if e.dst == SINK else e.dst
+        parent[find(a)] = find(b)
+    root = find("coordinator")
+    cut_off = [n for n in nodes if find(n.name) != root]
+    out = []
+    for region in sorted({n.region for n in cut_off}):
+        members = [n.name for n in cut_off if n.region == region]
+        whole = all(n.region != region or n in cut_off for n in nodes)
+        what = f"region {region} is" if whole else f"{len(members)} node(s) of region {region} are"
+        out.append(f"{what} disconnected from the coordinator: {', '.join(members[:6])} cannot carry flow")
+    return out
 
 
 def _unknown_mix(mix: str, tables: ThroughputTables) -> str:

@@ -273,7 +273,9 @@ def emit_baselines(
     for b in res.baselines:
         if not b.ranges or b.flow is None:
             continue
-        block = placement_block(res.full, res.mode, b.ranges, b.flow)
+        # A node asked for more layers than it can hold (separate pipelines) is shown holding nothing.
+        fits = {n: r for n, r in b.ranges.items() if r[1] - r[0] <= res.full.node(n).max_layers}
+        block = placement_block(res.full, res.mode, fits, b.flow)
         block["baselines"] = baselines_block(res.baselines)
         block["bounds"] = {"best_tok_s": res.best_bound_tok_s, "active": res.bound_source}
         block["search"] = {"chosen": f"baseline:{b.name}", "params": dict(b.params)}

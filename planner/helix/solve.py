@@ -211,8 +211,10 @@ def solve_helix(
     cands: list[Candidate] = []
     for b in baselines:
         if b.ranges:
-            full_ranges = park_idle(inst, b.ranges)
-            _add(cands, inst, mode, f"baseline:{b.name}", full_ranges, clock)
+            # Separate pipelines may ask a node for more than K layers (the paper force-loads them); as a candidate
+            # such nodes are parked instead, which can only add flow to what the baseline reports.
+            fits = {n: r for n, r in b.ranges.items() if r[1] - r[0] <= inst.node(n).max_layers}
+            _add(cands, inst, mode, f"baseline:{b.name}", park_idle(inst, fits), clock)
     if placement is not None:
         chosen = _add(cands, inst, mode, "placement", placement, clock)
         return _finish(

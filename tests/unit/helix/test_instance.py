@@ -99,3 +99,15 @@ def test_heuristic_order_must_list_every_node(tmp_path: Path, profile_db: Profil
         _inst(tmp_path, profile_db, BASE + "helix: {heuristic_order: [a100-9, a100-1, t4-0, t4-1]}\n")
     with pytest.raises(SpecError, match="missing: t4-1"):
         _inst(tmp_path, profile_db, BASE + "helix: {heuristic_order: [a100-0, a100-1, t4-0]}\n")
+
+
+def test_disconnected_region_is_reported_and_left_idle(tmp_path: Path, profile_db: ProfileDB) -> None:
+    text = BASE.replace("A100-40G, count: 2", "A100-40G, count: 8") + (
+        "  links:\n    - {between: [region:west, region:east], disabled: true}\n"
+        "    - {between: [coordinator, region:west], disabled: true}\n"
+    )
+    inst = _inst(tmp_path, profile_db, text)
+    assert any("region west is disconnected from the coordinator" in w for w in inst.warnings)
+    res = solve_helix(inst, HelixOptions(time_limit_s=5))
+    assert res.flow.value > 0
+    assert all(res.flow.node_inflow[n] == 0 for n in ("t4-0", "t4-1"))
