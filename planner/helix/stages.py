@@ -263,7 +263,9 @@ def _layout(inst: HelixInstance, types: list[tuple[tuple[float, ...], list[str]]
         placed.append((order_of[here], block, slots))
     named: list[tuple[Block, list[Slot]]] = []
     for rank in sorted({p[0] for p in placed}):
-        group = [p for p in placed if p[0] == rank]  # largest first (sorted above): one border each side
+        # The widest plain stages go to the region's borders (a two-lane block meets its neighbours with only two
+        # nodes), lane blocks and narrow stages in between.
+        group = sorted((p for p in placed if p[0] == rank), key=lambda p: (p[1][2] is not None, -len(p[2])))
         if len(group) > 2:
             group = [group[0], *group[2:], group[1]]
         named += [(block, slots) for _, block, slots in group]
