@@ -76,18 +76,25 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="More detail i
 PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Write a PNG figure of the plan here.")]
 
 
-def parse_time_limit(text: str) -> float:
-    """``60`` (seconds) or ``90s`` / ``5m``; a usage error otherwise."""
+def parse_seconds_option(flag: str, text: str, *, bare_seconds: bool = True, positive: bool = True) -> float:
+    """A duration option: ``90s`` / ``5m`` (and a bare ``60`` as seconds when allowed); a usage error otherwise."""
     try:
+        if not bare_seconds:
+            raise ValueError
         value = float(text)
     except ValueError:
         try:
             value = parse_duration(text)
         except UnitError as exc:
-            raise UsageError(f"--time-limit: {exc}") from None
-    if value <= 0:
-        raise UsageError("--time-limit must be positive")
+            raise UsageError(f"{flag}: {exc}") from None
+    if positive and value <= 0:
+        raise UsageError(f"{flag} must be positive")
     return value
+
+
+def parse_time_limit(text: str) -> float:
+    """``60`` (seconds) or ``90s`` / ``5m``; a usage error otherwise."""
+    return parse_seconds_option("--time-limit", text)
 
 
 def common_options(

@@ -21,11 +21,11 @@ from planner.cli_common import (
     VerboseOpt,
     common_options,
     execute,
+    parse_seconds_option,
 )
 from planner.errors import UsageError
 from planner.plan import Plan
 from planner.runner import CommonOptions, Inputs_
-from planner.units import UnitError, parse_duration
 
 ModeOpt = Annotated[
     str | None,
@@ -46,15 +46,7 @@ PriceOpt = Annotated[float | None, typer.Option("--price-kwh", min=0.0, help="El
 
 
 def _duration(flag: str, text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        value = parse_duration(text)
-    except UnitError as exc:
-        raise UsageError(f"{flag}: {exc}") from None
-    if value <= 0:
-        raise UsageError(f"{flag} must be positive")
-    return value
+    return None if text is None else parse_seconds_option(flag, text, bare_seconds=False)
 
 
 def dynamo_command(

@@ -8,22 +8,24 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from planner.cli_common import Format, FormatOpt, ProfilesOpt, QuietOpt, SeedOpt, VerboseOpt, handle_errors
+from planner.cli_common import (
+    Format,
+    FormatOpt,
+    ProfilesOpt,
+    QuietOpt,
+    SeedOpt,
+    VerboseOpt,
+    handle_errors,
+    parse_seconds_option,
+)
 from planner.errors import UsageError
 from planner.paths import display_path
 from planner.render.console import err_line, out_text, progress, stdout
-from planner.units import UnitError, parse_duration
 
 
 def _seconds(option: str, text: str) -> float:
     """``600`` (seconds) or ``600s`` / ``10m``; a usage error otherwise."""
-    try:
-        return float(text)
-    except ValueError:
-        try:
-            return parse_duration(text)
-        except UnitError as exc:
-            raise UsageError(f"{option}: {exc}") from None
+    return parse_seconds_option(option, text, positive=False)
 
 
 def simulate_command(

@@ -21,11 +21,11 @@ from planner.cli_common import (
     VerboseOpt,
     common_options,
     execute,
+    parse_seconds_option,
 )
 from planner.errors import UsageError
 from planner.plan import Plan
 from planner.runner import CommonOptions, Inputs_
-from planner.units import UnitError, parse_duration
 
 if TYPE_CHECKING:
     from planner.splitwise.solve import SplitwiseOptions
@@ -83,14 +83,7 @@ def _options(
     for flag, value in (("--rps", rps), ("--cost-target", cost_target), ("--power-target", power_target)):
         if value is not None and value <= 0:
             raise UsageError(f"{flag} must be positive")
-    duration_s = None
-    if duration is not None:
-        try:
-            duration_s = parse_duration(duration)
-        except UnitError as exc:
-            raise UsageError(f"--duration: {exc}") from None
-        if duration_s <= 0:
-            raise UsageError("--duration must be positive")
+    duration_s = None if duration is None else parse_seconds_option("--duration", duration, bare_seconds=False)
     if workers < 0:
         raise UsageError("--workers must be >= 0")
     return SplitwiseOptions(
