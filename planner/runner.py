@@ -85,6 +85,7 @@ def assemble_plan(
 ) -> Plan:
     """Build the plan document; profile conflicts become warnings so a user sees their overrides took effect."""
     all_warnings = list(warnings) + [f"profile override: {c}" for c in db.conflicts]
+    assumptions = [*assumptions, options_assumption(options)]
     return Plan(
         kind=kind,
         name=loaded.spec.name or Path(loaded.display).stem,
@@ -96,6 +97,20 @@ def assemble_plan(
         warnings=all_warnings,
         run=run_info(wall_s),
     )
+
+
+def options_assumption(options: dict[str, Any]) -> Assumption:
+    """Every option the run used, defaults included, so the report shows what the figures were computed under."""
+
+    def show(v: Any) -> str:
+        if v is None:
+            return "unset (spec or built-in default)"
+        if isinstance(v, float):
+            return f"{v:g}"
+        return str(v)
+
+    detail = "; ".join(f"{k}={show(options[k])}" for k in sorted(options))
+    return Assumption(subject="options", basis="option", detail=detail)
 
 
 @contextmanager
