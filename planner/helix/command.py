@@ -22,12 +22,13 @@ from planner.cli_common import (
     VerboseOpt,
     common_options,
     execute,
+    parse_seconds_option,
 )
 from planner.errors import UsageError
 from planner.helix.run import HelixCliOptions, run_helix
 from planner.plan import Plan
 from planner.runner import Inputs_
-from planner.units import UnitError, parse_bandwidth, parse_duration
+from planner.units import UnitError, parse_bandwidth
 
 
 class SolverChoice(enum.StrEnum):
@@ -43,15 +44,7 @@ class FormulationChoice(enum.StrEnum):
 
 
 def _duration(flag: str, text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        try:
-            return parse_duration(text)
-        except UnitError as exc:
-            raise UsageError(f"{flag}: {exc}") from None
+    return None if text is None else parse_seconds_option(flag, text)
 
 
 def _gap(text: str) -> float:
