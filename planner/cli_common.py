@@ -154,7 +154,12 @@ def emit(plan: Plan, common: CommonOptions) -> None:
 
 
 def execute(solver: str, spec: Path | None, common: CommonOptions, solve: Callable[[Inputs_], Plan]) -> None:
-    """Load inputs, run ``solve``, emit the plan; infeasible plans are still written, then exit 1."""
+    """Load inputs, run ``solve``, emit the plan; infeasible plans are still written, then exit 1.
+
+    A solver that catches Ctrl-C and returns its best plan so far (status ``interrupted``) has that plan emitted
+    as usual (stdout and ``--out``), then one ``interrupted: <message>`` line and exit 130; a Ctrl-C that escapes
+    ``solve`` writes nothing and exits 130 too (:func:`handle_errors`).
+    """
     with handle_errors():
         path, note = spec_note(spec, solver)
         if note and not common.quiet:
@@ -168,6 +173,9 @@ def execute(solver: str, spec: Path | None, common: CommonOptions, solve: Callab
                 write_plan(exc.plan, common.out)
             raise
         emit(plan, common)
+        if plan.solver.status == "interrupted":
+            err_line(f"interrupted: {plan.solver.message}")
+            raise typer.Exit(130)
         if plan.solver.status in ("infeasible", "error"):
             err_line(f"error: {solver} finished with status {plan.solver.status}: {plan.solver.message}")
             raise typer.Exit(1)

@@ -6,6 +6,7 @@ HPCA 2025 (arXiv 2408.00741); the formulation actually solved is documented in :
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from planner.dynamo.baselines import all_baselines
@@ -35,8 +36,16 @@ def _options_record(problem: DynamoProblem, opts: DynamoOptions) -> dict[str, An
     }
 
 
+def interrupted_note(day: DayResult) -> str:
+    """``interrupted after k of n epochs`` (empty when the day ran to its end)."""
+    return f"interrupted after {len(day.epochs)} of {day.planned} epochs" if day.interrupted else ""
+
+
 def solver_report(day: DayResult, wall_s: float) -> SolveReport:
-    """Worst status over the epochs, summed objectives and bounds, and how many epochs were proved optimal."""
+    """Worst status over the epochs, summed objectives and bounds, and how many epochs were proved optimal.
+
+    A day cut short by Ctrl-C reports status ``interrupted``; its objective and bound cover the solved epochs only.
+    """
     order = ["optimal", "feasible", "time_limit", "infeasible", "error"]
     status = max((e.status for e in day.epochs), key=order.index, default="optimal")
     proved = sum(e.status == "optimal" for e in day.epochs)
@@ -53,6 +62,9 @@ def solver_report(day: DayResult, wall_s: float) -> SolveReport:
         "objectives in Wh (energy + reconfiguration penalty + tie-break); rolling horizon: each epoch is optimal "
         "given the previous one, not the day jointly"
     )
+    if day.interrupted:
+        status = "interrupted"
+        message = f"{interrupted_note(day)} (Ctrl-C); the plan covers those epochs only; {message}"
     return SolveReport(
         backend=day.backend,
         status=status,  # type: ignore[arg-type]
@@ -95,10 +107,18 @@ def plan_dynamo(inputs: Inputs_, opts: DynamoOptions) -> Plan:
             exc.plan = _infeasible_plan(inputs, opts, problem, exc, t[0])
             raise
         assert problem is not None
-        baselines = all_baselines(problem, day.epochs)
+        # An interrupted day is compared with baselines over the same epochs (sized for their peak, not the day's).
+        covered = replace(problem, epochs=problem.epochs[: len(day.epochs)]) if day.interrupted else problem
+        baselines = all_baselines(covered, day.epochs)
         block, metrics, _totals = plan_block(problem, day, baselines)
         verify_plan(problem, block)
     warnings = list(problem.warnings)
+    if day.interrupted:
+        end = problem.epochs[len(day.epochs)].label
+        warnings.append(
+            f"{interrupted_note(day)} (Ctrl-C): the plan and its baselines cover {day.epochs[0].epoch.label} to "
+            f"{end} only"
+        )
     for b in baselines:
         if b.epochs is None:
             warnings.append(f"baseline {b.name} unavailable: {b.note}")

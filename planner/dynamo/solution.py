@@ -88,13 +88,15 @@ class EpochResult:
 
 @dataclass
 class DayResult:
-    """The whole horizon."""
+    """The whole horizon, or its first ``len(epochs)`` of ``planned`` epochs when Ctrl-C stopped the loop."""
 
     epochs: list[EpochResult]
     mode: str
     backend: str
     solves: int = 0
     screened: int = 0
+    planned: int = 0  # epochs of the horizon (0: not recorded)
+    interrupted: bool = False
 
     @property
     def energy_wh(self) -> float:

@@ -111,10 +111,13 @@ def _finish(
 
 
 # ------------------------------------------------------------------------------------------------------ joint
-def solve_joint(problem: DynamoProblem) -> DayResult:
-    """One MILP per epoch over instances x TP x clock (built once, re-solved with each epoch's data)."""
+def solve_joint(problem: DynamoProblem, day: DayResult | None = None) -> DayResult:
+    """One MILP per epoch over instances x TP x clock (built once, re-solved with each epoch's data).
+
+    Epochs are appended to ``day`` as they are solved, so a caller holding ``day`` keeps them on Ctrl-C.
+    """
     model = EpochModel(milp_instance(problem, problem.configs, budget=problem.gpu_budget), name="dynamo-joint")
-    day = DayResult([], "joint", BACKEND_NAME)
+    day = day if day is not None else DayResult([], "joint", BACKEND_NAME, planned=len(problem.epochs))
     prev: EpochResult | None = None
     for epoch in problem.epochs:
         sol = model.solve(_data(problem, epoch, prev), problem.time_limit_s)
@@ -141,14 +144,17 @@ def window_epoch(epochs: list[Epoch]) -> Epoch:
     )
 
 
-def solve_hierarchical(problem: DynamoProblem) -> DayResult:
-    """Cluster level every ``epoch``, pool level every ``reshard_epoch``, instance level per group (module doc)."""
+def solve_hierarchical(problem: DynamoProblem, day: DayResult | None = None) -> DayResult:
+    """Cluster level every ``epoch``, pool level every ``reshard_epoch``, instance level per group (module doc).
+
+    Epochs are appended to ``day`` as they are solved, so a caller holding ``day`` keeps them on Ctrl-C.
+    """
     top = top_clock_configs(problem)
     cluster = EpochModel(milp_instance(problem, top, budget=problem.gpu_budget, reshard=False), name="dynamo-cluster")
     pool_inst = milp_instance(problem, top, budget=None, pool_gpus_fixed=True, start=False, homogeneous=False)
     pool = EpochModel(pool_inst, name="dynamo-pool")
     per_window = int(round(problem.epoch_s / problem.reshard_epoch_s))
-    day = DayResult([], "hierarchical", BACKEND_NAME)
+    day = day if day is not None else DayResult([], "hierarchical", BACKEND_NAME, planned=len(problem.epochs))
     prev: EpochResult | None = None
     prev_window: EpochResult | None = None
     for w0 in range(0, len(problem.epochs), per_window):
@@ -264,7 +270,21 @@ def budget_infeasible(problem: DynamoProblem, epoch: Epoch, level: str, configs:
 
 
 def solve_day(problem: DynamoProblem) -> DayResult:
-    """Run the problem's mode."""
-    if problem.mode == "joint":
-        return solve_joint(problem)
-    return solve_hierarchical(problem)
+    """Run the problem's mode.
+
+    Ctrl-C (KeyboardInterrupt) during the epoch loop keeps the epochs solved so far: the rolling horizon makes each
+    of them a complete, verifiable plan for its own interval, so the result is the day's first k of n epochs with
+    ``interrupted`` set (README "CLI conventions": exit 130 keeping the best plan so far). With no epoch solved
+    yet there is nothing to keep and the interrupt propagates.
+    """
+    day = DayResult([], problem.mode, BACKEND_NAME, planned=len(problem.epochs))
+    try:
+        if problem.mode == "joint":
+            solve_joint(problem, day)
+        else:
+            solve_hierarchical(problem, day)
+    except KeyboardInterrupt:
+        if not day.epochs:
+            raise
+        day.interrupted = len(day.epochs) < day.planned  # after the last epoch the day is whole: nothing was lost
+    return day

@@ -22,7 +22,10 @@ nearest splits first.
 
 Evaluated points are cached per (design, rate, P, T) and all go to the plan's ledger. A wall-clock deadline
 (``--time-limit``) is checked before each batch; hitting it ends the search with the incumbent (status
-``time_limit``). Nothing here depends on how many worker processes run the batches.
+``time_limit``). Ctrl-C (KeyboardInterrupt) ends it too: the design being searched keeps the best feasible point
+simulated so far (status ``interrupted``; points of a batch already back are kept) and :attr:`Search.interrupted`
+tells the caller to skip the designs not yet searched. Nothing here depends on how many worker processes run the
+batches.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ class DesignOutcome:
     bound: float | None = None  # lower bound on the objective (iso-throughput) / upper bound on the rate (budget)
     analytic_point: Point | None = None
     analytic_rate_rps: float | None = None
-    status: str = "feasible"  # feasible | infeasible | time_limit
+    status: str = "feasible"  # feasible | infeasible | time_limit | interrupted
     note: str = ""
     closest: PointResult | None = None  # best failing point when infeasible (for the shortfall)
     capacity_rps: float | None = None  # capacity of the largest allowed cluster, when even that is too small
@@ -84,6 +87,7 @@ class Search:
     settings: SearchSettings
     ledger: dict[tuple[str, float, int, int], PointResult] = field(default_factory=dict)
     clock: Callable[[], float] = time.monotonic
+    interrupted: bool = False  # Ctrl-C ended a design's search: the caller stops
 
     # ------------------------------------------------------------------------------------------- evaluation
     def evaluate(self, design: Design, points: list[Point], rate: float) -> list[PointResult]:
@@ -101,6 +105,31 @@ class Search:
     def known(self, design: Design, rate: float) -> list[PointResult]:
         return [r for (d, rr, _, _), r in self.ledger.items() if d == design.name and rr == rate]
 
+    def stop_interrupted(self, out: DesignOutcome, budget: bool) -> DesignOutcome:
+        """Ctrl-C during ``out``'s search: keep the best feasible point simulated so far for the design.
+
+        Iso-throughput: the best by the objective's tie key at the design's rate (as the time-limit path does).
+        Iso-budget: the highest feasible rate, cheapest point there (as ``max_rate`` picks). Without a feasible
+        point the design's best stays None; the caller decides whether anything can be kept.
+        """
+        self.interrupted = True
+        design = out.design
+        mine = [r for r in self.ledger.values() if r.design == design.name]
+        out.status = "interrupted"
+        out.note = f"search interrupted (Ctrl-C) after {len(mine)} simulated points"
+        feasible = [r for r in mine if r.feasible]
+        if budget:
+            if feasible:
+                top = max(r.rate_rps for r in feasible)
+                at_top = [r for r in feasible if r.rate_rps == top]
+                out.best = min(at_top, key=lambda r: tie_key(design, r.point, "cost"))
+                out.rate_rps = top
+        else:
+            at_rate = [r for r in feasible if r.rate_rps == out.rate_rps]
+            obj = self.settings.objective
+            out.best = min(at_rate, key=lambda r: tie_key(design, r.point, obj)) if at_rate else None
+        return out
+
     def dominated(self, design: Design, rate: float, point: Point) -> bool:
         """Monotonicity pruning: a simulated infeasible point with at least as many of each machine."""
         return any(
@@ -117,6 +146,20 @@ class Search:
         lending: bool,
     ) -> DesignOutcome:
         out = DesignOutcome(design=design, rate_rps=rate)
+        try:
+            return self._min_objective(out, rate, model, caps, lending)
+        except KeyboardInterrupt:
+            return self.stop_interrupted(out, budget=False)
+
+    def _min_objective(
+        self,
+        out: DesignOutcome,
+        rate: float,
+        model: AnalyticModel,
+        caps: tuple[Capacity, Capacity],
+        lending: bool,
+    ) -> DesignOutcome:
+        design = out.design
         obj = self.settings.objective
         baseline = design.kind == "baseline"
         out.bound, lb_total = self._capacity_bound(design, rate, caps, lending)
@@ -253,6 +296,21 @@ class Search:
         lending: bool,
     ) -> DesignOutcome:
         out = DesignOutcome(design=design)
+        try:
+            return self._max_rate(out, cost_budget, power_budget, model, caps, lending)
+        except KeyboardInterrupt:
+            return self.stop_interrupted(out, budget=True)
+
+    def _max_rate(
+        self,
+        out: DesignOutcome,
+        cost_budget: float | None,
+        power_budget: float | None,
+        model: AnalyticModel,
+        caps: tuple[Capacity, Capacity],
+        lending: bool,
+    ) -> DesignOutcome:
+        design = out.design
         line = budget_line(design, cost_budget, power_budget)
         if not line:
             out.status, out.note = "infeasible", "the budget does not buy one machine of each pool"

@@ -2,8 +2,9 @@
 
 ``build`` resolves the spec + profiles + options into an :class:`Instance` (machines, designs, performance
 profiles, request stream, SLO limits, the target). ``solve`` runs the simulator-driven search of ``search.py`` per
-design. ``extract`` turns the outcomes into the plan document's blocks. ``run`` chains them, verifies the plan
-(``verify.py``) and raises :class:`~planner.errors.InfeasibleError` (with the plan) when no design meets the target.
+design (Ctrl-C keeps the best feasible point simulated so far: status ``interrupted``). ``extract`` turns the
+outcomes into the plan document's blocks. ``run`` chains them, verifies the plan (``verify.py``) and raises
+:class:`~planner.errors.InfeasibleError` (with the plan) when no design meets the target.
 """
 
 from __future__ import annotations
@@ -248,7 +249,13 @@ def resolve_workers(requested: int) -> int:
 
 
 def solve(inst: Instance, clock: Any = time.monotonic) -> Solution:
-    """Search every design; returns the outcomes and every simulated point."""
+    """Search every design; returns the outcomes and every simulated point.
+
+    Ctrl-C (KeyboardInterrupt) stops the search: the design being searched keeps its best feasible point so far,
+    designs not reached are marked not searched, and the solution's status is ``interrupted`` (README "CLI
+    conventions": exit 130 keeping the best plan found so far). With no feasible point yet the interrupt propagates.
+    The worker pool is stopped either way (``parallel.py``).
+    """
     start = clock()
     s = inst.section.search
     settings = SearchSettings(
@@ -265,29 +272,43 @@ def solve(inst: Instance, clock: Any = time.monotonic) -> Solution:
     unusable: dict[str, str] = {}
     with PointRunner(inst.evaluator, workers) as runner:
         search = Search(runner, settings, clock=clock)
-        for design in inst.designs:
-            problem = _unusable(inst, design)
-            if problem:
-                unusable[design.name] = problem
-                outcomes.append(DesignOutcome(design=design, status="infeasible", note=problem))
-                continue
-            model, caps = analytic_model(inst, design)
-            lending = inst.section.mixed_pool.enabled
-            if inst.mode == "iso-throughput":
-                assert inst.rate_rps is not None
-                outcomes.append(search.min_objective(design, inst.rate_rps, model, caps, lending))
-            else:
-                outcomes.append(
-                    search.max_rate(design, inst.cost_budget_usd_h, inst.power_budget_kw, model, caps, lending)
-                )
+        try:
+            for design in inst.designs:
+                if search.interrupted:
+                    break
+                outcomes.append(_search_design(inst, search, design, unusable))
+        except KeyboardInterrupt:  # outside a design's search (the search itself keeps its incumbent)
+            search.interrupted = True
+    if search.interrupted:
+        outcomes += [
+            DesignOutcome(design=d, status="interrupted", note="not searched (interrupted)")
+            for d in inst.designs[len(outcomes) :]
+        ]
+        if not any(o.best is not None for o in outcomes):
+            raise KeyboardInterrupt  # nothing feasible to keep
     ledger = sorted(search.ledger.values(), key=lambda r: (r.design, r.rate_rps, r.prompt, r.token))
-    if any(o.status == "time_limit" for o in outcomes):
-        status: Status = "time_limit"
+    if search.interrupted:
+        status: Status = "interrupted"
+    elif any(o.status == "time_limit" for o in outcomes):
+        status = "time_limit"
     elif any(o.best is not None for o in outcomes):
         status = "feasible"
     else:
         status = "infeasible"
     return Solution(outcomes, ledger, status, clock() - start, workers, unusable)
+
+
+def _search_design(inst: Instance, search: Search, design: Design, unusable: dict[str, str]) -> DesignOutcome:
+    problem = _unusable(inst, design)
+    if problem:
+        unusable[design.name] = problem
+        return DesignOutcome(design=design, status="infeasible", note=problem)
+    model, caps = analytic_model(inst, design)
+    lending = inst.section.mixed_pool.enabled
+    if inst.mode == "iso-throughput":
+        assert inst.rate_rps is not None
+        return search.min_objective(design, inst.rate_rps, model, caps, lending)
+    return search.max_rate(design, inst.cost_budget_usd_h, inst.power_budget_kw, model, caps, lending)
 
 
 def _unusable(inst: Instance, design: Design) -> str:
@@ -549,7 +570,17 @@ def _report(inst: Instance, sol: Solution, chosen: DesignOutcome | None, bounds:
     else:
         objective = chosen.best.rate_rps
         bound = max(bounds) if bounds else None
-    status: Status = "time_limit" if sol.status == "time_limit" else "feasible"
+    status: Status = sol.status if sol.status in ("time_limit", "interrupted") else "feasible"
+    if sol.status == "interrupted":
+        # A design interrupted before its capacity bound (or never reached) could beat every bound we have.
+        if any(o.status == "interrupted" and o.bound is None for o in sol.outcomes):
+            bound = None
+        skipped = [o.design.name for o in sol.outcomes if o.note == "not searched (interrupted)"]
+        msg = (
+            f"search interrupted (Ctrl-C) after {n} simulated points: best feasible point so far"
+            + (f"; designs not searched: {', '.join(skipped)}" if skipped else "")
+            + f"; {how}; optimality not proved"
+        )
     return SolveReport(
         backend=BACKEND, status=status, objective=objective, best_bound=bound, message=msg, wall_s=sol.wall_s
     )
@@ -630,6 +661,9 @@ def warnings_for(inst: Instance, sol: Solution) -> list[str]:
     for o in sol.outcomes:
         if o.status == "time_limit":
             out.append(f"design {o.design.name}: search stopped by --time-limit; the point shown may not be best")
+        elif o.status == "interrupted":
+            shown = "; the point shown may not be best" if o.best is not None else ""
+            out.append(f"design {o.design.name}: {o.note}{shown}")
     return out
 
 

@@ -1,0 +1,103 @@
+"""Ctrl-C through the CLI (README "CLI conventions"): exit 130, and the best plan so far is still emitted and written.
+
+The interrupt is simulated in-process: the solver's per-epoch / per-point step raises KeyboardInterrupt once.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from planner.cli import app
+from planner.plan import Plan
+
+ROOT = Path(__file__).resolve().parents[2]
+CONV = ROOT / "profiles" / "traces" / "azure_llm_2023_conv.csv"
+CODING = str(ROOT / "cluster_specs" / "splitwise-bloom176b-coding.yaml")
+DYNAMO = f"""\
+name: cli-dynamo-interrupt
+model: llama2-70b
+nodes:
+  - {{name: dgx, gpu: H100-80G, gpus_per_node: 8, count: 6}}
+workload:
+  trace: {CONV}
+  load_curve:
+    - {{at: "00:00", rps: 1.0}}
+    - {{at: "00:30", rps: 3.0}}
+slo: {{ttft: 400ms, tbt: 100ms}}
+dynamo: {{horizon: 1h, load_interpolation: linear, mode: joint}}
+"""
+
+
+def raise_once(monkeypatch: pytest.MonkeyPatch, owner: type, name: str, call: int) -> None:
+    """``owner.name`` raises KeyboardInterrupt on its ``call``-th call (1-based) and works normally otherwise."""
+    real = getattr(owner, name)
+    calls = [0]
+
+    def wrapped(self: object, *args: object, **kwargs: object) -> object:
+        calls[0] += 1
+        if calls[0] == call:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(owner, name, wrapped)
+
+
+@pytest.fixture
+def dynamo_spec(tmp_path: Path) -> Path:
+    p = tmp_path / "dynamo.yaml"
+    p.write_text(DYNAMO)
+    return p
+
+
+def test_dynamo_interrupted_writes_the_plan_and_exits_130(runner, dynamo_spec: Path, tmp_path: Path, monkeypatch):
+    from planner.dynamo.model import EpochModel
+
+    raise_once(monkeypatch, EpochModel, "solve", 3)
+    out = tmp_path / "plan.json"
+    res = runner.invoke(app, ["dynamo", str(dynamo_spec), "--out", str(out), "--format", "json", "--quiet"])
+    assert res.exit_code == 130, res.stderr
+    assert res.stderr.startswith("interrupted: interrupted after 2 of 12 epochs")
+    assert len(res.stderr.strip().splitlines()) == 1
+    written = Plan.model_validate(json.loads(out.read_text()))
+    assert written.solver.status == "interrupted" and len(written.plan["epochs"]) == 2
+    assert json.loads(res.stdout)["plan"]["epochs"] == written.plan["epochs"]  # stdout shows the same plan
+
+
+def test_splitwise_interrupted_writes_the_plan_and_exits_130(runner, tmp_path: Path, monkeypatch):
+    from planner.splitwise.evaluate import Evaluator
+
+    real = Evaluator.evaluate
+    feasible: list[object] = []
+
+    def evaluate(self: Evaluator, *args: object, **kwargs: object) -> object:
+        if feasible:
+            raise KeyboardInterrupt
+        res = real(self, *args, **kwargs)  # type: ignore[arg-type]
+        if res.feasible:
+            feasible.append(res)
+        return res
+
+    monkeypatch.setattr(Evaluator, "evaluate", evaluate)
+    out = tmp_path / "plan.json"
+    args = ["splitwise", CODING, "--rps", "8", "--designs", "HH", "--duration", "20s", "--workers", "1"]
+    res = runner.invoke(app, [*args, "--out", str(out), "--quiet"])
+    assert res.exit_code == 130, res.stderr
+    assert res.stderr.startswith("interrupted: search interrupted (Ctrl-C) after ")
+    assert "Designs" in res.stdout  # the table was rendered as usual
+    plan = json.loads(out.read_text())
+    assert plan["solver"]["status"] == "interrupted" and plan["plan"]["design"] == "HH"
+    (point,) = feasible
+    assert plan["metrics"]["total_machines"] == point.prompt + point.token  # type: ignore[attr-defined]
+
+
+def test_interrupt_with_nothing_to_keep_writes_nothing(runner, dynamo_spec: Path, tmp_path: Path, monkeypatch):
+    from planner.dynamo.model import EpochModel
+
+    raise_once(monkeypatch, EpochModel, "solve", 1)
+    out = tmp_path / "plan.json"
+    res = runner.invoke(app, ["dynamo", str(dynamo_spec), "--out", str(out), "--quiet"])
+    assert res.exit_code == 130 and res.stderr.strip() == "interrupted" and res.stdout == ""
+    assert not out.exists()
