@@ -52,11 +52,30 @@ PowerTargetOpt = Annotated[
     float | None,
     typer.Option("--power-target", help="Iso-power: highest request rate within this provisioned power (kW)."),
 ]
+
+
+def complete_designs(incomplete: str) -> list[str]:
+    """Shell completion for --designs: baseline-<machine> and every prompt/token pair of the shipped catalogue.
+
+    Completes the last comma-separated item, keeping what was typed before it.
+    """
+    from planner.profiles.db import ProfileDB
+
+    head, _, last = incomplete.rpartition(",")
+    prefix = f"{head}," if head else ""
+    catalog = ProfileDB.load().catalog("machines")
+    shorts = [str(v.get("short", k)) for k, v in sorted(catalog.items())]
+    aliases = [str((v.get("aliases") or [k])[0]) for k, v in sorted(catalog.items())]
+    names = [f"baseline-{a}" for a in aliases] + [a + b for a in shorts for b in shorts]
+    return [prefix + n for n in names if n.startswith(last)]
+
+
 DesignsOpt = Annotated[
     str | None,
     typer.Option(
         "--designs",
         help="Comma-separated designs: baseline-<machine> or prompt+token shorts (AA, HH, HA, HHcap) or X/Y.",
+        autocompletion=complete_designs,
     ),
 ]
 DurationOpt = Annotated[

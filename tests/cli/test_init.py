@@ -86,3 +86,10 @@ def test_spec_path_completion(monkeypatch) -> None:
     monkeypatch.chdir(REPO_ROOT)
     assert complete_spec("tests/fix") == ["tests/fixtures/"]
     assert "tests/fixtures/specs/tiny.yaml" in complete_spec("tests/fixtures/specs/")
+
+
+def test_design_name_completion() -> None:
+    from planner.splitwise.command import complete_designs
+
+    assert complete_designs("base") == ["baseline-a100", "baseline-h100", "baseline-h100cap"]
+    assert "HH,HA" in complete_designs("HH,H") and "HA" in complete_designs("")
