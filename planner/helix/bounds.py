@@ -249,6 +249,26 @@ def _forced_shared_above(inst: HelixInstance) -> float | None:
     return fastest
 
 
+def _largest_passing(passes: Callable[[float], bool], upper: float) -> float:
+    """Smallest flow F (to 1e-11 relative) such that every flow above F fails ``passes``: a valid upper bound.
+
+    ``passes(F)`` says F is not excluded by the bound's argument; it is monotone (once excluded, larger flows are too),
+    so bisection on ``[0, upper]`` finds the threshold. Returns the upper end of the final bracket, never below it.
+    """
+    lo, hi = 0.0, upper * (1 + 1e-12) + 1e-9
+    if passes(hi):
+        return hi
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if passes(mid):
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-11 * max(hi, 1.0):
+            break
+    return hi
+
+
 def block_bound(inst: HelixInstance, upper: float, links: bool = True) -> float:
     """The solo/shared block bound (strict mode; module docstring), searched below ``upper``.
 
@@ -285,18 +305,7 @@ def block_bound(inst: HelixInstance, upper: float, links: bool = True) -> float:
         # Not convex in lambda any more: any lambda that falls short is a valid certificate, so scan a grid.
         return min(total_layers(i / 200) for i in range(201)) >= layers * (1 - 1e-9)
 
-    lo, hi = 0.0, upper * (1 + 1e-12) + 1e-9
-    if enough(hi):
-        return hi
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if enough(mid):
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-11 * max(hi, 1.0):
-            break
-    return hi
+    return _largest_passing(enough, upper)
 
 
 def hop_bound(inst: HelixInstance, max_hops: int, upper: float) -> float:
@@ -325,18 +334,7 @@ def hop_bound(inst: HelixInstance, max_hops: int, upper: float) -> float:
 
         return _lambda_min(margin) >= 0
 
-    lo, hi = 0.0, upper * (1 + 1e-12) + 1e-9
-    if ok(hi):
-        return hi
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if ok(mid):
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-11 * max(hi, 1.0):
-            break
-    return hi
+    return _largest_passing(ok, upper)
 
 
 @dataclass
