@@ -10,8 +10,8 @@ import yaml
 
 from planner.helix.instance import HelixInstance, HelixNode, complete_edges
 
-REFERENCE = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "helix"
-VECTORS = REFERENCE / "test_vectors.yaml"
+#: A copy of the reference test vectors, shipped with the tests so they run on a bare clone.
+VECTORS = Path(__file__).resolve().parents[2] / "fixtures" / "helix" / "test_vectors.yaml"
 
 
 @cache
