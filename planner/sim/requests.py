@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from planner.paths import SHIPPED_PROFILES, display_path
-from planner.workload import load_trace, poisson_arrivals
+from planner.workload import Requests, load_trace, poisson_arrivals
 
 #: The default workload: Azure LLM inference trace 2023, conversation (CC BY 4.0; profiles/traces/SOURCE.md).
 DEFAULT_TRACE = SHIPPED_PROFILES / "traces" / "azure_llm_2023_conv.csv"
@@ -72,16 +72,8 @@ def load_pool(trace: Path | None, max_input_tokens: int, max_output_tokens: int)
     )
 
 
-@dataclass(frozen=True)
-class Arrivals:
-    """An online request stream: arrival times (s, from 0) with prompt and output lengths."""
-
-    arrival_s: np.ndarray
-    input_tokens: np.ndarray
-    output_tokens: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.arrival_s.shape[0])
+#: An online request stream: arrival times (s, from 0) with prompt and output lengths (the workload's own type).
+Arrivals = Requests
 
 
 def trace_rate_rps(pool: LengthPool) -> float:
