@@ -18,7 +18,7 @@ from planner.errors import InfeasibleError, PlannerError, SolverFailure, UsageEr
 from planner.paths import display_path
 from planner.plan import Plan, plan_json, write_plan
 from planner.render.console import err_line, out_text, progress, stdout
-from planner.runner import CommonOptions, Inputs_, load_inputs, spec_note
+from planner.runner import CommonOptions, SolverInputs, load_inputs, spec_note
 from planner.units import UnitError, parse_duration
 
 
@@ -153,7 +153,7 @@ def emit(plan: Plan, common: CommonOptions) -> None:
         err_line(f"plan written to {display_path(common.out)}")
 
 
-def execute(solver: str, spec: Path | None, common: CommonOptions, solve: Callable[[Inputs_], Plan]) -> None:
+def execute(solver: str, spec: Path | None, common: CommonOptions, solve: Callable[[SolverInputs], Plan]) -> None:
     """Load inputs, run ``solve``, emit the plan; infeasible plans are still written, then exit 1.
 
     A solver that catches Ctrl-C and returns its best plan so far (status ``interrupted``) has that plan emitted

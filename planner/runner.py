@@ -49,16 +49,18 @@ def default_spec(solver: str) -> Path:
 
 
 @dataclass
-class Inputs_:
+class SolverInputs:
+    """What a solver receives: the validated spec and the profile database it was checked against."""
+
     loaded: LoadedSpec
     profiles: ProfileDB
 
 
-def load_inputs(spec_path: Path, common: CommonOptions) -> Inputs_:
+def load_inputs(spec_path: Path, common: CommonOptions) -> SolverInputs:
     """Load the profile database (shipped + user layer) and the spec with its overrides."""
     db = ProfileDB.load(common.profiles)
     loaded = load_spec(spec_path, db, common.overrides)
-    return Inputs_(loaded, db)
+    return SolverInputs(loaded, db)
 
 
 def make_inputs(loaded: LoadedSpec, db: ProfileDB, options: dict[str, Any]) -> Inputs:

@@ -25,7 +25,7 @@ from planner.cli_common import (
 )
 from planner.errors import UsageError
 from planner.plan import Plan
-from planner.runner import CommonOptions, Inputs_
+from planner.runner import CommonOptions, SolverInputs
 
 ModeOpt = Annotated[
     str | None,
@@ -91,7 +91,7 @@ def dynamo_command(
     execute("dynamo", spec, common, lambda inputs: _solve(inputs, opts, common))
 
 
-def _solve(inputs: Inputs_, opts: object, common: CommonOptions) -> Plan:
+def _solve(inputs: SolverInputs, opts: object, common: CommonOptions) -> Plan:
     from planner.dynamo.run import plan_dynamo
 
     plan = plan_dynamo(inputs, opts)  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from planner.dynamo.solve import solve_day
 from planner.dynamo.verify import verify_plan
 from planner.errors import InfeasibleError
 from planner.plan import Plan
-from planner.runner import Inputs_, assemble_plan, stopwatch
+from planner.runner import SolverInputs, assemble_plan, stopwatch
 from planner.solver import SolveReport
 
 
@@ -76,7 +76,7 @@ def solver_report(day: DayResult, wall_s: float) -> SolveReport:
 
 
 def _infeasible_plan(
-    inputs: Inputs_, opts: DynamoOptions, problem: DynamoProblem | None, exc: InfeasibleError, wall_s: float
+    inputs: SolverInputs, opts: DynamoOptions, problem: DynamoProblem | None, exc: InfeasibleError, wall_s: float
 ) -> Plan:
     """The plan document written with ``--out`` when no plan exists: status infeasible and the reason."""
     report = SolveReport(backend=BACKEND_NAME, status="infeasible", message=str(exc))
@@ -95,7 +95,7 @@ def _infeasible_plan(
     )
 
 
-def plan_dynamo(inputs: Inputs_, opts: DynamoOptions) -> Plan:
+def plan_dynamo(inputs: SolverInputs, opts: DynamoOptions) -> Plan:
     """Solve and return the plan document (raises InfeasibleError with an infeasible plan attached)."""
     loaded, db = inputs.loaded, inputs.profiles
     problem: DynamoProblem | None = None

@@ -27,7 +27,7 @@ from planner.cli_common import (
 from planner.errors import UsageError
 from planner.helix.run import HelixCliOptions, run_helix
 from planner.plan import Plan
-from planner.runner import Inputs_
+from planner.runner import SolverInputs
 from planner.units import UnitError, parse_bandwidth
 
 
@@ -115,7 +115,7 @@ def helix_command(
     """Place contiguous layer ranges on every node to maximise the max-flow throughput, and prove how close it is."""
     common = common_options(out, fmt, profiles, overrides, time_limit, seed, quiet, verbose, plot)
 
-    def solve(inputs: Inputs_) -> Plan:
+    def solve(inputs: SolverInputs) -> Plan:
         threshold = None
         if prune_threshold is not None:
             try:

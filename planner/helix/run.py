@@ -23,7 +23,7 @@ from planner.helix.solve import HelixOptions, HelixResult, solve_helix
 from planner.paths import display_path
 from planner.plan import Assumption, Plan, write_plan
 from planner.render.console import err_line
-from planner.runner import CommonOptions, Inputs_, assemble_plan
+from planner.runner import CommonOptions, SolverInputs, assemble_plan
 from planner.solver import SolveReport
 from planner.spec.sections.helix import HelixSection
 
@@ -84,7 +84,7 @@ def recorded_options(opts: HelixOptions, cli: HelixCliOptions) -> dict[str, Any]
     return out
 
 
-def run_helix(inputs: Inputs_, common: CommonOptions, cli: HelixCliOptions) -> Plan:
+def run_helix(inputs: SolverInputs, common: CommonOptions, cli: HelixCliOptions) -> Plan:
     """Build the instance, solve (or evaluate ``--placement``), and assemble the plan document."""
     started = time.perf_counter()
     loaded, db = inputs.loaded, inputs.profiles
@@ -200,7 +200,7 @@ def _pareto(inst: HelixInstance, opts: HelixOptions, lat_model: LayerLatency) ->
 
 
 def _plan(
-    inputs: Inputs_,
+    inputs: SolverInputs,
     res: HelixResult,
     lat: LatencyReport,
     pareto: list[dict[str, Any]] | None,
@@ -244,7 +244,7 @@ def _plan(
 
 
 def _infeasible_plan(
-    inputs: Inputs_, inst: HelixInstance, opts: HelixOptions, options: dict[str, Any], message: str, started: float
+    inputs: SolverInputs, inst: HelixInstance, opts: HelixOptions, options: dict[str, Any], message: str, started: float
 ) -> Plan:
     from planner.helix.flow import FlowResult
 
@@ -266,7 +266,7 @@ def _infeasible_plan(
 
 
 def emit_baselines(
-    inputs: Inputs_, res: HelixResult, options: dict[str, Any], out_dir: Path, started: float
+    inputs: SolverInputs, res: HelixResult, options: dict[str, Any], out_dir: Path, started: float
 ) -> list[str]:
     """One full plan JSON per baseline (``petals.json``, ``swarm.json``, ``separate-pipelines.json``)."""
     written = []

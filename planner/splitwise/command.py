@@ -25,7 +25,7 @@ from planner.cli_common import (
 )
 from planner.errors import UsageError
 from planner.plan import Plan
-from planner.runner import CommonOptions, Inputs_
+from planner.runner import CommonOptions, SolverInputs
 
 if TYPE_CHECKING:
     from planner.splitwise.solve import SplitwiseOptions
@@ -140,7 +140,7 @@ def splitwise_command(
     """Size prompt/token pools under the nine Splitwise SLOs (default spec: BLOOM-176B, coding trace)."""
     common = common_options(out, fmt, profiles, overrides, time_limit, seed, quiet, verbose, plot)
 
-    def solve(inputs: Inputs_) -> Plan:
+    def solve(inputs: SolverInputs) -> Plan:
         from planner.splitwise.solve import run
 
         options = _options(rps, objective, cost_target, power_target, designs, duration, workers, common)
