@@ -10,22 +10,10 @@ import pytest
 from planner.cli import app
 from planner.plan import Plan
 
+from ..dynamo_specs import tiny_dynamo_spec
+
 ROOT = Path(__file__).resolve().parents[2]
-CONV = ROOT / "profiles" / "traces" / "azure_llm_2023_conv.csv"
-SPEC = f"""\
-name: cli-dynamo
-model: llama2-70b
-nodes:
-  - {{name: dgx, gpu: H100-80G, gpus_per_node: 8, count: 6}}
-workload:
-  trace: {CONV}
-  load_curve:
-    - {{at: "00:00", rps: 1.0}}
-    - {{at: "00:30", rps: 3.0}}
-slo: {{ttft: 400ms, tbt: 100ms}}
-power: {{pue: 1.5}}
-dynamo: {{horizon: 1h, load_interpolation: linear}}
-"""
+SPEC = tiny_dynamo_spec("cli-dynamo", top="power: {pue: 1.5}\n")
 
 
 @pytest.fixture

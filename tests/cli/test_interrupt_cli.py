@@ -13,22 +13,11 @@ import pytest
 from planner.cli import app
 from planner.plan import Plan
 
+from ..dynamo_specs import tiny_dynamo_spec
+
 ROOT = Path(__file__).resolve().parents[2]
-CONV = ROOT / "profiles" / "traces" / "azure_llm_2023_conv.csv"
 CODING = str(ROOT / "cluster_specs" / "splitwise-bloom176b-coding.yaml")
-DYNAMO = f"""\
-name: cli-dynamo-interrupt
-model: llama2-70b
-nodes:
-  - {{name: dgx, gpu: H100-80G, gpus_per_node: 8, count: 6}}
-workload:
-  trace: {CONV}
-  load_curve:
-    - {{at: "00:00", rps: 1.0}}
-    - {{at: "00:30", rps: 3.0}}
-slo: {{ttft: 400ms, tbt: 100ms}}
-dynamo: {{horizon: 1h, load_interpolation: linear, mode: joint}}
-"""
+DYNAMO = tiny_dynamo_spec("cli-dynamo-interrupt", dynamo="  mode: joint\n")
 
 
 def raise_once(monkeypatch: pytest.MonkeyPatch, owner: type, name: str, call: int) -> None:

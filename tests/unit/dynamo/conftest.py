@@ -9,24 +9,10 @@ import pytest
 from planner.dynamo.problem import DynamoOptions, DynamoProblem, prepare
 from planner.runner import CommonOptions, load_inputs
 
-ROOT = Path(__file__).resolve().parents[3]
-CONV = ROOT / "profiles" / "traces" / "azure_llm_2023_conv.csv"
+from ...dynamo_specs import tiny_dynamo_spec
 
-TINY = f"""\
-name: tiny-dynamo
-model: llama2-70b
-nodes:
-  - {{name: dgx, gpu: H100-80G, gpus_per_node: 8, count: 6}}
-workload:
-  trace: {CONV}
-  load_curve:
-    - {{at: "00:00", rps: 1.0}}
-    - {{at: "00:30", rps: 3.0}}
-slo: {{ttft: 400ms, tbt: 100ms}}
-dynamo:
-  horizon: 1h
-  load_interpolation: linear
-"""
+ROOT = Path(__file__).resolve().parents[3]
+TINY = tiny_dynamo_spec()
 
 
 def tiny_problem(tmp_path: Path, text: str = TINY, **opts: object) -> DynamoProblem:

@@ -13,7 +13,7 @@ from planner.errors import SpecError
 from planner.spec.models import LoadPoint
 from planner.workload import load_trace
 
-from .conftest import CONV
+from ...dynamo_specs import CONV
 
 
 def test_conversation_trace_class_counts() -> None:
