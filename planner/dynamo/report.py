@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from planner.plan import Plan
+from planner.render.plots import pyplot, save_png
 from planner.render.tables import fmt_num
 
 LADDER_TEXT = {
@@ -169,10 +170,7 @@ def write_plot(plan: Plan, path: Path) -> list[tuple[str, str]]:
 
     Returns the (x, y) labels of every axis drawn, so tests can check the figure without comparing pixels.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     block = plan.plan
     classes = [c["class"] for c in block["classes"]]
@@ -217,8 +215,6 @@ def write_plot(plan: Plan, path: Path) -> list[tuple[str, str]]:
         if i == 0:
             axp.legend(fontsize=7, ncol=3)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
     labels = [(a.get_xlabel(), a.get_ylabel()) for a in fig.get_axes()]
-    plt.close(fig)
+    save_png(fig, path)
     return labels

@@ -5,14 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from planner.plan import Plan
+from planner.render.plots import pyplot, save_png
 
 
 def plot_plan(plan: Plan, path: Path) -> None:
     """Left: each node's layer range, coloured by node type, opacity by utilisation. Right: the flow graph."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     block = plan.plan
     nodes = sorted(block["nodes"], key=lambda n: (n["layer_start"], n["layer_end"], n["name"]))
@@ -54,6 +52,4 @@ def plot_plan(plan: Plan, path: Path) -> None:
     ax_flow.set_ylabel("node (same order as the layer map)")
     ax_flow.set_title(f"Flow graph: {plan.metrics.get('throughput_tok_s', 0):,.1f} tokens/s (width = flow)")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path)

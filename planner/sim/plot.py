@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from planner.render.plots import pyplot, save_png
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -26,20 +28,12 @@ def _cdf(ax: object, samples: np.ndarray, label: str) -> None:
 
 def plot_simulation(run: SimulationRun, path: Path) -> None:
     """Write a three-panel PNG: decode tok/s over time (warm-up shaded), prompt-latency and token-latency CDFs."""
-    import matplotlib.pyplot as plt
-
-    fig = simulation_figure(run)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(simulation_figure(run), path)
 
 
 def simulation_figure(run: SimulationRun) -> Figure:
     """The figure of :func:`plot_simulation` (separate so tests can inspect its axes)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     doc = run.document
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), constrained_layout=True)

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from planner.render.plots import pyplot, save_png
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -62,20 +64,12 @@ def _analytic_curves(result: RunResult) -> dict[str, tuple[list[float], list[flo
 
 def write_plot(result: RunResult, path: Path) -> None:
     """Render :func:`build_figure` to ``path`` (PNG)."""
-    import matplotlib.pyplot as plt
-
-    fig = build_figure(result)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(build_figure(result), path)
 
 
 def build_figure(result: RunResult) -> Figure:
     """The heat-map (left) and the cost/throughput chart (right) of a finished run."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.colors import ListedColormap
 
     plan = result.plan
