@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from planner.dynamo.load import Epoch
 from planner.dynamo.problem import DynamoProblem
 from planner.dynamo.profile import Config
-from planner.dynamo.solution import EpochResult, Group, make_group
+from planner.dynamo.solution import EpochResult, Group
 
 BASELINE_NAMES: tuple[str, ...] = ("singlepool", "static-pools-tp8", "static-pools")
 
@@ -34,21 +34,6 @@ class Baseline:
     epochs: list[EpochResult] | None
     gpus: int = 0
     note: str = ""
-
-
-def _group(problem: DynamoProblem, pool: str, c: Config, n: int, load: dict[str, float], epoch: Epoch) -> Group:
-    lam = problem.provisioned(epoch)
-    return make_group(
-        pool,
-        c,
-        n,
-        load,
-        epoch,
-        lam,
-        problem.idle_w(c),
-        {k: problem.energy_wh(k, c) for k in load},
-        {k: problem.cap(k, c) for k in load},
-    )
 
 
 def single_pool(problem: DynamoProblem) -> Baseline:
@@ -67,7 +52,7 @@ def single_pool(problem: DynamoProblem) -> Baseline:
     for e in problem.epochs:
         lam = problem.provisioned(e)
         load = {k: lam[k] for k in problem.classes if lam[k] > 0}
-        epochs.append(EpochResult(e, [_group(problem, "all", c, need, load, e)]))
+        epochs.append(EpochResult(e, [problem.group("all", c, need, load, e)]))
     return Baseline("singlepool", desc, epochs, gpus=need * c.tp)
 
 
@@ -78,7 +63,7 @@ def _fill(problem: DynamoProblem, pool: str, fleet: list[tuple[Config, int]], k:
     for c, n in sorted(fleet, key=lambda cn: (problem.energy_wh(k, cn[0]), cn[0])):
         take = min(rest, n * problem.cap(k, c))
         rest -= take
-        groups.append(_group(problem, pool, c, n, {k: take} if take > 0 else {}, e))
+        groups.append(problem.group(pool, c, n, {k: take} if take > 0 else {}, e))
     return groups
 
 
@@ -133,7 +118,7 @@ def plan_at_top_clock(problem: DynamoProblem, plan_epochs: list[EpochResult]) ->
             ) <= g.instances * (1 + 1e-9)
             if not fits:
                 c, kept = g.config, kept + 1
-            groups.append(_group(problem, g.pool, c, g.instances, g.load_rps, res.epoch))
+            groups.append(problem.group(g.pool, c, g.instances, g.load_rps, res.epoch))
         epochs.append(EpochResult(res.epoch, groups, reconfig_wh=res.reconfig_wh))
     note = f"{kept} groups kept their own clock (top clock lacks capacity)" if kept else ""
     return Baseline(

@@ -17,6 +17,7 @@ import numpy as np
 from planner.dynamo.classes import ClassScheme
 from planner.dynamo.load import CarbonSeries, Epoch, LoadSource, build_epochs, read_carbon
 from planner.dynamo.profile import LATENCIES, Config, Figures, ProfileSet, Slo, load_profiles
+from planner.dynamo.solution import Group, make_group
 from planner.errors import InfeasibleError, Shortfall, SpecError, UsageError
 from planner.profiles.db import ProfileDB
 from planner.profiles.schema import GpuProfile
@@ -109,6 +110,28 @@ class DynamoProblem:
     def provisioned(self, epoch: Epoch) -> dict[str, float]:
         """lam_k = (1 + headroom) x the epoch's peak rate."""
         return {k: (1.0 + self.headroom) * epoch.peak_rps[k] for k in self.classes}
+
+    def group(
+        self,
+        pool: str,
+        c: Config,
+        n: int,
+        load: dict[str, float],
+        epoch: Epoch,
+        lam: dict[str, float] | None = None,
+    ) -> Group:
+        """``n`` instances of config ``c`` in ``pool`` serving ``load``, with this problem's power and capacity."""
+        return make_group(
+            pool,
+            c,
+            n,
+            load,
+            epoch,
+            self.provisioned(epoch) if lam is None else lam,
+            self.idle_w(c),
+            {k: self.energy_wh(k, c) for k in load},
+            {k: self.cap(k, c) for k in load},
+        )
 
     def served_fraction(self, epoch: Epoch) -> dict[str, float]:
         """rho_k = served requests / (lam_k T), 0 when nothing is provisioned."""

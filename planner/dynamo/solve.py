@@ -21,7 +21,7 @@ from planner.dynamo.load import Epoch
 from planner.dynamo.model import BACKEND_NAME, EpochData, EpochModel, EpochSolution, MilpInstance
 from planner.dynamo.problem import DynamoProblem
 from planner.dynamo.profile import Config
-from planner.dynamo.solution import DayResult, EpochResult, Group, make_group, reconfiguration
+from planner.dynamo.solution import DayResult, EpochResult, Group, reconfiguration
 from planner.errors import InfeasibleError, Shortfall, SolverFailure
 
 
@@ -65,24 +65,8 @@ def groups_from(problem: DynamoProblem, sol: EpochSolution, epoch: Epoch) -> lis
     out = []
     for (p, c), n in sorted(sol.instances.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         load = {k: x for (k, pp, cc), x in sol.load_rps.items() if pp == p and cc == c}
-        out.append(_group(problem, p, c, n, load, epoch, lam))
+        out.append(problem.group(p, c, n, load, epoch, lam))
     return out
-
-
-def _group(
-    problem: DynamoProblem, p: str, c: Config, n: int, load: dict[str, float], epoch: Epoch, lam: dict[str, float]
-) -> Group:
-    return make_group(
-        p,
-        c,
-        n,
-        load,
-        epoch,
-        lam,
-        problem.idle_w(c),
-        {k: problem.energy_wh(k, c) for k in load},
-        {k: problem.cap(k, c) for k in load},
-    )
 
 
 def _data(problem: DynamoProblem, epoch: Epoch, prev: EpochResult | None, **extra: object) -> EpochData:
@@ -199,7 +183,7 @@ def _set_clock(problem: DynamoProblem, g: Group, epoch: Epoch) -> Group:
         feasible = all(problem.cap(k, c) > 0 for k in g.load_rps) and (
             sum(x / problem.cap(k, c) for k, x in g.load_rps.items()) <= g.instances * (1 + 1e-9)
         )
-        cand = _group(problem, g.pool, c, g.instances, g.load_rps, epoch, lam) if feasible else None
+        cand = problem.group(g.pool, c, g.instances, g.load_rps, epoch, lam) if feasible else None
         candidates[f] = cand
         options.append(ClockOption(f, cand.energy_wh if cand else math.inf, feasible))
     choice = pick_clock(options)
