@@ -21,43 +21,30 @@ def metric_name(baseline: str) -> str:
     return f"baseline_{baseline.replace('-', '_')}_tok_s"
 
 
+def _node_row(node: Any, start: int, end: int, max_layers: int, tp_tok_s: float, inflow_tok_s: float) -> dict[str, Any]:
+    return {
+        "name": node.name,
+        "gpu": node.gpu,
+        "gpus_per_node": node.gpus_per_node,
+        "region": node.region,
+        "profile_gpu": node.profile_gpu,
+        "layer_start": start,
+        "layer_end": end,
+        "layers": end - start,
+        "max_layers": max_layers,
+        "tp_tok_s": tp_tok_s,
+        "inflow_tok_s": inflow_tok_s,
+        "provenance": node.provenance,
+    }
+
+
 def nodes_block(full: HelixInstance, ranges: dict[str, tuple[int, int]], flow: FlowResult) -> list[dict[str, Any]]:
+    """Every node of the cluster, sorted by name; nodes left out (too small for one layer) hold nothing."""
     rows: list[dict[str, Any]] = []
     for node in full.nodes:
         s, e = ranges.get(node.name, (0, 0))
-        rows.append(
-            {
-                "name": node.name,
-                "gpu": node.gpu,
-                "gpus_per_node": node.gpus_per_node,
-                "region": node.region,
-                "profile_gpu": node.profile_gpu,
-                "layer_start": s,
-                "layer_end": e,
-                "layers": e - s,
-                "max_layers": node.max_layers,
-                "tp_tok_s": node.tp(e - s),
-                "inflow_tok_s": flow.node_inflow.get(node.name, 0.0),
-                "provenance": node.provenance,
-            }
-        )
-    for node in full.excluded:
-        rows.append(
-            {
-                "name": node.name,
-                "gpu": node.gpu,
-                "gpus_per_node": node.gpus_per_node,
-                "region": node.region,
-                "profile_gpu": node.profile_gpu,
-                "layer_start": 0,
-                "layer_end": 0,
-                "layers": 0,
-                "max_layers": 0,
-                "tp_tok_s": 0.0,
-                "inflow_tok_s": 0.0,
-                "provenance": node.provenance,
-            }
-        )
+        rows.append(_node_row(node, s, e, node.max_layers, node.tp(e - s), flow.node_inflow.get(node.name, 0.0)))
+    rows += [_node_row(node, 0, 0, 0, 0.0, 0.0) for node in full.excluded]
     return sorted(rows, key=lambda r: r["name"])
 
 
