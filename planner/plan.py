@@ -22,8 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from planner import FORMAT_VERSION, __version__
-from planner.profiles.schema import Provenance
-from planner.solver import SolveReport, Status
+from planner.solver import Assumption, SolveReport, Status
 
 #: Significant digits kept for every float in a plan (enough for 1e-6 relative agreement checks).
 FLOAT_DIGITS = 10
@@ -79,14 +78,6 @@ class SolverBlock(_Doc):
             gap=report.gap,
             message=report.message,
         )
-
-
-class Assumption(_Doc):
-    """What one figure (or family of figures) rests on."""
-
-    subject: str = Field(description="the figure or input this is about, e.g. tp[A100-40G]")
-    basis: Provenance | Literal["default", "option", "paper"] = Field(description="measured, analytic, ...")
-    detail: str = ""
 
 
 class RunInfo(_Doc):

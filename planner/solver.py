@@ -1,24 +1,86 @@
-"""Solver options and the status vocabulary every solver reports in (one place maps backend statuses).
+"""The vocabulary every solver shares: options, statuses, reports and the assumptions figures rest on.
 
-Plans and reports state results in the same words every time: ``optimal``, ``feasible`` (stopped with a gap),
-``time_limit`` (stopped by the time limit with an incumbent), ``infeasible``, ``error``.
+This module sits at the bottom of the solver layer (it imports only pydantic and :mod:`planner.profiles.schema`), so
+every solver package, the plan document and the CLI speak the same words:
+
+* :class:`SolveOptions`: one options object for every solver's entry point ``solve(instance, options)``;
+* :class:`Status`: ``optimal`` < ``feasible`` < ``time_limit`` < ``interrupted`` < ``infeasible`` < ``error``,
+  ordered from best to worst so a run made of several solves reports its worst part (:meth:`Status.worst`);
+* :class:`SolveReport`: what a solver proved (status, objective, bound, gap, wall time);
+* :class:`Assumption`: what one figure rests on (measured, synthetic, analytic, an option, the paper).
 """
 
 from __future__ import annotations
 
+import enum
 import math
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Literal
 
-Status = Literal["optimal", "feasible", "time_limit", "infeasible", "interrupted", "error"]
+from pydantic import BaseModel, ConfigDict, Field
+
+from planner.profiles.schema import Provenance
+
+
+class Status(enum.StrEnum):
+    """How a solve ended; the members are ordered from best to worst."""
+
+    # A StrEnum: ``Status.optimal == "optimal"`` and the plan JSON holds the plain word.
+    # optimal: proved optimal (within the solver's gap tolerance); feasible: a verified plan, optimality not proved
+    # (a heuristic search, or stopped by --gap / --stall); time_limit: stopped by --time-limit with the best plan so
+    # far; interrupted: stopped by Ctrl-C (the SolveOptions.cancel hook) with the best plan so far; infeasible: no
+    # plan meets the constraints (the report says which one fails and by how much); error: the backend failed.
+    optimal = "optimal"
+    feasible = "feasible"
+    time_limit = "time_limit"
+    interrupted = "interrupted"
+    infeasible = "infeasible"
+    error = "error"
+
+    @property
+    def rank(self) -> int:
+        """Position in the best-to-worst order (0 = optimal)."""
+        return _STATUS_ORDER.index(self)
+
+    @classmethod
+    def worst(cls, statuses: Iterable[str], default: Status | None = None) -> Status:
+        """The worst of several statuses (a day of epochs, a cluster and a pool level): what the whole run reports."""
+        found = [cls(s) for s in statuses]
+        if not found:
+            if default is None:
+                raise ValueError("Status.worst of no statuses needs a default")
+            return default
+        return max(found, key=lambda s: s.rank)
+
+
+_STATUS_ORDER: tuple[Status, ...] = tuple(Status)
+
+
+def never_cancelled() -> bool:
+    """The default :attr:`SolveOptions.cancel` hook: nothing asks the solver to stop early."""
+    return False
 
 
 @dataclass(frozen=True)
 class SolveOptions:
-    """Options shared by every solver; recorded in the plan's ``inputs.options``.
+    """Options every solver's entry point ``solve(instance, options)`` receives; recorded in ``inputs.options``.
 
-    ``workers=1`` plus a fixed ``seed`` is what makes the plan byte-identical between runs; more workers may
-    find better answers faster but CP-SAT's parallel search is not deterministic.
+    Each solver's own options (``HelixOptions``, ``SplitwiseOptions``, ``DynamoOptions``) extend this class, so the
+    four shared knobs have one name and one meaning everywhere:
+
+    * ``time_limit_s``: the wall clock of the *whole command*, counted from ``started_at`` (the CLI stamps the
+      moment the command started; without a stamp, from the moment the solve starts). Helix stops its constructions
+      and MILP at that deadline, Splitwise's search stops at it, DynamoLLM splits what remains across the epochs
+      still to solve and stops (status ``time_limit``) when it runs out;
+    * ``seed``: seeds every random choice: solver backends (CP-SAT, SCIP) and every sampler. Same inputs and seed,
+      same plan bytes;
+    * ``workers``: threads or processes; ``1`` plus a fixed seed is what makes a MILP byte-identical between runs;
+    * ``rel_gap``: stop once the best plan is within this relative gap of the proven bound (where a solver proves
+      bounds);
+    * ``cancel``: polled between units of work (MILP callbacks, search points, epochs); returning True stops the
+      solve like Ctrl-C does (status ``interrupted``, best plan so far kept).
     """
 
     time_limit_s: float = 60.0
@@ -26,6 +88,22 @@ class SolveOptions:
     workers: int = 1
     rel_gap: float = 1e-3
     stall_s: float | None = None
+    cancel: Callable[[], bool] = field(default=never_cancelled, compare=False, repr=False)
+    started_at: float | None = field(default=None, compare=False, repr=False)
+
+    def deadline(self) -> float:
+        """The ``time.monotonic()`` instant the whole command must finish by."""
+        start = self.started_at if self.started_at is not None else time.monotonic()
+        return start + self.time_limit_s
+
+    def shared(self) -> dict[str, object]:
+        """The shared options as recorded in a plan (``cancel`` and ``started_at`` are not options of the result)."""
+        return {"time_limit_s": self.time_limit_s, "seed": self.seed, "workers": self.workers, "rel_gap": self.rel_gap}
+
+
+def remaining_s(deadline: float) -> float:
+    """Seconds left until a ``time.monotonic()`` deadline (never negative)."""
+    return max(deadline - time.monotonic(), 0.0)
 
 
 @dataclass(frozen=True)
@@ -46,9 +124,22 @@ class SolveReport:
     def describe(self) -> str:
         """``optimal`` / ``feasible, gap 2.1%`` / ``time_limit, gap 5.0%`` / ``infeasible``."""
         gap = self.gap
-        if self.status in ("feasible", "time_limit", "interrupted") and gap is not None:
+        if self.status in (Status.feasible, Status.time_limit, Status.interrupted) and gap is not None:
             return f"{self.status}, gap {gap * 100:.2f}%"
-        return self.status
+        return str(self.status)
+
+
+class Assumption(BaseModel):
+    """What one figure (or family of figures) rests on."""
+
+    # Defined here, below the solvers, so they can state their assumptions without importing the plan document;
+    # planner.plan re-exports it.
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(description="the figure or input this is about, e.g. tp[A100-40G]")
+    basis: Provenance | Literal["default", "option", "paper"] = Field(description="measured, analytic, ...")
+    detail: str = ""
 
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:
@@ -63,24 +154,24 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
 def status_from_cpsat(name: str, has_solution: bool, limit_hit: bool = True) -> Status:
     """Map a CP-SAT status name (``OPTIMAL``, ``FEASIBLE``, ``INFEASIBLE``, ``UNKNOWN``, ``MODEL_INVALID``)."""
     if name == "OPTIMAL":
-        return "optimal"
+        return Status.optimal
     if name == "FEASIBLE":
-        return "time_limit" if limit_hit else "feasible"
+        return Status.time_limit if limit_hit else Status.feasible
     if name == "INFEASIBLE":
-        return "infeasible"
+        return Status.infeasible
     if name == "UNKNOWN":
-        return "time_limit" if has_solution else "error"
-    return "error"
+        return Status.time_limit if has_solution else Status.error
+    return Status.error
 
 
 def status_from_mathopt(reason: str, has_solution: bool) -> Status:
     """Map a MathOpt ``TerminationReason`` name (``OPTIMAL``, ``FEASIBLE``, ``NO_SOLUTION_FOUND``, ...)."""
     if reason == "OPTIMAL":
-        return "optimal"
+        return Status.optimal
     if reason in ("INFEASIBLE", "INFEASIBLE_OR_UNBOUNDED"):
-        return "infeasible"
+        return Status.infeasible
     if reason == "FEASIBLE":
-        return "time_limit"
+        return Status.time_limit
     if reason == "NO_SOLUTION_FOUND":
-        return "time_limit" if has_solution else "error"
-    return "error"
+        return Status.time_limit if has_solution else Status.error
+    return Status.error

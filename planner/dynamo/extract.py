@@ -14,7 +14,7 @@ from typing import Any
 from planner.dynamo.baselines import Baseline
 from planner.dynamo.problem import DynamoProblem
 from planner.dynamo.solution import DayResult, EpochResult, Group
-from planner.plan import Assumption
+from planner.solver import Assumption
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from planner.dynamo.verify import verify_plan
 from planner.errors import InfeasibleError
 from planner.plan import Plan
 from planner.runner import SolverInputs, assemble_plan, stopwatch
-from planner.solver import SolveReport
+from planner.solver import SolveReport, Status
 
 
 def _options_record(problem: DynamoProblem, opts: DynamoOptions) -> dict[str, Any]:
@@ -46,8 +46,7 @@ def solver_report(day: DayResult, wall_s: float) -> SolveReport:
 
     A day cut short by Ctrl-C reports status ``interrupted``; its objective and bound cover the solved epochs only.
     """
-    order = ["optimal", "feasible", "time_limit", "infeasible", "error"]
-    status = max((e.status for e in day.epochs), key=order.index, default="optimal")
+    status = Status.worst((e.status for e in day.epochs), default=Status.optimal)
     proved = sum(e.status == "optimal" for e in day.epochs)
     objective = sum(e.objective_wh or 0.0 for e in day.epochs)
     bound = sum(e.bound_wh if e.bound_wh is not None else (e.objective_wh or 0.0) for e in day.epochs)
@@ -63,11 +62,11 @@ def solver_report(day: DayResult, wall_s: float) -> SolveReport:
         "given the previous one, not the day jointly"
     )
     if day.interrupted:
-        status = "interrupted"
+        status = Status.interrupted
         message = f"{interrupted_note(day)} (Ctrl-C); the plan covers those epochs only; {message}"
     return SolveReport(
         backend=day.backend,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         objective=objective,
         best_bound=bound,
         message=message,
@@ -79,7 +78,7 @@ def _infeasible_plan(
     inputs: SolverInputs, opts: DynamoOptions, problem: DynamoProblem | None, exc: InfeasibleError, wall_s: float
 ) -> Plan:
     """The plan document written with ``--out`` when no plan exists: status infeasible and the reason."""
-    report = SolveReport(backend=BACKEND_NAME, status="infeasible", message=str(exc))
+    report = SolveReport(backend=BACKEND_NAME, status=Status.infeasible, message=str(exc))
     block = {"mode": problem.mode if problem else opts.mode, "epochs": [], "infeasible": exc.shortfall.describe()}
     return assemble_plan(
         "dynamo",

@@ -23,6 +23,7 @@ from planner.dynamo.problem import DynamoProblem
 from planner.dynamo.profile import Config
 from planner.dynamo.solution import DayResult, EpochResult, Group, reconfiguration
 from planner.errors import InfeasibleError, Shortfall, SolverFailure
+from planner.solver import Status
 
 
 def milp_instance(
@@ -157,7 +158,7 @@ def solve_hierarchical(problem: DynamoProblem, day: DayResult | None = None) -> 
             day.solves += 1
             _require(psol, problem, epoch, "pool-level", top)
             groups = [_set_clock(problem, g, epoch) for g in groups_from(problem, psol, epoch)]
-            res = _finish(problem, epoch, groups, prev, _worst(csol.status, psol.status))
+            res = _finish(problem, epoch, groups, prev, Status.worst((csol.status, psol.status)))
             res.objective_wh, res.bound_wh = psol.objective_wh, psol.bound_wh
             res.solve_wall_s, res.solves = psol.wall_s + (csol.wall_s if epoch is subs[0] else 0.0), 1
             if epoch is subs[0]:
@@ -165,11 +166,6 @@ def solve_hierarchical(problem: DynamoProblem, day: DayResult | None = None) -> 
             day.epochs.append(res)
             prev = res
     return day
-
-
-def _worst(a: str, b: str) -> str:
-    order = ["optimal", "feasible", "time_limit"]
-    return max(a, b, key=lambda s: order.index(s) if s in order else len(order))
 
 
 def _set_clock(problem: DynamoProblem, g: Group, epoch: Epoch) -> Group:

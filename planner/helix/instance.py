@@ -24,8 +24,8 @@ from planner.helix.throughput import (
     ThroughputTables,
     roofline_tp,
 )
-from planner.plan import Assumption
 from planner.profiles.db import ProfileDB
+from planner.solver import Assumption
 from planner.spec.loader import LoadedSpec
 from planner.spec.sections.helix import HelixSection
 

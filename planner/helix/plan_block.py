@@ -14,7 +14,7 @@ from planner.helix.baselines import Baseline
 from planner.helix.flow import FlowResult, Mode, routing_weights
 from planner.helix.instance import HelixInstance
 from planner.helix.solve import HelixResult
-from planner.plan import Assumption
+from planner.solver import Assumption
 
 
 def metric_name(baseline: str) -> str:

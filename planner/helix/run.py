@@ -24,7 +24,7 @@ from planner.paths import display_path
 from planner.plan import Assumption, Plan, write_plan
 from planner.render.console import err_line
 from planner.runner import CommonOptions, SolverInputs, assemble_plan
-from planner.solver import SolveReport
+from planner.solver import SolveReport, Status
 from planner.spec.sections.helix import HelixSection
 
 
@@ -250,7 +250,7 @@ def _infeasible_plan(
 
     empty = FlowResult(0.0, {}, {}, {})
     block = placement_block(inst, opts.mode, {}, empty)
-    report = SolveReport(backend=opts.solver, status="infeasible", message=message)
+    report = SolveReport(backend=opts.solver, status=Status.infeasible, message=message)
     return assemble_plan(
         "helix",
         inputs.loaded,
@@ -281,7 +281,7 @@ def emit_baselines(
         block["search"] = {"chosen": f"baseline:{b.name}", "params": dict(b.params)}
         report = SolveReport(
             backend=f"baseline:{b.name}",
-            status="feasible",
+            status=Status.feasible,
             objective=b.throughput_tok_s,
             best_bound=res.best_bound_tok_s,
             message=b.note or f"{b.name} placement evaluated with the same max flow",

@@ -405,12 +405,12 @@ def _finish(
         bound = value  # met within the bisections' float tolerance: report the proven optimum exactly
     gap = (bound - value) / value if value > 0 else None
     if value <= 0:
-        status: Status = "infeasible" if not evaluated else "feasible"
+        status: Status = Status.infeasible if not evaluated else Status.feasible
         message = "the placement carries no flow" if evaluated else "no placement found that carries flow"
     elif raw_status == "interrupted":
         status, message = "interrupted", "interrupted (Ctrl-C): best plan so far"
     elif gap is not None and gap <= max(opts.gap, 1e-9):
-        status = "optimal"
+        status = Status.optimal
         how = "meets" if gap == 0 else f"is within --gap {opts.gap:.2%} of"
         message = f"{best.source} {how} the {bound_source} ({bound:.6g} tokens/s)"
         if evaluated:
@@ -418,7 +418,7 @@ def _finish(
     elif evaluated:
         status, message = "feasible", f"evaluated placement; {bound_source} {bound:.6g} tokens/s"
     elif raw_status in ("time_limit", "error", None):
-        status = "time_limit" if raw_status == "time_limit" else "feasible"
+        status = Status.time_limit if raw_status == Status.time_limit else Status.feasible
         message = f"best from {best.source}; bound: {bound_source}"
         if raw_status is None and (milp.get("formulation") == "none" or not opts.milp):
             message += "; MILP not attempted"

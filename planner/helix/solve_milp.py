@@ -126,7 +126,7 @@ def solve_cpsat(backend: CpSatBackend, limits: RunLimits) -> RawResult:
     # our stall watchdog (then "feasible", with the reason in the message).
     status: Status = status_from_cpsat(name, has, limit_hit=not reason)
     if interrupted:
-        status = "interrupted"
+        status = Status.interrupted
     return RawResult(
         status=status,
         objective=solver.objective_value if has else None,
@@ -176,7 +176,7 @@ def solve_mathopt(backend: MathOptBackend, limits: RunLimits) -> RawResult:
     result = box["result"]
     has = result.has_primal_feasible_solution()
     reason_name = result.termination.reason.name
-    status: Status = "interrupted" if interrupted else status_from_mathopt(reason_name, has)
+    status: Status = Status.interrupted if interrupted else status_from_mathopt(reason_name, has)
     bound = result.termination.objective_bounds.dual_bound
     values = result.variable_values() if has else None
     return RawResult(

@@ -1,7 +1,8 @@
 """The profile database: catalogues and tables, layered (shipped first, then the user's ``--profiles DIR``).
 
-Queries return typed objects or :class:`~planner.profiles.schema.Estimate` values that carry their provenance;
-a query with no data raises :class:`~planner.errors.ProfileMissingError` rather than inventing a number.
+Queries return typed rows that carry their provenance (the ``source`` column, read by
+:func:`~planner.profiles.schema.provenance_of`); a query with no data raises
+:class:`~planner.errors.ProfileMissingError` rather than inventing a number.
 
 Layering: for catalogues (``gpus.yaml``, ``models.yaml``, any ``<name>.yaml``) a user entry replaces the shipped
 entry of the same name; for tables, a user row replaces the shipped row with the same key columns. Every

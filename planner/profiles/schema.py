@@ -11,7 +11,6 @@ A profile database is a directory (``profiles/`` ships one) holding:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -26,16 +25,6 @@ def provenance_of(source: str) -> Provenance:
     if head not in PROVENANCES:
         raise ValueError(f"source {source!r} must start with one of {', '.join(PROVENANCES)}")
     return head  # type: ignore[return-value]
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A number together with its unit and what it rests on. Solvers pass these, never bare floats, to plans."""
-
-    value: float
-    unit: str
-    provenance: Provenance
-    source: str = ""
 
 
 class _Strict(BaseModel):

@@ -16,10 +16,10 @@ from typing import Any, Literal
 import numpy as np
 
 from planner.errors import InfeasibleError, Shortfall, SpecError, UsageError
-from planner.plan import Assumption, Plan
+from planner.plan import Plan
 from planner.profiles.db import ProfileDB
 from planner.runner import assemble_plan
-from planner.solver import SolveReport, Status
+from planner.solver import Assumption, SolveReport, Status
 from planner.spec.loader import LoadedSpec
 from planner.spec.sections.splitwise import DEFAULT_DESIGNS, SplitwiseSection
 from planner.splitwise.analytic import AnalyticModel, Capacity, MachinePerf, Workload, capacity
@@ -281,20 +281,20 @@ def solve(inst: Instance, clock: Any = time.monotonic) -> Solution:
             search.interrupted = True
     if search.interrupted:
         outcomes += [
-            DesignOutcome(design=d, status="interrupted", note="not searched (interrupted)")
+            DesignOutcome(design=d, status=Status.interrupted, note="not searched (interrupted)")
             for d in inst.designs[len(outcomes) :]
         ]
         if not any(o.best is not None for o in outcomes):
             raise KeyboardInterrupt  # nothing feasible to keep
     ledger = sorted(search.ledger.values(), key=lambda r: (r.design, r.rate_rps, r.prompt, r.token))
     if search.interrupted:
-        status: Status = "interrupted"
+        status: Status = Status.interrupted
     elif any(o.status == "time_limit" for o in outcomes):
-        status = "time_limit"
+        status = Status.time_limit
     elif any(o.best is not None for o in outcomes):
-        status = "feasible"
+        status = Status.feasible
     else:
-        status = "infeasible"
+        status = Status.infeasible
     return Solution(outcomes, ledger, status, clock() - start, workers, unusable)
 
 
@@ -302,7 +302,7 @@ def _search_design(inst: Instance, search: Search, design: Design, unusable: dic
     problem = _unusable(inst, design)
     if problem:
         unusable[design.name] = problem
-        return DesignOutcome(design=design, status="infeasible", note=problem)
+        return DesignOutcome(design=design, status=Status.infeasible, note=problem)
     model, caps = analytic_model(inst, design)
     lending = inst.section.mixed_pool.enabled
     if inst.mode == "iso-throughput":
@@ -563,7 +563,7 @@ def _report(inst: Instance, sol: Solution, chosen: DesignOutcome | None, bounds:
         "(assumes SLOs near-monotone in machine counts); bound from the analytic capacity model"
     )
     if chosen is None or chosen.best is None:
-        return SolveReport(backend=BACKEND, status="infeasible", message=msg, wall_s=sol.wall_s)
+        return SolveReport(backend=BACKEND, status=Status.infeasible, message=msg, wall_s=sol.wall_s)
     if inst.mode == "iso-throughput":
         objective = objective_value(chosen.design, chosen.best.point, inst.objective)
         bound = min(bounds) if bounds else None
