@@ -24,9 +24,13 @@ summarised in the reference README sections 2.2, 5, 6.3 and 6.4):
 
 Speed: token iterations are not simulated one by one. Between two events that change a batch, every iteration of a
 decode batch takes the same time, so a machine schedules one event for the next request to finish (its *finish
-iteration* is kept in a heap) and is interrupted at the next iteration boundary when new work arrives. Events are
-ordered by (time, sequence number), so runs are deterministic. The run stops early once an SLO is surely violated
-(see :func:`planner.splitwise.slo.violation_allowance`).
+iteration* is kept in a heap) and is interrupted at the next iteration boundary when new work arrives. The run stops
+early once an SLO is surely violated (see :func:`planner.splitwise.slo.violation_allowance`).
+
+Events run on the shared event core (:mod:`planner.sim.events`) in its one order ``(time, kind, seq)``; at equal times
+a KV transfer that lands (``DELIVER``) comes first, then an arrival (``ARRIVAL``), then the end of an iteration
+(``DONE``), so a machine that frees up forms its next batch with everything that reached it at that instant.
+:class:`SplitwiseEngine` holds the run's state with one method per event kind.
 """
 
 from __future__ import annotations
@@ -38,11 +42,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from planner.sim.events import EventQueue, Kind
 from planner.splitwise.slo import SloLimit, violation_allowance
 
 PROMPT, TOKEN, MIXED, BOTH = 0, 1, 2, 3
 ROLE_NAMES = {PROMPT: "prompt", TOKEN: "token", MIXED: "mixed", BOTH: "both"}
-_STEP, _KV_READY = 0, 1
+_KV_READY, _ARRIVAL, _DONE = Kind.DELIVER, Kind.ARRIVAL, Kind.DONE
 
 
 @dataclass(frozen=True)
@@ -103,10 +108,12 @@ class SimResult:
 
 
 class _Abort(Exception):
-    pass
+    """An SLO can no longer be met: the run stops (its message says which and how many requests)."""
 
 
 class _Inst:
+    """One model instance: its hardware (times, KV capacity, link), queues, decode heap and counters."""
+
     __slots__ = (
         "i", "home", "role", "pt", "tt", "cap", "bw", "pq", "pq_tokens", "jq", "wq", "heap", "mem", "sched", "it",
         "busy", "ver", "t0", "dt", "kend", "cur", "cur_tokens", "busy_s", "end_t", "kv_area", "kv_t",
@@ -115,15 +122,389 @@ class _Inst:
     def __init__(self, i: int, role: int, typ: InstanceType) -> None:
         self.i, self.home, self.role = i, role, role
         self.pt, self.tt, self.cap, self.bw = typ.prompt_s, typ.token_s, typ.kv_capacity_tokens, typ.link_bytes_s
-        self.pq: deque[int] = deque()
-        self.jq: deque[int] = deque()
-        self.wq: deque[int] = deque()
-        self.heap: list[tuple[int, int]] = []
+        self.pq: deque[int] = deque()  # requests waiting for their prompt phase here
+        self.jq: deque[int] = deque()  # requests whose KV arrived, waiting to join the decode batch
+        self.wq: deque[int] = deque()  # requests waiting for KV memory before their transfer starts
+        self.heap: list[tuple[int, int]] = []  # (finish iteration, request) of the decode batch
         self.pq_tokens = self.mem = self.sched = self.it = self.ver = self.kend = 0
         self.busy = False
         self.t0 = self.dt = self.busy_s = self.end_t = self.kv_area = self.kv_t = 0.0
-        self.cur: list[int] | None = None
+        self.cur: list[int] | None = None  # the prompts of the running iteration (None: a decode stretch)
         self.cur_tokens = 0
+
+    def prompt_time(self, tokens: int) -> float:
+        """Iteration time of a prompt batch of ``tokens`` (linear beyond the table's last two entries)."""
+        pt = self.pt
+        if tokens < len(pt):
+            return pt[tokens]
+        slope = pt[-1] - pt[-2]
+        return pt[-1] + slope * (tokens - len(pt) + 1)
+
+    def hold_kv(self, t: float, tokens: int) -> None:
+        """Reserve (``tokens`` > 0) or release KV memory at ``t``, keeping the time integral of what is held."""
+        self.kv_area += self.mem * (t - self.kv_t)
+        self.kv_t = t
+        self.mem += tokens
+
+
+_Checks = list[tuple[list[float], int, list[int], str]]
+
+
+class SplitwiseEngine:
+    """One simulation of a Splitwise cluster: the run's state and one method per event kind. Build, :meth:`run` once.
+
+    Event handlers: :meth:`on_arrival` (``ARRIVAL``: route the request), :meth:`on_kv_ready` (``DELIVER``: its KV
+    cache reached the token instance) and :meth:`on_done` (``DONE``: an iteration or decode stretch ended).
+    """
+
+    def __init__(
+        self,
+        arrival_s: np.ndarray,
+        prompt: np.ndarray,
+        output: np.ndarray,
+        pools: list[tuple[int, InstanceType, int]],
+        cfg: SimConfig,
+        abort_limits: list[tuple[SloLimit, np.ndarray]] | None = None,
+    ) -> None:
+        self.arrival_s = arrival_s
+        self.n = n = int(arrival_s.shape[0])
+        self.arr: list[float] = arrival_s.tolist()
+        self.pl: list[int] = prompt.tolist()
+        self.ol: list[int] = output.tolist()
+        self.kv: list[int] = (prompt + output).tolist()  # KV tokens of the whole request
+        self.cfg = cfg
+        self.insts: list[_Inst] = []
+        for role, typ, count in pools:
+            for _ in range(count):
+                self.insts.append(_Inst(len(self.insts), role, typ))
+        self.prompt_pool = [m for m in self.insts if m.role == PROMPT]
+        self.token_pool = [m for m in self.insts if m.role == TOKEN]
+        self.both_pool = [m for m in self.insts if m.role == BOTH]
+        self.mixed_pool: list[_Inst] = []
+        self.lent = {PROMPT: 0, TOKEN: 0}
+        self.lent_peak = {PROMPT: 0, TOKEN: 0}
+        self.tm = [0] * n  # token instance of each request
+        self.pm = [0] * n  # prompt instance of each request
+        self.first = [math.nan] * n
+        self.done = [math.nan] * n
+        self.pre = [0] * n  # preemptions of each request's token phase (mixed batches)
+        self.oom = 0
+        self.events = 0
+        self.q = EventQueue()
+        self.push = self.q.push
+        self.checks = _slo_checks(n, abort_limits)
+
+    # --- the run
+
+    def run(self) -> SimResult:
+        """Process events until none is left (or an SLO is surely violated) and return the per-request times."""
+        heap, pop, insts = self.q.heap, heapq.heappop, self.insts
+        on_done, on_kv_ready, on_arrival = self.on_done, self.on_kv_ready, self.on_arrival
+        if self.n:
+            self.push(self.arr[0], _ARRIVAL, 0)
+        aborted: str | None = None
+        events = 0
+        try:
+            while heap:
+                t, kind, _, target, payload = pop(heap)
+                events += 1
+                if kind == _DONE:
+                    on_done(insts[target], payload, t)
+                elif kind == _KV_READY:
+                    on_kv_ready(target, t)
+                else:
+                    on_arrival(target, t)
+        except _Abort as exc:
+            aborted = str(exc)
+        self.events = events
+        return self._result(aborted)
+
+    def on_arrival(self, r: int, t: float) -> None:
+        """Request ``r`` arrives: pick its prompt and token instances, queue its prompt (or count it OOM)."""
+        if r + 1 < self.n:
+            self.push(self.arr[r + 1], _ARRIVAL, r + 1)
+        if self.both_pool:
+            pi = ki = min(self.both_pool, key=_load)
+        else:
+            pi, ki = self.route_split(r)
+        if self.kv[r] > ki.cap:
+            self.oom += 1
+            return
+        self.pm[r], self.tm[r] = pi.i, ki.i
+        ki.sched += self.kv[r]
+        pi.pq.append(r)
+        pi.pq_tokens += self.pl[r]
+        if pi.role in (MIXED, BOTH):
+            self.wake(pi, t)
+        elif not pi.busy:
+            self.start(pi, t)
+
+    def on_kv_ready(self, r: int, t: float) -> None:
+        """The KV cache of ``r`` reached its token instance: it joins the decode batch at the next boundary."""
+        k = self.insts[self.tm[r]]
+        k.jq.append(r)
+        self.wake(k, t)
+
+    def on_done(self, m: _Inst, version: int, t: float) -> None:
+        """An iteration (or decode stretch) of ``m`` ended: emit first tokens, finish requests, start the next."""
+        if version != m.ver:
+            return  # superseded by an interrupt
+        m.it += m.kend
+        if m.cur is not None:
+            self._end_prompts(m, t)
+        heap = m.heap
+        freed = False
+        while heap and heap[0][0] <= m.it:
+            _, r = heapq.heappop(heap)
+            m.hold_kv(t, -self.kv[r])
+            self.finish(r, t)
+            freed = True
+        if freed and m.wq:
+            self.admit(m, t)
+        self.start(m, t)
+
+    def _end_prompts(self, m: _Inst, t: float) -> None:
+        """The prompts of ``m``'s batch produced their first token: finish, decode here, or send the KV on."""
+        batch, m.cur = m.cur or [], None
+        m.pq_tokens -= m.cur_tokens
+        ttft_checks = self.checks["ttft"]
+        for r in batch:
+            self.first[r] = t
+            if ttft_checks:
+                self.over(ttft_checks, r, t - self.arr[r])
+            local = self.tm[r] == m.i
+            if self.ol[r] <= 1:
+                if local:
+                    m.hold_kv(t, -self.kv[r])
+                self.finish(r, t)
+            elif local:
+                heapq.heappush(m.heap, (m.it + self.ol[r] - 1, r))
+            else:
+                k = self.insts[self.tm[r]]
+                k.wq.append(r)
+                self.admit(k, t)
+
+    # --- machines
+
+    def start(self, m: _Inst, t: float) -> None:
+        """Begin the next iteration (or decode stretch) of ``m`` at time ``t``, or mark it idle."""
+        if m.jq:
+            self._join_decodes(m)
+        if m.pq and m.role != TOKEN and self._start_prompts(m, t):
+            return
+        nact = len(m.heap)
+        if nact:
+            dt = m.tt[nact] if nact < len(m.tt) else m.tt[-1]
+            k = m.heap[0][0] - m.it
+            if k < 1:
+                k = 1
+            m.cur, m.kend, m.dt, m.t0 = None, k, dt, t
+            m.busy, m.end_t = True, t + k * dt
+            m.busy_s += k * dt
+            self.push(t + k * dt, _DONE, m.i, m.ver)
+            return
+        m.busy = False
+        if m.role == MIXED and not m.pq and not m.jq and not m.wq and m.sched == 0:
+            self.give_back(m)
+
+    def _join_decodes(self, m: _Inst) -> None:
+        """Move requests whose KV has arrived into the decode batch, up to ``max_batch_requests``."""
+        room = self.cfg.max_batch_requests - len(m.heap)
+        jq, ol = m.jq, self.ol
+        while jq and room > 0:
+            r = jq.popleft()
+            heapq.heappush(m.heap, (m.it + ol[r] - 1, r))
+            room -= 1
+
+    def _start_prompts(self, m: _Inst, t: float) -> bool:
+        """Start a prompt (or mixed) batch on ``m`` if one forms; False when no prompt can start.
+
+        Batch order: decodes already preempted ``max_preemptions`` times (never paused again), then prompts, then
+        the other decodes while the batch stays within ``max_batch_tokens`` (1 token per decode). The first prompt
+        always runs, so aged decodes cannot block a long prompt.
+        """
+        cfg, pre, heap = self.cfg, self.pre, m.heap
+        nact = len(heap)
+        starved = [r for _, r in heap if pre[r] >= cfg.max_preemptions] if nact else []
+        budget = max(cfg.max_batch_tokens - len(starved), 1)
+        toks = 0
+        batch: list[int] = []
+        pq = m.pq
+        while pq and len(batch) + nact < cfg.max_batch_requests:
+            r = pq[0]
+            p = self.pl[r]
+            if batch and toks + p > budget:
+                break
+            if self.tm[r] == m.i:  # this instance also runs the token phase: reserve the KV now
+                if m.mem + self.kv[r] > m.cap:
+                    break
+                m.hold_kv(t, self.kv[r])
+            pq.popleft()
+            batch.append(r)
+            toks += p
+            if toks >= budget:
+                break
+        if not batch:
+            return False
+        running = nact
+        slots = budget - toks
+        if nact - len(starved) > slots:
+            running = self.preempt(m, max(slots, 0))
+        dur = m.prompt_time(toks + running) * (cfg.mixed_batch_factor if running else 1.0)
+        m.cur, m.cur_tokens, m.kend, m.dt, m.t0 = batch, toks, 1, 0.0, t
+        m.busy, m.end_t = True, t + dur
+        m.busy_s += dur
+        self.push(t + dur, _DONE, m.i, m.ver)
+        return True
+
+    def preempt(self, m: _Inst, slots: int) -> int:
+        """Pause all but ``slots`` of the not-yet-starved decodes for one iteration (oldest requests run first).
+
+        A paused decode makes no progress (its finish iteration moves one later) and counts a preemption; after
+        ``max_preemptions`` it is never paused again. Returns how many decodes run in the iteration.
+        """
+        pre, max_pre = self.pre, self.cfg.max_preemptions
+        others = sorted(r for _, r in m.heap if pre[r] < max_pre)
+        paused = set(others[slots:])
+        for r in paused:
+            pre[r] += 1
+        m.heap = [(f + 1, r) if r in paused else (f, r) for f, r in m.heap]
+        heapq.heapify(m.heap)
+        return len(m.heap) - len(paused)
+
+    def interrupt(self, m: _Inst, t: float) -> None:
+        """New work for a decoding instance: stop the stretch at the next iteration boundary."""
+        if m.cur is not None or m.dt <= 0.0:
+            return
+        k = math.ceil((t - m.t0) / m.dt - 1e-9)  # 0: the stretch started at t, restart it with the newcomer
+        if k < 0:
+            k = 0
+        if k < m.kend:
+            new_end = m.t0 + k * m.dt
+            m.busy_s -= m.end_t - new_end
+            m.kend, m.end_t = k, new_end
+            m.ver += 1
+            self.push(new_end, _DONE, m.i, m.ver)
+
+    def wake(self, m: _Inst, t: float) -> None:
+        """New work for ``m``: start it if idle, else stop its decode stretch at the next boundary."""
+        if not m.busy:
+            self.start(m, t)
+        else:
+            self.interrupt(m, t)
+
+    def admit(self, k: _Inst, t: float) -> None:
+        """Start KV transfers into ``k`` for waiting requests whose KV fits (FCFS)."""
+        wq = k.wq
+        while wq:
+            r = wq[0]
+            if k.mem + self.kv[r] > k.cap:
+                return
+            wq.popleft()
+            k.hold_kv(t, self.kv[r])
+            src = self.insts[self.pm[r]]
+            bw = src.bw if src.bw < k.bw else k.bw
+            self.push(t + self.pl[r] * self.cfg.kv_bytes_per_token / bw, _KV_READY, r)
+
+    def finish(self, r: int, t: float) -> None:
+        """Request ``r`` produced its last token at ``t``."""
+        self.done[r] = t
+        self.insts[self.tm[r]].sched -= self.kv[r]
+        if self.checks["e2e"]:
+            self.over(self.checks["e2e"], r, t - self.arr[r])
+        if self.checks["tbt"]:
+            self.over(self.checks["tbt"], r, (t - self.first[r]) / self.ol[r])
+
+    def over(self, checks: _Checks, r: int, value: float) -> None:
+        """Count ``r`` against every limit ``value`` reaches; abort once more requests miss one than it allows."""
+        for absolute, allow, cnt, name in checks:
+            if value >= absolute[r]:
+                cnt[0] += 1
+                if cnt[0] > allow:
+                    raise _Abort(f"{name} surely violated: {cnt[0]} of {self.n} requests at or over the limit")
+            else:
+                return  # limits are sorted tightest first: below this one, below the looser ones too
+
+    # --- pools and routing
+
+    def route_split(self, r: int) -> tuple[_Inst, _Inst]:
+        """Prompt instance (shortest pending prompt queue) and token instance (least scheduled KV) of ``r``."""
+        mixed_on = self.cfg.mixed_pool
+        prompt_pool, token_pool, mixed_pool = self.prompt_pool, self.token_pool, self.mixed_pool
+        p_len, need = self.pl[r], self.kv[r]
+        pi = min(prompt_pool, key=_pending) if prompt_pool else None
+        if pi is None or (mixed_on and self._is_long(pi, p_len)):
+            cand = min(mixed_pool, key=_pending) if mixed_pool else None
+            if cand is not None and (pi is None or not self._is_long(cand, p_len)):
+                pi = cand
+            elif mixed_on and len(token_pool) > 1:
+                pi = min(token_pool, key=_sched)
+                self.lend(pi)
+        assert pi is not None  # an empty prompt pool means its instances are all in the mixed pool
+        ki = min(token_pool, key=_sched) if token_pool else None
+        if ki is None or (mixed_on and ki.sched + need > ki.cap):
+            fits = [m for m in mixed_pool if m.sched + need <= m.cap]
+            if fits:
+                ki = min(fits, key=_sched)
+            elif mixed_on and len(prompt_pool) > 1:
+                ki = min(prompt_pool, key=_pending)
+                self.lend(ki)
+            elif ki is None:
+                ki = min(mixed_pool, key=_sched)
+        return pi, ki
+
+    def _is_long(self, m: _Inst, p: int) -> bool:
+        return m.pq_tokens > 0 and m.pq_tokens + p > self.cfg.long_queue_tokens
+
+    def lend(self, m: _Inst) -> None:
+        """Move ``m`` from its home pool to the mixed pool (it keeps its hardware)."""
+        (self.prompt_pool if m.home == PROMPT else self.token_pool).remove(m)
+        m.role = MIXED
+        self.mixed_pool.append(m)
+        self.lent[m.home] += 1
+        if self.lent[m.home] > self.lent_peak[m.home]:
+            self.lent_peak[m.home] = self.lent[m.home]
+
+    def give_back(self, m: _Inst) -> None:
+        """Return an idle lent instance to its home pool (kept in index order)."""
+        self.mixed_pool.remove(m)
+        m.role = m.home
+        self.lent[m.home] -= 1
+        pool = self.prompt_pool if m.home == PROMPT else self.token_pool
+        pool.append(m)
+        pool.sort(key=lambda x: x.i)
+
+    # --- result
+
+    def _result(self, aborted: str | None) -> SimResult:
+        busy: dict[str, float] = {}
+        count: dict[str, int] = {}
+        active: dict[str, float] = {}
+        kv_area: dict[str, float] = {}
+        kv_cap: dict[str, int] = {}
+        for m in self.insts:
+            name = ROLE_NAMES[m.home]
+            busy[name] = busy.get(name, 0.0) + m.busy_s
+            count[name] = count.get(name, 0) + 1
+            active[name] = max(active.get(name, 0.0), m.end_t)
+            kv_area[name] = kv_area.get(name, 0.0) + m.kv_area  # memory is all released by the end
+            kv_cap[name] = kv_cap.get(name, 0) + m.cap
+        finished = [d for d in self.done if d == d]
+        end = max(finished) if finished else 0.0
+        return SimResult(
+            ttft_s=np.asarray(self.first, dtype=float) - self.arrival_s,
+            e2e_s=np.asarray(self.done, dtype=float) - self.arrival_s,
+            oom=self.oom,
+            aborted=aborted,
+            busy_s=busy,
+            instances=count,
+            end_s=float(end),
+            lent_peak={ROLE_NAMES[k]: v for k, v in self.lent_peak.items()},
+            events=self.events,
+            active_s=active,
+            kv_token_s=kv_area,
+            kv_capacity=kv_cap,
+        )
 
 
 def simulate(
@@ -139,330 +520,15 @@ def simulate(
     ``abort_limits`` pairs each SLO with the per-request absolute limit (limit x reference latency, seconds); when
     given, the run stops as soon as one SLO can no longer be met.
     """
-    n = int(arrival_s.shape[0])
-    arr = arrival_s.tolist()
-    pl = prompt.tolist()
-    ol = output.tolist()
-    kv = (prompt + output).tolist()
-    kvb = cfg.kv_bytes_per_token
-    mbt, mbr, mixf = cfg.max_batch_tokens, cfg.max_batch_requests, cfg.mixed_batch_factor
-    mixed_on, long_q = cfg.mixed_pool, cfg.long_queue_tokens
+    return SplitwiseEngine(arrival_s, prompt, output, pools, cfg, abort_limits).run()
 
-    insts: list[_Inst] = []
-    for role, typ, count in pools:
-        for _ in range(count):
-            insts.append(_Inst(len(insts), role, typ))
-    prompt_pool = [m for m in insts if m.role == PROMPT]
-    token_pool = [m for m in insts if m.role == TOKEN]
-    both_pool = [m for m in insts if m.role == BOTH]
-    mixed_pool: list[_Inst] = []
-    lent = {PROMPT: 0, TOKEN: 0}
-    lent_peak = {PROMPT: 0, TOKEN: 0}
 
-    tm = [0] * n  # token instance of each request
-    pm = [0] * n  # prompt instance of each request
-    first = [math.nan] * n
-    pre = [0] * n  # preemptions of each request's token phase (mixed batches)
-    max_pre = cfg.max_preemptions
-    done = [math.nan] * n
-    oom = 0
-    events: list[tuple[float, int, int, int, int]] = []
-    seq = 0
-    nev = 0
-
-    # --- early stop: counters of requests at or over each SLO limit
-    checks: dict[str, list[tuple[list[float], int, list[int], str]]] = {"ttft": [], "tbt": [], "e2e": []}
-    if abort_limits:
-        for lim, absolute in sorted(abort_limits, key=lambda la: la[0].limit):
-            checks[lim.metric].append((absolute.tolist(), violation_allowance(n, lim.quantile), [0], lim.name))
-    ttft_checks, tbt_checks, e2e_checks = checks["ttft"], checks["tbt"], checks["e2e"]
-
-    def push(t: float, kind: int, a: int, b: int) -> None:
-        nonlocal seq
-        seq += 1
-        heapq.heappush(events, (t, seq, kind, a, b))
-
-    def over(chk: list[tuple[list[float], int, list[int], str]], r: int, value: float) -> None:
-        for absolute, allow, cnt, name in chk:
-            if value >= absolute[r]:
-                cnt[0] += 1
-                if cnt[0] > allow:
-                    raise _Abort(f"{name} surely violated: {cnt[0]} of {n} requests at or over the limit")
-            else:
-                return  # limits are sorted tightest first: below this one, below the looser ones too
-
-    def ptime(m: _Inst, x: int) -> float:
-        pt = m.pt
-        if x < len(pt):
-            return pt[x]
-        slope = pt[-1] - pt[-2]
-        return pt[-1] + slope * (x - len(pt) + 1)
-
-    def preempt(m: _Inst, slots: int) -> int:
-        """Pause all but ``slots`` of the not-yet-starved decodes for one iteration (oldest requests run first).
-
-        A paused decode makes no progress (its finish iteration moves one later) and counts a preemption; after
-        ``max_preemptions`` it is never paused again. Returns how many decodes run in the iteration.
-        """
-        others = sorted(r for _, r in m.heap if pre[r] < max_pre)
-        paused = set(others[slots:])
-        for r in paused:
-            pre[r] += 1
-        m.heap = [(f + 1, r) if r in paused else (f, r) for f, r in m.heap]
-        heapq.heapify(m.heap)
-        return len(m.heap) - len(paused)
-
-    def start(m: _Inst, t: float) -> None:
-        """Begin the next iteration (or decode stretch) of ``m`` at time ``t``, or mark it idle."""
-        heap = m.heap
-        if m.jq:
-            room = mbr - len(heap)
-            jq = m.jq
-            while jq and room > 0:
-                r = jq.popleft()
-                heapq.heappush(heap, (m.it + ol[r] - 1, r))
-                room -= 1
-        nact = len(heap)
-        if m.pq and m.role != TOKEN:
-            # Batch order: decodes already preempted max_preemptions times (never paused again), then prompts,
-            # then the other decodes while the batch stays within max_batch_tokens (1 token per decode). The
-            # first prompt always runs, so aged decodes cannot block a long prompt.
-            starved = [r for _, r in heap if pre[r] >= max_pre] if nact else []
-            budget = max(mbt - len(starved), 1)
-            toks = 0
-            batch: list[int] = []
-            pq = m.pq
-            while pq and len(batch) + nact < mbr:
-                r = pq[0]
-                p = pl[r]
-                if batch and toks + p > budget:
-                    break
-                if tm[r] == m.i:  # this instance also runs the token phase: reserve the KV now
-                    if m.mem + kv[r] > m.cap:
-                        break
-                    m.kv_area += m.mem * (t - m.kv_t)
-                    m.kv_t = t
-                    m.mem += kv[r]
-                pq.popleft()
-                batch.append(r)
-                toks += p
-                if toks >= budget:
-                    break
-            if batch:
-                running = nact
-                slots = budget - toks
-                if nact - len(starved) > slots:
-                    running = preempt(m, max(slots, 0))
-                dur = ptime(m, toks + running) * (mixf if running else 1.0)
-                m.cur, m.cur_tokens, m.kend, m.dt, m.t0 = batch, toks, 1, 0.0, t
-                m.busy, m.end_t = True, t + dur
-                m.busy_s += dur
-                push(t + dur, _STEP, m.i, m.ver)
-                return
-        if nact:
-            dt = m.tt[nact] if nact < len(m.tt) else m.tt[-1]
-            k = heap[0][0] - m.it
-            if k < 1:
-                k = 1
-            m.cur, m.kend, m.dt, m.t0 = None, k, dt, t
-            m.busy, m.end_t = True, t + k * dt
-            m.busy_s += k * dt
-            push(t + k * dt, _STEP, m.i, m.ver)
-            return
-        m.busy = False
-        if m.role == MIXED and not m.pq and not m.jq and not m.wq and m.sched == 0:
-            give_back(m)
-
-    def interrupt(m: _Inst, t: float) -> None:
-        """New work for a decoding instance: stop the stretch at the next iteration boundary."""
-        if m.cur is not None or m.dt <= 0.0:
-            return
-        k = math.ceil((t - m.t0) / m.dt - 1e-9)  # 0: the stretch started at t, restart it with the newcomer
-        if k < 0:
-            k = 0
-        if k < m.kend:
-            new_end = m.t0 + k * m.dt
-            m.busy_s -= m.end_t - new_end
-            m.kend, m.end_t = k, new_end
-            m.ver += 1
-            push(new_end, _STEP, m.i, m.ver)
-
-    def wake(m: _Inst, t: float) -> None:
-        if not m.busy:
-            start(m, t)
-        else:
-            interrupt(m, t)
-
-    def lend(m: _Inst) -> None:
-        (prompt_pool if m.home == PROMPT else token_pool).remove(m)
-        m.role = MIXED
-        mixed_pool.append(m)
-        lent[m.home] += 1
-        if lent[m.home] > lent_peak[m.home]:
-            lent_peak[m.home] = lent[m.home]
-
-    def give_back(m: _Inst) -> None:
-        mixed_pool.remove(m)
-        m.role = m.home
-        lent[m.home] -= 1
-        pool = prompt_pool if m.home == PROMPT else token_pool
-        pool.append(m)
-        pool.sort(key=lambda x: x.i)
-
-    def admit(k: _Inst, t: float) -> None:
-        """Start KV transfers into ``k`` for waiting requests whose KV fits (FCFS)."""
-        wq = k.wq
-        while wq:
-            r = wq[0]
-            if k.mem + kv[r] > k.cap:
-                return
-            wq.popleft()
-            k.kv_area += k.mem * (t - k.kv_t)
-            k.kv_t = t
-            k.mem += kv[r]
-            src = insts[pm[r]]
-            bw = src.bw if src.bw < k.bw else k.bw
-            push(t + pl[r] * kvb / bw, _KV_READY, r, 0)
-
-    def finish(r: int, t: float) -> None:
-        done[r] = t
-        k = insts[tm[r]]
-        k.sched -= kv[r]
-        if e2e_checks:
-            over(e2e_checks, r, t - arr[r])
-        if tbt_checks:
-            over(tbt_checks, r, (t - first[r]) / ol[r])
-
-    def on_step(m: _Inst, t: float) -> None:
-        m.it += m.kend
-        batch = m.cur
-        if batch is not None:
-            m.cur = None
-            m.pq_tokens -= m.cur_tokens
-            for r in batch:
-                first[r] = t
-                if ttft_checks:
-                    over(ttft_checks, r, t - arr[r])
-                local = tm[r] == m.i
-                if ol[r] <= 1:
-                    if local:
-                        m.kv_area += m.mem * (t - m.kv_t)
-                        m.kv_t = t
-                        m.mem -= kv[r]
-                    finish(r, t)
-                elif local:
-                    heapq.heappush(m.heap, (m.it + ol[r] - 1, r))
-                else:
-                    k = insts[tm[r]]
-                    k.wq.append(r)
-                    admit(k, t)
-        heap = m.heap
-        freed = False
-        while heap and heap[0][0] <= m.it:
-            _, r = heapq.heappop(heap)
-            m.kv_area += m.mem * (t - m.kv_t)
-            m.kv_t = t
-            m.mem -= kv[r]
-            finish(r, t)
-            freed = True
-        if freed and m.wq:
-            admit(m, t)
-        start(m, t)
-
-    def is_long(m: _Inst, p: int) -> bool:
-        return m.pq_tokens > 0 and m.pq_tokens + p > long_q
-
-    def route_split(r: int) -> tuple[_Inst, _Inst]:
-        p_len, need = pl[r], kv[r]
-        pi = min(prompt_pool, key=_pending) if prompt_pool else None
-        if pi is None or (mixed_on and is_long(pi, p_len)):
-            cand = min(mixed_pool, key=_pending) if mixed_pool else None
-            if cand is not None and (pi is None or not is_long(cand, p_len)):
-                pi = cand
-            elif mixed_on and len(token_pool) > 1:
-                pi = min(token_pool, key=_sched)
-                lend(pi)
-        assert pi is not None  # an empty prompt pool means its instances are all in the mixed pool
-        ki = min(token_pool, key=_sched) if token_pool else None
-        if ki is None or (mixed_on and ki.sched + need > ki.cap):
-            fits = [m for m in mixed_pool if m.sched + need <= m.cap]
-            if fits:
-                ki = min(fits, key=_sched)
-            elif mixed_on and len(prompt_pool) > 1:
-                ki = min(prompt_pool, key=_pending)
-                lend(ki)
-            elif ki is None:
-                ki = min(mixed_pool, key=_sched)
-        return pi, ki
-
-    ai = 0
-    aborted: str | None = None
-    try:
-        while True:
-            if events and (ai >= n or events[0][0] <= arr[ai]):
-                t, _, kind, a, b = heapq.heappop(events)
-                nev += 1
-                if kind == _STEP:
-                    m = insts[a]
-                    if b == m.ver:
-                        on_step(m, t)
-                else:
-                    k = insts[tm[a]]
-                    k.jq.append(a)
-                    wake(k, t)
-                continue
-            if ai >= n:
-                break
-            r, t = ai, arr[ai]
-            ai += 1
-            nev += 1
-            if both_pool:
-                m = min(both_pool, key=_load)
-                pi = ki = m
-            else:
-                pi, ki = route_split(r)
-            if kv[r] > ki.cap:
-                oom += 1
-                continue
-            pm[r], tm[r] = pi.i, ki.i
-            ki.sched += kv[r]
-            pi.pq.append(r)
-            pi.pq_tokens += pl[r]
-            if pi.role in (MIXED, BOTH):
-                wake(pi, t)
-            elif not pi.busy:
-                start(pi, t)
-    except _Abort as exc:
-        aborted = str(exc)
-
-    busy: dict[str, float] = {}
-    count: dict[str, int] = {}
-    active: dict[str, float] = {}
-    kv_area: dict[str, float] = {}
-    kv_cap: dict[str, int] = {}
-    for m in insts:
-        name = ROLE_NAMES[m.home]
-        busy[name] = busy.get(name, 0.0) + m.busy_s
-        count[name] = count.get(name, 0) + 1
-        active[name] = max(active.get(name, 0.0), m.end_t)
-        kv_area[name] = kv_area.get(name, 0.0) + m.kv_area  # memory is all released by the end
-        kv_cap[name] = kv_cap.get(name, 0) + m.cap
-    finished = [d for d in done if d == d]
-    end = max(finished) if finished else 0.0
-    return SimResult(
-        ttft_s=np.asarray(first, dtype=float) - arrival_s,
-        e2e_s=np.asarray(done, dtype=float) - arrival_s,
-        oom=oom,
-        aborted=aborted,
-        busy_s=busy,
-        instances=count,
-        end_s=float(end),
-        lent_peak={ROLE_NAMES[k]: v for k, v in lent_peak.items()},
-        events=nev,
-        active_s=active,
-        kv_token_s=kv_area,
-        kv_capacity=kv_cap,
-    )
+def _slo_checks(n: int, abort_limits: list[tuple[SloLimit, np.ndarray]] | None) -> dict[str, _Checks]:
+    """Early-stop counters per metric: (absolute limits, violations allowed, count, SLO name), tightest first."""
+    checks: dict[str, _Checks] = {"ttft": [], "tbt": [], "e2e": []}
+    for lim, absolute in sorted(abort_limits or [], key=lambda la: la[0].limit):
+        checks[lim.metric].append((absolute.tolist(), violation_allowance(n, lim.quantile), [0], lim.name))
+    return checks
 
 
 def _pending(m: _Inst) -> int:
