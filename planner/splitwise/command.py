@@ -28,7 +28,7 @@ from planner.plan import Plan
 from planner.runner import CommonOptions, SolverInputs
 
 if TYPE_CHECKING:
-    from planner.splitwise.solve import SplitwiseOptions
+    from planner.splitwise.instance import SplitwiseOptions
 
 
 class ObjectiveChoice(enum.StrEnum):
@@ -97,7 +97,7 @@ def _options(
     workers: int,
     common: CommonOptions,
 ) -> SplitwiseOptions:
-    from planner.splitwise.solve import SplitwiseOptions
+    from planner.splitwise.instance import SplitwiseOptions
 
     for flag, value in (("--rps", rps), ("--cost-target", cost_target), ("--power-target", power_target)):
         if value is not None and value <= 0:
@@ -141,7 +141,7 @@ def splitwise_command(
     common = common_options(out, fmt, profiles, overrides, time_limit, seed, quiet, verbose, plot)
 
     def solve(inputs: SolverInputs) -> Plan:
-        from planner.splitwise.solve import run
+        from planner.splitwise.run import run
 
         options = _options(rps, objective, cost_target, power_target, designs, duration, workers, common)
         result = run(inputs.loaded, inputs.profiles, options)

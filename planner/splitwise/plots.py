@@ -20,7 +20,7 @@ from planner.render.plots import pyplot, save_png
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from planner.splitwise.solve import RunResult
+    from planner.splitwise.run import RunResult
 
 
 def _analytic_grid(result: RunResult, p_range: range, t_range: range, rate: float) -> np.ndarray:

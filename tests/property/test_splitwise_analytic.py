@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from planner.profiles.db import ProfileDB
 from planner.spec.loader import load_spec
 from planner.splitwise.analytic import capacity_rate
-from planner.splitwise.solve import SplitwiseOptions, analytic_model, build
+from planner.splitwise.instance import SplitwiseOptions, build
+from planner.splitwise.solve import analytic_model
 
 ROOT = Path(__file__).resolve().parents[2]
 DESIGNS = ["baseline-a100", "AA", "HH", "HA", "HHcap"]

@@ -13,9 +13,10 @@ import time
 import pytest
 
 from planner.splitwise.evaluate import Evaluator, PointResult
+from planner.splitwise.instance import SplitwiseOptions
 from planner.splitwise.model import Point
 from planner.splitwise.parallel import PointRunner
-from planner.splitwise.solve import SplitwiseOptions, run
+from planner.splitwise.run import run
 from planner.splitwise.verify import verify_plan
 
 TINY = dict(duration_s=20.0, workers=1)

@@ -1,0 +1,53 @@
+"""``plan splitwise`` end to end below the CLI: build the instance, solve, extract, assemble and verify the plan.
+
+Each step lives in its own room (``instance.py``, ``solve.py``, ``extract.py``, ``verify.py``); this module only
+chains them. Raises :class:`~planner.errors.InfeasibleError` (carrying the plan) when no design meets the target.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from planner.errors import InfeasibleError
+from planner.plan import Plan
+from planner.profiles.db import ProfileDB
+from planner.runner import assemble_plan
+from planner.spec.loader import LoadedSpec
+from planner.splitwise.extract import assumptions, extract, shortfall, warnings_for
+from planner.splitwise.instance import Instance, SplitwiseOptions, build
+from planner.splitwise.solve import Solution, solve
+from planner.splitwise.verify import verify_plan
+
+
+@dataclass
+class RunResult:
+    """The plan, and the instance and solution it came from (``--plot`` draws from the solution's ledger)."""
+
+    plan: Plan
+    instance: Instance
+    solution: Solution
+
+
+def run(loaded: LoadedSpec, db: ProfileDB, options: SplitwiseOptions) -> RunResult:
+    """Build, solve, extract and verify; raises InfeasibleError (carrying the plan) when nothing is feasible."""
+    start = time.perf_counter()
+    inst = build(loaded, db, options)
+    sol = solve(inst)
+    block, metrics, report = extract(inst, sol)
+    plan = assemble_plan(
+        "splitwise",
+        loaded,
+        db,
+        report,
+        block,
+        metrics,
+        assumptions(inst),
+        warnings_for(inst, sol),
+        options.recorded(),
+        time.perf_counter() - start,
+    )
+    if report.status == "infeasible":
+        raise InfeasibleError(shortfall(inst, sol), plan=plan)
+    verify_plan(plan)
+    return RunResult(plan, inst, sol)
