@@ -96,7 +96,8 @@ def _solve(inputs: SolverInputs, opts: object, common: CommonOptions) -> Plan:
 
     plan = plan_dynamo(inputs, opts)  # type: ignore[arg-type]
     if common.plot is not None:
-        from planner.dynamo.report import write_plot
+        from planner.dynamo.report import figure_data
+        from planner.render.plots import write_dynamo
 
-        write_plot(plan, common.plot)
+        write_dynamo(figure_data(plan), common.plot)
     return plan

@@ -114,9 +114,10 @@ def run_helix(inputs: SolverInputs, common: CommonOptions, cli: HelixCliOptions)
     pareto = _pareto(inst, opts, lat_model) if cli.pareto else None
     plan = _plan(inputs, res, lat, pareto, options, started, warnings=list(inst.warnings) + res.notes + lat.notes)
     if common.plot is not None:
-        from planner.helix.plot import plot_plan
+        from planner.helix.report import figure_data
+        from planner.render.plots import write_helix
 
-        plot_plan(plan, common.plot)
+        write_helix(figure_data(plan), common.plot)
         if not common.quiet:
             err_line(f"plot written to {display_path(common.plot)}")
     if cli.emit_baselines is not None:

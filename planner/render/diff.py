@@ -17,7 +17,7 @@ from rich.table import Table
 from planner.diff import Action, Change, GuardrailResult, MetricDelta, PlanDiff
 from planner.plan import canonical
 from planner.render.markdown import md_table
-from planner.render.tables import fmt_num
+from planner.report_data import fmt_num
 
 #: Change rows shown in a markdown comment (GitHub caps a comment at 65,536 characters).
 MARKDOWN_MAX_ROWS = 150

@@ -1,11 +1,15 @@
-"""Markdown rendering of a plan (for PR comments and docs)."""
+"""Markdown rendering of a plan and of a simulation document (for PR comments and docs).
+
+Blocks (:mod:`planner.report_data`) are separated by one blank line; a table's title becomes a ``###`` heading.
+"""
 
 from __future__ import annotations
 
-import importlib
-
 from planner.plan import Plan
-from planner.render.tables import fmt_num, solver_line
+from planner.render.chart import range_chart_lines
+from planner.render.registry import reports_for
+from planner.render.tables import solver_line
+from planner.report_data import Block, Bullets, Code, Heading, RangeChart, Report, Table, Text, fmt_num
 
 
 def md_table(headers: list[str], rows: list[list[object]]) -> str:
@@ -19,25 +23,43 @@ def md_table(headers: list[str], rows: list[list[object]]) -> str:
     return "\n".join(lines)
 
 
+def block_markdown(block: Block) -> str:
+    """One block as markdown text (no surrounding blank lines)."""
+    if isinstance(block, Table):
+        body = md_table([c.name for c in block.columns], [list(r) for r in block.rows])
+        parts = ([f"### {block.title}"] if block.title else []) + [body] + list(block.notes)
+        return "\n\n".join(parts)
+    if isinstance(block, Text):
+        return f"**{block.text}**" if block.tone == "strong" else block.text
+    if isinstance(block, Heading):
+        return f"### {block.text}"
+    if isinstance(block, Bullets):
+        return "\n".join(f"- {item}" for item in block.items)
+    if isinstance(block, Code):
+        return "```\n" + "\n".join(block.lines) + "\n```"
+    if isinstance(block, RangeChart):
+        return "```\n" + "\n".join(range_chart_lines(block)) + "\n```"
+    raise TypeError(f"unknown report block {block!r}")  # pragma: no cover - the Block union is closed
+
+
+def report_markdown(report: Report) -> list[str]:
+    return [block_markdown(b) for b in report.blocks]
+
+
 def render_markdown(plan: Plan) -> str:
-    parts = [f"## {plan.kind} plan `{plan.name}`", "", f"Solver: {solver_line(plan)}", ""]
-    try:
-        module = importlib.import_module(f"planner.{plan.kind}.report")
-    except ModuleNotFoundError:
-        module = None
-    if module is not None and hasattr(module, "markdown_sections"):
-        for section in module.markdown_sections(plan):
-            parts += [section, ""]
+    parts = [f"## {plan.kind} plan `{plan.name}`", f"Solver: {solver_line(plan)}"]
+    reports = reports_for(plan.kind)
+    if reports is not None:
+        parts += report_markdown(reports.markdown(plan))
     parts += [
         "### Metrics",
-        "",
         md_table(["metric", "value"], [[k, plan.metrics[k]] for k in sorted(plan.metrics)]),
     ]
     if plan.assumptions:
-        parts += ["", "### Assumptions", ""]
-        parts.append(
-            md_table(["subject", "basis", "detail"], [[a.subject, a.basis, a.detail] for a in plan.assumptions])
-        )
+        parts += [
+            "### Assumptions",
+            md_table(["subject", "basis", "detail"], [[a.subject, a.basis, a.detail] for a in plan.assumptions]),
+        ]
     if plan.warnings:
-        parts += ["", "### Warnings", ""] + [f"- {w}" for w in plan.warnings]
-    return "\n".join(parts) + "\n"
+        parts += ["### Warnings", "\n".join(f"- {w}" for w in plan.warnings)]
+    return "\n\n".join(parts) + "\n"

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from planner.errors import UsageError, did_you_mean
 from planner.profiles.db import ProfileDB
-from planner.render.tables import fmt_num
+from planner.report_data import fmt_num
 
 
 def render_profile_list(db: ProfileDB, console: Console) -> None:

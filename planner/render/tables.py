@@ -1,33 +1,38 @@
-"""Rich terminal rendering of a plan: a generic header, the solver's own tables, metrics and assumptions."""
+"""Rich terminal rendering of a plan: a generic header, the solver's report (data) drawn as tables, metrics and
+assumptions.
+
+The solver's report comes from :mod:`planner.render.registry` as :mod:`planner.report_data` blocks; this module
+is the only one that turns them into rich output.
+"""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+import textwrap
 
+from rich import box
 from rich.console import Console
-from rich.table import Table
+from rich.table import Table as RichTable
+from rich.text import Text as RichText
 
 from planner.plan import Plan
+from planner.render.chart import range_chart_lines
+from planner.render.registry import reports_for
+from planner.report_data import (
+    Block,
+    Bullets,
+    Code,
+    Column,
+    Heading,
+    RangeChart,
+    Report,
+    Table,
+    Text,
+    fmt_num,
+)
 
+__all__ = ["draw_report", "fmt_num", "render_plan", "solver_line"]
 
-def fmt_num(value: Any) -> str:
-    """Human formatting for a figure: thousands separators, 4 significant digits for small numbers."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if value != value:
-            return "nan"
-        if abs(value) >= 1000:
-            return f"{value:,.1f}"
-        if abs(value) >= 1:
-            return f"{value:.3f}".rstrip("0").rstrip(".")
-        return f"{value:.4g}"
-    return str(value)
+_TONE_STYLE = {"plain": "", "strong": "bold", "warning": "yellow", "error": "red"}
 
 
 def solver_line(plan: Plan) -> str:
@@ -43,36 +48,77 @@ def solver_line(plan: Plan) -> str:
 
 
 def metrics_table(plan: Plan) -> Table:
-    t = Table(title="Metrics", title_justify="left")
-    t.add_column("metric")
-    t.add_column("value", justify="right")
-    for key in sorted(plan.metrics):
-        t.add_row(key, fmt_num(plan.metrics[key]))
-    return t
+    return Table(
+        "Metrics",
+        (Column("metric"), Column("value", numeric=True)),
+        tuple((key, fmt_num(plan.metrics[key])) for key in sorted(plan.metrics)),
+    )
 
 
 def assumptions_table(plan: Plan) -> Table:
-    t = Table(title="What the figures rest on", title_justify="left")
-    t.add_column("subject")
-    t.add_column("basis")
-    t.add_column("detail", overflow="fold")
-    for a in plan.assumptions:
-        t.add_row(a.subject, a.basis, a.detail)
-    return t
+    return Table(
+        "What the figures rest on",
+        (Column("subject"), Column("basis"), Column("detail", wrap=True)),
+        tuple((a.subject, a.basis, a.detail) for a in plan.assumptions),
+    )
 
 
 def render_plan(plan: Plan, console: Console, verbose: bool = False) -> None:
     """Print the whole report for ``plan``."""
     console.print(f"[bold]{plan.kind}[/bold] plan [bold]{plan.name}[/bold]  (format {plan.format_version})")
     console.print(solver_line(plan))
-    try:
-        module = importlib.import_module(f"planner.{plan.kind}.report")
-    except ModuleNotFoundError:
-        module = None
-    if module is not None and hasattr(module, "render_tables"):
-        module.render_tables(plan, console, verbose=verbose)
-    console.print(metrics_table(plan))
-    if plan.assumptions:
-        console.print(assumptions_table(plan))
+    reports = reports_for(plan.kind)
+    if reports is not None:
+        draw_report(reports.terminal(plan, verbose), console)
+    draw_report(Report.of([metrics_table(plan)] + ([assumptions_table(plan)] if plan.assumptions else [])), console)
     for w in plan.warnings:
         console.print(f"[yellow]warning:[/yellow] {w}")
+
+
+# ------------------------------------------------------------------------------------------------ blocks
+
+
+def draw_report(report: Report, console: Console) -> None:
+    """Draw every block of ``report`` on ``console``."""
+    for block in report.blocks:
+        draw_block(block, console)
+
+
+def draw_block(block: Block, console: Console) -> None:
+    if isinstance(block, Table):
+        _draw_table(block, console)
+    elif isinstance(block, Text):
+        _draw_text(block, console)
+    elif isinstance(block, Heading):
+        console.print(RichText(block.text, style="bold"))
+    elif isinstance(block, Bullets):
+        for item in block.items:
+            _draw_text(Text(f"  - {item}", hang=4), console)
+    elif isinstance(block, Code):
+        for line in block.lines:
+            console.print(" " * block.indent + line, soft_wrap=True, markup=False, highlight=False)
+    elif isinstance(block, RangeChart):
+        for row in range_chart_lines(block):
+            console.print(row, markup=False, highlight=False)
+    else:  # pragma: no cover - the Block union is closed
+        raise TypeError(f"unknown report block {block!r}")
+
+
+def _draw_text(block: Text, console: Console) -> None:
+    style = _TONE_STYLE[block.tone]
+    if block.hang and len(block.text) > console.width:
+        for line in textwrap.wrap(block.text, console.width, subsequent_indent=" " * block.hang, drop_whitespace=True):
+            console.print(RichText(line, style=style))
+        return
+    console.print(RichText(block.text, style=style))
+
+
+def _draw_table(t: Table, console: Console) -> None:
+    rt = RichTable(title=t.title, title_justify="left", **({"box": box.SIMPLE_HEAD} if t.compact else {}))
+    for c in t.columns:
+        rt.add_column(c.name, justify="right" if c.numeric else "left", overflow="fold" if c.wrap else "ellipsis")
+    for row in t.rows:
+        rt.add_row(*(RichText(cell) for cell in row))
+    console.print(rt)
+    for note in t.notes:
+        console.print(RichText(note))

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from planner.render.markdown import md_table
-from planner.render.tables import fmt_num
+from planner.report_data import fmt_num
 from planner.spec.summary import SpecSummary
 
 

@@ -88,8 +88,8 @@ def simulate_command(
     verbose: VerboseOpt = False,
 ) -> None:
     """Replay requests through Helix plan(s): achieved decode throughput vs the max-flow bound, latencies."""
+    from planner.render.simulation import render_markdown, render_tables
     from planner.sim.document import document_json, write_document
-    from planner.sim.report import render_markdown, render_tables
     from planner.sim.run import SimOptions, simulate
 
     with handle_errors():
@@ -127,9 +127,10 @@ def simulate_command(
         else:
             render_tables(doc, stdout, verbose=verbose)
         if plot is not None:
-            from planner.sim.plot import plot_simulation
+            from planner.render.plots import write_simulation
+            from planner.sim.plot import figure_data
 
-            plot_simulation(result, plot)
+            write_simulation(figure_data(result), plot)
         if not quiet:
             for w in doc.warnings:
                 err_line(f"warning: {w}")

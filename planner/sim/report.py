@@ -1,20 +1,15 @@
-"""Terminal tables (rich) and markdown for a simulation document: placements side by side, nodes, busiest links."""
+"""The report of a simulation document as data: placements side by side, nodes, busiest links.
+
+No rich: :mod:`planner.render` draws :func:`report` on the terminal and :func:`markdown_report` as markdown.
+"""
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.table import Table
-
-from planner.render.markdown import md_table
-from planner.render.tables import fmt_num
+from planner.report_data import Block, Bullets, Column, Heading, Report, Table, Text, fmt_num, fmt_pct
 from planner.sim.document import LatencyStats, PlacementResult, SimulationDocument
 
 #: Links shown per placement (busiest first).
 TOP_LINKS = 5
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x * 100:.1f}%"
 
 
 def _lat(stats: LatencyStats, scale: float = 1.0, unit: str = "ms") -> str:
@@ -47,7 +42,7 @@ def summary_rows(doc: SimulationDocument) -> tuple[list[str], list[list[str]]]:
         ["decode throughput (tok/s)"] + [fmt_num(round(p.decode_throughput_tok_s, 2)) for p in ps],
         [f"decode vs {first}"] + [fmt_num(round(p.decode_vs_first_ratio or 0.0, 3)) + "x" for p in ps],
         ["prompt + decode (tok/s)"] + [fmt_num(round(p.total_throughput_tok_s, 2)) for p in ps],
-        ["achieved / bound"] + [_pct(p.achieved_vs_bound_ratio) for p in ps],
+        ["achieved / bound"] + [fmt_pct(p.achieved_vs_bound_ratio) for p in ps],
         ["prompt latency p50/p90/p99"] + [_lat(p.prompt_latency, 1000.0, "s") for p in ps],
         ["token latency p50/p90/p99"] + [_lat(p.decode_token_latency) for p in ps],
         ["requests done / in flight / waiting"]
@@ -67,7 +62,7 @@ def _busiest(p: PlacementResult) -> str:
     if not p.nodes:
         return "-"
     top = max(p.nodes, key=lambda n: (n.utilization_ratio, n.name))
-    return f"{top.name} {_pct(top.utilization_ratio)}"
+    return f"{top.name} {fmt_pct(top.utilization_ratio)}"
 
 
 def node_rows(p: PlacementResult) -> tuple[list[str], list[list[str]]]:
@@ -79,10 +74,10 @@ def node_rows(p: PlacementResult) -> tuple[list[str], list[list[str]]]:
             f"[{n.layer_start}, {n.layer_end})",
             fmt_num(round(n.planned_tok_s, 1)),
             fmt_num(round(n.simulated_tok_s, 1)),
-            _pct(n.utilization_ratio),
+            fmt_pct(n.utilization_ratio),
             fmt_num(round(n.mean_decode_batch_tokens, 1)) if n.mean_decode_batch_tokens is not None else "-",
-            _pct(n.kv_mean_ratio),
-            _pct(n.kv_peak_ratio),
+            fmt_pct(n.kv_mean_ratio),
+            fmt_pct(n.kv_peak_ratio),
         ]
         for n in p.nodes
     ]
@@ -94,7 +89,7 @@ def link_rows(p: PlacementResult, limit: int = TOP_LINKS) -> tuple[list[str], li
     rows = [
         [
             f"{link.src} -> {link.dst}",
-            _pct(link.utilization_ratio),
+            fmt_pct(link.utilization_ratio),
             fmt_num(round(link.throughput_bytes_s / 1e6, 3)),
             fmt_num(round(link.planned_tok_s, 1)),
             fmt_num(round(link.simulated_tok_s, 1)),
@@ -104,40 +99,36 @@ def link_rows(p: PlacementResult, limit: int = TOP_LINKS) -> tuple[list[str], li
     return head, rows
 
 
-def _rich(title: str, head: list[str], rows: list[list[str]], numeric_from: int = 1) -> Table:
-    t = Table(title=title, title_justify="left")
-    for i, h in enumerate(head):
-        t.add_column(h, justify="right" if i >= numeric_from else "left")
-    for r in rows:
-        t.add_row(*r)
-    return t
+def _table(title: str, head: list[str], rows: list[list[str]], numeric_from: int = 1, wrap: bool = False) -> Table:
+    """Columns from ``numeric_from`` on are figures; ``wrap`` lets every cell fold between words (side by side)."""
+    columns = tuple(Column(h, numeric=i >= numeric_from, wrap=wrap) for i, h in enumerate(head))
+    return Table(title, columns, tuple(tuple(r) for r in rows))
 
 
-def render_tables(doc: SimulationDocument, console: Console, verbose: bool = False) -> None:
+def report(doc: SimulationDocument, verbose: bool = False) -> Report:
     """Summary side by side, then nodes and busiest links (every placement with --verbose, else the first)."""
-    console.print(header(doc))
     head, rows = summary_rows(doc)
-    console.print(_rich("Placements", head, rows))
+    out: list[Block] = [Text(header(doc)), _table("Placements", head, rows, wrap=True)]
     shown = doc.placements if verbose or len(doc.placements) == 1 else doc.placements[:1]
     for p in shown:
         h, r = node_rows(p)
-        console.print(_rich(f"Nodes of {p.plan}", h, r, numeric_from=3))
+        out.append(_table(f"Nodes of {p.plan}", h, r, numeric_from=3))
         h, r = link_rows(p, limit=len(p.links) if verbose else TOP_LINKS)
-        console.print(_rich(f"Busiest links of {p.plan}", h, r))
+        out.append(_table(f"Busiest links of {p.plan}", h, r))
     if not verbose and len(doc.placements) > 1:
-        console.print("(nodes and links of the other placements: --verbose, or --format json)")
+        out.append(Text("(nodes and links of the other placements: --verbose, or --format json)"))
+    return Report.of(out)
 
 
-def render_markdown(doc: SimulationDocument) -> str:
-    """The same report as markdown (for PR comments)."""
-    parts = [f"## Simulation\n\n{header(doc)}\n"]
+def markdown_report(doc: SimulationDocument) -> Report:
+    """The same report for markdown (PR comments): every placement's nodes and busiest links."""
     head, rows = summary_rows(doc)
-    parts.append(md_table(head, rows))  # type: ignore[arg-type]
+    out: list[Block] = [Text(header(doc)), _table("", head, rows)]
     for p in doc.placements:
         h, r = node_rows(p)
-        parts.append(f"### Nodes of {p.plan}\n\n" + md_table(h, r))  # type: ignore[arg-type]
+        out.append(_table(f"Nodes of {p.plan}", h, r, numeric_from=3))
         h, r = link_rows(p)
-        parts.append(f"### Busiest links of {p.plan}\n\n" + md_table(h, r))  # type: ignore[arg-type]
+        out.append(_table(f"Busiest links of {p.plan}", h, r))
     if doc.warnings:
-        parts.append("### Warnings\n\n" + "\n".join(f"- {w}" for w in doc.warnings))
-    return "\n\n".join(parts) + "\n"
+        out += [Heading("Warnings"), Bullets(tuple(doc.warnings))]
+    return Report.of(out)

@@ -146,9 +146,10 @@ def splitwise_command(
         options = _options(rps, objective, cost_target, power_target, designs, duration, workers, common)
         result = run(inputs.loaded, inputs.profiles, options)
         if common.plot is not None:
-            from planner.splitwise.plots import write_plot
+            from planner.render.plots import write_splitwise
+            from planner.splitwise.plots import plot_data
 
-            write_plot(result, common.plot)
+            write_splitwise(plot_data(result), common.plot)
         return result.plan
 
     execute("splitwise", spec, common, solve)

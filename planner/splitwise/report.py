@@ -1,4 +1,4 @@
-"""Terminal and markdown report of a splitwise plan (reads the plan document only).
+"""The report of a splitwise plan as data (reads the plan document only; :mod:`planner.render` draws it).
 
 Designs side by side (pools, machines, cost, power, rate, worst SLO margin), the chosen pools with predicted
 utilisation and launch hints, the nine SLOs with limits and margins, and in verbose mode every simulated point.
@@ -6,15 +6,12 @@ utilisation and launch hints, the nine SLOs with limits and margins, and in verb
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from rich import box
-from rich.console import Console
-from rich.table import Table
-
 from planner.plan import Plan
-from planner.render.markdown import md_table
-from planner.render.tables import fmt_num
+from planner.report_data import Block, Code, Column, Heading, Report, Table, Text, fmt_num, fmt_pct, table
 
 
 def _pools_text(row: dict[str, Any]) -> str:
@@ -23,10 +20,6 @@ def _pools_text(row: dict[str, Any]) -> str:
     if row["kind"] == "baseline":
         return f"{row['prompt']} x {row['prompt_machine']}"
     return f"{row['prompt']}P {row['prompt_machine']} + {row['token']}T {row['token_machine']}"
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x * 100:.1f}%"
 
 
 def _money(x: float | None) -> str:
@@ -46,7 +39,7 @@ def design_rows(plan: Plan, verbose: bool = False) -> tuple[list[str], list[list
         if r.get("prompt") is None:
             worst = f"{r['status']}: {r.get('note') or '-'}"
         else:
-            worst = f"{r.get('worst_slo') or '-'} ({_pct(r.get('worst_slo_margin'))})"
+            worst = f"{r.get('worst_slo') or '-'} ({fmt_pct(r.get('worst_slo_margin'))})"
         row = [
             r["design"] + mark,
             r.get("prompt"),
@@ -79,8 +72,8 @@ def pool_rows(plan: Plan, verbose: bool = False) -> tuple[list[str], list[list[A
             p["count"],
             _money(p["cost_usd_h"]),
             p["power_kw"],
-            _pct(p["utilisation"]),
-            _pct(p.get("kv_utilisation")),
+            fmt_pct(p["utilisation"]),
+            fmt_pct(p.get("kv_utilisation")),
             p["perf_basis"] or "-",
         ]
         if lending:
@@ -93,7 +86,7 @@ def pool_rows(plan: Plan, verbose: bool = False) -> tuple[list[str], list[list[A
 
 def slo_rows(plan: Plan) -> tuple[list[str], list[list[Any]]]:
     headers = ["SLO (slowdown)", "value", "limit", "margin"]
-    rows = [[s["name"], s["value"], s["limit"], _pct(s["margin"])] for s in plan.plan["slos"]]
+    rows = [[s["name"], s["value"], s["limit"], fmt_pct(s["margin"])] for s in plan.plan["slos"]]
     return headers, rows
 
 
@@ -119,14 +112,17 @@ def launch_lines(plan: Plan) -> list[str]:
     return out
 
 
+#: Columns of free text (left-aligned, may fold); the others are figures.
+_TEXT = ("pools", "why", "status", "machine", "worst SLO (margin)", "note", "role", "perf")
+#: Columns that may move under a table too wide for the terminal.
+_DETAIL = ("worst SLO (margin)", "pools", "status", "why")
+
+
 def _table(title: str, headers: list[str], rows: list[list[Any]]) -> Table:
-    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    text = ("pools", "why", "status", "machine", "worst SLO (margin)", "note", "role", "perf")
-    for i, h in enumerate(headers):
-        t.add_column(h, justify="left" if i == 0 or h in text else "right", overflow="fold")
-    for r in rows:
-        t.add_row(*(fmt_num(v) for v in r))
-    return t
+    columns = [
+        Column(h, numeric=i > 0 and h not in _TEXT, wrap=True, detail=h in _DETAIL) for i, h in enumerate(headers)
+    ]
+    return table(title, columns, rows, compact=True)
 
 
 def _headline(plan: Plan) -> str:
@@ -149,30 +145,147 @@ def _headline(plan: Plan) -> str:
     )
 
 
-def render_tables(plan: Plan, console: Console, verbose: bool = False) -> None:
-    """The splitwise part of ``render_plan``: designs, pools, SLOs, launch hints (and the ledger when verbose)."""
-    console.print(_headline(plan))
-    console.print(
-        _table("Designs (best point each; * = chosen; P/T = prompt/token machines)", *design_rows(plan, verbose))
-    )
+def report(plan: Plan, verbose: bool = False) -> Report:
+    """The terminal report: designs, pools, SLOs, launch hints (and every simulated point when verbose)."""
+    out: list[Block] = [
+        Text(_headline(plan)),
+        _table("Designs (best point each; * = chosen; P/T = prompt/token machines)", *design_rows(plan, verbose)),
+    ]
     if plan.plan.get("pools"):
-        console.print(_table(f"Pools of {plan.plan['design']}", *pool_rows(plan, verbose)))
-        console.print(_table("SLOs (slowdown vs the request alone on the reference machine)", *slo_rows(plan)))
+        out.append(_table(f"Pools of {plan.plan['design']}", *pool_rows(plan, verbose)))
+        out.append(_table("SLOs (slowdown vs the request alone on the reference machine)", *slo_rows(plan)))
         lines = launch_lines(plan)
         if lines:
-            console.print("Launch hints (one line per machine of the pool):")
-            for line in lines if verbose else lines[:4]:
-                console.print(f"  {line}", soft_wrap=True, markup=False)
+            out.append(Text("Launch hints (one line per machine of the pool):"))
+            out.append(Code(tuple(lines if verbose else lines[:4]), shell=True, indent=2))
     if verbose:
-        console.print(_table("Every simulated point", *ledger_rows(plan)))
+        out.append(_table("Every simulated point", *ledger_rows(plan)))
+    return Report.of(out)
 
 
-def markdown_sections(plan: Plan) -> list[str]:
+def markdown_report(plan: Plan) -> Report:
     """Markdown blocks for ``--format markdown`` (PR comments)."""
-    parts = [f"**{_headline(plan)}**", "### Designs", md_table(*design_rows(plan, verbose=True))]
+    out: list[Block] = [Text(_headline(plan), tone="strong"), table("Designs", *design_rows(plan, verbose=True))]
     if plan.plan.get("pools"):
-        parts += ["### Pools", md_table(*pool_rows(plan)), "### SLOs", md_table(*slo_rows(plan))]
+        out += [table("Pools", *pool_rows(plan)), table("SLOs", *slo_rows(plan))]
         lines = launch_lines(plan)
         if lines:
-            parts += ["### Launch hints", "```\n" + "\n".join(lines) + "\n```"]
-    return parts
+            out += [Heading("Launch hints"), Code(tuple(lines))]
+    return Report.of(out)
+
+
+# ------------------------------------------------------------------------------------------------ figure
+
+#: Heat-map cell values: the analytic model's prediction (pale) unless the point was simulated (solid).
+ANALYTIC_INFEASIBLE, ANALYTIC_FEASIBLE, SIMULATED_INFEASIBLE, SIMULATED_FEASIBLE = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One named series of (x, y) points."""
+
+    name: str
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    """The (prompt, token) grid around the chosen point at the plan's rate.
+
+    ``cells[i][j]`` is the state of ``T = t_start + i``, ``P = p_start + j`` (the ``ANALYTIC_*`` / ``SIMULATED_*``
+    constants); ``budget_line`` lists the budget-filling splits under a budget.
+    """
+
+    design: str
+    rate_rps: float
+    p_start: int
+    t_start: int
+    cells: tuple[tuple[int, ...], ...]
+    best: tuple[int, int]
+    budget_line: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class SplitwiseFigure:
+    """What ``plan splitwise --plot`` draws: the heat-map (None without a feasible design) and cost versus rate.
+
+    ``designs`` fixes the colour order; ``analytic`` holds each design's cheapest predicted-feasible cost over a
+    range of rates, ``simulated`` every simulated feasible point, ``best`` each design's best point and
+    ``pareto`` the least cost for at least that rate among the simulated points.
+    """
+
+    heatmap: Heatmap | None
+    designs: tuple[str, ...]
+    analytic: tuple[Curve, ...]
+    simulated: tuple[Curve, ...]
+    best: tuple[Curve, ...]
+    pareto: Curve
+
+
+def heatmap_window(plan: Plan) -> tuple[range, range] | None:
+    """The (prompt, token) ranges the heat-map covers: every simulated point at the plan's rate, plus two."""
+    b = plan.plan
+    design, rate = b.get("design"), b.get("rate_rps")
+    pts = [r for r in b["ledger"] if r["design"] == design and r["rate_rps"] == rate]
+    if design is None or not pts:
+        return None
+    best_p, best_t = _best_point(plan)
+    ps = [r["prompt"] for r in pts] + [best_p]
+    ts = [r["token"] for r in pts] + [best_t]
+    p_range = range(max(1, min(ps) - 2), max(ps) + 3)
+    t_range = range(0 if best_t == 0 else max(1, min(ts) - 2), max(ts) + 3)
+    return p_range, t_range
+
+
+def _best_point(plan: Plan) -> tuple[int, int]:
+    pools = plan.plan["pools"]
+    best_p = next(p["count"] for p in pools if p["role"] in ("prompt", "both"))
+    best_t = next((p["count"] for p in pools if p["role"] == "token"), 0)
+    return best_p, best_t
+
+
+def figure_data(
+    plan: Plan, analytic_cells: Sequence[Sequence[int]] | None, analytic: Sequence[Curve]
+) -> SplitwiseFigure:
+    """The figure's data from the plan block, with the analytic model's predictions supplied by the solver side
+    (``analytic_cells`` over :func:`heatmap_window`, 0/1 = predicted infeasible/feasible)."""
+    b = plan.plan
+    heat = None
+    window = heatmap_window(plan)
+    if window is not None and analytic_cells is not None:
+        p_range, t_range = window
+        design, rate = b["design"], b["rate_rps"]
+        cells = [list(row) for row in analytic_cells]
+        for r in b["ledger"]:
+            if r["design"] == design and r["rate_rps"] == rate:
+                cells[r["token"] - t_range.start][r["prompt"] - p_range.start] = (
+                    SIMULATED_FEASIBLE if r["feasible"] else SIMULATED_INFEASIBLE
+                )
+        best = _best_point(plan)
+        line: tuple[tuple[int, int], ...] = ()
+        if b["mode"] == "iso-budget" and best[1] > 0:
+            line = tuple(sorted({(r["prompt"], r["token"]) for r in b["ledger"] if r["design"] == design}))
+        heat = Heatmap(design, float(rate), p_range.start, t_range.start, tuple(map(tuple, cells)), best, line)
+    feasible = [r for r in b["ledger"] if r["feasible"]]
+    designs = tuple(r["design"] for r in b["designs"])
+    simulated = []
+    for name in designs:
+        rows = [r for r in feasible if r["design"] == name]
+        if rows:
+            simulated.append(Curve(name, tuple(r["rate_rps"] for r in rows), tuple(r["cost_usd_h"] for r in rows)))
+    best_points = tuple(
+        Curve(r["design"], (r["throughput_rps"],), (r["cost_usd_h"],))
+        for r in b["designs"]
+        if r.get("throughput_rps") is not None
+    )
+    xs: list[float] = []
+    ys: list[float] = []
+    cheapest = float("inf")
+    for r in sorted(feasible, key=lambda r: (-r["rate_rps"], r["cost_usd_h"])):
+        if r["cost_usd_h"] < cheapest:
+            cheapest = r["cost_usd_h"]
+            xs.append(r["rate_rps"])
+            ys.append(r["cost_usd_h"])
+    pareto = Curve("Pareto (simulated)", tuple(xs[::-1]), tuple(ys[::-1]))
+    return SplitwiseFigure(heat, designs, tuple(analytic), tuple(simulated), best_points, pareto)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-from planner.sim.plot import simulation_figure
+from planner.render.plots import simulation_figure
+from planner.sim.plot import figure_data
 from planner.sim.run import SimOptions, simulate
 from tests.unit.sim.helpers import PLANS, TINY_PROFILES
 
@@ -16,7 +17,7 @@ def test_every_placement_sees_the_same_requests_and_the_figure_is_labelled() -> 
     assert chain.requests.launched_requests == fork.requests.launched_requests > 0
     assert chain.decode_vs_first_ratio == 1.0
     assert fork.decode_vs_first_ratio == fork.decode_throughput_tok_s / chain.decode_throughput_tok_s
-    fig = simulation_figure(run)
+    fig = simulation_figure(figure_data(run))
     try:
         labels = [(ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes]
         assert labels == [
