@@ -125,13 +125,15 @@ class RangeChart:
     """A text figure: one row per label over ``length`` positions (the Helix layer map: nodes x layers).
 
     Drawn with at most ``max_columns`` character columns (fewer on a narrow terminal), each column standing for
-    ``ceil(length / columns)`` positions; a header row marks every tenth position with its tens digit.
+    ``ceil(length / columns)`` positions (said under the chart when more than one, in ``unit``); a header row marks
+    every tenth position with its tens digit.
     """
 
     length: int
     spans: tuple[Span, ...]
     empty: str = "."
     max_columns: int = 80
+    unit: str = "positions"
 
 
 Block = Table | Text | Heading | Bullets | Code | RangeChart

@@ -33,7 +33,7 @@ def layer_chart(plan: Plan) -> RangeChart:
         Span(n["name"], n["layer_start"], n["layer_end"], HELD_WITH_FLOW if n["inflow_tok_s"] > 1e-9 else HELD_IDLE)
         for n in _nodes_by_start(plan)
     )
-    return RangeChart(int(plan.plan.get("layers", 0)), spans, empty=NOT_HELD)
+    return RangeChart(int(plan.plan.get("layers", 0)), spans, empty=NOT_HELD, unit="layers")
 
 
 def _bounds_rows(plan: Plan) -> list[list[Any]]:

@@ -24,4 +24,6 @@ def range_chart_lines(chart: RangeChart, width: int | None = None) -> list[str]:
     for s in chart.spans:
         line = "".join(s.mark if s.start <= c * per_col < s.end else chart.empty for c in range(cols))
         rows.append(f"{s.label:<{label_w}} {line}")
+    if per_col > 1:
+        rows.append(f"(one column = {per_col} {chart.unit}, marked by the first of them)")
     return rows

@@ -11,7 +11,11 @@ from rich.console import Console
 
 
 def _width() -> int | None:
-    """Terminal width on a terminal; otherwise $COLUMNS or 120 (rich would use 80, too narrow for plan tables)."""
+    """Terminal width on a terminal; otherwise $COLUMNS or 120.
+
+    Tables fit any width down to 80 columns (:mod:`planner.render.fit`); a pipe gets 120 so long notes take fewer
+    lines, and ``COLUMNS=80`` reproduces a narrow terminal.
+    """
     if os.environ.get("COLUMNS", "").isdigit():
         return int(os.environ["COLUMNS"])
     return None if sys.stdout.isatty() else 120

@@ -10,12 +10,14 @@ from __future__ import annotations
 import textwrap
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text as RichText
 
 from planner.plan import Plan
 from planner.render.chart import range_chart_lines
+from planner.render.fit import fit_table, fold_command
 from planner.render.registry import reports_for
 from planner.report_data import (
     Block,
@@ -96,29 +98,44 @@ def draw_block(block: Block, console: Console) -> None:
             _draw_text(Text(f"  - {item}", hang=4), console)
     elif isinstance(block, Code):
         for line in block.lines:
-            console.print(" " * block.indent + line, soft_wrap=True, markup=False, highlight=False)
+            rows = fold_command(line, console.width, block.indent) if block.shell else [" " * block.indent + line]
+            for row in rows:
+                console.print(RichText(row))
     elif isinstance(block, RangeChart):
-        for row in range_chart_lines(block):
-            console.print(row, markup=False, highlight=False)
+        for row in range_chart_lines(block, console.width):
+            console.print(RichText(row))
     else:  # pragma: no cover - the Block union is closed
         raise TypeError(f"unknown report block {block!r}")
 
 
 def _draw_text(block: Text, console: Console) -> None:
     style = _TONE_STYLE[block.tone]
-    if block.hang and len(block.text) > console.width:
-        for line in textwrap.wrap(block.text, console.width, subsequent_indent=" " * block.hang, drop_whitespace=True):
+    if block.hang and cell_len(block.text) > console.width:
+        for line in textwrap.wrap(block.text, console.width, subsequent_indent=" " * block.hang):
             console.print(RichText(line, style=style))
         return
     console.print(RichText(block.text, style=style))
 
 
 def _draw_table(t: Table, console: Console) -> None:
+    """Draw ``t`` fitted to the console's width (:func:`planner.render.fit.fit_table`); moved columns and notes go
+    under it."""
+    fit = fit_table(t.columns, t.rows, console.width)
     rt = RichTable(title=t.title, title_justify="left", **({"box": box.SIMPLE_HEAD} if t.compact else {}))
-    for c in t.columns:
-        rt.add_column(c.name, justify="right" if c.numeric else "left", overflow="fold" if c.wrap else "ellipsis")
+    for k, i in enumerate(fit.keep):
+        c = t.columns[i]
+        rt.add_column(
+            c.name,
+            justify="right" if c.numeric else "left",
+            overflow="fold" if c.wrap else "ellipsis",
+            width=None if fit.widths is None else fit.widths[k],
+        )
     for row in t.rows:
-        rt.add_row(*(RichText(cell) for cell in row))
+        rt.add_row(*(RichText(row[i]) for i in fit.keep))
     console.print(rt)
+    for row in t.rows:
+        moved = [f"{t.columns[i].name}: {row[i]}" for i in fit.moved if row[i] not in ("", "-")]
+        if moved:
+            _draw_text(Text(f"  {row[0]} - " + "; ".join(moved), hang=4), console)
     for note in t.notes:
-        console.print(RichText(note))
+        _draw_text(Text(note, hang=2), console)

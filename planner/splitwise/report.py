@@ -115,12 +115,12 @@ def launch_lines(plan: Plan) -> list[str]:
 #: Columns of free text (left-aligned, may fold); the others are figures.
 _TEXT = ("pools", "why", "status", "machine", "worst SLO (margin)", "note", "role", "perf")
 #: Columns that may move under a table too wide for the terminal.
-_DETAIL = ("worst SLO (margin)", "pools", "status", "why")
+_DETAIL = ("worst SLO (margin)", "pools", "status", "why", "instances", "perf")
 
 
 def _table(title: str, headers: list[str], rows: list[list[Any]]) -> Table:
     columns = [
-        Column(h, numeric=i > 0 and h not in _TEXT, wrap=True, detail=h in _DETAIL) for i, h in enumerate(headers)
+        Column(h, numeric=i > 0 and h not in _TEXT, wrap=h in _TEXT, detail=h in _DETAIL) for i, h in enumerate(headers)
     ]
     return table(title, columns, rows, compact=True)
 
