@@ -9,14 +9,25 @@ point over a range of rates (dashed). Everything else comes from the plan block
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from planner.splitwise.report import Curve, SplitwiseFigure, figure_data, heatmap_window
 
 if TYPE_CHECKING:
-    from planner.splitwise.run import RunResult
+    from planner.plan import Plan
+    from planner.splitwise.instance import Instance
+    from planner.splitwise.solve import Solution
+
+
+class RunResult(Protocol):
+    """What a splitwise run hands the plot: its plan, instance and solution (the runner's ``RunResult``; a protocol
+    here so that the solver package does not import the plan layer above it)."""
+
+    plan: Plan
+    instance: Instance
+    solution: Solution
 
 
 def _analytic_cells(result: RunResult, p_range: range, t_range: range, rate: float) -> list[list[int]]:

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from planner.profiles.db import ProfileDB
+from planner.runner.splitwise import run
 from planner.spec.loader import load_spec
 from planner.splitwise.instance import SplitwiseOptions
 from planner.splitwise.machines import parse_design
 from planner.splitwise.model import baseline_machines_within, token_machines_within
-from planner.splitwise.run import run
 
 pytestmark = pytest.mark.bench
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-import planner.diff_command as cmd
+import planner.cli.diff as cmd
 from planner.cli import app
 from planner.plan import InputFile, Inputs, Plan, SolverBlock, write_plan
 from planner.profiles.db import ProfileDB

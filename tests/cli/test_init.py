@@ -80,7 +80,7 @@ def test_init_bad_inputs(runner, args: list[str], message: str) -> None:
 
 
 def test_spec_path_completion(monkeypatch) -> None:
-    from planner.cli_common import complete_spec
+    from planner.cli.common import complete_spec
     from planner.paths import REPO_ROOT
 
     monkeypatch.chdir(REPO_ROOT)
@@ -89,7 +89,7 @@ def test_spec_path_completion(monkeypatch) -> None:
 
 
 def test_design_name_completion() -> None:
-    from planner.splitwise.command import complete_designs
+    from planner.cli.splitwise import complete_designs
 
     assert complete_designs("base") == ["baseline-a100", "baseline-h100", "baseline-h100cap"]
     assert "HH,HA" in complete_designs("HH,H") and "HA" in complete_designs("")

@@ -41,10 +41,10 @@ def test_markdown_and_plot(runner, tmp_path: Path) -> None:
 
 def test_figure_axes_are_labelled(profile_db) -> None:
     from planner.render.plots import splitwise_figure
+    from planner.runner.splitwise import run
     from planner.spec.loader import load_spec
     from planner.splitwise.instance import SplitwiseOptions
     from planner.splitwise.plots import plot_data
-    from planner.splitwise.run import run
 
     db = profile_db
     result = run(load_spec(Path(CODING), db), db, SplitwiseOptions(rps=6, designs=["HH"], duration_s=10, workers=1))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from planner.dynamo.problem import DynamoOptions, DynamoProblem, prepare
-from planner.runner import CommonOptions, load_inputs
+from planner.runner import load_inputs
 
 from ...dynamo_specs import tiny_dynamo_spec
 
@@ -18,7 +18,7 @@ TINY = tiny_dynamo_spec()
 def tiny_problem(tmp_path: Path, text: str = TINY, **opts: object) -> DynamoProblem:
     spec = tmp_path / "tiny.yaml"
     spec.write_text(text)
-    inputs = load_inputs(spec, CommonOptions())
+    inputs = load_inputs(spec)
     return prepare(inputs.loaded, inputs.profiles, DynamoOptions(**opts))  # type: ignore[arg-type]
 
 

@@ -12,9 +12,9 @@ import pytest
 
 from planner.dynamo.model import EpochModel
 from planner.dynamo.problem import DynamoOptions
-from planner.dynamo.run import plan_dynamo
 from planner.dynamo.solve import solve_day
-from planner.runner import CommonOptions, load_inputs
+from planner.runner import load_inputs
+from planner.runner.dynamo import plan_dynamo
 
 from .conftest import TINY, tiny_problem
 
@@ -54,7 +54,7 @@ def test_interrupt_before_any_epoch_propagates(tmp_path: Path, monkeypatch: pyte
 def test_interrupted_plan_covers_the_solved_epochs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY)
-    inputs = load_inputs(spec, CommonOptions())
+    inputs = load_inputs(spec)
     whole = plan_dynamo(inputs, DynamoOptions(mode="joint"))
     interrupt_on_call(monkeypatch, 4)
     plan = plan_dynamo(inputs, DynamoOptions(mode="joint"))  # verified inside (planner.dynamo.verify)

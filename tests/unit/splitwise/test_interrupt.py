@@ -12,11 +12,11 @@ import time
 
 import pytest
 
+from planner.runner.splitwise import run
 from planner.splitwise.evaluate import Evaluator, PointResult
 from planner.splitwise.instance import SplitwiseOptions
 from planner.splitwise.model import Point
 from planner.splitwise.parallel import PointRunner
-from planner.splitwise.run import run
 from planner.splitwise.verify import verify_plan
 
 TINY = dict(duration_s=20.0, workers=1)

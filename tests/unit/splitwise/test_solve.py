@@ -8,8 +8,8 @@ import pytest
 
 from planner.errors import InfeasibleError, VerificationError
 from planner.plan import plan_json
+from planner.runner.splitwise import run
 from planner.splitwise.instance import SplitwiseOptions, build
-from planner.splitwise.run import run
 from planner.splitwise.verify import verify_plan
 
 TINY = dict(duration_s=20.0, workers=1)

@@ -1,4 +1,4 @@
-"""Option declarations and the run/emit/exit-code logic shared by every ``plan`` subcommand.
+"""Option declarations and the run/emit/exit-code logic shared by every ``plan`` command.
 
 Commands are option declarations plus one call to :func:`execute`; this module alone turns expected failures into
 exit codes (via :data:`planner.errors.PlannerError.exit_code`) and decides what goes to stdout and stderr.
@@ -9,8 +9,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -18,8 +19,25 @@ from planner.errors import InfeasibleError, PlannerError, SolverFailure, UsageEr
 from planner.paths import display_path
 from planner.plan import Plan, plan_json, write_plan
 from planner.render.console import err_line, out_text, progress, stdout
-from planner.runner import CommonOptions, SolverInputs, load_inputs, spec_note
+from planner.runner import SolverInputs, load_inputs, spec_note
 from planner.units import UnitError, parse_duration
+
+OutputFormat = Literal["table", "json", "markdown"]
+
+
+@dataclass
+class CommonOptions:
+    """Options every solver command accepts (see README "CLI conventions")."""
+
+    out: Path | None = None
+    format: OutputFormat = "table"
+    profiles: Path | None = None
+    overrides: list[str] = field(default_factory=list)
+    time_limit_s: float = 60.0
+    seed: int = 0
+    quiet: bool = False
+    verbose: bool = False
+    plot: Path | None = None
 
 
 class Format(enum.StrEnum):
@@ -164,7 +182,7 @@ def execute(solver: str, spec: Path | None, common: CommonOptions, solve: Callab
         path, note = spec_note(spec, solver)
         if note and not common.quiet:
             err_line(note)
-        inputs = load_inputs(path, common)
+        inputs = load_inputs(path, common.profiles, common.overrides)
         try:
             with progress(f"planning with {solver} ...", common.quiet):
                 plan = solve(inputs)

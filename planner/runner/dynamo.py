@@ -1,4 +1,4 @@
-"""``plan dynamo`` end to end: resolve the problem, solve the day, verify, compare with baselines, assemble the plan.
+"""``plan dynamo`` below the CLI: resolve the problem, solve the day, verify, compare with baselines, assemble the plan.
 
 References: Stojkovic et al., "DynamoLLM: Designing LLM Inference Clusters for Performance and Energy Efficiency",
 HPCA 2025 (arXiv 2408.00741); the formulation actually solved is documented in :mod:`planner.dynamo.model`.

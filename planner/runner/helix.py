@@ -1,13 +1,17 @@
-"""Glue between ``plan helix`` and the solver: options -> instance -> solve -> plan document (+ plot, baselines)."""
+"""``plan helix`` below the CLI: instance -> solve (or evaluate a placement) -> latency -> plan document(s).
+
+The CLI (:mod:`planner.cli.helix`) resolves the options and writes the files; this module returns the plan and,
+when asked, one plan per baseline placement (for ``plan simulate --compare``).
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from planner.errors import InfeasibleError, Shortfall, UsageError
+from planner.errors import InfeasibleError, Shortfall
 from planner.helix.instance import HelixInstance, build_instance
 from planner.helix.latency import LatencyReport, LayerLatency, hop_counts, latency_report
 from planner.helix.placement import read_placement
@@ -21,86 +25,60 @@ from planner.helix.plan_block import (
 )
 from planner.helix.solve import HelixOptions, HelixResult, solve_helix
 from planner.paths import display_path
-from planner.plan import Assumption, Plan, write_plan
-from planner.render.console import err_line
-from planner.runner import CommonOptions, SolverInputs, assemble_plan
+from planner.plan import Assumption, Plan
+from planner.runner import SolverInputs, assemble_plan
 from planner.solver import SolveReport, Status
 from planner.spec.sections.helix import HelixSection
 
 
-@dataclass(frozen=True)
-class HelixCliOptions:
-    """The helix-specific command-line options (None: take the spec's ``helix:`` section or the default)."""
+@dataclass
+class HelixRun:
+    """The plan of a ``plan helix`` run, and the baseline placements' plans when they were asked for."""
 
-    solver: Literal["cpsat", "scip", "highs"] = "cpsat"
-    formulation: Literal["auto", "per-node", "aggregated"] = "auto"
-    workers: int = 1
-    stall_s: float | None = None
-    gap: float = 1e-3
-    partial_inference: bool = False
-    prune_keep: int | None = None
-    prune_threshold_bytes_s: float | None = None
-    no_prune: bool = False
-    swarm_stages: int | None = None
-    placement: Path | None = None
-    emit_baselines: Path | None = None
-    resolution_tok_s: float = 1e-3
-    max_hops: int | None = None
-    max_token_latency_s: float | None = None
-    pareto: bool = False
+    plan: Plan
+    baselines: dict[str, Plan] = field(default_factory=dict)
 
 
-def solver_options(section: HelixSection, common: CommonOptions, cli: HelixCliOptions) -> HelixOptions:
-    """Command line over the spec's ``helix:`` section over the defaults."""
-    if cli.prune_threshold_bytes_s is not None and cli.prune_keep is None and section.prune_keep is None:
-        raise UsageError("--prune-threshold needs --prune-keep")
-    return HelixOptions(
-        mode="partial" if (cli.partial_inference or section.partial_inference) else "strict",
-        solver=cli.solver,
-        formulation=cli.formulation,
-        time_limit_s=common.time_limit_s,
-        gap=cli.gap,
-        stall_s=cli.stall_s,
-        workers=cli.workers,
-        seed=common.seed,
-        prune_keep=cli.prune_keep if cli.prune_keep is not None else section.prune_keep,
-        prune_threshold_bytes_s=cli.prune_threshold_bytes_s
-        if cli.prune_threshold_bytes_s is not None
-        else section.prune_threshold,
-        no_prune=cli.no_prune,
-        resolution_tok_s=cli.resolution_tok_s,
-        swarm_stages=cli.swarm_stages if cli.swarm_stages is not None else section.swarm_stages,
-        petals_seed=section.petals_seed,
-        max_hops=cli.max_hops if cli.max_hops is not None else section.max_hops,
-    )
-
-
-def recorded_options(opts: HelixOptions, cli: HelixCliOptions) -> dict[str, Any]:
+def recorded_options(
+    opts: HelixOptions, placement: Path | None, max_token_latency_s: float | None, pareto: bool
+) -> dict[str, Any]:
     """Every option that shaped the plan, for ``inputs.options`` (paths as displayed)."""
     out: dict[str, Any] = asdict(opts)
-    out["placement"] = display_path(cli.placement) if cli.placement else None
-    out["max_token_latency_s"] = cli.max_token_latency_s
-    out["pareto"] = cli.pareto
+    out["placement"] = display_path(placement) if placement else None
+    out["max_token_latency_s"] = max_token_latency_s
+    out["pareto"] = pareto
     return out
 
 
-def run_helix(inputs: SolverInputs, common: CommonOptions, cli: HelixCliOptions) -> Plan:
-    """Build the instance, solve (or evaluate ``--placement``), and assemble the plan document."""
+def run_helix(
+    inputs: SolverInputs,
+    opts: HelixOptions,
+    *,
+    placement_file: Path | None = None,
+    mode_from_command_line: bool = False,
+    max_token_latency_s: float | None = None,
+    pareto: bool = False,
+    baselines: bool = False,
+) -> HelixRun:
+    """Build the instance, solve (or evaluate ``placement_file``), and assemble the plan document(s).
+
+    ``opts`` already merges the command line over the spec's ``helix:`` section; a placement file's own mode
+    (strict/partial) wins unless the command line chose the mode (``mode_from_command_line``).
+    """
     started = time.perf_counter()
     loaded, db = inputs.loaded, inputs.profiles
     section = loaded.spec.helix or HelixSection()
     inst = build_instance(loaded, db, section)
-    opts = solver_options(section, common, cli)
-    options = recorded_options(opts, cli)
-    latency_limit_s = cli.max_token_latency_s
+    options = recorded_options(opts, placement_file, max_token_latency_s, pareto)
+    latency_limit_s = max_token_latency_s
     if latency_limit_s is None:
         latency_limit_s = section.max_token_latency
         options["max_token_latency_s"] = latency_limit_s
     lat_model = LayerLatency(db, loaded.model, inst.layer_weight_bytes)
     placement = None
-    if cli.placement is not None:
-        placement, file_mode = read_placement(cli.placement, inst)
-        if file_mode is not None and file_mode != opts.mode and not cli.partial_inference:
+    if placement_file is not None:
+        placement, file_mode = read_placement(placement_file, inst)
+        if file_mode is not None and file_mode != opts.mode and not mode_from_command_line:
             opts = HelixOptions(**{**asdict(opts), "mode": file_mode})
             options["mode"] = file_mode
     try:
@@ -111,20 +89,9 @@ def run_helix(inputs: SolverInputs, common: CommonOptions, cli: HelixCliOptions)
     except InfeasibleError as exc:
         exc.plan = _infeasible_plan(inputs, inst, opts, options, str(exc), started)
         raise
-    pareto = _pareto(inst, opts, lat_model) if cli.pareto else None
-    plan = _plan(inputs, res, lat, pareto, options, started, warnings=list(inst.warnings) + res.notes + lat.notes)
-    if common.plot is not None:
-        from planner.helix.report import figure_data
-        from planner.render.plots import write_helix
-
-        write_helix(figure_data(plan), common.plot)
-        if not common.quiet:
-            err_line(f"plot written to {display_path(common.plot)}")
-    if cli.emit_baselines is not None:
-        written = emit_baselines(inputs, res, options, cli.emit_baselines, started)
-        if not common.quiet:
-            err_line(f"baseline plans written: {', '.join(written)}")
-    return plan
+    frontier = _pareto(inst, opts, lat_model) if pareto else None
+    plan = _plan(inputs, res, lat, frontier, options, started, warnings=list(inst.warnings) + res.notes + lat.notes)
+    return HelixRun(plan, baseline_plans(inputs, res, options, started) if baselines else {})
 
 
 def _latency(res: HelixResult, lat_model: LayerLatency) -> LatencyReport:
@@ -266,11 +233,9 @@ def _infeasible_plan(
     )
 
 
-def emit_baselines(
-    inputs: SolverInputs, res: HelixResult, options: dict[str, Any], out_dir: Path, started: float
-) -> list[str]:
-    """One full plan JSON per baseline (``petals.json``, ``swarm.json``, ``separate-pipelines.json``)."""
-    written = []
+def baseline_plans(inputs: SolverInputs, res: HelixResult, options: dict[str, Any], started: float) -> dict[str, Plan]:
+    """One full plan per baseline placement (``petals``, ``swarm``, ``separate-pipelines``), by name."""
+    plans: dict[str, Plan] = {}
     for b in res.baselines:
         if not b.ranges or b.flow is None:
             continue
@@ -307,7 +272,5 @@ def emit_baselines(
             {**options, "baseline": b.name},
             time.perf_counter() - started,
         )
-        path = out_dir / f"{b.name}.json"
-        write_plan(plan, path)
-        written.append(display_path(path))
-    return written
+        plans[b.name] = plan
+    return plans

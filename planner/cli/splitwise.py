@@ -1,4 +1,4 @@
-"""``plan splitwise``: option declarations and one call into the solver."""
+"""``plan splitwise``: option declarations, one call into :mod:`planner.runner.splitwise`, then ``--plot``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from planner.cli_common import (
+from planner.cli.common import (
+    CommonOptions,
     Format,
     FormatOpt,
     OutOpt,
@@ -25,7 +26,7 @@ from planner.cli_common import (
 )
 from planner.errors import UsageError
 from planner.plan import Plan
-from planner.runner import CommonOptions, SolverInputs
+from planner.runner import SolverInputs
 
 if TYPE_CHECKING:
     from planner.splitwise.instance import SplitwiseOptions
@@ -141,7 +142,7 @@ def splitwise_command(
     common = common_options(out, fmt, profiles, overrides, time_limit, seed, quiet, verbose, plot)
 
     def solve(inputs: SolverInputs) -> Plan:
-        from planner.splitwise.run import run
+        from planner.runner.splitwise import run
 
         options = _options(rps, objective, cost_target, power_target, designs, duration, workers, common)
         result = run(inputs.loaded, inputs.profiles, options)

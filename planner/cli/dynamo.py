@@ -1,4 +1,4 @@
-"""``plan dynamo``: option declarations and one call into the solver."""
+"""``plan dynamo``: option declarations, one call into :mod:`planner.runner.dynamo`, then ``--plot``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from planner.cli_common import (
+from planner.cli.common import (
+    CommonOptions,
     Format,
     FormatOpt,
     OutOpt,
@@ -25,7 +26,7 @@ from planner.cli_common import (
 )
 from planner.errors import UsageError
 from planner.plan import Plan
-from planner.runner import CommonOptions, SolverInputs
+from planner.runner import SolverInputs
 
 ModeOpt = Annotated[
     str | None,
@@ -69,7 +70,7 @@ def dynamo_command(
     price_kwh: PriceOpt = None,
 ) -> None:
     """Run the dynamo solver on SPEC (default: the shipped example)."""
-    from planner.cli_common import handle_errors
+    from planner.cli.common import handle_errors
 
     common = common_options(out, fmt, profiles, overrides, time_limit, seed, quiet, verbose, plot)
     with handle_errors():
@@ -92,7 +93,7 @@ def dynamo_command(
 
 
 def _solve(inputs: SolverInputs, opts: object, common: CommonOptions) -> Plan:
-    from planner.dynamo.run import plan_dynamo
+    from planner.runner.dynamo import plan_dynamo
 
     plan = plan_dynamo(inputs, opts)  # type: ignore[arg-type]
     if common.plot is not None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from planner.cli_common import ProfilesOpt, handle_errors
+from planner.cli.common import ProfilesOpt, handle_errors
 from planner.errors import UsageError
 from planner.paths import display_path
 from planner.plan import write_json_atomic

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from planner.cli_common import (
+from planner.cli.common import (
     Format,
     FormatOpt,
     ProfilesOpt,

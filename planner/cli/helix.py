@@ -1,14 +1,16 @@
-"""``plan helix``: option declarations and one call into the solver (see docs/helix.md)."""
+"""``plan helix``: option declarations, one call into :mod:`planner.runner.helix`, then the files asked for."""
 
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
-from planner.cli_common import (
+from planner.cli.common import (
+    CommonOptions,
     Format,
     FormatOpt,
     OutOpt,
@@ -25,9 +27,13 @@ from planner.cli_common import (
     parse_seconds_option,
 )
 from planner.errors import UsageError
-from planner.helix.run import HelixCliOptions, run_helix
-from planner.plan import Plan
+from planner.helix.solve import HelixOptions
+from planner.paths import display_path
+from planner.plan import Plan, write_plan
+from planner.render.console import err_line
 from planner.runner import SolverInputs
+from planner.runner.helix import run_helix
+from planner.spec.sections.helix import HelixSection
 from planner.units import UnitError, parse_bandwidth
 
 
@@ -41,6 +47,84 @@ class FormulationChoice(enum.StrEnum):
     auto = "auto"
     per_node = "per-node"
     aggregated = "aggregated"
+
+
+@dataclass(frozen=True)
+class HelixCliOptions:
+    """The helix-specific command-line options (None: take the spec's ``helix:`` section or the default)."""
+
+    solver: Literal["cpsat", "scip", "highs"] = "cpsat"
+    formulation: Literal["auto", "per-node", "aggregated"] = "auto"
+    workers: int = 1
+    stall_s: float | None = None
+    gap: float = 1e-3
+    partial_inference: bool = False
+    prune_keep: int | None = None
+    prune_threshold_bytes_s: float | None = None
+    no_prune: bool = False
+    swarm_stages: int | None = None
+    placement: Path | None = None
+    emit_baselines: Path | None = None
+    resolution_tok_s: float = 1e-3
+    max_hops: int | None = None
+    max_token_latency_s: float | None = None
+    pareto: bool = False
+
+
+def solver_options(section: HelixSection, common: CommonOptions, cli: HelixCliOptions) -> HelixOptions:
+    """Command line over the spec's ``helix:`` section over the defaults."""
+    if cli.prune_threshold_bytes_s is not None and cli.prune_keep is None and section.prune_keep is None:
+        raise UsageError("--prune-threshold needs --prune-keep")
+    return HelixOptions(
+        mode="partial" if (cli.partial_inference or section.partial_inference) else "strict",
+        solver=cli.solver,
+        formulation=cli.formulation,
+        time_limit_s=common.time_limit_s,
+        gap=cli.gap,
+        stall_s=cli.stall_s,
+        workers=cli.workers,
+        seed=common.seed,
+        prune_keep=cli.prune_keep if cli.prune_keep is not None else section.prune_keep,
+        prune_threshold_bytes_s=cli.prune_threshold_bytes_s
+        if cli.prune_threshold_bytes_s is not None
+        else section.prune_threshold,
+        no_prune=cli.no_prune,
+        resolution_tok_s=cli.resolution_tok_s,
+        swarm_stages=cli.swarm_stages if cli.swarm_stages is not None else section.swarm_stages,
+        petals_seed=section.petals_seed,
+        max_hops=cli.max_hops if cli.max_hops is not None else section.max_hops,
+    )
+
+
+def run(inputs: SolverInputs, common: CommonOptions, cli: HelixCliOptions) -> Plan:
+    """Solve, then write what was asked for besides the plan: ``--plot`` and ``--emit-baselines``."""
+    section = inputs.loaded.spec.helix or HelixSection()
+    result = run_helix(
+        inputs,
+        solver_options(section, common, cli),
+        placement_file=cli.placement,
+        mode_from_command_line=cli.partial_inference,
+        max_token_latency_s=cli.max_token_latency_s,
+        pareto=cli.pareto,
+        baselines=cli.emit_baselines is not None,
+    )
+    plan = result.plan
+    if common.plot is not None:
+        from planner.helix.report import figure_data
+        from planner.render.plots import write_helix
+
+        write_helix(figure_data(plan), common.plot)
+        if not common.quiet:
+            err_line(f"plot written to {display_path(common.plot)}")
+    if cli.emit_baselines is not None:
+        written = []
+        for name, baseline in result.baselines.items():
+            path = cli.emit_baselines / f"{name}.json"
+            write_plan(baseline, path)
+            written.append(display_path(path))
+        if not common.quiet:
+            err_line(f"baseline plans written: {', '.join(written)}")
+    return plan
 
 
 def _duration(flag: str, text: str | None) -> float | None:
@@ -141,6 +225,6 @@ def helix_command(
             max_token_latency_s=token_latency,
             pareto=pareto,
         )
-        return run_helix(inputs, common, cli)
+        return run(inputs, common, cli)
 
     execute("helix", spec, common, solve)

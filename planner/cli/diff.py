@@ -29,7 +29,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from planner.cli_common import Format, FormatOpt, ProfilesOpt, QuietOpt, SetOpt, VerboseOpt, handle_errors
+from planner.cli.common import Format, FormatOpt, ProfilesOpt, QuietOpt, SetOpt, VerboseOpt, handle_errors
 from planner.diff import (
     DEFAULT_REL_TOL,
     PlanDiff,

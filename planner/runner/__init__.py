@@ -1,7 +1,9 @@
-"""Glue shared by every solver command: load inputs, assemble the plan document, emit it.
+"""The plan layer above the solvers: load a solver's inputs, run it, assemble the versioned plan document.
 
-Solvers stay free of CLI concerns: a solver receives a :class:`LoadedSpec`, a :class:`ProfileDB` and options, and
-returns the pieces of a plan; :func:`assemble_plan` turns them into the versioned document.
+Solvers stay free of plan and CLI concerns: a solver receives its instance and options and returns its solution and
+report; the modules of this package (:mod:`planner.runner.helix`, :mod:`~planner.runner.splitwise`,
+:mod:`~planner.runner.dynamo`) turn that into a :class:`~planner.plan.Plan` with :func:`assemble_plan`. The CLI
+(:mod:`planner.cli`) sits on top: it parses options, calls one function here, renders and writes the result.
 """
 
 from __future__ import annotations
@@ -9,9 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from planner.paths import SHIPPED_SPECS, display_path
 from planner.plan import Assumption, InputFile, Inputs, Plan, PlanKind, SolverBlock, run_info
@@ -19,29 +21,12 @@ from planner.profiles.db import ProfileDB
 from planner.solver import SolveReport
 from planner.spec.loader import LoadedSpec, load_spec
 
-OutputFormat = Literal["table", "json", "markdown"]
-
 #: The spec each solver runs on when the user gives none (first-run experience).
 DEFAULT_SPECS: dict[str, str] = {
     "helix": "helix-single24-llama2-70b.yaml",
     "splitwise": "splitwise-bloom176b-coding.yaml",
     "dynamo": "dynamo-llama2-70b-h100.yaml",
 }
-
-
-@dataclass
-class CommonOptions:
-    """Options every solver command accepts (see README "CLI conventions")."""
-
-    out: Path | None = None
-    format: OutputFormat = "table"
-    profiles: Path | None = None
-    overrides: list[str] = field(default_factory=list)
-    time_limit_s: float = 60.0
-    seed: int = 0
-    quiet: bool = False
-    verbose: bool = False
-    plot: Path | None = None
 
 
 def default_spec(solver: str) -> Path:
@@ -56,10 +41,10 @@ class SolverInputs:
     profiles: ProfileDB
 
 
-def load_inputs(spec_path: Path, common: CommonOptions) -> SolverInputs:
-    """Load the profile database (shipped + user layer) and the spec with its overrides."""
-    db = ProfileDB.load(common.profiles)
-    loaded = load_spec(spec_path, db, common.overrides)
+def load_inputs(spec_path: Path, profiles: Path | None = None, overrides: list[str] | None = None) -> SolverInputs:
+    """Load the profile database (shipped + the ``--profiles`` layer) and the spec with its ``--set`` overrides."""
+    db = ProfileDB.load(profiles)
+    loaded = load_spec(spec_path, db, list(overrides or []))
     return SolverInputs(loaded, db)
 
 

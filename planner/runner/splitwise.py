@@ -1,7 +1,8 @@
-"""``plan splitwise`` end to end below the CLI: build the instance, solve, extract, assemble and verify the plan.
+"""``plan splitwise`` below the CLI: build the instance, solve, extract, assemble and verify the plan document.
 
-Each step lives in its own room (``instance.py``, ``solve.py``, ``extract.py``, ``verify.py``); this module only
-chains them. Raises :class:`~planner.errors.InfeasibleError` (carrying the plan) when no design meets the target.
+Each step lives in its own room of :mod:`planner.splitwise` (``instance.py``, ``solve.py``, ``extract.py``,
+``verify.py``); this module, in the plan layer above the solvers, only chains them and assembles the document.
+Raises :class:`~planner.errors.InfeasibleError` (carrying the plan) when no design meets the target.
 """
 
 from __future__ import annotations
