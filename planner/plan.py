@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import models_json_schema
 
 from planner import FORMAT_VERSION, __version__
+from planner.contracts import CONTRACTS, block_dict
 from planner.solver import Assumption, SolveReport, Status
 
 #: Significant digits kept for every float in a plan (enough for 1e-6 relative agreement checks).
@@ -98,11 +100,19 @@ class Plan(_Doc):
     name: str = ""
     inputs: Inputs
     solver: SolverBlock
-    plan: dict[str, Any] = Field(default_factory=dict, description="solver-specific plan block")
+    plan: dict[str, Any] = Field(
+        default_factory=dict, description="solver-specific plan block (its contract: planner/contracts.py)"
+    )
     metrics: dict[str, float | None] = Field(default_factory=dict, description="unit-suffixed figures")
     assumptions: list[Assumption] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     run: RunInfo = Field(default_factory=RunInfo)
+
+    @field_validator("plan", mode="before")
+    @classmethod
+    def _dump_contract(cls, v: Any) -> Any:
+        """Writers pass their contract model (planner/<solver>/contract.py); the document stores its dict."""
+        return block_dict(v) if isinstance(v, BaseModel) else v
 
     @field_validator("metrics")
     @classmethod
@@ -210,8 +220,54 @@ def read_plan(path: Path) -> Plan:
 
 
 def plan_json_schema() -> dict[str, Any]:
-    """JSON Schema of the plan document, generated from the pydantic models (shipped in planner/schemas)."""
-    schema = Plan.model_json_schema()
+    """JSON Schema of the plan document, generated from the pydantic models (shipped in planner/schemas).
+
+    The ``plan`` block is checked against its kind's contract (:data:`planner.contracts.CONTRACTS`) with one
+    ``if kind == K then plan: <contract K>`` rule per kind. The contracts forbid unknown keys when written, but the
+    schema leaves ``additionalProperties`` open in them, as a reader of a newer minor version must.
+    """
+    kinds = sorted(CONTRACTS)
+    _, defs = models_json_schema(
+        [(Plan, "validation"), *((CONTRACTS[k], "validation") for k in kinds)],
+        ref_template="#/$defs/{model}",
+    )
+    all_defs: dict[str, Any] = defs.get("$defs", {})
+    schema = dict(all_defs.pop("Plan"))
+    schema["$defs"] = all_defs
+    for name in (CONTRACTS[k].__name__ for k in kinds):
+        for sub in _contract_defs(all_defs, name):
+            sub.pop("additionalProperties", None)
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"kind": {"const": k}}, "required": ["kind"]},
+            "then": {"properties": {"plan": {"$ref": f"#/$defs/{CONTRACTS[k].__name__}"}}},
+        }
+        for k in kinds
+    ]
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = f"https://llmplan.invalid/schemas/plan-{FORMAT_VERSION}.json"
     return schema
+
+
+def _contract_defs(defs: dict[str, Any], root: str) -> list[dict[str, Any]]:
+    """The definitions a contract refers to, itself included (so they can be opened for newer readers)."""
+    seen: dict[str, dict[str, Any]] = {}
+    todo = [root]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in defs:
+            continue
+        seen[name] = defs[name]
+        todo += [ref.rsplit("/", 1)[-1] for ref in _refs(defs[name])]
+    return list(seen.values())
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        out = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        for v in node.values():
+            out += _refs(v)
+        return out
+    if isinstance(node, list):
+        return [r for v in node for r in _refs(v)]
+    return []

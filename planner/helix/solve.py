@@ -83,7 +83,7 @@ class Candidate:
 
 @dataclass
 class HelixResult:
-    """What a run found and proved; :mod:`planner.helix.plan_block` turns it into the plan document."""
+    """What a run found and proved; :mod:`planner.helix.extract` turns it into the plan document."""
 
     full: HelixInstance
     inst: HelixInstance

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from planner.contract_base import Block
 from planner.paths import SHIPPED_SPECS, display_path
 from planner.plan import Assumption, InputFile, Inputs, Plan, PlanKind, SolverBlock, run_info
 from planner.profiles.db import ProfileDB
@@ -63,7 +64,7 @@ def assemble_plan(
     loaded: LoadedSpec,
     db: ProfileDB,
     report: SolveReport,
-    plan_block: dict[str, Any],
+    plan_block: Block | dict[str, Any],
     metrics: dict[str, float | None],
     assumptions: list[Assumption],
     warnings: list[str],
@@ -78,7 +79,7 @@ def assemble_plan(
         name=loaded.spec.name or Path(loaded.display).stem,
         inputs=make_inputs(loaded, db, options),
         solver=SolverBlock.from_report(report),
-        plan=plan_block,
+        plan=plan_block,  # type: ignore[arg-type]  # a contract model is dumped by Plan's validator
         metrics=metrics,
         assumptions=assumptions,
         warnings=all_warnings,

@@ -12,17 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import InfeasibleError, Shortfall
-from planner.helix.instance import HelixInstance, build_instance
-from planner.helix.latency import LatencyReport, LayerLatency, hop_counts, latency_report
-from planner.helix.placement import read_placement
-from planner.helix.plan_block import (
+from planner.helix.contract import HelixLatency, ParetoPoint
+from planner.helix.extract import (
     assumptions,
-    baselines_block,
+    baseline_plan_block,
     metric_name,
     metrics,
     placement_block,
     result_block,
 )
+from planner.helix.instance import HelixInstance, build_instance
+from planner.helix.latency import LatencyReport, LayerLatency, hop_counts, latency_report
+from planner.helix.placement import read_placement
 from planner.helix.solve import HelixOptions, HelixResult, solve_helix
 from planner.paths import display_path
 from planner.plan import Assumption, Plan
@@ -176,26 +177,23 @@ def _plan(
     started: float,
     warnings: list[str],
 ) -> Plan:
-    block = result_block(res)
-    block["latency"] = lat.block()
-    if pareto is not None:
-        block["pareto"] = pareto
+    lb = HelixLatency.model_validate(lat.block())
+    block = result_block(res, lb, None if pareto is None else [ParetoPoint.model_validate(p) for p in pareto])
     mets = metrics(res)
-    lb = block["latency"]
     mets.update(
         {
-            "pipeline_depth_hops": float(lb["max_hops"]),
-            "decode_latency_ms": lb["decode_ms_per_token_mean"],
-            "max_decode_latency_ms": lb["decode_ms_per_token_max"],
-            "prompt_latency_ms": lb["prompt_ms_mean"],
-            "in_flight_requests": lb["in_flight_requests"],
+            "pipeline_depth_hops": float(lb.max_hops),
+            "decode_latency_ms": lb.decode_ms_per_token_mean,
+            "max_decode_latency_ms": lb.decode_ms_per_token_max,
+            "prompt_latency_ms": lb.prompt_ms_mean,
+            "in_flight_requests": lb.in_flight_requests,
         }
     )
     extra = Assumption(
         subject="latency",
-        basis="measured" if lb["basis"].startswith("measured") else "analytic",
-        detail=f"{lb['basis']}; decode batch per node from Little's law at the planned flow, requests of "
-        f"{lb['request_tokens']['input']:g} + {lb['request_tokens']['output']:g} tokens (docs/helix.md, Latency)",
+        basis="measured" if lb.basis.startswith("measured") else "analytic",
+        detail=f"{lb.basis}; decode batch per node from Little's law at the planned flow, requests of "
+        f"{lb.request_tokens.input:g} + {lb.request_tokens.output:g} tokens (docs/helix.md, Latency)",
     )
     return assemble_plan(
         "helix",
@@ -241,10 +239,7 @@ def baseline_plans(inputs: SolverInputs, res: HelixResult, options: dict[str, An
             continue
         # A node asked for more layers than it can hold (separate pipelines) is shown holding nothing.
         fits = {n: r for n, r in b.ranges.items() if r[1] - r[0] <= res.full.node(n).max_layers}
-        block = placement_block(res.full, res.mode, fits, b.flow)
-        block["baselines"] = baselines_block(res.baselines)
-        block["bounds"] = {"best_tok_s": res.best_bound_tok_s, "active": res.bound_source}
-        block["search"] = {"chosen": f"baseline:{b.name}", "params": dict(b.params)}
+        block = baseline_plan_block(res, b, fits)
         report = SolveReport(
             backend=f"baseline:{b.name}",
             status=Status.feasible,

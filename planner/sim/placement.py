@@ -1,8 +1,9 @@
 """Read a Helix plan document into what the simulator needs: nodes, layer ranges, flows, links.
 
-The simulator reads plans, never solver objects (README "Architecture"). The helix plan block contract
-(``nodes``, ``edges``, ``routing``, see the project's plan-block contracts) is validated here with pydantic models
-that ignore unknown keys, so a newer minor version of the plan still loads. Every problem is a one-line
+The simulator reads plans, never solver objects (README "Architecture"). The plan block is validated against the
+helix contract (:class:`planner.helix.contract.HelixPlanBlock`, through the registry in :mod:`planner.contracts`),
+ignoring unknown keys so that a newer minor version of the plan still loads; this module adds the checks only a
+simulation needs (layer ranges chain, flows have somewhere to go). Every problem is a one-line
 :class:`~planner.errors.SpecError` naming the file and the dotted path (exit 2).
 """
 
@@ -11,59 +12,22 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
+from planner.contracts import parse_block
 from planner.errors import SpecError
+from planner.helix.contract import HelixEdge, HelixNode, HelixPlanBlock
 from planner.paths import display_path
 from planner.plan import Plan, read_plan
 
 SOURCE = "source"
 SINK = "sink"
 
-
-class _Block(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class PlanNode(_Block):
-    """One compute node of a helix plan (contract: ``plan.nodes[]``)."""
-
-    name: str
-    gpu: str
-    gpus_per_node: int = Field(default=1, ge=1)
-    region: str = "default"
-    profile_gpu: str = Field(min_length=1, description="the GPU name used in the Helix tables, e.g. A100, L4x2")
-    layer_start: int = Field(ge=0)
-    layer_end: int = Field(ge=0, description="exclusive")
-    tp_tok_s: float | None = None
-    inflow_tok_s: float | None = None
-
-    @property
-    def layers(self) -> int:
-        return self.layer_end - self.layer_start
-
-
-class PlanEdge(_Block):
-    """One directed edge valid under the placement (contract: ``plan.edges[]``)."""
-
-    src: str
-    dst: str
-    flow_tok_s: float = Field(ge=0)
-    capacity_tok_s: float | None = None
-    bandwidth_bytes_s: float = Field(gt=0)
-    latency_s: float = Field(ge=0)
-
-
-class HelixBlock(_Block):
-    """The parts of a helix plan block the simulator reads."""
-
-    model: str
-    layers: int = Field(gt=0)
-    mode: Literal["strict", "partial"] = "strict"
-    nodes: list[PlanNode]
-    edges: list[PlanEdge]
+#: The contract's names, as the simulator has always called them.
+PlanNode = HelixNode
+PlanEdge = HelixEdge
+HelixBlock = HelixPlanBlock
 
 
 @dataclass(frozen=True)
@@ -96,7 +60,7 @@ def load_placement(path: Path) -> PlacementInput:
     if plan.solver.status in ("infeasible", "error"):
         raise _problem(name, "solver.status", f"the plan has status {plan.solver.status}: nothing to simulate")
     try:
-        block = HelixBlock.model_validate(plan.plan)
+        block = parse_block("helix", plan.plan)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in ("plan", *err["loc"]))

@@ -169,11 +169,11 @@ def build_topology(
     source = latency or LatencySource()
     latencies: dict[tuple[str, int], LayerLatency] = {}
     nodes: list[SimNode] = []
-    for n in (n for n in block.nodes if n.layers > 0):  # a node holding no layer takes no part
+    for n in (n for n in block.nodes if n.held > 0):  # a node holding no layer takes no part
         i = len(nodes)
         lat = _latency_for(db, model, n, source, latencies)
         vram = db.gpu(n.gpu).vram_bytes * n.gpus_per_node
-        cap, weights, usable = kv_capacity_token_layers(model, vram, n.layers, gpu_memory_utilization)
+        cap, weights, usable = kv_capacity_token_layers(model, vram, n.held, gpu_memory_utilization)
         nodes.append(
             SimNode(
                 index=i,

@@ -26,7 +26,14 @@ def sample_plan(**kw: object) -> Plan:
         name="t",
         inputs=Inputs(spec=InputFile(path="s.yaml", sha256="0" * 64), options={"b": 1, "a": 2}),
         solver=SolverBlock(backend="cpsat", status="optimal", objective=1289.5557702751735, best_bound=1300.0),
-        plan={"nodes": [{"name": "x", "tp_tok_s": 1 / 3}]},
+        plan={  # the smallest block the helix contract accepts
+            "model": "m",
+            "layers": 1,
+            "nodes": [
+                {"name": "x", "gpu": "A100", "profile_gpu": "A100", "layer_start": 0, "layer_end": 1, "tp_tok_s": 1 / 3}
+            ],
+            "edges": [],
+        },
         metrics={"throughput_tok_s": 1289.5557702751735, "flow_vs_bound": 0.99},
         assumptions=[Assumption(subject="tp", basis="measured", detail="Helix tables")],
     )

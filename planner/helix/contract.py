@@ -1,0 +1,207 @@
+"""The helix plan block (the ``plan`` section of a ``kind: helix`` plan document), as a pydantic contract.
+
+Written by :mod:`planner.helix.extract`; read by the simulator (:mod:`planner.sim.placement`), ``plan diff``
+(element keys and change reasons come from the :class:`~planner.contract_base.Keyed` annotations below), the
+report and the test fixtures; the shipped JSON Schema is generated from it. See docs/helix.md, "Plan document".
+
+Three shapes share the contract: a solved plan carries every block; an infeasible plan only the placement
+(``model`` .. ``bottlenecks``); a baseline plan written by ``--emit-baselines`` carries ``baselines``, a short
+``bounds`` (``best_tok_s``, ``active``) and ``search`` (``chosen``, ``params``). Keys a plan does not carry are
+left out of the JSON rather than written as null.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from planner.contract_base import Block, Keyed, Number
+
+
+class HelixNode(Block):
+    """One compute node of the cluster (``plan.nodes[]``, sorted by name); a node holding nothing has 0 layers."""
+
+    name: str
+    gpu: str
+    gpus_per_node: int = Field(default=1, ge=1)
+    region: str = "default"
+    profile_gpu: str = Field(min_length=1, description="the GPU name used in the Helix tables, e.g. A100, L4x2")
+    layer_start: int = Field(ge=0)
+    layer_end: int = Field(ge=0, description="exclusive")
+    layers: int | None = Field(default=None, ge=0, description="layer_end - layer_start")
+    max_layers: int | None = Field(default=None, ge=0, description="most layers the node's memory holds")
+    tp_tok_s: Number | None = Field(default=None, description="node throughput tp(k) at its k layers")
+    inflow_tok_s: Number | None = Field(default=None, description="tokens per second routed through the node")
+    provenance: str | None = Field(default=None, description="what tp(k) rests on: measured, analytic, ...")
+
+    @property
+    def held(self) -> int:
+        """Layers the node holds (``layers`` is written too, but a hand-made plan may leave it out)."""
+        return self.layer_end - self.layer_start
+
+
+class HelixEdge(Block):
+    """One directed edge valid under the placement (``plan.edges[]``, sorted by (src, dst))."""
+
+    src: str
+    dst: str
+    flow_tok_s: Number = Field(ge=0)
+    capacity_tok_s: Number | None = None
+    bandwidth_bytes_s: Number = Field(gt=0)
+    latency_s: Number = Field(ge=0)
+
+
+class RouteWeight(Block):
+    """One successor of a node in the interleaved weighted round-robin (``plan.routing[node][]``)."""
+
+    to: str
+    weight: Number
+
+
+class Bottlenecks(Block):
+    """The minimum cut of the max flow: saturated nodes and ``src->dst`` edges."""
+
+    nodes: list[str]
+    edges: list[str]
+
+
+class HelixBaseline(Block):
+    """A published placement (Petals, Swarm, separate pipelines) evaluated with the same max flow."""
+
+    name: str
+    throughput_tok_s: Number
+    partial_throughput_tok_s: Number | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    note: str = ""
+
+
+class HelixBounds(Block):
+    """Proven upper bounds on the max flow (a baseline plan carries only ``best_tok_s`` and ``active``)."""
+
+    compute_tok_s: Number | None = None
+    covering_tok_s: Number | None = None
+    covering_active: str | None = None
+    block_tok_s: Number | None = None
+    solver_tok_s: Number | None = None
+    best_tok_s: Number | None = None
+    active: str | None = Field(default=None, description="which bound is the tightest")
+    binding_regions: list[str] | None = None
+
+
+class Candidate(Block):
+    """A placement the search evaluated."""
+
+    source: str
+    throughput_tok_s: Number
+
+
+class Prune(Block):
+    """What link pruning kept before the MILP."""
+
+    keep: int
+    threshold_bytes_s: Number | None
+    reason: str
+    links_before: int
+    links_after: int
+    variables_before: int
+    variables_after: int
+    constraints_before: int
+    constraints_after: int
+
+
+class HelixSearch(Block):
+    """How the placement was found (a baseline plan carries ``chosen`` and ``params``)."""
+
+    chosen: str
+    candidates: list[Candidate] | None = None
+    milp: dict[str, Any] | None = Field(default=None, description="the MILP's own report (volatile keys removed)")
+    notes: list[str] | None = None
+    prune: Prune | None = None
+    params: dict[str, Any] | None = Field(default=None, description="a baseline's parameters")
+
+
+class LatencyPath(Block):
+    """One source-to-sink path of the flow decomposition with its per-token latency."""
+
+    nodes: list[str]
+    hops: int
+    flow_tok_s: Number
+    decode_ms_per_token: Number
+    prompt_ms: Number
+    in_flight_requests: Number
+
+
+class RequestTokens(Block):
+    input: Number
+    output: Number
+
+
+class HelixLatency(Block):
+    """Per-path latency of the planned flow (top paths by flow; ``paths_total`` counts them all)."""
+
+    max_hops: int
+    mean_hops: Number
+    decode_ms_per_token_max: Number
+    decode_ms_per_token_mean: Number
+    prompt_ms_max: Number
+    prompt_ms_mean: Number
+    in_flight_requests: Number
+    request_tokens: RequestTokens
+    basis: str
+    paths: list[LatencyPath]
+    paths_total: int
+    notes: list[str]
+
+
+class ParetoPoint(Block):
+    """One point of the throughput-versus-latency frontier (``--pareto``)."""
+
+    max_hops: int
+    throughput_tok_s: Number
+    bound_tok_s: Number
+    pipeline_depth_hops: int
+    decode_ms_per_token_max: Number
+    prompt_ms_mean: Number
+    in_flight_requests: Number
+    source: str
+
+
+_NODE_REASONS = {
+    "layer_start": "layer_move",
+    "layer_end": "layer_move",
+    "layers": "layer_move",
+    "tp_tok_s": "throughput",
+    "inflow_tok_s": "flow",
+    "gpu": "hardware",
+    "profile_gpu": "hardware",
+    "gpus_per_node": "hardware",
+}
+_EDGE_REASONS = {
+    "flow_tok_s": "flow",
+    "capacity_tok_s": "link",
+    "bandwidth_bytes_s": "link",
+    "latency_s": "link",
+}
+
+
+class HelixPlanBlock(Block):
+    """The ``plan`` block of a helix plan document."""
+
+    model: str
+    layers: int = Field(gt=0)
+    mode: Literal["strict", "partial"] = "strict"
+    nodes: Annotated[list[HelixNode], Keyed("node", ("{name}",), _NODE_REASONS, summary=True)]
+    edges: Annotated[list[HelixEdge], Keyed("edge", ("{src}->{dst}",), _EDGE_REASONS, summary=True)]
+    routing: Annotated[
+        dict[str, list[RouteWeight]],
+        Keyed("route", ("{from}->{to}",), {"weight": "routing"}, grouped_by="from", flat="routes"),
+    ] = Field(default_factory=dict)
+    bottlenecks: Bottlenecks | None = None
+    baselines: Annotated[
+        list[HelixBaseline] | None, Keyed("baseline", ("{name}",), {"throughput_tok_s": "throughput"})
+    ] = None
+    bounds: HelixBounds | None = None
+    search: HelixSearch | None = None
+    latency: HelixLatency | None = None
+    pareto: list[ParetoPoint] | None = None
