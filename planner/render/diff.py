@@ -11,13 +11,13 @@ import json
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from rich.text import Text as RichText
 
 from planner.diff import Action, Change, GuardrailResult, MetricDelta, PlanDiff
 from planner.plan import canonical
 from planner.render.markdown import md_table
-from planner.report_data import fmt_num
+from planner.render.tables import draw_fitted
+from planner.report_data import Column, fmt_num
 
 #: Change rows shown in a markdown comment (GitHub caps a comment at 65,536 characters).
 MARKDOWN_MAX_ROWS = 150
@@ -83,62 +83,64 @@ def _guardrail_result(g: GuardrailResult) -> str:
 
 
 def render_table(diff: PlanDiff, console: Console, verbose: bool = False) -> None:
-    """Summary line first, then changes, metric deltas, guardrails; context (inputs) with ``--verbose``."""
-    console.print(f"[bold]{diff.summary}[/bold]", soft_wrap=True)
+    """Summary line first, then changes, metric deltas, guardrails; context (inputs) with ``--verbose``.
+
+    Tables fit the console's width (:func:`planner.render.tables.draw_fitted`): long addresses and values fold,
+    and the ``why`` column moves under the changes when there is no room for it.
+    """
+    console.print(RichText(diff.summary, style="bold"))
     console.print(
-        f"{diff.kind} plan {diff.old.name!r}: {diff.old.label} ({diff.old.status}) -> {diff.new.label} "
-        f"({diff.new.status})",
-        soft_wrap=True,
-        markup=False,
+        RichText(
+            f"{diff.kind} plan {diff.old.name!r}: {diff.old.label} ({diff.old.status}) -> {diff.new.label} "
+            f"({diff.new.status})"
+        )
     )
     for note in diff.notes:
-        console.print(f"note: {note}", markup=False)
+        console.print(RichText(f"note: {note}"))
     counted = diff.counted_changes
     if counted:
-        t = Table(title=f"Changes ({len(counted)})", title_justify="left")
-        t.add_column("", justify="center", no_wrap=True)
-        t.add_column("address", overflow="fold")
-        t.add_column("before", justify="right", overflow="fold")
-        t.add_column("after", justify="right", overflow="fold")
-        t.add_column("change", justify="right", overflow="fold")
+        columns = [
+            Column(""),
+            Column("address", wrap=True),
+            Column("before", numeric=True, wrap=True),
+            Column("after", numeric=True, wrap=True),
+            Column("change", numeric=True, wrap=True),
+        ]
         if verbose:
-            t.add_column("why", overflow="fold")
+            columns.append(Column("why", wrap=True, detail=True))
+        rows = []
         for c in counted:
-            cells = [escape(x) for x in _change_cells(c, width=24)]
-            why = [c.reason.value] if verbose else []
-            t.add_row(f"[{_ACTION_STYLE[c.action]}]{cells[0]}[/]", *cells[1:], *why)
-        console.print(t)
+            cells = [RichText(x) for x in _change_cells(c, width=24)]
+            cells[0].stylize(_ACTION_STYLE[c.action])
+            rows.append(cells + ([RichText(c.reason.value)] if verbose else []))
+        draw_fitted(f"Changes ({len(counted)})", columns, rows, console, key=1)
     shown = [m for m in diff.metrics if m.changed or verbose]
     if shown:
-        t = Table(title="Metrics", title_justify="left")
-        t.add_column("metric")
-        for col in ("before", "after", "change"):
-            t.add_column(col, justify="right")
+        rows = []
         for m in shown:
-            cells = [escape(x) for x in _metric_cells(m)]
+            cells = [RichText(x) for x in _metric_cells(m)]
             style = _VERDICT_STYLE.get(m.verdict)
-            t.add_row(*cells[:3], f"[{style}]{cells[3]}[/]" if style else cells[3])
-        console.print(t)
+            if style:
+                cells[3].stylize(style)
+            rows.append(cells)
+        columns = [Column("metric", wrap=True)] + [Column(c, numeric=True) for c in ("before", "after", "change")]
+        draw_fitted("Metrics", columns, rows, console)
     if diff.guardrails:
-        t = Table(title="Guardrails", title_justify="left")
-        for col in ("rule", "result", "detail"):
-            t.add_column(col, overflow="fold")
+        rows = []
         for g in diff.guardrails:
             result = _guardrail_result(g)
             style = {"BREACHED": "bold red", "ok": "green"}.get(result, "dim")
-            t.add_row(escape(g.rule), f"[{style}]{result}[/]", escape(g.detail))
-        console.print(t)
+            rows.append([RichText(g.rule), RichText(result, style=style), RichText(g.detail)])
+        columns = [Column("rule", wrap=True), Column("result"), Column("detail", wrap=True)]
+        draw_fitted("Guardrails", columns, rows, console)
     context = [c for c in diff.changes if not c.counted]
     if context and verbose:
-        t = Table(title="Context (not counted as changes)", title_justify="left")
-        for col in ("", "address", "before", "after"):
-            t.add_column(col, overflow="fold")
-        for c in context:
-            t.add_row(*(escape(x) for x in _change_cells(c)[:4]))
-        console.print(t)
+        columns = [Column(""), Column("address", wrap=True)] + [Column(c, wrap=True) for c in ("before", "after")]
+        rows = [[RichText(x) for x in _change_cells(c)[:4]] for c in context]
+        draw_fitted("Context (not counted as changes)", columns, rows, console)
     elif context:
         names = ", ".join(sorted({c.address.split("[")[0] for c in context}))
-        console.print(f"context, not counted: {names} (--verbose lists them)", markup=False, soft_wrap=True)
+        console.print(RichText(f"context, not counted: {names} (--verbose lists them)"))
 
 
 # ------------------------------------------------------------------------------------------------ markdown

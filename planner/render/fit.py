@@ -2,7 +2,8 @@
 
 A table is drawn at its natural width when that fits. Otherwise free-text (``wrap``) columns fold between words
 and long headers wrap, widest column first, never below the longest word; if that is still too wide, ``detail``
-columns leave the table and are listed under it, one line per row. Figures are never cut.
+columns leave the table and are listed under it, one line per row; then, as a last resort, free text folds inside
+long words (paths, addresses). Figures are never cut.
 """
 
 from __future__ import annotations
@@ -43,32 +44,36 @@ def fit_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: i
     natural = [max([cell_len(c.name)] + [cell_len(r[i]) for r in rows]) for i, c in enumerate(columns)]
     if sum(natural) + table_overhead(len(columns)) <= width:
         return Fit(tuple(range(len(columns))), None)
-    least = []
+    # soft: text folds between words only; hard: text may fold inside a long word, down to MIN_TEXT_WIDTH.
+    soft, hard = [], []
     for i, c in enumerate(columns):
         head = _longest_word(c.name)
         if c.wrap:
             words = max([head] + [_longest_word(r[i]) for r in rows])
-            least.append(max(words, min(natural[i], MIN_TEXT_WIDTH)))
+            soft.append(max(words, min(natural[i], MIN_TEXT_WIDTH)))
+            hard.append(max(min(words, MIN_TEXT_WIDTH), min(natural[i], MIN_TEXT_WIDTH)))
         else:
-            least.append(max([head] + [cell_len(r[i]) for r in rows]))
+            soft.append(max([head] + [cell_len(r[i]) for r in rows]))
+            hard.append(soft[-1])
     keep = list(range(len(columns)))
     moved: list[int] = []
-    if sum(least) + table_overhead(len(keep)) > width:
+    if sum(soft) + table_overhead(len(keep)) > width:
         moved = [i for i in keep if columns[i].detail]
         keep = [i for i in keep if not columns[i].detail]
         if moved and sum(natural[i] for i in keep) + table_overhead(len(keep)) <= width:
             return Fit(tuple(keep), None, tuple(moved))
     widths = {i: natural[i] for i in keep}
     excess = sum(widths.values()) + table_overhead(len(keep)) - width
-    while excess > 0:
-        # Fold free text first (widest first), then wrap headers longer than their cells.
-        text = [i for i in keep if columns[i].wrap and widths[i] > least[i]]
-        pool = text or [i for i in keep if widths[i] > least[i]]
-        if not pool:
-            break
-        widest = max(pool, key=lambda i: (widths[i], i))
-        widths[widest] -= 1
-        excess -= 1
+    for least in (soft, hard):
+        while excess > 0:
+            # Fold free text first (widest first), then wrap headers longer than their cells.
+            text = [i for i in keep if columns[i].wrap and widths[i] > least[i]]
+            pool = text or [i for i in keep if widths[i] > least[i]]
+            if not pool:
+                break
+            widest = max(pool, key=lambda i: (widths[i], i))
+            widths[widest] -= 1
+            excess -= 1
     return Fit(tuple(keep), tuple(widths[i] for i in keep), tuple(moved))
 
 

@@ -8,6 +8,7 @@ is the only one that turns them into rich output.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 
 from rich import box
 from rich.cells import cell_len
@@ -32,7 +33,7 @@ from planner.report_data import (
     fmt_num,
 )
 
-__all__ = ["draw_report", "fmt_num", "render_plan", "solver_line"]
+__all__ = ["draw_fitted", "draw_report", "fmt_num", "render_plan", "solver_line"]
 
 _TONE_STYLE = {"plain": "", "strong": "bold", "warning": "yellow", "error": "red"}
 
@@ -118,24 +119,35 @@ def _draw_text(block: Text, console: Console) -> None:
 
 
 def _draw_table(t: Table, console: Console) -> None:
-    """Draw ``t`` fitted to the console's width (:func:`planner.render.fit.fit_table`); moved columns and notes go
-    under it."""
-    fit = fit_table(t.columns, t.rows, console.width)
-    rt = RichTable(title=t.title, title_justify="left", **({"box": box.SIMPLE_HEAD} if t.compact else {}))
+    draw_fitted(t.title, t.columns, [[RichText(c) for c in row] for row in t.rows], console, compact=t.compact)
+    for note in t.notes:
+        _draw_text(Text(note, hang=2), console)
+
+
+def draw_fitted(
+    title: str | None,
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[RichText]],
+    console: Console,
+    compact: bool = False,
+    key: int = 0,
+) -> None:
+    """Draw a table of (possibly styled) cells fitted to the console's width (:func:`planner.render.fit.fit_table`);
+    columns that do not fit move under it, one line per row, named by the row's cell in column ``key``."""
+    fit = fit_table(columns, [[cell.plain for cell in row] for row in rows], console.width)
+    rt = RichTable(title=title, title_justify="left", **({"box": box.SIMPLE_HEAD} if compact else {}))
     for k, i in enumerate(fit.keep):
-        c = t.columns[i]
+        c = columns[i]
         rt.add_column(
             c.name,
             justify="right" if c.numeric else "left",
             overflow="fold" if c.wrap else "ellipsis",
             width=None if fit.widths is None else fit.widths[k],
         )
-    for row in t.rows:
-        rt.add_row(*(RichText(row[i]) for i in fit.keep))
+    for row in rows:
+        rt.add_row(*(row[i] for i in fit.keep))
     console.print(rt)
-    for row in t.rows:
-        moved = [f"{t.columns[i].name}: {row[i]}" for i in fit.moved if row[i] not in ("", "-")]
+    for row in rows:
+        moved = [f"{columns[i].name}: {row[i].plain}" for i in fit.moved if row[i].plain not in ("", "-")]
         if moved:
-            _draw_text(Text(f"  {row[0]} - " + "; ".join(moved), hang=4), console)
-    for note in t.notes:
-        _draw_text(Text(note, hang=2), console)
+            _draw_text(Text(f"  {row[key].plain} - " + "; ".join(moved), hang=4), console)

@@ -94,3 +94,18 @@ def test_folded_command_pastes_back_to_the_same_command() -> None:
     pasted = " ".join(line.removesuffix(" \\").strip() for line in lines)
     assert shlex.split(pasted) == shlex.split(cmd)
     assert fold_command(cmd, 200) == [cmd]
+
+
+@pytest.mark.parametrize("kind", ["helix", "splitwise", "dynamo"])
+def test_plan_diff_table_fits_80_columns(kind: str) -> None:
+    from planner.diff import diff_plans
+    from planner.plan import read_plan
+    from planner.render.diff import render_table
+
+    fixtures = Path(__file__).parents[1] / "fixtures" / "plans"
+    diff = diff_plans(read_plan(fixtures / f"{kind}_old.json"), read_plan(fixtures / f"{kind}_new.json"))
+    text = _draw(lambda c: render_table(diff, c, verbose=True), 80)
+    assert max(cell_len(line) for line in text.splitlines()) <= 80
+    assert "…" not in text
+    for change in diff.counted_changes:  # the why column moved under the table names each change in full
+        assert f"{change.address} - why: {change.reason.value}" in text
