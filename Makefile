@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test test-all lint fmt bench examples demo goldens golden schema clean
+.PHONY: install test test-all test-ray lint fmt bench examples demo goldens golden schema clean
 
 install: $(STAMP)
 
@@ -15,11 +15,16 @@ $(STAMP): pyproject.toml
 
 ## The quick suite (what CI runs): everything but slow solves and benchmarks.
 test: install
-	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m "not slow and not bench"
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m "not slow and not bench and not ray"
 
 ## Everything, including slow solves (not benchmarks).
 test-all: install
-	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m "not bench"
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m "not bench and not ray"
+
+## The Ray executor's tests: installs the optional extra (llmplan[ray]) and starts Ray in-process (2 CPUs).
+test-ray: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,ray]'
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m ray -p no:cacheprovider
 
 lint: install
 	$(BIN)/ruff check planner tests scripts

@@ -1,0 +1,215 @@
+"""Where sweep points run: an embedded process pool (default, no service) or a Ray cluster.
+
+Both take a module-level function and a list of picklable tasks and yield results as they finish (any order):
+the function is the same, so a point's plan is the same wherever it ran (outside the plan's ``run`` block).
+
+* :class:`LocalExecutor`: ``jobs`` worker processes on this machine; ``jobs=1`` runs in this process. Workers are
+  forked from the parent when it is safe (one thread), so they start with llmplan already imported; otherwise
+  a fork server that preloads the point function's module does the same once.
+* :class:`RayExecutor`: one Ray task per point (``num_cpus=1``) on the cluster at ``address`` (``auto``,
+  ``ray://HOST:PORT``) or, without an address, on a Ray instance started in this process. ``ray`` is an optional
+  dependency (``pip install 'llmplan[ray]'``); without it a clear error names the extra.
+
+Ctrl-C: pool workers ignore SIGINT, so only the parent sees it; the executor then stops its workers at once (points
+in flight are lost, finished ones were already yielded) and re-raises.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from types import TracebackType
+from typing import Any, Protocol, TypeVar
+
+from planner.errors import UsageError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+RAY_EXTRA_HINT = "the Ray executor needs the optional extra: pip install 'llmplan[ray]'"
+
+
+class Executor(Protocol):
+    """Runs ``fn`` over tasks, yielding each result as it finishes."""
+
+    name: str
+
+    def imap_unordered(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]: ...
+
+    def close(self) -> None: ...
+
+
+def available_cores() -> int:
+    """Cores this process may use (the affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (module doc)
+
+
+class LocalExecutor:
+    """A process pool of ``jobs`` workers on this machine (``jobs=1``: in this process, no pool)."""
+
+    name = "local"
+
+    def __init__(self, jobs: int = 1) -> None:
+        self.jobs = max(1, jobs)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _context(self, fn: Callable[..., Any]) -> multiprocessing.context.BaseContext:
+        methods = multiprocessing.get_all_start_methods()
+        if "fork" in methods and threading.active_count() == 1:
+            return multiprocessing.get_context("fork")
+        if "forkserver" in methods:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload([fn.__module__])
+            return ctx
+        return multiprocessing.get_context("spawn")
+
+    def start(self, fn: Callable[..., Any]) -> None:
+        """Start the workers now (before a progress display starts its thread, so they can be forked)."""
+        if self.jobs > 1 and self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.jobs, mp_context=self._context(fn), initializer=_ignore_sigint
+            )
+            # Launch every worker at once: with fork they copy this process as it is now.
+            for f in [self._pool.submit(os.getpid) for _ in range(self.jobs)]:
+                f.result()
+
+    def imap_unordered(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
+        if self.jobs == 1 or len(tasks) <= 1:
+            for t in tasks:
+                yield fn(t)
+            return
+        self.start(fn)
+        assert self._pool is not None
+        pending: set[Future[R]] = set()
+        try:
+            pending = {self._pool.submit(fn, t) for t in tasks}
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    yield f.result()
+        except BaseException:
+            self.terminate()
+            raise
+
+    def terminate(self) -> None:
+        """Stop the pool now: cancel queued points, kill the workers (running points are lost), reap them."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        # ProcessPoolExecutor has no public way to stop running tasks before Python 3.14 (terminate_workers()).
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        for proc in procs:
+            proc.join(timeout=5)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> LocalExecutor:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is not None:
+            self.terminate()
+        else:
+            self.close()
+
+
+def import_ray() -> Any:
+    """``import ray``, or a usage error (exit 2) naming the optional extra that provides it."""
+    try:
+        import ray
+    except ImportError:
+        raise UsageError(RAY_EXTRA_HINT) from None
+    return ray
+
+
+class RayExecutor:
+    """One Ray task per point on a Ray cluster (``address``) or a Ray instance started here (no address).
+
+    ``jobs`` caps the points in flight (default: two per CPU of the cluster), so Ctrl-C has little to cancel and a
+    huge sweep does not flood the scheduler.
+    """
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, jobs: int | None = None) -> None:
+        self.ray = import_ray()
+        self.address = address
+        self.jobs = jobs
+        self._started = False
+
+    def start(self, fn: Callable[..., Any] | None = None) -> None:
+        ray = self.ray
+        if ray.is_initialized():
+            return
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if self.address is None and self.jobs:
+            kwargs["num_cpus"] = self.jobs
+        try:
+            ray.init(address=self.address, **kwargs)
+        except ConnectionError as exc:
+            raise UsageError(f"--ray-address {self.address}: cannot connect to a Ray cluster ({exc})") from None
+        self._started = True
+
+    def imap_unordered(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
+        if not tasks:
+            return
+        self.start(fn)
+        ray = self.ray
+        remote = ray.remote(num_cpus=1, max_retries=0)(fn)
+        window = self.jobs or max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
+        queue = list(tasks)
+        queue.reverse()
+        in_flight: list[Any] = []
+        try:
+            while queue or in_flight:
+                while queue and len(in_flight) < window:
+                    in_flight.append(remote.remote(queue.pop()))
+                done, in_flight = ray.wait(in_flight, num_returns=1)
+                for ref in done:
+                    yield ray.get(ref)
+        except BaseException:
+            for ref in in_flight:
+                ray.cancel(ref, force=True)
+            raise
+
+    def close(self) -> None:
+        if self._started and self.ray.is_initialized():
+            self.ray.shutdown()
+        self._started = False
+
+    def __enter__(self) -> RayExecutor:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def make_executor(kind: str, jobs: int | None = None, ray_address: str | None = None) -> LocalExecutor | RayExecutor:
+    """The executor ``--executor`` names (``local`` or ``ray``)."""
+    if kind == "local":
+        return LocalExecutor(jobs if jobs else available_cores())
+    if kind == "ray":
+        return RayExecutor(ray_address, jobs)
+    raise UsageError(f"--executor must be local or ray (got {kind!r})")
