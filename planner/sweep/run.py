@@ -41,7 +41,9 @@ class SweepRun:
 ProgressHook = Callable[[PointOutcome, int, int], None]
 
 
-def plan_tasks(sweep: Sweep, cache: Cache, defaults: dict[str, Any] | None = None) -> tuple[list[Point], dict[int, Entry], list[PointTask]]:
+def plan_tasks(
+    sweep: Sweep, cache: Cache, defaults: dict[str, Any] | None = None
+) -> tuple[list[Point], dict[int, Entry], list[PointTask]]:
     """Every point, the ones already in the cache (by index) and the tasks still to run."""
     keys = KeyMaker(sweep)
     pts = list(points(sweep, defaults))

@@ -172,9 +172,7 @@ class Sweep:
         return math.prod(len(g) for g in self.groups)
 
 
-def load_sweep(
-    path: Path, check_option: OptionChecker | None = None, max_points: int = DEFAULT_MAX_POINTS
-) -> Sweep:
+def load_sweep(path: Path, check_option: OptionChecker | None = None, max_points: int = DEFAULT_MAX_POINTS) -> Sweep:
     """Read and check a sweep file; raise :class:`SpecError` (one located line per problem) when anything is off."""
     display = display_path(path)
     data, pos = load_yaml_file(path, display)
@@ -309,7 +307,9 @@ def _is_zip(entry: dict[str, Any]) -> bool:
     return "zip" in entry
 
 
-def _parse_axes(entries: list[dict[str, Any]], display: str, pos: Positions, problems: list[SpecProblem]) -> list[AxisGroup]:
+def _parse_axes(
+    entries: list[dict[str, Any]], display: str, pos: Positions, problems: list[SpecProblem]
+) -> list[AxisGroup]:
     groups: list[AxisGroup] = []
     for i, entry in enumerate(entries):
         prefix: PathKey = ("axes", i)
@@ -332,7 +332,9 @@ def _parse_axes(entries: list[dict[str, Any]], display: str, pos: Positions, pro
     dup = sorted({x for x in labels if labels.count(x) > 1})
     if dup:
         line, col = position(pos, ("axes",))
-        problems.append(SpecProblem(display, "axes", f"an axis varies the same thing twice: {', '.join(dup)}", line, col))
+        problems.append(
+            SpecProblem(display, "axes", f"an axis varies the same thing twice: {', '.join(dup)}", line, col)
+        )
     return groups
 
 

@@ -29,3 +29,12 @@ def small_sweep(tmp_path: Path) -> Path:
         "  - option: objective\n"
         "    values: [cost, machines]\n",
     )
+
+
+def outside_run(text: str) -> str:
+    """A plan's JSON text with its top-level ``run`` block cut out (the rest compared byte for byte)."""
+    lines = text.splitlines(keepends=True)
+    start = lines.index('  "run": {\n')
+    end = lines.index("  },\n", start) if "  },\n" in lines[start:] else lines.index("  }\n", start)
+    assert lines[start : end + 1] and len(lines[start : end + 1]) < 40
+    return "".join(lines[:start] + lines[end + 1 :])

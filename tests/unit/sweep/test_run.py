@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -13,15 +12,9 @@ from planner.sweep.executors import LocalExecutor
 from planner.sweep.run import run_sweep
 from planner.sweep.schema import load_sweep
 from planner.sweep.task import PointOutcome, PointTask
-from tests.unit.sweep.conftest import SPLITWISE_SPEC, sweep_file
+from tests.unit.sweep.conftest import SPLITWISE_SPEC, outside_run, sweep_file
 
 DEFAULTS = {"workers": 1}
-
-
-def without_run(text: str) -> dict[str, object]:
-    doc = json.loads(text)
-    doc.pop("run")
-    return doc
 
 
 def sweep_plans(out: Path, table: pd.DataFrame) -> dict[int, str]:
@@ -47,7 +40,7 @@ def test_points_are_the_single_plan_command(small_sweep: Path, tmp_path: Path, r
     args = ["splitwise", str(SPLITWISE_SPEC), "--designs", "HH", "--duration", "5s", "--objective", "machines"]
     args += ["--workers", "1", "--set", "workload.rate_rps=4", "--out", str(single), "-q", "-f", "json"]
     assert runner.invoke(app, args).exit_code == 0
-    assert without_run((out / table.loc[3, "plan"]).read_text()) == without_run(single.read_text())
+    assert outside_run((out / table.loc[3, "plan"]).read_text()) == outside_run(single.read_text())
 
 
 def test_two_workers_give_the_same_plans_and_a_rerun_runs_nothing(small_sweep: Path, tmp_path: Path) -> None:
@@ -57,7 +50,7 @@ def test_two_workers_give_the_same_plans_and_a_rerun_runs_nothing(small_sweep: P
     with LocalExecutor(2) as pool:
         t2 = run_sweep(sweep, two, pool, run_point, defaults=DEFAULTS).table
     p1, p2 = sweep_plans(one, t1), sweep_plans(two, t2)
-    assert {k: without_run(v) for k, v in p1.items()} == {k: without_run(v) for k, v in p2.items()}
+    assert {k: outside_run(v) for k, v in p1.items()} == {k: outside_run(v) for k, v in p2.items()}
     pd.testing.assert_frame_equal(t1, t2)
 
     again = run_sweep(sweep, two, LocalExecutor(2), run_point, defaults=DEFAULTS)
@@ -142,14 +135,13 @@ def test_ctrl_c_on_the_pool_leaves_no_worker(small_sweep: Path, tmp_path: Path, 
     sweep = load_sweep(small_sweep, check_option)
     pool = LocalExecutor(jobs)
     results = []
-    with pytest.raises(KeyboardInterrupt):
-        with pool:
-            from planner.sweep.run import plan_tasks
-            from planner.sweep.cache import Cache
+    with pytest.raises(KeyboardInterrupt), pool:
+        from planner.sweep.cache import Cache
+        from planner.sweep.run import plan_tasks
 
-            _, _, todo = plan_tasks(sweep, Cache(tmp_path / "out"), DEFAULTS)
-            for outcome in pool.imap_unordered(run_point, todo):
-                results.append(outcome)
-                raise KeyboardInterrupt
+        _, _, todo = plan_tasks(sweep, Cache(tmp_path / "out"), DEFAULTS)
+        for outcome in pool.imap_unordered(run_point, todo):
+            results.append(outcome)
+            raise KeyboardInterrupt
     assert len(results) == 1
     assert multiprocessing.active_children() == []
