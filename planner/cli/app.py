@@ -19,6 +19,7 @@ from planner.cli.profiles import profiles_app
 from planner.cli.schema import schema_command
 from planner.cli.simulate import simulate_command
 from planner.cli.splitwise import splitwise_command
+from planner.cli.sweep import sweep_command
 from planner.cli.validate import validate_command
 from planner.render.console import out_text
 
@@ -46,6 +47,9 @@ app.command(
     context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
 )(diff_command)
 app.command("simulate", help="Replay requests through a Helix plan: achieved throughput and latency.")(simulate_command)
+app.command(
+    "sweep", help="Plan every point of a scenario sweep (axes over a base spec) on a process pool or a Ray cluster."
+)(sweep_command)
 app.command("validate")(validate_command)
 app.command("schema")(schema_command)
 

@@ -30,7 +30,7 @@ from planner.errors import UsageError
 T = TypeVar("T")
 R = TypeVar("R")
 
-RAY_EXTRA_HINT = "the Ray executor needs the optional extra: pip install 'llmplan[ray]'"
+RAY_EXTRA_HINT = "the Ray executor needs the optional extra llmplan[ray] (pip install 'llmplan[ray]')"
 
 
 class Executor(Protocol):

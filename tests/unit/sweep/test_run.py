@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from planner.sweep.command_point import check_option, run_point
+from planner.cli.sweep import check_option, run_point
 from planner.sweep.executors import LocalExecutor
 from planner.sweep.run import run_sweep
 from planner.sweep.schema import load_sweep

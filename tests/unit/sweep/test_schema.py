@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from planner.cli.sweep import check_option
 from planner.errors import SpecError
-from planner.sweep.command_point import check_option
 from planner.sweep.points import points
 from planner.sweep.schema import Range, load_sweep
 from tests.unit.sweep.conftest import sweep_file

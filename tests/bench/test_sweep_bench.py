@@ -1,0 +1,118 @@
+"""Benchmarks of issue 15 (``make bench``): sweep speed-up with 2 local workers, Ray overhead, resume time.
+
+Figures are printed; the machine is shared with other work while they are measured, so they are pessimistic and
+noisy (a speed-up needs both cores free for the whole run).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from planner.cli.sweep import check_option, run_point
+from planner.sweep.executors import LocalExecutor
+from planner.sweep.run import run_sweep
+from planner.sweep.schema import load_sweep
+
+pytestmark = pytest.mark.bench
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "cluster_specs" / "splitwise-bloom176b-coding.yaml"
+DEFAULTS = {"workers": 1}
+
+
+def sweep_file(tmp: Path, rates: str, seeds: str) -> Path:
+    path = tmp / "sweep.yaml"
+    path.write_text(
+        f"spec: {SPEC}\nsolver: splitwise\noptions: {{duration: 5s}}\naxes:\n"
+        f"  - set: workload.rate_rps\n    range: {rates}\n"
+        "  - option: designs\n    values: [baseline-a100, baseline-h100, AA, HH, HA]\n"
+        f"  - set: workload.seed\n    values: {seeds}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def two_hundred(tmp_path_factory) -> Path:
+    """20 rates x 5 designs x 2 seeds = 200 Splitwise points (5 s traces)."""
+    return sweep_file(tmp_path_factory.mktemp("sweep200"), "{start: 5, stop: 100, step: 5}", "[0, 1]")
+
+
+@pytest.fixture(scope="module")
+def resumed_dir(two_hundred: Path, tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("out200")
+
+
+def test_two_local_workers_at_least_1_8x_faster_than_one(two_hundred: Path, resumed_dir: Path, tmp_path) -> None:
+    sweep = load_sweep(two_hundred, check_option)
+    assert sweep.count() == 200
+    start = time.perf_counter()
+    one = run_sweep(sweep, tmp_path / "one", LocalExecutor(1), run_point, defaults=DEFAULTS)
+    t1 = time.perf_counter() - start
+    start = time.perf_counter()
+    with LocalExecutor(2) as pool:
+        two = run_sweep(sweep, resumed_dir, pool, run_point, defaults=DEFAULTS)
+    t2 = time.perf_counter() - start
+    assert one.ran == two.ran == 200
+    assert one.table.equals(two.table)
+    print(f"\n200-point splitwise sweep: 1 worker {t1:.1f} s, 2 workers {t2:.1f} s, speed-up {t1 / t2:.2f}x")
+    assert t1 / t2 >= 1.8
+
+
+def test_resumed_sweep_with_nothing_to_do_under_5s(two_hundred: Path, resumed_dir: Path) -> None:
+    if not (resumed_dir / "results.parquet").is_file():
+        pytest.fail("needs the 200-point sweep of the previous test")
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "planner", "sweep", str(two_hundred), "--out", str(resumed_dir), "--quiet"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - start
+    assert done.returncode == 0, done.stderr
+    start = time.perf_counter()
+    again = run_sweep(
+        load_sweep(two_hundred, check_option), resumed_dir, LocalExecutor(2), run_point, defaults=DEFAULTS
+    )
+    inner = time.perf_counter() - start
+    assert (again.cached, again.ran) == (200, 0)
+    print(f"\nresumed 200-point sweep, nothing to do: `plan sweep` {wall:.2f} s (of which loading and checking the "
+          f"sweep, keys, table: {inner:.2f} s)")  # fmt: skip
+    assert wall < 5.0
+
+
+def test_ray_overhead_per_point_under_100ms(tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray", reason="the optional extra llmplan[ray] is not installed (make test-ray)")
+    from planner.sweep.executors import RayExecutor
+
+    sweep = load_sweep(sweep_file(tmp_path, "{start: 5, stop: 40, step: 5}", "[0]"), check_option)  # 40 points
+    (tmp_path / "warm").mkdir()
+    warm = load_sweep(sweep_file(tmp_path / "warm", "{start: 1, stop: 2, step: 1}", "[7]"), check_option)  # 10
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        start = time.perf_counter()
+        run_sweep(warm, tmp_path / "warm-ray", RayExecutor(), run_point, defaults=DEFAULTS)
+        cold = time.perf_counter() - start
+        start = time.perf_counter()
+        on_ray = run_sweep(sweep, tmp_path / "ray", RayExecutor(), run_point, defaults=DEFAULTS)
+        t_ray = time.perf_counter() - start
+    finally:
+        ray.shutdown()
+    with LocalExecutor(2) as pool:
+        pool.start(run_point)
+        start = time.perf_counter()
+        local = run_sweep(sweep, tmp_path / "local", pool, run_point, defaults=DEFAULTS)
+        t_local = time.perf_counter() - start
+    assert on_ray.table.equals(local.table)
+    per_point_ms = (t_ray - t_local) / sweep.count() * 1000
+    print(
+        f"\n40 points on 2 CPUs: Ray {t_ray:.1f} s, local pool {t_local:.1f} s: Ray overhead {per_point_ms:.0f} ms "
+        f"per point (warm workers; the first 10 points on fresh Ray workers took {cold:.1f} s)"
+    )
+    assert per_point_ms < 100
