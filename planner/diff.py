@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import json
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -33,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from planner import FORMAT_VERSION
 from planner.errors import PlannerError, SpecError, UsageError, did_you_mean
+from planner.inputfiles import load_json_file
 from planner.paths import display_path
 from planner.plan import FLOAT_DIGITS, METRIC_NAMES, METRIC_SUFFIXES, Plan, read_plan
 
@@ -581,9 +581,9 @@ def _is_record_list(v: Any, allow_missing: bool = False) -> bool:
 def load_plan_for_diff(path: Path) -> Plan:
     """Read a plan for diffing: a different major format version is refused (exit 1), read errors exit 1 too."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        data = None
+        data = load_json_file(path, display_path(path), "plan")
+    except SpecError as exc:
+        raise PlanReadError(exc.lines()) from None
     if isinstance(data, dict) and "format_version" in data:
         major = str(data["format_version"]).split(".")[0]
         if major != FORMAT_VERSION.split(".")[0]:

@@ -192,15 +192,11 @@ def write_plan(plan: Plan, path: Path) -> None:
 def read_plan(path: Path) -> Plan:
     """Load a plan JSON; unknown keys from newer minor versions are ignored (see module docstring)."""
     from planner.errors import SpecError
+    from planner.inputfiles import load_json_file
     from planner.paths import display_path
 
     name = display_path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError.single(name, "", "plan file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SpecError.single(name, "", f"not a plan JSON: {exc}") from None
+    data = load_json_file(path, name, "plan")
     if not isinstance(data, dict) or "format_version" not in data or "kind" not in data:
         raise SpecError.single(name, "", "not a plan JSON (needs format_version and kind)")
     major = str(data["format_version"]).split(".")[0]

@@ -9,17 +9,17 @@ A placement file is YAML or JSON in one of two shapes:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from planner.errors import SpecError, SpecProblem, did_you_mean
 from planner.helix.flow import Mode
 from planner.helix.instance import HelixInstance
+from planner.inputfiles import load_json_file
 from planner.paths import display_path
+from planner.yamlmarks import load_yaml_file
 
 
 class PlacementFile(BaseModel):
@@ -34,14 +34,10 @@ class PlacementFile(BaseModel):
 def read_placement(path: Path, inst: HelixInstance) -> tuple[dict[str, tuple[int, int]], Mode | None]:
     """Ranges and (optional) mode from a placement file; every problem is a one-line SpecError (exit 2)."""
     name = display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError.single(name, "", "placement file not found") from None
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise SpecError.single(name, "", f"cannot parse placement: {str(exc).splitlines()[0]}") from None
+    if path.suffix == ".json":
+        data = load_json_file(path, name, "placement")
+    else:
+        data, _ = load_yaml_file(path, name, "placement")
     if isinstance(data, dict) and data.get("kind") == "helix" and isinstance(data.get("plan"), dict):
         block = data["plan"]
         data = {

@@ -12,17 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from planner.errors import SpecError, SpecProblem, did_you_mean
+from planner.inputfiles import MAX_YAML_BYTES, decode_text, read_bytes_bounded
 from planner.paths import display_path
 from planner.profiles.db import ProfileDB
 from planner.profiles.schema import ModelProfile
 from planner.spec.cluster import Cluster, build_cluster, endpoint_error
 from planner.spec.models import ClusterSpec
 from planner.validation import _model_at, problems_from_validation
-from planner.yamlmarks import PathKey, Positions, dotted, load_yaml_text, parse_dotted, position
+from planner.yamlmarks import PathKey, Positions, dotted, load_yaml_text, load_yaml_value, parse_dotted, position
 
 SECTIONS_BY_SOLVER: dict[str, tuple[str, ...]] = {
     "helix": ("nodes", "network"),
@@ -75,9 +75,14 @@ def apply_overrides(data: Any, pos: Positions, overrides: list[str], file: str) 
         raw_path, raw_value = item.split("=", 1)
         try:
             path = parse_dotted(raw_path.strip())
-            value = yaml.safe_load(raw_value) if raw_value.strip() else ""
-        except (ValueError, yaml.YAMLError) as exc:
+        except ValueError as exc:
             problems.append(SpecProblem("--set", raw_path, f"cannot parse override: {exc}"))
+            continue
+        try:
+            value = load_yaml_value(raw_value, "--set") if raw_value.strip() else ""
+        except SpecError as exc:
+            reasons = "; ".join(p.message for p in exc.problems)
+            problems.append(SpecProblem("--set", raw_path, f"cannot parse value {raw_value[:40]!r}: {reasons}"))
             continue
         parent: Any = data
         ok = True
@@ -124,16 +129,8 @@ def apply_overrides(data: Any, pos: Positions, overrides: list[str], file: str) 
 def load_spec(path: Path, profiles: ProfileDB, overrides: list[str] | None = None) -> LoadedSpec:
     """Read, override, validate and cross-check a cluster spec."""
     display = display_path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SpecError.single(display, "", "spec file not found") from None
-    except OSError as exc:
-        raise SpecError.single(display, "", f"cannot read spec: {exc}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise SpecError.single(display, "", "spec is not UTF-8 text") from None
+    raw = read_bytes_bounded(path, display, "spec", MAX_YAML_BYTES)
+    text = decode_text(raw, display, "spec")
     data, pos = load_yaml_text(text, display)
     if data is None:
         raise SpecError.single(display, "", "spec is empty (expected a mapping with at least 'model:')")
