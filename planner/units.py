@@ -10,7 +10,9 @@ Decimal prefixes only (k = 1e3, M = 1e6, G = 1e9, T = 1e12), as network vendors 
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable
 
 _NUM = r"(?P<num>[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)"
 
@@ -44,6 +46,25 @@ class UnitError(ValueError):
     """A quantity string is not in an accepted form; the message lists the accepted forms."""
 
 
+#: Accepted ranges of positive quantities (SI: bytes/s, seconds, watts, bytes). Zero stays possible where the
+#: schema allows it; anything outside is not a physical value of the kind (``1e-300bps``, ``1e30Gbps``) and would
+#: only surface later as an overflow or a solver failure far from the line that wrote it.
+BANDWIDTH_RANGE = (0.125, 1e15)  # 1 bit/s .. 8 Pbit/s
+DURATION_RANGE = (0.0, 3.2e7)  # up to about a year
+POWER_RANGE = (1e-3, 1e9)  # 1 mW .. 1 GW
+SIZE_RANGE = (1.0, 1e15)  # 1 byte .. 1 PB
+
+
+def _bounded(value: float, text: object, what: str, bounds: tuple[float, float], show: Callable[[float], str]) -> float:
+    """``value`` when finite and, unless zero, within ``bounds``; a :class:`UnitError` naming the range otherwise."""
+    lo, hi = bounds
+    if not math.isfinite(value):
+        raise UnitError(f"{what} {text!r} is not a finite number")
+    if value != 0 and not lo <= value <= hi:
+        raise UnitError(f"{what} {text!r} is outside the accepted range {show(lo)} .. {show(hi)}")
+    return value
+
+
 def parse_bandwidth(value: object) -> float:
     """Return bytes/s for ``10Gbps`` (bits) or ``1.25GB/s`` (bytes). Bare numbers are refused."""
     if isinstance(value, bool) or not isinstance(value, str):
@@ -53,8 +74,8 @@ def parse_bandwidth(value: object) -> float:
         raise UnitError(f"cannot read bandwidth {value!r} ({BANDWIDTH_FORMS})")
     raw = float(m["num"]) * _PREFIX[m["prefix"]]
     if m["unit"] in ("bps", "bit/s"):
-        return raw / 8.0
-    return raw
+        raw /= 8.0
+    return _bounded(raw, value, "bandwidth", BANDWIDTH_RANGE, _bits)
 
 
 def parse_duration(value: object) -> float:
@@ -64,25 +85,25 @@ def parse_duration(value: object) -> float:
     m = _DUR_RE.match(value)
     if not m:
         raise UnitError(f"cannot read duration {value!r} ({DURATION_FORMS})")
-    return float(m["num"]) * _DUR_FACTOR[m["unit"]]
+    return _bounded(float(m["num"]) * _DUR_FACTOR[m["unit"]], value, "duration", DURATION_RANGE, format_duration)
 
 
 def parse_power(value: object) -> float:
     """Return watts for ``700W`` / ``6.5kW``; plain numbers are taken as watts."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        return _bounded(float(value), value, "power", POWER_RANGE, _watts)
     if not isinstance(value, str):
         raise UnitError(f"cannot read power {value!r} ({POWER_FORMS})")
     m = _POW_RE.match(value)
     if not m:
         raise UnitError(f"cannot read power {value!r} ({POWER_FORMS})")
-    return float(m["num"]) * _PREFIX[m["prefix"]]
+    return _bounded(float(m["num"]) * _PREFIX[m["prefix"]], value, "power", POWER_RANGE, _watts)
 
 
 def parse_size(value: object) -> float:
     """Return bytes for ``80GB`` (decimal) or ``40GiB`` (binary)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        return _bounded(float(value), value, "size", SIZE_RANGE, _bytes)
     if not isinstance(value, str):
         raise UnitError(f"cannot read size {value!r} ({SIZE_FORMS})")
     m = _SIZE_RE.match(value)
@@ -91,8 +112,20 @@ def parse_size(value: object) -> float:
     num = float(m["num"])
     if m["bin"]:
         power = {"": 0, "k": 1, "K": 1, "M": 2, "G": 3, "T": 4}[m["prefix"]]
-        return num * 1024.0**power
-    return num * _PREFIX[m["prefix"]]
+        return _bounded(num * 1024.0**power, value, "size", SIZE_RANGE, _bytes)
+    return _bounded(num * _PREFIX[m["prefix"]], value, "size", SIZE_RANGE, _bytes)
+
+
+def _bits(bytes_per_s: float) -> str:
+    return f"{bytes_per_s * 8:g}bps"
+
+
+def _watts(w: float) -> str:
+    return f"{w:g}W"
+
+
+def _bytes(b: float) -> str:
+    return f"{b:g}B"
 
 
 def format_bandwidth(bytes_per_s: float) -> str:

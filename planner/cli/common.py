@@ -7,6 +7,7 @@ exit codes (via :data:`planner.errors.PlannerError.exit_code`) and decides what 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from planner.paths import display_path
 from planner.plan import Plan, plan_json, write_plan
 from planner.render.console import err_line, out_text, progress, stdout
 from planner.runner import SolverInputs, load_inputs, spec_note
-from planner.units import UnitError, parse_duration
+from planner.units import UnitError, format_duration, parse_duration
 
 OutputFormat = Literal["table", "json", "markdown"]
 
@@ -94,8 +95,14 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="More detail i
 PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Write a PNG figure of the plan here.")]
 
 
-def parse_seconds_option(flag: str, text: str, *, bare_seconds: bool = True, positive: bool = True) -> float:
-    """A duration option: ``90s`` / ``5m`` (and a bare ``60`` as seconds when allowed); a usage error otherwise."""
+def parse_seconds_option(
+    flag: str, text: str, *, bare_seconds: bool = True, positive: bool = True, maximum: float | None = None
+) -> float:
+    """A duration option: ``90s`` / ``5m`` (and a bare ``60`` as seconds when allowed); a usage error otherwise.
+
+    ``inf`` and ``nan`` are refused like any other non-duration; ``maximum`` (seconds) caps options whose cost
+    grows with the value (simulated time).
+    """
     try:
         if not bare_seconds:
             raise ValueError
@@ -105,8 +112,12 @@ def parse_seconds_option(flag: str, text: str, *, bare_seconds: bool = True, pos
             value = parse_duration(text)
         except UnitError as exc:
             raise UsageError(f"{flag}: {exc}") from None
+    if not math.isfinite(value) or value < 0:
+        raise UsageError(f"{flag} must be a finite, non-negative duration, got {text!r}")
     if positive and value <= 0:
         raise UsageError(f"{flag} must be positive")
+    if maximum is not None and value > maximum:
+        raise UsageError(f"{flag} {text} is above the largest accepted {format_duration(maximum)}")
     return value
 
 

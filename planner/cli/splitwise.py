@@ -98,12 +98,22 @@ def _options(
     workers: int,
     common: CommonOptions,
 ) -> SplitwiseOptions:
+    from planner.spec.sections.splitwise import MAX_SPLITWISE_DURATION_S
+    from planner.spec.types import MAX_RATE_RPS
     from planner.splitwise.instance import SplitwiseOptions
 
-    for flag, value in (("--rps", rps), ("--cost-target", cost_target), ("--power-target", power_target)):
-        if value is not None and value <= 0:
-            raise UsageError(f"{flag} must be positive")
-    duration_s = None if duration is None else parse_seconds_option("--duration", duration, bare_seconds=False)
+    for flag, value, cap in (
+        ("--rps", rps, MAX_RATE_RPS),
+        ("--cost-target", cost_target, 1e9),
+        ("--power-target", power_target, 1e7),
+    ):
+        if value is not None and not 0 < value <= cap:  # also refuses nan and inf
+            raise UsageError(f"{flag} must be positive and at most {cap:g}, got {value}")
+    duration_s = (
+        None
+        if duration is None
+        else parse_seconds_option("--duration", duration, bare_seconds=False, maximum=MAX_SPLITWISE_DURATION_S)
+    )
     if workers < 0:
         raise UsageError("--workers must be >= 0")
     return SplitwiseOptions(

@@ -28,7 +28,7 @@ def provenance_of(source: str) -> Provenance:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class GpuProfile(_Strict):

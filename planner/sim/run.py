@@ -30,20 +30,24 @@ from planner.sim.topology import LatencySource, Topology, build_topology
 class SimOptions(BaseModel):
     """Every option of a simulation (recorded in ``inputs.options``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    duration_s: float = Field(default=600.0, gt=0, description="measured window")
-    warmup_s: float = Field(default=60.0, ge=0, description="simulated before measuring")
+    # simulated time costs wall time and memory linearly (10 minutes of single-24: ~135,000 events, ~2 s)
+    duration_s: float = Field(default=600.0, gt=0, le=4 * 3600.0, description="measured window (at most 4h)")
+    warmup_s: float = Field(default=60.0, ge=0, le=3600.0, description="simulated before measuring (at most 1h)")
     offline: bool = Field(default=False, description="keep the cluster saturated instead of replaying arrivals")
     trace: Path | None = Field(default=None, description="Azure-schema trace for lengths (and arrivals online)")
-    rps: float | None = Field(default=None, gt=0, description="online Poisson arrivals at this rate")
+    rps: float | None = Field(default=None, gt=0, le=1e6, description="online Poisson arrivals at this rate")
     load: float | None = Field(
-        default=None, gt=0, description="online: replay the trace's arrivals scaled to this fraction of the bound"
+        default=None,
+        gt=0,
+        le=1000,
+        description="online: replay the trace's arrivals scaled to this fraction of the bound",
     )
-    seed: int = 0
-    max_input_tokens: int = Field(default=2048, gt=0)
-    max_output_tokens: int = Field(default=1024, gt=0)
-    prompt_batch_tokens: int = Field(default=2048, gt=0, description="prompt tokens per node iteration")
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    max_input_tokens: int = Field(default=2048, gt=0, le=10_000_000)
+    max_output_tokens: int = Field(default=1024, gt=0, le=10_000_000)
+    prompt_batch_tokens: int = Field(default=2048, gt=0, le=10_000_000, description="prompt tokens per node iteration")
     latency: Literal["table", "auto", "roofline"] = Field(
         default="table", description="per-layer latency: measured table, table else roofline, roofline only"
     )

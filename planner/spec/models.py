@@ -7,14 +7,22 @@ is missing. ``extra="forbid"`` everywhere turns typos into errors with a did-you
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from planner.spec.sections.dynamo import DynamoSection
 from planner.spec.sections.helix import HelixSection
 from planner.spec.sections.splitwise import SplitwiseSection
-from planner.spec.types import BandwidthBytesPerS, DurationS
+from planner.spec.types import (
+    MAX_RATE_RPS,
+    MAX_SEED,
+    MAX_TOKENS,
+    MAX_USD_H,
+    STRICT_CONFIG,
+    BandwidthBytesPerS,
+    DurationS,
+)
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -22,7 +30,7 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 class Strict(BaseModel):
     """Base for every spec section: unknown keys are errors, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT_CONFIG
 
 
 class NodeGroup(Strict):
@@ -89,10 +97,10 @@ class LengthDistribution(Strict):
     """A token-length distribution, sampled with the workload's seed."""
 
     distribution: Literal["fixed", "uniform", "normal", "lognormal"] = "fixed"
-    mean: float | None = Field(default=None, gt=0)
-    std: float | None = Field(default=None, ge=0)
-    min: int = Field(default=1, ge=1)
-    max: int | None = Field(default=None, ge=1)
+    mean: float | None = Field(default=None, gt=0, le=MAX_TOKENS)
+    std: float | None = Field(default=None, ge=0, le=MAX_TOKENS)
+    min: int = Field(default=1, ge=1, le=MAX_TOKENS)
+    max: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
 
     @model_validator(mode="after")
     def _params(self) -> LengthDistribution:
@@ -111,7 +119,7 @@ class LoadPoint(Strict):
     """One point of a load curve: request rate from time ``at`` (HH:MM) until the next point."""
 
     at: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="time of day, HH:MM")
-    rps: float = Field(ge=0, description="requests per second")
+    rps: float = Field(ge=0, le=MAX_RATE_RPS, description="requests per second")
 
 
 class Workload(Strict):
@@ -123,13 +131,13 @@ class Workload(Strict):
     )
     input_tokens: LengthDistribution | None = None
     output_tokens: LengthDistribution | None = None
-    rate_rps: float | None = Field(default=None, gt=0, description="mean request rate, requests/s")
+    rate_rps: float | None = Field(default=None, gt=0, le=MAX_RATE_RPS, description="mean request rate, requests/s")
     arrival: Literal["poisson", "trace"] = Field(
         default="poisson",
         description="poisson: seeded Poisson arrivals at rate_rps; trace: replay timestamps",
     )
     load_curve: tuple[LoadPoint, ...] | None = Field(default=None, description="request rate over the day")
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
 
     @model_validator(mode="after")
     def _source(self) -> Workload:
@@ -159,16 +167,20 @@ class Slo(Strict):
 class Pricing(Strict):
     """Price overrides; defaults come from the profile database."""
 
-    gpu_usd_h: dict[str, float] = Field(default_factory=dict, description="GPU type -> USD per GPU-hour")
-    electricity_usd_kwh: float = Field(default=0.10, ge=0, description="energy price, USD/kWh")
+    gpu_usd_h: dict[str, Annotated[float, Field(ge=0, le=MAX_USD_H)]] = Field(
+        default_factory=dict, description="GPU type -> USD per GPU-hour"
+    )
+    electricity_usd_kwh: float = Field(default=0.10, ge=0, le=1000, description="energy price, USD/kWh")
 
 
 class Power(Strict):
     """Power overrides and facility figures."""
 
-    gpu_tdp_w: dict[str, float] = Field(default_factory=dict, description="GPU type -> power limit, W")
+    gpu_tdp_w: dict[str, Annotated[float, Field(gt=0, le=1e5)]] = Field(
+        default_factory=dict, description="GPU type -> power limit, W"
+    )
     pue: float = Field(default=1.0, ge=1.0, le=3.0, description="facility power usage effectiveness")
-    carbon_g_per_kwh: float | None = Field(default=None, ge=0, description="grid carbon intensity")
+    carbon_g_per_kwh: float | None = Field(default=None, ge=0, le=1e5, description="grid carbon intensity")
 
 
 class ClusterSpec(Strict):

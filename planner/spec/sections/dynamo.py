@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from planner.spec.types import DurationS
+from planner.spec.types import STRICT_CONFIG, DurationS
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT_CONFIG
 
 
 class DynamoClasses(_Strict):
@@ -58,8 +58,12 @@ class DynamoSlo(_Strict):
         description="default TTFT and TBT target = this x the class's isolated latency on the reference config "
         "(DynamoLLM: 5x); null = no default",
     )
-    reference_tp: int | None = Field(default=None, ge=1, description="TP of the reference config (default: largest)")
-    reference_freq_mhz: int | None = Field(default=None, gt=0, description="clock of the reference (default: max)")
+    reference_tp: int | None = Field(
+        default=None, ge=1, le=64, description="TP of the reference config (default: largest)"
+    )
+    reference_freq_mhz: int | None = Field(
+        default=None, gt=0, le=100_000, description="clock of the reference (default: max)"
+    )
     classes: dict[str, ClassSlo] = Field(default_factory=dict, description="class name -> targets")
 
 
@@ -70,7 +74,9 @@ class Reconfiguration(_Strict):
         default=120.0, description="a GPU joining a pool loads weights this long at idle power before serving"
     )
     reshard: DurationS = Field(default=5.0, description="a GPU of a newly formed instance of a TP pauses this long")
-    penalty_weight: float = Field(default=1.0, ge=0, description="multiplier of the reconfiguration energy in the MILP")
+    penalty_weight: float = Field(
+        default=1.0, ge=0, le=1e6, description="multiplier of the reconfiguration energy in the MILP"
+    )
 
 
 class DynamoSection(_Strict):
@@ -92,7 +98,9 @@ class DynamoSection(_Strict):
     load_interpolation: Literal["step", "linear"] = Field(
         default="step", description="how workload.load_curve is read between its points"
     )
-    gpu_budget: int | None = Field(default=None, ge=1, description="GPUs available; default: all GPUs of nodes")
+    gpu_budget: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="GPUs available; default: all GPUs of nodes"
+    )
     headroom: float = Field(default=0.1, ge=0, le=10, description="provision (1 + headroom) x the peak rate")
     tp: tuple[int, ...] | None = Field(default=None, description="TP degrees allowed (default: all profiled)")
     freqs_mhz: tuple[int, ...] | None = Field(default=None, description="SM clocks allowed (default: all profiled)")

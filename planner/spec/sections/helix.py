@@ -7,20 +7,20 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
-from planner.spec.types import BandwidthBytesPerS, DurationS
+from planner.spec.types import MAX_SEED, MAX_TOKENS, STRICT_CONFIG, BandwidthBytesPerS, DurationS
 from planner.units import parse_size
 
 SizeBytes = Annotated[
     float,
     BeforeValidator(parse_size),
-    Field(gt=0, description="size with unit, e.g. 1.53GB or 1.5GiB; stored as bytes"),
+    Field(gt=0, le=1e15, description="size with unit, e.g. 1.53GB or 1.5GiB; stored as bytes"),
 ]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT_CONFIG
 
 
 class RooflineOptions(_Strict):
@@ -35,12 +35,18 @@ class RooflineOptions(_Strict):
     kv_high_water: float = Field(
         default=0.3, gt=0, le=1, description="fraction of the KV reserve the typical batch occupies (Helix: 0.3)"
     )
-    max_batch: int = Field(default=128, ge=1, description="most sequences a node decodes in one step")
+    max_batch: int = Field(default=128, ge=1, le=1_000_000, description="most sequences a node decodes in one step")
     input_tokens: float | None = Field(
-        default=None, gt=0, description="typical prompt length; default: the workload's mean, else 750 (Helix)"
+        default=None,
+        gt=0,
+        le=MAX_TOKENS,
+        description="typical prompt length; default: the workload's mean, else 750 (Helix)",
     )
     output_tokens: float | None = Field(
-        default=None, gt=0, description="typical output length; default: the workload's mean, else 240 (Helix)"
+        default=None,
+        gt=0,
+        le=MAX_TOKENS,
+        description="typical output length; default: the workload's mean, else 240 (Helix)",
     )
 
 
@@ -68,18 +74,25 @@ class HelixSection(_Strict):
     )
     partial_inference: bool = Field(default=False, description="allow overlapping layer ranges (start_j <= end_i)")
     prune_keep: int | None = Field(
-        default=None, ge=1, description="keep each node's K fastest links; default: 12 when the cluster has > 32 nodes"
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="keep each node's K fastest links; default: 12 when the cluster has > 32 nodes",
     )
     prune_threshold: BandwidthBytesPerS | None = Field(
         default=None, description="with prune_keep: also keep links at least this fast"
     )
-    swarm_stages: int | None = Field(default=None, ge=1, description="Swarm baseline stages; default: best divisor")
-    petals_seed: int = Field(default=0, ge=0, description="seed of the Petals baseline's node shuffle")
+    swarm_stages: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="Swarm baseline stages; default: best divisor"
+    )
+    petals_seed: int = Field(default=0, ge=0, le=MAX_SEED, description="seed of the Petals baseline's node shuffle")
     heuristic_order: tuple[str, ...] | None = Field(
         default=None,
         description="node names in the order the seeded baselines see them (the paper's node ids); default: spec order",
     )
-    max_hops: int | None = Field(default=None, ge=1, description="at most this many compute nodes on any path")
+    max_hops: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="at most this many compute nodes on any path"
+    )
     max_token_latency: DurationS | None = Field(
         default=None, description="per-token decode latency limit of every path that carries flow"
     )

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
-from planner.spec.types import BandwidthBytesPerS, DurationS
+from planner.spec.types import MAX_RATE_RPS, MAX_TOKENS, MAX_USD_H, STRICT_CONFIG, BandwidthBytesPerS, DurationS
 from planner.units import UnitError, parse_size
+
+#: Longest simulated trace per search point (seconds); also the bound of ``plan splitwise --duration``.
+MAX_SPLITWISE_DURATION_S = 3600.0
 
 #: Designs compared when neither the spec nor ``--designs`` names any (the paper's six, section VI-A).
 DEFAULT_DESIGNS: tuple[str, ...] = ("baseline-a100", "baseline-h100", "AA", "HH", "HA", "HHcap")
@@ -25,19 +28,19 @@ def _size_bytes(value: object) -> float:
         raise ValueError(str(exc)) from None
 
 
-SizeBytes = Annotated[float, BeforeValidator(_size_bytes), Field(gt=0, description="size, e.g. 80GiB or 80GB")]
+SizeBytes = Annotated[float, BeforeValidator(_size_bytes), Field(gt=0, le=1e15, description="size, e.g. 80GiB or 80GB")]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT_CONFIG
 
 
 class DeriveFrom(_Strict):
     """Scale another machine's iteration-time curves (how SplitwiseSim builds its power-capped H100 profile)."""
 
     machine: str = Field(description="machine whose curves are scaled")
-    prompt_time_factor: float = Field(default=1.0, gt=0, description="prompt iteration time multiplier")
-    token_time_factor: float = Field(default=1.0, gt=0, description="token iteration time multiplier")
+    prompt_time_factor: float = Field(default=1.0, gt=0, le=1000, description="prompt iteration time multiplier")
+    token_time_factor: float = Field(default=1.0, gt=0, le=1000, description="token iteration time multiplier")
 
 
 class MachineEntry(_Strict):
@@ -49,9 +52,11 @@ class MachineEntry(_Strict):
     gpus: int = Field(default=8, ge=1, le=64, description="GPUs per machine")
     tp: int | None = Field(default=None, ge=1, le=64, description="tensor parallelism; default: gpus")
     gpu_memory: SizeBytes | None = Field(default=None, description="HBM per GPU; default: gpus.yaml vram_gb")
-    cost_usd_h: float | None = Field(default=None, ge=0, description="USD per machine-hour; default: gpus x GPU price")
+    cost_usd_h: float | None = Field(
+        default=None, ge=0, le=MAX_USD_H, description="USD per machine-hour; default: gpus x GPU price"
+    )
     power_factor: float = Field(default=1.0, gt=0, le=1.0, description="provisioned share of rated power")
-    machine_tdp_kw: float | None = Field(default=None, gt=0, description="rated machine power (SKU TDP), kW")
+    machine_tdp_kw: float | None = Field(default=None, gt=0, le=1e4, description="rated machine power (SKU TDP), kW")
     interconnect: BandwidthBytesPerS | None = Field(
         default=None, description="KV-transfer bandwidth of the machine; default: gpus x GPU nic_gbps"
     )
@@ -69,9 +74,9 @@ class MachineEntry(_Strict):
 class QuantileLimits(_Strict):
     """Slowdown limits at the 50th, 90th and 99th percentile (multiples of the request alone on the reference)."""
 
-    p50: float = Field(gt=0)
-    p90: float = Field(gt=0)
-    p99: float = Field(gt=0)
+    p50: float = Field(gt=0, le=1e6)
+    p90: float = Field(gt=0, le=1e6)
+    p99: float = Field(gt=0, le=1e6)
 
 
 class SplitwiseSlo(_Strict):
@@ -101,7 +106,9 @@ class SearchOptions(_Strict):
         default=2, ge=1, le=16, description="points evaluated per search round (run in parallel); fixed for determinism"
     )
     max_machines: int = Field(default=256, ge=2, le=100_000, description="largest total machine count tried")
-    rate_step_rps: float = Field(default=1.0, gt=0, description="resolution of the max-rate search (budget mode)")
+    rate_step_rps: float = Field(
+        default=1.0, gt=0, le=MAX_RATE_RPS, description="resolution of the max-rate search (budget mode)"
+    )
     neighbourhood: int = Field(default=2, ge=1, le=10, description="radius of the local search around the best point")
     split_window: int = Field(default=3, ge=0, le=20, description="splits tried either side of the analytic split")
 
@@ -120,22 +127,32 @@ class SplitwiseSection(_Strict):
     designs: tuple[str, ...] | None = Field(
         default=None, description="designs to compare (baseline-a100, AA, HA, ...); default: the paper's six"
     )
-    rate_rps: float | None = Field(default=None, gt=0, description="iso-throughput target; default workload.rate_rps")
+    rate_rps: float | None = Field(
+        default=None, gt=0, le=MAX_RATE_RPS, description="iso-throughput target; default workload.rate_rps"
+    )
     objective: Literal["cost", "power", "machines"] = "cost"
-    cost_target_usd_h: float | None = Field(default=None, gt=0, description="iso-cost budget, USD/h")
-    power_target_kw: float | None = Field(default=None, gt=0, description="iso-power budget, kW provisioned")
+    cost_target_usd_h: float | None = Field(default=None, gt=0, le=1e9, description="iso-cost budget, USD/h")
+    power_target_kw: float | None = Field(default=None, gt=0, le=1e7, description="iso-power budget, kW provisioned")
     power_basis: Literal["gpu_tdp", "machine_tdp"] = Field(
         default="gpu_tdp", description="provisioned power: GPU TDPs (artifact, 40 H100 = 70 A100) or SKU TDP"
     )
-    duration: DurationS = Field(default=120.0, description="length of the simulated trace (the paper: 2 minutes)")
+    duration: DurationS = Field(
+        default=120.0,
+        gt=0,
+        le=MAX_SPLITWISE_DURATION_S,
+        description="length of the simulated trace (the paper: 2 minutes); at most 1h, since every search point "
+        "simulates it and memory grows with it",
+    )
     resample: Literal["independent", "joint"] = Field(
         default="independent", description="draw prompt and output sizes independently (artifact) or as trace rows"
     )
     slo: SplitwiseSlo = SplitwiseSlo()
     reference_machine: str = Field(default="DGX-A100", description="machine the slowdowns are measured against")
-    max_batch_tokens: int = Field(default=2048, ge=1, description="prompt tokens per batch (larger prompts run alone)")
-    max_batch_requests: int = Field(default=512, ge=1, description="requests per batch")
-    mixed_batch_factor: float = Field(default=1.1, ge=1.0, description="mixed batch time / prompt time")
+    max_batch_tokens: int = Field(
+        default=2048, ge=1, le=MAX_TOKENS, description="prompt tokens per batch (larger prompts run alone)"
+    )
+    max_batch_requests: int = Field(default=512, ge=1, le=1_000_000, description="requests per batch")
+    mixed_batch_factor: float = Field(default=1.1, ge=1.0, le=100, description="mixed batch time / prompt time")
     max_preemptions: int = Field(
         default=4, ge=0, description="times a decode may be paused for prompts in a mixed batch before it has priority"
     )
