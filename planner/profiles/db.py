@@ -12,6 +12,7 @@ replacement that changes a value is recorded in :attr:`ProfileDB.conflicts` and 
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -22,13 +23,24 @@ from pydantic import BaseModel, ValidationError
 
 from planner.errors import ProfileMissingError, SpecError, SpecProblem, did_you_mean
 from planner.paths import SHIPPED_PROFILES, display_path
-from planner.profiles.schema import PROVENANCES, GpuProfile, ModelProfile, TableMeta, provenance_of
+from planner.profiles.schema import PROVENANCES, ColumnRule, GpuProfile, ModelProfile, TableMeta, provenance_of
 from planner.validation import problems_from_validation
-from planner.yamlmarks import load_yaml_file
+from planner.yamlmarks import Positions, dotted, load_yaml_file, position
 
 
 def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """Digest of a profile file; an unreadable file or a directory is a one-line error naming it (exit 2)."""
+    name = display_path(path)
+    if path.is_dir():
+        raise SpecError.single(name, "", "is a directory, expected a profile file")
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise SpecError.single(name, "", f"cannot read profile file: {exc.strerror or exc}") from None
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,8 @@ class ProfileDB:
     table_meta: dict[str, TableMeta]
     files: list[ProfileFile] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
+    #: catalogue -> entry -> (file it came from, YAML positions of that file), so errors name the user's file and line
+    catalog_origins: dict[str, dict[str, tuple[str, Positions]]] = field(default_factory=dict)
     _tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     #: which catalogue or table each file belongs to ("gpus", "models", "catalog:machines", "table:helix_...")
     _owner: dict[str, str] = field(default_factory=dict)
@@ -99,10 +113,12 @@ class ProfileDB:
                 self._merge_typed(self.models, data, pos, name, ModelProfile, "model")
             else:
                 target = self.catalogs.setdefault(kind, {})
+                origins = self.catalog_origins.setdefault(kind, {})
                 for key, entry in data.items():
                     if key in target and target[key] != entry:
                         self.conflicts.append(f"{name}: {kind}.{key} overrides an earlier definition")
                     target[key] = entry
+                    origins[key] = (name, pos)
         tables_dir = root / "tables"
         for csv in sorted(tables_dir.glob("*.csv")) if tables_dir.is_dir() else []:
             table = csv.stem
@@ -179,6 +195,19 @@ class ProfileDB:
         self._accessed.add(f"catalog:{name}")
         return dict(self.catalogs.get(name, {}))
 
+    def catalog_problem(self, catalog: str, path: tuple[str | int, ...], message: str) -> SpecProblem:
+        """A problem in catalogue entry ``path[0]``, located in the file (shipped or user) that defined it."""
+        file, pos = self.catalog_origins.get(catalog, {}).get(str(path[0]), (f"{catalog}.yaml", {}))
+        line, col = position(pos, path)
+        return SpecProblem(file, dotted(path), message, line, col)
+
+    def catalog_validation_problems(
+        self, catalog: str, key: str, exc: ValidationError, model: type[BaseModel]
+    ) -> list[SpecProblem]:
+        """A pydantic error of catalogue entry ``key`` as located problems in the file that defined the entry."""
+        file, pos = self.catalog_origins.get(catalog, {}).get(key, (f"{catalog}.yaml", {}))
+        return problems_from_validation(exc, file, pos, model, prefix=(key,))
+
     def has_table(self, name: str) -> bool:
         return name in self.table_files
 
@@ -209,26 +238,42 @@ class ProfileDB:
 
     @staticmethod
     def _read_csv(csv: Path, meta: TableMeta) -> pd.DataFrame:
+        """Read one file of a table and check every row against the sidecar's column rules (exit 2 on a bad row)."""
         name = display_path(csv)
         try:
             df = pd.read_csv(csv, comment="#")
         except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-            raise SpecError.single(name, "", f"cannot read CSV: {exc}") from None
-        missing = [c for c in (*meta.keys, "source") if c not in df.columns]
+            raise SpecError.single(name, "", f"cannot read CSV: {str(exc).splitlines()[0]}") from None
+        except OSError as exc:
+            raise SpecError.single(name, "", f"cannot read CSV: {exc.strerror or exc}") from None
+        required = dict.fromkeys((*meta.keys, *meta.columns, "source"))
+        missing = [c for c in required if c not in df.columns]
         if missing:
             raise SpecError.single(name, "", f"missing column(s): {', '.join(missing)}", 1)
+        lines = _data_lines(csv)
         problems: list[SpecProblem] = []
+        for column, rule in meta.columns.items():
+            checked, bad = _check_column(df[column], rule)
+            for i, message in bad:
+                problems.append(SpecProblem(name, column, message, lines[i] if i < len(lines) else None))
+            df[column] = checked
         provenance: list[str] = []
         for i, src in enumerate(df["source"].tolist()):
             try:
                 provenance.append(provenance_of(str(src)))
             except ValueError:
-                problems.append(
-                    SpecProblem(name, f"row {i + 1}.source", f"must start with one of {', '.join(PROVENANCES)}", i + 2)
-                )
+                line = lines[i] if i < len(lines) else None
+                problems.append(SpecProblem(name, "source", f"must start with one of {', '.join(PROVENANCES)}", line))
                 provenance.append("")
         if problems:
-            raise SpecError(problems[:10])
+            problems.sort(key=lambda p: (p.line or 0, p.path))
+            shown = problems[:10]
+            if len(problems) > 10:
+                last = shown[-1]
+                shown[-1] = SpecProblem(
+                    last.file, last.path, f"{last.message} (and {len(problems) - 10} more problems)", last.line
+                )
+            raise SpecError(shown)
         df = df.assign(provenance=provenance)
         return df
 
@@ -241,3 +286,58 @@ class ProfileDB:
             "catalogs": {k: sorted(v) for k, v in sorted(self.catalogs.items())},
             "tables": {k: self.table_meta[k].description for k in sorted(self.table_files)},
         }
+
+
+def _data_lines(csv: Path) -> list[int]:
+    """File line number (1-based) of each data row, skipping comment and blank lines and the header.
+
+    Matches how ``pd.read_csv(comment="#")`` counts rows, so that a problem in row ``i`` names its line in the file.
+    """
+    out: list[int] = []
+    header_seen = False
+    with csv.open(encoding="utf-8", errors="replace") as fh:
+        for number, text in enumerate(fh, start=1):
+            stripped = text.strip()
+            if not stripped or stripped.startswith("#"):
+                continue
+            if not header_seen:
+                header_seen = True
+                continue
+            out.append(number)
+    return out
+
+
+def _check_column(values: pd.Series, rule: ColumnRule) -> tuple[pd.Series, list[tuple[int, str]]]:
+    """The column converted to its declared type, and ``(row, message)`` for every cell that breaks the rule."""
+    bad: list[tuple[int, str]] = []
+    if rule.type == "text":
+        for i, v in enumerate(values.tolist()):
+            if v is None or (isinstance(v, float) and math.isnan(v)) or not str(v).strip():
+                bad.append((i, "empty; expected text"))
+        return values, bad
+    numbers = pd.to_numeric(values, errors="coerce")
+    raw = values.tolist()
+    for i, (v, x) in enumerate(zip(raw, numbers.tolist(), strict=True)):
+        shown = str(v)[:40]
+        if x is None or (isinstance(x, float) and math.isnan(x)):
+            empty = v is None or (isinstance(v, float) and math.isnan(v)) or not str(v).strip()
+            bad.append((i, f"empty; expected {rule.describe()}" if empty else f"not a number (got {shown!r})"))
+            continue
+        x = float(x)
+        if not math.isfinite(x):
+            bad.append((i, f"must be finite (got {shown})"))
+        elif rule.type == "integer" and not x.is_integer():
+            bad.append((i, f"must be an integer (got {shown})"))
+        elif (
+            (rule.gt is not None and not x > rule.gt)
+            or (rule.ge is not None and not x >= rule.ge)
+            or (rule.le is not None and not x <= rule.le)
+        ):
+            bad.append((i, f"must be {rule.describe()} (got {shown})"))
+    if bad:
+        return values, bad
+    if rule.type == "integer" and not pd.api.types.is_integer_dtype(values.dtype):
+        return numbers.astype("int64"), bad
+    if not pd.api.types.is_numeric_dtype(values.dtype):
+        return numbers.astype("float64"), bad
+    return values, bad

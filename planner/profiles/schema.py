@@ -128,10 +128,29 @@ class ModelProfile(_Strict):
         return dense + attn
 
 
+class ColumnRule(_Strict):
+    """What one column of a profile table must hold; checked on every row when the table is first read."""
+
+    type: Literal["number", "integer", "text"] = Field(description="number (finite), integer, or non-empty text")
+    gt: float | None = Field(default=None, description="values must be greater than this")
+    ge: float | None = Field(default=None, description="values must be at least this")
+    le: float | None = Field(default=None, description="values must be at most this")
+
+    def describe(self) -> str:
+        parts = [f"> {self.gt:g}" if self.gt is not None else "", f">= {self.ge:g}" if self.ge is not None else ""]
+        parts.append(f"<= {self.le:g}" if self.le is not None else "")
+        bounds = " and ".join(p for p in parts if p)
+        return f"{'an integer' if self.type == 'integer' else 'a finite number'}" + (f" {bounds}" if bounds else "")
+
+
 class TableMeta(_Strict):
-    """Sidecar of a profile table: which columns identify a row and what the value columns mean."""
+    """Sidecar of a profile table: which columns identify a row and what the value columns mean and must hold."""
 
     description: str
     keys: tuple[str, ...] = Field(min_length=1, description="columns that identify a row; user rows win on these")
     units: dict[str, str] = Field(default_factory=dict, description="column -> unit")
+    columns: dict[str, ColumnRule] = Field(
+        default_factory=dict,
+        description="column -> type and bounds; every listed column is required in every file of the table",
+    )
     licence: str | None = None

@@ -80,12 +80,14 @@ def _entries(db: ProfileDB, section: SplitwiseSection, loaded: LoadedSpec) -> di
     out: dict[str, tuple[MachineEntry, str]] = {}
     problems: list[SpecProblem] = []
     for name, raw in sorted(db.catalog(CATALOGUE).items()):
+        file = db.catalog_origins.get(CATALOGUE, {}).get(str(name), (CATALOGUE_FILE, {}))[0]
+        if not isinstance(raw, dict):
+            problems.append(db.catalog_problem(CATALOGUE, (str(name),), "a machine entry must be a mapping of fields"))
+            continue
         try:
-            out[str(name)] = (MachineEntry.model_validate(raw), CATALOGUE_FILE)
+            out[str(name)] = (MachineEntry.model_validate(raw), file)
         except ValidationError as exc:
-            for err in exc.errors():
-                where = ".".join(str(p) for p in (name, *err["loc"]))
-                problems.append(SpecProblem(CATALOGUE_FILE, where, err["msg"]))
+            problems += db.catalog_validation_problems(CATALOGUE, str(name), exc, MachineEntry)
     if problems:
         raise SpecError(problems)
     for name, entry in section.machines.items():
@@ -98,14 +100,15 @@ def resolve_machines(db: ProfileDB, loaded: LoadedSpec, section: SplitwiseSectio
     spec = loaded.spec
     problems: list[SpecProblem] = []
     machines: dict[str, Machine] = {}
-    for name, (entry, file) in _entries(db, section, loaded).items():
+    entries = _entries(db, section, loaded)
+    for name, (entry, file) in entries.items():
         where: tuple[Any, ...] = ("splitwise", "machines", name) if file == loaded.display else (name,)
 
         def bad(field: str, msg: str, where: tuple[Any, ...] = where, file: str = file) -> None:
             if file == loaded.display:
                 problems.append(loaded.problem((*where, field), msg))
             else:
-                problems.append(SpecProblem(file, ".".join(map(str, (*where, field))), msg))
+                problems.append(db.catalog_problem(CATALOGUE, (*where, field), msg))
 
         gpu_key = db.resolve_gpu(entry.gpu)
         if gpu_key is None:
@@ -143,21 +146,27 @@ def resolve_machines(db: ProfileDB, loaded: LoadedSpec, section: SplitwiseSectio
             derive_from=entry.derive_from,
             source=entry.source,
         )
+    files = {name: file for name, (_, file) in entries.items()}
+
+    def located(name: str, field: tuple[str, ...], msg: str) -> SpecProblem:
+        if files.get(name) == loaded.display:
+            return loaded.problem(("splitwise", "machines", name, *field), msg)
+        return db.catalog_problem(CATALOGUE, (name, *field), msg)
+
     for name, m in machines.items():
         if m.derive_from is not None and find_machine(machines, m.derive_from.machine) is None:
+            unknown = m.derive_from.machine
             problems.append(
-                SpecProblem(
-                    CATALOGUE_FILE,
-                    f"{name}.derive_from.machine",
-                    f"unknown machine '{m.derive_from.machine}'{did_you_mean(m.derive_from.machine, list(machines))}",
+                located(
+                    name,
+                    ("derive_from", "machine"),
+                    f"unknown machine '{unknown}'{did_you_mean(unknown, list(machines))}",
                 )
             )
     shorts: dict[str, str] = {}
     for name, m in sorted(machines.items()):
         if m.short in shorts:
-            problems.append(
-                SpecProblem(CATALOGUE_FILE, f"{name}.short", f"short '{m.short}' already used by {shorts[m.short]}")
-            )
+            problems.append(located(name, ("short",), f"short '{m.short}' already used by {shorts[m.short]}"))
         shorts[m.short] = name
     if problems:
         raise SpecError(problems)
