@@ -88,13 +88,36 @@ def build_graph(inst: HelixInstance, ranges: Ranges, mode: Mode, scale: float | 
     return g
 
 
-def _maximum_flow(g: nx.DiGraph) -> tuple[float, dict[str, dict[str, float]]]:
-    """networkx preflow-push (what the Helix simulator uses); Edmonds-Karp when preflow-push trips over float
-    rounding (networkx raises IndexError in its height buckets on some float capacities)."""
+def maximum_flow(g: nx.DiGraph, source: str = SOURCE, sink: str = SINK) -> tuple[float, dict[str, dict[str, float]]]:
+    """Max flow of ``g`` whose decomposition does not depend on the process's hash seed.
+
+    networkx's preflow-push discharges "an arbitrary element" of a *set* of active nodes; with string node names
+    that order changes with ``PYTHONHASHSEED``, and so does which of the equally large max flows comes back (the
+    plan's edge flows, the MILP's warm start, the simulator's routing weights). The nodes are therefore handed to
+    networkx as integers numbered in insertion order (an int hashes to itself), and named back afterwards.
+    Edmonds-Karp is the fallback when preflow-push trips over float rounding (networkx raises IndexError in its
+    height buckets on some float capacities).
+    """
+    names = list(g.nodes)
+    h = nx.convert_node_labels_to_integers(g, ordering="default")
+    s, t = names.index(source), names.index(sink)
     try:
-        return nx.maximum_flow(g, SOURCE, SINK)
+        value, flow = nx.maximum_flow(h, s, t)
     except IndexError:
-        return nx.maximum_flow(g, SOURCE, SINK, flow_func=edmonds_karp)
+        value, flow = nx.maximum_flow(h, s, t, flow_func=edmonds_karp)
+    return value, {names[u]: {names[v]: f for v, f in row.items()} for u, row in flow.items()}
+
+
+def _source_side(g: nx.DiGraph) -> set[str]:
+    """Nodes on the source side of a minimum cut (the same integer relabelling as :func:`maximum_flow`)."""
+    names = list(g.nodes)
+    h = nx.convert_node_labels_to_integers(g, ordering="default")
+    s, t = names.index(SOURCE), names.index(SINK)
+    try:
+        _, (reach, _) = nx.minimum_cut(h, s, t)
+    except IndexError:
+        _, (reach, _) = nx.minimum_cut(h, s, t, flow_func=edmonds_karp)
+    return {names[i] for i in reach}
 
 
 def max_flow(inst: HelixInstance, ranges: Ranges, mode: Mode = "strict", scale: float | None = None) -> FlowResult:
@@ -102,7 +125,7 @@ def max_flow(inst: HelixInstance, ranges: Ranges, mode: Mode = "strict", scale: 
     g = build_graph(inst, ranges, mode, scale)
     caps = _capacities(inst, ranges, scale)
     edges = valid_edges(inst, ranges, mode)
-    value, flow = _maximum_flow(g)
+    value, flow = maximum_flow(g)
     inflow = {n.name: float(flow.get(_node_in(n.name), {}).get(_node_out(n.name), 0.0)) for n in inst.nodes}
     edge_flow: dict[tuple[str, str], float] = {}
     for e in edges:
@@ -112,10 +135,7 @@ def max_flow(inst: HelixInstance, ranges: Ranges, mode: Mode = "strict", scale: 
     cut_nodes: list[str] = []
     cut_edges: list[tuple[str, str]] = []
     if value > 0:
-        try:
-            _, (reach, _) = nx.minimum_cut(g, SOURCE, SINK)
-        except IndexError:
-            _, (reach, _) = nx.minimum_cut(g, SOURCE, SINK, flow_func=edmonds_karp)
+        reach = _source_side(g)
         for n in inst.nodes:
             if _node_in(n.name) in reach and _node_out(n.name) not in reach:
                 cut_nodes.append(n.name)
@@ -130,7 +150,7 @@ def max_flow(inst: HelixInstance, ranges: Ranges, mode: Mode = "strict", scale: 
 def flow_value(inst: HelixInstance, ranges: Ranges, mode: Mode = "strict") -> float:
     """Just the max-flow value (tokens/s) of a placement."""
     g = build_graph(inst, ranges, mode)
-    return float(_maximum_flow(g)[0])
+    return float(maximum_flow(g)[0])
 
 
 def routing_weights(result: FlowResult) -> dict[str, list[tuple[str, float]]]:

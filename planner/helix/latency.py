@@ -255,7 +255,7 @@ def hop_limited_flow(inst: HelixInstance, ranges: Ranges, mode: Mode, max_hops: 
         else:
             arrive.setdefault((v, h), []).append(var)
             leave.setdefault((u, h - 1), []).append(var)
-    for key in set(arrive) | set(leave):
+    for key in sorted(set(arrive) | set(leave)):  # constraint order fixed: GLOP picks among optimal flows by it
         m.add_linear_constraint(mathopt.LinearSum(arrive.get(key, [])) - mathopt.LinearSum(leave.get(key, [])) == 0.0)
     for n in inst.nodes:
         into = [var for (u, v, h), var in x.items() if v == n.name]

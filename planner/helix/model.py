@@ -49,7 +49,7 @@ from typing import Any
 
 from planner.helix.backends import Backend, Expr, total, var
 from planner.helix.bounds import edge_ceiling
-from planner.helix.flow import Mode, edge_valid
+from planner.helix.flow import Mode, edge_valid, maximum_flow
 from planner.helix.instance import SINK, SOURCE, HelixEdge, HelixInstance
 
 
@@ -218,7 +218,7 @@ def add_full_hint(m: HelixModel, ranges: Mapping[str, tuple[int, int]]) -> float
         u = SOURCE if e.src == SOURCE else f"{e.src}/out"
         w = SINK if e.dst == SINK else f"{e.dst}/in"
         g.add_edge(u, w, capacity=b.flow_value(_edge_cap(inst, e, m.cut_tok_s)))
-    value, flow = nx.maximum_flow(g, SOURCE, SINK)
+    value, flow = maximum_flow(g)
     for e in inst.edges:
         key = (e.src, e.dst)
         f = 0.0
