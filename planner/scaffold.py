@@ -6,6 +6,7 @@ the planner will assume and can edit it; ``plan validate`` accepts it and the ch
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -25,6 +26,8 @@ GPUS_FORMS = "e.g. 4xA100-80G,8xL4@us-east,2x8xH100-80G@eu-west (count x [gpus p
 DEFAULT_INTRA = ("10Gbps", "1ms")
 DEFAULT_INTER = ("1Gbps", "50ms")
 DEFAULT_REGION = "region-1"
+#: KV-cache share of VRAM the scaffolded helix section writes (``kv_reserve_fraction``); the rest holds weights.
+HELIX_KV_RESERVE = 0.5
 
 #: What ``plan init --solver S`` assumes when --gpus / --model are not given: hardware the solver has profiles for.
 SOLVER_DEFAULTS: dict[str, tuple[str, str]] = {
@@ -146,8 +149,8 @@ def render_spec(solver: str, groups: list[GroupRequest], model: str, db: Profile
 
 
 def _helix_section(groups: list[GroupRequest]) -> str:
-    return """helix:                  # options of plan helix (defaults spelled out)
-  kv_reserve_fraction: 0.5     # share of VRAM kept for KV cache; the rest holds layer weights
+    return f"""helix:                  # options of plan helix (defaults spelled out)
+  kv_reserve_fraction: {HELIX_KV_RESERVE:g}     # share of VRAM kept for KV cache; the rest holds layer weights
   partial_inference: false     # allow overlapping layer ranges (i->j when start_j <= end_i < end_j)"""
 
 
@@ -189,6 +192,57 @@ def _dynamo_section(groups: list[GroupRequest]) -> str:
   reshard_epoch: 5m
   headroom: 0.1           # provision 1.1 x each epoch's peak rate
 # For a day of changing load add workload.load_curve: [{at: "00:00", rps: 3}, {at: "09:00", rps: 12}, ...]"""
+
+
+def capacity_warnings(solver: str, groups: list[GroupRequest], model: str, db: ProfileDB) -> list[str]:
+    """Warnings when the scaffolded cluster cannot hold the model at all (the solver would only say infeasible).
+
+    Helix spreads layers over nodes: the cluster must hold every layer once in the VRAM left after the KV reserve
+    (each node holds whole layers). Splitwise and DynamoLLM put the whole model on one node (tensor parallelism
+    inside it): every node must hold all the weights. The shortfall says how many more nodes of each listed GPU
+    type would close it.
+    """
+    key = db.resolve_model(model)
+    if key is None:
+        return []
+    prof = db.models[key]
+    if solver == "helix":
+        weight = prof.layer_weight_bytes
+        room: dict[tuple[str, int], int] = {}
+        for g in groups:
+            vram = db.gpus[g.gpu].vram_bytes * g.gpus_per_node
+            room[(g.gpu, g.gpus_per_node)] = math.floor((1.0 - HELIX_KV_RESERVE) * vram / weight + 1e-9)
+        held = sum(room[(g.gpu, g.gpus_per_node)] * g.count for g in groups)
+        short = prof.layers - held
+        if short <= 0:
+            return []
+        fixes = [
+            f"{math.ceil(short / k)} more {_node_label(gpu, per)} node{'s' if math.ceil(short / k) > 1 else ''}"
+            for (gpu, per), k in room.items()
+            if k > 0
+        ]
+        how = f"; it would fit with {' or '.join(fixes)}" if fixes else "; no listed GPU holds even one layer"
+        return [
+            f"warning: this cluster cannot hold {key}: {held * weight / 1e9:.1f} GB of weight room "
+            f"({held} layers in the VRAM left after kv_reserve_fraction {HELIX_KV_RESERVE:g}) against "
+            f"{prof.layers * weight / 1e9:.1f} GB needed ({prof.layers} layers of {weight / 1e9:.3g} GB), "
+            f"short by {short * weight / 1e9:.1f} GB ({short} layer{'s' if short > 1 else ''}){how}"
+        ]
+    out = []
+    for g in groups:
+        vram = db.gpus[g.gpu].vram_bytes * g.gpus_per_node
+        if vram < prof.weight_bytes:
+            need = math.ceil(prof.weight_bytes / db.gpus[g.gpu].vram_bytes)
+            out.append(
+                f"warning: a {_node_label(g.gpu, g.gpus_per_node)} node ({vram / 1e9:.1f} GB) cannot hold the "
+                f"{prof.weight_bytes / 1e9:.1f} GB of {key} weights that plan {solver} places on one node; "
+                f"it needs at least {need} GPUs per node"
+            )
+    return out
+
+
+def _node_label(gpu: str, per: int) -> str:
+    return gpu if per == 1 else f"{per}x{gpu}"
 
 
 _SECTIONS = {"helix": _helix_section, "splitwise": _splitwise_section, "dynamo": _dynamo_section}

@@ -21,6 +21,7 @@ from planner.paths import display_path
 from planner.plan import Plan, plan_json, write_plan
 from planner.render.console import err_line, out_text, progress, stdout
 from planner.runner import SolverInputs, load_inputs, spec_note
+from planner.spec.loader import DEFAULT_MAX_NODES
 from planner.units import UnitError, format_duration, parse_duration
 
 OutputFormat = Literal["table", "json", "markdown"]
@@ -39,6 +40,7 @@ class CommonOptions:
     quiet: bool = False
     verbose: bool = False
     plot: Path | None = None
+    max_nodes: int = DEFAULT_MAX_NODES
 
 
 class Format(enum.StrEnum):
@@ -93,6 +95,14 @@ SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (sampling, sol
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display or notes on stderr.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="More detail in the report.")]
 PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Write a PNG figure of the plan here.")]
+MaxNodesOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-nodes",
+        min=1,
+        help="Refuse specs with more nodes than this (memory grows with the square of the node count).",
+    ),
+]
 
 
 def parse_seconds_option(
@@ -136,17 +146,22 @@ def common_options(
     quiet: bool,
     verbose: bool,
     plot: Path | None = None,
+    max_nodes: int = DEFAULT_MAX_NODES,
 ) -> CommonOptions:
+    """The options every solver command shares; a malformed one is a usage error (one line, exit 2)."""
+    with handle_errors():
+        time_limit_s = parse_time_limit(time_limit)
     return CommonOptions(
         out=out,
         format=fmt.value,  # type: ignore[arg-type]
         profiles=profiles,
         overrides=list(overrides or []),
-        time_limit_s=parse_time_limit(time_limit),
+        time_limit_s=time_limit_s,
         seed=seed,
         quiet=quiet,
         verbose=verbose,
         plot=plot,
+        max_nodes=max_nodes,
     )
 
 
@@ -193,7 +208,7 @@ def execute(solver: str, spec: Path | None, common: CommonOptions, solve: Callab
         path, note = spec_note(spec, solver)
         if note and not common.quiet:
             err_line(note)
-        inputs = load_inputs(path, common.profiles, common.overrides)
+        inputs = load_inputs(path, common.profiles, common.overrides, common.max_nodes)
         try:
             with progress(f"planning with {solver} ...", common.quiet):
                 plan = solve(inputs)

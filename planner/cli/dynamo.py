@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from planner.cli.common import (
+    DEFAULT_MAX_NODES,
     CommonOptions,
     Format,
     FormatOpt,
+    MaxNodesOpt,
     OutOpt,
     PlotOpt,
     ProfilesOpt,
@@ -44,6 +47,10 @@ CarbonOpt = Annotated[
     Path | None, typer.Option("--carbon", dir_okay=False, help="Grid carbon intensity CSV (time,gco2_per_kwh).")
 ]
 PriceOpt = Annotated[float | None, typer.Option("--price-kwh", min=0.0, help="Electricity price, USD/kWh.")]
+MaxEpochsOpt = Annotated[
+    int,
+    typer.Option("--max-epochs", min=1, help="Refuse plans of more epochs than this (one MILP per epoch)."),
+]
 
 
 def _duration(flag: str, text: str | None) -> float | None:
@@ -61,6 +68,7 @@ def dynamo_command(
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     plot: PlotOpt = None,
+    max_nodes: MaxNodesOpt = DEFAULT_MAX_NODES,
     mode: ModeOpt = None,
     epoch: EpochOpt = None,
     reshard_epoch: ReshardOpt = None,
@@ -68,14 +76,17 @@ def dynamo_command(
     slo: SloOpt = None,
     carbon: CarbonOpt = None,
     price_kwh: PriceOpt = None,
+    max_epochs: MaxEpochsOpt = 1440,
 ) -> None:
     """Run the dynamo solver on SPEC (default: the shipped example)."""
     from planner.cli.common import handle_errors
 
-    common = common_options(out, fmt, profiles, overrides, time_limit, seed, quiet, verbose, plot)
+    common = common_options(out, fmt, profiles, overrides, time_limit, seed, quiet, verbose, plot, max_nodes)
     with handle_errors():
         from planner.dynamo.problem import DynamoOptions
 
+        if price_kwh is not None and not math.isfinite(price_kwh):
+            raise UsageError(f"--price-kwh must be a finite number, got {price_kwh}")
         if mode is not None and mode not in ("joint", "hierarchical"):
             raise UsageError(f"--mode must be joint or hierarchical, got '{mode}'")
         opts = DynamoOptions(
@@ -88,6 +99,7 @@ def dynamo_command(
             price_kwh=price_kwh,
             time_limit_s=common.time_limit_s,
             seed=seed,
+            max_epochs=max_epochs,
         )
     execute("dynamo", spec, common, lambda inputs: _solve(inputs, opts, common))
 

@@ -10,9 +10,11 @@ from typing import Annotated, Literal
 import typer
 
 from planner.cli.common import (
+    DEFAULT_MAX_NODES,
     CommonOptions,
     Format,
     FormatOpt,
+    MaxNodesOpt,
     OutOpt,
     PlotOpt,
     ProfilesOpt,
@@ -152,6 +154,7 @@ def helix_command(
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     plot: PlotOpt = None,
+    max_nodes: MaxNodesOpt = DEFAULT_MAX_NODES,
     solver: Annotated[SolverChoice, typer.Option("--solver", help="MILP backend.")] = SolverChoice.cpsat,
     formulation: Annotated[
         FormulationChoice,
@@ -197,7 +200,7 @@ def helix_command(
     ] = False,
 ) -> None:
     """Place contiguous layer ranges on every node to maximise the max-flow throughput, and prove how close it is."""
-    common = common_options(out, fmt, profiles, overrides, time_limit, seed, quiet, verbose, plot)
+    common = common_options(out, fmt, profiles, overrides, time_limit, seed, quiet, verbose, plot, max_nodes)
 
     def solve(inputs: SolverInputs) -> Plan:
         threshold = None

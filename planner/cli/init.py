@@ -13,7 +13,7 @@ from planner.paths import display_path
 from planner.plan import write_json_atomic
 from planner.profiles.db import ProfileDB
 from planner.render.console import err_line, out_text
-from planner.scaffold import SOLVER_DEFAULTS, SOLVERS, parse_gpus, render_spec
+from planner.scaffold import SOLVER_DEFAULTS, SOLVERS, capacity_warnings, parse_gpus, render_spec
 
 
 def _complete_solver(incomplete: str) -> list[str]:
@@ -37,12 +37,11 @@ def init_command(
     with handle_errors():
         db = ProfileDB.load(profiles)
         default_gpus, default_model = SOLVER_DEFAULTS.get(solver, SOLVER_DEFAULTS["helix"])
-        text = render_spec(
-            solver,
-            parse_gpus(default_gpus if gpus is None else gpus, db),
-            default_model if model is None else model,
-            db,
-        )
+        groups = parse_gpus(default_gpus if gpus is None else gpus, db)
+        model_name = default_model if model is None else model
+        text = render_spec(solver, groups, model_name, db)
+        for warning in capacity_warnings(solver, groups, model_name, db):
+            err_line(warning)
         if out is None:
             out_text(text)
             return

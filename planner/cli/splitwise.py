@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from planner.cli.common import (
+    DEFAULT_MAX_NODES,
     CommonOptions,
     Format,
     FormatOpt,
+    MaxNodesOpt,
     OutOpt,
     PlotOpt,
     ProfilesOpt,
@@ -147,9 +149,10 @@ def splitwise_command(
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     plot: PlotOpt = None,
+    max_nodes: MaxNodesOpt = DEFAULT_MAX_NODES,
 ) -> None:
     """Size prompt/token pools under the nine Splitwise SLOs (default spec: BLOOM-176B, coding trace)."""
-    common = common_options(out, fmt, profiles, overrides, time_limit, seed, quiet, verbose, plot)
+    common = common_options(out, fmt, profiles, overrides, time_limit, seed, quiet, verbose, plot, max_nodes)
 
     def solve(inputs: SolverInputs) -> Plan:
         from planner.runner.splitwise import run

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from planner.cli.common import Format, FormatOpt, ProfilesOpt, SetOpt, handle_errors
+from planner.cli.common import DEFAULT_MAX_NODES, Format, FormatOpt, MaxNodesOpt, ProfilesOpt, SetOpt, handle_errors
 from planner.profiles.db import ProfileDB
 from planner.render.console import out_text, stdout
 from planner.spec.loader import load_spec
@@ -19,6 +19,7 @@ def validate_command(
     profiles: ProfilesOpt = None,
     overrides: SetOpt = None,
     fmt: FormatOpt = Format.table,
+    max_nodes: MaxNodesOpt = DEFAULT_MAX_NODES,
 ) -> None:
     """Load a spec with its profiles and summarise it: nodes, VRAM, links, which solvers it can feed."""
     from planner.render.validate import render_summary
@@ -26,7 +27,7 @@ def validate_command(
 
     with handle_errors():
         db = ProfileDB.load(profiles)
-        loaded = load_spec(spec, db, list(overrides or []))
+        loaded = load_spec(spec, db, list(overrides or []), max_nodes=max_nodes)
         summary = summarize(loaded, db)
         if fmt == Format.json:
             out_text(json.dumps(summary.as_dict(), indent=2, sort_keys=True))

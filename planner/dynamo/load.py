@@ -154,6 +154,24 @@ def replay_epochs(scheme: ClassScheme, trace: Requests, first_s: float, length: 
     return out
 
 
+class TooManyEpochs(Exception):
+    """The horizon cut into epochs of the requested length gives more epochs than allowed (``--max-epochs``).
+
+    Raised before any epoch is built: one MILP is solved per epoch, so 1-second epochs over a day (86,400 solves)
+    or shorter would run for hours and hold every epoch in memory. :func:`planner.dynamo.problem.prepare` turns it
+    into a located error naming the period that produced it.
+    """
+
+    def __init__(self, count: int, horizon_s: float, length_s: float, limit: int) -> None:
+        self.count, self.horizon_s, self.length_s, self.limit = count, horizon_s, length_s, limit
+        super().__init__(f"{count} epochs")
+
+
+def _limit_epochs(count: int, horizon_s: float, length_s: float, max_epochs: int | None) -> None:
+    if max_epochs is not None and count > max_epochs:
+        raise TooManyEpochs(count, horizon_s, length_s, max_epochs)
+
+
 def build_epochs(
     workload: Workload,
     scheme: ClassScheme,
@@ -162,8 +180,12 @@ def build_epochs(
     horizon_s: float | None,
     linear: bool,
     spec_name: str,
+    max_epochs: int | None = None,
 ) -> tuple[list[Epoch], LoadSource]:
-    """Epochs for the spec's workload (see module docstring). ``resolve`` maps spec-relative paths to files."""
+    """Epochs for the spec's workload (see module docstring). ``resolve`` maps spec-relative paths to files.
+
+    Raises :class:`TooManyEpochs` before building anything when there would be more than ``max_epochs``.
+    """
     trace: Requests | None = None
     first_s = 0.0
     trace_name = ""
@@ -176,6 +198,9 @@ def build_epochs(
         first_s = ts.hour * 3600.0 + ts.minute * 60.0 + ts.second + ts.microsecond / 1e6
     if trace is not None and workload.arrival == "trace" and workload.load_curve is None:
         horizon = horizon_s or min(max(trace.duration_s, 1.0), DAY_S)  # plans are one day: HH:MM epoch labels
+        start = math.floor(first_s / length_s) * length_s
+        count = max(1, int(math.ceil((first_s + min(trace.duration_s, horizon) - start) / length_s - 1e-9)))
+        _limit_epochs(count, horizon, length_s, max_epochs)
         epochs = replay_epochs(scheme, trace, first_s, length_s, horizon)
         mix = class_mix(scheme, trace.input_tokens, trace.output_tokens)
         return epochs, LoadSource("replay", f"trace {trace_name} replayed ({len(trace)} requests)", mix)
@@ -193,6 +218,7 @@ def build_epochs(
     if workload.load_curve:
         horizon = horizon_s or DAY_S
         start = parse_clock(workload.load_curve[0].at) if horizon < DAY_S else 0.0
+        _limit_epochs(int(math.ceil(horizon / length_s - 1e-9)), horizon, length_s, max_epochs)
         epochs = curve_epochs(workload.load_curve, mix, start, horizon, length_s, linear)
         how = "linear between points" if linear else "steps"
         detail = f"load curve ({len(workload.load_curve)} points, {how}) x {mix_from}"
@@ -201,6 +227,7 @@ def build_epochs(
     if not rate or not math.isfinite(rate):
         raise SpecError.single(spec_name, "workload.rate_rps", "plan dynamo needs rate_rps or a load_curve")
     horizon = horizon_s or length_s
+    _limit_epochs(int(math.ceil(horizon / length_s - 1e-9)), horizon, length_s, max_epochs)
     points = (LoadPoint(at="00:00", rps=float(rate)),)
     epochs = curve_epochs(points, mix, 0.0, horizon, length_s, False)
     return epochs, LoadSource("constant", f"constant {rate:g} req/s x {mix_from}", mix)
@@ -226,6 +253,8 @@ def read_carbon(path: Path) -> CarbonSeries:
         df = pd.read_csv(path, comment="#", dtype=str, keep_default_na=False)
     except FileNotFoundError:
         raise SpecError.single(name, "", "carbon intensity file not found") from None
+    except OSError as exc:
+        raise SpecError.single(name, "", f"cannot read carbon intensity file: {exc.strerror or exc}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise SpecError.single(name, "", f"cannot read CSV: {str(exc).splitlines()[0]}") from None
     if list(df.columns) != ["time", "gco2_per_kwh"]:

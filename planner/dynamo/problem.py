@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from planner.dynamo.classes import ClassScheme
-from planner.dynamo.load import CarbonSeries, Epoch, LoadSource, build_epochs, read_carbon
+from planner.dynamo.load import CarbonSeries, Epoch, LoadSource, TooManyEpochs, build_epochs, read_carbon
 from planner.dynamo.profile import LATENCIES, Config, Figures, ProfileSet, Slo, load_profiles
 from planner.dynamo.solution import Group, make_group
 from planner.errors import InfeasibleError, Shortfall, SpecError, UsageError
@@ -23,6 +23,10 @@ from planner.profiles.db import ProfileDB
 from planner.profiles.schema import GpuProfile
 from planner.spec.loader import LoadedSpec
 from planner.spec.sections.dynamo import DynamoSection
+from planner.units import format_duration
+
+#: Default of ``--max-epochs``: one-minute epochs over a day (the shipped days use 288 five-minute epochs).
+DEFAULT_MAX_EPOCHS = 1440
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,8 @@ class DynamoOptions:
     price_kwh: float | None = None
     time_limit_s: float = 60.0
     seed: int = 0
+    #: most epochs a day may be cut into (one MILP each); ``--max-epochs`` raises it
+    max_epochs: int = DEFAULT_MAX_EPOCHS
 
 
 @dataclass
@@ -299,9 +305,26 @@ def prepare(loaded: LoadedSpec, db: ProfileDB, opts: DynamoOptions) -> DynamoPro
     check_slos_achievable(profiles, slos, figures)
     wl = loaded.spec.workload
     assert wl is not None
-    epochs, source = build_epochs(
-        wl, scheme, loaded.resolve, reshard_s, section.horizon, section.load_interpolation == "linear", loaded.display
-    )
+    try:
+        epochs, source = build_epochs(
+            wl,
+            scheme,
+            loaded.resolve,
+            reshard_s,
+            section.horizon,
+            section.load_interpolation == "linear",
+            loaded.display,
+            max_epochs=opts.max_epochs,
+        )
+    except TooManyEpochs as exc:
+        what = (
+            f"{format_duration(exc.length_s)} epochs over a {format_duration(exc.horizon_s)} horizon make "
+            f"{exc.count:,} epochs (one MILP each), more than --max-epochs {exc.limit:,}; use a longer period "
+            "or raise --max-epochs"
+        )
+        if opts.reshard_epoch_s:
+            raise UsageError(f"--reshard-epoch: {what}") from None
+        raise SpecError([loaded.problem(("dynamo", "reshard_epoch"), what)]) from None
     budget = opts.gpu_budget or section.gpu_budget or total_gpus
     budget_source = "--gpu-budget" if opts.gpu_budget else ("dynamo.gpu_budget" if section.gpu_budget else "nodes")
     carbon = None

@@ -20,7 +20,7 @@ from planner.paths import SHIPPED_SPECS, display_path
 from planner.plan import Assumption, InputFile, Inputs, Plan, PlanKind, SolverBlock, run_info
 from planner.profiles.db import ProfileDB
 from planner.solver import SolveReport
-from planner.spec.loader import LoadedSpec, load_spec
+from planner.spec.loader import DEFAULT_MAX_NODES, LoadedSpec, load_spec
 
 #: The spec each solver runs on when the user gives none (first-run experience).
 DEFAULT_SPECS: dict[str, str] = {
@@ -42,10 +42,15 @@ class SolverInputs:
     profiles: ProfileDB
 
 
-def load_inputs(spec_path: Path, profiles: Path | None = None, overrides: list[str] | None = None) -> SolverInputs:
+def load_inputs(
+    spec_path: Path,
+    profiles: Path | None = None,
+    overrides: list[str] | None = None,
+    max_nodes: int = DEFAULT_MAX_NODES,
+) -> SolverInputs:
     """Load the profile database (shipped + the ``--profiles`` layer) and the spec with its ``--set`` overrides."""
     db = ProfileDB.load(profiles)
-    loaded = load_spec(spec_path, db, list(overrides or []))
+    loaded = load_spec(spec_path, db, list(overrides or []), max_nodes=max_nodes)
     return SolverInputs(loaded, db)
 
 
