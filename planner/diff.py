@@ -35,6 +35,7 @@ from planner.errors import PlannerError, SpecError, UsageError, did_you_mean
 from planner.inputfiles import load_json_file
 from planner.paths import display_path
 from planner.plan import FLOAT_DIGITS, METRIC_NAMES, METRIC_SUFFIXES, Plan, read_plan
+from planner.solver import Status
 
 #: Semantic version of the ``plan diff --format json`` document (minor bumps only add fields).
 DIFF_FORMAT_VERSION = "1.0.0"
@@ -786,9 +787,6 @@ def resolve_metric(name: str, deltas: Mapping[str, MetricDelta]) -> str | None:
     return None
 
 
-_STATUS_RANK = {"optimal": 3, "feasible": 2, "time_limit": 1, "interrupted": 1, "infeasible": 0, "error": 0}
-
-
 def evaluate_guardrail(g: Guardrail, old: Plan, new: Plan, deltas: Mapping[str, MetricDelta]) -> GuardrailResult:
     """Is the rule breached by going from ``old`` to ``new``? Thresholds apply to the change, never the level."""
     if g.name == "slo":
@@ -801,7 +799,7 @@ def evaluate_guardrail(g: Guardrail, old: Plan, new: Plan, deltas: Mapping[str, 
         )
     if g.name == "status":
         a, b = old.solver.status, new.solver.status
-        worse = _STATUS_RANK.get(b, 0) < _STATUS_RANK.get(a, 0)
+        worse = Status(b).tier > Status(a).tier  # planner.solver.Status: a move to a less usable tier
         detail = f"status {a} -> {b}" if a != b else f"status {a} (unchanged)"
         return GuardrailResult(rule=g.rule, breached=worse, detail=detail)
     metric = resolve_metric(g.name, deltas)

@@ -44,6 +44,12 @@ class Status(enum.StrEnum):
         """Position in the best-to-worst order (0 = optimal)."""
         return _STATUS_ORDER.index(self)
 
+    @property
+    def tier(self) -> int:
+        """How usable the result is, coarser than the order: 0 proved optimal, 1 a verified plan, 2 cut short (time
+        limit or Ctrl-C) with the best plan so far, 3 no plan. ``plan diff`` flags a move to a higher tier."""
+        return _STATUS_TIER[self]
+
     @classmethod
     def worst(cls, statuses: Iterable[str], default: Status | None = None) -> Status:
         """The worst of several statuses (a day of epochs, a cluster and a pool level): what the whole run reports."""
@@ -56,6 +62,14 @@ class Status(enum.StrEnum):
 
 
 _STATUS_ORDER: tuple[Status, ...] = tuple(Status)
+_STATUS_TIER: dict[Status, int] = {
+    Status.optimal: 0,
+    Status.feasible: 1,
+    Status.time_limit: 2,
+    Status.interrupted: 2,
+    Status.infeasible: 3,
+    Status.error: 3,
+}
 
 
 def never_cancelled() -> bool:
@@ -79,8 +93,9 @@ class SolveOptions:
     * ``workers``: threads or processes; ``1`` plus a fixed seed is what makes a MILP byte-identical between runs;
     * ``rel_gap``: stop once the best plan is within this relative gap of the proven bound (where a solver proves
       bounds);
-    * ``cancel``: polled between units of work (MILP callbacks, search points, epochs); returning True stops the
-      solve like Ctrl-C does (status ``interrupted``, best plan so far kept).
+    * ``cancel``: polled between units of work (the MILP watch loop, designs, epochs); returning True stops the
+      solve like Ctrl-C does (status ``interrupted``, best plan so far kept). Library callers (a sweep, a test)
+      stop a solve with it; on the command line Ctrl-C arrives as ``KeyboardInterrupt`` with the same effect.
     """
 
     time_limit_s: float = 60.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import math
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ class CommonOptions:
     verbose: bool = False
     plot: Path | None = None
     max_nodes: int = DEFAULT_MAX_NODES
+    #: ``time.monotonic()`` when the command started: ``--time-limit`` is the wall clock of the whole command.
+    started_at: float = field(default_factory=time.monotonic)
 
 
 class Format(enum.StrEnum):
@@ -89,9 +92,10 @@ SetOpt = Annotated[
     typer.Option("--set", help="Override a spec value: dotted.path=value (repeatable; the path must exist)."),
 ]
 TimeLimitOpt = Annotated[
-    str, typer.Option("--time-limit", help="Solver time limit: seconds, or with a unit (90s, 5m).")
+    str,
+    typer.Option("--time-limit", help="Wall clock of the whole command: seconds, or with a unit (90s, 5m)."),
 ]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (sampling, solver).")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed of every sampler and solver (same seed, same plan).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display or notes on stderr.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="More detail in the report.")]
 PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Write a PNG figure of the plan here.")]

@@ -100,6 +100,7 @@ def dynamo_command(
             time_limit_s=common.time_limit_s,
             seed=seed,
             max_epochs=max_epochs,
+            started_at=common.started_at,
         )
     execute("dynamo", spec, common, lambda inputs: _solve(inputs, opts, common))
 

@@ -128,6 +128,7 @@ def _options(
         workers=workers,
         time_limit_s=common.time_limit_s,
         seed=common.seed,
+        started_at=common.started_at,
     )
 
 

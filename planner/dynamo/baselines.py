@@ -21,6 +21,7 @@ from planner.dynamo.load import Epoch
 from planner.dynamo.problem import DynamoProblem
 from planner.dynamo.profile import Config
 from planner.dynamo.solution import EpochResult, Group
+from planner.solver import SolveOptions, remaining_s
 
 BASELINE_NAMES: tuple[str, ...] = ("singlepool", "static-pools-tp8", "static-pools")
 
@@ -67,10 +68,10 @@ def _fill(problem: DynamoProblem, pool: str, fleet: list[tuple[Config, int]], k:
     return groups
 
 
-def static_pools(problem: DynamoProblem, tp_max_only: bool) -> Baseline:
+def static_pools(problem: DynamoProblem, options: SolveOptions, tp_max_only: bool) -> Baseline:
     """Per-class pools at the top clock sized for each class's peak over the horizon; static all day."""
     from planner.dynamo.model import EpochModel
-    from planner.dynamo.solve import _data, milp_instance, top_clock_configs, window_epoch
+    from planner.dynamo.solve import MIN_MILP_S, _data, milp_instance, top_clock_configs, window_epoch
 
     name = "static-pools-tp8" if tp_max_only else "static-pools"
     top = top_clock_configs(problem)
@@ -90,7 +91,8 @@ def static_pools(problem: DynamoProblem, tp_max_only: bool) -> Baseline:
     inst = milp_instance(
         problem, top, budget=None, start=False, reshard=False, serves={k: (k,) for k in problem.classes}
     )
-    sol = EpochModel(inst, name=f"dynamo-{name}").solve(_data(problem, day, None), problem.time_limit_s)
+    limit = max(remaining_s(options.deadline()), MIN_MILP_S)
+    sol = EpochModel(inst, name=f"dynamo-{name}").solve(_data(problem, day, None), limit, options.seed)
     if sol.status != "optimal":
         return Baseline(name, desc, None, note=f"sizing MILP ended with status {sol.status}")
     for (p, c), n in sol.instances.items():
@@ -126,10 +128,13 @@ def plan_at_top_clock(problem: DynamoProblem, plan_epochs: list[EpochResult]) ->
     )
 
 
-def all_baselines(problem: DynamoProblem, plan_epochs: list[EpochResult]) -> list[Baseline]:
+def all_baselines(
+    problem: DynamoProblem, plan_epochs: list[EpochResult], options: SolveOptions | None = None
+) -> list[Baseline]:
+    """Every baseline; their sizing MILPs share the command's remaining wall clock (at least ``MIN_MILP_S`` each)."""
     return [
         single_pool(problem),
-        static_pools(problem, tp_max_only=True),
-        static_pools(problem, tp_max_only=False),
+        static_pools(problem, options or SolveOptions(), tp_max_only=True),
+        static_pools(problem, options or SolveOptions(), tp_max_only=False),
         plan_at_top_clock(problem, plan_epochs),
     ]

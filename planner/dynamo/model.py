@@ -43,7 +43,7 @@ Symbol table: ``lam`` -> ``EpochData.rate_rps``, ``rho`` -> ``EpochData.served_f
 ``MilpInstance.cap_rps``, ``P0`` -> ``MilpInstance.idle_w``, ``e`` -> ``MilpInstance.energy_wh``.
 
 Exactness and speed (288 solves a day). The model is built once; each epoch only changes bounds and objective
-coefficients (:meth:`EpochModel.update`), then SCIP (through MathOpt, one thread, fixed seed, gaps ~0) proves the
+coefficients (:meth:`EpochModel.update`), then SCIP (through MathOpt, one thread, ``--seed``, gaps ~0) proves the
 optimum. Three reductions keep each solve to a few milliseconds without changing the optimum:
 
 1. *Dominated clocks* (at build): a configuration that another clock of the same TP dominates for every class the
@@ -381,15 +381,18 @@ class EpochModel:
         return kept
 
     # ----------------------------------------------------------------------------------------------- solve
-    def solve(self, data: EpochData, time_limit_s: float = 60.0) -> EpochSolution:
-        """Update, screen, solve, extract; the full model when the screened optimum breaks the budget."""
+    def solve(self, data: EpochData, time_limit_s: float = 60.0, seed: int = 0) -> EpochSolution:
+        """Update, screen, solve, extract; the full model when the screened optimum breaks the budget.
+
+        ``time_limit_s`` bounds each MILP solve of this call; ``seed`` is SCIP's random seed (``--seed``).
+        """
         start = time.perf_counter()
         self.update(data)
         if self.screenable:
             kept = self.screen(data)
             if self.budget is not None:
                 self.budget.upper_bound = math.inf
-            sol = self._solve_once(time_limit_s)
+            sol = self._solve_once(time_limit_s, seed)
             if self.budget is not None:
                 self.budget.upper_bound = float(self.inst.gpu_budget or 0)
             used = sum(n * c.tp for (_p, c), n in sol.instances.items())
@@ -398,19 +401,13 @@ class EpochModel:
                 sol.wall_s = time.perf_counter() - start
                 return sol
             self.update(data)  # restore the bounds screening tightened
-        sol = self._solve_once(time_limit_s)
+        sol = self._solve_once(time_limit_s, seed)
         sol.kept_configs = len(self.y)
         sol.wall_s = time.perf_counter() - start
         return sol
 
-    def _solve_once(self, time_limit_s: float) -> EpochSolution:
-        params = mathopt.SolveParameters(
-            time_limit=_timedelta(time_limit_s),
-            relative_gap_tolerance=REL_GAP,
-            absolute_gap_tolerance=ABS_GAP,
-            heuristics=mathopt.Emphasis.OFF,
-            random_seed=0,
-        )
+    def _solve_once(self, time_limit_s: float, seed: int) -> EpochSolution:
+        params = solve_parameters(time_limit_s, seed)
         result = mathopt.solve(self.model, BACKEND, params=params)
         reason = result.termination.reason.name
         has = result.has_primal_feasible_solution()
@@ -435,6 +432,17 @@ class EpochModel:
         sol.started_gpus = {p: values[u] for p, u in self.u.items()}
         sol.new_instances = {key: values[v] for key, v in self.v.items()}
         return sol
+
+
+def solve_parameters(time_limit_s: float, seed: int) -> mathopt.SolveParameters:
+    """SCIP's parameters for one epoch MILP: one thread, gaps ~0, heuristics off, ``--seed`` as its random seed."""
+    return mathopt.SolveParameters(
+        time_limit=_timedelta(time_limit_s),
+        relative_gap_tolerance=REL_GAP,
+        absolute_gap_tolerance=ABS_GAP,
+        heuristics=mathopt.Emphasis.OFF,
+        random_seed=seed,
+    )
 
 
 def _timedelta(seconds: float):  # noqa: ANN202 - datetime.timedelta

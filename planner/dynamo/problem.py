@@ -21,6 +21,7 @@ from planner.dynamo.solution import Group, make_group
 from planner.errors import InfeasibleError, Shortfall, SpecError, UsageError
 from planner.profiles.db import ProfileDB
 from planner.profiles.schema import GpuProfile
+from planner.solver import SolveOptions
 from planner.spec.loader import LoadedSpec
 from planner.spec.sections.dynamo import DynamoSection
 from planner.units import format_duration
@@ -30,8 +31,13 @@ DEFAULT_MAX_EPOCHS = 1440
 
 
 @dataclass(frozen=True)
-class DynamoOptions:
-    """Command-line options of ``plan dynamo`` (None = take the spec's value)."""
+class DynamoOptions(SolveOptions):
+    """Command-line options of ``plan dynamo`` (None = take the spec's value).
+
+    From :class:`~planner.solver.SolveOptions`: ``time_limit_s`` is the whole command's wall clock (the epoch loop
+    splits what remains over the MILPs still to solve, :func:`planner.dynamo.solve.solve`), ``seed`` is SCIP's
+    random seed.
+    """
 
     mode: str | None = None
     epoch_s: float | None = None
@@ -40,8 +46,6 @@ class DynamoOptions:
     slo_e2e_s: float | None = None
     carbon: Path | None = None
     price_kwh: float | None = None
-    time_limit_s: float = 60.0
-    seed: int = 0
     #: most epochs a day may be cut into (one MILP each); ``--max-epochs`` raises it
     max_epochs: int = DEFAULT_MAX_EPOCHS
 
@@ -77,7 +81,6 @@ class DynamoProblem:
     pue: float
     carbon: CarbonSeries | None
     carbon_constant: float | None
-    time_limit_s: float
     warnings: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------------------------------ derived data
@@ -370,7 +373,6 @@ def prepare(loaded: LoadedSpec, db: ProfileDB, opts: DynamoOptions) -> DynamoPro
         pue=loaded.spec.power.pue,
         carbon=carbon,
         carbon_constant=loaded.spec.power.carbon_g_per_kwh,
-        time_limit_s=opts.time_limit_s,
         warnings=warnings,
     )
 

@@ -88,7 +88,8 @@ class EpochResult:
 
 @dataclass
 class DayResult:
-    """The whole horizon, or its first ``len(epochs)`` of ``planned`` epochs when Ctrl-C stopped the loop."""
+    """The whole horizon, or its first ``len(epochs)`` of ``planned`` epochs when Ctrl-C or the time limit stopped
+    the loop (``interrupted`` / ``timed_out``)."""
 
     epochs: list[EpochResult]
     mode: str
@@ -97,6 +98,12 @@ class DayResult:
     screened: int = 0
     planned: int = 0  # epochs of the horizon (0: not recorded)
     interrupted: bool = False
+    timed_out: bool = False
+
+    @property
+    def partial(self) -> bool:
+        """True when the plan covers only the first ``len(epochs)`` epochs of the horizon."""
+        return self.interrupted or self.timed_out
 
     @property
     def energy_wh(self) -> float:

@@ -23,7 +23,7 @@ from planner.dynamo.problem import DynamoProblem
 from planner.dynamo.profile import Config
 from planner.dynamo.solution import DayResult, EpochResult, Group, reconfiguration
 from planner.errors import InfeasibleError, Shortfall, SolverFailure
-from planner.solver import Status
+from planner.solver import SolveOptions, Status, remaining_s
 
 
 def milp_instance(
@@ -95,19 +95,64 @@ def _finish(
     return EpochResult(epoch, groups, sol_status, started_gpus=started, resharded_gpus=resharded, reconfig_wh=wh)
 
 
+# ----------------------------------------------------------------------------------------------- time budget
+#: The least time one MILP is given, so a tight ``--time-limit`` still yields a plan for the first epoch.
+MIN_MILP_S = 0.5
+
+
+class _OutOfTime(Exception):
+    """The command's deadline passed: keep the epochs solved so far (status ``time_limit``)."""
+
+
+class Budget:
+    """The command's remaining wall clock, split evenly over the MILP solves still to run.
+
+    ``--time-limit`` bounds the whole command: each MILP gets (time left) / (solves left), at least
+    :data:`MIN_MILP_S`; once the deadline has passed and at least one epoch is planned, the loop stops and the plan
+    covers the epochs solved so far. ``cancel`` is polled before every solve (a True answer acts as Ctrl-C).
+    """
+
+    def __init__(self, options: SolveOptions, solves: int) -> None:
+        self.options = options
+        self.deadline = options.deadline()
+        self.solves_left = solves
+
+    def next(self, day: DayResult) -> float:
+        """Seconds for the next MILP; raises when out of time (with an epoch to keep) or cancelled."""
+        if self.options.cancel():
+            raise KeyboardInterrupt
+        left = remaining_s(self.deadline)
+        if left <= 0 and day.epochs:
+            raise _OutOfTime
+        share = left / max(self.solves_left, 1)
+        self.solves_left = max(self.solves_left - 1, 0)
+        return max(share, MIN_MILP_S)
+
+    def check(self, sol: EpochSolution, day: DayResult) -> None:
+        """A MILP cut short by its share before any solution: out of time, not a solver failure."""
+        if sol.objective_wh is None and sol.status != "infeasible" and day.epochs and remaining_s(self.deadline) <= 0:
+            raise _OutOfTime
+
+    @property
+    def seed(self) -> int:
+        return self.options.seed
+
+
 # ------------------------------------------------------------------------------------------------------ joint
-def solve_joint(problem: DynamoProblem, day: DayResult | None = None) -> DayResult:
+def solve_joint(problem: DynamoProblem, day: DayResult | None = None, budget: Budget | None = None) -> DayResult:
     """One MILP per epoch over instances x TP x clock (built once, re-solved with each epoch's data).
 
     Epochs are appended to ``day`` as they are solved, so a caller holding ``day`` keeps them on Ctrl-C.
     """
     model = EpochModel(milp_instance(problem, problem.configs, budget=problem.gpu_budget), name="dynamo-joint")
     day = day if day is not None else DayResult([], "joint", BACKEND_NAME, planned=len(problem.epochs))
+    budget = budget if budget is not None else Budget(SolveOptions(), len(problem.epochs))
     prev: EpochResult | None = None
     for epoch in problem.epochs:
-        sol = model.solve(_data(problem, epoch, prev), problem.time_limit_s)
+        sol = model.solve(_data(problem, epoch, prev), budget.next(day), budget.seed)
         day.solves += 1
         day.screened += sol.path == "screened"
+        budget.check(sol, day)
         _require(sol, problem, epoch, "joint", problem.configs)
         res = _finish(problem, epoch, groups_from(problem, sol, epoch), prev, sol.status)
         res.objective_wh, res.bound_wh, res.solve_wall_s, res.solves = sol.objective_wh, sol.bound_wh, sol.wall_s, 1
@@ -129,7 +174,7 @@ def window_epoch(epochs: list[Epoch]) -> Epoch:
     )
 
 
-def solve_hierarchical(problem: DynamoProblem, day: DayResult | None = None) -> DayResult:
+def solve_hierarchical(problem: DynamoProblem, day: DayResult | None = None, budget: Budget | None = None) -> DayResult:
     """Cluster level every ``epoch``, pool level every ``reshard_epoch``, instance level per group (module doc).
 
     Epochs are appended to ``day`` as they are solved, so a caller holding ``day`` keeps them on Ctrl-C.
@@ -140,22 +185,25 @@ def solve_hierarchical(problem: DynamoProblem, day: DayResult | None = None) -> 
     pool = EpochModel(pool_inst, name="dynamo-pool")
     per_window = int(round(problem.epoch_s / problem.reshard_epoch_s))
     day = day if day is not None else DayResult([], "hierarchical", BACKEND_NAME, planned=len(problem.epochs))
+    budget = budget if budget is not None else Budget(SolveOptions(), hierarchical_solves(problem))
     prev: EpochResult | None = None
     prev_window: EpochResult | None = None
     for w0 in range(0, len(problem.epochs), per_window):
         subs = problem.epochs[w0 : w0 + per_window]
         window = window_epoch(subs)
-        csol = cluster.solve(_data(problem, window, prev_window), problem.time_limit_s)
+        csol = cluster.solve(_data(problem, window, prev_window), budget.next(day), budget.seed)
         day.solves += 1
         day.screened += csol.path == "screened"
+        budget.check(csol, day)
         _require(csol, problem, window, "cluster-level", top)
         cgroups = groups_from(problem, csol, window)
         prev_window = EpochResult(window, cgroups)
         pool_gpus = prev_window.pool_gpus()
         for epoch in subs:
             data = _data(problem, epoch, prev, pool_gpus=pool_gpus)
-            psol = pool.solve(data, problem.time_limit_s)
+            psol = pool.solve(data, budget.next(day), budget.seed)
             day.solves += 1
+            budget.check(psol, day)
             _require(psol, problem, epoch, "pool-level", top)
             groups = [_set_clock(problem, g, epoch) for g in groups_from(problem, psol, epoch)]
             res = _finish(problem, epoch, groups, prev, Status.worst((csol.status, psol.status)))
@@ -249,22 +297,31 @@ def budget_infeasible(problem: DynamoProblem, epoch: Epoch, level: str, configs:
     )
 
 
-def solve_day(problem: DynamoProblem) -> DayResult:
-    """Run the problem's mode.
+def hierarchical_solves(problem: DynamoProblem) -> int:
+    """MILP solves of a hierarchical day: one cluster-level solve per window, one pool-level solve per epoch."""
+    per_window = int(round(problem.epoch_s / problem.reshard_epoch_s))
+    return -(-len(problem.epochs) // per_window) + len(problem.epochs)
 
-    Ctrl-C (KeyboardInterrupt) during the epoch loop keeps the epochs solved so far: the rolling horizon makes each
-    of them a complete, verifiable plan for its own interval, so the result is the day's first k of n epochs with
-    ``interrupted`` set (README "CLI conventions": exit 130 keeping the best plan so far). With no epoch solved
-    yet there is nothing to keep and the interrupt propagates.
+
+def solve(problem: DynamoProblem, options: SolveOptions) -> DayResult:
+    """Run the problem's mode within ``options``' wall clock, seeding SCIP with ``options.seed``.
+
+    Ctrl-C (KeyboardInterrupt, or ``options.cancel``) during the epoch loop keeps the epochs solved so far: the
+    rolling horizon makes each of them a complete, verifiable plan for its own interval, so the result is the day's
+    first k of n epochs with ``interrupted`` set (README "CLI conventions": exit 130 keeping the best plan so far).
+    With no epoch solved yet there is nothing to keep and the interrupt propagates. The time limit is the whole
+    command's (:class:`Budget`): when it runs out the day likewise keeps its first k epochs, with ``timed_out`` set.
     """
     day = DayResult([], problem.mode, BACKEND_NAME, planned=len(problem.epochs))
     try:
         if problem.mode == "joint":
-            solve_joint(problem, day)
+            solve_joint(problem, day, Budget(options, len(problem.epochs)))
         else:
-            solve_hierarchical(problem, day)
+            solve_hierarchical(problem, day, Budget(options, hierarchical_solves(problem)))
     except KeyboardInterrupt:
         if not day.epochs:
             raise
         day.interrupted = len(day.epochs) < day.planned  # after the last epoch the day is whole: nothing was lost
+    except _OutOfTime:
+        day.timed_out = len(day.epochs) < day.planned
     return day

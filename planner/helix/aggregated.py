@@ -32,7 +32,8 @@ from typing import Any
 from planner.helix.bounds import edge_ceiling
 from planner.helix.flow import Ranges
 from planner.helix.instance import SINK, SOURCE, HelixInstance
-from planner.helix.solve_milp import RawResult, RunLimits, solve_cpsat
+from planner.helix.solve_milp import RawResult, solve_cpsat
+from planner.solver import SolveOptions
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,8 @@ def hint(am: AggregatedModel, ranges: Ranges, node_flow: dict[str, float]) -> No
         am.model.add_hint(am.f[key], int(flows.get(key, 0.0) * am.scale))
 
 
-def solve(am: AggregatedModel, limits: RunLimits) -> RawResult:
+def solve(am: AggregatedModel, limits: SolveOptions) -> RawResult:
+    """CP-SAT on the aggregated model until ``limits.deadline()`` (gap, stall, seed, workers and cancel as given)."""
     from planner.helix.backends import CpSatBackend
 
     shim = CpSatBackend.__new__(CpSatBackend)

@@ -81,6 +81,7 @@ def _feasible(
     layers: int,
     flow: float,
     time_limit_s: float,
+    seed: int = 0,
 ) -> list[tuple[int, list[Pattern], Pattern | None, Pattern | None]] | None:
     from ortools.sat.python import cp_model
 
@@ -136,7 +137,7 @@ def _feasible(
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.catch_sigint_signal = False  # CP-SAT would leave SIGINT at SIG_DFL: Ctrl-C must reach Python
-    solver.parameters.random_seed = 0
+    solver.parameters.random_seed = seed
     solver.parameters.max_time_in_seconds = max(time_limit_s, 0.01)
     if solver.solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
@@ -186,7 +187,7 @@ def _layout(
 
 
 def best_region_blocks(
-    inst: HelixInstance, lower_tok_s: float, upper_tok_s: float, time_limit_s: float = 10.0
+    inst: HelixInstance, lower_tok_s: float, upper_tok_s: float, time_limit_s: float = 10.0, seed: int = 0
 ) -> StagePlan | None:
     """Bisection on F over region orders (module docstring); None when nothing beats ``lower_tok_s``."""
     regions = _regions(inst)
@@ -204,7 +205,7 @@ def best_region_blocks(
             left = deadline - time.perf_counter()
             if left <= 0:
                 break
-            found = _feasible(regions, order, caps, inst.layers, mid, min(1.0, left))
+            found = _feasible(regions, order, caps, inst.layers, mid, min(1.0, left), seed=seed)
             if found is not None:
                 break
         if found is not None:

@@ -15,7 +15,7 @@ Order of work (each step is cheap before the next is tried):
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from planner.errors import InfeasibleError, Shortfall
@@ -37,10 +37,10 @@ from planner.helix.model import add_full_hint, build, model_size
 from planner.helix.placement import park_idle
 from planner.helix.prune import AUTO_PRUNE_KEEP, AUTO_PRUNE_NODES, PruneReport, link_key, prune
 from planner.helix.regions import best_region_blocks
-from planner.helix.solve_milp import RawResult, RunLimits, solve_cpsat, solve_mathopt
+from planner.helix.solve_milp import RawResult, solve_cpsat, solve_mathopt
 from planner.helix.stages import best_stages
 from planner.helix.verify import check_objective, check_solver_flows, verify
-from planner.solver import SolveReport, Status
+from planner.solver import SolveOptions, SolveReport, Status
 
 SolverName = Literal["cpsat", "scip", "highs"]
 Formulation = Literal["auto", "per-node", "aggregated"]
@@ -50,17 +50,17 @@ PER_NODE_MAX_NODES = 300
 
 
 @dataclass(frozen=True)
-class HelixOptions:
-    """Everything that shapes a helix run (recorded in the plan's ``inputs.options``)."""
+class HelixOptions(SolveOptions):
+    """Everything that shapes a helix run (recorded in the plan's ``inputs.options``).
+
+    The shared knobs come from :class:`~planner.solver.SolveOptions`: ``time_limit_s`` bounds the whole command
+    (constructions and MILP stop at its deadline), ``rel_gap`` is ``--gap``, ``stall_s`` is ``--stall``, ``seed``
+    seeds CP-SAT / SCIP and the stage searches, ``workers`` is the MILP's threads.
+    """
 
     mode: Mode = "strict"
     solver: SolverName = "cpsat"
     formulation: Formulation = "auto"
-    time_limit_s: float = 60.0
-    gap: float = 1e-3
-    stall_s: float | None = None
-    workers: int = 1
-    seed: int = 0
     prune_keep: int | None = None
     prune_threshold_bytes_s: float | None = None
     no_prune: bool = False
@@ -135,18 +135,20 @@ def check_memory(inst: HelixInstance) -> Shortfall | None:
 
 
 class _Clock:
-    def __init__(self, limit_s: float, max_hops: int | None = None) -> None:
-        self.start = time.perf_counter()
-        self.limit = limit_s
+    """Seconds since the solve started, and seconds left until the command's deadline."""
+
+    def __init__(self, deadline: float, max_hops: int | None = None) -> None:
+        self.start = time.monotonic()
+        self.deadline = deadline
         self.max_hops = max_hops
 
     @property
     def elapsed(self) -> float:
-        return time.perf_counter() - self.start
+        return time.monotonic() - self.start
 
     @property
     def left(self) -> float:
-        return max(self.limit - self.elapsed, 0.0)
+        return max(self.deadline - time.monotonic(), 0.0)
 
 
 def evaluate(inst: HelixInstance, ranges: Ranges, mode: Mode, max_hops: int | None) -> FlowResult:
@@ -173,11 +175,15 @@ def _best(cands: list[Candidate]) -> Candidate:
     return best
 
 
-def solve_helix(
-    full: HelixInstance, opts: HelixOptions, placement: dict[str, tuple[int, int]] | None = None
-) -> HelixResult:
-    """Run the whole method (module docstring); with ``placement`` only evaluate that placement."""
-    clock = _Clock(opts.time_limit_s, opts.max_hops)
+def solve(full: HelixInstance, opts: HelixOptions, placement: dict[str, tuple[int, int]] | None = None) -> HelixResult:
+    """Run the whole method (module docstring); with ``placement`` only evaluate that placement.
+
+    Everything stops at ``opts.deadline()``: the command's start (``opts.started_at``, else now) plus
+    ``opts.time_limit_s``.
+    """
+    if opts.started_at is None:
+        opts = replace(opts, started_at=time.monotonic())
+    clock = _Clock(opts.deadline(), opts.max_hops)
     mode = opts.mode
     # Pruning only shrinks the per-node MILP (it happens there); every placement is evaluated on the full graph.
     inst = full
@@ -242,15 +248,20 @@ def solve_helix(
     if sp is not None:
         _add(cands, inst, mode, "single-pipeline", park_idle(inst, sp.ranges), clock)
     best = _best(cands)
-    if best.flow_tok_s < bound * (1 - opts.gap):
+    if best.flow_tok_s < bound * (1 - opts.rel_gap):
         lower = max(best.flow_tok_s, sp.target_tok_s if sp else 0.0)
         stages = best_stages(
-            inst, lower, bound, time_limit_s=min(10.0, max(clock.left / 4, 0.5)), max_stages=opts.max_hops
+            inst,
+            lower,
+            bound,
+            time_limit_s=min(10.0, max(clock.left / 4, 0.5)),
+            max_stages=opts.max_hops,
+            seed=opts.seed,
         )
         if stages is not None:
             _add(cands, inst, mode, "stages", stages.ranges, clock)
         best = _best(cands)
-        if len(inst.regions) > 1 and agg.links_may_bind(inst) and best.flow_tok_s < bound * (1 - opts.gap):
+        if len(inst.regions) > 1 and agg.links_may_bind(inst) and best.flow_tok_s < bound * (1 - opts.rel_gap):
             regional = best_stages(
                 inst,
                 lower,
@@ -258,11 +269,14 @@ def solve_helix(
                 time_limit_s=min(10.0, max(clock.left / 4, 0.5)),
                 regional=True,
                 max_stages=opts.max_hops,
+                seed=opts.seed,
             )
             if regional is not None:
                 _add(cands, inst, mode, "regional-stages", regional.ranges, clock)
             best = _best(cands)
-            blocks = best_region_blocks(inst, best.flow_tok_s, bound, time_limit_s=min(20.0, max(clock.left / 3, 0.5)))
+            blocks = best_region_blocks(
+                inst, best.flow_tok_s, bound, time_limit_s=min(20.0, max(clock.left / 3, 0.5)), seed=opts.seed
+            )
             if blocks is not None:
                 _add(cands, inst, mode, "region-blocks", park_idle(inst, blocks.ranges), clock)
     best = _best(cands)
@@ -270,7 +284,7 @@ def solve_helix(
     milp: dict[str, object] = {}
     solver_bound = None
     raw_status: Status | None = None
-    if opts.milp and best.flow_tok_s < bound * (1 - opts.gap) and clock.left > 0.5:
+    if opts.milp and best.flow_tok_s < bound * (1 - opts.rel_gap) and clock.left > 0.5:
         used = {link_key(u, v) for (u, v), f in max_flow(inst, best.ranges, mode).edge_flow.items() if f > 0}
         milp_inst, prune_report = _prune_step(inst, opts, used)
         raw_status, solver_bound, milp = _run_milp(inst, milp_inst, mode, opts, best, milp_cut, cands, clock, notes)
@@ -306,7 +320,6 @@ def _run_milp(
             "the plan is the best construction with its proven bound"
         )
         return None, None, {"formulation": "none"}
-    limits = RunLimits(clock.left, opts.gap, opts.stall_s, opts.workers, opts.seed)
     info: dict[str, object] = {"formulation": formulation}
     if formulation == "aggregated":
         by_region = agg.links_may_bind(inst) and len(inst.regions) > 1
@@ -314,7 +327,7 @@ def _run_milp(
         info["variables"], info["constraints"] = am.size
         hint_flow = _node_flows(inst, hint.ranges, mode)
         agg.hint(am, hint.ranges, hint_flow)
-        raw = agg.solve(am, RunLimits(clock.left, opts.gap, opts.stall_s, opts.workers, opts.seed))
+        raw = agg.solve(am, opts)
         ranges = agg.disaggregate(am, raw)
         scale = am.scale
         if ranges is not None:
@@ -335,12 +348,12 @@ def _run_milp(
                 f"{on_pruned:.6g} on the pruned graph the MILP sees"
             )
     if opts.solver == "cpsat":
-        raw = solve_cpsat(backend, limits)  # type: ignore[arg-type]
+        raw = solve_cpsat(backend, opts)  # type: ignore[arg-type]
         scale = backend.flow_value(1.0) if isinstance(backend, CpSatBackend) else 1.0
     else:
         if opts.stall_s is not None:
             notes.append("--stall is honoured by cpsat only")
-        raw = solve_mathopt(backend, limits)  # type: ignore[arg-type]
+        raw = solve_mathopt(backend, opts)  # type: ignore[arg-type]
         scale = 1.0
     if raw.values is not None:
         ranges = {}
@@ -409,9 +422,9 @@ def _finish(
         message = "the placement carries no flow" if evaluated else "no placement found that carries flow"
     elif raw_status == "interrupted":
         status, message = "interrupted", "interrupted (Ctrl-C): best plan so far"
-    elif gap is not None and gap <= max(opts.gap, 1e-9):
+    elif gap is not None and gap <= max(opts.rel_gap, 1e-9):
         status = Status.optimal
-        how = "meets" if gap == 0 else f"is within --gap {opts.gap:.2%} of"
+        how = "meets" if gap == 0 else f"is within --gap {opts.rel_gap:.2%} of"
         message = f"{best.source} {how} the {bound_source} ({bound:.6g} tokens/s)"
         if evaluated:
             message = f"evaluated placement {how} the {bound_source}"

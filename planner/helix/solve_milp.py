@@ -16,21 +16,10 @@ from datetime import timedelta
 from typing import Any
 
 from planner.helix.backends import CpSatBackend, MathOptBackend
-from planner.solver import Status, status_from_cpsat, status_from_mathopt
+from planner.solver import SolveOptions, Status, remaining_s, status_from_cpsat, status_from_mathopt
 
 #: Virtual workers CP-SAT interleaves in one thread when --workers is 1 (deterministic portfolio search).
 INTERLEAVED_WORKERS = 8
-
-
-@dataclass(frozen=True)
-class RunLimits:
-    """When to stop: wall time, relative gap, stall time, and how many workers / which seed."""
-
-    time_limit_s: float
-    gap: float = 1e-3
-    stall_s: float | None = None
-    workers: int = 1
-    seed: int = 0
 
 
 @dataclass
@@ -50,10 +39,11 @@ class RawResult:
 def _watch(
     thread: threading.Thread,
     stop: Callable[[], None] | None,
-    limits: RunLimits,
+    stall_s: float | None,
+    cancel: Callable[[], bool],
     last_improvement: list[float],
 ) -> tuple[bool, str]:
-    """Wait for the solve thread; stop it on Ctrl-C or on a stall. Returns (interrupted, reason).
+    """Wait for the solve thread; stop it on Ctrl-C, the ``cancel`` hook or a stall. Returns (interrupted, reason).
 
     Ctrl-C is caught by a temporary SIGINT handler that only sets a flag (no exception unwinds through the
     solver). Without a ``stop`` (a backend that cannot be interrupted) Ctrl-C abandons the daemon thread at once and
@@ -66,27 +56,27 @@ def _watch(
     try:
         while thread.is_alive():
             thread.join(0.1)
-            if hit.is_set():
+            if hit.is_set() or cancel():
                 if stop is not None:
                     stop()
                     thread.join()
                 return True, "interrupted (Ctrl-C): best plan so far"
-            if stop and limits.stall_s is not None and time.perf_counter() - last_improvement[0] > limits.stall_s:
+            if stop and stall_s is not None and time.perf_counter() - last_improvement[0] > stall_s:
                 stop()
                 thread.join()
-                return False, f"no improvement for {limits.stall_s:g} s (--stall)"
+                return False, f"no improvement for {stall_s:g} s (--stall)"
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     return False, ""
 
 
-def solve_cpsat(backend: CpSatBackend, limits: RunLimits) -> RawResult:
-    """Run CP-SAT on ``backend.model``; incumbents are recorded as (seconds, objective in flow units)."""
+def solve_cpsat(backend: CpSatBackend, limits: SolveOptions) -> RawResult:
+    """Run CP-SAT on ``backend.model`` until ``limits.deadline()``; incumbents are (seconds, flow-unit objective)."""
     cp_model = backend.cp_model
     solver = cp_model.CpSolver()
     p = solver.parameters
-    p.max_time_in_seconds = max(limits.time_limit_s, 0.01)
+    p.max_time_in_seconds = max(remaining_s(limits.deadline()), 0.01)
     if limits.workers == 1:
         # One thread, but CP-SAT's portfolio (LNS included) interleaved deterministically.
         p.interleave_search = True
@@ -94,7 +84,7 @@ def solve_cpsat(backend: CpSatBackend, limits: RunLimits) -> RawResult:
     else:
         p.num_workers = limits.workers
     p.random_seed = limits.seed
-    p.relative_gap_limit = limits.gap
+    p.relative_gap_limit = limits.rel_gap
     p.catch_sigint_signal = False
     start = time.perf_counter()
     last = [start]
@@ -115,7 +105,7 @@ def solve_cpsat(backend: CpSatBackend, limits: RunLimits) -> RawResult:
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    interrupted, reason = _watch(thread, solver.stop_search, limits, last)
+    interrupted, reason = _watch(thread, solver.stop_search, limits.stall_s, limits.cancel, last)
     wall = time.perf_counter() - start
     if "status" not in box:
         return RawResult("error", None, None, None, wall, incumbents, "the CP-SAT thread ended without a result")
@@ -139,15 +129,15 @@ def solve_cpsat(backend: CpSatBackend, limits: RunLimits) -> RawResult:
     )
 
 
-def solve_mathopt(backend: MathOptBackend, limits: RunLimits) -> RawResult:
+def solve_mathopt(backend: MathOptBackend, limits: SolveOptions) -> RawResult:
     """Run SCIP or HiGHS through MathOpt with the backend's hints; Ctrl-C uses MathOpt's interrupter."""
     mathopt = backend.mathopt
     from ortools.util.python.solve_interrupter import SolveInterrupter
 
     solver_type = mathopt.SolverType.GSCIP if backend.name == "scip" else mathopt.SolverType.HIGHS
     params = mathopt.SolveParameters(
-        time_limit=timedelta(seconds=max(limits.time_limit_s, 0.01)),
-        relative_gap_tolerance=limits.gap,
+        time_limit=timedelta(seconds=max(remaining_s(limits.deadline()), 0.01)),
+        relative_gap_tolerance=limits.rel_gap,
         random_seed=limits.seed,
     )
     if backend.name == "scip" and limits.workers > 1:
@@ -169,7 +159,7 @@ def solve_mathopt(backend: MathOptBackend, limits: RunLimits) -> RawResult:
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     stop = interrupter.interrupt if interrupter is not None else None
-    interrupted, reason = _watch(thread, stop, RunLimits(limits.time_limit_s), [start])
+    interrupted, reason = _watch(thread, stop, None, limits.cancel, [start])
     wall = time.perf_counter() - start
     if "result" not in box:  # abandoned on Ctrl-C
         return RawResult("interrupted", None, None, None, wall, [], reason, True)

@@ -136,6 +136,7 @@ def _feasible(
     groups: list[str] | None = None,
     max_stages: int | None = None,
     lanes: bool = True,
+    seed: int = 0,
 ) -> list[Block] | None:
     """Stages and blocks carrying ``flow``, or None when none was found in time."""
     from ortools.sat.python import cp_model
@@ -155,7 +156,7 @@ def _feasible(
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.catch_sigint_signal = False  # CP-SAT would leave SIGINT at SIG_DFL: Ctrl-C must reach Python
-    solver.parameters.random_seed = 0
+    solver.parameters.random_seed = seed
     solver.parameters.max_time_in_seconds = max(time_limit_s, 0.01)
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -174,6 +175,7 @@ def best_stages(
     max_mixed: int = 3,
     regional: bool = False,
     max_stages: int | None = None,
+    seed: int = 0,
 ) -> StagePlan | None:
     """Bisection on F between ``lower`` (feasible, e.g. the single pipeline) and ``upper`` (a proven bound).
 
@@ -188,7 +190,7 @@ def best_stages(
 
     def check(flow: float) -> list[Block] | None:
         left = min(2.0, max(deadline - time.perf_counter(), 0.01))
-        return _feasible(types, inst.layers, flow, left, max_mixed, groups, max_stages)
+        return _feasible(types, inst.layers, flow, left, max_mixed, groups, max_stages, seed=seed)
 
     found = check(lo) if lo > 0 else None
     if found is None and max_stages is None and lo > 0:

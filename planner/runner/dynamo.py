@@ -14,7 +14,7 @@ from planner.dynamo.extract import assumptions, plan_block
 from planner.dynamo.model import BACKEND_NAME, REL_GAP
 from planner.dynamo.problem import DynamoOptions, DynamoProblem, prepare
 from planner.dynamo.solution import DayResult
-from planner.dynamo.solve import solve_day
+from planner.dynamo.solve import solve
 from planner.dynamo.verify import verify_plan
 from planner.errors import InfeasibleError
 from planner.plan import Plan
@@ -36,15 +36,20 @@ def _options_record(problem: DynamoProblem, opts: DynamoOptions) -> dict[str, An
     }
 
 
-def interrupted_note(day: DayResult) -> str:
-    """``interrupted after k of n epochs`` (empty when the day ran to its end)."""
-    return f"interrupted after {len(day.epochs)} of {day.planned} epochs" if day.interrupted else ""
+def partial_note(day: DayResult) -> str:
+    """``interrupted after k of n epochs`` / ``time limit reached after k of n epochs`` (empty for a whole day)."""
+    if day.interrupted:
+        return f"interrupted after {len(day.epochs)} of {day.planned} epochs (Ctrl-C)"
+    if day.timed_out:
+        return f"time limit reached after {len(day.epochs)} of {day.planned} epochs (--time-limit)"
+    return ""
 
 
 def solver_report(day: DayResult, wall_s: float) -> SolveReport:
     """Worst status over the epochs, summed objectives and bounds, and how many epochs were proved optimal.
 
-    A day cut short by Ctrl-C reports status ``interrupted``; its objective and bound cover the solved epochs only.
+    A day cut short by Ctrl-C reports status ``interrupted``, one cut short by the time limit ``time_limit``; their
+    objective and bound cover the solved epochs only.
     """
     status = Status.worst((e.status for e in day.epochs), default=Status.optimal)
     proved = sum(e.status == "optimal" for e in day.epochs)
@@ -63,7 +68,10 @@ def solver_report(day: DayResult, wall_s: float) -> SolveReport:
     )
     if day.interrupted:
         status = Status.interrupted
-        message = f"{interrupted_note(day)} (Ctrl-C); the plan covers those epochs only; {message}"
+    elif day.timed_out:
+        status = Status.worst((status, Status.time_limit))
+    if day.partial:
+        message = f"{partial_note(day)}; the plan covers those epochs only; {message}"
     return SolveReport(
         backend=day.backend,
         status=status,
@@ -101,22 +109,21 @@ def plan_dynamo(inputs: SolverInputs, opts: DynamoOptions) -> Plan:
     with stopwatch() as t:
         try:
             problem = prepare(loaded, db, opts)
-            day = solve_day(problem)
+            day = solve(problem, opts)
         except InfeasibleError as exc:
             exc.plan = _infeasible_plan(inputs, opts, problem, exc, t[0])
             raise
         assert problem is not None
-        # An interrupted day is compared with baselines over the same epochs (sized for their peak, not the day's).
-        covered = replace(problem, epochs=problem.epochs[: len(day.epochs)]) if day.interrupted else problem
-        baselines = all_baselines(covered, day.epochs)
+        # A partial day is compared with baselines over the same epochs (sized for their peak, not the day's).
+        covered = replace(problem, epochs=problem.epochs[: len(day.epochs)]) if day.partial else problem
+        baselines = all_baselines(covered, day.epochs, opts)
         block, metrics, _totals = plan_block(problem, day, baselines)
         verify_plan(problem, block)
     warnings = list(problem.warnings)
-    if day.interrupted:
+    if day.partial:
         end = problem.epochs[len(day.epochs)].label
         warnings.append(
-            f"{interrupted_note(day)} (Ctrl-C): the plan and its baselines cover {day.epochs[0].epoch.label} to "
-            f"{end} only"
+            f"{partial_note(day)}: the plan and its baselines cover {day.epochs[0].epoch.label} to {end} only"
         )
     for b in baselines:
         if b.epochs is None:

@@ -7,7 +7,7 @@ when asked, one plan per baseline placement (for ``plan simulate --compare``).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +24,11 @@ from planner.helix.extract import (
 from planner.helix.instance import HelixInstance, build_instance
 from planner.helix.latency import LatencyReport, LayerLatency, hop_counts, latency_report
 from planner.helix.placement import read_placement
-from planner.helix.solve import HelixOptions, HelixResult, solve_helix
+from planner.helix.solve import HelixOptions, HelixResult, solve
 from planner.paths import display_path
 from planner.plan import Assumption, Plan
 from planner.runner import SolverInputs, assemble_plan
-from planner.solver import SolveReport, Status
+from planner.solver import SolveReport, Status, remaining_s
 from planner.spec.sections.helix import HelixSection
 
 
@@ -43,8 +43,9 @@ class HelixRun:
 def recorded_options(
     opts: HelixOptions, placement: Path | None, max_token_latency_s: float | None, pareto: bool
 ) -> dict[str, Any]:
-    """Every option that shaped the plan, for ``inputs.options`` (paths as displayed)."""
-    out: dict[str, Any] = asdict(opts)
+    """Every option that shaped the plan, for ``inputs.options`` (paths as displayed; ``--gap`` as ``gap``)."""
+    out: dict[str, Any] = {f.name: getattr(opts, f.name) for f in fields(opts) if f.name not in UNRECORDED}
+    out["gap"] = out.pop("rel_gap")
     out["placement"] = display_path(placement) if placement else None
     out["max_token_latency_s"] = max_token_latency_s
     out["pareto"] = pareto
@@ -80,10 +81,10 @@ def run_helix(
     if placement_file is not None:
         placement, file_mode = read_placement(placement_file, inst)
         if file_mode is not None and file_mode != opts.mode and not mode_from_command_line:
-            opts = HelixOptions(**{**asdict(opts), "mode": file_mode})
+            opts = replace(opts, mode=file_mode)
             options["mode"] = file_mode
     try:
-        res = solve_helix(inst, opts, placement)
+        res = solve(inst, opts, placement)
         lat = _latency(res, lat_model)
         if latency_limit_s is not None and placement is None:
             res, lat = _meet_latency(inst, opts, res, lat, lat_model, latency_limit_s)
@@ -93,6 +94,17 @@ def run_helix(
     frontier = _pareto(inst, opts, lat_model) if pareto else None
     plan = _plan(inputs, res, lat, frontier, options, started, warnings=list(inst.warnings) + res.notes + lat.notes)
     return HelixRun(plan, baseline_plans(inputs, res, options, started) if baselines else {})
+
+
+#: Options the plan does not record: how the run is stopped, not what it computes.
+UNRECORDED = ("cancel", "started_at")
+
+
+def _construction_only(opts: HelixOptions, hops: int) -> HelixOptions:
+    """Constructions (no MILP) under a hop limit, each given an eighth of the limit (at least 2 s), but never past
+    the command's deadline by more than that floor."""
+    budget = max(min(opts.time_limit_s / 8, remaining_s(opts.deadline())), 2.0)
+    return replace(opts, max_hops=hops, milp=False, time_limit_s=budget, started_at=None)
 
 
 def _latency(res: HelixResult, lat_model: LayerLatency) -> LatencyReport:
@@ -115,9 +127,9 @@ def _meet_latency(
         return res, lat
     start = lat.max_hops - 1 if opts.max_hops is None else min(opts.max_hops, lat.max_hops) - 1
     for hops in sorted((h for h in hop_counts(inst) if h <= start), reverse=True):
-        sub = replace(opts, max_hops=hops, milp=False, time_limit_s=max(opts.time_limit_s / 8, 2.0))
+        sub = _construction_only(opts, hops)
         try:
-            cand = solve_helix(inst, sub)
+            cand = solve(inst, sub)
         except InfeasibleError:
             continue
         cand_lat = _latency(cand, lat_model)
@@ -140,10 +152,9 @@ def _meet_latency(
 def _pareto(inst: HelixInstance, opts: HelixOptions, lat_model: LayerLatency) -> list[dict[str, Any]]:
     """Throughput versus latency for a handful of hop limits (constructions only; each point verified)."""
     points: list[dict[str, Any]] = []
-    budget = max(opts.time_limit_s / 8, 2.0)
     for hops in hop_counts(inst):
         try:
-            res = solve_helix(inst, replace(opts, max_hops=hops, milp=False, time_limit_s=budget))
+            res = solve(inst, _construction_only(opts, hops))
         except InfeasibleError:
             continue
         if res.flow.value <= 0:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from planner.errors import InfeasibleError
+from planner.errors import InfeasibleError, SolverFailure
 from planner.plan import Plan
 from planner.profiles.db import ProfileDB
 from planner.runner import assemble_plan
+from planner.solver import Status
 from planner.spec.loader import LoadedSpec
 from planner.splitwise.extract import assumptions, extract, shortfall, warnings_for
 from planner.splitwise.instance import Instance, SplitwiseOptions, build
@@ -34,7 +35,7 @@ def run(loaded: LoadedSpec, db: ProfileDB, options: SplitwiseOptions) -> RunResu
     """Build, solve, extract and verify; raises InfeasibleError (carrying the plan) when nothing is feasible."""
     start = time.perf_counter()
     inst = build(loaded, db, options)
-    sol = solve(inst)
+    sol = solve(inst, options)
     block, metrics, report = extract(inst, sol)
     plan = assemble_plan(
         "splitwise",
@@ -48,7 +49,13 @@ def run(loaded: LoadedSpec, db: ProfileDB, options: SplitwiseOptions) -> RunResu
         options.recorded(),
         time.perf_counter() - start,
     )
-    if report.status == "infeasible":
+    if report.status == Status.infeasible:
         raise InfeasibleError(shortfall(inst, sol), plan=plan)
+    if report.objective is None:  # the time limit ran out before any design had a feasible point
+        raise SolverFailure(
+            f"time limit reached after {len(sol.ledger)} simulated points with no feasible design yet "
+            f"(--time-limit {options.time_limit_s:g} s counts the whole command)",
+            plan=plan,
+        )
     verify_plan(plan)
     return RunResult(plan, inst, sol)

@@ -302,7 +302,9 @@ def _report(inst: Instance, sol: Solution, chosen: DesignOutcome | None, bounds:
         "(assumes SLOs near-monotone in machine counts); bound from the analytic capacity model"
     )
     if chosen is None or chosen.best is None:
-        return SolveReport(backend=BACKEND, status=Status.infeasible, message=msg, wall_s=sol.wall_s)
+        # No feasible point: proved infeasible only when the search was not cut short by the time limit.
+        status = Status.time_limit if sol.status == Status.time_limit else Status.infeasible
+        return SolveReport(backend=BACKEND, status=status, message=msg, wall_s=sol.wall_s)
     if inst.mode == "iso-throughput":
         objective = objective_value(chosen.design, chosen.best.point, inst.objective)
         bound = min(bounds) if bounds else None

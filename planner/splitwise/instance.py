@@ -10,11 +10,12 @@ search never starts on a bad spec.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from planner.errors import SpecError, UsageError
 from planner.profiles.db import ProfileDB
+from planner.solver import SolveOptions
 from planner.spec.loader import LoadedSpec
 from planner.spec.sections.splitwise import DEFAULT_DESIGNS, SplitwiseSection
 from planner.splitwise.analytic import Workload
@@ -32,9 +33,14 @@ ANALYTIC_SAMPLE = 4000
 Mode = Literal["iso-throughput", "iso-budget"]
 
 
-@dataclass
-class SplitwiseOptions:
-    """Command-line options of ``plan splitwise`` (``None``: take the spec's value)."""
+@dataclass(frozen=True)
+class SplitwiseOptions(SolveOptions):
+    """Command-line options of ``plan splitwise`` (``None``: take the spec's value).
+
+    From :class:`~planner.solver.SolveOptions`: ``time_limit_s`` is the search's deadline, counted from the
+    command's start; ``seed`` seeds the request sampler; ``workers`` is processes simulating points (0: one per
+    available core; the plan never depends on it).
+    """
 
     rps: float | None = None
     objective: Objective | None = None
@@ -42,13 +48,16 @@ class SplitwiseOptions:
     power_target_kw: float | None = None
     designs: list[str] | None = None
     duration_s: float | None = None
-    workers: int = 1  # 0: one per available core
-    time_limit_s: float = 60.0
-    seed: int = 0
 
     def recorded(self) -> dict[str, Any]:
-        """The options that shape the plan (``workers`` only changes how fast it comes, so it is left out)."""
-        return {k: v for k, v in asdict(self).items() if k != "workers"}
+        """The options that shape the plan: its own, plus the time limit and seed (no gap is proved here, and
+        ``workers`` only changes how fast the plan comes)."""
+        keep = ("time_limit_s", "seed")
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name in keep or f.name not in _SHARED}
+
+
+#: The fields every solver's options share (planner.solver.SolveOptions).
+_SHARED = frozenset(f.name for f in fields(SolveOptions))
 
 
 @dataclass(frozen=True)

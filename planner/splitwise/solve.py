@@ -1,11 +1,11 @@
 """The search: every design's best grid point, found with the simulator and bounded by the analytic model.
 
-``solve(inst)`` runs :class:`~planner.splitwise.search.Search` design by design over one pool of worker processes
-(``--workers``; the result never depends on how many) and returns a :class:`Solution`: each design's outcome, every
-simulated point (the ledger) and the run's status. Ctrl-C keeps the best feasible point simulated so far (status
-``interrupted``); the wall-clock deadline ``time_limit_s`` ends the search with the incumbent (``time_limit``).
-:func:`analytic_model` builds a design's capacity bound and latency model (``analytic.py``) beside it.
-Turning the solution into the plan block is :mod:`planner.splitwise.extract`'s job.
+``solve(inst, options)`` runs :class:`~planner.splitwise.search.Search` design by design over one pool of worker
+processes (``--workers``; the result never depends on how many) and returns a :class:`Solution`: each design's
+outcome, every simulated point (the ledger) and the run's status. Ctrl-C keeps the best feasible point simulated so
+far (status ``interrupted``); the command's wall-clock deadline (``options.time_limit_s`` from its start) ends the
+search with the incumbent (``time_limit``). :func:`analytic_model` builds a design's capacity bound and latency
+model (``analytic.py``) beside it. Turning the solution into the plan block is :mod:`planner.splitwise.extract`'s job.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from planner.solver import Status
+from planner.solver import SolveOptions, Status
 from planner.splitwise.analytic import AnalyticModel, Capacity, MachinePerf, capacity
 from planner.splitwise.evaluate import PointResult
 from planner.splitwise.instance import Instance
@@ -71,8 +71,12 @@ def resolve_workers(requested: int) -> int:
     return available_cores() if requested <= 0 else requested
 
 
-def solve(inst: Instance, clock: Any = time.monotonic) -> Solution:
-    """Search every design; returns the outcomes and every simulated point.
+def solve(inst: Instance, options: SolveOptions, clock: Any = time.monotonic) -> Solution:
+    """Search every design until ``options``' deadline; returns the outcomes and every simulated point.
+
+    The deadline is the command's: ``options.time_limit_s`` after ``options.started_at`` (the time spent before
+    the search, building the instance, counts), or after the call when no start was stamped. ``options.cancel``
+    is polled between designs and stops the search like Ctrl-C.
 
     Ctrl-C (KeyboardInterrupt) stops the search: the design being searched keeps its best feasible point so far,
     designs not reached are marked not searched, and the solution's status is ``interrupted`` (README "CLI
@@ -80,13 +84,16 @@ def solve(inst: Instance, clock: Any = time.monotonic) -> Solution:
     The worker pool is stopped either way (``parallel.py``).
     """
     start = clock()
-    workers = min(resolve_workers(inst.options.workers), inst.section.search.batch_points)
+    spent = time.monotonic() - options.started_at if options.started_at is not None else 0.0
+    workers = min(resolve_workers(options.workers), inst.section.search.batch_points)
     outcomes: list[DesignOutcome] = []
     unusable: dict[str, str] = {}
     with PointRunner(inst.evaluator, workers) as runner:
-        search = Search(runner, _settings(inst, start), clock=clock)
+        search = Search(runner, _settings(inst, start + options.time_limit_s - spent), clock=clock)
         try:
             for design in inst.designs:
+                if options.cancel():
+                    search.interrupted = True
                 if search.interrupted:
                     break
                 outcomes.append(_search_design(inst, search, design, unusable))
@@ -104,7 +111,7 @@ def solve(inst: Instance, clock: Any = time.monotonic) -> Solution:
     return Solution(outcomes, ledger, status, clock() - start, workers, unusable)
 
 
-def _settings(inst: Instance, start: float) -> SearchSettings:
+def _settings(inst: Instance, deadline: float) -> SearchSettings:
     """The search's knobs from the spec's ``splitwise.search`` block and the deadline from ``--time-limit``."""
     s = inst.section.search
     return SearchSettings(
@@ -114,7 +121,7 @@ def _settings(inst: Instance, start: float) -> SearchSettings:
         neighbourhood=s.neighbourhood,
         rate_step_rps=s.rate_step_rps,
         split_window=s.split_window,
-        deadline=start + inst.options.time_limit_s,
+        deadline=deadline,
     )
 
 

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planner.helix.bounds import block_bound, compute_bound, covering_bound
-from planner.helix.solve import HelixOptions, solve_helix
+from planner.helix.solve import HelixOptions, solve
 from tests.unit.helix.tiny import brute_force, tiny_instance
 
 tables = st.lists(
@@ -44,7 +44,7 @@ def test_solver_reaches_the_enumerated_optimum(tables, layers, partial) -> None:
     best, _ = brute_force(inst, mode)
     if best <= 0:
         return
-    res = solve_helix(inst, HelixOptions(mode=mode, time_limit_s=10, gap=0.0))
+    res = solve(inst, HelixOptions(mode=mode, time_limit_s=10, rel_gap=0.0))
     assert res.flow.value <= res.best_bound_tok_s * (1 + 1e-9) + 1e-9
     assert res.flow.value >= max(b.throughput_tok_s for b in res.baselines) - 1e-9
     assert res.report.status == "optimal"

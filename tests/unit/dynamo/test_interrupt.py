@@ -12,9 +12,10 @@ import pytest
 
 from planner.dynamo.model import EpochModel
 from planner.dynamo.problem import DynamoOptions
-from planner.dynamo.solve import solve_day
+from planner.dynamo.solve import solve
 from planner.runner import load_inputs
 from planner.runner.dynamo import plan_dynamo
+from planner.solver import SolveOptions
 
 from .conftest import TINY, tiny_problem
 
@@ -38,7 +39,7 @@ def interrupt_on_call(monkeypatch: pytest.MonkeyPatch, call: int) -> None:
 def test_solve_day_keeps_the_solved_epochs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode, call, kept) -> None:
     pb = tiny_problem(tmp_path, mode=mode)
     interrupt_on_call(monkeypatch, call)
-    day = solve_day(pb)
+    day = solve(pb, SolveOptions())
     assert day.interrupted and day.planned == len(pb.epochs) == 12
     assert [e.epoch.label for e in day.epochs] == [e.label for e in pb.epochs[:kept]]
     assert all(e.status == "optimal" and e.gpus > 0 for e in day.epochs)
@@ -48,7 +49,7 @@ def test_interrupt_before_any_epoch_propagates(tmp_path: Path, monkeypatch: pyte
     pb = tiny_problem(tmp_path, mode="joint")
     interrupt_on_call(monkeypatch, 1)
     with pytest.raises(KeyboardInterrupt):
-        solve_day(pb)
+        solve(pb, SolveOptions())
 
 
 def test_interrupted_plan_covers_the_solved_epochs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,3 +71,17 @@ def test_interrupted_plan_covers_the_solved_epochs(tmp_path: Path, monkeypatch: 
     assert plan.metrics["baseline_singlepool_energy_kwh"] < whole.metrics["baseline_singlepool_energy_kwh"]
     assert plan.solver.objective is not None and plan.solver.objective < whole.solver.objective
     assert any("cover 00:00 to 00:15 only" in w for w in plan.warnings)
+
+
+def test_cancel_hook_stops_like_ctrl_c(tmp_path: Path) -> None:
+    """SolveOptions.cancel is polled before every epoch MILP; True keeps the epochs solved so far (interrupted)."""
+    pb = tiny_problem(tmp_path, mode="joint")
+    polls = [0]
+
+    def cancel() -> bool:
+        polls[0] += 1
+        return polls[0] > 2
+
+    day = solve(pb, SolveOptions(cancel=cancel))
+    assert day.interrupted and not day.timed_out
+    assert [e.epoch.label for e in day.epochs] == [e.label for e in pb.epochs[:2]]

@@ -10,9 +10,10 @@ import pytest
 from planner.dynamo.baselines import all_baselines
 from planner.dynamo.extract import plan_block
 from planner.dynamo.model import EpochData, EpochModel
-from planner.dynamo.solve import milp_instance, solve_day
+from planner.dynamo.solve import milp_instance, solve
 from planner.dynamo.verify import check_plan
 from planner.errors import InfeasibleError
+from planner.solver import SolveOptions
 
 from .conftest import TINY, tiny_problem
 
@@ -82,7 +83,7 @@ def test_reconfiguration_penalty_holds_the_deployment(tmp_path: Path) -> None:
 @pytest.mark.parametrize("mode", ["joint", "hierarchical"])
 def test_whole_day_verifies(tmp_path: Path, mode: str) -> None:
     pb = tiny_problem(tmp_path, mode=mode)
-    day = solve_day(pb)
+    day = solve(pb, SolveOptions())
     assert len(day.epochs) == 12 and all(e.status == "optimal" for e in day.epochs)
     block, metrics, totals = plan_block(pb, day, all_baselines(pb, day.epochs))
     assert check_plan(pb, block) == []
@@ -101,15 +102,15 @@ def test_whole_day_verifies(tmp_path: Path, mode: str) -> None:
 def test_budget_too_small_names_the_smallest_budget(tmp_path: Path) -> None:
     pb = tiny_problem(tmp_path, mode="joint", gpu_budget=8)
     with pytest.raises(InfeasibleError) as err:
-        solve_day(pb)
+        solve(pb, SolveOptions())
     sf = err.value.shortfall
     assert sf.constraint == "gpu_budget" and sf.limit == 8
     need = int(sf.best)
     assert need > 8
     ok = tiny_problem(tmp_path, TINY, mode="joint", gpu_budget=need)
-    assert all(e.gpus <= need for e in solve_day(ok).epochs)
+    assert all(e.gpus <= need for e in solve(ok, SolveOptions()).epochs)
     with pytest.raises(InfeasibleError):
-        solve_day(tiny_problem(tmp_path, TINY, mode="joint", gpu_budget=need - 1))
+        solve(tiny_problem(tmp_path, TINY, mode="joint", gpu_budget=need - 1), SolveOptions())
 
 
 def test_trace_replay_plans_the_trace_hour(tmp_path: Path) -> None:
@@ -119,6 +120,6 @@ def test_trace_replay_plans_the_trace_hour(tmp_path: Path) -> None:
     pb = tiny_problem(tmp_path, text)
     assert [e.label for e in pb.epochs][:2] == ["18:15", "18:20"] and len(pb.epochs) == 12
     assert sum(sum(e.requests.values()) for e in pb.epochs) == 19366
-    day = solve_day(pb)
+    day = solve(pb, SolveOptions())
     block, _m, _t = plan_block(pb, day, all_baselines(pb, day.epochs))
     assert check_plan(pb, block) == [] and block["epochs"][0]["start"] == "18:15"

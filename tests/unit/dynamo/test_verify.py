@@ -10,14 +10,15 @@ import pytest
 
 from planner.dynamo.baselines import all_baselines
 from planner.dynamo.extract import plan_block
-from planner.dynamo.solve import solve_day
+from planner.dynamo.solve import solve
 from planner.dynamo.verify import check_plan, verify_plan
 from planner.errors import VerificationError
+from planner.solver import SolveOptions
 
 
 @pytest.fixture
 def solved(tiny):
-    day = solve_day(tiny)
+    day = solve(tiny, SolveOptions())
     block, _m, _t = plan_block(tiny, day, all_baselines(tiny, day.epochs))
     return tiny, block
 

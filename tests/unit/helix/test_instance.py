@@ -8,7 +8,7 @@ import pytest
 
 from planner.errors import InfeasibleError, ProfileMissingError, SpecError
 from planner.helix.instance import build_instance
-from planner.helix.solve import HelixOptions, solve_helix
+from planner.helix.solve import HelixOptions, solve
 from planner.profiles.db import ProfileDB
 from planner.spec.loader import load_spec
 from planner.spec.sections.helix import HelixSection
@@ -81,7 +81,7 @@ def test_node_too_small_for_one_layer_is_left_out(tmp_path: Path, profile_db: Pr
 def test_cluster_too_small_for_the_model_is_infeasible(tmp_path: Path, profile_db: ProfileDB) -> None:
     inst = _inst(tmp_path, profile_db, BASE)
     with pytest.raises(InfeasibleError, match=r"memory\[cluster\] limit 80 layers, best achievable 30 layers"):
-        solve_helix(inst, HelixOptions(time_limit_s=5))
+        solve(inst, HelixOptions(time_limit_s=5))
 
 
 def test_disconnected_coordinator_is_infeasible(tmp_path: Path, profile_db: ProfileDB) -> None:
@@ -91,7 +91,7 @@ def test_disconnected_coordinator_is_infeasible(tmp_path: Path, profile_db: Prof
     text += "    - {between: [coordinator, region:west], disabled: true}\n"
     inst = _inst(tmp_path, profile_db, text)
     with pytest.raises(InfeasibleError, match="connectivity"):
-        solve_helix(inst, HelixOptions(time_limit_s=5))
+        solve(inst, HelixOptions(time_limit_s=5))
 
 
 def test_heuristic_order_must_list_every_node(tmp_path: Path, profile_db: ProfileDB) -> None:
@@ -108,6 +108,6 @@ def test_disconnected_region_is_reported_and_left_idle(tmp_path: Path, profile_d
     )
     inst = _inst(tmp_path, profile_db, text)
     assert any("region west is disconnected from the coordinator" in w for w in inst.warnings)
-    res = solve_helix(inst, HelixOptions(time_limit_s=5))
+    res = solve(inst, HelixOptions(time_limit_s=5))
     assert res.flow.value > 0
     assert all(res.flow.node_inflow[n] == 0 for n in ("t4-0", "t4-1"))

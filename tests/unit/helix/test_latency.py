@@ -7,7 +7,7 @@ import pytest
 from planner.helix.bounds import hop_bound
 from planner.helix.flow import max_flow
 from planner.helix.latency import LayerLatency, decompose, hop_limited_flow, latency_report, longest_path_hops
-from planner.helix.solve import HelixOptions, solve_helix
+from planner.helix.solve import HelixOptions, solve
 from planner.profiles.db import ProfileDB
 from tests.unit.helix.tiny import tiny_instance
 from tests.unit.helix.vectors import VECTORS, instance, placement
@@ -19,7 +19,7 @@ TABLES = [(10, 4, 1), (10, 4, 1), (10, 4, 1)]
 @pytest.mark.parametrize(("hops", "expected"), [(None, 10.0), (3, 10.0), (2, 8.0), (1, 3.0)])
 def test_max_hops_changes_the_plan_as_expected(hops: int | None, expected: float) -> None:
     inst = tiny_instance(TABLES, layers=3)
-    res = solve_helix(inst, HelixOptions(time_limit_s=10, gap=0.0, max_hops=hops))
+    res = solve(inst, HelixOptions(time_limit_s=10, rel_gap=0.0, max_hops=hops))
     assert res.flow.value == pytest.approx(expected, rel=1e-6)
     if hops is not None:
         assert all(len(p) <= hops for p, f in decompose(res.flow) if f > 1e-9)

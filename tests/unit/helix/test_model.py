@@ -9,7 +9,8 @@ from planner.helix.backends import CountingBackend, CpSatBackend, MathOptBackend
 from planner.helix.bounds import covering_bound
 from planner.helix.flow import flow_value
 from planner.helix.model import add_full_hint, build, model_size
-from planner.helix.solve_milp import RunLimits, solve_cpsat, solve_mathopt
+from planner.helix.solve_milp import solve_cpsat, solve_mathopt
+from planner.solver import SolveOptions
 from tests.unit.helix.tiny import brute_force, tiny_instance
 from tests.unit.helix.vectors import VECTORS, instance
 
@@ -42,7 +43,7 @@ def test_cpsat_per_node_optimum_equals_brute_force(mode: str) -> None:
     best, _ = brute_force(inst, mode)
     backend = CpSatBackend(1e-3)
     m = build(inst, mode, backend, covering_bound(inst, mode).value)
-    raw = solve_cpsat(backend, RunLimits(20.0, gap=0.0))
+    raw = solve_cpsat(backend, SolveOptions(time_limit_s=20.0, rel_gap=0.0))
     assert raw.status == "optimal"
     assert raw.objective / 1000 == pytest.approx(best, abs=0.01)
     assert flow_value(inst, _ranges(m, raw), mode) == pytest.approx(best, abs=1e-6)
@@ -53,7 +54,7 @@ def test_scip_per_node_optimum_equals_brute_force() -> None:
     best, _ = brute_force(inst)
     backend = MathOptBackend("scip")
     m = build(inst, "strict", backend, None)
-    raw = solve_mathopt(backend, RunLimits(20.0, gap=0.0))
+    raw = solve_mathopt(backend, SolveOptions(time_limit_s=20.0, rel_gap=0.0))
     assert raw.status == "optimal"
     assert raw.objective == pytest.approx(best, rel=1e-6)
     assert flow_value(inst, _ranges(m, raw)) == pytest.approx(best, rel=1e-6)
@@ -67,7 +68,7 @@ def test_full_hint_is_a_feasible_start() -> None:
     hinted = add_full_hint(m, arg)
     assert hinted == pytest.approx(flow_value(inst, arg), abs=0.01)
     backend.model.clear_objective()
-    solver_params = RunLimits(5.0)
+    solver_params = SolveOptions(time_limit_s=5.0)
     raw = solve_cpsat(backend, solver_params)
     assert raw.values is not None
 
@@ -77,7 +78,7 @@ def test_aggregated_model_agrees_with_per_node_and_brute_force(tables) -> None:
     inst = tiny_instance(tables, layers=4)
     best, _ = brute_force(inst)
     am = agg.build(inst, covering_bound(inst).value, 1e-3, by_region=False)
-    raw = agg.solve(am, RunLimits(20.0, gap=0.0))
+    raw = agg.solve(am, SolveOptions(time_limit_s=20.0, rel_gap=0.0))
     assert raw.status == "optimal"
     assert raw.objective / 1000 == pytest.approx(best, abs=0.01)
     ranges = agg.disaggregate(am, raw)
