@@ -107,7 +107,10 @@ SHIPPED = {
 
 
 def test_every_shipped_spec_is_listed() -> None:
-    assert sorted(SHIPPED) == sorted(p.name for p in (ROOT / "cluster_specs").glob("*.yaml"))
+    # Sweep files (`sweep-*.yaml`) are not cluster specs: each point is a plan of a listed spec, and the sweep's own
+    # tests compare its plans across executors.
+    specs = [p.name for p in (ROOT / "cluster_specs").glob("*.yaml") if not p.name.startswith("sweep-")]
+    assert sorted(SHIPPED) == sorted(specs)
 
 
 @pytest.mark.slow
