@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test test-all test-ray lint fmt bench examples demo goldens golden schema clean
+.PHONY: install test test-all test-ray lint typecheck fmt bench examples demo goldens golden schema clean
 
 install: $(STAMP)
 
@@ -26,9 +26,15 @@ test-ray: install
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,ray]'
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m ray -p no:cacheprovider
 
+## Ruff (lint and format check) and mypy, strict on planner/ (what CI runs).
 lint: install
 	$(BIN)/ruff check planner tests scripts
 	$(BIN)/ruff format --check planner tests scripts
+	$(BIN)/mypy
+
+## mypy alone, strict on planner/ (configured in pyproject.toml [tool.mypy]).
+typecheck: install
+	$(BIN)/mypy
 
 fmt: install
 	$(BIN)/ruff format planner tests scripts
