@@ -157,7 +157,7 @@ def common_options(
         time_limit_s = parse_time_limit(time_limit)
     return CommonOptions(
         out=out,
-        format=fmt.value,  # type: ignore[arg-type]
+        format=fmt.value,
         profiles=profiles,
         overrides=list(overrides or []),
         time_limit_s=time_limit_s,

@@ -278,7 +278,12 @@ def diff_command(
         guardrails = parse_guardrails(fail_on)  # a typo fails before any planning (exit 2)
         extra = [*paths[1:], *ctx.args] if base_ref is not None else list(ctx.args)
         if base_ref is None:
-            given = {"--solver": solver, "--time-limit": time_limit, "--seed": seed, "--save-plans": save_plans}
+            given: dict[str, object] = {
+                "--solver": solver,
+                "--time-limit": time_limit,
+                "--seed": seed,
+                "--save-plans": save_plans,
+            }
             given |= {"--profiles": profiles, "--set": overrides}
             used = [name for name, value in given.items() if value]
             if used:

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from planner.cli.common import (
-    DEFAULT_MAX_NODES,
     CommonOptions,
     Format,
     FormatOpt,
@@ -30,6 +29,7 @@ from planner.cli.common import (
 from planner.errors import UsageError
 from planner.plan import Plan
 from planner.runner import SolverInputs
+from planner.spec.loader import DEFAULT_MAX_NODES
 
 ModeOpt = Annotated[
     str | None,

@@ -10,7 +10,6 @@ from typing import Annotated, Literal
 import typer
 
 from planner.cli.common import (
-    DEFAULT_MAX_NODES,
     CommonOptions,
     Format,
     FormatOpt,
@@ -35,6 +34,7 @@ from planner.plan import Plan, write_plan
 from planner.render.console import err_line
 from planner.runner import SolverInputs
 from planner.runner.helix import run_helix
+from planner.spec.loader import DEFAULT_MAX_NODES
 from planner.spec.sections.helix import HelixSection
 from planner.units import UnitError, parse_bandwidth
 
@@ -212,8 +212,8 @@ def helix_command(
                 raise UsageError(f"--prune-threshold: {exc}") from None
         token_latency = _duration("--max-token-latency", max_token_latency)
         cli = HelixCliOptions(
-            solver=solver.value,  # type: ignore[arg-type]
-            formulation=formulation.value,  # type: ignore[arg-type]
+            solver=solver.value,
+            formulation=formulation.value,
             workers=workers,
             stall_s=_duration("--stall", stall),
             gap=_gap(gap),

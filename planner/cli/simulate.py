@@ -94,19 +94,22 @@ def simulate_command(
 
     with handle_errors():
         try:
-            opts = SimOptions(
-                duration_s=_seconds("--duration", duration),
-                warmup_s=_seconds("--warmup", warmup),
-                offline=offline,
-                trace=trace,
-                rps=rps,
-                load=load,
-                seed=seed,
-                max_input_tokens=max_input_tokens,
-                max_output_tokens=max_output_tokens,
-                prompt_batch_tokens=prompt_batch_tokens,
-                gpu_memory_utilization=gpu_memory_utilization,
-                latency=latency,
+            # Validated from a dict: --latency is free text here and pydantic names the allowed values.
+            opts = SimOptions.model_validate(
+                {
+                    "duration_s": _seconds("--duration", duration),
+                    "warmup_s": _seconds("--warmup", warmup),
+                    "offline": offline,
+                    "trace": trace,
+                    "rps": rps,
+                    "load": load,
+                    "seed": seed,
+                    "max_input_tokens": max_input_tokens,
+                    "max_output_tokens": max_output_tokens,
+                    "prompt_batch_tokens": prompt_batch_tokens,
+                    "gpu_memory_utilization": gpu_memory_utilization,
+                    "latency": latency,
+                }
             )
         except ValidationError as exc:
             err = exc.errors()[0]

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from planner.cli.common import (
-    DEFAULT_MAX_NODES,
     CommonOptions,
     Format,
     FormatOpt,
@@ -29,6 +28,7 @@ from planner.cli.common import (
 from planner.errors import UsageError
 from planner.plan import Plan
 from planner.runner import SolverInputs
+from planner.spec.loader import DEFAULT_MAX_NODES
 
 if TYPE_CHECKING:
     from planner.splitwise.instance import SplitwiseOptions
@@ -120,7 +120,7 @@ def _options(
         raise UsageError("--workers must be >= 0")
     return SplitwiseOptions(
         rps=rps,
-        objective=objective.value if objective else None,  # type: ignore[arg-type]
+        objective=objective.value if objective else None,
         cost_target_usd_h=cost_target,
         power_target_kw=power_target,
         designs=[d.strip() for d in designs.split(",")] if designs is not None else None,

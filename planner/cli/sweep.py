@@ -230,8 +230,10 @@ def sweep_command(
 def _report(sweep: Sweep, out: Path, result: SweepRun, summary: bool, plot: Path | None, quiet: bool) -> None:
     table = result.table
     if not quiet:
-        counts = table["status"].value_counts().sort_index() if not table.empty else {}
-        by_status = ", ".join(f"{k} {v}" for k, v in dict(counts).items()) or "none"
+        counts: dict[str, int] = {}
+        if not table.empty:
+            counts = {str(k): int(v) for k, v in table["status"].value_counts().sort_index().items()}
+        by_status = ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
         err_line(
             f"{len(table)} of {result.total} points ({by_status}); {result.cached} from the cache, "
             f"{result.ran} planned in {result.wall_s:.1f} s"

@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from planner.cli.common import DEFAULT_MAX_NODES, Format, FormatOpt, MaxNodesOpt, ProfilesOpt, SetOpt, handle_errors
+from planner.cli.common import Format, FormatOpt, MaxNodesOpt, ProfilesOpt, SetOpt, handle_errors
 from planner.profiles.db import ProfileDB
 from planner.render.console import out_text, stdout
-from planner.spec.loader import load_spec
+from planner.spec.loader import DEFAULT_MAX_NODES, load_spec
 
 
 def validate_command(

@@ -17,9 +17,9 @@ from typing import Any
 
 from planner.contract_base import Block
 from planner.paths import SHIPPED_SPECS, display_path
-from planner.plan import Assumption, InputFile, Inputs, Plan, PlanKind, SolverBlock, run_info
+from planner.plan import InputFile, Inputs, Plan, PlanKind, SolverBlock, run_info
 from planner.profiles.db import ProfileDB
-from planner.solver import SolveReport
+from planner.solver import Assumption, SolveReport
 from planner.spec.loader import DEFAULT_MAX_NODES, LoadedSpec, load_spec
 
 #: The spec each solver runs on when the user gives none (first-run experience).

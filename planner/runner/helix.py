@@ -26,9 +26,9 @@ from planner.helix.latency import LatencyReport, LayerLatency, hop_counts, laten
 from planner.helix.placement import read_placement
 from planner.helix.solve import HelixOptions, HelixResult, solve
 from planner.paths import display_path
-from planner.plan import Assumption, Plan
+from planner.plan import Plan
 from planner.runner import SolverInputs, assemble_plan
-from planner.solver import SolveReport, Status, remaining_s
+from planner.solver import Assumption, SolveReport, Status, remaining_s
 from planner.spec.sections.helix import HelixSection
 
 

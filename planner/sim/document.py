@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from planner import FORMAT_VERSION
-from planner.plan import Assumption, InputFile, RunInfo, _canonical, write_json_atomic
+from planner.plan import InputFile, RunInfo, _canonical, write_json_atomic
+from planner.solver import Assumption
 
-SIMULATION_KIND = "simulation"
+SIMULATION_KIND: Final = "simulation"
 
 
 class _Doc(BaseModel):

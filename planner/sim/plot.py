@@ -58,5 +58,5 @@ def figure_data(run: SimulationRun) -> SimulationFigure:
                 _cdf(np.frombuffer(outcome.token_latency_s, dtype=np.float64) * 1000.0),
             )
         )
-    warmup = float(doc.inputs.options.get("warmup_s") or 0.0)  # type: ignore[arg-type]
+    warmup = float(doc.inputs.options.get("warmup_s") or 0.0)
     return SimulationFigure(warmup, tuple(out))

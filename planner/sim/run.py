@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from planner.errors import SpecError, UsageError
 from planner.paths import display_path
-from planner.plan import Assumption, InputFile, run_info
+from planner.plan import InputFile, run_info
 from planner.profiles.db import ProfileDB
 from planner.sim.document import PlacementResult, SimInputs, SimRunInfo, SimulationDocument, WorkloadInfo
 from planner.sim.engine import OFFLINE_INITIAL_REQUESTS, Engine, SimConfig, SimOutcome
@@ -25,6 +25,7 @@ from planner.sim.placement import PlacementInput, check_same_cluster, load_place
 from planner.sim.requests import LengthPool, load_pool, online_arrivals, trace_rate_rps
 from planner.sim.scheduler import MIN_FLOW_SHARE, KvPolicy
 from planner.sim.topology import LatencySource, Topology, build_topology
+from planner.solver import Assumption
 
 
 class SimOptions(BaseModel):
@@ -87,8 +88,10 @@ def _check_prompt_sizes(topos: list[Topology], placements: list[PlacementInput],
 
 
 def _workload(opts: SimOptions, pool: LengthPool, rate_rps: float | None) -> WorkloadInfo:
-    mode = "offline" if opts.offline else "online"
-    kind = "feeder" if opts.offline else ("poisson" if opts.rps is not None else "trace")
+    mode: Literal["offline", "online"] = "offline" if opts.offline else "online"
+    kind: Literal["feeder", "trace", "poisson"] = (
+        "feeder" if opts.offline else ("poisson" if opts.rps is not None else "trace")
+    )
     return WorkloadInfo(
         mode=mode,
         arrivals=kind,

@@ -166,12 +166,12 @@ def build_topology(
     """Index the plan's nodes and edges; load latency profiles and derive KV capacities."""
     block = placement.block
     model = db.model(block.model)
-    source = latency or LatencySource()
+    latency_source = latency or LatencySource()
     latencies: dict[tuple[str, int], LayerLatency] = {}
     nodes: list[SimNode] = []
     for n in (n for n in block.nodes if n.held > 0):  # a node holding no layer takes no part
         i = len(nodes)
-        lat = _latency_for(db, model, n, source, latencies)
+        lat = _latency_for(db, model, n, latency_source, latencies)
         vram = db.gpu(n.gpu).vram_bytes * n.gpus_per_node
         cap, weights, usable = kv_capacity_token_layers(model, vram, n.held, gpu_memory_utilization)
         nodes.append(
