@@ -11,6 +11,7 @@ import typing
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from planner.errors import SpecProblem, did_you_mean
 from planner.yamlmarks import PathKey, Positions, dotted, position
@@ -32,9 +33,7 @@ def _unwrap_to_model(tp: Any, part: str | int) -> Any:
             return None
         field = tp.model_fields.get(part) or next((f for f in tp.model_fields.values() if f.alias == part), None)
         return _first_model(field.annotation) if field else None
-    if isinstance(part, (int, str)):
-        return _first_model(tp, element=True)
-    return None
+    return _first_model(tp, element=True)
 
 
 def _first_model(tp: Any, element: bool = False) -> Any:
@@ -56,7 +55,7 @@ def _first_model(tp: Any, element: bool = False) -> Any:
     return tp
 
 
-def _friendly(err: dict[str, Any]) -> str:
+def _friendly(err: ErrorDetails) -> str:
     kind = err.get("type", "")
     msg = str(err.get("msg", "invalid value"))
     if kind == "missing":

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from planner.errors import SpecError, SpecProblem
@@ -62,14 +63,11 @@ def load_trace(path: Path) -> Requests:
     ts = pd.to_datetime(df["TIMESTAMP"], format="%Y-%m-%d %H:%M:%S.%f", errors="coerce")
     ctx = pd.to_numeric(df["ContextTokens"], errors="coerce")
     gen = pd.to_numeric(df["GeneratedTokens"], errors="coerce")
-    for col, series, what in (
-        ("TIMESTAMP", ts, "timestamp YYYY-MM-DD HH:MM:SS.fffffff"),
-        ("ContextTokens", ctx, "non-negative integer"),
-        ("GeneratedTokens", gen, "non-negative integer"),
+    for col, bad, what in (
+        ("TIMESTAMP", ts.isna(), "timestamp YYYY-MM-DD HH:MM:SS.fffffff"),
+        ("ContextTokens", _not_a_count(ctx), "non-negative integer"),
+        ("GeneratedTokens", _not_a_count(gen), "non-negative integer"),
     ):
-        bad = series.isna()
-        if col != "TIMESTAMP":
-            bad |= (series < 0) | (series != series.round())
         for idx in np.flatnonzero(bad.to_numpy())[:5]:
             problems.append(
                 SpecProblem(name, f"row {idx + 1}.{col}", f"expected {what}, got {df[col].iloc[idx]!r}", idx + 2)
@@ -84,8 +82,14 @@ def load_trace(path: Path) -> Requests:
     return Requests(t, ctx.to_numpy(dtype=np.int64), gen.to_numpy(dtype=np.int64))
 
 
-def sample_lengths(dist: LengthDistribution, n: int, rng: np.random.Generator) -> np.ndarray:
+def _not_a_count(values: pd.Series[float]) -> pd.Series[bool]:
+    """Rows that are not a non-negative integer (missing, negative or fractional)."""
+    return values.isna() | (values < 0) | (values != values.round())
+
+
+def sample_lengths(dist: LengthDistribution, n: int, rng: np.random.Generator) -> npt.NDArray[np.int64]:
     """Draw ``n`` token lengths from a spec distribution (clipped to [min, max], rounded)."""
+    out: npt.NDArray[np.float64]
     if dist.distribution == "fixed":
         out = np.full(n, float(dist.mean or 1))
     elif dist.distribution == "uniform":

@@ -5,6 +5,8 @@ Blocks (:mod:`planner.report_data`) are separated by one blank line; a table's t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from planner.plan import Plan
 from planner.render.chart import range_chart_lines
 from planner.render.registry import reports_for
@@ -12,7 +14,7 @@ from planner.render.tables import solver_line
 from planner.report_data import Block, Bullets, Code, Heading, RangeChart, Report, Table, Text, fmt_num
 
 
-def md_table(headers: list[str], rows: list[list[object]]) -> str:
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A GitHub-flavoured markdown table; cells are formatted with :func:`fmt_num` and pipes escaped."""
 
     def cell(v: object) -> str:

@@ -8,7 +8,7 @@ PNG and returns the (x, y) labels of every axis drawn.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,22 +23,25 @@ if TYPE_CHECKING:
 Labels = list[tuple[str, str]]
 
 
-def pyplot() -> Any:
-    """``matplotlib.pyplot`` on the Agg backend (no display here or in CI); imported lazily, it is slow to load."""
+def use_agg() -> None:
+    """Select the Agg backend (no display here or in CI) before ``matplotlib.pyplot`` is imported.
+
+    Each drawing function imports pyplot itself, after this call: it is slow to load, so only a ``--plot`` pays.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
+
+
+def save_png(fig: Figure, path: Path) -> Labels:
+    """Write ``fig`` to ``path`` (folders created, 110 dpi), release it, return its axes' (x, y) labels."""
+    use_agg()
     import matplotlib.pyplot as plt
 
-    return plt
-
-
-def save_png(fig: Any, path: Path) -> Labels:
-    """Write ``fig`` to ``path`` (folders created, 110 dpi), release it, return its axes' (x, y) labels."""
     labels = [(a.get_xlabel(), a.get_ylabel()) for a in fig.get_axes()]
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    pyplot().close(fig)
+    plt.close(fig)
     return labels
 
 
@@ -47,7 +50,10 @@ def save_png(fig: Any, path: Path) -> Labels:
 
 def helix_figure(data: HelixFigure) -> Figure:
     """Left: each node's layer range, coloured by node type, opacity by utilisation. Right: the flow graph."""
-    plt = pyplot()
+    use_agg()
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
     nodes = data.nodes
     types = sorted({n.gpu for n in nodes})
     cmap = plt.get_cmap("tab10")
@@ -64,7 +70,7 @@ def helix_figure(data: HelixFigure) -> Figure:
     ax_map.set_xlabel("layer")
     ax_map.set_ylabel("node")
     ax_map.set_title("Layer map (opacity = utilisation)")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colour[t]) for t in types]
+    handles = [Rectangle((0, 0), 1, 1, color=colour[t]) for t in types]
     ax_map.legend(handles, types, fontsize=7, loc="lower right")
 
     pos: dict[str, tuple[float, float]] = {
@@ -98,7 +104,8 @@ def write_helix(data: HelixFigure, path: Path) -> Labels:
 
 def splitwise_figure(data: SplitwiseFigure) -> Figure:
     """Left: the (prompt, token) feasibility heat-map of the chosen design; right: cost versus throughput."""
-    plt = pyplot()
+    use_agg()
+    import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
     fig, (ax_h, ax_p) = plt.subplots(1, 2, figsize=(13, 5.2))
@@ -148,7 +155,9 @@ def write_splitwise(data: SplitwiseFigure, path: Path) -> Labels:
 
 def dynamo_figure(data: DynamoFigure) -> Figure:
     """GPUs per pool over the day (stacked) with the power line; energy per request per class versus clock."""
-    plt = pyplot()
+    use_agg()
+    import matplotlib.pyplot as plt
+
     fig = plt.figure(figsize=(13, 8))
     grid = fig.add_gridspec(2, 3, height_ratios=[1.2, 1.0])
     ax = fig.add_subplot(grid[0, :])
@@ -190,7 +199,9 @@ def write_dynamo(data: DynamoFigure, path: Path) -> Labels:
 
 def simulation_figure(data: SimulationFigure) -> Figure:
     """Three panels: decode tok/s over time (warm-up shaded), prompt-latency and token-latency CDFs."""
-    plt = pyplot()
+    use_agg()
+    import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), constrained_layout=True)
     ax_t, ax_p, ax_d = axes
     for p in data.placements:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from planner.render.plots import Labels, pyplot, save_png
+from planner.render.plots import Labels, save_png, use_agg
 from planner.sweep.results import Frontier
 
 if TYPE_CHECKING:
@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 
 def sweep_figure(found: list[Frontier], title: str) -> Figure:
     """One panel per frontier: all usable points in grey, the frontier as a stepped red line with its points."""
-    plt = pyplot()
+    use_agg()
+    import matplotlib.pyplot as plt
+
     n = max(1, len(found))
     fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.2), squeeze=False)
     for ax, f in zip(axes[0], found, strict=False):

@@ -135,7 +135,7 @@ def draw_fitted(
     """Draw a table of (possibly styled) cells fitted to the console's width (:func:`planner.render.fit.fit_table`);
     columns that do not fit move under it, one line per row, named by the row's cell in column ``key``."""
     fit = fit_table(columns, [[cell.plain for cell in row] for row in rows], console.width)
-    rt = RichTable(title=title, title_justify="left", **({"box": box.SIMPLE_HEAD} if compact else {}))
+    rt = RichTable(title=title, title_justify="left", box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD)
     for k, i in enumerate(fit.keep):
         c = columns[i]
         rt.add_column(
