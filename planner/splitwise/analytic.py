@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import numpy.typing as npt
 
 from planner.splitwise.perf import PerfProfile
 from planner.splitwise.slo import Reference, SloLimit, SloValue, evaluate, slowdowns
@@ -44,15 +45,15 @@ INF = float("inf")
 class Workload:
     """Request sizes the analytic model averages over (a sample of the simulated stream)."""
 
-    prompt: np.ndarray
-    output: np.ndarray
+    prompt: npt.NDArray[np.int64]
+    output: npt.NDArray[np.int64]
 
     @property
-    def kv_tokens(self) -> np.ndarray:
+    def kv_tokens(self) -> npt.NDArray[np.float64]:
         return (self.prompt + self.output).astype(float)
 
     @property
-    def decode_iters(self) -> np.ndarray:
+    def decode_iters(self) -> npt.NDArray[np.float64]:
         return np.maximum(self.output - 1, 0).astype(float)
 
 

@@ -148,8 +148,10 @@ class Evaluator:
             if not v.met:
                 shown = "never finished" if v.value is None else f"{v.value:.3g}"
                 reasons.append(f"{v.name} {shown} >= {v.limit:g}")
-        util = {k: res.utilisation(k) for k in ("prompt", "token", "both") if k in res.instances}
-        kv_util = {k: res.kv_utilisation(k) for k in ("token", "both") if k in res.instances}
+        util: dict[str, float | None] = {
+            k: res.utilisation(k) for k in ("prompt", "token", "both") if k in res.instances
+        }
+        kv_util: dict[str, float | None] = {k: res.kv_utilisation(k) for k in ("token", "both") if k in res.instances}
         latency: dict[str, float | None] = {}
         tbt = (res.e2e_s - res.ttft_s) / reqs.output_tokens
         for metric, arr in (("ttft", res.ttft_s), ("tbt", tbt), ("e2e", res.e2e_s)):

@@ -311,7 +311,7 @@ def _report(inst: Instance, sol: Solution, chosen: DesignOutcome | None, bounds:
     else:
         objective = chosen.best.rate_rps
         bound = max(bounds) if bounds else None
-    status: Status = sol.status if sol.status in ("time_limit", "interrupted") else "feasible"
+    status = sol.status if sol.status in (Status.time_limit, Status.interrupted) else Status.feasible
     if sol.status == "interrupted":
         # A design interrupted before its capacity bound (or never reached) could beat every bound we have.
         if any(o.status == "interrupted" and o.bound is None for o in sol.outcomes):

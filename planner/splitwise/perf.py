@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from planner.profiles.db import ProfileDB
 from planner.profiles.schema import ModelProfile, Provenance
@@ -36,11 +37,11 @@ class Curve:
     x: tuple[float, ...]
     y_s: tuple[float, ...]
 
-    def __call__(self, x: np.ndarray | float) -> np.ndarray:
+    def __call__(self, x: np.ndarray | float) -> npt.NDArray[np.float64]:
         xs = np.asarray(self.x, dtype=float)
         ys = np.asarray(self.y_s, dtype=float)
         q = np.asarray(x, dtype=float)
-        out = np.interp(q, xs, ys)
+        out: npt.NDArray[np.float64] = np.interp(q, xs, ys)
         if len(xs) >= 2:
             lo_slope = (ys[1] - ys[0]) / (xs[1] - xs[0])
             hi_slope = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])

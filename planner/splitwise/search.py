@@ -34,6 +34,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from planner.splitwise.analytic import AnalyticModel, Capacity, capacity_rate
 from planner.splitwise.evaluate import PointResult
@@ -389,7 +390,7 @@ def analytic_cheapest(
     if p_min is None or t_min is None:
         return None
     for p in range(p_min, min(p_min + 40, max_machines)):
-        t = _least(lambda t, p=p: model.predict(p, t, rate).feasible, t_min, max_machines - p)
+        t = _least(partial(_feasible_at, model, rate, p), t_min, max_machines - p)
         if t is None:
             continue
         q = Point(p, t)
@@ -405,6 +406,11 @@ def _interior(lo: int, hi: int, k: int) -> list[int]:
     span = hi - lo
     pts = sorted({lo + max(1, min(span - 1, round(span * (i + 1) / (k + 1)))) for i in range(k)})
     return [p for p in pts if lo < p < hi]
+
+
+def _feasible_at(model: AnalyticModel, rate: float, prompt: int, token: int) -> bool:
+    """Whether the latency model predicts ``prompt`` + ``token`` machines feasible at ``rate`` (bound per prompt)."""
+    return model.predict(prompt, token, rate).feasible
 
 
 def _least(pred: Callable[[int], bool], lo: int, hi: int) -> int | None:

@@ -313,7 +313,7 @@ def _parse_axes(
     groups: list[AxisGroup] = []
     for i, entry in enumerate(entries):
         prefix: PathKey = ("axes", i)
-        model: type[BaseModel] = ZipGroup if _is_zip(entry) else Axis
+        model: type[ZipGroup] | type[Axis] = ZipGroup if _is_zip(entry) else Axis
         try:
             parsed = model.model_validate(entry)
         except ValidationError as exc:
