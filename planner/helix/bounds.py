@@ -385,7 +385,9 @@ def _chain_at(inst: HelixInstance, flow: float, max_hops: int | None = None) -> 
 
 
 def single_pipeline(
-    inst: HelixInstance, order_key: Callable[[str], object] | None = None, max_hops: int | None = None
+    inst: HelixInstance,
+    order_key: Callable[[tuple[str, int]], tuple[int, int]] | None = None,
+    max_hops: int | None = None,
 ) -> SinglePipeline | None:
     """The single-pipeline construction (module docstring), with at most ``max_hops`` nodes; None when no chain can
     cover L layers."""
@@ -406,7 +408,11 @@ def single_pipeline(
     assert chain is not None
     position = {n.name: i for i, n in enumerate(inst.nodes)}
     region_rank = {r: i for i, r in enumerate(dict.fromkeys(n.region for n in inst.nodes))}
-    chain.sort(key=order_key or (lambda item: (region_rank[inst.node(item[0]).region], position[item[0]])))
+
+    def by_region(item: tuple[str, int]) -> tuple[int, int]:
+        return region_rank[inst.node(item[0]).region], position[item[0]]
+
+    chain.sort(key=order_key or by_region)
     ranges: dict[str, tuple[int, int]] = {}
     start = 0
     for name, k in chain:

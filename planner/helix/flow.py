@@ -73,9 +73,9 @@ def _capacities(inst: HelixInstance, ranges: Ranges, scale: float | None) -> dic
     return caps
 
 
-def build_graph(inst: HelixInstance, ranges: Ranges, mode: Mode, scale: float | None = None) -> nx.DiGraph:
+def build_graph(inst: HelixInstance, ranges: Ranges, mode: Mode, scale: float | None = None) -> nx.DiGraph[str]:
     """The split-node graph. With ``scale`` every capacity is ``floor(capacity * scale)`` (integer check)."""
-    g = nx.DiGraph()
+    g: nx.DiGraph[str] = nx.DiGraph()
     g.add_node(SOURCE)
     g.add_node(SINK)
     for name, cap in _capacities(inst, ranges, scale).items():
@@ -88,7 +88,9 @@ def build_graph(inst: HelixInstance, ranges: Ranges, mode: Mode, scale: float | 
     return g
 
 
-def maximum_flow(g: nx.DiGraph, source: str = SOURCE, sink: str = SINK) -> tuple[float, dict[str, dict[str, float]]]:
+def maximum_flow(
+    g: nx.DiGraph[str], source: str = SOURCE, sink: str = SINK
+) -> tuple[float, dict[str, dict[str, float]]]:
     """Max flow of ``g`` whose decomposition does not depend on the process's hash seed.
 
     networkx's preflow-push discharges "an arbitrary element" of a *set* of active nodes; with string node names
@@ -99,7 +101,8 @@ def maximum_flow(g: nx.DiGraph, source: str = SOURCE, sink: str = SINK) -> tuple
     height buckets on some float capacities).
     """
     names = list(g.nodes)
-    h = nx.convert_node_labels_to_integers(g, ordering="default")
+    # types-networkx types this G as Graph[Hashable], invariant in the node type, so a DiGraph[str] is refused
+    h = nx.convert_node_labels_to_integers(g, ordering="default")  # type: ignore[call-overload]
     s, t = names.index(source), names.index(sink)
     try:
         value, flow = nx.maximum_flow(h, s, t)
@@ -108,10 +111,11 @@ def maximum_flow(g: nx.DiGraph, source: str = SOURCE, sink: str = SINK) -> tuple
     return value, {names[u]: {names[v]: f for v, f in row.items()} for u, row in flow.items()}
 
 
-def _source_side(g: nx.DiGraph) -> set[str]:
+def _source_side(g: nx.DiGraph[str]) -> set[str]:
     """Nodes on the source side of a minimum cut (the same integer relabelling as :func:`maximum_flow`)."""
     names = list(g.nodes)
-    h = nx.convert_node_labels_to_integers(g, ordering="default")
+    # types-networkx types this G as Graph[Hashable], invariant in the node type, so a DiGraph[str] is refused
+    h = nx.convert_node_labels_to_integers(g, ordering="default")  # type: ignore[call-overload]
     s, t = names.index(SOURCE), names.index(SINK)
     try:
         _, (reach, _) = nx.minimum_cut(h, s, t)

@@ -26,6 +26,7 @@ from planner.helix.throughput import (
 )
 from planner.profiles.db import ProfileDB
 from planner.solver import Assumption
+from planner.spec.cluster import Node
 from planner.spec.loader import LoadedSpec
 from planner.spec.sections.helix import HelixSection
 
@@ -303,7 +304,7 @@ def _unknown_mix(mix: str, tables: ThroughputTables) -> str:
     return f"no Helix table mix '{mix}' for this model{did_you_mean(mix, tables.mixes or ['<none>'])}"
 
 
-def _heuristic_order(loaded: LoadedSpec, section: HelixSection) -> list:  # list[planner.spec.cluster.Node]
+def _heuristic_order(loaded: LoadedSpec, section: HelixSection) -> list[Node]:
     nodes = list(loaded.cluster.nodes)
     if section.heuristic_order is None:
         return nodes

@@ -21,12 +21,16 @@ plan's flow:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from planner.helix.flow import FlowResult, Mode, Ranges, valid_edges
-from planner.helix.instance import SINK, SOURCE, HelixEdge, HelixInstance
+from planner.helix.instance import SINK, SOURCE, HelixEdge, HelixInstance, HelixNode
+
+if TYPE_CHECKING:
+    from planner.profiles.db import ProfileDB
+    from planner.profiles.schema import ModelProfile
 
 MAX_PATHS = 2000
 EPS = 1e-9
@@ -119,7 +123,7 @@ def decompose(flow: FlowResult) -> list[tuple[list[str], float]]:
 class LayerLatency:
     """Per-layer latency (ms) of a node type at a batch size: measured table, else a roofline."""
 
-    def __init__(self, db: Any, model: Any, layer_weight_bytes: float) -> None:
+    def __init__(self, db: ProfileDB | None, model: ModelProfile, layer_weight_bytes: float) -> None:
         self.model = model
         self.weight = layer_weight_bytes
         self.db = db
@@ -135,7 +139,7 @@ class LayerLatency:
     def measured(self, profile_gpu: str) -> bool:
         return (profile_gpu, "decode") in self.curves and (profile_gpu, "prompt") in self.curves
 
-    def ms(self, node: Any, phase: str, tokens: float) -> float:
+    def ms(self, node: HelixNode, phase: str, tokens: float) -> float:
         curve = self.curves.get((node.profile_gpu, phase))
         if curve is not None:
             x, y = curve

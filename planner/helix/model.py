@@ -204,11 +204,11 @@ def add_full_hint(m: HelixModel, ranges: Mapping[str, tuple[int, int]]) -> float
 
     add_hint(m, ranges)
     b, inst = m.backend, m.inst
-    g = nx.DiGraph()
+    g: nx.DiGraph[str] = nx.DiGraph()
     g.add_nodes_from([SOURCE, SINK])
     for node in inst.nodes:
-        s, e = ranges[node.name]
-        tp = node.tp(e - s) if m.cut_tok_s is None else min(node.tp(e - s), m.cut_tok_s)
+        start, end = ranges[node.name]
+        tp = node.tp(end - start) if m.cut_tok_s is None else min(node.tp(end - start), m.cut_tok_s)
         g.add_edge(f"{node.name}/in", f"{node.name}/out", capacity=b.flow_value(tp))
     valid = set()
     for e in inst.edges:

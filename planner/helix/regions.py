@@ -106,9 +106,9 @@ def _feasible(
         model.add(stages == 1).only_enforce_if(single)
         model.add(stages >= 2).only_enforce_if(~single)
         for i, v in enumerate(y):
-            f = first[i] if first else 0
-            lst = last[i] if last else 0
-            model.add(f + lst <= v + single)
+            is_first = first[i] if first else 0
+            is_last = last[i] if last else 0
+            model.add(is_first + is_last <= v + single)
             if first:
                 model.add(first[i] <= v)
             if last:

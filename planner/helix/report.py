@@ -245,4 +245,4 @@ def figure_data(plan: Plan) -> HelixFigure:
         for n in _nodes_by_start(plan)
     )
     edges = tuple(FlowEdge(e["src"], e["dst"], e["flow_tok_s"]) for e in block["edges"])
-    return HelixFigure(block["layers"], nodes, edges, plan.metrics.get("throughput_tok_s", 0))
+    return HelixFigure(block["layers"], nodes, edges, plan.metrics.get("throughput_tok_s") or 0.0)

@@ -158,8 +158,10 @@ def evaluate(inst: HelixInstance, ranges: Ranges, mode: Mode, max_hops: int | No
     return max_flow(inst, ranges, mode)
 
 
-def _add(cands: list[Candidate], inst: HelixInstance, mode: Mode, source: str, ranges, clock: _Clock) -> Candidate:
-    hops = getattr(clock, "max_hops", None)
+def _add(
+    cands: list[Candidate], inst: HelixInstance, mode: Mode, source: str, ranges: Ranges, clock: _Clock
+) -> Candidate:
+    hops = clock.max_hops
     value = evaluate(inst, ranges, mode, hops).value if hops is not None else flow_value(inst, ranges, mode)
     c = Candidate(source, dict(ranges), value, clock.elapsed)
     cands.append(c)
@@ -421,7 +423,7 @@ def _finish(
         status: Status = Status.infeasible if not evaluated else Status.feasible
         message = "the placement carries no flow" if evaluated else "no placement found that carries flow"
     elif raw_status == "interrupted":
-        status, message = "interrupted", "interrupted (Ctrl-C): best plan so far"
+        status, message = Status.interrupted, "interrupted (Ctrl-C): best plan so far"
     elif gap is not None and gap <= max(opts.rel_gap, 1e-9):
         status = Status.optimal
         how = "meets" if gap == 0 else f"is within --gap {opts.rel_gap:.2%} of"
@@ -429,14 +431,14 @@ def _finish(
         if evaluated:
             message = f"evaluated placement {how} the {bound_source}"
     elif evaluated:
-        status, message = "feasible", f"evaluated placement; {bound_source} {bound:.6g} tokens/s"
+        status, message = Status.feasible, f"evaluated placement; {bound_source} {bound:.6g} tokens/s"
     elif raw_status in ("time_limit", "error", None):
         status = Status.time_limit if raw_status == Status.time_limit else Status.feasible
         message = f"best from {best.source}; bound: {bound_source}"
         if raw_status is None and (milp.get("formulation") == "none" or not opts.milp):
             message += "; MILP not attempted"
     else:
-        status, message = "feasible", f"best from {best.source}; {milp.get('message', '')}; bound: {bound_source}"
+        status, message = Status.feasible, f"best from {best.source}; {milp.get('message', '')}; bound: {bound_source}"
     report = SolveReport(
         backend=opts.solver if milp.get("formulation") not in (None, "none") else "bounds+constructions",
         status=status,

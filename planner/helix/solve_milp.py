@@ -73,7 +73,8 @@ def _watch(
 
 def solve_cpsat(backend: CpSatBackend, limits: SolveOptions) -> RawResult:
     """Run CP-SAT on ``backend.model`` until ``limits.deadline()``; incumbents are (seconds, flow-unit objective)."""
-    cp_model = backend.cp_model
+    from ortools.sat.python import cp_model  # loaded already by the backend; imported here for its types
+
     solver = cp_model.CpSolver()
     p = solver.parameters
     p.max_time_in_seconds = max(remaining_s(limits.deadline()), 0.01)
@@ -108,7 +109,7 @@ def solve_cpsat(backend: CpSatBackend, limits: SolveOptions) -> RawResult:
     interrupted, reason = _watch(thread, solver.stop_search, limits.stall_s, limits.cancel, last)
     wall = time.perf_counter() - start
     if "status" not in box:
-        return RawResult("error", None, None, None, wall, incumbents, "the CP-SAT thread ended without a result")
+        return RawResult(Status.error, None, None, None, wall, incumbents, "the CP-SAT thread ended without a result")
     code = box["status"]
     name = solver.status_name(code)
     has = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
@@ -162,7 +163,7 @@ def solve_mathopt(backend: MathOptBackend, limits: SolveOptions) -> RawResult:
     interrupted, reason = _watch(thread, stop, None, limits.cancel, [start])
     wall = time.perf_counter() - start
     if "result" not in box:  # abandoned on Ctrl-C
-        return RawResult("interrupted", None, None, None, wall, [], reason, True)
+        return RawResult(Status.interrupted, None, None, None, wall, [], reason, True)
     result = box["result"]
     has = result.has_primal_feasible_solution()
     reason_name = result.termination.reason.name

@@ -68,14 +68,14 @@ class ThroughputTables:
             return
         df = db.table(TABLE)
         df = df[df["model"] == model]
-        for (mix, gpu, per_node), grp in df.groupby(["mix", "gpu", "gpus_per_node"], sort=True):
+        for (mix, gpu, _per_node), grp in df.groupby(["mix", "gpu", "gpus_per_node"], sort=True):
             grp = grp.sort_values("layers")
             ks = [int(k) for k in grp["layers"]]
             if ks != list(range(1, len(ks) + 1)):
                 # A table with holes cannot be read at every k; treat it as absent rather than interpolate.
                 continue
             sources = sorted(set(grp["source"]))
-            self.rows.setdefault(str(mix), {})[(str(gpu), int(per_node))] = TableEntry(
+            self.rows.setdefault(str(mix), {})[(str(gpu), int(grp["gpus_per_node"].iloc[0]))] = TableEntry(
                 profile_gpu=str(grp["profile_gpu"].iloc[0]),
                 tp_tok_s=tuple(float(v) for v in grp["tokens_per_s"]),
                 source="; ".join(sources),

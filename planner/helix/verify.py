@@ -66,14 +66,14 @@ def check_solver_flows(
         if v != SINK:
             inflow[v] += f
     for node in inst.nodes:
-        s, e = ranges[node.name]
+        start, end = ranges[node.name]
         if abs(inflow[node.name] - outflow[node.name]) > abs_tol * max(1, len(inst.in_edges[node.name])):
             raise VerificationError(
                 f"helix verification: conservation[{node.name}]: in {inflow[node.name]:g} != out {outflow[node.name]:g}"
             )
-        if inflow[node.name] > node.tp(e - s) * (1 + REL_TOL) + abs_tol:
+        if inflow[node.name] > node.tp(end - start) * (1 + REL_TOL) + abs_tol:
             raise VerificationError(
-                f"helix verification: node_throughput[{node.name}]: {inflow[node.name]:g} > {node.tp(e - s):g}"
+                f"helix verification: node_throughput[{node.name}]: {inflow[node.name]:g} > {node.tp(end - start):g}"
             )
     if abs(value - objective_tok_s) > REL_TOL * max(abs(objective_tok_s), 1.0) + abs_tol * len(edge_flow):
         raise VerificationError(
