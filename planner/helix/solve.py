@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from planner.errors import InfeasibleError, Shortfall
+from planner.errors import InfeasibleError, Shortfall, VerificationError
 from planner.helix import aggregated as agg
 from planner.helix.backends import CpSatBackend, MathOptBackend
 from planner.helix.baselines import Baseline, all_baselines
@@ -44,6 +44,9 @@ from planner.solver import SolveOptions, SolveReport, Status
 
 SolverName = Literal["cpsat", "scip", "highs"]
 Formulation = Literal["auto", "per-node", "aggregated"]
+
+#: Relative (and absolute, tokens/s) slack between a verified flow and a proven bound before the bound is a bug.
+_BOUND_TOL = 1e-6
 
 #: Above this many nodes the per-node MILP is not attempted (its model would not fit the time limit).
 PER_NODE_MAX_NODES = 300
@@ -415,7 +418,13 @@ def _finish(
 ) -> HelixResult:
     flow = verify(inst, best.ranges, mode, best.flow_tok_s, opts.max_hops)
     value = flow.value
-    bound = max(bound, value)  # numerical safety: a bound below a verified flow is rounding noise
+    if value > bound * (1 + _BOUND_TOL) + _BOUND_TOL:
+        # A verified flow above a proven bound means the bound (or the verifier) is wrong: never relabel, fail loudly.
+        raise VerificationError(
+            f"verified max flow {value:.10g} tokens/s exceeds the {bound_source} {bound:.10g} tokens/s "
+            f"(by {value - bound:.6g}): a bound is wrong; this is a bug in llmplan"
+        )
+    bound = max(bound, value)  # within float tolerance of the verified flow: the bound is met
     if value > 0 and bound - value <= 1e-8 * value:
         bound = value  # met within the bisections' float tolerance: report the proven optimum exactly
     gap = (bound - value) / value if value > 0 else None
