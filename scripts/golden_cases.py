@@ -14,6 +14,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
+SIM_GOLDEN = ROOT / "tests" / "fixtures" / "helix_plans" / "golden"
 
 
 def cases() -> list[dict[str, Any]]:
@@ -22,6 +23,11 @@ def cases() -> list[dict[str, Any]]:
         for case in yaml.safe_load(f.read_text()) or []:
             out.append(case)
     return out
+
+
+def sim_cases() -> list[dict[str, Any]]:
+    """The golden ``plan simulate`` cases: ``{name, args}`` with args after ``plan simulate``."""
+    return list(yaml.safe_load((SIM_GOLDEN / "simulate.cases.yaml").read_text()) or [])
 
 
 def stable(plan_text: str) -> str:

@@ -1,4 +1,8 @@
-"""Rewrite the golden plans (``make goldens``). Review ``git diff tests/golden`` before committing."""
+"""Rewrite the golden plans and simulation documents (``make goldens``).
+
+The only way goldens change: tests compare and never write. Review ``git diff tests/golden
+tests/fixtures/helix_plans/golden`` before committing.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from golden_cases import GOLDEN, ROOT, cases, stable  # noqa: E402
+from golden_cases import GOLDEN, ROOT, SIM_GOLDEN, cases, sim_cases, stable  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
@@ -23,6 +27,16 @@ def main(argv: list[str]) -> int:
             return 1
         (GOLDEN / f"{case['name']}.json").write_text(stable(res.stdout))
         print(f"wrote tests/golden/{case['name']}.json")
+    for case in sim_cases():
+        if argv and not any(case["name"].startswith(a) for a in argv):
+            continue
+        cmd = [sys.executable, "-m", "planner", "simulate", *map(str, case["args"]), "--format", "json", "--quiet"]
+        res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+        if res.returncode != 0:
+            print(f"FAILED simulate-{case['name']}: exit {res.returncode}\n{res.stderr}")
+            return 1
+        (SIM_GOLDEN / f"simulate-{case['name']}.json").write_text(stable(res.stdout))
+        print(f"wrote {SIM_GOLDEN.relative_to(ROOT)}/simulate-{case['name']}.json")
     return 0
 
 

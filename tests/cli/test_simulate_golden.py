@@ -1,41 +1,27 @@
 """Golden simulation documents: a change to what `plan simulate` computes must update them on purpose.
 
 Kept apart from tests/golden (whose files must be *plan* documents, see tests/unit/test_schema_goldens.py); the
-volatile ``run`` block is dropped before comparing. Rewrite after an intended change with
-
-    LLMPLAN_UPDATE_SIM_GOLDENS=1 .venv/bin/python -m pytest -q tests/cli/test_simulate_golden.py
-
-and review ``git diff tests/fixtures/helix_plans/golden``.
+volatile ``run`` block is dropped before comparing. The cases live in
+tests/fixtures/helix_plans/golden/simulate.cases.yaml; after an intended change rewrite them with ``make goldens``
+(never from a test) and review ``git diff tests/fixtures/helix_plans/golden``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from planner.sim.document import SimulationDocument
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "fixtures" / "helix_plans" / "golden"
-FIX = "tests/fixtures/helix_plans"
-
 CASES: dict[str, list[str]] = {
-    "chain2-online": [f"{FIX}/chain2.json", "--profiles", f"{FIX}/profiles", "--rps", "3", "--duration", "20s"],
-    "single24-offline": [
-        f"{FIX}/single24/ilp.json",
-        "--compare",
-        f"{FIX}/single24/swarm.json",
-        "--offline",
-        "--duration",
-        "60s",
-        "--warmup",
-        "10s",
-    ],
+    c["name"]: [str(a) for a in c["args"]] for c in yaml.safe_load((GOLDEN / "simulate.cases.yaml").read_text())
 }
 
 
@@ -52,6 +38,4 @@ def test_simulation_golden(name: str) -> None:
     assert res.returncode == 0, res.stderr
     SimulationDocument.model_validate_json(res.stdout)  # the document matches its own schema
     path = GOLDEN / f"simulate-{name}.json"
-    if os.environ.get("LLMPLAN_UPDATE_SIM_GOLDENS"):
-        path.write_text(_stable(res.stdout))
     assert _stable(res.stdout) == path.read_text(), f"simulation changed: see this module's docstring ({name})"
