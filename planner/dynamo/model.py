@@ -64,6 +64,7 @@ writes nothing to stdout (HiGHS 1.x prints a debug line from C++ on some solves,
 
 from __future__ import annotations
 
+import datetime
 import math
 import time
 from dataclasses import dataclass, field
@@ -425,10 +426,10 @@ class EpochModel:
             n = int(round(values[var]))
             if n:
                 sol.instances[key] = n
-        for key, var in self.x.items():
+        for route, var in self.x.items():
             val = values[var]
             if val > 1e-9:
-                sol.load_rps[key] = val
+                sol.load_rps[route] = val
         sol.started_gpus = {p: values[u] for p, u in self.u.items()}
         sol.new_instances = {key: values[v] for key, v in self.v.items()}
         return sol
@@ -445,7 +446,5 @@ def solve_parameters(time_limit_s: float, seed: int) -> mathopt.SolveParameters:
     )
 
 
-def _timedelta(seconds: float):  # noqa: ANN202 - datetime.timedelta
-    import datetime
-
+def _timedelta(seconds: float) -> datetime.timedelta:
     return datetime.timedelta(seconds=seconds)

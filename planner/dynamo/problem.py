@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -241,7 +242,7 @@ def check_slos_achievable(
             limit = slo.limit(m)
             if limit is None:
                 continue
-            best_c = min(profiles.configs, key=lambda c, m=m, k=k: profiles.isolated(k, c, m))
+            best_c = min(profiles.configs, key=partial(profiles.isolated, k, metric=m))
             best = profiles.isolated(k, best_c, m)
             if best > limit:
                 failing.append((best, k, m, best_c, limit, slo.source.get(m, "?")))

@@ -110,12 +110,16 @@ class ProfileSet:
 
         def at(i: int, t: float) -> tuple[float, float, dict[str, float]]:
             j = min(i + 1, n - 1)
-            lerp = lambda a: float(a[i] + t * (a[j] - a[i]))  # noqa: E731
+
+            def lerp(a: np.ndarray) -> float:
+                return float(a[i] + t * (a[j] - a[i]))
+
             return lerp(sw.load_rps), lerp(sw.power_w), {m: lerp(sw.lat[m]) for m in LATENCIES}
 
         if not ok(0):
             lat0 = {m: float(sw.lat[m][0]) for m in LATENCIES}
-            return Figures(0.0, math.inf, float(sw.power_w[0]), *lat0.values(), "isolated", sw.provenance)
+            ttft, tbt, e2e = lat0["ttft"], lat0["tbt"], lat0["e2e"]
+            return Figures(0.0, math.inf, float(sw.power_w[0]), ttft, tbt, e2e, "isolated", sw.provenance)
         i = 0
         while i + 1 < n and ok(i + 1):
             i += 1

@@ -29,7 +29,7 @@ def _ms(x: float | None) -> str:
 
 
 def _epoch_rows(plan: Plan, verbose: bool) -> list[dict[str, Any]]:
-    epochs = plan.plan.get("epochs", [])
+    epochs: list[dict[str, Any]] = plan.plan.get("epochs", [])
     if verbose or len(epochs) <= 24:
         return list(epochs)
     step = max(1, round(3600.0 / epochs[0]["length_s"])) if epochs else 1
