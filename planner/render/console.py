@@ -21,8 +21,11 @@ def _width() -> int | None:
     return None if sys.stdout.isatty() else 120
 
 
-stdout = Console(highlight=False, soft_wrap=False, width=_width())
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup=False: every string is shown as written. Specs, plans and profiles carry user text (a spec named
+# "[/bold]" would otherwise break rich's markup parser, or style the rest of a table); styled text is built with
+# rich.text.Text instead.
+stdout = Console(highlight=False, soft_wrap=False, width=_width(), markup=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 def out_text(text: str) -> None:

@@ -38,10 +38,15 @@ def save_png(fig: Figure, path: Path) -> Labels:
     use_agg()
     import matplotlib.pyplot as plt
 
+    from planner.plan import write_atomic
+
     labels = [(a.get_xlabel(), a.get_ylabel()) for a in fig.get_axes()]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        # PNG whatever the suffix (savefig would guess from it, and append .png to a name without one); atomic,
+        # so a failed write keeps the previous figure
+        write_atomic(path, lambda fh: fig.savefig(fh, dpi=110, format="png"))
+    finally:
+        plt.close(fig)
     return labels
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from planner.errors import UsageError, did_you_mean
 from planner.profiles.db import ProfileDB
@@ -36,7 +37,7 @@ def render_profile_list(db: ProfileDB, console: Console) -> None:
         )
     console.print(m)
     for cat, entries in sorted(db.catalogs.items()):
-        console.print(f"catalogue [bold]{cat}[/bold]: {', '.join(sorted(entries))}")
+        console.print(Text.assemble("catalogue ", (cat, "bold"), f": {', '.join(sorted(entries))}"))
     tt = Table(title="Tables", title_justify="left")
     tt.add_column("table")
     tt.add_column("rows", justify="right")
@@ -48,7 +49,7 @@ def render_profile_list(db: ProfileDB, console: Console) -> None:
         tt.add_row(name, str(len(df)), prov, db.table_meta[name].description)
     console.print(tt)
     for c in db.conflicts:
-        console.print(f"[yellow]override:[/yellow] {c}")
+        console.print(Text.assemble(("override:", "yellow"), f" {c}"))
 
 
 def profile_entry(db: ProfileDB, name: str) -> dict[str, Any]:

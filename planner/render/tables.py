@@ -68,14 +68,16 @@ def assumptions_table(plan: Plan) -> Table:
 
 def render_plan(plan: Plan, console: Console, verbose: bool = False) -> None:
     """Print the whole report for ``plan``."""
-    console.print(f"[bold]{plan.kind}[/bold] plan [bold]{plan.name}[/bold]  (format {plan.format_version})")
+    console.print(
+        RichText.assemble((plan.kind, "bold"), " plan ", (plan.name, "bold"), f"  (format {plan.format_version})")
+    )
     console.print(solver_line(plan))
     reports = reports_for(plan.kind)
     if reports is not None:
         draw_report(reports.terminal(plan, verbose), console)
     draw_report(Report.of([metrics_table(plan)] + ([assumptions_table(plan)] if plan.assumptions else [])), console)
     for w in plan.warnings:
-        console.print(f"[yellow]warning:[/yellow] {w}")
+        console.print(RichText.assemble(("warning:", "yellow"), f" {w}"))
 
 
 # ------------------------------------------------------------------------------------------------ blocks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from planner.render.markdown import md_table
 from planner.report_data import fmt_num
@@ -18,7 +19,7 @@ def render_summary(s: SpecSummary, console: Console, markdown: bool = False) -> 
         console.file.write(md_table(["gpu", "nodes", "gpus", "vram_gb"], rows) + "\n\n")
         console.file.write(md_table(["solver", "status"], ready) + "\n")
         return
-    console.print(f"spec [bold]{s.name}[/bold]: model {s.model}")
+    console.print(Text.assemble("spec ", (str(s.name), "bold"), f": model {s.model}"))
     if not rows:
         console.print("nodes: none (a `nodes:` section is needed by plan helix)")
     t = Table(title="Nodes by GPU type", title_justify="left")
