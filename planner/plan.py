@@ -14,10 +14,11 @@ import math
 import os
 import platform
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import models_json_schema
@@ -172,17 +173,32 @@ def plan_json(plan: Plan) -> str:
     return json.dumps(plan_to_dict(plan), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def write_json_atomic(text: str, path: Path) -> None:
-    """Write via a temp file in the same folder and ``os.replace``, so a failure leaves nothing half-written."""
+def current_umask() -> int:
+    """The process's umask (read by setting and restoring it; there is no read-only call)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Write via a temp file in the same folder and ``os.replace``, so a failure leaves nothing half-written and the
+    previous file intact. The file gets the mode a plain ``open(path, "w")`` would (0666 minus the umask), not the
+    temp file's 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(text: str, path: Path) -> None:
+    """Write text atomically (see :func:`write_atomic`)."""
+    write_atomic(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 def write_plan(plan: Plan, path: Path) -> None:

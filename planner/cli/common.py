@@ -17,12 +17,13 @@ from typing import Annotated, Literal
 
 import typer
 
+from planner.cli.outputs import Output, check_outputs, write_output
 from planner.errors import InfeasibleError, PlannerError, SolverFailure, UsageError
 from planner.paths import display_path
 from planner.plan import Plan, plan_json, write_plan
 from planner.render.console import err_line, out_text, progress, stdout
 from planner.runner import SolverInputs, load_inputs, spec_note
-from planner.spec.loader import DEFAULT_MAX_NODES
+from planner.spec.loader import DEFAULT_MAX_NODES, LoadedSpec
 from planner.units import UnitError, format_duration, parse_duration
 
 OutputFormat = Literal["table", "json", "markdown"]
@@ -183,10 +184,28 @@ def handle_errors() -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
+#: A file written after the plan: (option, path, writer). Plots and baseline plans are deferred so that a failing
+#: one never costs the plan (see :mod:`planner.cli.outputs`).
+Deferred = tuple[str, Path, Callable[[], object]]
+
+
+def write_plan_out(plan: Plan, out: Path) -> None:
+    """``--out``: the plan, atomically; a write failure is one line and exit 1."""
+    write_output("--out", out, lambda: write_plan(plan, out))
+
+
+def spec_inputs(loaded: LoadedSpec) -> list[Path]:
+    """Files a spec names (trace, carbon series): inputs that no output may replace."""
+    spec = loaded.spec
+    named = [spec.workload.trace if spec.workload is not None else None]
+    named.append(spec.dynamo.carbon_intensity if spec.dynamo is not None else None)
+    return [loaded.resolve(p) for p in named if p]
+
+
 def emit(plan: Plan, common: CommonOptions) -> None:
     """Write ``--out`` (atomically), then render the requested format to stdout."""
     if common.out is not None:
-        write_plan(plan, common.out)
+        write_plan_out(plan, common.out)
     if common.format == "json":
         out_text(plan_json(plan))
     elif common.format == "markdown":
@@ -201,8 +220,20 @@ def emit(plan: Plan, common: CommonOptions) -> None:
         err_line(f"plan written to {display_path(common.out)}")
 
 
-def execute(solver: str, spec: Path | None, common: CommonOptions, solve: Callable[[SolverInputs], Plan]) -> None:
-    """Load inputs, run ``solve``, emit the plan; infeasible plans are still written, then exit 1.
+def execute(
+    solver: str,
+    spec: Path | None,
+    common: CommonOptions,
+    solve: Callable[[SolverInputs], Plan | tuple[Plan, list[Deferred]]],
+    *,
+    inputs: tuple[Path | None, ...] = (),
+    outputs: tuple[Output, ...] = (),
+) -> None:
+    """Load inputs, check the output paths, run ``solve``, emit the plan, then write deferred files (plots, baseline
+    plans); infeasible plans are still written, then exit 1.
+
+    ``inputs`` and ``outputs`` are the command's own files besides the spec, ``--profiles``, ``--out`` and ``--plot``;
+    no output may replace an input or a non-regular file (:func:`planner.cli.outputs.check_outputs`, exit 2).
 
     A solver that catches Ctrl-C and returns its best plan so far (status ``interrupted``) has that plan emitted
     as usual (stdout and ``--out``), then one ``interrupted: <message>`` line and exit 130; a Ctrl-C that escapes
@@ -212,15 +243,23 @@ def execute(solver: str, spec: Path | None, common: CommonOptions, solve: Callab
         path, note = spec_note(spec, solver)
         if note and not common.quiet:
             err_line(note)
-        inputs = load_inputs(path, common.profiles, common.overrides, common.max_nodes)
+        loaded = load_inputs(path, common.profiles, common.overrides, common.max_nodes)
+        check_outputs(
+            (Output("--out", common.out), Output("--plot", common.plot, "png"), *outputs),
+            (path, *spec_inputs(loaded.loaded), *inputs),
+            (common.profiles,),
+        )
         try:
             with progress(f"planning with {solver} ...", common.quiet):
-                plan = solve(inputs)
+                result = solve(loaded)
         except (InfeasibleError, SolverFailure) as exc:
             if exc.plan is not None and common.out is not None:
-                write_plan(exc.plan, common.out)
+                write_plan_out(exc.plan, common.out)
             raise
+        plan, deferred = result if isinstance(result, tuple) else (result, [])
         emit(plan, common)
+        for flag, target, write in deferred:
+            write_output(flag, target, write)
         if plan.solver.status == "interrupted":
             err_line(f"interrupted: {plan.solver.message}")
             raise typer.Exit(130)

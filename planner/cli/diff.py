@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import enum
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ import typer
 import yaml
 
 from planner.cli.common import Format, FormatOpt, ProfilesOpt, QuietOpt, SetOpt, VerboseOpt, handle_errors
+from planner.cli.outputs import Output, check_outputs, write_output
 from planner.diff import (
     DEFAULT_REL_TOL,
     PlanDiff,
@@ -291,24 +291,31 @@ def diff_command(
             if len(paths) != 2 or extra:
                 raise UsageError("plan diff needs OLD.json NEW.json, or --base-ref REF SPEC")
             old_path, new_path = Path(paths[0]), Path(paths[1])
+            check_outputs((Output("--out", out),), (old_path, new_path))
             old, new = load_plan_for_diff(old_path), load_plan_for_diff(new_path)
             old_label, new_label = display_path(old_path), display_path(new_path)
         else:
             spec = Path(paths[0])
+            saved = Output("--save-plans", save_plans, "dir", ("base.json", "head.json"))
+            check_outputs((Output("--out", out), saved), (spec,), (profiles,))
             args = solver_args(profiles, list(overrides or []), time_limit, seed, extra)
             with tempfile.TemporaryDirectory(prefix="llmplan-diff-") as tmp:
                 old, new, old_label, new_label = plan_base_and_head(
                     spec, base_ref, solver_for(spec, solver), args, Path(tmp), quiet
                 )
                 if save_plans is not None:
-                    save_plans.mkdir(parents=True, exist_ok=True)
+                    folder = save_plans
                     for name in ("base.json", "head.json"):
-                        shutil.copyfile(Path(tmp) / name, save_plans / name)
+                        text = (Path(tmp) / name).read_text(encoding="utf-8")
+                        write_output(
+                            "--save-plans", folder / name, lambda t=text, n=name: write_json_atomic(t, folder / n)
+                        )
         diff = diff_plans(old, new, guardrails, rel_tol, old_label, new_label)
         if out is not None:
             from planner.render.diff import diff_json
 
-            write_json_atomic(diff_json(diff), out)
+            text = diff_json(diff)
+            write_output("--out", out, lambda: write_json_atomic(text, out))
         _emit(diff, fmt, marker, verbose)
         for g in diff.breached:
             err_line(f"guardrail breached: {g.rule}: {g.detail}")

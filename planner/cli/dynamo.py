@@ -10,6 +10,7 @@ import typer
 
 from planner.cli.common import (
     CommonOptions,
+    Deferred,
     Format,
     FormatOpt,
     MaxNodesOpt,
@@ -102,16 +103,21 @@ def dynamo_command(
             max_epochs=max_epochs,
             started_at=common.started_at,
         )
-    execute("dynamo", spec, common, lambda inputs: _solve(inputs, opts, common))
+    execute("dynamo", spec, common, lambda inputs: _solve(inputs, opts, common), inputs=(carbon,))
 
 
-def _solve(inputs: SolverInputs, opts: object, common: CommonOptions) -> Plan:
+def _solve(inputs: SolverInputs, opts: object, common: CommonOptions) -> tuple[Plan, list[Deferred]]:
     from planner.runner.dynamo import plan_dynamo
 
     plan = plan_dynamo(inputs, opts)  # type: ignore[arg-type]
-    if common.plot is not None:
+    plot = common.plot
+    if plot is None:
+        return plan, []
+
+    def draw() -> None:
         from planner.dynamo.report import figure_data
         from planner.render.plots import write_dynamo
 
-        write_dynamo(figure_data(plan), common.plot)
-    return plan
+        write_dynamo(figure_data(plan), plot)
+
+    return plan, [("--plot", plot, draw)]

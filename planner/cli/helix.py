@@ -11,6 +11,7 @@ import typer
 
 from planner.cli.common import (
     CommonOptions,
+    Deferred,
     Format,
     FormatOpt,
     MaxNodesOpt,
@@ -27,6 +28,7 @@ from planner.cli.common import (
     execute,
     parse_seconds_option,
 )
+from planner.cli.outputs import Output
 from planner.errors import UsageError
 from planner.helix.solve import HelixOptions
 from planner.paths import display_path
@@ -99,8 +101,12 @@ def solver_options(section: HelixSection, common: CommonOptions, cli: HelixCliOp
     )
 
 
-def run(inputs: SolverInputs, common: CommonOptions, cli: HelixCliOptions) -> Plan:
-    """Solve, then write what was asked for besides the plan: ``--plot`` and ``--emit-baselines``."""
+#: What ``--emit-baselines DIR`` writes inside DIR (checked against the command's inputs before solving).
+BASELINE_FILES = ("petals.json", "swarm.json", "separate-pipelines.json")
+
+
+def run(inputs: SolverInputs, common: CommonOptions, cli: HelixCliOptions) -> tuple[Plan, list[Deferred]]:
+    """Solve; ``--plot`` and ``--emit-baselines`` are returned as writers run after the plan is written."""
     section = inputs.loaded.spec.helix or HelixSection()
     result = run_helix(
         inputs,
@@ -112,22 +118,33 @@ def run(inputs: SolverInputs, common: CommonOptions, cli: HelixCliOptions) -> Pl
         baselines=cli.emit_baselines is not None,
     )
     plan = result.plan
-    if common.plot is not None:
-        from planner.helix.report import figure_data
-        from planner.render.plots import write_helix
+    deferred: list[Deferred] = []
+    plot = common.plot
+    if plot is not None:
 
-        write_helix(figure_data(plan), common.plot)
-        if not common.quiet:
-            err_line(f"plot written to {display_path(common.plot)}")
-    if cli.emit_baselines is not None:
-        written = []
-        for name, baseline in result.baselines.items():
-            path = cli.emit_baselines / f"{name}.json"
-            write_plan(baseline, path)
-            written.append(display_path(path))
-        if not common.quiet:
-            err_line(f"baseline plans written: {', '.join(written)}")
-    return plan
+        def draw() -> None:
+            from planner.helix.report import figure_data
+            from planner.render.plots import write_helix
+
+            write_helix(figure_data(plan), plot)
+            if not common.quiet:
+                err_line(f"plot written to {display_path(plot)}")
+
+        deferred.append(("--plot", plot, draw))
+    folder = cli.emit_baselines
+    if folder is not None:
+
+        def baselines() -> None:
+            written = []
+            for name, baseline in result.baselines.items():
+                path = folder / f"{name}.json"
+                write_plan(baseline, path)
+                written.append(display_path(path))
+            if not common.quiet:
+                err_line(f"baseline plans written: {', '.join(written)}")
+
+        deferred.append(("--emit-baselines", folder, baselines))
+    return plan, deferred
 
 
 def _duration(flag: str, text: str | None) -> float | None:
@@ -203,7 +220,7 @@ def helix_command(
     """Place contiguous layer ranges on every node to maximise the max-flow throughput, and prove how close it is."""
     common = common_options(out, fmt, profiles, overrides, time_limit, seed, quiet, verbose, plot, max_nodes)
 
-    def solve(inputs: SolverInputs) -> Plan:
+    def solve(inputs: SolverInputs) -> tuple[Plan, list[Deferred]]:
         threshold = None
         if prune_threshold is not None:
             try:
@@ -231,4 +248,11 @@ def helix_command(
         )
         return run(inputs, common, cli)
 
-    execute("helix", spec, common, solve)
+    execute(
+        "helix",
+        spec,
+        common,
+        solve,
+        inputs=(placement,),
+        outputs=(Output("--emit-baselines", emit_baselines, "dir", BASELINE_FILES),),
+    )

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from planner.cli.common import ProfilesOpt, handle_errors
+from planner.cli.outputs import Output, check_outputs, write_output
 from planner.errors import UsageError
 from planner.paths import display_path
 from planner.plan import write_json_atomic
@@ -45,9 +46,10 @@ def init_command(
         if out is None:
             out_text(text)
             return
+        check_outputs((Output("--out", out),), ())
         if out.exists() and not force:
             raise UsageError(f"{display_path(out)} exists (use --force to overwrite)")
-        write_json_atomic(text, out)
+        write_output("--out", out, lambda: write_json_atomic(text, out))
         err_line(
             f"wrote {display_path(out)}; next: plan validate {display_path(out)} && plan {solver} {display_path(out)}"
         )

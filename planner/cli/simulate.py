@@ -18,6 +18,7 @@ from planner.cli.common import (
     handle_errors,
     parse_seconds_option,
 )
+from planner.cli.outputs import Output, check_outputs, write_output
 from planner.errors import UsageError
 from planner.paths import display_path
 from planner.render.console import err_line, out_text, progress, stdout
@@ -118,11 +119,12 @@ def simulate_command(
         paths = list(plans)
         if compare and len(paths) < 2:
             raise UsageError("--compare needs at least two plans: PLAN --compare OTHER [OTHER ...]")
+        check_outputs((Output("--out", out), Output("--plot", plot, "png")), (*paths, trace), (profiles,))
         with progress(f"simulating {len(paths)} placement(s) ...", quiet):
             result = simulate(paths, opts, profiles)
         doc = result.document
         if out is not None:
-            write_document(doc, out)
+            write_output("--out", out, lambda: write_document(doc, out))
         if fmt == Format.json:
             out_text(document_json(doc))
         elif fmt == Format.markdown:
@@ -133,7 +135,7 @@ def simulate_command(
             from planner.render.plots import write_simulation
             from planner.sim.plot import figure_data
 
-            write_simulation(figure_data(result), plot)
+            write_output("--plot", plot, lambda: write_simulation(figure_data(result), plot))
         if not quiet:
             for w in doc.warnings:
                 err_line(f"warning: {w}")

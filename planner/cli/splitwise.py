@@ -9,6 +9,7 @@ import typer
 
 from planner.cli.common import (
     CommonOptions,
+    Deferred,
     Format,
     FormatOpt,
     MaxNodesOpt,
@@ -155,16 +156,21 @@ def splitwise_command(
     """Size prompt/token pools under the nine Splitwise SLOs (default spec: BLOOM-176B, coding trace)."""
     common = common_options(out, fmt, profiles, overrides, time_limit, seed, quiet, verbose, plot, max_nodes)
 
-    def solve(inputs: SolverInputs) -> Plan:
+    def solve(inputs: SolverInputs) -> tuple[Plan, list[Deferred]]:
         from planner.runner.splitwise import run
 
         options = _options(rps, objective, cost_target, power_target, designs, duration, workers, common)
         result = run(inputs.loaded, inputs.profiles, options)
-        if common.plot is not None:
+        plot = common.plot
+        if plot is None:
+            return result.plan, []
+
+        def draw() -> None:
             from planner.render.plots import write_splitwise
             from planner.splitwise.plots import plot_data
 
-            write_splitwise(plot_data(result), common.plot)
-        return result.plan
+            write_splitwise(plot_data(result), plot)
+
+        return result.plan, [("--plot", plot, draw)]
 
     execute("splitwise", spec, common, solve)

@@ -1,0 +1,148 @@
+"""Where commands write: checked before any work, written plan first, failures in one line.
+
+Every file a command writes (``--out``, ``--plot``, ``--emit-baselines DIR``, ``--save-plans DIR``, ``plan init
+--out``) goes through here:
+
+* before anything runs, :func:`check_outputs` refuses (exit 2, one line per problem) a target that is an input of the
+  same command (the spec, a plan being simulated or diffed, a placement, a trace, a file of ``--profiles``), a
+  directory or a device where a file is expected, a file where a directory is expected, a ``--plot`` that is not a
+  ``.png`` and two outputs naming the same file;
+* the plan is written before plots and baseline plans (:func:`planner.cli.common.execute`), so a failing figure never
+  costs the plan;
+* :func:`write_output` turns an ``OSError`` (read-only folder, full disk) into one line and exit 1; the writers are
+  atomic (temp file + ``os.replace``), so the previous target is left intact.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from planner.errors import PlannerError
+from planner.paths import display_path
+
+Kind = Literal["file", "png", "dir"]
+
+
+class OutputPathError(PlannerError):
+    """An output path that would destroy an input or a non-regular file, or cannot be a target. Exit 2.
+
+    Raised before any solver runs, so nothing has been written.
+    """
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+    def lines(self) -> list[str]:
+        return self.problems
+
+
+class OutputWriteError(PlannerError):
+    """Writing an output failed (permissions, full disk, a vanished folder). Exit 1; the old target is intact."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output of a command: the option that names it, the path, and what it must be."""
+
+    flag: str
+    path: Path | None
+    kind: Kind = "file"
+    #: for ``dir`` outputs: the file names the command writes inside it
+    names: tuple[str, ...] = ()
+
+    def targets(self) -> list[Path]:
+        if self.path is None:
+            return []
+        if self.kind == "dir":
+            return [self.path / n for n in self.names]
+        return [self.path]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def _kind_problem(out: Output) -> str | None:
+    path = out.path
+    assert path is not None
+    shown = f"{out.flag} {display_path(path)}"
+    if out.kind == "png" and path.suffix.lower() != ".png":
+        return f"{shown}: the figure is a PNG; give a path ending in .png"
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"{shown}: cannot use this path: {exc.strerror or exc}"
+    if out.kind == "dir":
+        return None if stat.S_ISDIR(st.st_mode) else f"{shown}: exists and is not a directory"
+    if stat.S_ISDIR(st.st_mode):
+        return f"{shown}: is a directory; give a file path"
+    if not stat.S_ISREG(st.st_mode):
+        return f"{shown}: is not a regular file (a device, pipe or socket); refusing to replace it"
+    return None
+
+
+def check_outputs(outputs: Iterable[Output], inputs: Iterable[Path | None], input_dirs: Iterable[Path | None] = ()):
+    """Refuse output paths that would replace an input or a non-regular file (see module docstring). Exit 2."""
+    ins = [p for p in inputs if p is not None]
+    dirs = [d for d in input_dirs if d is not None]
+    problems: list[str] = []
+    claimed: dict[str, str] = {}
+    for out in outputs:
+        if out.path is None:
+            continue
+        kind = _kind_problem(out)
+        if kind:
+            problems.append(kind)
+            continue
+        for target in out.targets():
+            shown = f"{out.flag} {display_path(target)}"
+            hit = next((i for i in ins if _same_file(target, i)), None)
+            if hit is not None:
+                problems.append(f"{shown}: is an input of this command; refusing to overwrite it")
+                continue
+            folder = next((d for d in dirs if _inside(target, d)), None)
+            if folder is not None:
+                problems.append(f"{shown}: is inside the input folder {display_path(folder)}; refusing to write there")
+                continue
+            if out.kind == "dir" and target.exists() and not target.is_file():
+                problems.append(f"{shown}: is not a regular file; refusing to replace it")
+                continue
+            key = str(target.resolve())
+            if key in claimed:
+                problems.append(f"{shown}: also named by {claimed[key]}; give each output its own file")
+                continue
+            claimed[key] = out.flag
+    if problems:
+        raise OutputPathError(problems)
+
+
+def write_output(flag: str, path: Path, write: Callable[[], object]) -> None:
+    """Run ``write`` (an atomic writer of ``path``); an ``OSError`` becomes one line and exit 1."""
+    try:
+        write()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OutputWriteError(f"error: cannot write {flag} {display_path(path)}: {reason}") from None
