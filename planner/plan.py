@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.json_schema import models_json_schema
 
 from planner import FORMAT_VERSION, __version__
@@ -225,10 +225,29 @@ def read_plan(path: Path) -> Plan:
     known = set(Plan.model_fields)
     data = {k: v for k, v in data.items() if k in known}
     try:
-        return Plan.model_validate(data)
-    except Exception as exc:  # pydantic.ValidationError; keep one line
-        first = str(exc).splitlines()
-        raise SpecError.single(name, "", f"invalid plan document: {' '.join(first[:3])}") from None
+        plan = Plan.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError([_plan_problem(name, (), exc)]) from None
+    from planner.contracts import CONTRACTS, parse_block
+
+    if plan.kind in CONTRACTS:  # the block's types and bounds, checked once here for every reader
+        try:
+            parse_block(plan.kind, plan.plan)
+        except ValidationError as exc:
+            raise SpecError([_plan_problem(name, ("plan",), exc)]) from None
+    return plan
+
+
+def _plan_problem(name: str, prefix: tuple[str | int, ...], exc: ValidationError) -> Any:
+    """The first error of ``exc`` as one located line: ``file: plan.nodes[3].layers: message``."""
+    from planner.errors import SpecProblem
+    from planner.yamlmarks import dotted
+
+    err = exc.errors(include_url=False)[0]
+    loc = (*prefix, *(p for p in err["loc"] if isinstance(p, (str, int))))
+    more = len(exc.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return SpecProblem(name, dotted(loc), f"invalid plan document: {err['msg']}{suffix}")
 
 
 def plan_json_schema() -> dict[str, Any]:

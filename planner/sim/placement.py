@@ -10,6 +10,7 @@ simulation needs (layer ranges chain, flows have somewhere to go). Every problem
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,8 @@ def load_placement(path: Path) -> PlacementInput:
         bound = plan.solver.objective
     if bound is None:
         raise _problem(name, "metrics.throughput_tok_s", "missing: the plan carries no max-flow value")
+    if not math.isfinite(bound) or bound <= 0:
+        raise _problem(name, "metrics.throughput_tok_s", f"the plan's max-flow bound must be positive, got {bound:g}")
     return PlacementInput(
         path=path,
         display=name,
@@ -82,7 +85,13 @@ def load_placement(path: Path) -> PlacementInput:
     )
 
 
+#: Most layers a simulated plan may have: models have at most a few hundred, and the simulator allocates per layer.
+MAX_LAYERS = 10_000
+
+
 def _check_block(name: str, block: HelixBlock) -> None:
+    if not 1 <= block.layers <= MAX_LAYERS:
+        raise _problem(name, "plan.layers", f"{block.layers} layers; a plan has between 1 and {MAX_LAYERS:,}")
     names = [n.name for n in block.nodes]
     if len(set(names)) != len(names):
         raise _problem(name, "plan.nodes", "node names must be unique")
