@@ -410,6 +410,10 @@ class EpochModel:
     def _solve_once(self, time_limit_s: float, seed: int) -> EpochSolution:
         params = solve_parameters(time_limit_s, seed)
         result = mathopt.solve(self.model, BACKEND, params=params)
+        if result.termination.limit == mathopt.Limit.INTERRUPTED:
+            # SCIP installs its own SIGINT handler while it solves: a Ctrl-C then only ends this solve and never
+            # reaches Python (the day ran on, "288/288 epochs proved optimal", exit 0). Hand it back to the epoch loop.
+            raise KeyboardInterrupt
         reason = result.termination.reason.name
         has = result.has_primal_feasible_solution()
         status = status_from_mathopt(reason, has)

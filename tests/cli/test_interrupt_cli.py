@@ -90,3 +90,31 @@ def test_interrupt_with_nothing_to_keep_writes_nothing(runner, dynamo_spec: Path
     res = runner.invoke(app, ["dynamo", str(dynamo_spec), "--out", str(out), "--quiet"])
     assert res.exit_code == 130 and res.stderr.strip() == "interrupted" and res.stdout == ""
     assert not out.exists()
+
+
+def test_dynamo_ctrl_c_caught_by_scip_still_interrupts(runner, dynamo_spec: Path, tmp_path: Path, monkeypatch):
+    """SCIP catches SIGINT itself while it solves and ends that solve with limit INTERRUPTED; the day must stop
+    there (exit 130, plan of the epochs before), not run on to '12/12 epochs proved optimal' with exit 0."""
+    import dataclasses
+
+    from ortools.math_opt.python import mathopt
+
+    from planner.dynamo import model as dynamo_model
+
+    real = dynamo_model.mathopt.solve
+    calls = [0]
+
+    def solve(*args: object, **kwargs: object) -> object:
+        result = real(*args, **kwargs)
+        calls[0] += 1
+        if calls[0] == 3:  # the third MILP solve is "interrupted" by SCIP's own handler
+            termination = dataclasses.replace(result.termination, limit=mathopt.Limit.INTERRUPTED)
+            return dataclasses.replace(result, termination=termination)
+        return result
+
+    monkeypatch.setattr(dynamo_model.mathopt, "solve", solve)
+    out = tmp_path / "plan.json"
+    res = runner.invoke(app, ["dynamo", str(dynamo_spec), "--out", str(out), "--format", "json", "--quiet"])
+    assert res.exit_code == 130, res.stderr
+    assert res.stderr.startswith("interrupted: interrupted after 2 of 12 epochs")
+    assert Plan.model_validate(json.loads(out.read_text())).solver.status == "interrupted"
