@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test test-all test-ray lint typecheck fmt bench examples demo goldens golden schema clean
+.PHONY: fuzz install test test-all test-ray lint typecheck fmt bench examples demo goldens golden schema clean
 
 install: $(STAMP)
 
@@ -15,11 +15,11 @@ $(STAMP): pyproject.toml
 
 ## The quick suite (what CI runs): everything but slow solves and benchmarks.
 test: install
-	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m "not slow and not bench and not ray"
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m "not slow and not bench and not ray and not fuzz"
 
 ## Everything, including slow solves (not benchmarks).
 test-all: install
-	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m "not bench and not ray"
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m "not bench and not ray and not fuzz"
 
 ## The Ray executor's tests: installs the optional extra (llmplan[ray]) and starts Ray in-process (2 CPUs).
 test-ray: install
@@ -43,6 +43,10 @@ fmt: install
 ## Benchmarks with the performance targets stated in the issues (2 CPU cores); prints the measured figures.
 bench: install
 	MPLBACKEND=Agg $(BIN)/python -m pytest -m bench tests/bench -q -s -p no:cacheprovider
+
+## The fuzz suite: 10,000 generated hostile inputs in-process (FUZZ_CASES / FUZZ_SEED to change); prints the figures.
+fuzz: install
+	MPLBACKEND=Agg $(BIN)/python -m pytest -m fuzz tests/fuzz -q -s -p no:cacheprovider
 
 ## Run every shipped spec end to end through its solver.
 examples: install

@@ -99,10 +99,17 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _bounded_int(text: str) -> int:
+    # an integer no float can hold is no plan figure (it would overflow every comparison downstream)
+    if len(text.lstrip("-")) > 300:
+        raise ValueError(f"integer of {len(text.lstrip('-'))} digits is out of range")
+    return int(text)
+
+
 def parse_json_text(text: str, display: str, what: str) -> Any:
     """JSON text -> plain data; malformed JSON, NaN / Infinity, huge integers and deep nesting are one-line errors."""
     try:
-        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_bounded_int)
     except json.JSONDecodeError as exc:
         raise SpecError.single(display, "", f"not a {what} JSON: {exc.msg}", exc.lineno, exc.colno) from None
     except ValueError as exc:  # huge integers (int_max_str_digits), NaN / Infinity, float overflow

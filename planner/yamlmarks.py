@@ -48,7 +48,7 @@ def parse_dotted(text: str) -> PathKey:
 
 #: Most values (mappings, lists and scalars, aliases expanded) one YAML document may hold; a billion-laughs
 #: document stops here instead of exhausting memory. Real specs hold a few thousand.
-MAX_VALUES = 200_000
+MAX_VALUES = 100_000
 
 #: Tags a value may carry, explicitly or resolved implicitly: YAML's core schema (plus timestamps, which the
 #: implicit resolver produces for dates). Anything else (``!!python/object``, ``!!binary``, ``!custom``) is refused.

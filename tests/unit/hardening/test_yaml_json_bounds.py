@@ -107,6 +107,7 @@ def test_endless_and_directory_inputs(profile_db, tmp_path: Path) -> None:
         ("[" * 5000 + "]" * 5000, "nesting deeper than"),
         ('{"a": ' * 200 + "1" + "}" * 200, f"nesting deeper than {MAX_DEPTH} levels"),
         ('{"layers": ' + "9" * 5000 + "}", "not a plan JSON"),
+        ('{"bound": ' + "9" * 400 + "}", "integer of 400 digits is out of range"),
         ('{"bound": NaN}', "NaN is not valid JSON"),
         ('{"bound": 1e999}', "out of range"),
         ("{not json", "not a plan JSON"),
