@@ -314,7 +314,11 @@ def _check_column(values: pd.Series, rule: ColumnRule) -> tuple[pd.Series, list[
         for i, v in enumerate(values.tolist()):
             if v is None or (isinstance(v, float) and math.isnan(v)) or not str(v).strip():
                 bad.append((i, "empty; expected text"))
-        return values, bad
+        # a text column whose cells all look numeric (a user's gpu column of "0") stays text: key columns must have
+        # one type in every file of a table, or merging the layers fails
+        if bad or pd.api.types.is_string_dtype(values.dtype):
+            return values, bad
+        return values.astype(str), bad
     numbers = pd.to_numeric(values, errors="coerce")
     raw = values.tolist()
     for i, (v, x) in enumerate(zip(raw, numbers.tolist(), strict=True)):

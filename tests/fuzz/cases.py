@@ -307,7 +307,7 @@ class Generator:
                 files[subject] = bytes(rng.randrange(256) for _ in range(64))
             else:
                 files[subject] = body.encode("utf-8", "surrogatepass")
-            if rng.random() < 0.1:
+            if rng.random() < 0.1 and not dirs:
                 stem = table.removesuffix(".csv")
                 files[f"prof/tables/new_{stem}.csv"] = body.encode()
                 subject = f"prof/tables/new_{stem}.csv"
@@ -398,6 +398,8 @@ class Generator:
             ]
             args += ["--duration", "1s"]
         outs = [a for a in ("ok.json", "missing/dir/out.json", "new.yaml", "p.png") if a in args]
+        if args[0] == "simulate" and target == "new.json":
+            outs.append("new.json")  # simulate reads only old.json: replacing another file is what --out asks
         if args[0] == "init":
             outs.append("spec.yaml")
         return Case(index, "outputs", args, files, dirs=dirs, outputs=outs)

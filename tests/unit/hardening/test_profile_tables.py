@@ -113,3 +113,12 @@ def test_user_machines_yaml_errors_name_the_users_file_and_line(tmp_path: Path) 
     user = str(prof / "machines.yaml")
     assert any(line.startswith(f"{user}:6:") and "DGX-X.cost_usd_h" in line for line in lines), lines
     assert not any("profiles/machines.yaml" in line and "DGX-X" in line for line in lines), lines
+
+
+def test_numeric_looking_text_keys_merge_with_the_shipped_rows(tmp_path: Path) -> None:
+    """A user's key column whose cells all look like numbers (gpu "0") is still text: the layers merge."""
+    rows = "llama1-30b,l4x4-t4x6,0,1,L4,1,100.0,user:test\n"
+    db = ProfileDB.load(_user_table(tmp_path, rows))
+    df = db.table("helix_throughput")
+    assert "0" in set(df["gpu"])
+    assert len(df) > 100  # the shipped rows are still there
