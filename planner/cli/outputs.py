@@ -104,7 +104,9 @@ def _kind_problem(out: Output) -> str | None:
     return None
 
 
-def check_outputs(outputs: Iterable[Output], inputs: Iterable[Path | None], input_dirs: Iterable[Path | None] = ()):
+def check_outputs(
+    outputs: Iterable[Output], inputs: Iterable[Path | None], input_dirs: Iterable[Path | None] = ()
+) -> None:
     """Refuse output paths that would replace an input or a non-regular file (see module docstring). Exit 2."""
     ins = [p for p in inputs if p is not None]
     dirs = [d for d in input_dirs if d is not None]
