@@ -306,10 +306,13 @@ def diff_command(
                 if save_plans is not None:
                     folder = save_plans
                     for name in ("base.json", "head.json"):
-                        text = (Path(tmp) / name).read_text(encoding="utf-8")
-                        write_output(
-                            "--save-plans", folder / name, lambda t=text, n=name: write_json_atomic(t, folder / n)
-                        )
+                        saved_text = (Path(tmp) / name).read_text(encoding="utf-8")
+                        target = folder / name
+
+                        def save(t: str = saved_text, p: Path = target) -> None:
+                            write_json_atomic(t, p)
+
+                        write_output("--save-plans", target, save)
         diff = diff_plans(old, new, guardrails, rel_tol, old_label, new_label)
         if out is not None:
             from planner.render.diff import diff_json
