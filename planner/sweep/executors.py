@@ -5,7 +5,7 @@ the function is the same, so a point's plan is the same wherever it ran (outside
 
 * :class:`LocalExecutor`: ``jobs`` worker processes on this machine; ``jobs=1`` runs in this process. Workers are
   forked from the parent when it is safe (one thread), so they start with llmplan already imported; otherwise
-  a fork server that preloads the point function's module does the same once.
+  they are spawned (a fresh interpreter each, which imports what it needs).
 * :class:`RayExecutor`: one Ray task per point (``num_cpus=1``) on the cluster at ``address`` (``auto``,
   ``ray://HOST:PORT``) or, without an address, on a Ray instance started in this process. ``ray`` is an optional
   dependency (``pip install 'llmplan[ray]'``); without it a clear error names the extra.
@@ -51,43 +51,86 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _ignore_sigint() -> None:
+def _worker_init(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (module doc)
+    if initializer is not None:
+        initializer(*initargs)
 
 
 class LocalExecutor:
-    """A process pool of ``jobs`` workers on this machine (``jobs=1``: in this process, no pool)."""
+    """A process pool of ``jobs`` workers on this machine (``jobs=1``: in this process, no pool).
+
+    ``initializer(*initargs)`` runs once in each worker (Splitwise hands its evaluator over this way, once per
+    worker rather than once per point); with ``jobs=1`` it runs once in this process before the first task.
+    """
 
     name = "local"
 
-    def __init__(self, jobs: int = 1) -> None:
+    def __init__(
+        self, jobs: int = 1, initializer: Callable[..., None] | None = None, initargs: tuple[Any, ...] = ()
+    ) -> None:
         self.jobs = max(1, jobs)
+        self.initializer = initializer
+        self.initargs = initargs
         self._pool: ProcessPoolExecutor | None = None
+        self._initialised_here = False
 
-    def _context(self, fn: Callable[..., Any]) -> multiprocessing.context.BaseContext:
-        methods = multiprocessing.get_all_start_methods()
-        if "fork" in methods and threading.active_count() == 1:
+    def _context(self) -> multiprocessing.context.BaseContext:
+        # fork only while this process has one thread (forking a threaded process can deadlock the child);
+        # otherwise spawn, which leaves no server process behind (forkserver would) and imports llmplan afresh.
+        if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
             return multiprocessing.get_context("fork")
-        if "forkserver" in methods:
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload([fn.__module__])
-            return ctx
         return multiprocessing.get_context("spawn")
 
     def start(self, fn: Callable[..., Any]) -> None:
         """Start the workers now (before a progress display starts its thread, so they can be forked)."""
         if self.jobs > 1 and self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.jobs, mp_context=self._context(fn), initializer=_ignore_sigint
+            pool = self._pool = ProcessPoolExecutor(
+                max_workers=self.jobs,
+                mp_context=self._context(),
+                initializer=_worker_init,
+                initargs=(self.initializer, self.initargs),
             )
-            # Launch every worker at once: with fork they copy this process as it is now.
-            for f in [self._pool.submit(os.getpid) for _ in range(self.jobs)]:
-                f.result()
+            try:  # launch every worker now: with fork they copy this process as it is at this moment
+                for f in [pool.submit(os.getpid) for _ in range(self.jobs)]:
+                    f.result()
+            except BaseException:  # Ctrl-C while the workers start: leave none behind
+                self.terminate()
+                raise
+
+    def _in_process(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
+        if self.initializer is not None and not self._initialised_here:
+            self.initializer(*self.initargs)
+            self._initialised_here = True
+        for t in tasks:
+            yield fn(t)
+
+    def imap(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
+        """Results in the order of ``tasks``, each as soon as it and those before it are done.
+
+        Leaving the loop early cancels the tasks not yet started and keeps the workers for the next call.
+        """
+        if self.jobs == 1 or len(tasks) <= 1:
+            yield from self._in_process(fn, tasks)
+            return
+        self.start(fn)
+        assert self._pool is not None
+        futures: list[Future[R]] = []
+        try:
+            futures = [self._pool.submit(fn, t) for t in tasks]
+            for f in futures:
+                yield f.result()
+        except KeyboardInterrupt:
+            self.terminate()
+            raise
+        finally:
+            for f in futures:
+                f.cancel()
 
     def imap_unordered(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
+        """Results as they finish (any order); Ctrl-C, or leaving the loop early, stops the workers at once."""
         if self.jobs == 1 or len(tasks) <= 1:
-            for t in tasks:
-                yield fn(t)
+            yield from self._in_process(fn, tasks)
             return
         self.start(fn)
         assert self._pool is not None

@@ -91,14 +91,15 @@ def test_ctrl_c_terminates_the_worker_pool() -> None:
     """A real SIGINT while the parent waits on the pool: KeyboardInterrupt at once and no worker left running."""
     runner = PointRunner(_Sleepy(), workers=2)  # type: ignore[arg-type]
     workers = []
-    terminate = runner.terminate
+    executor = runner._pool  # the sweep's LocalExecutor
+    terminate = executor.terminate
 
     def spy() -> None:  # called by run() on the interrupt, then again (a no-op) by __exit__
-        if runner._pool is not None:
-            workers.extend(runner._pool._processes.values())  # type: ignore[attr-defined]
+        if executor._pool is not None:
+            workers.extend(executor._pool._processes.values())  # type: ignore[attr-defined]
         terminate()
 
-    runner.terminate = spy  # type: ignore[method-assign]
+    executor.terminate = spy  # type: ignore[method-assign]
     main = threading.main_thread().ident
     assert main is not None and threading.current_thread().ident == main
     timer = threading.Timer(0.5, signal.pthread_kill, (main, signal.SIGINT))
@@ -108,5 +109,5 @@ def test_ctrl_c_terminates_the_worker_pool() -> None:
         list(runner.run([("HH", Point(1, 1), 1.0), ("HH", Point(2, 2), 1.0)]))
     timer.join()
     assert time.monotonic() - start < 15  # not the 60 s a point takes
-    assert runner._pool is None and len(workers) == 2
+    assert executor._pool is None and len(workers) == 2
     assert all(not p.is_alive() for p in workers)
