@@ -22,6 +22,7 @@ import pandas as pd
 from planner.sweep.cache import Entry
 from planner.sweep.points import Point
 from planner.sweep.schema import Sweep
+from planner.units import UnitError, parse_duration
 
 #: Statuses whose plan meets every constraint (time_limit: the best plan found within the time limit).
 USABLE = ("optimal", "feasible", "time_limit")
@@ -121,10 +122,26 @@ def _first(df: pd.DataFrame, names: list[str]) -> str | None:
     return None
 
 
+def _as_seconds(col: pd.Series) -> pd.Series | None:
+    """An axis of durations (``80ms``, ``15s``) as seconds, so that an SLO axis can be a frontier's figure."""
+    try:
+        return col.map(lambda v: None if v is None else parse_duration(v)).astype("float64")
+    except UnitError:
+        return None
+
+
 def frontiers(df: pd.DataFrame, labels: list[str]) -> list[Frontier]:
     """The frontiers the table has figures for: cost vs throughput, energy vs SLO, machines vs rate."""
     ok = df[df["status"].isin(USABLE)] if "status" in df.columns else df
-    numeric_axes = [lb for lb in labels if lb in ok.columns and pd.api.types.is_numeric_dtype(ok[lb])]
+    numeric_axes: list[str] = []
+    for lb in labels:
+        if lb not in ok.columns:
+            continue
+        if pd.api.types.is_numeric_dtype(ok[lb]):
+            numeric_axes.append(lb)
+        elif (seconds := _as_seconds(ok[lb])) is not None:
+            ok = ok.assign(**{f"{lb}_s": seconds})
+            numeric_axes.append(f"{lb}_s")
     rate_axis = next((lb for lb in numeric_axes if "rate" in lb or lb.endswith(("rps", "--rps"))), None)
     slo_axis = next((lb for lb in numeric_axes if "slo" in lb.lower()), None)
     specs: list[tuple[str, str | None, str, str | None, str]] = [
@@ -140,7 +157,7 @@ def frontiers(df: pd.DataFrame, labels: list[str]) -> list[Frontier]:
             "machines vs rate",
             _first(ok, ["total_machines", "peak_gpus", "active_nodes"]),
             "min",
-            _first(ok, ["throughput_rps"]) or rate_axis,
+            _first(ok, ["throughput_rps"]) or rate_axis or _first(ok, ["throughput_tok_s"]),
             "max",
         ),
     ]

@@ -116,3 +116,25 @@ def test_ray_overhead_per_point_under_100ms(tmp_path: Path) -> None:
         f"per point (warm workers; the first 10 points on fresh Ray workers took {cold:.1f} s)"
     )
     assert per_point_ms < 100
+
+
+def test_ray_round_trip_per_point_under_100ms() -> None:
+    """The executor's own cost: 200 tasks that return a plan-sized text at once, through Ray on 2 CPUs."""
+    ray = pytest.importorskip("ray", reason="the optional extra llmplan[ray] is not installed (make test-ray)")
+    from planner.sweep.executors import RayExecutor
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        list(RayExecutor().imap_unordered(_plan_sized, list(range(4))))  # start the workers
+        start = time.perf_counter()
+        results = list(RayExecutor().imap_unordered(_plan_sized, list(range(200))))
+        wall = time.perf_counter() - start
+    finally:
+        ray.shutdown()
+    assert sorted(len(r) for r in results) == [12_000] * 200
+    print(f"\nRay round trip: 200 tasks returning 12 kB in {wall:.2f} s, {wall / 200 * 1000:.1f} ms per point")
+    assert wall / 200 < 0.1
+
+
+def _plan_sized(i: int) -> str:
+    return ("x" * 11_999) + str(i % 10)

@@ -54,3 +54,18 @@ def test_summary_and_plot(tmp_path: Path) -> None:
     labels = write_sweep(frontiers(table(), ["workload.rate_rps"]), "test", png)
     assert png.stat().st_size > 0
     assert labels == [("cost_usd_h", "throughput_rps"), ("total_machines", "throughput_rps")]
+
+
+def test_energy_vs_a_duration_slo_axis() -> None:
+    df = pd.DataFrame(
+        {
+            "point": [0, 1, 2],
+            "slo.tbt": ["80ms", "100ms", "150ms"],
+            "status": ["optimal"] * 3,
+            "energy_kwh": [345.1, 343.4, 343.4],
+        }
+    )
+    (f,) = frontiers(df, ["slo.tbt"])
+    assert (f.title, f.x, f.y) == ("energy vs SLO", "energy_kwh", "slo.tbt_s")
+    # 150 ms costs as much energy as 100 ms: the tighter SLO dominates it
+    assert f.points["point"].tolist() == [1, 0] and f.points["slo.tbt_s"].tolist() == [0.1, 0.08]
