@@ -1,7 +1,8 @@
 """Run every shipped spec in cluster_specs/ through its solver (``make examples``); exit 1 if any fails.
 
 The solver is the spec file's prefix (``helix-``, ``splitwise-``, ``dynamo-``); extra arguments for a spec can be
-given in a ``# examples-args: ...`` comment on its first lines.
+given in a ``# examples-args: ...`` comment on its first lines. Sweep files (``sweep-*.yaml``) run through
+``plan sweep`` into a temporary folder.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,6 +18,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="llmplan-examples-") as tmp:
+        return run_all(Path(tmp))
+
+
+def run_all(tmp: Path) -> int:
     failed = []
     for spec in sorted((ROOT / "cluster_specs").glob("*.yaml")):
         solver = spec.name.split("-", 1)[0]
@@ -23,6 +30,8 @@ def main() -> int:
         for line in spec.read_text().splitlines()[:10]:
             if line.startswith("# examples-args:"):
                 args = shlex.split(line.split(":", 1)[1])
+        if solver == "sweep":
+            args = ["--out", str(tmp / spec.stem), *args]
         cmd = [sys.executable, "-m", "planner", solver, str(spec.relative_to(ROOT)), "--quiet", *args]
         start = time.perf_counter()
         res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
