@@ -1,15 +1,19 @@
 """Baselines side by side with the plan, and where the savings come from.
 
-* **singlepool** (DynamoLLM's baseline, reference section 9): every request on one pool of TP-max instances at the
-  top clock, sized for the day's peak (all classes mixed, linear capacity mixing), no scaling.
+* **singlepool-fixed** (DynamoLLM's baseline, reference section 9): every request on one pool of TP-max instances at
+  the top clock filling the whole GPU budget (the paper's fixed cluster), no scaling; the router balances the load.
+* **singlepool-peak**: the same pool sized for the day's peak instead of the budget (GPUs beyond it released).
 * **static-pools-tp8** -- per-class pools, still TP-max at the top clock, each sized for its class's peak.
 * **static-pools**: per-class pools at the top clock with the TP mix the MILP chooses for the day's peak; static.
 * **plan-top-clock**: the plan's own instances and TP mix with every instance at the top clock (attribution only).
 
-The ladder attributes the saving over SinglePool: *pools* (singlepool -> static-pools-tp8), *TP*
-(-> static-pools), *fewer instances over the day* (-> plan-top-clock: scaling and re-sharding with the load) and
-*frequency* (-> the plan). Each step can be negative; the four add up to the total saving.
-Baselines are sized without the GPU budget (a warning says when one exceeds it).
+The saving is stated against one of the two SinglePools (``dynamo.savings_against``, default singlepool-fixed, the
+paper's); both are reported. The ladder attributes it: *sizing* (singlepool-fixed -> singlepool-peak, only when the
+saving is against the fixed pool), *pools* (-> static-pools-tp8), *TP* (-> static-pools), *fewer instances over
+the day* (-> plan-top-clock: scaling and re-sharding with the load) and *frequency* (-> the plan). Each step can be
+negative; the steps add up to the total saving. Every baseline is charged with the same power curves as the plan
+(each instance at its balanced operating point) and the same rule for GPUs outside every instance (released or
+parked). Static baselines are sized without the GPU budget (a warning says when one exceeds it).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from planner.dynamo.profile import Config
 from planner.dynamo.solution import EpochResult, Group
 from planner.solver import SolveOptions, remaining_s
 
-BASELINE_NAMES: tuple[str, ...] = ("singlepool", "static-pools-tp8", "static-pools")
+BASELINE_NAMES: tuple[str, ...] = ("singlepool-fixed", "singlepool-peak", "static-pools-tp8", "static-pools")
 
 
 @dataclass
@@ -37,33 +41,50 @@ class Baseline:
     note: str = ""
 
 
-def single_pool(problem: DynamoProblem) -> Baseline:
-    """All classes on TP-max instances at the top clock, as many as the peak epoch needs, all day."""
+def _with_parked(problem: DynamoProblem, res: EpochResult) -> EpochResult:
+    res.parked_wh = problem.parked_wh(res.gpus, res.epoch.length_s)
+    return res
+
+
+def single_pool(problem: DynamoProblem, fixed: bool) -> Baseline:
+    """All classes on TP-max instances at the top clock, all day: the whole budget (fixed) or the peak's need."""
     c = Config(problem.max_tp, problem.max_freq)
-    desc = f"all classes on one pool of {c.key} instances sized for the peak, no scaling"
+    name = "singlepool-fixed" if fixed else "singlepool-peak"
+    desc = (
+        f"all classes on one pool of {c.key} instances filling the {problem.gpu_budget}-GPU budget, no scaling"
+        if fixed
+        else f"all classes on one pool of {c.key} instances sized for the peak, no scaling"
+    )
     need = 0
     for e in problem.epochs:
         lam = problem.provisioned(e)
         short = [k for k in problem.classes if lam[k] > 0 and problem.cap(k, c) <= 0]
         if short:
-            return Baseline("singlepool", desc, None, note=f"{c.key} cannot meet the SLO of {', '.join(short)}")
+            return Baseline(name, desc, None, note=f"{c.key} cannot meet the SLO of {', '.join(short)}")
         need = max(need, math.ceil(sum(lam[k] / problem.cap(k, c) for k in problem.classes if lam[k] > 0) - 1e-9))
     need = max(need, 1)
+    note = ""
+    if fixed:
+        have = problem.gpu_budget // c.tp
+        if have < need:
+            note = f"the budget holds {have} {c.key} instances, the peak needs {need}: sized for the peak"
+        need = max(have, need)
     epochs = []
     for e in problem.epochs:
         lam = problem.provisioned(e)
         load = {k: lam[k] for k in problem.classes if lam[k] > 0}
-        epochs.append(EpochResult(e, [problem.group("all", c, need, load, e)]))
-    return Baseline("singlepool", desc, epochs, gpus=need * c.tp)
+        epochs.append(_with_parked(problem, EpochResult(e, [problem.group("all", c, need, load, e)])))
+    return Baseline(name, desc, epochs, gpus=need * c.tp, note=note)
 
 
 def _fill(problem: DynamoProblem, pool: str, fleet: list[tuple[Config, int]], k: str, e: Epoch) -> list[Group]:
-    """Route class k's provisioned rate over a static fleet, cheapest marginal energy first (optimal, linear)."""
-    rest = problem.provisioned(e)[k]
+    """Route class k's provisioned rate over a static fleet in proportion to capacity (the router balances: every
+    instance of the fleet runs at the same utilisation)."""
+    rate = problem.provisioned(e)[k]
+    total = sum(n * problem.cap(k, c) for c, n in fleet)
     groups = []
-    for c, n in sorted(fleet, key=lambda cn: (problem.energy_wh(k, cn[0]), cn[0])):
-        take = min(rest, n * problem.cap(k, c))
-        rest -= take
+    for c, n in sorted(fleet, key=lambda cn: cn[0]):
+        take = rate * n * problem.cap(k, c) / total if total > 0 else 0.0
         groups.append(problem.group(pool, c, n, {k: take} if take > 0 else {}, e))
     return groups
 
@@ -102,7 +123,7 @@ def static_pools(problem: DynamoProblem, options: SolveOptions, tp_max_only: boo
         groups: list[Group] = []
         for p in sorted(fleet):
             groups += _fill(problem, p, fleet[p], p, e)
-        epochs.append(EpochResult(e, groups))
+        epochs.append(_with_parked(problem, EpochResult(e, groups)))
     gpus = sum(c.tp * n for fl in fleet.values() for c, n in fl)
     return Baseline(name, desc, epochs, gpus=gpus)
 
@@ -121,7 +142,7 @@ def plan_at_top_clock(problem: DynamoProblem, plan_epochs: list[EpochResult]) ->
             if not fits:
                 c, kept = g.config, kept + 1
             groups.append(problem.group(g.pool, c, g.instances, g.load_rps, res.epoch))
-        epochs.append(EpochResult(res.epoch, groups, reconfig_wh=res.reconfig_wh))
+        epochs.append(_with_parked(problem, EpochResult(res.epoch, groups, reconfig_wh=res.reconfig_wh)))
     note = f"{kept} groups kept their own clock (top clock lacks capacity)" if kept else ""
     return Baseline(
         "plan-top-clock", "the plan's instances and TP mix, every instance at the top clock", epochs, note=note
@@ -133,7 +154,8 @@ def all_baselines(
 ) -> list[Baseline]:
     """Every baseline; their sizing MILPs share the command's remaining wall clock (at least ``MIN_MILP_S`` each)."""
     return [
-        single_pool(problem),
+        single_pool(problem, fixed=True),
+        single_pool(problem, fixed=False),
         static_pools(problem, options or SolveOptions(), tp_max_only=True),
         static_pools(problem, options or SolveOptions(), tp_max_only=False),
         plan_at_top_clock(problem, plan_epochs),

@@ -107,6 +107,7 @@ def epoch_entry(problem: DynamoProblem, res: EpochResult) -> dict[str, Any]:
         "energy_wh": res.energy_wh,
         "power_w": res.avg_power_w,
         "reconfig_wh": res.reconfig_wh,
+        "parked_wh": res.parked_wh,
         "started_gpus": res.started_gpus,
         "resharded_gpus": res.resharded_gpus,
         "load_rps": sum(e.requests.values()) / e.length_s,
@@ -133,10 +134,11 @@ def _totals_entry(t: Totals) -> dict[str, Any]:
     }
 
 
-def savings(plan: Totals, ladder: dict[str, Totals | None]) -> dict[str, Any]:
-    """Savings over SinglePool and their attribution along the baseline ladder (see planner.dynamo.baselines)."""
-    single = ladder.get("singlepool")
-    out: dict[str, Any] = {}
+def savings(plan: Totals, ladder: dict[str, Totals | None], against: str) -> dict[str, Any]:
+    """Savings over the reference SinglePool (``against``) and their attribution along the baseline ladder (see
+    planner.dynamo.baselines); the saving over the other SinglePool is stated too."""
+    single = ladder.get(against)
+    out: dict[str, Any] = {"against": against}
     if single is None:
         return out
     total = single.energy_kwh - plan.energy_kwh
@@ -145,8 +147,22 @@ def savings(plan: Totals, ladder: dict[str, Totals | None]) -> dict[str, Any]:
     out["cost_vs_singlepool_pct"] = (
         100.0 * (single.cost_usd - plan.cost_usd) / single.cost_usd if single.cost_usd else None
     )
-    steps = ["singlepool", "static-pools-tp8", "static-pools", "plan-top-clock"]
-    names = {"static-pools-tp8": "pools", "static-pools": "tp", "plan-top-clock": "scaling"}
+    for name in ("singlepool-fixed", "singlepool-peak"):
+        t = ladder.get(name)
+        if t is not None and t.energy_kwh:
+            out[f"vs_{name.replace('-', '_')}_pct"] = 100.0 * (t.energy_kwh - plan.energy_kwh) / t.energy_kwh
+    steps = ([against] if against == "singlepool-fixed" else []) + [
+        "singlepool-peak",
+        "static-pools-tp8",
+        "static-pools",
+        "plan-top-clock",
+    ]
+    names = {
+        "singlepool-peak": "sizing",
+        "static-pools-tp8": "pools",
+        "static-pools": "tp",
+        "plan-top-clock": "scaling",
+    }
     if all(ladder.get(s) is not None for s in steps):
         for a, b in zip(steps[:-1], steps[1:], strict=True):
             out[f"{names[b]}_kwh"] = ladder[a].energy_kwh - ladder[b].energy_kwh  # type: ignore[union-attr]
@@ -223,7 +239,7 @@ def plan_block(
             }
             for b in baselines
         ],
-        "savings": savings(plan_t, ladder),
+        "savings": savings(plan_t, ladder, problem.savings_against),
         "profile": profile_entries(problem),
     }
     metrics: dict[str, float | None] = {
@@ -246,15 +262,21 @@ def plan_block(
         t = ladder[b.name]
         key = b.name.replace("-", "_")
         metrics[f"baseline_{key}_energy_kwh"] = t.energy_kwh if t else None
-        if b.name in ("singlepool", "static-pools"):
+        if b.name in ("singlepool-fixed", "singlepool-peak", "static-pools"):
             metrics[f"baseline_{key}_peak_power_kw"] = t.peak_power_kw if t else None
             metrics[f"baseline_{key}_gpu_h"] = t.gpu_h if t else None
             metrics[f"baseline_{key}_cost_usd"] = t.cost_usd if t else None
             metrics[f"baseline_{key}_carbon_kgco2"] = t.carbon_kgco2 if t else None
+    ref = ladder.get(problem.savings_against)
+    metrics["baseline_singlepool_energy_kwh"] = ref.energy_kwh if ref else None  # the reference SinglePool
+    metrics["baseline_singlepool_gpu_h"] = ref.gpu_h if ref else None
+    metrics["baseline_singlepool_avg_power_kw"] = ref.avg_power_kw if ref else None
     sv = block["savings"]
     metrics["savings_vs_singlepool_pct"] = sv.get("vs_singlepool_pct")
+    metrics["savings_vs_singlepool_fixed_pct"] = sv.get("vs_singlepool_fixed_pct")
+    metrics["savings_vs_singlepool_peak_pct"] = sv.get("vs_singlepool_peak_pct")
     metrics["cost_savings_vs_singlepool_pct"] = sv.get("cost_vs_singlepool_pct")
-    for part in ("pools", "tp", "scaling", "frequency"):
+    for part in ("sizing", "pools", "tp", "scaling", "frequency"):
         metrics[f"savings_{part}_kwh"] = sv.get(f"{part}_kwh")
     return block, metrics, plan_t
 
@@ -267,8 +289,8 @@ def assumptions(problem: DynamoProblem) -> list[Assumption]:
             subject="profile",
             basis=basis,  # type: ignore[arg-type]
             detail=f"{prof.model} on {prof.gpu}: p{prof.percentile:g} latency and power load sweeps per class, TP "
-            f"and clock ({', '.join(prof.provenance)}); capacity at SLO interpolated between profiled loads, "
-            "marginal energy = chord from idle to the capacity point",
+            f"and clock ({', '.join(prof.provenance)}); capacity at SLO interpolated between profiled loads; "
+            "instance power = the sweep's power at the instance's balanced load (piecewise-linear operating points)",
         ),
         Assumption(
             subject="load",
@@ -290,7 +312,13 @@ def assumptions(problem: DynamoProblem) -> list[Assumption]:
             subject="energy_boundary",
             basis="analytic",
             detail=f"energy at the GPUs (reference section 2); PUE {problem.pue:g} applies to electricity cost and "
-            "carbon only; released GPUs draw nothing",
+            "carbon only; "
+            + (
+                "released GPUs draw nothing"
+                if problem.released == "release"
+                else f"GPUs outside every instance stay parked at {problem.parked_w_per_gpu:.4g} W each"
+            )
+            + f"; savings against {problem.savings_against}",
         ),
         Assumption(
             subject="reconfiguration",

@@ -17,7 +17,8 @@ import numpy as np
 
 from planner.dynamo.classes import ClassScheme
 from planner.dynamo.load import CarbonSeries, Epoch, LoadSource, TooManyEpochs, build_epochs, read_carbon
-from planner.dynamo.profile import LATENCIES, Config, Figures, ProfileSet, Slo, load_profiles
+from planner.dynamo.pools import next_dominating
+from planner.dynamo.profile import LATENCIES, Config, Figures, PowerCurve, ProfileSet, Slo, load_profiles
 from planner.dynamo.solution import Group, make_group
 from planner.errors import InfeasibleError, Shortfall, SpecError, UsageError
 from planner.profiles.db import ProfileDB
@@ -82,6 +83,8 @@ class DynamoProblem:
     pue: float
     carbon: CarbonSeries | None
     carbon_constant: float | None
+    released: str = "release"  # GPUs outside every instance: release (0 W) | park (idle at the lowest clock)
+    savings_against: str = "singlepool-fixed"
     warnings: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------------------------------ derived data
@@ -110,12 +113,47 @@ class DynamoProblem:
     def idle_w(self, c: Config) -> float:
         return self.profiles.idle_w(c)
 
+    def curve(self, k: str, c: Config) -> PowerCurve:
+        return self.figures[(k, c)].curve
+
+    @property
+    def parked_w_per_gpu(self) -> float:
+        """Power of one GPU outside every instance: 0 when released, else idle at the lowest profiled clock."""
+        if self.released == "release":
+            return 0.0
+        low = min(self.configs, key=lambda c: (c.freq_mhz, c.tp))
+        return self.idle_w(low) / low.tp
+
+    def parked_wh(self, gpus_used: int, length_s: float) -> float:
+        """Energy of the budget's GPUs outside every instance over ``length_s``."""
+        return max(self.gpu_budget - gpus_used, 0) * self.parked_w_per_gpu * length_s / 3600.0
+
     def serves(self) -> dict[str, tuple[str, ...]]:
-        """Pool -> classes it may serve (itself, or every class it dominates)."""
+        """Pool -> classes it may serve in the MILP: itself, or with dominance every class it dominates."""
         by = self.scheme.by_name()
-        if not self.dominance:
-            return {p: (p,) for p in self.classes}
-        return {p: tuple(k for k in self.classes if by[p].dominates(by[k])) for p in self.classes}
+        if self.dominance:
+            return {p: tuple(k for k in self.classes if by[p].dominates(by[k])) for p in self.classes}
+        return {p: (p,) for p in self.classes}
+
+    def plan_serves(self) -> dict[str, tuple[str, ...]]:
+        """Pool -> classes a plan may route to it: :meth:`serves`, and in hierarchical mode every class whose
+        promotion chain (the fragmentation rule, :mod:`planner.dynamo.pools`) passes through it."""
+        if self.mode == "hierarchical" and not self.dominance:
+            nxt = self.promotion_next()
+            out: dict[str, list[str]] = {p: [] for p in self.classes}
+            for k in self.classes:
+                p: str | None = k
+                while p is not None:
+                    out[p].append(k)
+                    p = nxt[p]
+            return {p: tuple(sorted(ks, key=self.classes.index)) for p, ks in out.items()}
+        return self.serves()
+
+    def promotion_next(self) -> dict[str, str | None]:
+        """next(k) of the fragmentation rule: the first later class that dominates k (reference 5.3)."""
+        by = self.scheme.by_name()
+        dom = {(a, b): by[a].dominates(by[b]) for a in self.classes for b in self.classes}
+        return next_dominating(self.classes, dom)
 
     def provisioned(self, epoch: Epoch) -> dict[str, float]:
         """lam_k = (1 + headroom) x the epoch's peak rate."""
@@ -139,7 +177,7 @@ class DynamoProblem:
             epoch,
             self.provisioned(epoch) if lam is None else lam,
             self.idle_w(c),
-            {k: self.energy_wh(k, c) for k in load},
+            {k: self.curve(k, c) for k in load},
             {k: self.cap(k, c) for k in load},
         )
 
@@ -374,6 +412,8 @@ def prepare(loaded: LoadedSpec, db: ProfileDB, opts: DynamoOptions) -> DynamoPro
         pue=loaded.spec.power.pue,
         carbon=carbon,
         carbon_constant=loaded.spec.power.carbon_g_per_kwh,
+        released=section.released_gpus,
+        savings_against=section.savings_against,
         warnings=warnings,
     )
 

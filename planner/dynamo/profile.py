@@ -9,8 +9,14 @@ tp, freq_mhz), rows at increasing ``load_rps`` with p99 ``ttft``/``tbt``/``e2e``
   is conservative), never beyond the last profiled row; 0 when even the isolated request misses the SLO. This is how
   SLOs enter a linear program (reference section 11).
 * ``idle_w[c]``: power at load 0, ``P0_c`` of reference section 5.5.
-* ``energy_wh[k,c]`` = (P(cap) - idle) / cap / 3600: marginal energy per request, ``e_{k,c}`` of section 5.5 -- the
-  chord from idle to the capacity point, exact when power is affine in the load and conservative when it is convex.
+* ``energy_wh[k,c]`` = (P(cap) - idle) / cap / 3600: the chord from idle to the capacity point, kept as a summary
+  figure (Wh per request at capacity, screening bounds); the planner charges power through the curve below.
+* ``curve[k,c]``: the instance's power as a function of its load, as piecewise-linear *operating points* over the
+  utilisation ``u = load / cap`` in [0, 1]: the sweep rows below ``cap`` plus the capacity point, thinned where the
+  sweep is straight (every dropped row within :data:`CURVE_TOL` of the power at capacity from the kept line).
+  Power saturates with load (decode keeps the SMs busy from the first few requests on), so an instance at a tenth
+  of its capacity draws far more than a tenth of its dynamic power: the MILP, the baselines and every reported
+  figure use this curve.
 
 No number is invented: a class, configuration or load-0 row that is missing raises ProfileMissingError.
 """
@@ -27,6 +33,54 @@ from planner.errors import ProfileMissingError
 from planner.profiles.db import ProfileDB
 
 LATENCIES: tuple[str, ...] = ("ttft", "tbt", "e2e")
+#: Largest gap between a thinned-out sweep row and the operating-point line that replaces it, as a share of the
+#: instance's power at capacity (the curves the planner uses are within this of every profile row).
+CURVE_TOL = 0.01
+
+
+@dataclass(frozen=True)
+class PowerCurve:
+    """Dynamic power (W above idle) of one instance of c serving class k at utilisation u = load / cap_{k,c}.
+
+    ``u`` rises from 0 to 1 (the capacity at SLO); ``dyn_w[0] = 0``. Linear between operating points.
+    """
+
+    u: tuple[float, ...]
+    dyn_w: tuple[float, ...]
+
+    def at(self, u: float) -> float:
+        """Dynamic power at utilisation ``u`` (clamped to [0, 1])."""
+        return float(np.interp(min(max(u, 0.0), 1.0), self.u, self.dyn_w))
+
+    @property
+    def segments(self) -> int:
+        return len(self.u) - 1
+
+    @classmethod
+    def linear(cls, wh_per_request: float, cap_rps: float) -> PowerCurve:
+        """Power affine in the load: ``wh_per_request`` Wh per request on top of idle (reference 5.5, worked cases)."""
+        return cls((0.0, 1.0), (0.0, wh_per_request * 3600.0 * cap_rps))
+
+
+ZERO_CURVE = PowerCurve((0.0, 1.0), (0.0, 0.0))
+
+
+def thin(u: list[float], w: list[float], tol: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Keep the fewest points (greedy, left to right) such that every dropped point lies within ``tol`` of the line
+    between the kept points around it; the ends are always kept."""
+    keep = [0]
+    i = 0
+    n = len(u)
+    while i < n - 1:
+        j = n - 1
+        while j > i + 1:
+            ok = all(abs(w[m] - (w[i] + (w[j] - w[i]) * (u[m] - u[i]) / (u[j] - u[i]))) <= tol for m in range(i + 1, j))
+            if ok:
+                break
+            j -= 1
+        keep.append(j)
+        i = j
+    return tuple(u[i] for i in keep), tuple(w[i] for i in keep)
 
 
 @dataclass(frozen=True, order=True)
@@ -66,6 +120,7 @@ class Figures:
     e2e_s: float
     binding: str  # which limit sets the capacity: ttft | tbt | e2e | profiled-range | isolated
     provenance: str
+    curve: PowerCurve = ZERO_CURVE
 
 
 @dataclass
@@ -137,8 +192,13 @@ class ProfileSet:
         load, power, lat = at(i, t)
         if load <= 0:
             return Figures(0.0, math.inf, power, lat["ttft"], lat["tbt"], lat["e2e"], binding, sw.provenance)
-        energy = max(power - float(sw.power_w[0]), 0.0) / load / 3600.0
-        return Figures(load, energy, power, lat["ttft"], lat["tbt"], lat["e2e"], binding, sw.provenance)
+        idle = float(sw.power_w[0])
+        energy = max(power - idle, 0.0) / load / 3600.0
+        us = [float(x) / load for x in sw.load_rps[: i + 1]] + ([1.0] if t > 0 else [])
+        ws = [max(float(x) - idle, 0.0) for x in sw.power_w[: i + 1]] + ([max(power - idle, 0.0)] if t > 0 else [])
+        us[-1] = 1.0
+        curve = PowerCurve(*thin(us, ws, CURVE_TOL * power))
+        return Figures(load, energy, power, lat["ttft"], lat["tbt"], lat["e2e"], binding, sw.provenance, curve)
 
 
 def load_profiles(

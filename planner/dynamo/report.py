@@ -12,6 +12,7 @@ from planner.plan import Plan
 from planner.report_data import Block, Bullets, Column, Heading, Report, Text, fmt_num, table
 
 LADDER_TEXT = {
+    "sizing": "SinglePool sized for the day's peak instead of the whole budget",
     "pools": "per-class pools (rounding each pool up to whole instances; negative = fragmentation)",
     "tp": "TP chosen per class instead of TP-max",
     "scaling": "fewer instances over the day (scaling and re-sharding with the load)",
@@ -54,12 +55,18 @@ def savings_lines(plan: Plan) -> list[str]:
         return ["SinglePool baseline unavailable: no saving computed."]
     pct = sv.get("vs_singlepool_pct") or 0.0
     verb = "saves" if pct >= 0 else "uses more:"
+    against = sv.get("against", "singlepool")
     lines = [
-        f"Versus SinglePool the plan {verb} {abs(sv['vs_singlepool_kwh']):.1f} kWh ({abs(pct):.1f}% energy); "
+        f"Versus SinglePool ({against}) the plan {verb} {abs(sv['vs_singlepool_kwh']):.1f} kWh "
+        f"({abs(pct):.1f}% energy); "
         f"cost {'-' if (sv.get('cost_vs_singlepool_pct') or 0) >= 0 else '+'}"
-        f"{abs(sv.get('cost_vs_singlepool_pct') or 0):.1f}% (GPU-hours + electricity). Where it comes from:"
+        f"{abs(sv.get('cost_vs_singlepool_pct') or 0):.1f}% (GPU-hours + electricity)."
     ]
-    for part in ("pools", "tp", "scaling", "frequency"):
+    for other in ("singlepool_fixed", "singlepool_peak"):
+        if f"vs_{other}_pct" in sv and other.replace("_", "-") != sv.get("against"):
+            lines[0] += f" Versus {other.replace('_', '-')}: {sv[f'vs_{other}_pct']:.1f}% energy."
+    lines[0] += " Where it comes from:"
+    for part in ("sizing", "pools", "tp", "scaling", "frequency"):
         if f"{part}_kwh" in sv:
             lines.append(f"  {sv[f'{part}_kwh']:+9.1f} kWh  {LADDER_TEXT[part]}")
     return lines
@@ -207,7 +214,8 @@ def figure_data(plan: Plan) -> DynamoFigure:
     block = plan.plan
     classes = tuple(c["class"] for c in block["classes"])
     epochs = block["epochs"]
-    single = next((b for b in block.get("baselines", []) if b["name"] == "singlepool" and "avg_power_kw" in b), None)
+    against = block.get("savings", {}).get("against", "singlepool-fixed")
+    single = next((b for b in block.get("baselines", []) if b["name"] == against and "avg_power_kw" in b), None)
     panels = []
     for tp in sorted({r["tp"] for r in block.get("profile", [])})[:3]:
         curves = []

@@ -3,12 +3,17 @@
 Nothing here imports a solver: :mod:`planner.dynamo.verify` recomputes every figure from these objects and the
 problem's profile figures, so the solver and the verifier agree only if the solver's bookkeeping is right.
 
-Energy of one group of ``n`` instances of configuration c in an epoch of length T (reference section 5.5)::
+Energy of one group of ``n`` instances of configuration c in an epoch of length T. The router balances the group's
+load, so every instance runs at the same operating point: class k at utilisation ``u_k = N_k / (T n cap_{k,c})``
+(``N_k`` the requests of k the group serves: its share ``x_k / lam_k`` of the epoch's served requests), in total
+``U = sum_k u_k``. Each instance draws its idle power plus the classes' dynamic power curves at ``U``, weighted by
+their share of the utilisation (:class:`planner.dynamo.profile.PowerCurve`)::
 
-    E = n P0_c T / 3600  +  sum_k e_{k,c} N_k        [Wh]
+    E = n T / 3600 ( P0_c + sum_k (u_k / U) D_{k,c}(U) )        [Wh]
 
-with ``N_k`` the requests of class k the group serves (its share ``x_k / lam_k`` of the epoch's served requests).
-Reconfiguration energy (GPUs started, GPUs re-sharded) is added per epoch.
+For one class this is ``n T P_{k,c}(U cap) / 3600``, the profile's own power at the per-instance load. GPUs outside
+every instance are released (0 W) or, with ``parked``, draw the parked power per GPU. Reconfiguration energy (GPUs
+started, GPUs re-sharded) is added per epoch.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from planner.dynamo.load import Epoch
-from planner.dynamo.profile import Config
+from planner.dynamo.profile import Config, PowerCurve
 
 
 @dataclass
@@ -30,7 +35,8 @@ class Group:
     served: dict[str, float]  # requests served in the epoch, per class
     idle_wh: float = 0.0
     dynamic_wh: float = 0.0
-    utilisation: float = 0.0  # sum_k x_k / (n cap_{k,c})
+    utilisation: float = 0.0  # sum_k x_k / (n cap_{k,c}), at the provisioned rate
+    operating_u: float = 0.0  # U: per-instance utilisation at the served rate (the power curves' abscissa)
 
     @property
     def gpus(self) -> int:
@@ -53,13 +59,14 @@ class EpochResult:
     started_gpus: int = 0
     resharded_gpus: int = 0
     reconfig_wh: float = 0.0
+    parked_wh: float = 0.0  # GPUs of the budget outside every instance, when they stay parked (not released)
     solve_wall_s: float = 0.0
     solves: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property
     def energy_wh(self) -> float:
-        return sum(g.energy_wh for g in self.groups) + self.reconfig_wh
+        return sum(g.energy_wh for g in self.groups) + self.reconfig_wh + self.parked_wh
 
     @property
     def gpus(self) -> int:
@@ -118,15 +125,30 @@ def make_group(
     epoch: Epoch,
     lam: dict[str, float],
     idle_w: float,
-    energy_wh: dict[str, float],
+    curves: dict[str, PowerCurve],
     cap_rps: dict[str, float],
 ) -> Group:
-    """A group with its energy: idle for the whole epoch plus marginal energy of the requests it serves."""
+    """A group with its energy: idle plus the load-dependent power at its operating point, for the whole epoch."""
     served = {k: (epoch.requests[k] * x / lam[k] if lam.get(k, 0) > 0 else 0.0) for k, x in load_rps.items()}
-    idle = instances * idle_w * epoch.length_s / 3600.0
-    dynamic = sum(energy_wh[k] * n for k, n in served.items())
+    hours = epoch.length_s / 3600.0
+    idle = instances * idle_w * hours
     util = sum(x / cap_rps[k] for k, x in load_rps.items() if cap_rps.get(k, 0) > 0) / instances if instances else 0.0
-    return Group(pool, config, instances, dict(load_rps), served, idle, dynamic, util)
+    shares = {
+        k: n / epoch.length_s / (instances * cap_rps[k])
+        for k, n in served.items()
+        if instances and cap_rps.get(k, 0) > 0 and n > 0
+    }
+    op_u = sum(shares.values())
+    dynamic = instances * hours * instance_dynamic_w(shares, curves)
+    return Group(pool, config, instances, dict(load_rps), served, idle, dynamic, util, op_u)
+
+
+def instance_dynamic_w(shares: dict[str, float], curves: dict[str, PowerCurve]) -> float:
+    """Dynamic power of one instance whose utilisation is ``shares`` (class -> u_k): sum_k (u_k / U) D_k(U)."""
+    total = sum(shares.values())
+    if total <= 0:
+        return 0.0
+    return sum(u / total * curves[k].at(total) for k, u in shares.items())
 
 
 def reconfiguration(

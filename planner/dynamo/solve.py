@@ -3,12 +3,15 @@
 * **joint**: every ``reshard_epoch`` the MILP of :mod:`planner.dynamo.model` chooses instances x TP x clock for all
   pools at once, within the GPU budget, against the previous epoch's deployment (reconfiguration penalty).
 * **hierarchical** (DynamoLLM reference section 4): every ``epoch`` (30 min) the *cluster level* sizes each pool in
-  GPUs with the same MILP restricted to the top clock, for the window's peak rates; every ``reshard_epoch`` (5 min)
-  the *pool level* re-shards each pool's fixed GPUs into a TP mix (MILP with ``pool_gpus[p]`` equalities, reference
-  5.2); the *instance level* then sets each instance group's clock (:mod:`planner.dynamo.frequency`).
+  whole reference replicas with the fragmentation rule (reference 5.3: leftovers promoted to the next dominating
+  class, only the sink rounded up) for the window's peak rates; every ``reshard_epoch`` (5 min) the *pool level*
+  re-shards each pool's fixed GPUs into a TP mix (reference 5.2, solved exactly by enumeration with the power
+  curves: :mod:`planner.dynamo.pools`); the *instance level* then sets each instance group's clock
+  (:mod:`planner.dynamo.frequency`).
 
-Each epoch's MILP is solved to proven optimality given the previous epoch (a rolling horizon: the day as a whole
-is not optimised jointly); the solver block says how many epochs were proved optimal.
+Each epoch is solved to proven optimality given the previous epoch (a rolling horizon: the day as a whole is not
+optimised jointly; in hierarchical mode, optimal for the pool level given the cluster level's rule); the solver
+block says how many epochs were proved optimal.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ import time
 
 from planner.dynamo.frequency import ClockOption, pick_clock
 from planner.dynamo.load import Epoch
-from planner.dynamo.model import BACKEND_NAME, EpochData, EpochModel, EpochSolution, MilpInstance
+from planner.dynamo.model import BACKEND_NAME, TIE_BREAK_WH, EpochData, EpochModel, EpochSolution, MilpInstance
+from planner.dynamo.pools import blend, promote, reshard
 from planner.dynamo.problem import DynamoProblem
-from planner.dynamo.profile import Config
+from planner.dynamo.profile import ZERO_CURVE, Config
 from planner.dynamo.solution import DayResult, EpochResult, Group, reconfiguration
 from planner.errors import InfeasibleError, Shortfall, SolverFailure
 from planner.solver import SolveOptions, Status, remaining_s
@@ -44,8 +48,9 @@ def milp_instance(
         pools=ks,
         configs=configs,
         cap_rps={(k, c): problem.cap(k, c) for k in ks for c in configs},
-        energy_wh={(k, c): problem.energy_wh(k, c) for k in ks for c in configs},
-        idle_w={c: problem.idle_w(c) for c in configs},
+        curves={(k, c): problem.curve(k, c) for k in ks for c in configs},
+        # parked GPUs: an instance's GPUs would otherwise draw the parked power, so it costs only the difference
+        idle_w={c: problem.idle_w(c) - c.tp * problem.parked_w_per_gpu for c in configs},
         serves=serves or problem.serves(),
         gpu_budget=budget,
         pool_gpus_fixed=pool_gpus_fixed,
@@ -92,7 +97,9 @@ def _finish(
     problem: DynamoProblem, epoch: Epoch, groups: list[Group], prev: EpochResult | None, sol_status: str
 ) -> EpochResult:
     started, resharded, wh = reconfiguration(prev, groups, problem.start_wh_per_gpu(), problem.reshard_wh_per_gpu())
-    return EpochResult(epoch, groups, sol_status, started_gpus=started, resharded_gpus=resharded, reconfig_wh=wh)
+    res = EpochResult(epoch, groups, sol_status, started_gpus=started, resharded_gpus=resharded, reconfig_wh=wh)
+    res.parked_wh = problem.parked_wh(res.gpus, epoch.length_s)
+    return res
 
 
 # ----------------------------------------------------------------------------------------------- time budget
@@ -175,45 +182,123 @@ def window_epoch(epochs: list[Epoch]) -> Epoch:
 
 
 def solve_hierarchical(problem: DynamoProblem, day: DayResult | None = None, budget: Budget | None = None) -> DayResult:
-    """Cluster level every ``epoch``, pool level every ``reshard_epoch``, instance level per group (module doc).
+    """Cluster level every ``epoch`` (the fragmentation rule), pool level every ``reshard_epoch`` (exact re-shard of
+    each pool's GPUs), instance level per group (clock); see :mod:`planner.dynamo.pools`.
 
     Epochs are appended to ``day`` as they are solved, so a caller holding ``day`` keeps them on Ctrl-C.
     """
     top = top_clock_configs(problem)
-    cluster = EpochModel(milp_instance(problem, top, budget=problem.gpu_budget, reshard=False), name="dynamo-cluster")
-    pool_inst = milp_instance(problem, top, budget=None, pool_gpus_fixed=True, start=False, homogeneous=False)
-    pool = EpochModel(pool_inst, name="dynamo-pool")
+    ref = Config(problem.max_tp, problem.max_freq)
+    order = problem.classes
+    nxt = problem.promotion_next()
+    cap_ref = {k: problem.cap(k, ref) for k in order}
     per_window = int(round(problem.epoch_s / problem.reshard_epoch_s))
     day = day if day is not None else DayResult([], "hierarchical", BACKEND_NAME, planned=len(problem.epochs))
     budget = budget if budget is not None else Budget(SolveOptions(), hierarchical_solves(problem))
     prev: EpochResult | None = None
-    prev_window: EpochResult | None = None
-    for w0 in range(0, len(problem.epochs), per_window):
-        subs = problem.epochs[w0 : w0 + per_window]
+    windows = [problem.epochs[i : i + per_window] for i in range(0, len(problem.epochs), per_window)]
+    for subs in windows:
         window = window_epoch(subs)
-        csol = cluster.solve(_data(problem, window, prev_window), budget.next(day), budget.seed)
-        day.solves += 1
-        day.screened += csol.path == "screened"
-        budget.check(csol, day)
-        _require(csol, problem, window, "cluster-level", top)
-        cgroups = groups_from(problem, csol, window)
-        prev_window = EpochResult(window, cgroups)
-        pool_gpus = prev_window.pool_gpus()
-        for epoch in subs:
-            data = _data(problem, epoch, prev, pool_gpus=pool_gpus)
-            psol = pool.solve(data, budget.next(day), budget.seed)
-            day.solves += 1
-            budget.check(psol, day)
-            _require(psol, problem, epoch, "pool-level", top)
-            groups = [_set_clock(problem, g, epoch) for g in groups_from(problem, psol, epoch)]
-            res = _finish(problem, epoch, groups, prev, Status.worst((csol.status, psol.status)))
-            res.objective_wh, res.bound_wh = psol.objective_wh, psol.bound_wh
-            res.solve_wall_s, res.solves = psol.wall_s + (csol.wall_s if epoch is subs[0] else 0.0), 1
-            if epoch is subs[0]:
-                res.solves += 1
+        start = time.perf_counter()
+        lam_w = problem.provisioned(window)
+        short = [k for k in order if lam_w[k] > 0 and cap_ref[k] <= 0]
+        if short:
+            raise InfeasibleError(
+                Shortfall(
+                    constraint=f"slo[{short[0]}]",
+                    detail=f"class {', '.join(short)} cannot meet its SLO on the reference replica {ref.key}, so the "
+                    "fragmentation rule cannot place it; use --mode joint or loosen the SLO",
+                )
+            )
+        promo = promote(order, nxt, lam_w, cap_ref)
+        pool_gpus = {p: n * ref.tp for p, n in promo.replicas.items() if n > 0}
+        if sum(pool_gpus.values()) > problem.gpu_budget:
+            raise _promotion_infeasible(problem, windows, nxt, cap_ref, ref)
+        cluster_s = time.perf_counter() - start
+        for i, epoch in enumerate(subs):
+            budget.next(day)  # Ctrl-C / --time-limit between epochs (no MILP here)
+            start = time.perf_counter()
+            groups, objective = _reshard_epoch(problem, epoch, prev, promo.route, pool_gpus, top)
+            res = _finish(problem, epoch, groups, prev, Status.optimal)
+            res.objective_wh = res.bound_wh = objective
+            res.solve_wall_s = time.perf_counter() - start + (cluster_s if i == 0 else 0.0)
             day.epochs.append(res)
             prev = res
     return day
+
+
+def _reshard_epoch(
+    problem: DynamoProblem,
+    epoch: Epoch,
+    prev: EpochResult | None,
+    route: dict[str, dict[str, float]],
+    pool_gpus: dict[str, int],
+    top: tuple[Config, ...],
+) -> tuple[list[Group], float]:
+    """Pool level for one epoch: every pool's GPUs re-sharded exactly, then each group's clock (instance level)."""
+    lam = problem.provisioned(epoch)
+    rho = problem.served_fraction(epoch)
+    hours = epoch.length_s / 3600.0
+    prev_tp = prev.pool_tp_instances() if prev is not None else None
+    groups: list[Group] = []
+    objective = 0.0
+    for p in problem.classes:
+        gpus = pool_gpus.get(p, 0)
+        if gpus <= 0:
+            continue
+        load = {k: lam[k] * share for k, share in route.get(p, {}).items() if lam[k] * share > 0}
+        total = sum(load.values())
+        blends = []
+        for c in top:
+            b = blend(
+                c,
+                load,
+                rho,
+                {k: problem.cap(k, c) for k in load},
+                problem.idle_w(c) - c.tp * problem.parked_w_per_gpu,
+                {k: problem.curve(k, c) for k in load},
+            )
+            if b is not None:
+                blends.append(b)
+        prev_p = None if prev_tp is None else {t: n for (pp, t), n in prev_tp.items() if pp == p}
+        choice = reshard(
+            blends, gpus, total, hours, prev_p, problem.reshard_wh_per_gpu(), problem.penalty_weight, TIE_BREAK_WH
+        )
+        if choice is None:
+            raise SolverFailure(f"pool level: pool {p} cannot serve its load on {gpus} GPUs in epoch {epoch.label}")
+        objective += choice.objective_wh
+        for c, n in sorted(choice.instances.items()):
+            x = choice.rate[c]
+            share = {k: x * v / total for k, v in load.items()} if total > 0 else {}
+            groups.append(_set_clock(problem, problem.group(p, c, n, share, epoch, lam), epoch))
+    return groups, objective
+
+
+def _promotion_infeasible(
+    problem: DynamoProblem,
+    windows: list[list[Epoch]],
+    nxt: dict[str, str | None],
+    cap_ref: dict[str, float],
+    ref: Config,
+) -> InfeasibleError:
+    """Exit 1 naming the smallest budget with which the fragmentation rule serves every window."""
+    need, worst = 0, windows[0]
+    for subs in windows:
+        w = window_epoch(subs)
+        gpus = sum(promote(problem.classes, nxt, problem.provisioned(w), cap_ref).replicas.values()) * ref.tp
+        if gpus > need:
+            need, worst = gpus, subs
+    return InfeasibleError(
+        Shortfall(
+            constraint="gpu_budget",
+            limit=float(problem.gpu_budget),
+            best=float(need),
+            unit="GPUs",
+            detail=f"cluster level (fragmentation rule, {ref.key} replicas) cannot fit within {problem.gpu_budget} "
+            f"GPUs ({problem.budget_source}); the smallest budget that serves every window is {need} GPUs (peak "
+            f"window at {worst[0].label}); --mode joint sizes pools without whole reference replicas",
+        )
+    )
 
 
 def _set_clock(problem: DynamoProblem, g: Group, epoch: Epoch) -> Group:
@@ -244,7 +329,7 @@ def min_gpus(problem: DynamoProblem, epoch: Epoch, configs: tuple[Config, ...]) 
         pools=inst.pools,
         configs=inst.configs,
         cap_rps=inst.cap_rps,
-        energy_wh={key: 0.0 for key in inst.energy_wh},
+        curves={key: ZERO_CURVE for key in inst.curves},
         idle_w={c: c.tp * 3600.0 / epoch.length_s for c in configs},  # objective = GPUs
         serves=inst.serves,
         homogeneous=inst.homogeneous,
@@ -298,9 +383,8 @@ def budget_infeasible(problem: DynamoProblem, epoch: Epoch, level: str, configs:
 
 
 def hierarchical_solves(problem: DynamoProblem) -> int:
-    """MILP solves of a hierarchical day: one cluster-level solve per window, one pool-level solve per epoch."""
-    per_window = int(round(problem.epoch_s / problem.reshard_epoch_s))
-    return -(-len(problem.epochs) // per_window) + len(problem.epochs)
+    """Steps of a hierarchical day that share the time budget: one pool-level re-shard per epoch (no MILP)."""
+    return len(problem.epochs)
 
 
 def solve(problem: DynamoProblem, options: SolveOptions) -> DayResult:

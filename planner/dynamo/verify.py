@@ -10,7 +10,8 @@ Checks (reference section 5.5, constraint names as in :mod:`planner.dynamo.model
 * ``dominance``: a pool serves only classes it may serve;
 * ``gpu_budget`` and node packing (TP divides the node size, so instances pack without fragmentation);
 * hierarchical: every pool keeps its GPUs within a cluster window;
-* energy: idle plus marginal energy of every group, reconfiguration, totals.
+* energy: idle plus the load-dependent power of every group at its balanced operating point (the profile's power
+  curves), parked GPUs, reconfiguration, totals.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 from planner.dynamo.load import Epoch
 from planner.dynamo.problem import DynamoProblem
 from planner.dynamo.profile import LATENCIES, Config
+from planner.dynamo.solution import instance_dynamic_w
 from planner.errors import VerificationError
 
 REL = 1e-6
@@ -42,7 +44,7 @@ def latency_at(problem: DynamoProblem, k: str, c: Config, load_rps: float) -> di
 def check_plan(problem: DynamoProblem, block: dict[str, Any]) -> list[str]:
     """All problems found in the plan block (empty list: the plan is consistent)."""
     errs: list[str] = []
-    serves = problem.serves()
+    serves = problem.plan_serves()
     window = int(round(problem.epoch_s / problem.reshard_epoch_s))
     total_wh = 0.0
     prev_pool_gpus: dict[str, int] | None = None
@@ -69,7 +71,7 @@ def check_plan(problem: DynamoProblem, block: dict[str, Any]) -> list[str]:
                 if problem.gpus_per_node % c.tp:
                     errs.append(f"{where}.pool[{p}]: TP {c.tp} does not divide the node size")
                 usage = 0.0
-                dyn = 0.0
+                shares: dict[str, float] = {}
                 for k, fig in cfg["classes"].items():
                     x = fig["provisioned_rps"]
                     routed[k] += x
@@ -83,7 +85,8 @@ def check_plan(problem: DynamoProblem, block: dict[str, Any]) -> list[str]:
                     expected_served = epoch.requests[k] * x / lam[k] if lam[k] > 0 else 0.0
                     if not _close(fig["served_requests"], expected_served):
                         errs.append(f"{where}.pool[{p}].{c.key}: served requests of {k} do not match its share")
-                    dyn += problem.energy_wh(k, c) * expected_served
+                    if n > 0 and expected_served > 0:
+                        shares[k] = expected_served / epoch.length_s / (n * cap)
                 if usage > n * (1 + REL):
                     errs.append(f"{where}.pool[{p}].{c.key}: capacity exceeded ({usage:.6g} > {n} instances)")
                 single = [k for k, fig in cfg["classes"].items() if fig["provisioned_rps"] > 0]
@@ -95,6 +98,7 @@ def check_plan(problem: DynamoProblem, block: dict[str, Any]) -> list[str]:
                         if lim is not None and lat[m] > lim * (1 + 1e-6):
                             errs.append(f"{where}.pool[{p}].{c.key}: p99 {m} {lat[m]:.4g}s > SLO {lim:.4g}s for {k}")
                 idle = n * problem.idle_w(c) * epoch.length_s / 3600.0
+                dyn = n * epoch.length_s / 3600.0 * instance_dynamic_w(shares, {k: problem.curve(k, c) for k in shares})
                 if not _close(cfg["energy_wh"], idle + dyn):
                     errs.append(f"{where}.pool[{p}].{c.key}: energy {cfg['energy_wh']:.6g} Wh != {idle + dyn:.6g}")
                 gpus += n * c.tp
@@ -122,6 +126,7 @@ def check_plan(problem: DynamoProblem, block: dict[str, Any]) -> list[str]:
         reconf = started * problem.start_wh_per_gpu() + resharded * problem.reshard_wh_per_gpu()
         if not _close(ep["reconfig_wh"], reconf):
             errs.append(f"{where}: reconfiguration {ep['reconfig_wh']:.6g} Wh != {reconf:.6g}")
+        reconf += problem.parked_wh(gpus, epoch.length_s)  # GPUs outside every instance (0 when released)
         if not _close(ep["energy_wh"], energy + reconf):
             errs.append(f"{where}: energy {ep['energy_wh']:.6g} Wh != {energy + reconf:.6g}")
         total_wh += energy + reconf

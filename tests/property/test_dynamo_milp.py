@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from ortools.math_opt.python import mathopt
 
 from planner.dynamo.model import TIE_BREAK_WH, EpochData, EpochModel, MilpInstance
-from planner.dynamo.profile import Config
+from planner.dynamo.profile import Config, PowerCurve
 
 T = 300.0
 START_WH, RESHARD_WH = 2.0, 0.5
@@ -44,7 +44,8 @@ def instances(draw):
         pools=classes,
         configs=configs,
         cap_rps=cap,
-        energy_wh=energy,
+        # energy affine in the load: straight power curves, so any routing prices like the LP below
+        curves={key: PowerCurve.linear(e, cap[key]) for key, e in energy.items()},
         idle_w=idle,
         serves=serves,
         gpu_budget=budget,
@@ -70,7 +71,10 @@ def routing_cost(inst: MilpInstance, data: EpochData, y: dict) -> float | None:
             terms = [v / inst.cap_rps[(k, c)] for (k, pp, cc), v in x.items() if (pp, cc) == (p, c)]
             m.add_linear_constraint(mathopt.fast_sum(terms) <= y[(p, c)])
     m.minimize(
-        mathopt.fast_sum(inst.energy_wh[(k, c)] * data.served_fraction[k] * T * v for (k, _p, c), v in x.items())
+        mathopt.fast_sum(
+            inst.curves[(k, c)].dyn_w[-1] / inst.cap_rps[(k, c)] / 3600.0 * data.served_fraction[k] * T * v
+            for (k, _p, c), v in x.items()
+        )
     )
     res = mathopt.solve(m, mathopt.SolverType.GLOP)
     if res.termination.reason != mathopt.TerminationReason.OPTIMAL:

@@ -113,6 +113,16 @@ class DynamoSection(_Strict):
         default=None, description="CSV of grid intensity over the day (time,gco2_per_kwh); path relative to the spec"
     )
     profile_table: str = Field(default="dynamo_profile", description="profile table to read")
+    savings_against: Literal["singlepool-fixed", "singlepool-peak"] = Field(
+        default="singlepool-fixed",
+        description="the SinglePool the saving is stated against: the whole budget all day (the paper's fixed "
+        "cluster) or sized for the day's peak; both are reported",
+    )
+    released_gpus: Literal["release", "park"] = Field(
+        default="release",
+        description="GPUs of the budget outside every instance: release (0 W, the default) or park (they draw idle "
+        "power at the lowest profiled clock); the same rule for the plan and every baseline",
+    )
 
     @model_validator(mode="after")
     def _periods(self) -> DynamoSection:

@@ -34,11 +34,30 @@ def interrupt_on_call(monkeypatch: pytest.MonkeyPatch, call: int) -> None:
     monkeypatch.setattr(EpochModel, "solve", solve)
 
 
-# joint: one MILP per epoch, so call 3 is epoch 3; hierarchical: cluster window, then pool MILPs per epoch.
-@pytest.mark.parametrize(("mode", "call", "kept"), [("joint", 3, 2), ("hierarchical", 3, 1)])
+def interrupt_reshard_on_call(monkeypatch: pytest.MonkeyPatch, call: int) -> None:
+    """Make the hierarchical pool level (one call per epoch) raise KeyboardInterrupt on its ``call``-th call."""
+    import planner.dynamo.solve as solve_mod
+
+    real = solve_mod._reshard_epoch
+    calls = [0]
+
+    def reshard_epoch(*args: object, **kwargs: object) -> object:
+        calls[0] += 1
+        if calls[0] == call:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(solve_mod, "_reshard_epoch", reshard_epoch)
+
+
+# joint: one MILP per epoch, so call 3 is epoch 3; hierarchical: one pool-level re-shard per epoch.
+@pytest.mark.parametrize(("mode", "call", "kept"), [("joint", 3, 2), ("hierarchical", 3, 2)])
 def test_solve_day_keeps_the_solved_epochs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode, call, kept) -> None:
     pb = tiny_problem(tmp_path, mode=mode)
-    interrupt_on_call(monkeypatch, call)
+    if mode == "joint":
+        interrupt_on_call(monkeypatch, call)
+    else:
+        interrupt_reshard_on_call(monkeypatch, call)
     day = solve(pb, SolveOptions())
     assert day.interrupted and day.planned == len(pb.epochs) == 12
     assert [e.epoch.label for e in day.epochs] == [e.label for e in pb.epochs[:kept]]

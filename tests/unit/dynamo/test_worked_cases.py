@@ -8,7 +8,7 @@ from planner.dynamo.classes import ClassScheme
 from planner.dynamo.frequency import decode_step_options, pick_clock
 from planner.dynamo.model import TIE_BREAK_WH, EpochData, EpochModel, MilpInstance
 from planner.dynamo.nvidia_sla import decode_replicas, prefill_replicas
-from planner.dynamo.profile import Config
+from planner.dynamo.profile import Config, PowerCurve
 
 TP2, TP4, TP8 = Config(2, 1200), Config(4, 1600), Config(8, 1980)
 
@@ -20,7 +20,12 @@ def t1_model(budget: int, equal: bool) -> EpochModel:
         pools=("MM",),
         configs=(TP2, TP4, TP8),
         cap_rps={("MM", TP2): 0.6, ("MM", TP4): 2.0, ("MM", TP8): 6.0},
-        energy_wh={("MM", TP2): 1.5, ("MM", TP4): 2.0, ("MM", TP8): 3.0},
+        # T1's energy is affine in the load (Wh per request on top of idle): straight power curves
+        curves={
+            ("MM", TP2): PowerCurve.linear(1.5, 0.6),
+            ("MM", TP4): PowerCurve.linear(2.0, 2.0),
+            ("MM", TP8): PowerCurve.linear(3.0, 6.0),
+        },
         idle_w={TP2: 150.0, TP4: 300.0, TP8: 600.0},
         serves={"MM": ("MM",)},
         gpu_budget=budget,
