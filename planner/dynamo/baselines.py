@@ -61,7 +61,10 @@ def single_pool(problem: DynamoProblem, fixed: bool) -> Baseline:
         short = [k for k in problem.classes if lam[k] > 0 and problem.cap(k, c) <= 0]
         if short:
             return Baseline(name, desc, None, note=f"{c.key} cannot meet the SLO of {', '.join(short)}")
-        need = max(need, math.ceil(sum(lam[k] / problem.cap(k, c) for k in problem.classes if lam[k] > 0) - 1e-9))
+        use = problem.usage(lam, c)
+        if math.isinf(use):
+            return Baseline(name, desc, None, note=f"classes cannot share {c.key} instances within their SLOs")
+        need = max(need, math.ceil(use - 1e-9))
     need = max(need, 1)
     note = ""
     if fixed:

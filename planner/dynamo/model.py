@@ -126,6 +126,8 @@ class MilpInstance:
     reshard_wh_per_gpu: float = 0.0
     penalty_weight: float = 1.0
     prune: bool = True
+    #: interference (mixed pools only): per-instance load of j on c that keeps k's SLO; missing = cap_rps[j,c]
+    cross_cap: dict[tuple[str, str, Config], float] = field(default_factory=dict)
 
     def usable(self, p: str, c: Config) -> bool:
         return any(self.cap_rps.get((k, c), 0.0) > 0 for k in self.serves[p])
@@ -382,6 +384,43 @@ class EpochModel:
                         )
         for p, ds in partial_choice.items():
             mdl.add_linear_constraint(mathopt.fast_sum(ds) <= 1.0, name=f"one_partial[{p}]")
+        self._add_interference()
+
+    def _add_interference(self) -> None:
+        """interference[k,p,c]: a mixed group's load keeps the SLO of every class present,
+        ``sum_j x_j / cap[j|k,c] <= y + M (1 - z_k)`` with ``x_k <= M z_k`` (z_k: class k present); two classes that
+        cannot share an instance of c at all: ``z_j + z_k <= 1``. Big-M values are set every epoch."""
+        inst, mdl = self.inst, self.model
+        self.present: dict[tuple[str, str, Config], mathopt.Variable] = {}
+        self.present_link: dict[tuple[str, str, Config], mathopt.LinearConstraint] = {}
+        self.interf: dict[tuple[str, str, Config], mathopt.LinearConstraint] = {}
+        if not inst.cross_cap:
+            return
+        for (p, c), y in self.y.items():
+            ks = inst.classes_on(p, c)
+            if len(ks) < 2:
+                continue
+            for k in ks:
+                z = mdl.add_binary_variable(name=f"present[{k},{p},{c.key}]")
+                self.present[(k, p, c)] = z
+                self.present_link[(k, p, c)] = mdl.add_linear_constraint(
+                    self._load(k, p, c) - z <= 0.0, name=f"present_link[{k},{p},{c.key}]"
+                )
+            for k in ks:
+                terms = []
+                for j in ks:
+                    cap = inst.cross_cap.get((j, k, c), inst.cap_rps[(j, c)]) if j != k else inst.cap_rps[(k, c)]
+                    if cap <= 0:
+                        if j < k:
+                            mdl.add_linear_constraint(
+                                self.present[(j, p, c)] + self.present[(k, p, c)] <= 1.0,
+                                name=f"no_sharing[{j},{k},{p},{c.key}]",
+                            )
+                        continue
+                    terms.append(self._load(j, p, c) * (1.0 / cap))
+                self.interf[(k, p, c)] = mdl.add_linear_constraint(
+                    mathopt.fast_sum(terms) - y + self.present[(k, p, c)] <= 0.0, name=f"interference[{k},{p},{c.key}]"
+                )
 
     def _add_cover(self) -> dict[str, mathopt.LinearConstraint]:
         """cover[k]: sum_{p,c} cap_{k,c} y_{p,c} >= lam_k (valid as x_{k,p,c} <= cap_{k,c} y_{p,c}); speeds up."""
@@ -509,6 +548,16 @@ class EpochModel:
                         intercept = a
                 obj.set_linear_coefficient(n, (inst.idle_w[c] + intercept) * hours)
             obj.set_linear_coefficient(y, TIE_BREAK_WH)
+        for (k, p, c), link in self.present_link.items():
+            link.set_coefficient(self.present[(k, p, c)], -max(float(data.rate_rps.get(k, 0.0)), 1e-9))
+        for (k, p, c), con in self.interf.items():
+            big = sum(
+                float(data.rate_rps.get(j, 0.0)) / max(inst.cross_cap.get((j, k, c), inst.cap_rps[(j, c)]), 1e-12)
+                for j in inst.classes_on(p, c)
+                if inst.cross_cap.get((j, k, c), inst.cap_rps[(j, c)]) > 0
+            )
+            con.set_coefficient(self.present[(k, p, c)], big)
+            con.upper_bound = big
         for k, con in self.serve.items():
             lam = float(data.rate_rps.get(k, 0.0))
             con.lower_bound = lam
@@ -572,18 +621,45 @@ class EpochModel:
             per = {c: inst.cost_per_rps(p, c, rho, hours) for c in configs}
             w_min = min(per.values())
             prev_g = None if data.prev_pool_gpus is None else data.prev_pool_gpus.get(p, 0)
-            ub = math.inf
-            for c in configs:
-                n = math.ceil(load / cap[c] - 1e-12)
+
+            def penalty(mix: dict[Config, int], p: str = p, prev_g: int | None = prev_g) -> float:
                 pen = 0.0
                 if prev_g is not None:
-                    pen += weight * inst.start_wh_per_gpu * max(0, c.tp * n - prev_g)
+                    pen += weight * inst.start_wh_per_gpu * max(0, sum(c.tp * n for c, n in mix.items()) - prev_g)
                 if data.prev_instances is not None:
-                    pen += weight * inst.reshard_wh_per_gpu * c.tp * max(0, n - data.prev_instances.get((p, c.tp), 0))
-                ub = min(ub, self.group_cost(p, c, n, load, rho, hours) + pen)
+                    per_tp: dict[int, int] = {}
+                    for c, n in mix.items():
+                        per_tp[c.tp] = per_tp.get(c.tp, 0) + n
+                    pen += (
+                        weight
+                        * inst.reshard_wh_per_gpu
+                        * sum(t * max(0, n - data.prev_instances.get((p, t), 0)) for t, n in per_tp.items())
+                    )
+                return pen
+
+            ub = math.inf
+            for c in configs:  # every load on one configuration
+                n = math.ceil(load / cap[c] - 1e-12)
+                ub = min(ub, self.group_cost(p, c, n, load, rho, hours) + penalty({c: n}))
+            best = min(configs, key=lambda c: (per[c], c))
+            full = math.floor(load / cap[best] + 1e-12)
+            rest = load - full * cap[best]
+            if full and rest > 1e-12:  # full instances of the cheapest, the rest on one partial group
+                base = self.group_cost(p, best, full, full * cap[best], rho, hours)
+                for c in configs:
+                    if c == best:
+                        continue
+                    n = math.ceil(rest / cap[c] - 1e-12)
+                    ub = min(ub, base + self.group_cost(p, c, n, rest, rho, hours) + penalty({best: full, c: n}))
+            concave = all(inst.curves[(p, c)].concave for c in configs)
             for c in configs:
-                l_star = min(load, fixed[c] / per[c])
-                lb = fixed[c] + max(0.0, load - l_star) * w_min
+                if concave:
+                    # concave curves: c is a full group (at least cap_c (w_c - w_min) above the fluid bound) or the
+                    # partial group (at least min(P0_c h, cap_c (w_c - w_min)) above it); module docstring
+                    lb = load * w_min + min(fixed[c], cap[c] * (per[c] - w_min))
+                else:
+                    l_star = min(load, fixed[c] / per[c])
+                    lb = fixed[c] + max(0.0, load - l_star) * w_min
                 if lb > ub * (1 + 1e-9) + 1e-9:
                     self._fix_zero(p, c)
                 else:

@@ -30,7 +30,8 @@ MILP of :mod:`planner.dynamo.model`. Ties go to fewer instances, then to the lar
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from planner.dynamo.profile import Config, PowerCurve
 
@@ -43,7 +44,6 @@ class Promotion:
 
     replicas: dict[str, int]  # pool -> reference replicas
     route: dict[str, dict[str, float]]  # pool -> class -> share of that class's rate the pool serves
-    promoted: dict[str, str] = field(default_factory=dict)  # class -> the class it promotes to (None: sink)
 
 
 def next_dominating(order: tuple[str, ...], dominates: dict[tuple[str, str], bool]) -> dict[str, str | None]:
@@ -58,9 +58,17 @@ def promote(
     order: tuple[str, ...],
     nxt: dict[str, str | None],
     rate: dict[str, float],
-    cap_ref: dict[str, float],
+    util: Callable[[dict[str, float]], float],
 ) -> Promotion:
-    """The fragmentation rule over one window's provisioned rates (module docstring)."""
+    """The fragmentation rule over one window's provisioned rates (module docstring).
+
+    ``util(load)`` is the number of reference replicas a class mix needs (positively homogeneous: scaling every
+    class by a factor scales it by that factor; inf when two classes cannot share a replica within their SLOs).
+    With interference a leftover can cost its target more than its own share (short requests sharing a long class's
+    replicas lower that class's capacity): a leftover moves only when it adds less than one replica to its target,
+    the replica rounding up at home would cost; otherwise its own pool rounds up. Without interference the leftover
+    always adds less than one replica, so this is the reference's rule unchanged.
+    """
     carry: dict[str, dict[str, float]] = {k: {} for k in order}  # pool -> class -> rate
     for k in order:
         if rate.get(k, 0.0) > 0:
@@ -68,28 +76,32 @@ def promote(
     replicas: dict[str, int] = {}
     for p in order:
         loads = carry[p]
-        util = sum(x / cap_ref[k] for k, x in loads.items() if x > 0)
+        u = util(loads) if loads else 0.0
         target = nxt[p]
-        if util <= EPS:
+        if u <= EPS:
             replicas[p] = 0
             carry[p] = {}
             continue
         if target is None:
-            replicas[p] = math.ceil(util - 1e-9)
+            replicas[p] = math.ceil(u - 1e-9)
             continue
-        n = math.floor(util + 1e-9)
-        replicas[p] = n
-        keep = n / util if util > 0 else 0.0
+        n = math.floor(u + 1e-9)
+        keep = n / u
         kept = {k: x * keep for k, x in loads.items()}
-        for k, x in loads.items():
-            left = x - kept[k]
-            if left > EPS * max(1.0, x):
-                carry[target][k] = carry[target].get(k, 0.0) + left
+        left = {k: x - kept[k] for k, x in loads.items() if x - kept[k] > EPS * max(1.0, x)}
+        merged = dict(carry[target])
+        for k, x in left.items():
+            merged[k] = merged.get(k, 0.0) + x
+        if left and util(merged) - (util(carry[target]) if carry[target] else 0.0) >= 1.0:
+            replicas[p] = math.ceil(u - 1e-9)  # cheaper to round up here than to share the target's replicas
+            continue
+        replicas[p] = n
+        carry[target] = merged
         carry[p] = {k: x for k, x in kept.items() if x > EPS}
     route = {
         p: {k: x / rate[k] for k, x in loads.items() if rate.get(k, 0.0) > 0} for p, loads in carry.items() if loads
     }
-    return Promotion(replicas, route, {k: v for k, v in nxt.items() if v is not None})
+    return Promotion(replicas, route)
 
 
 @dataclass(frozen=True)
@@ -121,15 +133,21 @@ def blend(
     cap: dict[str, float],
     idle_w: float,
     curves: dict[str, PowerCurve],
+    usage: float | None = None,
 ) -> Blend | None:
-    """The blended class of ``load`` (class -> provisioned rate) on c; None if some class cannot run on c."""
+    """The blended class of ``load`` (class -> provisioned rate) on c; None if some class cannot run on c.
+
+    ``usage``: instances of c the whole load needs (with interference); default linear mixing.
+    """
     total = sum(load.values())
     if total <= 0:
         return Blend(c, math.inf, idle_w, {}, 0.0, {})
     if any(cap.get(k, 0.0) <= 0 for k, x in load.items() if x > 0):
         return None
+    if usage is not None and math.isinf(usage):
+        return None
     shares = {k: x / total for k, x in load.items() if x > 0}
-    inv = sum(s / cap[k] for k, s in shares.items())
+    inv = usage / total if usage is not None else sum(s / cap[k] for k, s in shares.items())
     served = {k: rho.get(k, 1.0) * s / cap[k] for k, s in shares.items()}
     a = sum(served.values())
     weights = {k: v / a for k, v in served.items()} if a > 0 else {}

@@ -85,6 +85,8 @@ class DynamoProblem:
     carbon_constant: float | None
     released: str = "release"  # GPUs outside every instance: release (0 W) | park (idle at the lowest clock)
     savings_against: str = "singlepool-fixed"
+    interference: bool = True
+    _cross: dict[tuple[str, str, Config], float] = field(default_factory=dict, repr=False)
     warnings: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------------------------------ derived data
@@ -115,6 +117,31 @@ class DynamoProblem:
 
     def curve(self, k: str, c: Config) -> PowerCurve:
         return self.figures[(k, c)].curve
+
+    def cross_cap(self, j: str, k: str, c: Config) -> float:
+        """Per-instance load of j on c that keeps k's SLO when they share an instance (interference model)."""
+        if j == k or not self.interference:
+            return self.cap(j, c)
+        key = (j, k, c)
+        if key not in self._cross:
+            self._cross[key] = self.profiles.cross_cap(j, k, c, self.slos[k])
+        return self._cross[key]
+
+    def usage(self, load: dict[str, float], c: Config) -> float:
+        """Instances of c the classes in ``load`` (req/s) need together: ``max_k sum_j x_j / cap[j|k,c]`` over the
+        classes present (linear mixing under the tightest class's SLO, with interference); inf if two of them
+        cannot share an instance of c."""
+        present = [k for k, x in load.items() if x > 0]
+        worst = 0.0
+        for k in present:
+            need = 0.0
+            for j in present:
+                cap = self.cross_cap(j, k, c)
+                if cap <= 0:
+                    return math.inf
+                need += load[j] / cap
+            worst = max(worst, need)
+        return worst
 
     @property
     def parked_w_per_gpu(self) -> float:
@@ -414,6 +441,7 @@ def prepare(loaded: LoadedSpec, db: ProfileDB, opts: DynamoOptions) -> DynamoPro
         carbon_constant=loaded.spec.power.carbon_g_per_kwh,
         released=section.released_gpus,
         savings_against=section.savings_against,
+        interference=section.interference,
         warnings=warnings,
     )
 

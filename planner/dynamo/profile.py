@@ -56,6 +56,12 @@ class PowerCurve:
     def segments(self) -> int:
         return len(self.u) - 1
 
+    @property
+    def concave(self) -> bool:
+        """Slopes never rise (power saturates with load)."""
+        slopes = [(self.dyn_w[i + 1] - self.dyn_w[i]) / (self.u[i + 1] - self.u[i]) for i in range(len(self.u) - 1)]
+        return all(b <= a + 1e-9 for a, b in zip(slopes, slopes[1:], strict=False))
+
     @classmethod
     def linear(cls, wh_per_request: float, cap_rps: float) -> PowerCurve:
         """Power affine in the load: ``wh_per_request`` Wh per request on top of idle (reference 5.5, worked cases)."""
@@ -156,49 +162,78 @@ class ProfileSet:
 
     def figures(self, k: str, c: Config, slo: Slo) -> Figures:
         """``cap``, marginal energy and the latencies at capacity of class k on c under ``slo``."""
-        sw = self.sweeps[(k, c)]
-        n = len(sw.load_rps)
-        limits = {m: slo.limit(m) for m in LATENCIES}
+        return sweep_figures(self.sweeps[(k, c)], slo)
 
-        def ok(i: int) -> bool:
-            return all(lim is None or sw.lat[m][i] <= lim + 1e-12 for m, lim in limits.items())
+    def cross_cap(self, j: str, k: str, c: Config, slo_k: Slo) -> float:
+        """Interference: the highest per-instance load of class j on c at which requests of class k sharing the
+        instance still meet k's SLO (``cap[j,c]`` itself when j = k).
 
-        def at(i: int, t: float) -> tuple[float, float, dict[str, float]]:
-            j = min(i + 1, n - 1)
+        The instance's queue and iterations are shared: a k request waits behind j's prefills as long as a j request
+        does (``TTFT_k = TTFT_k(0) + TTFT_j(L) - TTFT_j(0)``: short prefills queue behind long ones), and its tokens
+        come out at the instance's TBT (``TBT_k = TBT_j(L)``: decode slowed by co-running prefill chunks, never faster
+        than k alone); E2E adds both over k's output. Read from j's sweep, so it is as measured (or synthetic) as the
+        sweep itself.
+        """
+        sw_j, sw_k = self.sweeps[(j, c)], self.sweeps[(k, c)]
+        if j == k:
+            return sweep_figures(sw_k, slo_k).cap_rps
+        wait = sw_j.lat["ttft"] - sw_j.lat["ttft"][0]
+        tbt = np.maximum(sw_j.lat["tbt"], sw_k.lat["tbt"][0])
+        out_k = max(sw_k.output_tokens - 1, 0)
+        slow = np.maximum(tbt - sw_k.lat["tbt"][0], 0.0)
+        lat = {
+            "ttft": sw_k.lat["ttft"][0] + wait,
+            "tbt": tbt,
+            "e2e": sw_k.lat["e2e"][0] + wait + out_k * slow,
+        }
+        mixed = Sweep(sw_j.load_rps, sw_j.power_w, lat, sw_j.provenance, sw_j.input_tokens, sw_j.output_tokens)
+        return sweep_figures(mixed, slo_k).cap_rps
 
-            def lerp(a: np.ndarray) -> float:
-                return float(a[i] + t * (a[j] - a[i]))
 
-            return lerp(sw.load_rps), lerp(sw.power_w), {m: lerp(sw.lat[m]) for m in LATENCIES}
+def sweep_figures(sw: Sweep, slo: Slo) -> Figures:
+    """``cap``, marginal energy, power curve and latencies at capacity of one sweep under ``slo``."""
+    n = len(sw.load_rps)
+    limits = {m: slo.limit(m) for m in LATENCIES}
 
-        if not ok(0):
-            lat0 = {m: float(sw.lat[m][0]) for m in LATENCIES}
-            ttft, tbt, e2e = lat0["ttft"], lat0["tbt"], lat0["e2e"]
-            return Figures(0.0, math.inf, float(sw.power_w[0]), ttft, tbt, e2e, "isolated", sw.provenance)
-        i = 0
-        while i + 1 < n and ok(i + 1):
-            i += 1
-        binding, t = "profiled-range", 0.0
-        if i + 1 < n:
-            t, binding = 1.0, "profiled-range"
-            for m, lim in limits.items():
-                if lim is None:
-                    continue
-                lo, hi = float(sw.lat[m][i]), float(sw.lat[m][i + 1])
-                if hi > lim:
-                    tm = (lim - lo) / (hi - lo) if hi > lo else 0.0
-                    if tm < t:
-                        t, binding = tm, m
-        load, power, lat = at(i, t)
-        if load <= 0:
-            return Figures(0.0, math.inf, power, lat["ttft"], lat["tbt"], lat["e2e"], binding, sw.provenance)
-        idle = float(sw.power_w[0])
-        energy = max(power - idle, 0.0) / load / 3600.0
-        us = [float(x) / load for x in sw.load_rps[: i + 1]] + ([1.0] if t > 0 else [])
-        ws = [max(float(x) - idle, 0.0) for x in sw.power_w[: i + 1]] + ([max(power - idle, 0.0)] if t > 0 else [])
-        us[-1] = 1.0
-        curve = PowerCurve(*thin(us, ws, CURVE_TOL * power))
-        return Figures(load, energy, power, lat["ttft"], lat["tbt"], lat["e2e"], binding, sw.provenance, curve)
+    def ok(i: int) -> bool:
+        return all(lim is None or sw.lat[m][i] <= lim + 1e-12 for m, lim in limits.items())
+
+    def at(i: int, t: float) -> tuple[float, float, dict[str, float]]:
+        j = min(i + 1, n - 1)
+
+        def lerp(a: np.ndarray) -> float:
+            return float(a[i] + t * (a[j] - a[i]))
+
+        return lerp(sw.load_rps), lerp(sw.power_w), {m: lerp(sw.lat[m]) for m in LATENCIES}
+
+    if not ok(0):
+        lat0 = {m: float(sw.lat[m][0]) for m in LATENCIES}
+        ttft, tbt, e2e = lat0["ttft"], lat0["tbt"], lat0["e2e"]
+        return Figures(0.0, math.inf, float(sw.power_w[0]), ttft, tbt, e2e, "isolated", sw.provenance)
+    i = 0
+    while i + 1 < n and ok(i + 1):
+        i += 1
+    binding, t = "profiled-range", 0.0
+    if i + 1 < n:
+        t, binding = 1.0, "profiled-range"
+        for m, lim in limits.items():
+            if lim is None:
+                continue
+            lo, hi = float(sw.lat[m][i]), float(sw.lat[m][i + 1])
+            if hi > lim:
+                tm = (lim - lo) / (hi - lo) if hi > lo else 0.0
+                if tm < t:
+                    t, binding = tm, m
+    load, power, lat = at(i, t)
+    if load <= 0:
+        return Figures(0.0, math.inf, power, lat["ttft"], lat["tbt"], lat["e2e"], binding, sw.provenance)
+    idle = float(sw.power_w[0])
+    energy = max(power - idle, 0.0) / load / 3600.0
+    us = [float(x) / load for x in sw.load_rps[: i + 1]] + ([1.0] if t > 0 else [])
+    ws = [max(float(x) - idle, 0.0) for x in sw.power_w[: i + 1]] + ([max(power - idle, 0.0)] if t > 0 else [])
+    us[-1] = 1.0
+    curve = PowerCurve(*thin(us, ws, CURVE_TOL * power))
+    return Figures(load, energy, power, lat["ttft"], lat["tbt"], lat["e2e"], binding, sw.provenance, curve)
 
 
 def load_profiles(

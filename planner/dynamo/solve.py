@@ -58,6 +58,15 @@ def milp_instance(
         start_wh_per_gpu=problem.start_wh_per_gpu() if start else 0.0,
         reshard_wh_per_gpu=problem.reshard_wh_per_gpu() if reshard else 0.0,
         penalty_weight=problem.penalty_weight,
+        cross_cap={
+            (j, k, c): problem.cross_cap(j, k, c)
+            for p, served in (serves or problem.serves()).items()
+            if len(served) > 1
+            for c in configs
+            for j in served
+            for k in served
+            if j != k
+        },
     )
 
 
@@ -210,7 +219,7 @@ def solve_hierarchical(problem: DynamoProblem, day: DayResult | None = None, bud
                     "fragmentation rule cannot place it; use --mode joint or loosen the SLO",
                 )
             )
-        promo = promote(order, nxt, lam_w, cap_ref)
+        promo = promote(order, nxt, lam_w, lambda load: problem.usage(load, ref))
         pool_gpus = {p: n * ref.tp for p, n in promo.replicas.items() if n > 0}
         if sum(pool_gpus.values()) > problem.gpu_budget:
             raise _promotion_infeasible(problem, windows, nxt, cap_ref, ref)
@@ -257,6 +266,7 @@ def _reshard_epoch(
                 {k: problem.cap(k, c) for k in load},
                 problem.idle_w(c) - c.tp * problem.parked_w_per_gpu,
                 {k: problem.curve(k, c) for k in load},
+                usage=problem.usage(load, c),
             )
             if b is not None:
                 blends.append(b)
@@ -285,7 +295,8 @@ def _promotion_infeasible(
     need, worst = 0, windows[0]
     for subs in windows:
         w = window_epoch(subs)
-        gpus = sum(promote(problem.classes, nxt, problem.provisioned(w), cap_ref).replicas.values()) * ref.tp
+        util = lambda load: problem.usage(load, ref)  # noqa: E731
+        gpus = sum(promote(problem.classes, nxt, problem.provisioned(w), util).replicas.values()) * ref.tp
         if gpus > need:
             need, worst = gpus, subs
     return InfeasibleError(
@@ -309,9 +320,7 @@ def _set_clock(problem: DynamoProblem, g: Group, epoch: Epoch) -> Group:
     candidates = {}
     for f in clocks:
         c = Config(g.config.tp, f)
-        feasible = all(problem.cap(k, c) > 0 for k in g.load_rps) and (
-            sum(x / problem.cap(k, c) for k, x in g.load_rps.items()) <= g.instances * (1 + 1e-9)
-        )
+        feasible = problem.usage(g.load_rps, c) <= g.instances * (1 + 1e-9)
         cand = problem.group(g.pool, c, g.instances, g.load_rps, epoch, lam) if feasible else None
         candidates[f] = cand
         options.append(ClockOption(f, cand.energy_wh if cand else math.inf, feasible))

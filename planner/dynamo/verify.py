@@ -4,9 +4,9 @@ budget and SLOs, and every energy figure recomputes from the profile.
 Checks (reference section 5.5, constraint names as in :mod:`planner.dynamo.model`):
 
 * ``serve[k]``: the provisioned rate of every class is routed in full;
-* ``capacity``: each group's mix uses at most its instances (``sum_k x_k / cap_{k,c} <= n``), and a group with one
-  class meets that class's p99 latencies at its per-instance load, read directly from the profile sweep (a check
-  independent of the capacity inversion);
+* ``capacity``: each group's mix uses at most its instances (``max_k sum_j x_j / cap_{j|k,c} <= n``, with
+  interference between the classes present), and a group with one class meets that class's p99 latencies at its
+  per-instance load, read directly from the profile sweep (a check independent of the capacity inversion);
 * ``dominance``: a pool serves only classes it may serve;
 * ``gpu_budget`` and node packing (TP divides the node size, so instances pack without fragmentation);
 * hierarchical: every pool keeps its GPUs within a cluster window;
@@ -87,6 +87,8 @@ def check_plan(problem: DynamoProblem, block: dict[str, Any]) -> list[str]:
                         errs.append(f"{where}.pool[{p}].{c.key}: served requests of {k} do not match its share")
                     if n > 0 and expected_served > 0:
                         shares[k] = expected_served / epoch.length_s / (n * cap)
+                loads = {k: fig["provisioned_rps"] for k, fig in cfg["classes"].items()}
+                usage = max(usage, problem.usage(loads, c))  # with interference when classes share
                 if usage > n * (1 + REL):
                     errs.append(f"{where}.pool[{p}].{c.key}: capacity exceeded ({usage:.6g} > {n} instances)")
                 single = [k for k, fig in cfg["classes"].items() if fig["provisioned_rps"] > 0]

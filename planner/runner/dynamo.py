@@ -58,7 +58,8 @@ def solver_report(day: DayResult, wall_s: float) -> SolveReport:
     levels = (
         "one joint MILP per epoch"
         if day.mode == "joint"
-        else "cluster-level MILP per window, pool-level MILP per epoch, clock per instance group"
+        else "cluster level: fragmentation rule per window; pool level: exact re-shard by enumeration per epoch; "
+        "clock per instance group"
     )
     message = (
         f"{proved}/{len(day.epochs)} epochs proved optimal ({day.solves} MILP solves, {levels}; "

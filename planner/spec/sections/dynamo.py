@@ -118,6 +118,11 @@ class DynamoSection(_Strict):
         description="the SinglePool the saving is stated against: the whole budget all day (the paper's fixed "
         "cluster) or sized for the day's peak; both are reported",
     )
+    interference: bool = Field(
+        default=True,
+        description="classes sharing an instance slow each other (short prefills queue behind long ones, decode "
+        "slows with co-running prefills): each class's SLO caps the others' load; false = linear mixing only",
+    )
     released_gpus: Literal["release", "park"] = Field(
         default="release",
         description="GPUs of the budget outside every instance: release (0 W, the default) or park (they draw idle "

@@ -110,7 +110,7 @@ def test_promotion_floors_every_pool_but_the_sink() -> None:
     nxt = {"SS": "SM", "SM": "SL", "SL": "ML", "MS": "MM", "MM": "ML", "ML": "LL", "LS": "LM", "LM": "LL", "LL": None}
     cap = {k: 1.0 for k in ORDER} | {"SS": 4.0}
     rate = {"SS": 6.0, "SM": 0.3, "SL": 0.0, "MS": 0.2, "MM": 1.5, "ML": 0.0, "LS": 0.0, "LM": 0.4, "LL": 0.45}
-    got = promote(ORDER, nxt, rate, cap)
+    got = promote(ORDER, nxt, rate, lambda load: sum(x / cap[k] for k, x in load.items()))
     # SS: 1.5 replicas -> 1, half a replica (2 req/s of SS) moves to SM; SM: 0.5 + 0.3 = 0.8 -> 0, on to SL -> ML
     assert got.replicas["SS"] == 1 and got.replicas["SM"] == 0 and got.replicas["MM"] == 1
     # MS 0.2 joins MM (1.7 -> 1, 0.7 on to ML); ML: 0.8 + 0.7 = 1.5 -> 1; LL: 0.5 + 0.4 + 0.45 -> ceil
@@ -166,3 +166,34 @@ def test_mixed_blend_is_the_share_weighted_curve() -> None:
     assert b is not None and b.cap_rps == pytest.approx(1 / (0.5 / 2.0 + 0.5 / 1.0))
     assert b.weights == pytest.approx({"A": 1 / 3, "B": 2 / 3})
     assert dataclasses.replace(b).dyn_w(0.1) == pytest.approx(500.0)
+
+
+# ------------------------------------------------------------------------------------------ interference
+def test_short_requests_sharing_with_long_prefills_cap_the_long_load(tmp_path: Path) -> None:
+    """Per-class SLOs (5x isolated): SS's tight TTFT limits how much LL an instance may carry when they share."""
+    pb = tiny_problem(tmp_path, tiny_dynamo_spec(top="").replace("slo: {ttft: 400ms, tbt: 100ms}", "slo: {}"))
+    ref = Config(8, 1980)
+    assert pb.slos["SS"].source["ttft"].startswith("5x isolated")
+    assert pb.cross_cap("LL", "LL", ref) == pb.cap("LL", ref)
+    assert 0 < pb.cross_cap("LL", "SS", ref) < 0.5 * pb.cap("LL", ref)  # SS's 5x-isolated TTFT binds first
+    mix = {"SS": 1.0, "LL": 0.5}
+    linear = sum(x / pb.cap(k, ref) for k, x in mix.items())
+    assert pb.usage(mix, ref) > 1.5 * linear  # interference: the same load needs more instances than linear mixing
+    assert pb.usage({"LL": 0.5}, ref) == pytest.approx(0.5 / pb.cap("LL", ref))  # one class: no interference
+    off = dataclasses.replace(pb, interference=False)
+    assert off.usage(mix, ref) == pytest.approx(linear)
+
+
+def test_costly_leftovers_round_up_at_home() -> None:
+    """A leftover that would add a whole replica to its target (interference) stays and rounds its pool up."""
+    order = ("A", "B")
+    nxt = {"A": "B", "B": None}
+
+    def util(load: dict[str, float]) -> float:
+        base = sum(load.values())
+        return base * (10.0 if len(load) > 1 else 1.0)  # sharing makes everything ten times dearer
+
+    got = promote(order, nxt, {"A": 0.5, "B": 0.5}, util)
+    assert got.replicas == {"A": 1, "B": 1} and got.route == {"A": {"A": 1.0}, "B": {"B": 1.0}}
+    cheap = promote(order, nxt, {"A": 0.5, "B": 0.5}, lambda load: sum(load.values()))
+    assert cheap.replicas == {"A": 0, "B": 1} and cheap.route == {"B": {"A": 1.0, "B": 1.0}}
