@@ -124,10 +124,11 @@ def test_promotion_floors_every_pool_but_the_sink() -> None:
 
 
 def test_hierarchical_pools_hold_whole_reference_replicas(tmp_path: Path) -> None:
-    from planner.dynamo.solve import solve_day
+    from planner.dynamo.solve import solve
+    from planner.solver import SolveOptions
 
     pb = tiny_problem(tmp_path, mode="hierarchical")
-    day = solve_day(pb)
+    day = solve(pb, SolveOptions())
     for res in day.epochs:
         assert all(g % 8 == 0 for g in res.pool_gpus().values())
     serves = pb.plan_serves()
