@@ -73,6 +73,7 @@ class HelixCliOptions:
     max_hops: int | None = None
     max_token_latency_s: float | None = None
     pareto: bool = False
+    objective: Literal["served", "max-flow"] = "served"
 
 
 def solver_options(section: HelixSection, common: CommonOptions, cli: HelixCliOptions) -> HelixOptions:
@@ -116,6 +117,7 @@ def run(inputs: SolverInputs, common: CommonOptions, cli: HelixCliOptions) -> tu
         max_token_latency_s=cli.max_token_latency_s,
         pareto=cli.pareto,
         baselines=cli.emit_baselines is not None,
+        objective=cli.objective,
     )
     plan = result.plan
     deferred: list[Deferred] = []
@@ -216,6 +218,13 @@ def helix_command(
     pareto: Annotated[
         bool, typer.Option("--pareto", help="Print the throughput-versus-latency frontier (verified plans).")
     ] = False,
+    objective: Annotated[
+        str,
+        typer.Option(
+            "--objective",
+            help="served: most predicted decode tokens/s (KV- and latency-aware); max-flow: the paper's objective.",
+        ),
+    ] = "served",
 ) -> None:
     """Place contiguous layer ranges on every node to maximise the max-flow throughput, and prove how close it is."""
     common = common_options(out, fmt, profiles, overrides, time_limit, seed, quiet, verbose, plot, max_nodes)
@@ -228,6 +237,8 @@ def helix_command(
             except UnitError as exc:
                 raise UsageError(f"--prune-threshold: {exc}") from None
         token_latency = _duration("--max-token-latency", max_token_latency)
+        if objective not in ("served", "max-flow"):
+            raise UsageError(f"--objective: expected served or max-flow, got '{objective}'")
         cli = HelixCliOptions(
             solver=solver.value,
             formulation=formulation.value,
@@ -245,6 +256,7 @@ def helix_command(
             max_hops=max_hops,
             max_token_latency_s=token_latency,
             pareto=pareto,
+            objective=objective,  # type: ignore[arg-type]
         )
         return run(inputs, common, cli)
 

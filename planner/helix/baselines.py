@@ -18,7 +18,7 @@ import random
 from dataclasses import dataclass, field
 
 from planner.helix.flow import FlowResult, Mode, max_flow
-from planner.helix.instance import HelixInstance
+from planner.helix.instance import SINK, SOURCE, HelixInstance
 
 BASELINES = ("petals", "swarm", "separate-pipelines")
 
@@ -180,3 +180,46 @@ def all_baselines(
     out.append(best)
     out.append(separate_pipelines(inst, mode))
     return out
+
+
+def force_loaded_flow(
+    inst: HelixInstance, ranges: dict[str, tuple[int, int]], capacity: dict[str, float]
+) -> FlowResult:
+    """Flows of independent pipelines when nodes run beyond their K (the paper's simulator force-loads them).
+
+    ``ranges`` must chain into pipelines that each start at layer 0 (the separate-pipeline layouts); each pipeline
+    carries the smallest of its nodes' ``capacity`` (tokens/s, e.g. the node model's throughput at its k) and of its
+    links' capacities. The result routes a simulator over exactly those chains.
+    """
+    edge_map = inst.edge_map
+    by_start: dict[int, list[str]] = {}
+    for name in sorted(ranges):
+        by_start.setdefault(ranges[name][0], []).append(name)
+    total = FlowResult(0.0, {}, {}, {})
+    used: set[str] = set()
+    for head in by_start.get(0, []):
+        chain, pos = [head], ranges[head][1]
+        used.add(head)
+        while pos < inst.layers:
+            nxt = next((n for n in by_start.get(pos, []) if n not in used and (chain[-1], n) in edge_map), None)
+            if nxt is None:
+                break
+            chain.append(nxt)
+            used.add(nxt)
+            pos = ranges[nxt][1]
+        hops = [SOURCE, *chain, SINK]
+        pairs = list(zip(hops, hops[1:], strict=False))
+        if pos != inst.layers or any(p not in edge_map for p in pairs):
+            continue
+        value = min([capacity.get(n, 0.0) for n in chain] + [edge_map[p].capacity_tok_s for p in pairs])
+        if value <= 0:
+            continue
+        total.value += value
+        for n in chain:
+            total.node_capacity[n] = capacity.get(n, 0.0)
+            total.node_inflow[n] = value
+        for p in pairs:
+            total.edge_flow[p] = value
+            total.edges.append(edge_map[p])
+    total.edges.sort(key=lambda e: (e.src, e.dst))
+    return total

@@ -167,6 +167,58 @@ class ParetoPoint(Block):
     source: str
 
 
+class ServedPath(Block):
+    """One path of the prediction: its flow share, requests in flight, per-token latency and decode throughput."""
+
+    nodes: list[str]
+    flow_tok_s: Number
+    in_flight_requests: Number
+    token_ms: Number
+    decode_tok_s: Number
+
+
+class ServedCandidate(Block):
+    """One placement the served search evaluated."""
+
+    source: str
+    kv_reserve_fraction: Number
+    max_hops: int | None = None
+    max_flow_tok_s: Number
+    predicted_decode_tok_s: Number
+    predicted_total_tok_s: Number
+    predicted_token_latency_p50_ms: Number
+
+
+class ServedSearchBlock(Block):
+    """How ``--objective served`` chose the placement: every candidate, and how many the time limit cut."""
+
+    chosen: str
+    candidates: list[ServedCandidate]
+    not_tried_time_limit: int = 0
+
+
+class HelixServed(Block):
+    """The served-throughput prediction of the placement (``plan.served``; docs/helix.md, Served throughput).
+
+    Offline (saturated) decode / prompt throughput and requests in flight; per-token latency online at 0.6 of the
+    predicted capacity (p50 / p99); what the figures rest on (``basis``) and what bounds the requests in flight.
+    """
+
+    objective: str
+    decode_tok_s: Number
+    prompt_tok_s: Number
+    total_tok_s: Number
+    in_flight_requests: Number
+    token_latency_mean_ms: Number
+    token_latency_p50_ms: Number
+    token_latency_p99_ms: Number
+    kv_limit: str
+    basis: str
+    paths: list[ServedPath]
+    upper_bound_decode_tok_s: Number | None = None
+    search: ServedSearchBlock | None = None
+
+
 _NODE_REASONS = {
     "layer_start": "layer_move",
     "layer_end": "layer_move",
@@ -205,3 +257,4 @@ class HelixPlanBlock(Block):
     search: HelixSearch | None = None
     latency: HelixLatency | None = None
     pareto: list[ParetoPoint] | None = None
+    served: HelixServed | None = None

@@ -5,7 +5,8 @@ layers (Helix reference section 5). The paper's tables depend on the whole clust
 selected by model *and* mix; they are not monotone in ``k`` and must be read at the exact ``k``.
 
 For a GPU/model pair without a table, :func:`roofline_tp` derives tp(k) from the model architecture and the GPU
-datasheet (per-layer FLOPs and bytes at a batch sized by the KV reserve); every such figure is marked ``analytic``.
+datasheet with the shared roofline of :mod:`planner.profiles.roofline` (per-layer FLOPs and bytes at a batch sized
+by the KV reserve); every such figure is marked ``analytic``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,13 @@ from collections import Counter
 from dataclasses import dataclass
 
 from planner.profiles.db import ProfileDB
+from planner.profiles.roofline import (
+    kv_bytes_per_token_layer,
+    layer_decode_s,
+    layer_flops_per_token,
+    node_peaks,
+    roofline_s,
+)
 from planner.profiles.schema import GpuProfile, ModelProfile
 from planner.spec.sections.helix import RooflineOptions
 
@@ -141,27 +149,22 @@ def roofline_tp(
     with ``ctx = I + O/2``. tp(k) = (I + O) / time per request.
     """
     opts = inputs.options
-    peak_flops = gpus_per_node * gpu.bf16_tflops * 1e12 * opts.compute_efficiency
-    hbm_bytes_s = gpus_per_node * gpu.hbm_gb_s * 1e9 * opts.memory_efficiency
+    peaks = node_peaks(gpu, gpus_per_node, opts.compute_efficiency, opts.memory_efficiency)
     vram = gpus_per_node * gpu.vram_bytes
     weight = inputs.layer_weight_bytes
-    kv_per_token_layer = model.kv_bytes_per_token / model.layers
+    kv_per_token_layer = kv_bytes_per_token_layer(model)
     i_tok, o_tok = inputs.input_tokens, inputs.output_tokens
     ctx = i_tok + o_tok / 2.0
-
-    def flops_per_token_layer(context: float) -> float:
-        return model.flops_per_token(int(round(context))) / model.layers
+    # Prefill is compute-bound at these lengths: no weight-read term (the shared roofline with zero bytes).
+    prefill_layer = float(roofline_s(i_tok * layer_flops_per_token(model, i_tok / 2.0), 0.0, peaks))
 
     out: list[float] = []
     for k in range(1, k_max + 1):
         free = max(vram - k * weight, 0.0) * opts.kv_high_water
         per_seq = k * kv_per_token_layer * (i_tok + o_tok)
         batch = max(1, min(opts.max_batch, math.floor(free / per_seq) if per_seq > 0 else opts.max_batch))
-        step = k * max(
-            batch * flops_per_token_layer(ctx) / peak_flops,
-            (weight + batch * ctx * kv_per_token_layer) / hbm_bytes_s,
-        )
-        prefill = k * i_tok * flops_per_token_layer(i_tok / 2.0) / peak_flops
+        step = k * float(layer_decode_s(model, peaks, batch, ctx, weight))
+        prefill = k * prefill_layer
         per_request = prefill + o_tok * step / batch
         out.append((i_tok + o_tok) / per_request)
     return tuple(out)

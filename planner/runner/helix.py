@@ -12,18 +12,29 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import InfeasibleError, Shortfall
-from planner.helix.contract import HelixLatency, ParetoPoint
+from planner.helix.baselines import force_loaded_flow
+from planner.helix.contract import HelixBounds, HelixLatency, HelixSearch, ParetoPoint
 from planner.helix.extract import (
     assumptions,
-    baseline_plan_block,
+    baselines_block,
     metric_name,
     metrics,
     placement_block,
     result_block,
 )
+from planner.helix.flow import Mode, max_flow
 from planner.helix.instance import HelixInstance, build_instance
 from planner.helix.latency import LatencyReport, LayerLatency, hop_counts, latency_report
+from planner.helix.objective import ServedSearch, served_search
 from planner.helix.placement import read_placement
+from planner.helix.served import (
+    Prediction,
+    ServedModel,
+    served_assumption,
+    served_block,
+    served_metrics,
+    served_model_for,
+)
 from planner.helix.solve import HelixOptions, HelixResult, solve
 from planner.paths import display_path
 from planner.plan import Plan
@@ -41,7 +52,11 @@ class HelixRun:
 
 
 def recorded_options(
-    opts: HelixOptions, placement: Path | None, max_token_latency_s: float | None, pareto: bool
+    opts: HelixOptions,
+    placement: Path | None,
+    max_token_latency_s: float | None,
+    pareto: bool,
+    objective: str = "served",
 ) -> dict[str, Any]:
     """Every option that shaped the plan, for ``inputs.options`` (paths as displayed; ``--gap`` as ``gap``)."""
     out: dict[str, Any] = {f.name: getattr(opts, f.name) for f in fields(opts) if f.name not in UNRECORDED}
@@ -49,6 +64,7 @@ def recorded_options(
     out["placement"] = display_path(placement) if placement else None
     out["max_token_latency_s"] = max_token_latency_s
     out["pareto"] = pareto
+    out["objective"] = objective
     return out
 
 
@@ -61,17 +77,20 @@ def run_helix(
     max_token_latency_s: float | None = None,
     pareto: bool = False,
     baselines: bool = False,
+    objective: str = "served",
 ) -> HelixRun:
     """Build the instance, solve (or evaluate ``placement_file``), and assemble the plan document(s).
 
     ``opts`` already merges the command line over the spec's ``helix:`` section; a placement file's own mode
     (strict/partial) wins unless the command line chose the mode (``mode_from_command_line``).
+    ``objective`` ``served`` (default) searches for the placement predicted to serve the most decode tokens
+    (:mod:`planner.helix.objective`); ``max-flow`` is the paper's objective. Every plan carries the prediction.
     """
     started = time.perf_counter()
     loaded, db = inputs.loaded, inputs.profiles
     section = loaded.spec.helix or HelixSection()
     inst = build_instance(loaded, db, section)
-    options = recorded_options(opts, placement_file, max_token_latency_s, pareto)
+    options = recorded_options(opts, placement_file, max_token_latency_s, pareto, objective)
     latency_limit_s = max_token_latency_s
     if latency_limit_s is None:
         latency_limit_s = section.max_token_latency
@@ -83,17 +102,38 @@ def run_helix(
         if file_mode is not None and file_mode != opts.mode and not mode_from_command_line:
             opts = replace(opts, mode=file_mode)
             options["mode"] = file_mode
+    served_model = served_model_for(loaded, db)
+    search: ServedSearch | None = None
     try:
-        res = solve(inst, opts, placement)
+        if objective == "served" and placement is None:
+            # A third of what is left for the max-flow run, the rest for the served search (same command deadline).
+            if opts.started_at is None:
+                opts = replace(opts, started_at=time.monotonic())
+            third = remaining_s(opts.deadline()) / 3
+            first = solve(inst, replace(opts, time_limit_s=max(third, 1.0), started_at=time.monotonic()))
+            search = served_search(
+                lambda r: build_instance(loaded, db, section.model_copy(update={"kv_reserve_fraction": r})),
+                section.kv_reserve_fraction,
+                opts,
+                served_model,
+                first=first,
+            )
+            res = search.best.result
+        else:
+            res = solve(inst, opts, placement)
         lat = _latency(res, lat_model)
         if latency_limit_s is not None and placement is None:
             res, lat = _meet_latency(inst, opts, res, lat, lat_model, latency_limit_s)
     except InfeasibleError as exc:
         exc.plan = _infeasible_plan(inputs, inst, opts, options, str(exc), started)
         raise
+    prediction = served_model.predict(res.full, res.ranges, res.flow)
     frontier = _pareto(inst, opts, lat_model) if pareto else None
-    plan = _plan(inputs, res, lat, frontier, options, started, warnings=list(inst.warnings) + res.notes + lat.notes)
-    return HelixRun(plan, baseline_plans(inputs, res, options, started) if baselines else {})
+    plan = _plan(
+        inputs, res, lat, frontier, options, started, warnings=list(inst.warnings) + res.notes + lat.notes,
+        prediction=prediction, search=search, objective=objective,
+    )  # fmt: skip
+    return HelixRun(plan, baseline_plans(inputs, res, options, started, served_model) if baselines else {})
 
 
 #: Options the plan does not record: how the run is stopped, not what it computes.
@@ -187,9 +227,14 @@ def _plan(
     options: dict[str, Any],
     started: float,
     warnings: list[str],
+    prediction: Prediction | None = None,
+    search: ServedSearch | None = None,
+    objective: str = "max-flow",
 ) -> Plan:
     lb = HelixLatency.model_validate(lat.block())
     block = result_block(res, lb, None if pareto is None else [ParetoPoint.model_validate(p) for p in pareto])
+    if prediction is not None:
+        block = block.model_copy(update={"served": served_block(prediction, search, objective)})
     mets = metrics(res)
     mets.update(
         {
@@ -206,6 +251,10 @@ def _plan(
         detail=f"{lb.basis}; decode batch per node from Little's law at the planned flow, requests of "
         f"{lb.request_tokens.input:g} + {lb.request_tokens.output:g} tokens (docs/helix.md, Latency)",
     )
+    extras: list[Assumption] = []
+    if prediction is not None:
+        mets.update(served_metrics(prediction, search))
+        extras.append(served_assumption(prediction))
     return assemble_plan(
         "helix",
         inputs.loaded,
@@ -213,7 +262,7 @@ def _plan(
         res.report,
         block,
         mets,
-        [*assumptions(res), extra],
+        [*assumptions(res), extra, *extras],
         warnings,
         options,
         time.perf_counter() - started,
@@ -242,15 +291,44 @@ def _infeasible_plan(
     )
 
 
-def baseline_plans(inputs: SolverInputs, res: HelixResult, options: dict[str, Any], started: float) -> dict[str, Plan]:
-    """One full plan per baseline placement (``petals``, ``swarm``, ``separate-pipelines``), by name."""
+def baseline_plans(
+    inputs: SolverInputs,
+    res: HelixResult,
+    options: dict[str, Any],
+    started: float,
+    served: ServedModel | None = None,
+) -> dict[str, Plan]:
+    """One full plan per baseline placement (``petals``, ``swarm``, ``separate-pipelines``), by name.
+
+    Every one is a plan ``plan simulate`` accepts. Separate pipelines may ask a node for more layers than its K; as
+    the paper's simulator does, such a plan is written force-loaded (the node holds them; its KV capacity decides
+    what it admits), each pipeline routed at the node model's throughput of its slowest node. Petals' ranges
+    overlap: when they chain nowhere strictly, the plan is written in partial mode (its own).
+    """
     plans: dict[str, Plan] = {}
     for b in res.baselines:
         if not b.ranges or b.flow is None:
             continue
-        # A node asked for more layers than it can hold (separate pipelines) is shown holding nothing.
-        fits = {n: r for n, r in b.ranges.items() if r[1] - r[0] <= res.full.node(n).max_layers}
-        block = baseline_plan_block(res, b, fits)
+        fits, flow = dict(b.ranges), b.flow
+        if any(r[1] - r[0] > res.full.node(n).max_layers for n, r in b.ranges.items()) and served is not None:
+            wl = served.workload.node_workload
+            cap = {n: served.perf(res.full.node(n)).throughput_tok_s(r[1] - r[0], wl) for n, r in fits.items()}
+            flow = force_loaded_flow(res.full, fits, cap)
+        else:
+            # A node asked for more layers than it can hold is shown holding nothing.
+            fits = {n: r for n, r in b.ranges.items() if r[1] - r[0] <= res.full.node(n).max_layers}
+        mode: Mode = res.mode
+        if flow.value <= 0 and b.partial_flow_tok_s > 0:
+            mode, flow = "partial", max_flow(res.full, fits, "partial")
+        block = placement_block(
+            res.full,
+            mode,
+            fits,
+            flow,
+            baselines=baselines_block(res.baselines),
+            bounds=HelixBounds(best_tok_s=res.best_bound_tok_s, active=res.bound_source),
+            search=HelixSearch(chosen=f"baseline:{b.name}", params=dict(b.params)),
+        )
         report = SolveReport(
             backend=f"baseline:{b.name}",
             status=Status.feasible,
@@ -265,6 +343,12 @@ def baseline_plans(inputs: SolverInputs, res: HelixResult, options: dict[str, An
             "flow_vs_bound": value / res.best_bound_tok_s if res.best_bound_tok_s > 0 else None,
             metric_name(b.name): value,
         }
+        extra: list[Assumption] = []
+        if served is not None:
+            pred = served.predict(res.full, fits, flow)
+            block = block.model_copy(update={"served": served_block(pred, None, f"baseline:{b.name}")})
+            mets.update(served_metrics(pred, None))
+            extra.append(served_assumption(pred))
         warnings = [b.note] if b.note else []
         plan = assemble_plan(
             "helix",
@@ -273,7 +357,7 @@ def baseline_plans(inputs: SolverInputs, res: HelixResult, options: dict[str, An
             report,
             block,
             mets,
-            assumptions(res),
+            [*assumptions(res), *extra],
             warnings,
             {**options, "baseline": b.name},
             time.perf_counter() - started,

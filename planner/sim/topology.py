@@ -5,7 +5,8 @@ Numbers come from the plan and the profile database only:
 * layer ranges, flows (routing weights), link bandwidths and latencies: the plan's ``nodes`` and ``edges``;
 * per-layer batch time: :mod:`planner.sim.latency` (``helix_layer_latency``, by the node's ``profile_gpu``; the
   analytic roofline of the node's GPUs only with ``--latency auto|roofline``);
-* KV-cache capacity, in token-layers (one token's K and V in one layer, as Helix counts it): the node's memory
+* KV-cache capacity (the shared node model, :mod:`planner.profiles.nodeperf`), in token-layers (one token's K
+  and V in one layer, as Helix counts it): the node's memory
   (``gpus_per_node x vram``) times the usable fraction (vLLM's ``gpu_memory_utilization``, 0.9 by default), minus
   the weights of the layers it holds, divided by the model's KV bytes per token and layer (GQA-aware). Helix takes
   the same quantity from vLLM's block count (reference README section 12); here it is analytic and says so.
@@ -21,6 +22,7 @@ from typing import Literal
 
 from planner.errors import ProfileMissingError
 from planner.profiles.db import ProfileDB
+from planner.profiles.nodeperf import kv_capacity_token_layers
 from planner.profiles.schema import ModelProfile
 from planner.sim.latency import LayerLatency, RooflineLatency, load_layer_latency, roofline_layer_latency
 from planner.sim.placement import SINK, SOURCE, PlacementInput, PlanNode
@@ -97,19 +99,6 @@ class Topology:
     @property
     def source(self) -> int:
         return len(self.nodes) + 1
-
-
-def kv_capacity_token_layers(
-    model: ModelProfile, vram_bytes: float, layers: int, gpu_memory_utilization: float
-) -> tuple[float, float, float]:
-    """(capacity in token-layers, weight bytes, usable bytes) for a node holding ``layers`` layers.
-
-    A node whose weights leave no room gets capacity 0: it can admit nothing (the engine warns).
-    """
-    usable = vram_bytes * gpu_memory_utilization
-    weights = layers * model.layer_weight_bytes
-    per_token_layer = model.kv_bytes_per_token / model.layers
-    return max(0.0, (usable - weights) / per_token_layer), weights, usable
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from planner.profiles.db import ProfileDB
+from planner.profiles.roofline import node_peaks, roofline_s
 from planner.profiles.schema import ModelProfile, Provenance
 from planner.spec.sections.splitwise import AnalyticProfile
 from planner.splitwise.machines import Machine, find_machine
@@ -98,20 +99,18 @@ def _table_profile(db: ProfileDB, model: ModelProfile, machine: Machine) -> Perf
 
 
 def analytic_profile(model: ModelProfile, machine: Machine, db: ProfileDB, opts: AnalyticProfile) -> PerfProfile:
-    """Roofline estimate: an iteration costs max(FLOPs / achieved FLOP/s, weight bytes / achieved HBM bandwidth).
+    """Roofline estimate (the shared :mod:`planner.profiles.roofline`): an iteration costs
+    max(FLOPs / achieved FLOP/s, weight bytes / achieved HBM bandwidth).
 
     Prompt batches of x tokens are compute-bound (2 x active parameters FLOPs per token, Kaplan et al.), token
     batches memory-bound (all weights streamed once per iteration); ``mfu``/``mbu`` are the achieved shares of the
     GPU peak, ``overhead`` a fixed launch/communication cost per iteration. Context-independent, like the measured
     token curves of the reference.
     """
-    gpu = db.gpus[machine.gpu]
-    flops_s = machine.tp * gpu.bf16_tflops * 1e12 * opts.mfu
-    bytes_s = machine.tp * gpu.hbm_gb_s * 1e9 * opts.mbu
-    weights_s = model.weight_bytes / bytes_s
+    peaks = node_peaks(db.gpus[machine.gpu], machine.tp, opts.mfu, opts.mbu)
     flops = model.flops_per_token() * ANALYTIC_KNOTS
-    prompt = opts.overhead + np.maximum(flops / flops_s, weights_s)
-    token = opts.overhead + np.maximum(flops / flops_s, weights_s)
+    prompt = opts.overhead + roofline_s(flops, model.weight_bytes, peaks)
+    token = opts.overhead + roofline_s(flops, model.weight_bytes, peaks)
     x = tuple(float(v) for v in ANALYTIC_KNOTS)
     return PerfProfile(
         model=model.name,

@@ -33,7 +33,9 @@ def _run(runner, *args: str):
 
 def test_single24_is_proven_optimal_quickly(runner, tmp_path: Path) -> None:
     out = tmp_path / "plan.json"
-    res = _run(runner, SINGLE24, "--time-limit", "30", "--out", str(out), "--quiet", "--format", "json")
+    res = _run(
+        runner, SINGLE24, "--objective", "max-flow", "--time-limit", "30", "--out", str(out), "-q", "--format", "json"
+    )
     assert res.exit_code == 0, res.output
     plan = json.loads(out.read_text())
     assert plan["solver"]["status"] == "optimal"
@@ -110,7 +112,8 @@ def test_bad_options_are_exit_2(runner) -> None:
 def test_emit_baselines_and_plot(runner, tmp_path: Path) -> None:
     out_dir = tmp_path / "baselines"
     png = tmp_path / "plan.png"
-    res = _run(runner, TEN, "--emit-baselines", str(out_dir), "--plot", str(png), "-q", "--format", "json")
+    args = ["--objective", "max-flow", "--emit-baselines", str(out_dir), "--plot", str(png), "-q", "--format", "json"]
+    res = _run(runner, TEN, *args)
     assert res.exit_code == 0, res.output
     main = json.loads(res.stdout)
     assert main["solver"]["status"] == "optimal"
@@ -121,6 +124,17 @@ def test_emit_baselines_and_plot(runner, tmp_path: Path) -> None:
     assert swarm["kind"] == "helix"
     assert swarm["metrics"]["throughput_tok_s"] == pytest.approx(main["metrics"]["baseline_swarm_tok_s"])
     assert png.stat().st_size > 10_000
+    # Every emitted baseline is a plan `plan simulate` accepts (issue 13): separate pipelines force-loaded, Petals
+    # in its own partial mode (its strict max flow is 0 here).
+    petals = json.loads((out_dir / "petals.json").read_text())
+    assert petals["plan"]["mode"] == "partial" and petals["metrics"]["predicted_decode_tok_s"] > 0
+    for name in names:
+        sim = runner.invoke(
+            app, ["simulate", str(out_dir / name), "--offline", "--duration", "30s", "--warmup", "5s", "-q",
+                  "--format", "json"], catch_exceptions=False,
+        )  # fmt: skip
+        assert sim.exit_code == 0, f"{name}: {sim.output}"
+        assert json.loads(sim.stdout)["placements"][0]["decode_throughput_tok_s"] > 0, name
 
 
 def test_markdown_and_table_reports(runner) -> None:
@@ -132,7 +146,7 @@ def test_markdown_and_table_reports(runner) -> None:
 
 
 def test_latency_report_pareto_and_limits(runner, tmp_path: Path) -> None:
-    res = _run(runner, SINGLE24, "--pareto", "--time-limit", "8", "--format", "json", "-q")
+    res = _run(runner, SINGLE24, "--objective", "max-flow", "--pareto", "--time-limit", "8", "--format", "json", "-q")
     assert res.exit_code == 0, res.output
     plan = json.loads(res.stdout)
     lat = plan["plan"]["latency"]
@@ -142,18 +156,33 @@ def test_latency_report_pareto_and_limits(runner, tmp_path: Path) -> None:
     assert len(front) >= 3
     assert [p["throughput_tok_s"] for p in front] == sorted(p["throughput_tok_s"] for p in front)
     assert [p["decode_ms_per_token_max"] for p in front] == sorted(p["decode_ms_per_token_max"] for p in front)
-    res = _run(runner, SINGLE24, "--max-hops", "9", "--time-limit", "8", "--format", "json", "-q")
+    res = _run(
+        runner, SINGLE24, "--objective", "max-flow", "--max-hops", "9", "--time-limit", "8", "--format", "json", "-q"
+    )
     hop9 = json.loads(res.stdout)
     assert hop9["plan"]["latency"]["max_hops"] <= 9
     assert hop9["metrics"]["throughput_tok_s"] < plan["metrics"]["throughput_tok_s"]
     limit_ms = front[1]["decode_ms_per_token_max"] * 1.01
     res = _run(
-        runner, SINGLE24, "--max-token-latency", f"{limit_ms:.3f}ms", "--time-limit", "8", "--format", "json", "-q"
-    )
+        runner, SINGLE24, "--objective", "max-flow", "--max-token-latency", f"{limit_ms:.3f}ms", "--time-limit", "8",
+        "--format", "json", "-q",
+    )  # fmt: skip
     limited = json.loads(res.stdout)
     assert limited["metrics"]["max_decode_latency_ms"] <= limit_ms
     out = tmp_path / "p.json"
-    res = _run(runner, SINGLE24, "--max-token-latency", "1ms", "--time-limit", "8", "--out", str(out), "-q")
+    res = _run(
+        runner,
+        SINGLE24,
+        "--objective",
+        "max-flow",
+        "--max-token-latency",
+        "1ms",
+        "--time-limit",
+        "8",
+        "--out",
+        str(out),
+        "-q",
+    )
     assert res.exit_code == 1 and "infeasible: max_token_latency limit 1 ms" in res.stderr
     assert json.loads(out.read_text())["solver"]["status"] == "infeasible"
 

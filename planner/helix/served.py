@@ -1,0 +1,591 @@
+"""Served throughput of a Helix placement: what a saturated cluster actually delivers, not its max-flow bound.
+
+The max-flow objective counts a node's static tp(k) and ignores that requests in flight are bounded by the KV cache
+left after the weights, and that a path's throughput is its requests in flight over its per-token latency
+(Little's law). A 24-hop chain has a large max flow but cannot hold the requests it would need. This module
+predicts, from the shared node model (:mod:`planner.profiles.nodeperf`) and the placement's routing flows:
+
+1. **Requests in flight** ``N`` (saturated, as ``plan simulate --offline`` feeds): a request reserves
+   ``E`` token-layers on every layer it crosses, ``E`` = prompt + expected output of the requests *in flight*
+   (length-biased: long requests stay longer, ``E = E[(I + O_mean) O] / E[O]``). Feeding stops when the most
+   loaded layer reaches ``feed_hwm`` (0.8) of the KV capacity of the nodes holding it, and a node admits while
+   its reservation stays under ``admit_hwm`` (0.85) of its capacity; requests spread over paths in proportion
+   to the paths' flows (IWRR). ``N = min(0.8 min_l cap_l / E, min_i 0.85 cap_i / (share_i E k_i))``.
+2. **Per-token latency** of path ``p``: ``tau_p = sum_i k_i (t_dec(D_i) + t_pre(I) D_i / (O - 1)) (1 + rho_i)``
+   plus its links. Tokens travel in waves (continuous batching passes a batch on as a whole): node ``i`` decodes
+   ``D_i = N_i / W_i`` tokens per iteration, with ``N_i`` the requests through it and ``W_i = N_i^0.2`` waves per
+   cycle; the prompts of newly admitted requests ride with the waves (one prompt per ``O - 1`` decode tokens),
+   and ``rho_i`` (busy share of the node) adds queueing behind the iteration in progress. ``W_i`` is an empirical
+   law of the simulator's offline dynamics (waves form at start-up and merge slowly), fitted on the shipped
+   layouts; where it fails (slow wide-area links, many-route placements with busy nodes) docs/helix.md says by
+   how much (Agreement).
+3. **Throughput**: path ``p`` holds ``N_p = N phi_p / Phi`` requests, each producing one decode token per
+   ``tau_p`` while decoding (a share ``(O - 1) / O`` of its life), so decode tokens/s = ``sum_p N_p (O - 1) /
+   (O tau_p)``; prompt tokens/s follow at ``I / (O - 1)`` per decode token. ``rho`` and ``tau`` are iterated to a
+   fixed point.
+
+Everything rests on the measured per-layer latencies (or the labelled roofline where a GPU has none), the
+analytic KV capacity and the workload's lengths; the prediction says so in ``basis``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from planner.helix.flow import FlowResult
+from planner.helix.instance import SINK, SOURCE, HelixInstance, HelixNode
+from planner.paths import SHIPPED_PROFILES, display_path
+from planner.profiles.db import ProfileDB
+from planner.profiles.nodeperf import NodePerf, Workload, node_perf
+from planner.profiles.schema import ModelProfile
+
+#: The Helix length filter (the simulator's defaults): prompts <= 2048, outputs <= 1024, at least 4 tokens each.
+MAX_INPUT_TOKENS = 2048
+MAX_OUTPUT_TOKENS = 1024
+MIN_TOKENS = 4
+DEFAULT_TRACE = SHIPPED_PROFILES / "traces" / "azure_llm_2023_conv.csv"
+EPS = 1e-9
+#: Offered load of the latency prediction: the share of the predicted capacity (``plan simulate --load``).
+ONLINE_LOAD = 0.6
+
+
+@dataclass(frozen=True)
+class ServedWorkload:
+    """Mean lengths of the requests, and the expected KV reservation of a request in flight (length-biased)."""
+
+    input_tokens: float
+    output_tokens: float
+    inflight_tokens: float
+    source: str
+    input_samples: tuple[float, ...] = ()
+
+    @property
+    def tokens_per_request(self) -> float:
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def node_workload(self) -> Workload:
+        return Workload(self.input_tokens, self.output_tokens)
+
+    @classmethod
+    def from_lengths(cls, inputs: np.ndarray, outputs: np.ndarray, source: str) -> ServedWorkload:
+        i = np.asarray(inputs, dtype=float)
+        o = np.asarray(outputs, dtype=float)
+        mean_o = float(o.mean())
+        biased = float(((i + mean_o) * o).mean() / mean_o)
+        return cls(float(i.mean()), mean_o, biased, source, tuple(float(v) for v in i))
+
+    @classmethod
+    def from_means(cls, input_tokens: float, output_tokens: float, source: str) -> ServedWorkload:
+        return cls(input_tokens, output_tokens, input_tokens + output_tokens, source)
+
+
+def trace_workload(path: Path) -> ServedWorkload:
+    """The workload of an Azure-schema trace after the Helix length filter (as ``plan simulate`` reads it)."""
+    from planner.workload import load_trace
+
+    reqs = load_trace(path)
+    keep = (
+        (reqs.input_tokens >= MIN_TOKENS)
+        & (reqs.output_tokens >= MIN_TOKENS)
+        & (reqs.input_tokens <= MAX_INPUT_TOKENS)
+        & (reqs.output_tokens <= MAX_OUTPUT_TOKENS)
+    )
+    return ServedWorkload.from_lengths(
+        reqs.input_tokens[keep], reqs.output_tokens[keep], f"trace {display_path(path)} (Helix length filter)"
+    )
+
+
+@dataclass(frozen=True)
+class ServedParams:
+    """The simulator's offline admission policy, and the two constants of the wave model (module docstring)."""
+
+    feed_hwm: float = 0.8
+    admit_hwm: float = 0.85
+    waves: float = 1.0
+    wait_factor: float = 1.0
+    waves_exponent: float = 0.2
+    gpu_memory_utilization: float = 0.9
+
+
+@dataclass
+class PathPrediction:
+    nodes: list[str]
+    flow_tok_s: float
+    in_flight: float = 0.0
+    token_ms: float = 0.0
+    decode_tok_s: float = 0.0
+
+
+@dataclass
+class Prediction:
+    """Predicted served throughput and latency of one placement (offline, saturated)."""
+
+    decode_tok_s: float
+    prompt_tok_s: float
+    in_flight: float
+    token_latency_ms: float
+    token_latency_p50_ms: float
+    token_latency_p99_ms: float
+    kv_limit: str
+    basis: str
+    paths: list[PathPrediction] = field(default_factory=list)
+
+    @property
+    def total_tok_s(self) -> float:
+        return self.decode_tok_s + self.prompt_tok_s
+
+    def block(self) -> dict[str, Any]:
+        top = sorted(self.paths, key=lambda p: (-p.flow_tok_s, p.nodes))[:10]
+        return {
+            "decode_tok_s": self.decode_tok_s,
+            "prompt_tok_s": self.prompt_tok_s,
+            "total_tok_s": self.total_tok_s,
+            "in_flight_requests": self.in_flight,
+            "token_latency_mean_ms": self.token_latency_ms,
+            "token_latency_p50_ms": self.token_latency_p50_ms,
+            "token_latency_p99_ms": self.token_latency_p99_ms,
+            "kv_limit": self.kv_limit,
+            "basis": self.basis,
+            "paths": [
+                {
+                    "nodes": p.nodes,
+                    "flow_tok_s": p.flow_tok_s,
+                    "in_flight_requests": p.in_flight,
+                    "token_ms": p.token_ms,
+                    "decode_tok_s": p.decode_tok_s,
+                }
+                for p in top
+            ],
+        }
+
+
+def _paths(flow: FlowResult) -> list[tuple[list[str], float]]:
+    from planner.helix.latency import decompose
+
+    return decompose(flow)
+
+
+class ServedModel:
+    """Predicts served throughput for placements of one instance (node models cached per node type)."""
+
+    def __init__(
+        self,
+        db: ProfileDB | None,
+        model: ModelProfile,
+        workload: ServedWorkload,
+        params: ServedParams | None = None,
+        latency_mode: str = "auto",
+        perf: Mapping[str, NodePerf] | None = None,
+    ) -> None:
+        self.db = db
+        self.model = model
+        self.workload = workload
+        self.params = params or ServedParams()
+        self.latency_mode = latency_mode
+        self._perf: dict[tuple[str, int, str], NodePerf] = {}
+        self._by_name: dict[str, NodePerf] = dict(perf or {})
+        self._grids: dict[int, np.ndarray] = {}
+
+    def perf(self, node: HelixNode) -> NodePerf:
+        if node.name in self._by_name:
+            return self._by_name[node.name]
+        key = (node.gpu, node.gpus_per_node, node.profile_gpu)
+        if key not in self._perf:
+            assert self.db is not None
+            self._perf[key] = node_perf(
+                self.db, self.model, node.gpu, node.gpus_per_node, node.profile_gpu, self.workload.node_workload,
+                mode=self.latency_mode,
+            )  # fmt: skip
+        return self._perf[key]
+
+    def _grid(self, latency: Any) -> np.ndarray:
+        """The dense prompt-latency list of a node type as an array (converted once per node type)."""
+        key = id(latency)
+        if key not in self._grids:
+            self._grids[key] = np.asarray(latency.prompt_s, dtype=float)
+        return self._grids[key]
+
+    def basis(self, nodes: list[HelixNode]) -> str:
+        provs = sorted({self.perf(n).provenance for n in nodes})
+        lat = (
+            "measured per-layer latency (helix_layer_latency)"
+            if provs and all(p != "roofline" for p in provs)
+            else "per-layer latency: " + "+".join(provs) + " (roofline where no table rows)"
+        )
+        return (
+            f"{lat}; analytic KV capacity (VRAM x {self.params.gpu_memory_utilization} - weights, GQA-aware); "
+            f"workload {self.workload.source}: {self.workload.input_tokens:.1f} + {self.workload.output_tokens:.1f} "
+            f"tokens; waves per cycle W = {self.params.waves:g} x N^{self.params.waves_exponent:g} (fitted)"
+        )
+
+    def predict(self, inst: HelixInstance, ranges: Mapping[str, tuple[int, int]], flow: FlowResult) -> Prediction:
+        """Offline served throughput of the placement routed by ``flow`` (module docstring)."""
+        wl, prm = self.workload, self.params
+        i_tok, o_tok = wl.input_tokens, wl.output_tokens
+        o_dec = max(o_tok - 1.0, 1.0)
+        paths = [PathPrediction(nodes, f) for nodes, f in _paths(flow) if f > EPS]
+        held = {
+            n.name: ranges[n.name] for n in inst.nodes if n.name in ranges and ranges[n.name][1] > ranges[n.name][0]
+        }
+        used_nodes = [inst.node(n) for n in held]
+        basis = self.basis(used_nodes) if used_nodes else "no placement"
+        total = sum(p.flow_tok_s for p in paths)
+        if not paths or total <= EPS:
+            return Prediction(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, "no path carries flow", basis)
+        k = {n: e - s for n, (s, e) in held.items()}
+        cap = {n: self.perf(inst.node(n)).kv_capacity(k[n]) for n in held}
+        layer_cap = [0.0] * inst.layers
+        for n, (s, e) in held.items():
+            for layer in range(s, e):
+                layer_cap[layer] += cap[n] / k[n]
+        per_req = wl.inflight_tokens
+        worst_layer = min(range(inst.layers), key=lambda layer: (layer_cap[layer], layer))
+        n_total, kv_limit = _fill(paths, held, k, cap, layer_cap[worst_layer], worst_layer, per_req, prm)
+        n_node = {n: 0.0 for n in held}
+        for p in paths:
+            for n in p.nodes:
+                n_node[n] += p.in_flight
+        batch = {n: max(n_node[n] / _waves(n_node[n], prm), 1.0) if n_node[n] > 0 else 0.0 for n in held}
+        lat = {n: self.perf(inst.node(n)).latency for n in held}
+        run = _layers_run(paths, held)
+
+        def iteration_s(n: str) -> float:
+            d = batch[n]
+            lt = lat[n]
+            return run.get(n, k[n]) * (lt.decode_at(min(d, lt.max_decode_tokens)) + lt.prompt_at(i_tok) * d / o_dec)
+
+        it_s = {n: iteration_s(n) for n in held}
+        edges = inst.edge_map
+
+        hops = [list(zip([SOURCE, *p.nodes], [*p.nodes, SINK], strict=True)) for p in paths]
+
+        def message(u: str, v: str) -> tuple[float, float, float]:
+            """(latency, mean, second moment) of one wave's transfer on u -> v: D tokens plus the prompts riding
+            with it (Poisson, mean D / (O - 1), I tokens each), FIFO on the link."""
+            e = edges.get((u, v))
+            if e is None:
+                return 0.0, 0.0, 0.0
+            size = inst.token_bytes if (u == SOURCE or v == SINK) else inst.activation_bytes
+            d = batch.get(v if v != SINK else u, 0.0)
+            c = size / e.bandwidth_bytes_s
+            m = d / o_dec
+            mean = c * (d + i_tok * m)
+            return e.latency_s, mean, c * c * ((d + i_tok * m) ** 2 + i_tok * i_tok * m)
+
+        msg = {hop: message(*hop) for hp in hops for hop in hp}
+        rho = {n: 0.0 for n in held}
+        link_wait = {hop: 0.0 for hop in msg}
+        for _ in range(60):
+            for p, hp in zip(paths, hops, strict=True):
+                tau = sum(msg[h][0] + msg[h][1] + link_wait[h] for h in hp)
+                tau += sum(it_s[n] * (1.0 + prm.wait_factor * min(rho[n], 0.95)) for n in p.nodes)
+                p.token_ms = tau * 1e3
+                p.decode_tok_s = p.in_flight * o_dec / (o_tok * tau) if tau > 0 else 0.0
+            lam = {n: 0.0 for n in held}
+            lam_link = {h: 0.0 for h in msg}
+            for p, hp in zip(paths, hops, strict=True):
+                for n in p.nodes:
+                    lam[n] += p.decode_tok_s
+                for h in hp:
+                    lam_link[h] += p.decode_tok_s
+            new = {n: (lam[n] / batch[n] * it_s[n] if batch[n] > EPS else 0.0) for n in held}
+            change = max((abs(new[n] - rho[n]) for n in held), default=0.0)
+            rho = {n: 0.5 * rho[n] + 0.5 * new[n] for n in held}
+            for h, (_, mean, second) in msg.items():
+                d = batch.get(h[1] if h[1] != SINK else h[0], 0.0)
+                rate = lam_link[h] / d if d > EPS else 0.0  # waves per second on the link
+                util = min(rate * mean, 0.95)
+                wait = rate * second / (2.0 * (1.0 - util))  # M/G/1 queueing behind earlier transfers
+                change = max(change, abs(wait - link_wait[h]))
+                link_wait[h] = 0.5 * link_wait[h] + 0.5 * wait
+            if change < 1e-6:
+                break
+        decode = sum(p.decode_tok_s for p in paths)
+        prompt = decode * i_tok / o_dec
+        mean_ms = sum(p.token_ms * p.decode_tok_s for p in paths) / decode if decode > 0 else 0.0
+        pred = Prediction(decode, prompt, n_total, mean_ms, 0.0, 0.0, kv_limit, basis, paths)
+        run_k = {n: run.get(n, float(k[n])) for n in held}
+        pred.token_latency_p50_ms, pred.token_latency_p99_ms = self._online_quantiles(
+            inst, paths, hops, lat, run_k, pred.total_tok_s * ONLINE_LOAD / wl.tokens_per_request
+        )
+        return pred
+
+    def _online_quantiles(
+        self,
+        inst: HelixInstance,
+        paths: list[PathPrediction],
+        hops: list[list[tuple[str, str]]],
+        lat: Mapping[str, Any],
+        run_k: Mapping[str, float],
+        rate_rps: float,
+    ) -> tuple[float, float]:
+        """p50 / p99 per-token latency online, requests arriving at ``rate_rps`` (``plan simulate --load``).
+
+        Arrivals are spread out, so a node's decode batch is what arrives during one iteration,
+        ``D = max(1, lambda T)``, and an iteration holds a prompt with probability ``q = min(1, r T)``
+        (``lambda`` decode tokens/s, ``r`` prompts/s through the node, ``T`` its iteration time, iterated to a
+        fixed point). A token's latency is, hop by hop, its own iteration plus, with probability ``rho = min(1,
+        T / C)``, the rest of the iteration in progress (a prompt's with probability ``r (T_pre + T_dec)``), plus
+        its links; prompt lengths are drawn from the workload. Quantiles come from 4,000 seeded samples.
+        """
+        wl = self.workload
+        o_dec = max(wl.output_tokens - 1.0, 1.0)
+        total = sum(p.flow_tok_s for p in paths)
+        if total <= 0 or rate_rps <= 0:
+            return 0.0, 0.0
+        lam: dict[str, float] = {}
+        prompts: dict[str, float] = {}
+        for p in paths:
+            share = p.flow_tok_s / total
+            for n in p.nodes:
+                lam[n] = lam.get(n, 0.0) + rate_rps * share * o_dec
+                prompts[n] = prompts.get(n, 0.0) + rate_rps * share
+        t_pre = {n: run_k[n] * lat[n].prompt_at(wl.input_tokens) for n in lam}
+        it = {n: run_k[n] * lat[n].decode_at(1.0) for n in lam}
+        batch = {n: 1.0 for n in lam}
+        for _ in range(100):
+            new_it = {}
+            for n in lam:
+                q = min(1.0, prompts[n] * it[n])
+                dec = run_k[n] * lat[n].decode_at(min(batch[n], lat[n].max_decode_tokens))
+                new_it[n] = dec + q * t_pre[n]
+            change = max(abs(new_it[n] - it[n]) for n in lam)
+            it = {n: 0.5 * it[n] + 0.5 * new_it[n] for n in lam}
+            batch = {n: max(1.0, lam[n] * it[n]) for n in lam}
+            if change < 1e-9:
+                break
+        rng = np.random.default_rng(0)
+        samples = 4000
+        weights = np.array([p.flow_tok_s for p in paths]) / total
+        choice = rng.choice(len(paths), size=samples, p=weights)
+        inputs = np.asarray(wl.input_samples or (wl.input_tokens,), dtype=float)
+        out = np.zeros(samples)
+        edges = inst.edge_map
+        grids: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for n in lam:
+            arr = self._grid(lat[n])
+            grids[n] = (np.arange(len(arr), dtype=float), arr)
+        for idx, (p, hp) in enumerate(zip(paths, hops, strict=True)):
+            mask = choice == idx
+            m = int(mask.sum())
+            if m == 0:
+                continue
+            acc = np.zeros(m)
+            for n in p.nodes:
+                lt = lat[n]
+                dec = run_k[n] * lt.decode_at(min(batch[n], lt.max_decode_tokens))
+                q = min(1.0, prompts[n] * it[n])
+                xs, grid = grids[n]
+                pre = run_k[n] * np.interp(inputs[rng.integers(0, len(inputs), m)], xs, grid)
+                own = dec + (rng.random(m) < q) * pre
+                # The iteration in progress when the token arrives: a prompt's (time share r (T_pre + T_dec)), else
+                # a decode-only one (time share of the remaining iterations); the token waits for its rest.
+                share_pre = min(1.0, prompts[n] * (t_pre[n] + dec))
+                share_dec = min(1.0 - share_pre, max(lam[n] / batch[n] - prompts[n], 0.0) * dec)
+                u = rng.random(m)
+                lens = inputs[rng.integers(0, len(inputs), m)]
+                busy_pre = run_k[n] * np.interp(lens, xs, grid) + dec
+                wait = np.where(u < share_pre, busy_pre, np.where(u < share_pre + share_dec, dec, 0.0))
+                acc += own + rng.random(m) * wait
+            for u, v in hp:
+                e = edges.get((u, v))
+                if e is not None:
+                    size = inst.token_bytes if (u == SOURCE or v == SINK) else inst.activation_bytes
+                    acc += e.latency_s + batch.get(v if v != SINK else u, 1.0) * size / e.bandwidth_bytes_s
+            out[mask] = acc
+        return float(np.percentile(out, 50) * 1e3), float(np.percentile(out, 99) * 1e3)
+
+
+def _waves(in_flight: float, prm: ServedParams) -> float:
+    """Waves per cycle through a node holding ``in_flight`` requests (``W`` x N^exponent, at least 1)."""
+    return max(prm.waves * in_flight**prm.waves_exponent, 1.0) if prm.waves_exponent else prm.waves
+
+
+def _layers_run(paths: list[PathPrediction], held: Mapping[str, tuple[int, int]]) -> dict[str, float]:
+    """Layers each node runs, flow-weighted over its paths: all it holds (strict), or, with partial inference,
+    only those above what the previous hop ran."""
+    acc: dict[str, list[float]] = {}
+    for p in paths:
+        pos = 0
+        for n in p.nodes:
+            start, end = held[n]
+            m = end - max(start, pos)
+            a = acc.setdefault(n, [0.0, 0.0])
+            a[0] += m * p.flow_tok_s
+            a[1] += p.flow_tok_s
+            pos = end
+    return {n: a[0] / a[1] for n, a in acc.items() if a[1] > 0}
+
+
+def _dead_end(paths: list[PathPrediction], node: str, full: set[str]) -> bool:
+    """Whether a path reaches ``node`` (now full) through a predecessor whose every successor is full."""
+    succ: dict[str, set[str]] = {}
+    for p in paths:
+        for a, b in zip(p.nodes, p.nodes[1:], strict=False):
+            succ.setdefault(a, set()).add(b)
+    for p in paths:
+        if node in p.nodes[1:]:
+            before = p.nodes[p.nodes.index(node) - 1]
+            if succ.get(before, set()) <= full:
+                return True
+    return False
+
+
+def _fill(
+    paths: list[PathPrediction],
+    held: Mapping[str, tuple[int, int]],
+    k: Mapping[str, int],
+    cap: Mapping[str, float],
+    worst_cap: float,
+    worst_layer: int,
+    per_req: float,
+    prm: ServedParams,
+) -> tuple[float, str]:
+    """Requests in flight per path: water-filling in proportion to the path flows (IWRR) until a node's admission
+    limit masks its paths (the rest take the overflow) or the bottleneck layer stops the feeder."""
+    layer_budget = prm.feed_hwm * worst_cap / per_req + 1.0  # requests; each crosses every layer once
+    room = {n: prm.admit_hwm * cap[n] / (per_req * k[n]) for n in held}  # requests node n can still admit
+    active = [p for p in paths if all(room.get(n, 0.0) > 0 for n in p.nodes)]
+    placed, limit = 0.0, "no node admits a request"
+    while active and placed < layer_budget - EPS:
+        flow = sum(p.flow_tok_s for p in active)
+        use: dict[str, float] = {}
+        for p in active:
+            for n in p.nodes:
+                use[n] = use.get(n, 0.0) + p.flow_tok_s / flow
+        step = layer_budget - placed
+        binding = None
+        for n in sorted(use):
+            if use[n] > EPS and room[n] / use[n] < step:
+                step, binding = room[n] / use[n], n
+        for p in active:
+            p.in_flight += step * p.flow_tok_s / flow
+        for n, u in use.items():
+            room[n] -= step * u
+        placed += step
+        if binding is None:
+            limit = f"layer {worst_layer} KV ({prm.feed_hwm:g} of the capacity of its nodes)"
+            break
+        limit = f"node {binding} KV admission ({prm.admit_hwm:g} of its capacity)"
+        full = {n for n in room if room[n] <= EPS}
+        if _dead_end(active, binding, full):
+            # The scheduler fixes a route hop by hop without going back: a request sent towards a full node with no
+            # sibling left stays at the head of the queue, and the feeder waits for a completion there.
+            limit += "; the routes through it have no other hop: admission stalls"
+            break
+        active = [p for p in active if all(room[n] > EPS for n in p.nodes)]
+    return placed, limit
+
+
+def served_model_for(loaded: Any, db: ProfileDB) -> ServedModel:
+    """The served model of a loaded spec: its model, and its workload (trace, length means, else the default trace).
+
+    ``plan simulate`` replays the shipped conversation trace by default; a spec naming a trace or lengths is
+    honoured (lengths without a trace: no length bias is known, a request in flight reserves prompt + output).
+    """
+    wl_spec = loaded.spec.workload
+    workload: ServedWorkload | None = None
+    if wl_spec is not None and wl_spec.trace:
+        path = Path(wl_spec.trace)
+        if not path.is_absolute():
+            path = (loaded.path.parent / path).resolve()
+        workload = trace_workload(path)
+    elif wl_spec is not None and wl_spec.input_tokens is not None and wl_spec.output_tokens is not None:
+        i_mean, o_mean = _dist_mean(wl_spec.input_tokens), _dist_mean(wl_spec.output_tokens)
+        if i_mean is not None and o_mean is not None:
+            workload = ServedWorkload.from_means(i_mean, o_mean, "spec workload length means")
+    if workload is None:
+        workload = trace_workload(DEFAULT_TRACE)
+    return ServedModel(db, loaded.model, workload)
+
+
+def _dist_mean(dist: Any) -> float | None:
+    if dist.mean is not None:
+        return float(dist.mean)
+    if dist.distribution == "uniform" and dist.max is not None:
+        return (dist.min + dist.max) / 2.0
+    return None
+
+
+def served_block(prediction: Prediction, search: Any, objective: str) -> Any:
+    """The plan's ``served`` block (contract :class:`planner.helix.contract.HelixServed`): the prediction, what it
+    rests on, and the search that chose the placement."""
+    from planner.helix.contract import HelixServed
+
+    out: dict[str, Any] = {"objective": objective, **prediction.block()}
+    if search is not None:
+        out["upper_bound_decode_tok_s"] = search.upper_bound_tok_s
+        out["search"] = {
+            "chosen": search.best.source,
+            "candidates": [c.row() for c in search.candidates],
+            "not_tried_time_limit": search.skipped,
+        }
+    return HelixServed.model_validate(out)
+
+
+def served_metrics(prediction: Prediction, search: Any) -> dict[str, float | None]:
+    out: dict[str, float | None] = {
+        "predicted_decode_tok_s": prediction.decode_tok_s,
+        "predicted_total_tok_s": prediction.total_tok_s,
+        "predicted_token_latency_p50_ms": prediction.token_latency_p50_ms,
+        "predicted_token_latency_p99_ms": prediction.token_latency_p99_ms,
+        "predicted_in_flight_requests": prediction.in_flight,
+    }
+    if search is not None:
+        out["served_upper_bound_tok_s"] = search.upper_bound_tok_s
+    return out
+
+
+def served_assumption(prediction: Prediction) -> Any:
+    from planner.plan import Assumption
+
+    return Assumption(
+        subject="predicted_decode_tok_s",
+        basis="analytic",
+        detail=f"served throughput of the placement, saturated (plan simulate --offline): {prediction.basis}; "
+        f"requests in flight bounded by {prediction.kv_limit} (docs/helix.md, Served throughput)",
+    )
+
+
+def predict_plan_block(block: Mapping[str, Any], model: ServedModel) -> Prediction:
+    """The prediction for a helix plan block as written (its nodes, layer ranges, edges and edge flows).
+
+    Lets ``plan helix`` figures be checked against any plan file, including plans written by other tools.
+    """
+    from planner.helix.instance import HelixEdge
+
+    nodes = tuple(
+        HelixNode(
+            name=str(n["name"]),
+            gpu=str(n["gpu"]),
+            gpus_per_node=int(n.get("gpus_per_node", 1)),
+            region=str(n.get("region", "default")),
+            profile_gpu=str(n["profile_gpu"]),
+            max_layers=int(n.get("max_layers") or (n["layer_end"] - n["layer_start"])),
+            tp_tok_s=(),
+        )
+        for n in block["nodes"]
+    )
+    edges = tuple(
+        HelixEdge(str(e["src"]), str(e["dst"]), float(e.get("capacity_tok_s") or 0.0), float(e["bandwidth_bytes_s"]),
+                  float(e["latency_s"]))
+        for e in block["edges"]
+    )  # fmt: skip
+    act = model.model.activation_bytes_per_token
+    tok = 2 if model.model.vocab_size <= 65536 else 4
+    inst = HelixInstance(str(block.get("model", "")), model.model.name, int(block["layers"]), nodes, edges, tok, act)
+    ranges = {str(n["name"]): (int(n["layer_start"]), int(n["layer_end"])) for n in block["nodes"]}
+    flow = FlowResult(
+        value=sum(float(e["flow_tok_s"]) for e in block["edges"] if e["src"] == SOURCE),
+        node_capacity={},
+        node_inflow={},
+        edge_flow={(str(e["src"]), str(e["dst"])): float(e["flow_tok_s"]) for e in block["edges"]},
+        edges=list(edges),
+    )
+    return model.predict(inst, ranges, flow)
