@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from planner.errors import InfeasibleError, Shortfall
+from planner.errors import InfeasibleError, Shortfall, VerificationError
 from planner.helix.instance import HelixInstance
 from planner.helix.latency import hop_counts
 from planner.helix.served import Prediction, ServedModel
@@ -58,6 +58,11 @@ class ServedSearch:
     upper_bound_tok_s: float | None
     wall_s: float
     skipped: int = 0
+    rejected: list[str] = field(default_factory=list)
+
+
+def label_of(reserve: float, hops: int | None) -> str:
+    return f"reserve {reserve:g}, " + (f"<= {hops} hops" if hops is not None else "max flow")
 
 
 def served_upper_bound(inst: HelixInstance, model: ServedModel) -> float:
@@ -103,6 +108,7 @@ def served_search(
         pred = model.predict(first.full, first.ranges, first.flow)
         cands.append(ServedCandidate("max-flow", base_reserve, opts.max_hops, first, pred))
     skipped = 0
+    rejected: list[str] = []
     for r, hops in plan:
         if first is not None and r == base_reserve and hops == opts.max_hops:
             continue
@@ -118,11 +124,14 @@ def served_search(
             res = solve(inst, sub)
         except InfeasibleError:
             continue
+        except VerificationError as exc:
+            # A hop-limited flow whose paths cannot be re-verified within the limit: not a plan to recommend.
+            rejected.append(f"{label_of(r, hops)}: {exc}")
+            continue
         if res.flow.value <= 0:
             continue
         pred = model.predict(res.full, res.ranges, res.flow)
-        label = f"reserve {r:g}, " + (f"<= {hops} hops" if hops is not None else "max flow")
-        cands.append(ServedCandidate(label, r, hops, res, pred))
+        cands.append(ServedCandidate(label_of(r, hops), r, hops, res, pred))
     if not cands:
         raise InfeasibleError(Shortfall(constraint="served", detail="no candidate placement carries flow"))
     best = cands[0]
@@ -130,4 +139,4 @@ def served_search(
         if c.prediction.decode_tok_s > best.prediction.decode_tok_s * (1 + 1e-9):
             best = c
     ub = served_upper_bound(insts[min(reserves)], model)
-    return ServedSearch(best, cands, ub, time.perf_counter() - started, skipped)
+    return ServedSearch(best, cands, ub, time.perf_counter() - started, skipped, rejected)

@@ -39,7 +39,14 @@ def layer_chart(plan: Plan) -> RangeChart:
 def _bounds_rows(plan: Plan) -> list[list[Any]]:
     m = plan.metrics
     b = plan.plan.get("bounds", {})
-    rows: list[list[Any]] = [
+    rows: list[list[Any]] = []
+    served = plan.plan.get("served")
+    if served:  # served throughput first, the max flow second (issue 13)
+        rows.append(["served decode (predicted)", served["decode_tok_s"], f"saturated; {served['kv_limit']}"])
+        rows.append(["served prompt + decode", served["total_tok_s"], "predicted; plan simulate --offline judges"])
+        if served.get("upper_bound_decode_tok_s") is not None:
+            rows.append(["served decode bound", served["upper_bound_decode_tok_s"], "node model, any placement"])
+    rows += [
         ["throughput (max flow)", m.get("throughput_tok_s"), "verified with networkx"],
         ["best proven bound", b.get("best_tok_s"), b.get("active", "")],
         ["layer-covering bound", b.get("covering_tok_s"), b.get("covering_active", "")],
@@ -76,6 +83,15 @@ def report(plan: Plan, verbose: bool = False) -> Report:
             _bounds_rows(plan),
         ),
     ]
+    served = block.get("served")
+    if served:
+        out.append(
+            Text(
+                f"Served ({served['objective']}): {fmt_num(served['in_flight_requests'])} requests in flight; "
+                f"per-token latency online at 0.6 load p50 {fmt_num(served['token_latency_p50_ms'])} ms, p99 "
+                f"{fmt_num(served['token_latency_p99_ms'])} ms ({served['basis']})"
+            )
+        )
     node_rows = []
     for n in _nodes_by_start(plan):
         use = n["inflow_tok_s"] / n["tp_tok_s"] if n["tp_tok_s"] > 0 else 0.0

@@ -128,12 +128,16 @@ def run_helix(
         exc.plan = _infeasible_plan(inputs, inst, opts, options, str(exc), started)
         raise
     prediction = served_model.predict(res.full, res.ranges, res.flow)
+    rejected = search.rejected if search is not None else []
     frontier = _pareto(inst, opts, lat_model) if pareto else None
     plan = _plan(
-        inputs, res, lat, frontier, options, started, warnings=list(inst.warnings) + res.notes + lat.notes,
+        inputs, res, lat, frontier, options, started,
+        warnings=list(inst.warnings) + res.notes + lat.notes + [f"served search skipped {r}" for r in rejected],
         prediction=prediction, search=search, objective=objective,
     )  # fmt: skip
-    return HelixRun(plan, baseline_plans(inputs, res, options, started, served_model) if baselines else {})
+    # Baselines as the spec and options define them (the served search's hop-limited runs evaluate them differently).
+    base = search.candidates[0].result if search is not None else res
+    return HelixRun(plan, baseline_plans(inputs, base, options, started, served_model) if baselines else {})
 
 
 #: Options the plan does not record: how the run is stopped, not what it computes.
