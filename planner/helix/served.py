@@ -388,10 +388,10 @@ class ServedModel:
                 # a decode-only one (time share of the remaining iterations); the token waits for its rest.
                 share_pre = min(1.0, prompts[n] * (t_pre[n] + dec))
                 share_dec = min(1.0 - share_pre, max(lam[n] / batch[n] - prompts[n], 0.0) * dec)
-                u = rng.random(m)
+                draw = rng.random(m)
                 lens = inputs[rng.integers(0, len(inputs), m)]
                 busy_pre = run_k[n] * np.interp(lens, xs, grid) + dec
-                wait = np.where(u < share_pre, busy_pre, np.where(u < share_pre + share_dec, dec, 0.0))
+                wait = np.where(draw < share_pre, busy_pre, np.where(draw < share_pre + share_dec, dec, 0.0))
                 acc += own + rng.random(m) * wait
             for u, v in hp:
                 e = edges.get((u, v))
@@ -509,7 +509,7 @@ def _dist_mean(dist: Any) -> float | None:
     if dist.mean is not None:
         return float(dist.mean)
     if dist.distribution == "uniform" and dist.max is not None:
-        return (dist.min + dist.max) / 2.0
+        return float(dist.min + dist.max) / 2.0
     return None
 
 
@@ -543,7 +543,7 @@ def served_metrics(prediction: Prediction, search: Any) -> dict[str, float | Non
 
 
 def served_assumption(prediction: Prediction) -> Any:
-    from planner.plan import Assumption
+    from planner.solver import Assumption
 
     return Assumption(
         subject="predicted_decode_tok_s",
