@@ -60,6 +60,9 @@ class ModelProfile(_Strict):
     hidden_size: int = Field(gt=0)
     attention_heads: int = Field(gt=0)
     kv_heads: int = Field(gt=0)
+    head_dim_override: int | None = Field(
+        default=None, gt=0, alias="head_dim", description="attention head size when it is not hidden / heads"
+    )
     intermediate_size: int = Field(gt=0)
     vocab_size: int = Field(gt=0)
     dtype_bytes: int = Field(gt=0, le=8)
@@ -71,8 +74,8 @@ class ModelProfile(_Strict):
 
     @model_validator(mode="after")
     def _check_heads(self) -> ModelProfile:
-        if self.hidden_size % self.attention_heads:
-            raise ValueError("hidden_size must be a multiple of attention_heads")
+        if self.head_dim_override is None and self.hidden_size % self.attention_heads:
+            raise ValueError("hidden_size must be a multiple of attention_heads (or give head_dim)")
         if self.attention_heads % self.kv_heads:
             raise ValueError("attention_heads must be a multiple of kv_heads")
         if self.experts_per_token > self.experts:
@@ -81,6 +84,8 @@ class ModelProfile(_Strict):
 
     @property
     def head_dim(self) -> int:
+        if self.head_dim_override is not None:
+            return self.head_dim_override
         return self.hidden_size // self.attention_heads
 
     @property

@@ -221,8 +221,7 @@ class SplitwiseEngine:
 
     def on_arrival(self, r: int, t: float) -> None:
         """Request ``r`` arrives: pick its prompt and token instances, queue its prompt (or count it OOM)."""
-        if r + 1 < self.n:
-            self.push(self.arr[r + 1], _ARRIVAL, r + 1)
+        self.release_next(r, t)
         if self.both_pool:
             pi = ki = min(self.both_pool, key=_load)
         else:
@@ -238,6 +237,15 @@ class SplitwiseEngine:
             self.wake(pi, t)
         elif not pi.busy:
             self.start(pi, t)
+
+    def release_next(self, r: int, t: float) -> None:
+        """Queue the arrival that follows ``r`` at its own time (open loop).
+
+        The one place arrivals are fed, so that a closed-loop client (a benchmark holding C requests in flight,
+        :mod:`planner.calibrate.replay`) can release requests on completions instead.
+        """
+        if r + 1 < self.n:
+            self.push(self.arr[r + 1], _ARRIVAL, r + 1)
 
     def on_kv_ready(self, r: int, t: float) -> None:
         """The KV cache of ``r`` reached its token instance: it joins the decode batch at the next boundary."""

@@ -1,0 +1,560 @@
+"""Read measured serving benchmarks into one typed shape, :class:`MeasuredRun` (or :class:`IterationTable`).
+
+Formats (field names as the tools write them; checked against the tools' own sources, nothing copied):
+
+* **vLLM** ``vllm bench serve`` / ``benchmarks/benchmark_serving.py --save-result``: one JSON object with the
+  summary (``duration``, ``completed``, ``total_input_tokens``, ``total_output_tokens``, ``request_throughput``,
+  ``output_throughput``, ``median_ttft_ms``, ``p99_ttft_ms``, ``median_tpot_ms``, ``p99_tpot_ms``, ``p99_e2el_ms``
+  when ``e2el`` was among ``--percentile-metrics``), the traffic (``request_rate``: a number or ``"inf"``,
+  ``burstiness``, ``max_concurrency``) and, where saved, per-request arrays ``input_lens``, ``output_lens``,
+  ``ttfts`` (s) and ``itls`` (lists of s), ``errors``.
+* **SGLang** ``python -m sglang.bench_serving --output-file X.jsonl``: one JSON object per line (runs are
+  appended), with ``request_rate``, ``max_concurrency``, ``duration``, ``completed``, ``total_input_tokens``,
+  ``total_output_tokens``, ``request_throughput``, ``output_throughput``, ``median_ttft_ms``, ``p99_ttft_ms``,
+  ``median_tpot_ms``, ``p99_tpot_ms``, ``p99_e2e_latency_ms``, ``random_input_len`` / ``random_output_len`` and,
+  with ``--output-details``, the same per-request arrays as vLLM.
+* **genai-perf / aiperf** ``profile_export_genai_perf.json`` / ``profile_export_aiperf.json``: one object whose
+  metrics are ``{"unit": "ms", "avg": .., "p50": .., "p99": ..}`` records: ``request_throughput``,
+  ``output_token_throughput``, ``time_to_first_token``, ``inter_token_latency`` (per request, excluding the first
+  token: our TPOT), ``request_latency``, ``input_sequence_length``, ``output_sequence_length``, ``request_count``;
+  the load (``concurrency`` / ``request_rate``) is found anywhere under ``input_config``.
+* **iteration CSV** (our own plain format): one row per measured engine iteration, columns ``batch_size``
+  (sequences in the batch), ``tokens`` (tokens in the batch), ``prompt_ms`` (time of a prompt-only iteration) and/or
+  ``token_ms`` (time of a decode-only iteration of ``batch_size`` sequences), optional ``power_w``.
+
+Each file is described by the hardware and model it ran on: command-line values (``--gpu H100-80G --tp 8 --model
+llama2-70b``) or a YAML sidecar ``<stem>.meta.yaml`` beside it (keys of :class:`RunDescription`). A file that is not
+one of these formats, misses a field or contradicts itself raises :class:`~planner.errors.SpecError` naming the file
+and the field (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from planner.errors import SpecError, did_you_mean
+from planner.paths import display_path
+from planner.profiles.db import ProfileDB
+
+#: The figures every run is judged on, with their unit in the name.
+METRICS: tuple[str, ...] = (
+    "request_throughput_rps",
+    "output_tok_s",
+    "ttft_p50_ms",
+    "ttft_p99_ms",
+    "tpot_p50_ms",
+    "tpot_p99_ms",
+    "e2e_p99_ms",
+)
+
+Engine = Literal["vllm", "sglang", "genai-perf", "iteration-csv"]
+RunProvenance = Literal["measured", "synthetic"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EngineLimits(_Frozen):
+    """The serving engine's batching limits during the run (vLLM ``max_num_batched_tokens`` / ``max_num_seqs``)."""
+
+    max_batch_tokens: int = Field(default=2048, gt=0)
+    max_batch_requests: int = Field(default=512, gt=0)
+
+
+class RunDescription(_Frozen):
+    """What a benchmark file ran on; from the command line or the ``<stem>.meta.yaml`` sidecar."""
+
+    gpu: str = Field(min_length=1, description="GPU type from gpus.yaml (aliases accepted)")
+    tp: int = Field(gt=0, description="tensor-parallel degree of the one model instance served")
+    model: str = Field(min_length=1, description="model from models.yaml (aliases accepted)")
+    provenance: RunProvenance = "measured"
+    source: str = Field(default="", description="citation of the file (repository, commit, licence) or generator")
+    label: str | None = None
+    request_rate: float | None = Field(default=None, gt=0, description="override: arrival rate, req/s")
+    max_concurrency: int | None = Field(default=None, gt=0, description="override: closed-loop concurrency")
+    engine: EngineLimits = EngineLimits()
+
+
+class MeasuredRun(_Frozen):
+    """One measured serving run, normalised: what was sent, how, on what, and what was measured."""
+
+    file: str
+    label: str
+    engine: Engine
+    provenance: RunProvenance
+    source: str
+    gpu: str
+    tp: int
+    model: str
+    limits: EngineLimits
+    completed: int = Field(gt=0)
+    input_tokens: tuple[int, ...] = Field(description="per request (a constant length when the file has no arrays)")
+    output_tokens: tuple[int, ...]
+    per_request: bool = Field(description="True when the lengths are the file's own per-request arrays")
+    request_rate_rps: float | None = Field(description="Poisson arrival rate; None = all at t = 0 (rate inf)")
+    burstiness: float = Field(default=1.0, gt=0)
+    max_concurrency: int | None = None
+    duration_s: float | None = None
+    metrics: dict[str, float]
+
+    @model_validator(mode="after")
+    def _check(self) -> MeasuredRun:
+        if len(self.input_tokens) != len(self.output_tokens):
+            raise ValueError("input and output length arrays differ in length")
+        unknown = set(self.metrics) - set(METRICS)
+        if unknown:
+            raise ValueError(f"unknown metric(s) {sorted(unknown)}")
+        return self
+
+    def key(self) -> tuple[str, int, str]:
+        """The (gpu, tp, model) a fit pools runs by."""
+        return (self.gpu, self.tp, self.model)
+
+
+class IterationTable(_Frozen):
+    """Per-iteration latencies of one (gpu, tp, model): prompt times by batch tokens, token times by batch size."""
+
+    file: str
+    label: str
+    provenance: RunProvenance
+    source: str
+    gpu: str
+    tp: int
+    model: str
+    prompt_tokens: tuple[float, ...]
+    prompt_ms: tuple[float, ...]
+    token_batch: tuple[float, ...]
+    token_ms: tuple[float, ...]
+    power_w: tuple[float, ...] = ()
+
+
+class _Problem(Exception):
+    """A field-level problem in the file being read (turned into a one-line SpecError)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+def _num(d: dict[str, Any], key: str, *, required: bool = False) -> float | None:
+    if key not in d or d[key] is None:
+        if required:
+            raise _Problem(key, "missing")
+        return None
+    v = d[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _Problem(key, f"must be a number, got {v!r}")
+    if not math.isfinite(float(v)):
+        raise _Problem(key, f"must be finite, got {v!r}")
+    if float(v) < 0:
+        raise _Problem(key, f"must be >= 0, got {v!r}")
+    return float(v)
+
+
+def _rate(d: dict[str, Any], key: str = "request_rate") -> float | None:
+    """``request_rate`` as a number, None for ``inf`` (all requests at t = 0) or when absent."""
+    v = d.get(key)
+    if v is None:
+        return None
+    if isinstance(v, str):
+        if v.strip().lower() in ("inf", "infinity"):
+            return None
+        try:
+            v = float(v)
+        except ValueError:
+            raise _Problem(key, f"must be a number or 'inf', got {v!r}") from None
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _Problem(key, f"must be a number or 'inf', got {v!r}")
+    if math.isinf(v):
+        return None
+    if v <= 0:
+        raise _Problem(key, f"must be > 0, got {v!r}")
+    return float(v)
+
+
+def _int_list(d: dict[str, Any], key: str) -> list[int] | None:
+    v = d.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, list) or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v):
+        raise _Problem(key, "must be a list of non-negative integers")
+    return list(v)
+
+
+def _check_order(metrics: dict[str, float], low: str, high: str, low_field: str, high_field: str) -> None:
+    if low in metrics and high in metrics and metrics[high] < metrics[low] * (1 - 1e-9):
+        raise _Problem(high_field, f"p99 {metrics[high]:g} is below the median {low_field} {metrics[low]:g}")
+
+
+def _percentile_ms(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=float), q)) * 1e3
+
+
+# ----------------------------------------------------------------------------------------------- JSON runs
+def _serving_record(rec: dict[str, Any], kind: Engine) -> dict[str, Any]:
+    """The fields of one vLLM / SGLang record, checked and normalised (see module notes for the names)."""
+    e2e_key = "p99_e2el_ms" if kind == "vllm" else "p99_e2e_latency_ms"
+    completed = _num(rec, "completed", required=True)
+    assert completed is not None
+    if completed < 1 or completed != int(completed):
+        raise _Problem("completed", f"must be a positive integer, got {rec['completed']!r}")
+    n_done = int(completed)
+    duration = _num(rec, "duration")
+    metrics: dict[str, float] = {}
+    for ours, theirs in (
+        ("request_throughput_rps", "request_throughput"),
+        ("output_tok_s", "output_throughput"),
+        ("ttft_p50_ms", "median_ttft_ms"),
+        ("ttft_p99_ms", "p99_ttft_ms"),
+        ("tpot_p50_ms", "median_tpot_ms"),
+        ("tpot_p99_ms", "p99_tpot_ms"),
+        ("e2e_p99_ms", e2e_key),
+    ):
+        v = _num(rec, theirs)
+        if v is not None:
+            metrics[ours] = v
+    if "request_throughput_rps" not in metrics:
+        raise _Problem("request_throughput", "missing")
+    if duration and duration > 0:
+        implied = n_done / duration
+        if abs(implied / metrics["request_throughput_rps"] - 1) > 0.02:
+            raise _Problem(
+                "request_throughput",
+                f"{metrics['request_throughput_rps']:g} req/s disagrees with completed / duration = {implied:g}",
+            )
+    _check_order(metrics, "ttft_p50_ms", "ttft_p99_ms", "median_ttft_ms", "p99_ttft_ms")
+    _check_order(metrics, "tpot_p50_ms", "tpot_p99_ms", "median_tpot_ms", "p99_tpot_ms")
+
+    ins, outs = _int_list(rec, "input_lens"), _int_list(rec, "output_lens")
+    per_request = ins is not None and outs is not None
+    if per_request:
+        assert ins is not None and outs is not None
+        if len(ins) != len(outs):
+            raise _Problem("output_lens", f"has {len(outs)} entries, input_lens has {len(ins)}")
+        errors = rec.get("errors")
+        ok = [
+            i for i, o in enumerate(outs) if o > 0 and not (isinstance(errors, list) and i < len(errors) and errors[i])
+        ]
+        if len(ok) != n_done:
+            raise _Problem("completed", f"{n_done} disagrees with {len(ok)} successful requests in output_lens")
+        ttfts = rec.get("ttfts")
+        itls = rec.get("itls")
+        if "e2e_p99_ms" not in metrics and isinstance(ttfts, list) and isinstance(itls, list):
+            if len(ttfts) != len(ins) or len(itls) != len(ins):
+                raise _Problem("ttfts", f"has {len(ttfts)} entries, input_lens has {len(ins)}")
+            e2e = [float(ttfts[i]) + float(sum(itls[i])) for i in ok]
+            metrics["e2e_p99_ms"] = _percentile_ms(e2e, 99)
+        input_tokens = [ins[i] for i in ok]
+        output_tokens = [outs[i] for i in ok]
+    else:
+        tin = _num(rec, "total_input_tokens", required=True)
+        tout = _num(rec, "total_output_tokens", required=True)
+        assert tin is not None and tout is not None
+        if tout <= 0:
+            raise _Problem("total_output_tokens", "must be > 0")
+        input_tokens = [max(1, round(tin / n_done))] * n_done
+        output_tokens = [max(1, round(tout / n_done))] * n_done
+    if "output_tok_s" in metrics and duration and duration > 0 and per_request:
+        implied = sum(output_tokens) / duration
+        if abs(implied / metrics["output_tok_s"] - 1) > 0.02:
+            raise _Problem(
+                "output_throughput", f"{metrics['output_tok_s']:g} tok/s disagrees with the arrays ({implied:g})"
+            )
+    conc = rec.get("max_concurrency")
+    if conc is not None and (not isinstance(conc, int) or isinstance(conc, bool) or conc < 1):
+        raise _Problem("max_concurrency", f"must be a positive integer or null, got {conc!r}")
+    burst = _num(rec, "burstiness") or 1.0
+    return {
+        "completed": n_done,
+        "input_tokens": tuple(input_tokens),
+        "output_tokens": tuple(output_tokens),
+        "per_request": per_request,
+        "request_rate_rps": _rate(rec),
+        "burstiness": burst,
+        "max_concurrency": conc,
+        "duration_s": duration,
+        "metrics": metrics,
+        "model_id": rec.get("model_id"),
+    }
+
+
+_UNIT_MS = {"ms": 1.0, "s": 1e3, "sec": 1e3, "us": 1e-3, "ns": 1e-6}
+
+
+def _find_key(obj: Any, key: str) -> Any:
+    """The first value stored under ``key`` anywhere in a nested mapping (breadth-first)."""
+    queue = [obj]
+    while queue:
+        cur = queue.pop(0)
+        if isinstance(cur, dict):
+            if key in cur and cur[key] is not None:
+                return cur[key]
+            queue.extend(v for _, v in sorted(cur.items(), key=lambda kv: str(kv[0])))
+    return None
+
+
+def _genai_perf(rec: dict[str, Any]) -> dict[str, Any]:
+    """A genai-perf / aiperf export (per-metric ``{unit, avg, p50, p99}`` records)."""
+
+    def stat(name: str, which: str, *, ms: bool = True, required: bool = False) -> float | None:
+        m = rec.get(name)
+        if m is None:
+            if required:
+                raise _Problem(name, "missing")
+            return None
+        if not isinstance(m, dict):
+            raise _Problem(name, "must be a {unit, avg, p50, p99, ...} record")
+        v = _num(m, which)
+        if v is None:
+            if required:
+                raise _Problem(f"{name}.{which}", "missing")
+            return None
+        if ms:
+            unit = str(m.get("unit", "ms")).lower()
+            if unit not in _UNIT_MS:
+                raise _Problem(f"{name}.unit", f"unknown time unit {unit!r} (expected ms, s, us or ns)")
+            v *= _UNIT_MS[unit]
+        return v
+
+    metrics: dict[str, float] = {}
+    for ours, name, which, ms in (
+        ("request_throughput_rps", "request_throughput", "avg", False),
+        ("output_tok_s", "output_token_throughput", "avg", False),
+        ("ttft_p50_ms", "time_to_first_token", "p50", True),
+        ("ttft_p99_ms", "time_to_first_token", "p99", True),
+        ("tpot_p50_ms", "inter_token_latency", "p50", True),
+        ("tpot_p99_ms", "inter_token_latency", "p99", True),
+        ("e2e_p99_ms", "request_latency", "p99", True),
+    ):
+        v = stat(name, which, ms=ms, required=ours == "request_throughput_rps")
+        if v is not None:
+            metrics[ours] = v
+    _check_order(metrics, "ttft_p50_ms", "ttft_p99_ms", "time_to_first_token.p50", "time_to_first_token.p99")
+    _check_order(metrics, "tpot_p50_ms", "tpot_p99_ms", "inter_token_latency.p50", "inter_token_latency.p99")
+    isl = stat("input_sequence_length", "avg", ms=False, required=True)
+    osl = stat("output_sequence_length", "avg", ms=False, required=True)
+    assert isl is not None and osl is not None
+    count = stat("request_count", "avg", ms=False)
+    if count is None and isinstance(rec.get("request_count"), (int, float)):
+        count = float(rec["request_count"])
+    cfg = rec.get("input_config", {})
+    conc = _find_key(cfg, "concurrency")
+    rate = _find_key(cfg, "request_rate")
+    duration = None
+    if count is None:
+        dur = _find_key(cfg, "benchmark_duration") or _find_key(rec, "duration_seconds")
+        if isinstance(dur, (int, float)) and dur > 0:
+            duration = float(dur)
+            count = round(metrics["request_throughput_rps"] * duration)
+    if count is None or count < 1:
+        raise _Problem("request_count", "missing (needed to replay the run)")
+    n = int(count)
+    if duration is None:
+        duration = n / metrics["request_throughput_rps"] if metrics["request_throughput_rps"] > 0 else None
+    if conc is not None and (not isinstance(conc, int) or isinstance(conc, bool) or conc < 1):
+        raise _Problem("input_config.concurrency", f"must be a positive integer, got {conc!r}")
+    return {
+        "completed": n,
+        "input_tokens": (max(1, round(isl)),) * n,
+        "output_tokens": (max(1, round(osl)),) * n,
+        "per_request": False,
+        "request_rate_rps": _rate({"request_rate": rate}) if rate is not None else None,
+        "burstiness": 1.0,
+        "max_concurrency": conc,
+        "duration_s": duration,
+        "metrics": metrics,
+        "model_id": _find_key(cfg, "model_names") or _find_key(cfg, "model"),
+    }
+
+
+def _kind_of(rec: dict[str, Any]) -> Engine | None:
+    if isinstance(rec.get("time_to_first_token"), dict) or isinstance(rec.get("request_throughput"), dict):
+        return "genai-perf"
+    if "request_throughput" in rec and "completed" in rec:
+        sglang_keys = ("p99_e2e_latency_ms", "median_e2e_latency_ms", "total_output_tokens_retokenized")
+        return "sglang" if any(k in rec for k in sglang_keys) else "vllm"
+    return None
+
+
+# ----------------------------------------------------------------------------------------------- descriptions
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.stem + ".meta.yaml")
+
+
+def describe(path: Path, cli: dict[str, Any]) -> RunDescription:
+    """The file's description: the sidecar's keys, then the command-line values (which win)."""
+    name = display_path(path)
+    data: dict[str, Any] = {}
+    side = _sidecar(path)
+    if side.exists():
+        try:
+            raw = yaml.safe_load(side.read_text())
+        except yaml.YAMLError as exc:
+            raise SpecError.single(display_path(side), "", f"invalid YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise SpecError.single(display_path(side), "", "must be a mapping (gpu, tp, model, ...)")
+        data.update(raw)
+    data.update({k: v for k, v in cli.items() if v is not None})
+    for req in ("gpu", "tp", "model"):
+        if req not in data:
+            raise SpecError.single(name, req, f"not described: pass --{req} or put '{req}:' in {display_path(side)}")
+    try:
+        return RunDescription.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise SpecError.single(display_path(side) if side.exists() else name, where, err["msg"]) from None
+
+
+def _canonical(db: ProfileDB, desc: RunDescription, name: str, model_id: Any) -> tuple[str, str]:
+    gpu = db.resolve_gpu(desc.gpu)
+    if gpu is None:
+        raise SpecError.single(name, "gpu", f"unknown GPU '{desc.gpu}'{did_you_mean(desc.gpu, list(db.gpus))}")
+    model = db.resolve_model(desc.model)
+    if model is None:
+        raise SpecError.single(
+            name, "model", f"unknown model '{desc.model}'{did_you_mean(desc.model, list(db.models))}"
+        )
+    if isinstance(model_id, str) and model_id:
+        tail = model_id.rstrip("/").split("/")[-1]
+        found = db.resolve_model(tail)
+        if found is not None and found != model:
+            raise SpecError.single(name, "model_id", f"'{model_id}' is {found}, but the run is described as {model}")
+    return gpu, model
+
+
+# ----------------------------------------------------------------------------------------------- entry points
+def load_runs(path: Path, db: ProfileDB, cli: dict[str, Any] | None = None) -> list[MeasuredRun | IterationTable]:
+    """Every run in ``path`` (a JSONL file may hold several), typed and checked; SpecError (exit 2) otherwise."""
+    name = display_path(path)
+    if not path.is_file():
+        raise SpecError.single(name, "", "benchmark file not found")
+    desc = describe(path, cli or {})
+    if path.suffix.lower() == ".csv":
+        return [_iteration_csv(path, name, desc, db)]
+    text = path.read_text()
+    records: list[tuple[str, dict[str, Any]]] = []
+    if path.suffix.lower() == ".jsonl":
+        for i, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SpecError.single(name, f"line {i}", f"invalid JSON: {exc.msg}", i) from None
+            if not isinstance(obj, dict):
+                raise SpecError.single(name, f"line {i}", "each line must be a JSON object", i)
+            records.append((f"{name}#{i}", obj))
+    else:
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError.single(name, "", f"invalid JSON: {exc.msg}", exc.lineno) from None
+        if not isinstance(obj, dict):
+            raise SpecError.single(name, "", "a benchmark result must be a JSON object")
+        records.append((name, obj))
+    if not records:
+        raise SpecError.single(name, "", "no benchmark records in the file")
+    runs: list[MeasuredRun | IterationTable] = []
+    for label, rec in records:
+        kind = _kind_of(rec)
+        if kind is None:
+            raise SpecError.single(
+                label,
+                "",
+                "unrecognised benchmark format (expected vLLM / SGLang result JSON with 'completed' and "
+                "'request_throughput', a genai-perf / aiperf export, or an iteration CSV)",
+            )
+        try:
+            fields = _genai_perf(rec) if kind == "genai-perf" else _serving_record(rec, kind)
+        except _Problem as p:
+            raise SpecError.single(label, p.field, p.message) from None
+        gpu, model = _canonical(db, desc, label, fields.pop("model_id"))
+        if desc.request_rate is not None:
+            fields["request_rate_rps"] = desc.request_rate
+        if desc.max_concurrency is not None:
+            fields["max_concurrency"] = desc.max_concurrency
+        runs.append(
+            MeasuredRun(
+                file=name,
+                label=desc.label or label,
+                engine=kind,
+                provenance=desc.provenance,
+                source=desc.source,
+                gpu=gpu,
+                tp=desc.tp,
+                model=model,
+                limits=desc.engine,
+                **fields,
+            )
+        )
+    return runs
+
+
+ITERATION_COLUMNS = ("batch_size", "tokens", "prompt_ms", "token_ms")
+
+
+def _iteration_csv(path: Path, name: str, desc: RunDescription, db: ProfileDB) -> IterationTable:
+    try:
+        df = pd.read_csv(path, comment="#")
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise SpecError.single(name, "", f"cannot read CSV: {exc}") from None
+    missing = [c for c in ("tokens",) if c not in df.columns]
+    if missing or ("prompt_ms" not in df.columns and "token_ms" not in df.columns):
+        need = ", ".join(missing) or "prompt_ms or token_ms"
+        raise SpecError.single(
+            name, "", f"missing column(s): {need} (columns: {', '.join(ITERATION_COLUMNS)}[, power_w])"
+        )
+    for col in ("batch_size", "tokens", "prompt_ms", "token_ms", "power_w"):
+        if col not in df.columns:
+            continue
+        vals = pd.to_numeric(df[col], errors="coerce")
+        bad = df.index[(vals.isna() & df[col].notna()) | (vals < 0)]
+        if len(bad):
+            row = int(bad[0])
+            raise SpecError.single(
+                name, f"row {row + 1}.{col}", f"must be a number >= 0, got {df[col].iloc[row]!r}", row + 2
+            )
+        df[col] = vals
+    if "batch_size" not in df.columns:
+        df["batch_size"] = df["tokens"]
+    p = df[df.get("prompt_ms", pd.Series(dtype=float)).notna()] if "prompt_ms" in df.columns else df.iloc[0:0]
+    t = df[df["token_ms"].notna()] if "token_ms" in df.columns else df.iloc[0:0]
+    gpu, model = _canonical(db, desc, name, None)
+    return IterationTable(
+        file=name,
+        label=desc.label or name,
+        provenance=desc.provenance,
+        source=desc.source,
+        gpu=gpu,
+        tp=desc.tp,
+        model=model,
+        prompt_tokens=tuple(float(v) for v in p["tokens"]),
+        prompt_ms=tuple(float(v) for v in p["prompt_ms"]),
+        token_batch=tuple(float(v) for v in t["batch_size"]),
+        token_ms=tuple(float(v) for v in t["token_ms"]),
+        power_w=tuple(float(v) for v in df["power_w"].dropna()) if "power_w" in df.columns else (),
+    )
+
+
+def load_all(
+    paths: list[Path], db: ProfileDB, cli: dict[str, Any] | None = None
+) -> tuple[list[MeasuredRun], list[IterationTable]]:
+    """Every run of every file, split into end-to-end runs and iteration tables (file order kept)."""
+    runs: list[MeasuredRun] = []
+    tables: list[IterationTable] = []
+    for p in paths:
+        for r in load_runs(p, db, cli):
+            (runs if isinstance(r, MeasuredRun) else tables).append(r)  # type: ignore[arg-type]
+    return runs, tables

@@ -1,0 +1,146 @@
+"""Replay a measured run's own requests through our simulator and compute the figures the benchmark reports.
+
+The serving instance is one model instance of (gpu, tp) running both phases with mixed batching: the splitwise
+simulator's baseline pool (``BOTH``), the same engine ``plan splitwise`` judges its baseline designs with, fed with
+the run's per-request input and output lengths (or its mean lengths when the file saved no arrays).
+
+How requests are sent, as the benchmark clients do it:
+
+* ``request_rate`` finite: arrivals with gamma-distributed gaps of mean ``1 / rate`` and shape ``burstiness``
+  (shape 1 = Poisson), the first at t = 0, from a seeded generator (the client's own draws are not saved, so the
+  replay uses its own, deterministic for a seed); ``inf``: every request at t = 0.
+* ``max_concurrency`` C (closed loop): the first C requests are sent at once (or at their own times), and each
+  completion (or out-of-memory refusal) releases the next request, as the clients' semaphore does. This is exact:
+  :class:`ClosedLoopEngine` releases arrivals from the simulator's own completion events.
+
+Figures, as vLLM / SGLang compute them: request throughput = completed / (last completion), output tok/s likewise,
+TTFT percentiles over requests, TPOT = (E2E - TTFT) / (output - 1) over requests with more than one output token,
+E2E p99; percentiles interpolate linearly (numpy's default, the clients' choice).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.calibrate.ingest import MeasuredRun
+from planner.calibrate.itermodel import Hardware
+from planner.sim.events import Kind
+from planner.splitwise.perf import lookup_list
+from planner.splitwise.sim import BOTH, InstanceType, SimConfig, SimResult, SplitwiseEngine
+
+#: KV transfer never happens in a one-instance replay; any positive bandwidth will do.
+_NO_TRANSFER_BYTES_S = 1e15
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Predicted figures of one run (keys of :data:`planner.calibrate.ingest.METRICS`), and replay diagnostics."""
+
+    metrics: dict[str, float]
+    oom: int
+
+
+def arrivals(run: MeasuredRun, seed: int) -> np.ndarray:
+    """Send times the client would draw at the run's rate (see module notes); zeros for rate ``inf``."""
+    n = len(run.input_tokens)
+    if run.request_rate_rps is None:
+        return np.zeros(n)
+    rng = np.random.default_rng(seed)
+    gaps = rng.gamma(shape=run.burstiness, scale=1.0 / (run.request_rate_rps * run.burstiness), size=n)
+    return np.concatenate([[0.0], np.cumsum(gaps[:-1])])
+
+
+class ClosedLoopEngine(SplitwiseEngine):
+    """The splitwise engine fed by a closed-loop client: at most ``concurrency`` requests in flight, in order.
+
+    ``arrival_s`` holds the earliest send times (the open-loop schedule); a request is sent at the later of that and
+    the completion that frees its slot, and ``arrival_s`` is overwritten with the actual send times, so the engine's
+    TTFT and E2E are measured from the send, as the client measures them.
+    """
+
+    def __init__(
+        self,
+        arrival_s: np.ndarray,
+        prompt: np.ndarray,
+        output: np.ndarray,
+        pools: list[tuple[int, InstanceType, int]],
+        cfg: SimConfig,
+        concurrency: int,
+    ) -> None:
+        super().__init__(arrival_s, prompt, output, pools, cfg)
+        self.concurrency = concurrency
+        self.freed = 0
+
+    def _send(self, r: int, t: float) -> None:
+        when = max(self.arr[r], t)
+        self.arr[r] = when
+        self.arrival_s[r] = when
+        self.push(when, Kind.ARRIVAL, r)
+
+    def release_next(self, r: int, t: float) -> None:
+        if r + 1 < min(self.concurrency, self.n):
+            self._send(r + 1, t)
+
+    def _free_slot(self, t: float) -> None:
+        self.freed += 1
+        nxt = self.concurrency + self.freed - 1
+        if nxt < self.n:
+            self._send(nxt, t)
+
+    def on_arrival(self, r: int, t: float) -> None:
+        refused = self.oom
+        super().on_arrival(r, t)
+        if self.oom > refused:  # the server refused it: the client's slot frees at once
+            self._free_slot(t)
+
+    def finish(self, r: int, t: float) -> None:
+        super().finish(r, t)
+        self._free_slot(t)
+
+
+def replay(run: MeasuredRun, hw: Hardware, seed: int = 0) -> Prediction:
+    """Simulate ``run`` on ``hw`` and return the figures the benchmark would have reported."""
+    inp = np.asarray(run.input_tokens, dtype=np.int64)
+    out = np.asarray(run.output_tokens, dtype=np.int64)
+    n = inp.shape[0]
+    lim = run.limits
+    cfg = SimConfig(
+        kv_bytes_per_token=float(hw.model.kv_bytes_per_token),
+        max_batch_tokens=lim.max_batch_tokens,
+        max_batch_requests=lim.max_batch_requests,
+    )
+    size = lim.max_batch_tokens + lim.max_batch_requests + int(inp.max()) + 2
+    typ = InstanceType(
+        name=f"{hw.tp}x{hw.gpu}",
+        prompt_s=lookup_list(hw.prompt, size),
+        token_s=lookup_list(hw.token, lim.max_batch_requests + 1),
+        kv_capacity_tokens=hw.kv_capacity_tokens,
+        link_bytes_s=_NO_TRANSFER_BYTES_S,
+    )
+    pools = [(BOTH, typ, 1)]
+    send = arrivals(run, seed)
+    res: SimResult
+    if run.max_concurrency is not None and run.max_concurrency < n:
+        res = ClosedLoopEngine(send, inp, out, pools, cfg, run.max_concurrency).run()
+    else:
+        res = SplitwiseEngine(send, inp, out, pools, cfg).run()
+    ok = np.isfinite(res.e2e_s)
+    metrics: dict[str, float] = {}
+    if ok.any():
+        finish = float(np.max((send + res.e2e_s)[ok]))
+        if finish > 0:
+            metrics["request_throughput_rps"] = float(ok.sum()) / finish
+            metrics["output_tok_s"] = float(out[ok].sum()) / finish
+        ttft = res.ttft_s[ok] * 1e3
+        e2e = res.e2e_s[ok] * 1e3
+        metrics["ttft_p50_ms"] = float(np.percentile(ttft, 50))
+        metrics["ttft_p99_ms"] = float(np.percentile(ttft, 99))
+        multi = out[ok] > 1
+        if multi.any():
+            tpot = (e2e[multi] - ttft[multi]) / (out[ok][multi] - 1)
+            metrics["tpot_p50_ms"] = float(np.percentile(tpot, 50))
+            metrics["tpot_p99_ms"] = float(np.percentile(tpot, 99))
+        metrics["e2e_p99_ms"] = float(np.percentile(e2e, 99))
+    return Prediction(metrics=metrics, oom=int(res.oom))
