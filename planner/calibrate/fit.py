@@ -4,8 +4,9 @@ End-to-end runs (vLLM / SGLang / genai-perf files) are fitted *through the simul
 
     sum over runs r, figures m measured in r of  log( replay(r; theta)[m] / measured[r][m] )^2
 
-(scipy ``least_squares``, trust-region reflective, over log theta so every parameter stays positive and is scaled
-alike; finite differences with a step of :data:`DIFF_STEP` in log theta because the simulator is piecewise smooth). Log ratios weigh a 10 % miss on a 20 ms TPOT
+(scipy ``least_squares``, trust-region reflective, over log theta so every parameter stays positive and is
+scaled alike; finite differences with a step of :data:`DIFF_STEP` in log theta because the simulator is piecewise
+smooth). Log ratios weigh a 10 % miss on a 20 ms TPOT
 and on a 20 s E2E alike, and penalise over- and under-prediction symmetrically. Iteration tables (CSV rows, or the
 shipped Splitwise table) are fitted directly: prompt rows to ``prompt_ms(x)``, token rows to ``token_ms(b)``, in the
 same log-ratio sense. Both kinds pool into one fit per (gpu, tp, model).

@@ -9,10 +9,10 @@ Field names differ between architectures; the first present name wins:
 | ``attention_heads`` | ``num_attention_heads``, ``n_head`` |
 | ``kv_heads`` | ``num_key_value_heads`` (GQA), 1 when ``multi_query``, else ``attention_heads`` (MHA) |
 | ``head_dim`` | ``head_dim`` when it differs from hidden / heads (Gemma, Qwen3): the KV bytes use it |
-| ``intermediate_size`` | ``moe_intermediate_size`` for MoE experts, else ``intermediate_size``, ``ffn_hidden_size``, ``n_inner``, 4 x hidden |
-| ``experts``, ``experts_per_token`` | ``num_local_experts`` / ``num_experts`` / ``n_routed_experts``; ``num_experts_per_tok`` |
+| ``intermediate_size`` | MoE: ``moe_intermediate_size``; else ``intermediate_size``, ``ffn_hidden_size``, ``n_inner`` |
+| ``experts`` | ``num_local_experts``, ``num_experts``, ``n_routed_experts`` (per-token: ``num_experts_per_tok``) |
 | ``dtype_bytes`` | ``torch_dtype`` / ``dtype``: bfloat16 / float16 2, float32 4, float8 1 |
-| ``mlp`` | ``gated`` for SiLU / SwiGLU / GeGLU families (``hidden_act`` silu, or a LLaMA-like ``model_type``), else ``plain`` |
+| ``mlp`` | ``gated`` for SiLU / SwiGLU / GeGLU (``hidden_act``, or a LLaMA-like ``model_type``), else ``plain`` |
 
 ``params_b`` is computed from the architecture (layers x per-layer parameters with every expert, plus the
 embedding and, unless tied, the output projection), and the entry's ``source`` says so. KV bytes per token and layer
@@ -102,7 +102,7 @@ def model_entry(config: dict[str, Any], name: str, file: str) -> dict[str, Any]:
     if experts > 1:
         entry["experts"] = experts
         entry["experts_per_token"] = min(per_tok, experts)
-    probe = ModelProfile.model_validate({"name": name, "params_b": 1.0, "source": "probe", **entry})
+    probe = _validated(name, {"params_b": 1.0, "source": "probe", **entry}, file)
     tied = bool(cfg.get("tie_word_embeddings", False))
     params = probe.layer_params * layers + vocab * hidden * (1 if tied else 2)
     entry["params_b"] = round(params / 1e9, 3)
@@ -111,12 +111,16 @@ def model_entry(config: dict[str, Any], name: str, file: str) -> dict[str, Any]:
     entry["source"] = (
         f"{file} (Hugging Face config.json, model_type {model_type}{moe}; params_b computed from the architecture)"
     )
+    _validated(name, entry, file)
+    return entry
+
+
+def _validated(name: str, entry: dict[str, Any], file: str) -> ModelProfile:
     try:
-        ModelProfile.model_validate({"name": name, **entry})
+        return ModelProfile.model_validate({"name": name, **entry})
     except ValidationError as exc:
         err = exc.errors()[0]
         raise SpecError.single(file, ".".join(str(p) for p in err["loc"]) or name, err["msg"]) from None
-    return entry
 
 
 def add_model(config_path: Path, name: str, profiles: Path) -> tuple[Path, dict[str, Any]]:

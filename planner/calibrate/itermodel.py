@@ -12,7 +12,7 @@ simulator, ``plan splitwise`` and ``plan simulate`` consume calibrated rows exac
 
 | symbol | code | unit |
 |---|---|---|
-| p0, p1, p2 | ``prompt_base_ms``, ``prompt_ms_per_ktok``, ``prompt_ms_per_ktok2`` | ms, ms/1k tokens, ms/(1k tokens)^2 |
+| p0, p1, p2 | ``prompt_base_ms``, ``prompt_ms_per_ktok``, ``prompt_ms_per_ktok2`` | ms, ms/1k tok, ms/(1k tok)^2 |
 | t0, t1 | ``token_base_ms``, ``token_ms_per_100seq`` | ms, ms/100 sequences |
 """
 
@@ -101,9 +101,9 @@ def perf_hardware_name(db: ProfileDB, gpu: str, tp: int) -> tuple[str, dict[str,
     for _name, entry in sorted(db.catalog("machines").items()):
         if not isinstance(entry, dict):
             continue
-        if db.resolve_gpu(str(entry.get("gpu", ""))) == gpu and int(entry.get("tp") or entry.get("gpus") or 0) == tp:
-            if entry.get("perf_hardware") and not entry.get("derive_from"):
-                return str(entry["perf_hardware"]), entry
+        same = db.resolve_gpu(str(entry.get("gpu", ""))) == gpu and int(entry.get("tp") or entry.get("gpus") or 0) == tp
+        if same and entry.get("perf_hardware") and not entry.get("derive_from"):
+            return str(entry["perf_hardware"]), entry
     return gpu.lower(), None
 
 

@@ -125,7 +125,9 @@ def synthesize(
             "tp": tp,
             "model": model,
             "provenance": "synthetic",
-            "source": f"synthetic: llmplan calibrate.synthetic (known model {known.as_dict()}, noise {noise:g}, seed {seed})",
+            "source": (
+                f"synthetic: llmplan calibrate.synthetic (known model {known.as_dict()}, noise {noise:g}, seed {seed})"
+            ),
         }
         path.with_name(path.stem + ".meta.yaml").write_text(yaml.safe_dump(side, sort_keys=True))
         paths.append(path)

@@ -36,7 +36,7 @@ HELIX_DECODE_GRID = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 _META = {
     "splitwise_perf": {
-        "description": "Splitwise iteration time (ms) by batch tokens, prompt and token phase, per model / hardware / TP",
+        "description": "Splitwise iteration time (ms) by batch tokens, prompt and token phase, per model/hardware/TP",
         "keys": ["model", "hardware", "tp", "batch_tokens"],
         "units": {"batch_tokens": "tokens", "prompt_ms": "ms", "token_ms": "ms", "samples": "runs"},
         "licence": "calibrated by plan calibrate from the user's own benchmark files",

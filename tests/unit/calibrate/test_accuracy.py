@@ -1,0 +1,41 @@
+"""Accuracy: leave-one-out reports the noise the synthetic files carry, not less; the shipped profile misses more."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from planner.calibrate.accuracy import errors, leave_one_out, predict_current
+from planner.calibrate.ingest import METRICS, load_all
+
+NOISE = 0.02  # scripts/gen_synthetic_benchmarks.py default
+EXPECTED_MEAN_ABS = NOISE * math.sqrt(2 / math.pi)  # E|N(0, s)| = s sqrt(2/pi)
+
+
+def test_errors_are_signed_ratios():
+    assert errors({"ttft_p50_ms": 100.0, "e2e_p99_ms": 0.0}, {"ttft_p50_ms": 110.0, "e2e_p99_ms": 5.0}) == {
+        "ttft_p50_ms": pytest.approx(0.1)
+    }
+
+
+@pytest.fixture(scope="module")
+def runs(synthetic_files, profile_db):
+    return load_all(synthetic_files, profile_db)[0]
+
+
+def test_leave_one_out_reports_the_noise_level(runs, profile_db):
+    rep = leave_one_out(runs, profile_db)
+    assert rep.mode == "loo" and len(rep.runs) == len(runs)
+    assert {a.metric for a in rep.aggregate} == set(METRICS)
+    overall = rep.overall_mean_abs()
+    assert overall is not None
+    # not less than the noise (a model cannot predict noise it has not seen), and not much more
+    assert 0.7 * EXPECTED_MEAN_ABS < overall < 1.6 * EXPECTED_MEAN_ABS, overall
+
+
+def test_current_profile_is_judged_too(runs, profile_db):
+    rep = predict_current(runs, profile_db)
+    assert all(r.rests_on.startswith("measured: splitwise_perf.csv (h100-80gb, tp 8)") for r in rep.runs)
+    worst = rep.worst_mean_abs()
+    assert worst is not None and worst[1] > 0.1  # the shipped H100 curves are not the synthetic known model

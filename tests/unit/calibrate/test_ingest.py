@@ -1,0 +1,154 @@
+"""Ingest: every supported format is read into the same figures; bad files get one line naming file and field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from planner.calibrate.ingest import IterationTable, MeasuredRun, load_runs
+from planner.errors import SpecError
+from tests.unit.calibrate.conftest import vllm_record, write_json
+
+
+def _one(path: Path, db, cli=None) -> MeasuredRun:
+    runs = load_runs(path, db, cli)
+    assert len(runs) == 1 and isinstance(runs[0], MeasuredRun)
+    return runs[0]
+
+
+def _error(path: Path, db, cli=None) -> str:
+    with pytest.raises(SpecError) as exc:
+        load_runs(path, db, cli)
+    assert len(exc.value.lines()) == 1
+    return exc.value.lines()[0]
+
+
+def test_vllm_with_arrays(tmp_path, profile_db):
+    run = _one(write_json(tmp_path, "v.json", vllm_record()), profile_db)
+    assert run.engine == "vllm" and run.per_request
+    assert (run.gpu, run.tp, run.model) == ("H100-80G", 8, "llama2-70b")
+    assert run.request_rate_rps is None and run.max_concurrency == 2
+    assert run.input_tokens == (100,) * 4 and run.output_tokens == (10,) * 4
+    assert run.metrics["request_throughput_rps"] == 2.0
+    assert run.metrics["ttft_p99_ms"] == 80.0 and run.metrics["tpot_p50_ms"] == 20.0
+    # E2E p99 was not among --percentile-metrics: computed from ttfts + itls (230, 230, 230, 305 ms; numpy p99)
+    assert run.metrics["e2e_p99_ms"] == pytest.approx(230 + 0.97 * 75)
+
+
+def test_vllm_summary_only_uses_mean_lengths(tmp_path, profile_db):
+    rec = vllm_record(p99_e2el_ms=400.0, request_rate=4.0)
+    for k in ("input_lens", "output_lens", "ttfts", "itls", "errors"):
+        rec.pop(k)
+    run = _one(write_json(tmp_path, "v.json", rec), profile_db)
+    assert not run.per_request and run.input_tokens == (100,) * 4 and run.output_tokens == (10,) * 4
+    assert run.request_rate_rps == 4.0 and run.metrics["e2e_p99_ms"] == 400.0
+
+
+def test_failed_requests_are_not_replayed(tmp_path, profile_db):
+    rec = vllm_record(completed=3, request_throughput=1.5, output_throughput=15.0)
+    rec["output_lens"] = [10, 10, 0, 10]
+    rec["errors"] = ["", "", "timeout", ""]
+    run = _one(write_json(tmp_path, "v.json", rec), profile_db)
+    assert run.completed == 3 and len(run.input_tokens) == 3
+
+
+def test_sglang_jsonl_holds_several_runs(tmp_path, profile_db):
+    lines = []
+    for rate in (1.0, 2.0):
+        lines.append(
+            json.dumps(
+                {
+                    "backend": "sglang",
+                    "dataset_name": "random",
+                    "request_rate": rate,
+                    "max_concurrency": None,
+                    "random_input_len": 1024,
+                    "random_output_len": 128,
+                    "duration": 100.0,
+                    "completed": 100 * rate,
+                    "total_input_tokens": 102400 * rate,
+                    "total_output_tokens": 12800 * rate,
+                    "total_output_tokens_retokenized": 12800 * rate,
+                    "request_throughput": rate,
+                    "input_throughput": 1024 * rate,
+                    "output_throughput": 128 * rate,
+                    "mean_e2e_latency_ms": 3000.0,
+                    "median_e2e_latency_ms": 2900.0,
+                    "p99_e2e_latency_ms": 4000.0,
+                    "median_ttft_ms": 100.0,
+                    "p99_ttft_ms": 300.0,
+                    "median_tpot_ms": 22.0,
+                    "p99_tpot_ms": 30.0,
+                }  # fmt: skip
+            )
+        )
+    p = tmp_path / "sg.jsonl"
+    p.write_text("\n".join(lines) + "\n")
+    runs = load_runs(p, profile_db, {"gpu": "h100", "tp": 8, "model": "llama-2-70b"})
+    assert [r.engine for r in runs] == ["sglang", "sglang"]
+    assert [r.label for r in runs] == [f"{p}#1", f"{p}#2"]
+    assert runs[1].completed == 200 and runs[1].request_rate_rps == 2.0
+    assert runs[0].metrics["e2e_p99_ms"] == 4000.0 and runs[0].input_tokens[0] == 1024
+
+
+def test_genai_perf_export(tmp_path, profile_db):
+    rec = {
+        "request_throughput": {"unit": "requests/sec", "avg": 2.5},
+        "output_token_throughput": {"unit": "tokens/sec", "avg": 500.0},
+        "time_to_first_token": {"unit": "ms", "avg": 60.0, "p50": 55.0, "p99": 120.0},
+        "inter_token_latency": {"unit": "ms", "avg": 21.0, "p50": 20.0, "p99": 26.0},
+        "request_latency": {"unit": "ms", "avg": 4200.0, "p50": 4100.0, "p99": 5000.0},
+        "input_sequence_length": {"unit": "tokens", "avg": 512.0},
+        "output_sequence_length": {"unit": "tokens", "avg": 200.0},
+        "request_count": {"unit": "count", "avg": 100},
+        "input_config": {"loadgen": {"concurrency": 8}},
+    }
+    run = _one(write_json(tmp_path, "profile_export_genai_perf.json", rec), profile_db)
+    assert run.engine == "genai-perf" and run.completed == 100 and run.max_concurrency == 8
+    assert run.input_tokens[0] == 512 and run.output_tokens[0] == 200
+    assert run.metrics == {
+        "request_throughput_rps": 2.5, "output_tok_s": 500.0, "ttft_p50_ms": 55.0, "ttft_p99_ms": 120.0,
+        "tpot_p50_ms": 20.0, "tpot_p99_ms": 26.0, "e2e_p99_ms": 5000.0,
+    }  # fmt: skip
+
+
+def test_iteration_csv(tmp_path, profile_db):
+    p = tmp_path / "iters.csv"
+    p.write_text("batch_size,tokens,prompt_ms,token_ms,power_w\n1,512,40,,600\n8,8,,25,450\n1,2048,130,,680\n")
+    (t,) = load_runs(p, profile_db, {"gpu": "A100-80G", "tp": 4, "model": "llama2-70b"})
+    assert isinstance(t, IterationTable)
+    assert t.prompt_tokens == (512.0, 2048.0) and t.prompt_ms == (40.0, 130.0)
+    assert t.token_batch == (8.0,) and t.token_ms == (25.0,) and t.power_w == (600.0, 450.0, 680.0)
+
+
+@pytest.mark.parametrize(
+    ("rec", "describe", "expected"),
+    [
+        ({"hello": 1}, True, "v.json: <root>: unrecognised benchmark format"),
+        (vllm_record(request_throughput=3.0), True, "v.json: request_throughput: 3 req/s disagrees with completed"),
+        (vllm_record(completed=3, request_throughput=1.5), True, "v.json: completed: 3 disagrees with 4 successful"),
+        (vllm_record(p99_ttft_ms=10.0), True, "v.json: p99_ttft_ms: p99 10 is below the median median_ttft_ms 50"),
+        (vllm_record(model_id="meta-llama/Llama-3.1-70B"), True, "v.json: model_id: 'meta-llama/Llama-3.1-70B' is"),
+        (vllm_record(output_lens=[10, 10, 10]), True, "v.json: output_lens: has 3 entries, input_lens has 4"),
+        (vllm_record(duration="long"), True, "v.json: duration: must be a number, got 'long'"),
+        (vllm_record(), False, "v.json: gpu: not described: pass --gpu or put 'gpu:' in"),
+    ],
+)
+def test_bad_files_name_file_and_field(tmp_path, profile_db, rec, describe, expected):
+    msg = _error(write_json(tmp_path, "v.json", rec, describe=describe), profile_db)
+    assert expected in msg, msg
+    assert msg.startswith(str(tmp_path / "v.json")) or msg.startswith(str(tmp_path / "v.meta.yaml"))
+
+
+def test_unknown_gpu_suggests(tmp_path, profile_db):
+    p = write_json(tmp_path, "v.json", vllm_record(), describe=False)
+    msg = _error(p, profile_db, {"gpu": "H100-80", "tp": 8, "model": "llama2-70b"})
+    assert "gpu: unknown GPU 'H100-80' (did you mean 'H100-80G'?)" in msg
+
+
+def test_sidecar_bad_value(tmp_path, profile_db):
+    p = write_json(tmp_path, "v.json", vllm_record(), describe=False)
+    p.with_name("v.meta.yaml").write_text("gpu: H100-80G\ntp: 0\nmodel: llama2-70b\n")
+    assert "v.meta.yaml: tp: Input should be greater than 0" in _error(p, profile_db)

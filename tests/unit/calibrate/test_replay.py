@@ -1,0 +1,75 @@
+"""Replay: hand-checkable runs on constant iteration times, open and closed loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from planner.calibrate.ingest import EngineLimits, MeasuredRun
+from planner.calibrate.itermodel import Hardware
+from planner.calibrate.replay import ClosedLoopEngine, arrivals, replay
+from planner.splitwise.perf import Curve, lookup_list
+from planner.splitwise.sim import BOTH, InstanceType, SimConfig
+
+
+def _hw(profile_db, prompt_s: float = 0.1, token_s: float = 0.02) -> Hardware:
+    model = profile_db.model("llama2-70b")
+    flat = (1.0, 100000.0)
+    return Hardware("H100-80G", 8, model, Curve(flat, (prompt_s, prompt_s)), Curve(flat, (token_s, token_s)),
+                    1_000_000, "synthetic", "constant curves", "h100-80gb")  # fmt: skip
+
+
+def _run(n: int, concurrency: int | None, rate: float | None = None, out: int = 11) -> MeasuredRun:
+    return MeasuredRun(
+        file="t", label="t", engine="vllm", provenance="synthetic", source="", gpu="H100-80G", tp=8,
+        model="llama2-70b", limits=EngineLimits(), completed=n, input_tokens=(100,) * n, output_tokens=(out,) * n,
+        per_request=True, request_rate_rps=rate, max_concurrency=concurrency, metrics={},
+    )  # fmt: skip
+
+
+def test_closed_loop_one_at_a_time(profile_db):
+    # C = 1: each request waits for the previous: 0.1 s prompt + 10 decodes x 0.02 s = 0.3 s each, 0.9 s in all.
+    m = replay(_run(3, 1), _hw(profile_db)).metrics
+    assert m["request_throughput_rps"] == pytest.approx(3 / 0.9)
+    assert m["output_tok_s"] == pytest.approx(33 / 0.9)
+    assert m["ttft_p50_ms"] == pytest.approx(100.0) and m["ttft_p99_ms"] == pytest.approx(100.0)
+    assert m["tpot_p50_ms"] == pytest.approx(20.0) and m["e2e_p99_ms"] == pytest.approx(300.0)
+
+
+def test_all_at_once(profile_db):
+    # rate inf: both requests arrive at t = 0. The engine starts request 0's prompt on its arrival (0.1 s), then
+    # request 1's prompt in a mixed batch with request 0's first decode (0.1 s x 1.1 = 0.11 s, TTFT 0.21 s), then
+    # 9 (request 0) and 10 (request 1) decode iterations of 0.02 s: E2E 0.39 s and 0.41 s.
+    m = replay(_run(2, None), _hw(profile_db)).metrics
+    assert m["ttft_p50_ms"] == pytest.approx((100 + 210) / 2)
+    assert m["ttft_p99_ms"] == pytest.approx(100 + 0.99 * 110)
+    assert m["tpot_p50_ms"] == pytest.approx((29 + 20) / 2)  # (390 - 100) / 10 and (410 - 210) / 10
+    assert m["e2e_p99_ms"] == pytest.approx(390 + 0.99 * 20)
+    assert m["request_throughput_rps"] == pytest.approx(2 / 0.41)
+
+
+def test_closed_loop_keeps_at_most_c_in_flight(profile_db):
+    # 12 requests, C = 3: every send after the first three happens exactly at a completion, and never more than
+    # three requests are in flight.
+    run = _run(12, 3)
+    hw = _hw(profile_db)
+    inp = np.asarray(run.input_tokens)
+    out = np.asarray(run.output_tokens)
+    typ = InstanceType("t", lookup_list(hw.prompt, 4000), lookup_list(hw.token, 600), 1_000_000, 1e15)
+    cfg = SimConfig(kv_bytes_per_token=float(hw.model.kv_bytes_per_token))
+    send = np.zeros(12)
+    res = ClosedLoopEngine(send, inp, out, [(BOTH, typ, 1)], cfg, 3).run()
+    done = send + res.e2e_s
+    assert np.isfinite(done).all()
+    completions = np.sort(done)
+    np.testing.assert_allclose(send[3:], completions[:9])
+    for t in send:
+        assert ((send <= t) & (done > t)).sum() <= 3
+
+
+def test_poisson_arrivals_are_seeded(profile_db):
+    run = _run(50, None, rate=5.0)
+    a, b = arrivals(run, 0), arrivals(run, 0)
+    assert (a == b).all() and a[0] == 0.0 and (a[1:] >= a[:-1]).all()
+    assert 50 / a[-1] == pytest.approx(5.0, rel=0.35)
+    assert replay(run, _hw(profile_db)).metrics == replay(run, _hw(profile_db)).metrics
