@@ -35,6 +35,7 @@ from planner.errors import PlannerError, SpecError, UsageError, did_you_mean
 from planner.inputfiles import load_json_file
 from planner.paths import display_path
 from planner.plan import FLOAT_DIGITS, METRIC_NAMES, METRIC_SUFFIXES, Plan, read_plan
+from planner.profiles.accuracy import err_ratio_of
 from planner.solver import Status
 
 #: Semantic version of the ``plan diff --format json`` document (minor bumps only add fields).
@@ -1004,7 +1005,10 @@ def _summary(
         if metric is None:
             continue
         d = deltas[metric]
-        if d.delta_pct is not None:
+        band = _band_pct(metric, old, new)
+        if d.delta_pct is not None and band is not None and abs(d.delta_pct) < band:
+            figures.append(f"{alias} {d.delta_pct:+.1f}% (noise: within the +-{band:.0f}% error band)")
+        elif d.delta_pct is not None:
             figures.append(f"{alias} {d.delta_pct:+.1f}%")
         elif d.before is None:
             figures.append(f"{alias} new")
@@ -1013,6 +1017,12 @@ def _summary(
         else:
             figures.append(f"{alias} {_short(d.before)} -> {_short(d.after)}")
     return f"Plan: {head}" + (f"; {', '.join(figures)}" if figures else "")
+
+
+def _band_pct(metric: str, old: Plan, new: Plan) -> float | None:
+    """The wider error band (in %) of ``metric`` in either plan (docs/accuracy.md), None when neither has one."""
+    bands = [b for p in (old, new) for b in [err_ratio_of(p.metrics, metric)] if b is not None]
+    return max(bands) * 100 if bands else None
 
 
 def _top_label(address: str) -> str:

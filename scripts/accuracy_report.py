@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -18,17 +20,31 @@ from planner.calibrate.fit import fit  # noqa: E402
 from planner.calibrate.ingest import load_all  # noqa: E402
 from planner.calibrate.itermodel import PARAM_NAMES, current_hardware  # noqa: E402
 from planner.calibrate.synthetic import KNOWN  # noqa: E402
-from planner.calibrate.table_loo import markdown, shipped_loo  # noqa: E402
+from planner.calibrate.table_loo import band_entries, markdown, shipped_loo  # noqa: E402
 from planner.profiles.db import ProfileDB  # noqa: E402
 
 SYNTHETIC = ROOT / "tests" / "fixtures" / "calibrate" / "synthetic"
+BANDS = ROOT / "profiles" / "accuracy.yaml"
+BANDS_HEADER = """\
+# Error bands of predicted figures (docs/accuracy.md, "Error bands"): err_ratio is the mean absolute relative error
+# of figures resting on rows of each kind. Written by scripts/accuracy_report.py --write-bands from the shipped
+# tables; a calibrated profile directory (plan calibrate) adds calibrated:<hardware>/tp<N>/<model> entries.
+"""
+
+
+def bands_text(db: ProfileDB) -> str:
+    return BANDS_HEADER + yaml.safe_dump(band_entries(db), sort_keys=False, width=200)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tables", action="store_true", help="only the shipped-table leave-one-out table")
+    ap.add_argument("--write-bands", action="store_true", help="rewrite profiles/accuracy.yaml")
     args = ap.parse_args(argv)
     db = ProfileDB.load()
+    if args.write_bands:
+        BANDS.write_text(bands_text(db))
+        return 0
     out = [markdown(shipped_loo(db))]
     if not args.tables:
         runs, _ = load_all(sorted(SYNTHETIC.glob("synthetic-*.json")), db)

@@ -22,7 +22,9 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from planner.profiles.db import ProfileDB
-from planner.splitwise.perf import Curve
+from planner.spec.sections.splitwise import AnalyticProfile
+from planner.splitwise.machines import Machine
+from planner.splitwise.perf import Curve, PerfProfile, analytic_profile
 
 SPLITWISE = "splitwise_perf"
 HELIX = "helix_layer_latency"
@@ -140,3 +142,85 @@ def markdown(stats: list[LooStats]) -> str:
             f"{s.median_abs * 100:.1f} % | {s.p90_abs * 100:.1f} % | {s.max_abs * 100:.1f} % |"
         )
     return "\n".join(lines) + "\n"
+
+
+#: The band of synthetic rows: an assumption, not a measurement (docs/accuracy.md, "Error bands").
+SYNTHETIC_BAND = 0.25
+
+
+def analytic_errors(db: ProfileDB) -> list[float]:
+    """Relative errors of the analytic roofline against every measured Splitwise knot it would stand in for.
+
+    Prompt curves at every knot; token curves at decode batches up to 512 sequences (the simulator's
+    ``max_batch_requests``: larger token knots are never read).
+    """
+    df = db.table(SPLITWISE)
+    df = df[df["provenance"] == "measured"]
+    gpus = {
+        str(e["perf_hardware"]): db.resolve_gpu(str(e["gpu"]))
+        for e in db.catalog("machines").values()
+        if isinstance(e, dict) and e.get("perf_hardware")
+    }
+    errs: list[float] = []
+    for (model, hw, tp), g in df.groupby(["model", "hardware", "tp"], sort=True):
+        gpu = gpus.get(str(hw))
+        if gpu is None:
+            continue
+        analytic = _analytic(db, gpu, int(tp), str(model))
+        x = g["batch_tokens"].to_numpy(dtype=float)
+        errs += list(np.asarray(analytic.prompt(x)) * 1e3 / g["prompt_ms"].to_numpy(dtype=float) - 1.0)
+        k = x <= 512
+        errs += list(np.asarray(analytic.token(x[k])) * 1e3 / g["token_ms"].to_numpy(dtype=float)[k] - 1.0)
+    return errs
+
+
+def _analytic(db: ProfileDB, gpu: str, tp: int, model: str) -> PerfProfile:
+    """The analytic curves of (gpu, tp, model), as if the table had no rows for it."""
+    g = db.gpu(gpu)
+    machine = Machine(
+        name=f"{tp}x{gpu}", short="", aliases=(), gpu=gpu, gpus=tp, tp=tp, gpu_memory_bytes=g.vram_bytes,
+        cost_usd_h=0.0, power_kw=0.0, power_kw_gpu_tdp=0.0, power_kw_machine_tdp=None,
+        interconnect_bytes_s=g.nic_gbps * 1e9 / 8 * tp, perf_hardware=None, derive_from=None, source="accuracy",
+    )  # fmt: skip
+    return analytic_profile(db.model(model), machine, db, AnalyticProfile())
+
+
+def band_entries(db: ProfileDB) -> dict[str, dict[str, object]]:
+    """The shipped ``accuracy`` catalogue (profiles/accuracy.yaml), computed from the tables it describes."""
+    sw = splitwise_loo(db)
+    hx = helix_loo(db)
+
+    def pooled(stats: list[LooStats]) -> float:
+        pts = sum(s.points for s in stats)
+        return sum(s.mean_abs * s.points for s in stats) / pts
+
+    sw_sim = [s for s in sw if "simulator" in s.method]
+    sw_err, hx_err = pooled(sw_sim), pooled(hx)
+    an = np.abs(np.asarray(analytic_errors(db)))
+    loo = "mean absolute leave-one-out error of every interior measured point, predicted by the simulator's rule"
+    analytic = {
+        "basis": "analytic",
+        "err_ratio": round(float(an.mean()), 4),
+        "method": f"mean absolute error of the analytic roofline against {an.size} measured Splitwise knots",
+    }
+    return {
+        "measured:splitwise_perf": {"basis": "measured", "err_ratio": round(sw_err, 4), "method": loo},
+        "measured:helix_layer_latency": {"basis": "measured", "err_ratio": round(hx_err, 4), "method": loo},
+        "measured:helix_throughput": {
+            "basis": "measured",
+            "err_ratio": round(hx_err, 4),
+            "method": "computed by the Helix profile model from helix_layer_latency: that table's figure",
+        },
+        "measured": {
+            "basis": "measured",
+            "err_ratio": round(max(sw_err, hx_err), 4),
+            "method": "other measured rows: the wider of the two shipped measured tables' figures",
+        },
+        "analytic": analytic,
+        "roofline": {**analytic, "basis": "roofline"},
+        "synthetic": {
+            "basis": "synthetic",
+            "err_ratio": SYNTHETIC_BAND,
+            "method": "assumption: no measured runs to check the synthetic generators against",
+        },
+    }

@@ -6,6 +6,7 @@ Layout of ``DIR`` (usable as ``--profiles DIR``, layered over the shipped databa
   (model, hardware, tp, batch_tokens): the curves of ``plan splitwise``'s simulator and of ``plan accuracy``;
 * ``tables/helix_layer_latency.csv``: the same model per layer (iteration time / layers), keyed (model, gpu, phase,
   tokens_in_batch) with the Helix node-type name (``H100-80Gx8`` for 8 GPUs), the table ``plan simulate`` reads;
+* ``accuracy.yaml``: the leave-one-out error of each fit, the error band of plans resting on its rows;
 * ``calibration.yaml``: per (gpu, tp, model) the fitted parameters, the files and runs behind them, the fit's
   residual and, when computed, the leave-one-out accuracy: the tracked accuracy error bands rest on.
 
@@ -132,6 +133,24 @@ def _accuracy_block(rep: AccuracyReport) -> dict[str, Any]:
     }
 
 
+def _write_bands(out: Path, calibrated: list[Calibrated]) -> None:
+    """``accuracy.yaml`` entries (the ``accuracy`` catalogue) giving each fit's leave-one-out error as its band."""
+    path = out / "accuracy.yaml"
+    doc: dict[str, Any] = {}
+    if path.exists():
+        doc = yaml.safe_load(path.read_text()) or {}
+    for c in calibrated:
+        if c.loo is None or c.loo.overall_mean_abs() is None:
+            continue  # no leave-one-out figure: plans fall back to the shipped measured band
+        doc[f"calibrated:{c.perf_hardware}/tp{c.tp}/{c.model.name}"] = {
+            "basis": c.provenance,
+            "err_ratio": round(float(c.loo.overall_mean_abs() or 0.0), 4),
+            "method": f"plan calibrate: mean absolute leave-one-out error over {len(c.loo.runs)} run(s) ({c.files[0]})",
+        }
+    if doc:
+        _atomic_write(path, yaml.safe_dump(dict(sorted(doc.items())), sort_keys=False, width=200))
+
+
 def write_profile_dir(out: Path, calibrated: list[Calibrated]) -> list[Path]:
     """Write (or update) ``out`` with the calibrated rows; returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
@@ -148,6 +167,7 @@ def write_profile_dir(out: Path, calibrated: list[Calibrated]) -> list[Path]:
             meta = path.with_suffix(".meta.yaml")
             _atomic_write(meta, yaml.safe_dump(_META[table], sort_keys=False))
             written += [path, meta]
+    _write_bands(out, calibrated)
     cal_path = out / "calibration.yaml"
     doc: dict[str, Any] = {}
     if cal_path.exists():

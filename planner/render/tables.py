@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
+from typing import Any
 
 from rich import box
 from rich.cells import cell_len
@@ -17,6 +18,7 @@ from rich.table import Table as RichTable
 from rich.text import Text as RichText
 
 from planner.plan import Plan
+from planner.profiles.accuracy import err_ratio_of
 from planner.render.chart import range_chart_lines
 from planner.render.fit import fit_table, fold_command
 from planner.render.registry import reports_for
@@ -50,11 +52,25 @@ def solver_line(plan: Plan) -> str:
     return f"{s.backend}: " + ", ".join(parts) + (f" ({s.message})" if s.message else "")
 
 
+def fmt_band(value: Any, err_ratio: float | None) -> str:
+    """``110 +-6 %``: a figure with its error band (docs/accuracy.md); the bare figure when it has none."""
+    shown = fmt_num(value)
+    if err_ratio is None or value is None:
+        return shown
+    return f"{shown} +-{err_ratio * 100:.0f} %"
+
+
 def metrics_table(plan: Plan) -> Table:
+    """Every figure, with its error band beside it (the ``*_err_ratio`` entries are not listed on their own)."""
+    m = plan.metrics
     return Table(
         "Metrics",
         (Column("metric"), Column("value", numeric=True)),
-        tuple((key, fmt_num(plan.metrics[key])) for key in sorted(plan.metrics)),
+        tuple(
+            (key, fmt_band(m[key], err_ratio_of(m, key)))
+            for key in sorted(m)
+            if not (key.endswith("_err_ratio") and key.removesuffix("_err_ratio") in m)
+        ),
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from planner.contract_base import Block
 from planner.paths import SHIPPED_SPECS, display_path
 from planner.plan import InputFile, Inputs, Plan, PlanKind, SolverBlock, run_info
+from planner.profiles.accuracy import PREDICTED, plan_band, with_bands
 from planner.profiles.db import ProfileDB
 from planner.solver import Assumption, SolveReport
 from planner.spec.loader import DEFAULT_MAX_NODES, LoadedSpec, load_spec
@@ -78,6 +79,13 @@ def assemble_plan(
 ) -> Plan:
     """Build the plan document; profile conflicts become warnings so a user sees their overrides took effect."""
     all_warnings = list(warnings) + [f"profile override: {c}" for c in db.conflicts]
+    band = plan_band(db, assumptions)
+    metrics = with_bands(kind, metrics, band)
+    if band is not None and kind in PREDICTED:
+        detail = (
+            f"+-{band.err_ratio * 100:.1f} % on every predicted figure ({band.entry}: {band.method}; docs/accuracy.md)"
+        )
+        assumptions = [*assumptions, Assumption(subject="error band", basis=band.basis, detail=detail)]  # type: ignore[arg-type]
     assumptions = [*assumptions, options_assumption(options)]
     return Plan(
         kind=kind,

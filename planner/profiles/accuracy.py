@@ -1,0 +1,119 @@
+"""Error bands: how far a predicted figure may be off, from the tracked accuracy of the rows it rests on.
+
+The bands are data, in the ``accuracy`` catalogue (``profiles/accuracy.yaml``, layered like every catalogue, so a
+calibrated profile directory adds its own entries). Each entry gives ``err_ratio``, the mean absolute relative error
+of figures resting on rows of one kind, and says how it was obtained:
+
+* ``measured:<table>``: the leave-one-out error of the shipped measured table (docs/accuracy.md);
+* ``calibrated:<hardware>/tp<N>/<model>``: the leave-one-out error of a ``plan calibrate`` fit (written by it);
+* ``analytic`` / ``roofline``: the analytic roofline against the measured Splitwise curves;
+* ``synthetic``: a documented assumption (no measured data to check the generators against).
+
+A plan's band is the widest band among the profile rows its figures rest on (its profile assumptions: ``perf[..]``,
+``tp[..]``, ``latency``, ``profile``), applied to every predicted figure (throughput, latency, energy, power, carbon,
+cost per token); counts, prices and solver bounds on the plan's own structure carry none.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from planner.profiles.db import ProfileDB
+
+CATALOGUE = "accuracy"
+#: Assumption subjects that name profile rows (the rows a plan's figures rest on).
+PROFILE_SUBJECTS = re.compile(r"^(perf\[|tp\[|latency$|profile$)")
+#: Table names as they appear in assumption details, with the accuracy entry of their measured rows.
+TABLE_ENTRIES: tuple[tuple[str, str], ...] = (
+    ("splitwise_perf", "measured:splitwise_perf"),
+    ("helix_layer_latency", "measured:helix_layer_latency"),
+    ("Helix table", "measured:helix_throughput"),
+    ("helix_throughput", "measured:helix_throughput"),
+    ("per-layer latency", "measured:helix_layer_latency"),
+)
+#: Predicted metrics per plan kind (regular expressions over metric names); others carry no band.
+PREDICTED: dict[str, re.Pattern[str]] = {
+    "helix": re.compile(r"(_tok_s|_latency_ms)$"),
+    "splitwise": re.compile(
+        r"^(throughput_rps|upper_bound_throughput_rps|(ttft|tbt|e2e)_p\d+_ms|(output_)?usd_per_mtok)$"
+    ),
+    "dynamo": re.compile(r"(_kwh|_wh|^avg_power_kw|^peak_power_kw|_peak_power_kw|_kgco2|^electricity_cost_usd)$"),
+}
+
+
+@dataclass(frozen=True)
+class Band:
+    """A relative error band and what it rests on."""
+
+    err_ratio: float
+    entry: str
+    basis: str
+    method: str
+
+
+def _entry(db: ProfileDB, key: str) -> Band | None:
+    raw: Any = db.catalog(CATALOGUE).get(key)
+    if not isinstance(raw, dict) or not isinstance(raw.get("err_ratio"), (int, float)):
+        return None
+    return Band(float(raw["err_ratio"]), key, str(raw.get("basis", key.split(":")[0])), str(raw.get("method", "")))
+
+
+def _calibrated(db: ProfileDB, detail: str) -> Band | None:
+    """The band of a ``plan calibrate`` fit whose rows the assumption names: ``(<hardware>, tp <N>`` in detail."""
+    for key in sorted(db.catalog(CATALOGUE)):
+        if not key.startswith("calibrated:"):
+            continue
+        hw_tp = key.removeprefix("calibrated:").split("/")
+        if len(hw_tp) >= 2 and f"({hw_tp[0]}, {hw_tp[1].replace('tp', 'tp ')}" in detail:
+            return _entry(db, key)
+    return None
+
+
+def band_for(db: ProfileDB, basis: str, detail: str) -> Band | None:
+    """The band of one profile assumption (``basis`` measured / synthetic / analytic / ...), None if unknown."""
+    if basis == "measured":
+        if "plan calibrate" in detail:
+            found = _calibrated(db, detail)
+            if found is not None:
+                return found
+        for needle, key in TABLE_ENTRIES:
+            if needle in detail:
+                found = _entry(db, key)
+                if found is not None:
+                    return found
+        return _entry(db, "measured")
+    if basis in ("synthetic", "analytic", "roofline"):
+        return _entry(db, basis)
+    return None
+
+
+def plan_band(db: ProfileDB, assumptions: list[Any]) -> Band | None:
+    """The widest band among the plan's profile assumptions (None when it rests on no profile rows)."""
+    bands = [
+        b
+        for a in assumptions
+        if PROFILE_SUBJECTS.match(a.subject)
+        for b in [band_for(db, str(a.basis), a.detail)]
+        if b is not None
+    ]
+    return max(bands, key=lambda b: (b.err_ratio, b.entry)) if bands else None
+
+
+def with_bands(kind: str, metrics: dict[str, float | None], band: Band | None) -> dict[str, float | None]:
+    """``metrics`` plus ``<metric>_err_ratio`` for every predicted figure that has a value."""
+    if band is None or kind not in PREDICTED:
+        return dict(metrics)
+    pattern = PREDICTED[kind]
+    out = dict(metrics)
+    for name, value in metrics.items():
+        if value is not None and not name.endswith("_err_ratio") and pattern.search(name):
+            out[f"{name}_err_ratio"] = band.err_ratio
+    return out
+
+
+def err_ratio_of(metrics: dict[str, Any], name: str) -> float | None:
+    """The band stored beside metric ``name`` in a plan's metrics, if any."""
+    v = metrics.get(f"{name}_err_ratio")
+    return float(v) if isinstance(v, (int, float)) else None

@@ -1,0 +1,93 @@
+"""Error bands: shipped from the measured accuracy, attached to predicted figures, printed, and used by plan diff."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from planner.diff import diff_plans
+from planner.plan import read_plan
+from planner.profiles.accuracy import Band, band_for, plan_band, with_bands
+from planner.render.tables import fmt_band
+from planner.solver import Assumption
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("accuracy_report", ROOT / "scripts" / "accuracy_report.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_shipped_bands_are_the_computed_ones(profile_db):
+    assert (ROOT / "profiles" / "accuracy.yaml").read_text() == _script().bands_text(profile_db)
+
+
+def test_band_per_basis(profile_db):
+    sw = band_for(profile_db, "measured", "splitwise_perf.csv: measured:x (a100-80gb, tp 8, 9 knots)")
+    hx = band_for(profile_db, "measured", "Helix table llama1-30b/l4x4-t4x6: measured:Thesys-lab/Helix-ASPLOS25")
+    an = band_for(profile_db, "analytic", "analytic roofline")
+    syn = band_for(profile_db, "synthetic", "p99 latency and power load sweeps")
+    assert sw is not None and hx is not None and an is not None and syn is not None
+    assert sw.entry == "measured:splitwise_perf" and hx.entry == "measured:helix_throughput"
+    assert hx.err_ratio < sw.err_ratio < syn.err_ratio < an.err_ratio  # measured < synthetic < analytic
+    assert band_for(profile_db, "option", "x") is None
+
+
+def test_plan_band_is_the_widest_profile_band(profile_db):
+    assumptions = [
+        Assumption(subject="perf[DGX-A100]", basis="measured", detail="splitwise_perf.csv: measured:x"),
+        Assumption(subject="perf[DGX-X]", basis="analytic", detail="analytic roofline"),
+        Assumption(subject="kv transfer", basis="analytic", detail="not a profile row"),
+    ]
+    band = plan_band(profile_db, assumptions)
+    assert band is not None and band.entry == "analytic"
+    assert plan_band(profile_db, assumptions[:1]).entry == "measured:splitwise_perf"  # type: ignore[union-attr]
+    assert plan_band(profile_db, assumptions[2:]) is None
+
+
+def test_only_predicted_figures_carry_a_band():
+    band = Band(0.06, "measured:splitwise_perf", "measured", "")
+    out = with_bands("splitwise", {"throughput_rps": 110.0, "ttft_p99_ms": 900.0, "cost_usd_h": 5.0,
+                                   "total_machines": 3, "e2e_p50_ms": None}, band)  # fmt: skip
+    assert out["throughput_rps_err_ratio"] == 0.06 and out["ttft_p99_ms_err_ratio"] == 0.06
+    assert "cost_usd_h_err_ratio" not in out and "total_machines_err_ratio" not in out
+    assert "e2e_p50_ms_err_ratio" not in out  # no value, no band
+    assert with_bands("splitwise", {"throughput_rps": 1.0}, None) == {"throughput_rps": 1.0}
+
+
+def test_report_prints_value_with_band():
+    assert fmt_band(110.0, 0.06) == "110 +-6 %"
+    assert fmt_band(110.0, None) == "110"
+
+
+def test_calibrated_band_from_the_profile_dir(tmp_path):
+    from planner.profiles.db import ProfileDB
+
+    (tmp_path / "accuracy.yaml").write_text(
+        "calibrated:h100-80gb/tp8/llama2-70b: {basis: measured, err_ratio: 0.031, method: plan calibrate}\n"
+    )
+    db = ProfileDB.load(tmp_path)
+    detail = "splitwise_perf.csv: measured:run.json (plan calibrate: 5 run(s)) (h100-80gb, tp 8, 13 knots)"
+    band = band_for(db, "measured", detail)
+    assert band is not None and band.entry == "calibrated:h100-80gb/tp8/llama2-70b" and band.err_ratio == 0.031
+    other = band_for(
+        db, "measured", "splitwise_perf.csv: measured:run.json (plan calibrate) (a100-80gb, tp 8, 9 knots)"
+    )
+    assert other is not None and other.entry == "measured:splitwise_perf"
+
+
+@pytest.mark.parametrize(("factor", "noise"), [(1.03, True), (1.2, False)])
+def test_diff_calls_changes_inside_the_band_noise(factor, noise):
+    old = read_plan(ROOT / "tests" / "golden" / "splitwise-bloom176b-coding-rps10.json")
+    assert old.metrics["throughput_rps_err_ratio"] is not None
+    metrics = dict(old.metrics)
+    metrics["throughput_rps"] = float(old.metrics["throughput_rps"] or 0) * factor
+    new = old.model_copy(update={"metrics": metrics})
+    summary = diff_plans(old, new).summary
+    assert ("(noise: within the +-6% error band)" in summary) is noise, summary
