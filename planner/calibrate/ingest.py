@@ -225,7 +225,9 @@ def _serving_record(rec: dict[str, Any], kind: Engine) -> dict[str, Any]:
         if v is not None:
             metrics[ours] = v
     if "request_throughput_rps" not in metrics:
-        raise _Problem("request_throughput", "missing")
+        if not duration:  # some SGLang outputs keep only completed and duration: the throughput follows from them
+            raise _Problem("request_throughput", "missing")
+        metrics["request_throughput_rps"] = n_done / duration
     if duration and duration > 0:
         implied = n_done / duration
         if abs(implied / metrics["request_throughput_rps"] - 1) > 0.02:
@@ -381,7 +383,7 @@ def _genai_perf(rec: dict[str, Any]) -> dict[str, Any]:
 def _kind_of(rec: dict[str, Any]) -> Engine | None:
     if isinstance(rec.get("time_to_first_token"), dict) or isinstance(rec.get("request_throughput"), dict):
         return "genai-perf"
-    if "request_throughput" in rec and "completed" in rec:
+    if "completed" in rec:
         sglang_keys = ("p99_e2e_latency_ms", "median_e2e_latency_ms", "total_output_tokens_retokenized")
         return "sglang" if any(k in rec for k in sglang_keys) else "vllm"
     return None

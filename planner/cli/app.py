@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from planner import FORMAT_VERSION, __version__
+from planner.cli.calibrate import accuracy_command, calibrate_command
 from planner.cli.diff import diff_command
 from planner.cli.dynamo import dynamo_command
 from planner.cli.helix import helix_command
@@ -50,6 +51,12 @@ app.command("simulate", help="Replay requests through a Helix plan: achieved thr
 app.command(
     "sweep", help="Plan every point of a scenario sweep (axes over a base spec) on a process pool or a Ray cluster."
 )(sweep_command)
+app.command("calibrate", help="Fit the iteration latency model to measured benchmarks; write a profile directory.")(
+    calibrate_command
+)
+app.command("accuracy", help="Predict measured benchmark runs and report the errors (CI gate: --fail-above).")(
+    accuracy_command
+)
 app.command("validate")(validate_command)
 app.command("schema")(schema_command)
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from planner.cli.calibrate import add_model_command
 from planner.cli.common import Format, FormatOpt, ProfilesOpt, handle_errors
 from planner.profiles.db import ProfileDB
 from planner.render.console import out_text, stdout
@@ -43,3 +44,6 @@ def profiles_show(
             out_text(json.dumps(entry, indent=2, sort_keys=True, default=str))
         else:
             render_profile_entry(entry, stdout)
+
+
+profiles_app.command("add-model")(add_model_command)

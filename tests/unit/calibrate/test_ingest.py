@@ -152,3 +152,15 @@ def test_sidecar_bad_value(tmp_path, profile_db):
     p = write_json(tmp_path, "v.json", vllm_record(), describe=False)
     p.with_name("v.meta.yaml").write_text("gpu: H100-80G\ntp: 0\nmodel: llama2-70b\n")
     assert "v.meta.yaml: tp: Input should be greater than 0" in _error(p, profile_db)
+
+
+def test_sglang_reduced_record_derives_throughput(tmp_path, profile_db):
+    # some bench_serving outputs keep only completed and duration (no request_throughput): it follows from them
+    rec = {"backend": "sglang", "request_rate": 2.0, "max_concurrency": None, "total_input_tokens": 3000,
+           "total_output_tokens": 6000, "total_output_tokens_retokenized": 5990, "median_e2e_latency_ms": 8000.0,
+           "median_ttft_ms": 90.0, "output_throughput": 60.0, "duration": 100.0, "completed": 60}  # fmt: skip
+    p = tmp_path / "sg.jsonl"
+    p.write_text(json.dumps(rec) + "\n")
+    (run,) = load_runs(p, profile_db, {"gpu": "H200", "tp": 8, "model": "llama3.1-70b"})
+    assert run.metrics["request_throughput_rps"] == 0.6 and run.metrics["ttft_p50_ms"] == 90.0
+    assert run.input_tokens[0] == 50 and run.output_tokens[0] == 100

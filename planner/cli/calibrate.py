@@ -1,0 +1,148 @@
+"""``plan calibrate``, ``plan accuracy`` and ``plan profiles add-model``: measured benchmarks -> profiles -> trust.
+
+Each command is option declarations plus one call into :mod:`planner.calibrate` (fit, accuracy, add-model); the
+results are drawn by :mod:`planner.render` from :mod:`planner.calibrate.report` data.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from planner.cli.common import Format, FormatOpt, ProfilesOpt, handle_errors
+from planner.errors import UsageError
+from planner.paths import display_path
+from planner.render.console import err_line, out_text, stdout
+
+FilesArg = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Benchmark files: vLLM / SGLang result JSON(L), genai-perf export, iteration CSV.", show_default=False
+    ),  # fmt: skip
+]
+GpuOpt = Annotated[str | None, typer.Option("--gpu", help="GPU type the runs used (else each file's sidecar).")]
+TpOpt = Annotated[int | None, typer.Option("--tp", help="Tensor-parallel degree of the served instance.")]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Model served (a name or alias from models.yaml).")]
+
+
+def _describe(gpu: str | None, tp: int | None, model: str | None) -> dict[str, Any]:
+    return {"gpu": gpu, "tp": tp, "model": model}
+
+
+def parse_ratio(text: str) -> float:
+    """``10%`` or ``0.1`` -> 0.1; a usage error otherwise."""
+    t = text.strip()
+    try:
+        value = float(t[:-1]) / 100 if t.endswith("%") else float(t)
+    except ValueError:
+        raise UsageError(
+            f"--fail-above: expected a percentage such as 10% or a ratio such as 0.1, got {text!r}"
+        ) from None
+    if value <= 0:
+        raise UsageError("--fail-above must be positive")
+    return value
+
+
+def calibrate_command(
+    files: FilesArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Profile directory to write (created or updated).")],
+    gpu: GpuOpt = None,
+    tp: TpOpt = None,
+    model: ModelOpt = None,
+    profiles: ProfilesOpt = None,
+    loo: Annotated[bool, typer.Option("--loo/--no-loo", help="Also measure leave-one-out accuracy (the band).")] = True,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Fit the iteration latency model to measured benchmarks; write a profile directory for --profiles."""
+    from planner.calibrate.api import calibrate_files
+    from planner.calibrate.report import calibration_report
+    from planner.profiles.db import ProfileDB
+    from planner.render.markdown import report_markdown
+    from planner.render.tables import draw_report
+
+    with handle_errors():
+        db = ProfileDB.load(profiles)
+        calibrated, written = calibrate_files(files, db, out, _describe(gpu, tp, model), loo=loo)
+        shown = [display_path(p) for p in written]
+        if fmt == Format.json:
+            doc = {
+                "fits": [
+                    {
+                        "gpu": c.gpu,
+                        "tp": c.tp,
+                        "model": c.model.name,
+                        "parameters": c.fit.model.as_dict(),
+                        "rms_log_error": c.fit.rms_log_ratio,
+                        "runs": list(c.fit.runs),
+                        "tables": list(c.fit.tables),
+                        "loo_mean_abs": c.loo.overall_mean_abs() if c.loo else None,
+                    }  # fmt: skip
+                    for c in calibrated
+                ],
+                "written": shown,
+            }
+            out_text(json.dumps(doc, indent=2, sort_keys=True))
+        elif fmt == Format.markdown:
+            out_text("\n".join(report_markdown(calibration_report(calibrated, shown))))
+        else:
+            draw_report(calibration_report(calibrated, shown), stdout)
+        err_line(f"use it with: --profiles {display_path(out)}")
+
+
+def accuracy_command(
+    files: FilesArg,
+    gpu: GpuOpt = None,
+    tp: TpOpt = None,
+    model: ModelOpt = None,
+    profiles: ProfilesOpt = None,
+    loo: Annotated[bool, typer.Option("--loo", help="Predict each run from a fit on all the others.")] = False,
+    fail_above: Annotated[
+        str | None, typer.Option("--fail-above", help="Exit 3 when a figure's mean error exceeds this (10%).")
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Predict measured runs with the current profiles (or leave-one-out) and report the errors."""
+    from planner.calibrate.api import accuracy_files
+    from planner.calibrate.report import accuracy_json, accuracy_report
+    from planner.profiles.db import ProfileDB
+    from planner.render.markdown import report_markdown
+    from planner.render.tables import draw_report
+
+    with handle_errors():
+        threshold = parse_ratio(fail_above) if fail_above is not None else None
+        db = ProfileDB.load(profiles)
+        rep = accuracy_files(files, db, _describe(gpu, tp, model), loo=loo)
+        if fmt == Format.json:
+            out_text(json.dumps(accuracy_json(rep, threshold), indent=2, sort_keys=True))
+        elif fmt == Format.markdown:
+            out_text("\n".join(report_markdown(accuracy_report(rep, threshold))))
+        else:
+            draw_report(accuracy_report(rep, threshold), stdout)
+        worst = rep.worst_mean_abs()
+    if threshold is not None and worst is not None and worst[1] > threshold:
+        err_line(f"accuracy: {worst[0]} mean error {worst[1] * 100:.1f}% is above --fail-above {threshold * 100:g}%")
+        raise typer.Exit(3)
+
+
+def add_model_command(
+    from_hf: Annotated[Path, typer.Option("--from-hf", help="A Hugging Face config.json.", dir_okay=False)],
+    name: Annotated[str, typer.Option("--name", help="Name of the model in the profile database.")],
+    profiles: Annotated[Path, typer.Option("--profiles", help="Profile directory to add it to (created).")],
+) -> None:
+    """Add a model from its Hugging Face config.json (GQA-correct KV bytes, MoE fields recorded)."""
+    from planner.calibrate.hf_config import add_model
+    from planner.profiles.db import ProfileDB
+
+    with handle_errors():
+        target, _entry = add_model(from_hf, name, profiles)
+        m = ProfileDB.load(profiles).model(name)
+        moe = f", {m.experts} experts ({m.experts_per_token} per token)" if m.experts > 1 else ""
+        out_text(
+            f"added {name} to {display_path(target)}: {m.layers} layers, hidden {m.hidden_size}, "
+            f"{m.attention_heads}/{m.kv_heads} heads, {m.params_b:g}B params, "
+            f"{m.kv_bytes_per_token:,} KV bytes/token{moe}"
+        )
+        err_line(f"see it with: plan profiles show {name} --profiles {display_path(profiles)}")
