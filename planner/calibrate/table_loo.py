@@ -66,7 +66,8 @@ def _poly_fit(x: np.ndarray, y: np.ndarray, degree: int) -> np.ndarray:
     c0, *_ = np.linalg.lstsq(basis, y, rcond=None)
     c0 = np.maximum(c0, 1e-3 * max(float(y.min()), 1e-6))
     sol = least_squares(lambda u: np.log(basis @ np.exp(u) / y), np.log(c0), method="trf")
-    return np.exp(sol.x)
+    coef: np.ndarray = np.exp(sol.x)
+    return coef
 
 
 def _model_loo(x: np.ndarray, y: np.ndarray, degree: int) -> list[float]:
@@ -166,7 +167,7 @@ def analytic_errors(db: ProfileDB) -> list[float]:
         gpu = gpus.get(str(hw))
         if gpu is None:
             continue
-        analytic = _analytic(db, gpu, int(tp), str(model))
+        analytic = _analytic(db, gpu, int(str(tp)), str(model))
         x = g["batch_tokens"].to_numpy(dtype=float)
         errs += list(np.asarray(analytic.prompt(x)) * 1e3 / g["prompt_ms"].to_numpy(dtype=float) - 1.0)
         k = x <= 512

@@ -163,7 +163,7 @@ def write_profile_dir(out: Path, calibrated: list[Calibrated]) -> list[Path]:
         hx = pd.concat([_helix_rows(c) for c in calibrated], ignore_index=True)
         for table, df in (("splitwise_perf", sw), ("helix_layer_latency", hx)):
             path = out / "tables" / f"{table}.csv"
-            _merge(path, df, list(_META[table]["keys"]), header)  # type: ignore[arg-type]
+            _merge(path, df, list(_META[table]["keys"]), header)
             meta = path.with_suffix(".meta.yaml")
             _atomic_write(meta, yaml.safe_dump(_META[table], sort_keys=False))
             written += [path, meta]
