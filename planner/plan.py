@@ -165,7 +165,9 @@ _canonical = canonical
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    return canonical(plan.model_dump(mode="json"))  # type: ignore[no-any-return]
+    data = canonical(plan.model_dump(mode="json"))
+    assert isinstance(data, dict)  # canonical keeps a dict a dict
+    return data
 
 
 def plan_json(plan: Plan) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -31,6 +31,9 @@ from planner.errors import UsageError
 from planner.plan import Plan
 from planner.runner import SolverInputs
 from planner.spec.loader import DEFAULT_MAX_NODES
+
+if TYPE_CHECKING:
+    from planner.dynamo.problem import DynamoOptions  # imported when the command runs: the solver loads slowly
 
 ModeOpt = Annotated[
     str | None,
@@ -106,10 +109,10 @@ def dynamo_command(
     execute("dynamo", spec, common, lambda inputs: _solve(inputs, opts, common), inputs=(carbon,))
 
 
-def _solve(inputs: SolverInputs, opts: object, common: CommonOptions) -> tuple[Plan, list[Deferred]]:
+def _solve(inputs: SolverInputs, opts: DynamoOptions, common: CommonOptions) -> tuple[Plan, list[Deferred]]:
     from planner.runner.dynamo import plan_dynamo
 
-    plan = plan_dynamo(inputs, opts)  # type: ignore[arg-type]
+    plan = plan_dynamo(inputs, opts)
     plot = common.plot
     if plot is None:
         return plan, []

@@ -32,6 +32,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text as RichText
+from typer.core import TyperCommand, TyperGroup
 
 from planner.cli.common import QuietOpt, complete_spec, handle_errors
 from planner.errors import UsageError
@@ -48,13 +49,16 @@ from planner.sweep.task import INTERRUPTED, PointOutcome, PointTask
 OUTPUT_ARGS = ("--format", "json", "--quiet")
 
 
-def _command(solver: str) -> Any:
+def _command(solver: str) -> TyperCommand:
     import typer.main
 
     from planner.cli import app
 
     group = typer.main.get_command(app)
-    return group.commands[solver]  # type: ignore[attr-defined]
+    assert isinstance(group, TyperGroup)  # the app has several commands, so typer builds a group of them
+    command = group.commands[solver]
+    assert isinstance(command, TyperCommand)
+    return command
 
 
 def has_option(solver: str, name: str) -> bool:

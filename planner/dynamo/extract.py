@@ -14,6 +14,7 @@ from typing import Any
 from planner.dynamo.baselines import Baseline
 from planner.dynamo.problem import DynamoProblem
 from planner.dynamo.solution import DayResult, EpochResult, Group
+from planner.profiles.schema import provenance_of
 from planner.solver import Assumption
 
 
@@ -40,13 +41,15 @@ def totals(problem: DynamoProblem, epochs: list[EpochResult]) -> Totals:
     energy_wh = sum(e.energy_wh for e in epochs)
     span_s = sum(e.epoch.length_s for e in epochs)
     gpu_h = sum(e.gpus * e.epoch.length_s / 3600.0 for e in epochs)
-    carbon: float | None = 0.0
+    carbon: float | None = None  # stays None when an epoch has no carbon intensity
+    grams = 0.0
     for e in epochs:
         g = problem.carbon_g_per_kwh(e.epoch)
         if g is None:
-            carbon = None
             break
-        carbon += e.energy_wh / 1000.0 * problem.pue * g / 1000.0  # type: ignore[operator]
+        grams += e.energy_wh / 1000.0 * problem.pue * g / 1000.0
+    else:
+        carbon = grams
     return Totals(
         energy_kwh=energy_wh / 1000.0,
         avg_power_kw=energy_wh * 3600.0 / span_s / 1000.0 if span_s else 0.0,
@@ -163,10 +166,11 @@ def savings(plan: Totals, ladder: dict[str, Totals | None], against: str) -> dic
         "static-pools": "tp",
         "plan-top-clock": "scaling",
     }
-    if all(ladder.get(s) is not None for s in steps):
+    rungs = {s: rung for s in steps if (rung := ladder.get(s)) is not None}
+    if len(rungs) == len(steps):
         for a, b in zip(steps[:-1], steps[1:], strict=True):
-            out[f"{names[b]}_kwh"] = ladder[a].energy_kwh - ladder[b].energy_kwh  # type: ignore[union-attr]
-        out["frequency_kwh"] = ladder["plan-top-clock"].energy_kwh - plan.energy_kwh  # type: ignore[union-attr]
+            out[f"{names[b]}_kwh"] = rungs[a].energy_kwh - rungs[b].energy_kwh
+        out["frequency_kwh"] = rungs["plan-top-clock"].energy_kwh - plan.energy_kwh
     return out
 
 
@@ -283,11 +287,11 @@ def plan_block(
 
 def assumptions(problem: DynamoProblem) -> list[Assumption]:
     prof = problem.profiles
-    basis = prof.provenance[0] if len(prof.provenance) == 1 else "synthetic"
+    basis = provenance_of(prof.provenance[0]) if len(prof.provenance) == 1 else "synthetic"
     out = [
         Assumption(
             subject="profile",
-            basis=basis,  # type: ignore[arg-type]
+            basis=basis,
             detail=f"{prof.model} on {prof.gpu}: p{prof.percentile:g} latency and power load sweeps per class, TP "
             f"and clock ({', '.join(prof.provenance)}); capacity at SLO interpolated between profiled loads; "
             "instance power = the sweep's power at the instance's balanced load (piecewise-linear operating points)",

@@ -17,6 +17,7 @@ per-request energy.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,7 +176,7 @@ def _limit_epochs(count: int, horizon_s: float, length_s: float, max_epochs: int
 def build_epochs(
     workload: Workload,
     scheme: ClassScheme,
-    resolve: object,
+    resolve: Callable[[str], Path],
     length_s: float,
     horizon_s: float | None,
     linear: bool,
@@ -190,7 +191,7 @@ def build_epochs(
     first_s = 0.0
     trace_name = ""
     if workload.trace:
-        path: Path = resolve(workload.trace)  # type: ignore[operator]
+        path = resolve(workload.trace)
         trace = load_trace(path)
         trace_name = display_path(path)
         first = pd.read_csv(path, nrows=1)["TIMESTAMP"].iloc[0]

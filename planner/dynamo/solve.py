@@ -84,14 +84,16 @@ def groups_from(problem: DynamoProblem, sol: EpochSolution, epoch: Epoch) -> lis
     return out
 
 
-def _data(problem: DynamoProblem, epoch: Epoch, prev: EpochResult | None, **extra: object) -> EpochData:
+def _data(
+    problem: DynamoProblem, epoch: Epoch, prev: EpochResult | None, pool_gpus: dict[str, int] | None = None
+) -> EpochData:
     return EpochData(
         length_s=epoch.length_s,
         rate_rps=problem.provisioned(epoch),
         served_fraction=problem.served_fraction(epoch),
         prev_pool_gpus=prev.pool_gpus() if prev is not None else None,
         prev_instances=prev.pool_tp_instances() if prev is not None else None,
-        **extra,  # type: ignore[arg-type]
+        pool_gpus=pool_gpus,
     )
 
 

@@ -25,6 +25,7 @@ from planner.helix.throughput import (
     roofline_tp,
 )
 from planner.profiles.db import ProfileDB
+from planner.profiles.schema import Provenance
 from planner.solver import Assumption
 from planner.spec.cluster import Node
 from planner.spec.loader import LoadedSpec
@@ -199,7 +200,7 @@ def build_instance(loaded: LoadedSpec, db: ProfileDB, section: HelixSection) -> 
 
     nodes: list[HelixNode] = []
     excluded: list[HelixNode] = []
-    type_basis: dict[str, tuple[str, str]] = {}
+    type_basis: dict[str, tuple[Provenance, str]] = {}
     for n in order:
         gpu = db.gpu(n.gpu)
         vram = gpu.vram_bytes * n.gpus_per_node
@@ -231,7 +232,7 @@ def build_instance(loaded: LoadedSpec, db: ProfileDB, section: HelixSection) -> 
             nodes.append(node)
 
     for pname, (basis, detail) in sorted(type_basis.items()):
-        assumptions.append(Assumption(subject=f"tp[{pname}]", basis=basis, detail=detail))  # type: ignore[arg-type]
+        assumptions.append(Assumption(subject=f"tp[{pname}]", basis=basis, detail=detail))
     assumptions.append(
         Assumption(
             subject="max_layers",

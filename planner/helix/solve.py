@@ -352,13 +352,13 @@ def _run_milp(
                 f"warm start {hint.source} carries {hint.flow_tok_s:.6g} tokens/s on the full graph but only "
                 f"{on_pruned:.6g} on the pruned graph the MILP sees"
             )
-    if opts.solver == "cpsat":
-        raw = solve_cpsat(backend, opts)  # type: ignore[arg-type]
-        scale = backend.flow_value(1.0) if isinstance(backend, CpSatBackend) else 1.0
+    if isinstance(backend, CpSatBackend):  # exactly when --solver cpsat
+        raw = solve_cpsat(backend, opts)
+        scale = backend.flow_value(1.0)
     else:
         if opts.stall_s is not None:
             notes.append("--stall is honoured by cpsat only")
-        raw = solve_mathopt(backend, opts)  # type: ignore[arg-type]
+        raw = solve_mathopt(backend, opts)
         scale = 1.0
     if raw.values is not None:
         ranges = {}

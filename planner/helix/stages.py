@@ -43,10 +43,10 @@ class StagePlan:
 
 def _types(inst: HelixInstance, regional: bool = False) -> list[tuple[tuple[float, ...], list[str]]]:
     """Nodes grouped by tp(k) table (and by region when ``regional``: stages then never mix regions)."""
-    groups: dict[tuple[object, ...], list[str]] = {}
+    groups: dict[tuple[tuple[float, ...], str], list[str]] = {}
     for n in inst.nodes:
         groups.setdefault((n.tp_tok_s, n.region if regional else ""), []).append(n.name)
-    return [(key[0], names) for key, names in groups.items()]  # type: ignore[misc]
+    return [(key[0], names) for key, names in groups.items()]
 
 
 Pattern = tuple[int, tuple[int, ...]]  # (layers m, nodes per type)

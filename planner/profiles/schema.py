@@ -16,15 +16,16 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Provenance = Literal["measured", "synthetic", "analytic", "roofline", "user"]
-PROVENANCES: tuple[str, ...] = ("measured", "synthetic", "analytic", "roofline", "user")
+PROVENANCES: tuple[Provenance, ...] = ("measured", "synthetic", "analytic", "roofline", "user")
 
 
 def provenance_of(source: str) -> Provenance:
     """Map a row's ``source`` string (``measured:Helix repo``) to its provenance kind."""
     head = source.split(":", 1)[0].strip().lower()
-    if head not in PROVENANCES:
-        raise ValueError(f"source {source!r} must start with one of {', '.join(PROVENANCES)}")
-    return head  # type: ignore[return-value]
+    for kind in PROVENANCES:
+        if head == kind:
+            return kind
+    raise ValueError(f"source {source!r} must start with one of {', '.join(PROVENANCES)}")
 
 
 class _Strict(BaseModel):

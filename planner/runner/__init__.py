@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.contract_base import Block
+from planner.contracts import block_dict
 from planner.paths import SHIPPED_SPECS, display_path
 from planner.plan import InputFile, Inputs, Plan, PlanKind, SolverBlock, run_info
 from planner.profiles.accuracy import PREDICTED, plan_band, with_bands
@@ -92,7 +93,7 @@ def assemble_plan(
         name=loaded.spec.name or Path(loaded.display).stem,
         inputs=make_inputs(loaded, db, options),
         solver=SolverBlock.from_report(report),
-        plan=plan_block,  # type: ignore[arg-type]  # a contract model is dumped by Plan's validator
+        plan=block_dict(plan_block),
         metrics=metrics,
         assumptions=assumptions,
         warnings=all_warnings,

@@ -85,8 +85,8 @@ class SimOutcome:
     """Raw results of one run; :mod:`planner.sim.metrics` turns them into the document."""
 
     config: SimConfig
-    prompt_latency_s: array  # type: ignore[type-arg]
-    token_latency_s: array  # type: ignore[type-arg]
+    prompt_latency_s: array[float]
+    token_latency_s: array[float]
     decode_tokens: int
     prompt_tokens: int
     timeline_decode_tokens: list[int]
@@ -243,12 +243,12 @@ class Engine:
         while node != sink:
             iw = self.iwrr.get(node)
             choice = iw.choose(workload, admissible) if iw is not None else None
-            if choice is None or len(route) > self.n:
+            if iw is None or choice is None or len(route) > self.n:
                 for w, i in charged:
                     w.undo(i, workload)
                 return False
-            charged.append((iw, choice))  # type: ignore[arg-type]
-            node = iw.targets[choice]  # type: ignore[union-attr]
+            charged.append((iw, choice))
+            node = iw.targets[choice]
             if node != sink:
                 route.append(node)
                 hop_layers.append(nodes[node].layer_end - pos)

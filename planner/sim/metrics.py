@@ -12,7 +12,7 @@ from planner.sim.placement import PlacementInput
 from planner.sim.topology import Topology
 
 
-def latency_stats(samples_s: array) -> LatencyStats:  # type: ignore[type-arg]
+def latency_stats(samples_s: array[float]) -> LatencyStats:
     """Mean and p50/p90/p99/max in milliseconds (numpy's linear percentile)."""
     if len(samples_s) == 0:
         return LatencyStats(count=0)

@@ -17,6 +17,7 @@ from planner.errors import SpecError, UsageError
 from planner.paths import display_path
 from planner.plan import InputFile, run_info
 from planner.profiles.db import ProfileDB
+from planner.profiles.schema import provenance_of
 from planner.sim.document import PlacementResult, SimInputs, SimRunInfo, SimulationDocument, WorkloadInfo
 from planner.sim.engine import OFFLINE_INITIAL_REQUESTS, Engine, SimConfig, SimOutcome
 from planner.sim.latency import RooflineLatency
@@ -113,7 +114,7 @@ def _assumptions(topos: list[Topology], opts: SimOptions, pool: LengthPool) -> l
     out = [
         Assumption(
             subject=f"layer_latency[{gpu}]",
-            basis=prov if "+" not in prov else "user",  # type: ignore[arg-type]
+            basis=provenance_of(prov) if "+" not in prov else "user",
             detail=(
                 f"per-layer prompt/decode time vs batch tokens, table helix_layer_latency ({prov}); "
                 "linear between grid points, never extrapolated"

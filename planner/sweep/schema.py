@@ -111,7 +111,10 @@ class Axis(_Strict):
         return self.range.values()
 
     def count(self) -> int:
-        return len(self.values) if self.values is not None else self.range.count()  # type: ignore[union-attr]
+        if self.values is not None:
+            return len(self.values)
+        assert self.range is not None  # the model validator requires values or range
+        return self.range.count()
 
 
 class ZipGroup(_Strict):
