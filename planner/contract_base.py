@@ -60,3 +60,14 @@ class Keyed:
 
 #: Diff metadata for a list the diff should skip entirely.
 NOT_DIFFED = Keyed(ignored=True)
+
+
+@dataclass(frozen=True)
+class ChangeReason:
+    """Diff metadata of a scalar field: the name of the diff's ``Reason`` for a change to it (``"design"``)."""
+
+    reason: str
+
+
+class Empty(Block):
+    """A block written as ``{}`` (e.g. splitwise ``workload`` when no design meets the SLOs)."""

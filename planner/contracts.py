@@ -15,11 +15,15 @@ from typing import Any, Literal, TypeVar, overload
 from pydantic import BaseModel
 
 from planner.contract_base import Block
+from planner.dynamo.contract import DynamoPlanBlock
 from planner.helix.contract import HelixPlanBlock
+from planner.splitwise.contract import SplitwisePlanBlock
 
 #: Contract model of each plan kind's ``plan`` block.
 CONTRACTS: dict[str, type[Block]] = {
     "helix": HelixPlanBlock,
+    "splitwise": SplitwisePlanBlock,
+    "dynamo": DynamoPlanBlock,
 }
 
 B = TypeVar("B", bound=Block)
@@ -35,6 +39,12 @@ def contract_for(kind: str) -> type[Block]:
 
 @overload
 def parse_block(kind: Literal["helix"], block: Mapping[str, Any], *, strict: bool = False) -> HelixPlanBlock: ...
+@overload
+def parse_block(
+    kind: Literal["splitwise"], block: Mapping[str, Any], *, strict: bool = False
+) -> SplitwisePlanBlock: ...
+@overload
+def parse_block(kind: Literal["dynamo"], block: Mapping[str, Any], *, strict: bool = False) -> DynamoPlanBlock: ...
 @overload
 def parse_block(kind: str, block: Mapping[str, Any], *, strict: bool = False) -> Block: ...
 def parse_block(kind: str, block: Mapping[str, Any], *, strict: bool = False) -> Block:

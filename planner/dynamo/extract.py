@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.dynamo.baselines import Baseline
+from planner.dynamo.contract import DynamoPlanBlock
 from planner.dynamo.problem import DynamoProblem
 from planner.dynamo.solution import DayResult, EpochResult, Group
 from planner.profiles.schema import provenance_of
@@ -198,7 +199,8 @@ def profile_entries(problem: DynamoProblem) -> list[dict[str, Any]]:
 
 def plan_block(
     problem: DynamoProblem, day: DayResult, baselines: list[Baseline]
-) -> tuple[dict[str, Any], dict[str, float | None], Totals]:
+) -> tuple[DynamoPlanBlock, dict[str, float | None], Totals]:
+    """The plan block (built as the dynamo contract), the metrics and the day's totals."""
     plan_t = totals(problem, day.epochs)
     ladder: dict[str, Totals | None] = {
         b.name: (totals(problem, b.epochs) if b.epochs is not None else None) for b in baselines
@@ -282,7 +284,7 @@ def plan_block(
     metrics["cost_savings_vs_singlepool_pct"] = sv.get("cost_vs_singlepool_pct")
     for part in ("sizing", "pools", "tp", "scaling", "frequency"):
         metrics[f"savings_{part}_kwh"] = sv.get(f"{part}_kwh")
-    return block, metrics, plan_t
+    return DynamoPlanBlock.model_validate(block), metrics, plan_t
 
 
 def assumptions(problem: DynamoProblem) -> list[Assumption]:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from planner.dynamo.baselines import all_baselines
+from planner.dynamo.contract import DynamoPlanBlock
 from planner.dynamo.extract import assumptions, plan_block
 from planner.dynamo.model import BACKEND_NAME, REL_GAP
 from planner.dynamo.problem import DynamoOptions, DynamoProblem, prepare
@@ -88,11 +89,9 @@ def _infeasible_plan(
 ) -> Plan:
     """The plan document written with ``--out`` when no plan exists: status infeasible and the reason."""
     report = SolveReport(backend=BACKEND_NAME, status=Status.infeasible, message=str(exc))
-    block: dict[str, Any] = {
-        "mode": problem.mode if problem else opts.mode,
-        "epochs": [],
-        "infeasible": exc.shortfall.describe(),
-    }
+    block = DynamoPlanBlock(
+        mode=problem.mode if problem else opts.mode, epochs=[], infeasible=exc.shortfall.describe()
+    )
     return assemble_plan(
         "dynamo",
         inputs.loaded,
@@ -123,7 +122,7 @@ def plan_dynamo(inputs: SolverInputs, opts: DynamoOptions) -> Plan:
         covered = replace(problem, epochs=problem.epochs[: len(day.epochs)]) if day.partial else problem
         baselines = all_baselines(covered, day.epochs, opts)
         block, metrics, _totals = plan_block(problem, day, baselines)
-        verify_plan(problem, block)
+        verify_plan(problem, block.dump())
     warnings = list(problem.warnings)
     if day.partial:
         end = problem.epochs[len(day.epochs)].label

@@ -17,6 +17,7 @@ import numpy as np
 from planner.errors import Shortfall
 from planner.solver import Assumption, SolveReport, Status
 from planner.spec.sections.splitwise import SplitwiseSection
+from planner.splitwise.contract import SplitwisePlanBlock
 from planner.splitwise.evaluate import PointResult
 from planner.splitwise.instance import Instance
 from planner.splitwise.launch import pool_hints, router_hint
@@ -168,8 +169,8 @@ def _lent_pool(inst: Instance, design: Design, lent_p: int, lent_t: int) -> dict
     }
 
 
-def extract(inst: Instance, sol: Solution) -> tuple[dict[str, Any], dict[str, float | None], SolveReport]:
-    """The plan block, the metrics and the solve report of a finished search."""
+def extract(inst: Instance, sol: Solution) -> tuple[SplitwisePlanBlock, dict[str, float | None], SolveReport]:
+    """The plan block (built as the splitwise contract), the metrics and the solve report of a finished search."""
     chosen = chosen_outcome(inst, sol.outcomes)
     best = chosen.best if chosen is not None else None
     block = _block(inst, sol, chosen)
@@ -187,7 +188,7 @@ def extract(inst: Instance, sol: Solution) -> tuple[dict[str, Any], dict[str, fl
             "machines": "lower_bound_machines",
         }["iso-budget" if inst.mode == "iso-budget" else inst.objective]
         metrics[key] = report.best_bound
-    return block, metrics, report
+    return SplitwisePlanBlock.model_validate(block), metrics, report
 
 
 def _block(inst: Instance, sol: Solution, chosen: DesignOutcome | None) -> dict[str, Any]:

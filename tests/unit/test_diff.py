@@ -82,7 +82,7 @@ def test_splitwise_every_action() -> None:
 def test_splitwise_summary_and_slo_margin_deltas() -> None:
     d = diff_plans(*pair("splitwise"))
     assert d.summary == (
-        "Plan: design HH -> HA, 1 pool removed, 2 changed, 10 other changes; throughput +0.0%, cost +4.0%, power +3.3%"
+        "Plan: design HH -> HA, 1 pool removed, 2 changed, 16 other changes; throughput +0.0%, cost +4.0%, power +3.3%"
     )
     margins = {m.name: m for m in d.metrics}
     m = margins["splitwise.slo[e2e_p99].margin"]
@@ -213,12 +213,12 @@ def test_unknown_fields_use_generic_keys_and_positions() -> None:
     new.plan["totals"] = [{"name": "gpu_hours", "value_gpu_h": 12.0}, {"name": "carbon", "value_kgco2": 3.0}]
     old.plan["notes"] = [{"text": "a"}]
     new.plan["notes"] = [{"text": "b"}]
-    new.plan["mode"] = "strict"
+    new.plan["horizon"] = "day"
     ch = {c.address: c for c in diff_plans(old, new).changes}
     assert ch["dynamo.total[gpu_hours].value_gpu_h"].unit == "GPU-h"
     assert ch["dynamo.total[carbon]"].action is Action.add
     assert ch["dynamo.note[0].text"].after == "b"
-    assert ch["dynamo.mode"].action is Action.add
+    assert ch["dynamo.horizon"].action is Action.add
 
 
 def test_duplicate_role_falls_back_to_role_and_machine() -> None:

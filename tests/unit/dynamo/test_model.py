@@ -85,7 +85,8 @@ def test_whole_day_verifies(tmp_path: Path, mode: str) -> None:
     pb = tiny_problem(tmp_path, mode=mode)
     day = solve(pb, SolveOptions())
     assert len(day.epochs) == 12 and all(e.status == "optimal" for e in day.epochs)
-    block, metrics, totals = plan_block(pb, day, all_baselines(pb, day.epochs))
+    contract, metrics, totals = plan_block(pb, day, all_baselines(pb, day.epochs))
+    block = contract.dump()
     assert check_plan(pb, block) == []
     assert metrics["energy_kwh"] == pytest.approx(day.energy_wh / 1000.0)
     if mode == "hierarchical":
@@ -124,5 +125,6 @@ def test_trace_replay_plans_the_trace_hour(tmp_path: Path) -> None:
     assert [e.label for e in pb.epochs][:2] == ["18:15", "18:20"] and len(pb.epochs) == 12
     assert sum(sum(e.requests.values()) for e in pb.epochs) == 19366
     day = solve(pb, SolveOptions())
-    block, _m, _t = plan_block(pb, day, all_baselines(pb, day.epochs))
+    contract, _m, _t = plan_block(pb, day, all_baselines(pb, day.epochs))
+    block = contract.dump()
     assert check_plan(pb, block) == [] and block["epochs"][0]["start"] == "18:15"

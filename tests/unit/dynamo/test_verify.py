@@ -20,7 +20,7 @@ from planner.solver import SolveOptions
 def solved(tiny):
     day = solve(tiny, SolveOptions())
     block, _m, _t = plan_block(tiny, day, all_baselines(tiny, day.epochs))
-    return tiny, block
+    return tiny, block.dump()
 
 
 def test_verifier_does_not_import_ortools() -> None:
