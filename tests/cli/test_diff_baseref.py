@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import planner.cli.diff as cmd
+import planner.diff.baseref as baseref
 from planner.cli import app
 from planner.plan import InputFile, Inputs, Plan, SolverBlock, write_plan
 from planner.profiles.db import ProfileDB
@@ -68,7 +69,7 @@ def fake_solver(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     calls: list[list[str]] = []
     db = ProfileDB.load()
 
-    def run(solver: str, spec: Path, out: Path, args: list[str], side: str, quiet: bool) -> Plan:
+    def run(solver: str, spec: Path, out: Path, args: list[str], side: str, progress: object) -> Plan:
         calls.append(list(args))
         sets = [args[i + 1] for i, a in enumerate(args) if a == "--set"]
         loaded = load_spec(spec, db, sets)
@@ -85,7 +86,7 @@ def fake_solver(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
         write_plan(plan, out)
         return plan
 
-    monkeypatch.setattr(cmd, "run_solver", run)
+    monkeypatch.setattr(baseref, "run_solver", run)
     return calls
 
 
