@@ -153,7 +153,7 @@ class DynamoPlanBlock(Block):
 
     model: str | None = None
     gpu: str | None = None
-    mode: str
+    mode: str | None = Field(description="hierarchical or joint; null when an infeasible run never got that far")
     epoch_s: Number | None = None
     reshard_epoch_s: Number | None = None
     gpu_budget: int | None = None
