@@ -60,9 +60,7 @@ def _item_model(annotation: Any) -> type[BaseModel] | None:
     """The model of a list's (or a grouped mapping's) elements: ``list[Pool] | None`` -> ``Pool``."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
-    if isinstance(annotation, (types.UnionType, typing._GenericAlias, types.GenericAlias)) or typing.get_origin(
-        annotation
-    ):
+    if typing.get_origin(annotation) is not None:  # list[X], dict[str, X], X | None
         for arg in typing.get_args(annotation):
             found = _item_model(arg)
             if found is not None:

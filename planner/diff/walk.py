@@ -29,7 +29,7 @@ def same_value(a: Any, b: Any, rel_tol: float = DEFAULT_REL_TOL) -> bool:
             return True
         if not (math.isfinite(a) and math.isfinite(b)):
             return False
-        return abs(a - b) <= rel_tol * max(abs(a), abs(b))
+        return bool(abs(a - b) <= rel_tol * max(abs(a), abs(b)))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         return a.keys() == b.keys() and all(same_value(a[k], b[k], rel_tol) for k in a)
     if isinstance(a, list) and isinstance(b, list):
