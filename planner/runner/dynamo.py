@@ -89,9 +89,7 @@ def _infeasible_plan(
 ) -> Plan:
     """The plan document written with ``--out`` when no plan exists: status infeasible and the reason."""
     report = SolveReport(backend=BACKEND_NAME, status=Status.infeasible, message=str(exc))
-    block = DynamoPlanBlock(
-        mode=problem.mode if problem else opts.mode, epochs=[], infeasible=exc.shortfall.describe()
-    )
+    block = DynamoPlanBlock(mode=problem.mode if problem else opts.mode, epochs=[], infeasible=exc.shortfall.describe())
     return assemble_plan(
         "dynamo",
         inputs.loaded,
