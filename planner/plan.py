@@ -207,8 +207,12 @@ def write_plan(plan: Plan, path: Path) -> None:
     write_json_atomic(plan_json(plan), path)
 
 
-def read_plan(path: Path) -> Plan:
-    """Load a plan JSON; unknown keys from newer minor versions are ignored (see module docstring)."""
+def read_plan(path: Path, *, expected_kind: str | None = None, reader: str = "this command") -> Plan:
+    """Load a plan JSON; unknown keys from newer minor versions are ignored (see module docstring).
+
+    With ``expected_kind`` a plan of another kind is refused before its block is checked against that kind's
+    contract, so the error says what the reader needs rather than what the other kind's block lacks.
+    """
     from planner.errors import SpecError
     from planner.inputfiles import load_json_file
     from planner.paths import display_path
@@ -230,6 +234,8 @@ def read_plan(path: Path) -> Plan:
         plan = Plan.model_validate(data)
     except ValidationError as exc:
         raise SpecError([_plan_problem(name, (), exc)]) from None
+    if expected_kind is not None and plan.kind != expected_kind:
+        raise SpecError.single(name, "kind", f"{reader} needs a {expected_kind} plan, got kind '{plan.kind}'")
     from planner.contracts import CONTRACTS, parse_block
 
     if plan.kind in CONTRACTS:  # the block's types and bounds, checked once here for every reader

@@ -83,6 +83,7 @@ class Epoch(Block):
     energy_wh: Number
     power_w: Number
     reconfig_wh: Number
+    parked_wh: Number = Field(description="idle draw of GPUs parked rather than released (0 when released)")
     started_gpus: int
     resharded_gpus: int
     load_rps: Number
@@ -124,8 +125,14 @@ class DynamoBaseline(Block):
 
 
 class Savings(Block):
-    """Savings over SinglePool and their attribution along the baseline ladder (absent without a SinglePool)."""
+    """Savings over SinglePool and their attribution along the baseline ladder (absent without a SinglePool).
 
+    ``against`` names the SinglePool the headline saving is measured against (``dynamo.savings_against``)."""
+
+    against: str | None = None
+    vs_singlepool_fixed_pct: Number | None = None
+    vs_singlepool_peak_pct: Number | None = None
+    sizing_kwh: Number | None = None
     vs_singlepool_kwh: Number | None = None
     vs_singlepool_pct: Number | None = None
     cost_vs_singlepool_pct: Number | None = None

@@ -55,9 +55,7 @@ def _problem(name: str, where: str, message: str) -> SpecError:
 def load_placement(path: Path) -> PlacementInput:
     """Load and check one helix plan file: kind, status, layer ranges, edge endpoints, flows."""
     name = display_path(path)
-    plan = read_plan(path)
-    if plan.kind != "helix":
-        raise _problem(name, "kind", f"plan simulate needs a helix plan, got kind '{plan.kind}'")
+    plan = read_plan(path, expected_kind="helix", reader="plan simulate")
     if plan.solver.status in ("infeasible", "error"):
         raise _problem(name, "solver.status", f"the plan has status {plan.solver.status}: nothing to simulate")
     try:
