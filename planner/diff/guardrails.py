@@ -52,6 +52,11 @@ _RULE = re.compile(
 )
 
 
+GuardrailOp = Literal["<", ">", "<=", ">="]
+#: The comparison operators a rule may use (the rule pattern accepts exactly these).
+_OPS: dict[str, GuardrailOp] = {"<": "<", ">": ">", "<=": "<=", ">=": ">="}
+
+
 class Guardrail(BaseModel):
     """A parsed ``--fail-on`` rule: ``name op threshold[%]`` on the change from old to new, or a keyword."""
 
@@ -59,7 +64,7 @@ class Guardrail(BaseModel):
 
     rule: str
     name: str
-    op: Literal["<", ">", "<=", ">="] | None = None
+    op: GuardrailOp | None = None
     threshold: float | None = None
     relative: bool = False
 
@@ -97,7 +102,7 @@ def parse_guardrails(text: str | None) -> list[Guardrail]:
             Guardrail(
                 rule=rule,
                 name=name,
-                op=m.group("op"),  # type: ignore[arg-type]
+                op=_OPS[m.group("op")],
                 threshold=float(m.group("num")),
                 relative=m.group("pct") == "%",
             )
