@@ -26,7 +26,7 @@ import numpy as np
 
 from planner.calibrate.ingest import MeasuredRun
 from planner.calibrate.itermodel import Hardware
-from planner.sim.events import Kind
+from planner.events import Kind
 from planner.splitwise.perf import lookup_list
 from planner.splitwise.sim import BOTH, InstanceType, SimConfig, SimResult, SplitwiseEngine
 

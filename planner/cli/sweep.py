@@ -36,10 +36,10 @@ from typer.core import TyperCommand, TyperGroup
 
 from planner.cli.common import QuietOpt, complete_spec, handle_errors
 from planner.errors import UsageError
+from planner.executors import LocalExecutor, available_cores, make_executor
 from planner.paths import display_path
 from planner.render import console
 from planner.render.console import err_line
-from planner.sweep.executors import LocalExecutor, available_cores, make_executor
 from planner.sweep.points import option_argv
 from planner.sweep.run import SweepRun, run_sweep
 from planner.sweep.schema import DEFAULT_MAX_POINTS, Sweep, load_sweep

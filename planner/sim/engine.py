@@ -30,7 +30,7 @@ from array import array
 from collections import deque
 from dataclasses import dataclass, field
 
-from planner.sim.events import EventQueue, Kind
+from planner.events import EventQueue, Kind
 from planner.sim.requests import Arrivals, LengthPool, OfflineSampler
 from planner.sim.scheduler import InterleavedWRR, KvLedger, KvPolicy
 from planner.sim.topology import Topology

@@ -1,10 +1,10 @@
-"""Evaluate a batch of grid points on the local process pool of :mod:`planner.sweep.executors`, deterministically.
+"""Evaluate a batch of grid points on the local process pool of :mod:`planner.executors`, deterministically.
 
 The search decides *which* points to evaluate in fixed-size batches (``search.batch_points``) without looking at
 the number of workers, and reads the results back in submission order; the pool only changes how long a batch
 takes. The plan is therefore byte-identical with 1 worker or 16.
 
-The pool is the one ``plan sweep`` runs its points on (:class:`~planner.sweep.executors.LocalExecutor`): workers
+The pool is the one ``plan sweep`` runs its points on (:class:`~planner.executors.LocalExecutor`): workers
 receive the evaluator once, when they start, and ignore SIGINT, so only the parent sees Ctrl-C (while it waits for
 a result); it then terminates the workers at once (points in flight are dropped, a simulation can take many
 seconds) and re-raises, leaving no process behind. Results are yielded in submission order as they arrive, so the
@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from types import TracebackType
 
+from planner.executors import LocalExecutor, available_cores
 from planner.splitwise.evaluate import Evaluator, PointResult
 from planner.splitwise.model import Point
-from planner.sweep.executors import LocalExecutor, available_cores
 
 Task = tuple[str, Point, float]
 

@@ -27,7 +27,7 @@ decode batch takes the same time, so a machine schedules one event for the next 
 iteration* is kept in a heap) and is interrupted at the next iteration boundary when new work arrives. The run stops
 early once an SLO is surely violated (see :func:`planner.splitwise.slo.violation_allowance`).
 
-Events run on the shared event core (:mod:`planner.sim.events`) in its one order ``(time, kind, seq)``; at equal times
+Events run on the shared event core (:mod:`planner.events`) in its one order ``(time, kind, seq)``; at equal times
 a KV transfer that lands (``DELIVER``) comes first, then an arrival (``ARRIVAL``), then the end of an iteration
 (``DONE``), so a machine that frees up forms its next batch with everything that reached it at that instant.
 :class:`SplitwiseEngine` holds the run's state with one method per event kind.
@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from planner.sim.events import EventQueue, Kind
+from planner.events import EventQueue, Kind
 from planner.splitwise.slo import SloLimit, violation_allowance
 
 PROMPT, TOKEN, MIXED, BOTH = 0, 1, 2, 3

@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from planner.executors import LocalExecutor, RayExecutor
 from planner.sweep.cache import Cache, Entry, KeyMaker
-from planner.sweep.executors import LocalExecutor, RayExecutor
 from planner.sweep.points import Point, points
 from planner.sweep.results import build_table, write_table
 from planner.sweep.schema import Sweep

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from planner.cli.sweep import check_option, run_point
-from planner.sweep.executors import LocalExecutor
+from planner.executors import LocalExecutor
 from planner.sweep.run import run_sweep
 from planner.sweep.schema import load_sweep
 
@@ -89,7 +89,7 @@ def test_resumed_sweep_with_nothing_to_do_under_5s(two_hundred: Path, resumed_di
 
 def test_ray_overhead_per_point_under_100ms(tmp_path: Path) -> None:
     ray = pytest.importorskip("ray", reason="the optional extra llmplan[ray] is not installed (make test-ray)")
-    from planner.sweep.executors import RayExecutor
+    from planner.executors import RayExecutor
 
     sweep = load_sweep(sweep_file(tmp_path, "{start: 5, stop: 40, step: 5}", "[0]"), check_option)  # 40 points
     (tmp_path / "warm").mkdir()
@@ -121,7 +121,7 @@ def test_ray_overhead_per_point_under_100ms(tmp_path: Path) -> None:
 def test_ray_round_trip_per_point_under_100ms() -> None:
     """The executor's own cost: 200 tasks that return a plan-sized text at once, through Ray on 2 CPUs."""
     ray = pytest.importorskip("ray", reason="the optional extra llmplan[ray] is not installed (make test-ray)")
-    from planner.sweep.executors import RayExecutor
+    from planner.executors import RayExecutor
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:

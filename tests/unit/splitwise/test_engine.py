@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.sim.events import Kind
+from planner.events import Kind
 from planner.splitwise.sim import BOTH, PROMPT, TOKEN, InstanceType, SimConfig, SplitwiseEngine
 
 P_S, T_S = 0.25, 0.0625  # prompt batch time and token iteration time (any batch size)

@@ -24,7 +24,7 @@ def ray_cluster():
 
 def test_ray_and_local_give_the_same_plans(ray_cluster, small_sweep: Path, tmp_path: Path) -> None:
     from planner.cli.sweep import check_option, run_point
-    from planner.sweep.executors import LocalExecutor, RayExecutor
+    from planner.executors import LocalExecutor, RayExecutor
     from planner.sweep.run import run_sweep
     from planner.sweep.schema import load_sweep
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from planner.cli.sweep import check_option, run_point
-from planner.sweep.executors import LocalExecutor
+from planner.executors import LocalExecutor
 from planner.sweep.run import run_sweep
 from planner.sweep.schema import load_sweep
 from planner.sweep.task import PointOutcome, PointTask

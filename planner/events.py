@@ -1,4 +1,7 @@
-"""Event kinds and the event queue of the simulator.
+"""Event kinds and the event queue shared by every discrete-event simulator (``plan simulate``, splitwise's).
+
+It sits at the bottom layer so that a solver package (splitwise) and the simulator (planner/sim) can both use it
+without a solver importing the simulator.
 
 Events are tuples ``(time_s, kind, seq, target, payload)`` in a binary heap. Ties at the same time are broken by
 ``kind`` and then by ``seq`` (a global counter), so the order, and hence the whole simulation, is deterministic

@@ -1,4 +1,7 @@
-"""Where sweep points run: an embedded process pool (default, no service) or a Ray cluster.
+"""Where independent work runs: an embedded process pool (default, no service) or a Ray cluster.
+
+Used by ``plan sweep`` for its points and by splitwise for its grid of simulated points; it sits at the bottom
+layer (it imports only planner.errors) so that a solver can use it without importing the sweep package above it.
 
 Both take a module-level function and a list of picklable tasks and yield results as they finish (any order):
 the function is the same, so a point's plan is the same wherever it ran (outside the plan's ``run`` block).
