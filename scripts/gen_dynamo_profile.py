@@ -1,4 +1,6 @@
-"""Generate the synthetic DynamoLLM profile table from the physical model in ``planner/dynamo/physics.py``.
+"""Generate the synthetic DynamoLLM profile table from the physical model.
+
+The model lives in ``planner/profiles/synth/dynamo_physics.py``.
 
     .venv/bin/python scripts/gen_dynamo_profile.py                      # rewrite profiles/tables/dynamo_profile.csv
     .venv/bin/python scripts/gen_dynamo_profile.py --out my/tables/dynamo_profile.csv \\
@@ -21,14 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from planner.dynamo.classes import DEFAULT_INPUT_CUTS, DEFAULT_LABELS, DEFAULT_OUTPUT_CUTS, ClassScheme  # noqa: E402
-from planner.dynamo.physics import (  # noqa: E402
+from planner.profiles.db import ProfileDB  # noqa: E402
+from planner.profiles.synth.dynamo_physics import (  # noqa: E402
     DEFAULT_INPUT_TOKENS,
     DEFAULT_OUTPUT_TOKENS,
     profile_rows,
 )
-from planner.profiles.db import ProfileDB  # noqa: E402
 
-GENERATOR = "synthetic:gen_dynamo_profile v1 (planner/dynamo/physics.py)"
+GENERATOR = "synthetic:gen_dynamo_profile v1 (planner/profiles/synth/dynamo_physics.py)"
 COLUMNS = (
     "model",
     "gpu",
@@ -46,7 +48,8 @@ COLUMNS = (
 )
 HEADER = """\
 # SYNTHETIC profile of {model} on {gpu} (not measured): a load sweep per class, TP and locked SM clock.
-# Written by scripts/gen_dynamo_profile.py from the physical model in planner/dynamo/physics.py (docs/dynamo.md).
+# Written by scripts/gen_dynamo_profile.py from the physical model in
+# planner/profiles/synth/dynamo_physics.py (docs/dynamo.md).
 # power_w: average instance power (all its GPUs) at load_rps; latencies are p99 seconds at that load;
 # the load_rps = 0 row is the idle power and the isolated (single-request) latency.
 """

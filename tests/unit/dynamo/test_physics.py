@@ -16,8 +16,14 @@ import sys
 
 import pytest
 
-from planner.dynamo.physics import DEFAULT_INPUT_TOKENS, DEFAULT_OUTPUT_TOKENS, Instance, isolated_energy_wh, serve
 from planner.dynamo.profile import Config, Slo
+from planner.profiles.synth.dynamo_physics import (
+    DEFAULT_INPUT_TOKENS,
+    DEFAULT_OUTPUT_TOKENS,
+    Instance,
+    isolated_energy_wh,
+    serve,
+)
 
 from .conftest import ROOT
 
@@ -116,7 +122,7 @@ def _generator():
 
 def test_shipped_rows_are_what_the_generator_writes(hw) -> None:
     """One (class, TP, clock) sweep regenerated and compared with the shipped CSV (the full table: slow test)."""
-    from planner.dynamo.physics import profile_rows
+    from planner.profiles.synth.dynamo_physics import profile_rows
 
     gen = _generator()
     gpu, model = hw
