@@ -113,11 +113,15 @@ def fit(
     if n_res < len(x0) and not tables:
         # Too few figures to pin five parameters: keep the shape of the current curves, fit two scale factors.
         return _fit_scaled(runs, hw, IterationModel.from_vector(x0))
+
+    def log_residuals(u: np.ndarray) -> np.ndarray:
+        return residuals(IterationModel.from_vector(np.exp(u)), runs, tables, hw)
+
     sol = least_squares(
-        lambda u: residuals(IterationModel.from_vector(np.exp(u)), runs, tables, hw),
+        log_residuals,
         np.log(x0),
         method="trf",
-        diff_step=DIFF_STEP,
+        diff_step=np.full(len(x0), DIFF_STEP),  # one relative step per parameter (scipy broadcasts a scalar alike)
         xtol=1e-10,
         ftol=1e-10,
         max_nfev=MAX_EVALUATIONS,
@@ -142,12 +146,15 @@ def _fit_scaled(runs: Sequence[MeasuredRun], hw: Hardware, base: IterationModel)
     def scaled(s: np.ndarray) -> IterationModel:
         return IterationModel.from_vector(np.concatenate([b[:3] * s[0], b[3:] * s[1]]))
 
+    def scaled_residuals(s: np.ndarray) -> np.ndarray:
+        return residuals(scaled(s), runs, (), hw)
+
     sol = least_squares(
-        lambda s: residuals(scaled(s), runs, (), hw),
+        scaled_residuals,
         np.ones(2),
         bounds=(np.full(2, 1e-3), np.full(2, np.inf)),
         method="trf",
-        diff_step=DIFF_STEP,
+        diff_step=np.full(2, DIFF_STEP),
         max_nfev=MAX_EVALUATIONS,
     )
     model = scaled(sol.x)

@@ -558,5 +558,8 @@ def load_all(
     tables: list[IterationTable] = []
     for p in paths:
         for r in load_runs(p, db, cli):
-            (runs if isinstance(r, MeasuredRun) else tables).append(r)  # type: ignore[arg-type]
+            if isinstance(r, MeasuredRun):
+                runs.append(r)
+            else:
+                tables.append(r)
     return runs, tables

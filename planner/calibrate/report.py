@@ -111,7 +111,9 @@ def accuracy_json(rep: AccuracyReport, threshold: float | None = None) -> dict[s
         "fail_above": threshold,
         "failed": bool(threshold is not None and worst is not None and worst[1] > threshold),
     }
-    return canonical(doc)  # type: ignore[no-any-return]
+    out = canonical(doc)
+    assert isinstance(out, dict)  # canonical keeps a dict a dict
+    return out
 
 
 def calibration_report(calibrated: list[Calibrated], written: list[str]) -> Report:

@@ -65,7 +65,12 @@ def _poly_fit(x: np.ndarray, y: np.ndarray, degree: int) -> np.ndarray:
     basis = np.column_stack([k**d for d in range(degree + 1)])
     c0, *_ = np.linalg.lstsq(basis, y, rcond=None)
     c0 = np.maximum(c0, 1e-3 * max(float(y.min()), 1e-6))
-    sol = least_squares(lambda u: np.log(basis @ np.exp(u) / y), np.log(c0), method="trf")
+
+    def log_ratio(u: np.ndarray) -> np.ndarray:
+        ratio: np.ndarray = np.log(basis @ np.exp(u) / y)
+        return ratio
+
+    sol = least_squares(log_ratio, np.log(c0), method="trf")
     coef: np.ndarray = np.exp(sol.x)
     return coef
 

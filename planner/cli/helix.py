@@ -237,7 +237,8 @@ def helix_command(
             except UnitError as exc:
                 raise UsageError(f"--prune-threshold: {exc}") from None
         token_latency = _duration("--max-token-latency", max_token_latency)
-        if objective not in ("served", "max-flow"):
+        objectives: dict[str, Literal["served", "max-flow"]] = {"served": "served", "max-flow": "max-flow"}
+        if objective not in objectives:
             raise UsageError(f"--objective: expected served or max-flow, got '{objective}'")
         cli = HelixCliOptions(
             solver=solver.value,
@@ -256,7 +257,7 @@ def helix_command(
             max_hops=max_hops,
             max_token_latency_s=token_latency,
             pareto=pareto,
-            objective=objective,  # type: ignore[arg-type]
+            objective=objectives[objective],
         )
         return run(inputs, common, cli)
 

@@ -86,7 +86,9 @@ def assemble_plan(
         detail = (
             f"+-{band.err_ratio * 100:.1f} % on every predicted figure ({band.entry}: {band.method}; docs/accuracy.md)"
         )
-        assumptions = [*assumptions, Assumption(subject="error band", basis=band.basis, detail=detail)]  # type: ignore[arg-type]
+        # The band's basis is read from the accuracy file: pydantic checks it against the Assumption vocabulary.
+        band_assumption = Assumption.model_validate({"subject": "error band", "basis": band.basis, "detail": detail})
+        assumptions = [*assumptions, band_assumption]
     assumptions = [*assumptions, options_assumption(options)]
     return Plan(
         kind=kind,
