@@ -4,8 +4,8 @@ the file (shipped or the user's) and the line that defined the entry."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,11 +76,20 @@ def test_table_that_is_a_directory(tmp_path: Path) -> None:
         ProfileDB.load(tmp_path / "prof")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_table(tmp_path: Path) -> None:
+def test_unreadable_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unreadable table is one located line. Root (as in CI) reads a file whatever its mode, so the refusal the
+    operating system would give a normal user is simulated at ``Path.open``."""
     prof = _user_table(tmp_path, ROW.format(layers=1, tp=100.0))
-    (prof / "tables" / "helix_throughput.csv").chmod(0)
-    with pytest.raises(SpecError, match="cannot read profile file"):
+    target = prof / "tables" / "helix_throughput.csv"
+    real_open = Path.open
+
+    def refusing_open(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == target:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refusing_open)
+    with pytest.raises(SpecError, match="cannot read profile file: Permission denied"):
         ProfileDB.load(prof)
 
 
