@@ -333,14 +333,16 @@ def baseline_plans(
             bounds=HelixBounds(best_tok_s=res.best_bound_tok_s, active=res.bound_source),
             search=HelixSearch(chosen=f"baseline:{b.name}", params=dict(b.params)),
         )
+        # The plan reports the max flow of the placement as written (force-loaded, or in its own partial mode),
+        # which is what it carries and what `plan simulate` takes as its bound; for the others it is the baseline's.
+        value = flow.value
         report = SolveReport(
             backend=f"baseline:{b.name}",
             status=Status.feasible,
-            objective=b.throughput_tok_s,
+            objective=value,
             best_bound=res.best_bound_tok_s,
             message=b.note or f"{b.name} placement evaluated with the same max flow",
         )
-        value = b.throughput_tok_s
         mets: dict[str, float | None] = {
             "throughput_tok_s": value,
             "solver_bound_tok_s": res.best_bound_tok_s,

@@ -196,7 +196,20 @@ def test_ctrl_c_keeps_the_best_plan(tmp_path: Path) -> None:
 
     out = tmp_path / "plan.json"
     spec = str(ROOT / "cluster_specs" / "helix-het42-llama2-70b.yaml")
-    cmd = [sys.executable, "-m", "planner", "helix", spec, "--time-limit", "120", "--out", str(out), "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "planner",
+        "helix",
+        spec,
+        "--time-limit",
+        "120",
+        "--objective",
+        "max-flow",
+        "--out",
+        str(out),
+        "-q",
+    ]
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
