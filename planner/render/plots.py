@@ -221,7 +221,8 @@ def simulation_figure(data: SimulationFigure) -> Figure:
     ax_d.set(title="Per-token decode latency CDF", xlabel="time between tokens (ms)", ylabel="fraction of tokens")
     for ax in axes:
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # a short run may leave a panel empty: no legend to draw there
+            ax.legend(fontsize=8)
     return fig
 
 

@@ -29,3 +29,18 @@ def test_every_placement_sees_the_same_requests_and_the_figure_is_labelled() -> 
         assert legend[:2] == ["chain2.json", "fork.json"]
     finally:
         plt.close(fig)
+
+
+def test_a_run_too_short_for_latency_samples_draws_without_legend_warnings() -> None:
+    """A 1 s run can leave the latency panels empty: the figure draws them without a legend instead of warning
+    (warnings are errors in the tests; the fuzz suite found this through `plan simulate --plot`)."""
+    from planner.sim.plot import PlacementSeries, Series, SimulationFigure
+
+    empty = Series((), ())
+    data = SimulationFigure(0.0, (PlacementSeries("a.json", Series((0.0, 1.0), (5.0, 6.0)), empty, empty),))
+    fig = simulation_figure(data)
+    try:
+        assert fig.axes[0].get_legend() is not None
+        assert fig.axes[1].get_legend() is None and fig.axes[2].get_legend() is None
+    finally:
+        plt.close(fig)
