@@ -33,7 +33,7 @@ from planner.runner import SolverInputs
 from planner.spec.loader import DEFAULT_MAX_NODES
 
 if TYPE_CHECKING:
-    from planner.dynamo.problem import DynamoOptions  # imported when the command runs: the solver loads slowly
+    from planner.dynamo.instance import DynamoOptions  # imported when the command runs: the solver loads slowly
 
 ModeOpt = Annotated[
     str | None,
@@ -87,7 +87,7 @@ def dynamo_command(
 
     common = common_options(out, fmt, profiles, overrides, time_limit, seed, quiet, verbose, plot, max_nodes)
     with handle_errors():
-        from planner.dynamo.problem import DynamoOptions
+        from planner.dynamo.instance import DynamoOptions
 
         if price_kwh is not None and not math.isfinite(price_kwh):
             raise UsageError(f"--price-kwh must be a finite number, got {price_kwh}")

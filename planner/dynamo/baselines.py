@@ -21,8 +21,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from planner.dynamo.instance import DynamoProblem
 from planner.dynamo.load import Epoch
-from planner.dynamo.problem import DynamoProblem
 from planner.dynamo.profile import Config
 from planner.dynamo.solution import EpochResult, Group
 from planner.solver import SolveOptions, remaining_s

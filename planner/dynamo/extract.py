@@ -13,7 +13,7 @@ from typing import Any
 
 from planner.dynamo.baselines import Baseline
 from planner.dynamo.contract import DynamoPlanBlock
-from planner.dynamo.problem import DynamoProblem
+from planner.dynamo.instance import DynamoProblem
 from planner.dynamo.solution import DayResult, EpochResult, Group
 from planner.profiles.schema import provenance_of
 from planner.solver import Assumption

@@ -159,7 +159,7 @@ class TooManyEpochs(Exception):
     """The horizon cut into epochs of the requested length gives more epochs than allowed (``--max-epochs``).
 
     Raised before any epoch is built: one MILP is solved per epoch, so 1-second epochs over a day (86,400 solves)
-    or shorter would run for hours and hold every epoch in memory. :func:`planner.dynamo.problem.prepare` turns it
+    or shorter would run for hours and hold every epoch in memory. :func:`planner.dynamo.instance.prepare` turns it
     into a located error naming the period that produced it.
     """
 

@@ -20,10 +20,10 @@ import math
 import time
 
 from planner.dynamo.frequency import ClockOption, pick_clock
+from planner.dynamo.instance import DynamoProblem
 from planner.dynamo.load import Epoch
 from planner.dynamo.model import BACKEND_NAME, TIE_BREAK_WH, EpochData, EpochModel, EpochSolution, MilpInstance
 from planner.dynamo.pools import blend, promote, reshard
-from planner.dynamo.problem import DynamoProblem
 from planner.dynamo.profile import ZERO_CURVE, Config
 from planner.dynamo.solution import DayResult, EpochResult, Group, reconfiguration
 from planner.errors import InfeasibleError, Shortfall, SolverFailure

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from planner.dynamo.instance import DynamoProblem
 from planner.dynamo.load import Epoch
-from planner.dynamo.problem import DynamoProblem
 from planner.dynamo.profile import LATENCIES, Config
 from planner.dynamo.solution import instance_dynamic_w
 from planner.errors import VerificationError

@@ -12,8 +12,8 @@ from typing import Any
 from planner.dynamo.baselines import all_baselines
 from planner.dynamo.contract import DynamoPlanBlock
 from planner.dynamo.extract import assumptions, plan_block
+from planner.dynamo.instance import DynamoOptions, DynamoProblem, prepare
 from planner.dynamo.model import BACKEND_NAME, REL_GAP
-from planner.dynamo.problem import DynamoOptions, DynamoProblem, prepare
 from planner.dynamo.solution import DayResult
 from planner.dynamo.solve import solve
 from planner.dynamo.verify import verify_plan

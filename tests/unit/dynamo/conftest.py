@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.dynamo.problem import DynamoOptions, DynamoProblem, prepare
+from planner.dynamo.instance import DynamoOptions, DynamoProblem, prepare
 from planner.runner import load_inputs
 
 from ...dynamo_specs import tiny_dynamo_spec

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from planner.dynamo.instance import DynamoOptions
 from planner.dynamo.model import EpochModel
-from planner.dynamo.problem import DynamoOptions
 from planner.dynamo.solve import solve
 from planner.runner import load_inputs
 from planner.runner.dynamo import plan_dynamo

@@ -1,4 +1,5 @@
-"""Everything ``plan dynamo`` plans from, resolved once: classes, SLOs, per-(class, config) figures, epochs, budget.
+"""The dynamo instance (spec + profiles -> what ``plan dynamo`` plans from, resolved once): classes, SLOs,
+per-(class, config) figures, epochs, budget.
 
 Options come from the spec's ``dynamo:`` section, overridden by the command line (:class:`DynamoOptions`). SLO
 precedence per class and metric: ``dynamo.slo.classes.<k>`` > the spec's top-level ``slo`` > the isolated-latency
