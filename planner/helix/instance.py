@@ -25,6 +25,7 @@ from planner.helix.throughput import (
     roofline_tp,
 )
 from planner.profiles.db import ProfileDB
+from planner.profiles.nodeperf import NodePerf, Workload, node_perf
 from planner.profiles.schema import Provenance
 from planner.solver import Assumption
 from planner.spec.cluster import Node
@@ -33,6 +34,8 @@ from planner.spec.sections.helix import HelixSection
 
 SOURCE = "source"
 SINK = "sink"
+#: Share of a node's KV capacity the node model's batch may fill (the simulator's offline admission mark).
+NODE_MODEL_HWM = 0.85
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,8 @@ def build_instance(loaded: LoadedSpec, db: ProfileDB, section: HelixSection) -> 
     tables = ThroughputTables(db, model.name)
     node_types = [(n.gpu, n.gpus_per_node) for n in order]
     mix = None
-    if section.throughput != "analytic":
+    tables_wanted = section.throughput in ("auto", "table", "paper-table")
+    if tables_wanted:
         if section.table_mix != "auto" and section.table_mix not in tables.mixes:
             raise SpecError([loaded.problem(("helix", "table_mix"), _unknown_mix(section.table_mix, tables))])
         choice = tables.choose_mix(node_types, section.table_mix)
@@ -205,14 +209,21 @@ def build_instance(loaded: LoadedSpec, db: ProfileDB, section: HelixSection) -> 
         gpu = db.gpu(n.gpu)
         vram = gpu.vram_bytes * n.gpus_per_node
         k_mem = math.floor((1.0 - reserve) * vram / weight + 1e-9)
-        entry = tables.entry(mix, n.gpu, n.gpus_per_node) if section.throughput != "analytic" else None
+        entry = tables.entry(mix, n.gpu, n.gpus_per_node) if tables_wanted else None
         pname = tables.profile_name(n.gpu, n.gpus_per_node)
-        if entry is not None:
+        if section.throughput == "node-model":
+            node_wl = Workload(roof.input_tokens, roof.output_tokens)
+            perf = node_perf(db, model, n.gpu, n.gpus_per_node, pname, node_wl)
+            k = k_mem
+            tp = tuple(perf.throughput_tok_s(j, node_wl, NODE_MODEL_HWM) for j in range(1, k + 1))
+            provenance: Provenance = "analytic" if perf.provenance == "roofline" else "measured"
+            type_basis.setdefault(pname, (provenance, _node_model_detail(perf, node_wl)))
+        elif entry is not None:
             k = min(k_mem, len(entry.tp_tok_s))
             tp = entry.tp_tok_s[:k]
             provenance = "measured"
             type_basis.setdefault(pname, ("measured", f"Helix table {model.name}/{mix}: {entry.source}"))
-        elif section.throughput == "table":
+        elif section.throughput in ("table", "paper-table"):
             raise ProfileMissingError("Helix throughput table tp(k)", gpu=pname, model=model.name, mix=mix or "none")
         else:
             k = k_mem
@@ -342,6 +353,15 @@ def _workload_mean(loaded: LoadedSpec, which: str) -> float | None:
     if dist.distribution == "uniform" and dist.max is not None:
         return (dist.min + dist.max) / 2.0
     return None
+
+
+def _node_model_detail(perf: NodePerf, workload: Workload) -> str:
+    lat = "measured per-layer latency" if perf.provenance != "roofline" else "roofline per-layer latency"
+    return (
+        f"shared node model ({lat}, {perf.latency.gpu}): this node alone at the batch its KV admits "
+        f"({NODE_MODEL_HWM:g} of VRAM x {perf.gpu_memory_utilization:g} - weights), requests of "
+        f"{workload.input_tokens:g} prompt + {workload.output_tokens:g} output tokens; no cluster mix enters"
+    )
 
 
 def _roofline_detail(roof: RooflineInputs, gpu: str) -> str:

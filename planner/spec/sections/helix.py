@@ -53,10 +53,12 @@ class RooflineOptions(_Strict):
 class HelixSection(_Strict):
     """Options of the helix solver that belong with the cluster rather than on the command line."""
 
-    throughput: Literal["auto", "table", "analytic"] = Field(
+    throughput: Literal["auto", "paper-table", "table", "node-model", "analytic"] = Field(
         default="auto",
-        description="tp(k) source: table (profiled Helix tables, error when missing), analytic (roofline), "
-        "auto (table where one exists, else analytic, said in the plan's assumptions)",
+        description="tp(k) source: paper-table (the paper's static per-mix Helix tables, error when missing; "
+        "'table' is the same), node-model (the shared node model: this node alone, KV-bounded batch at the "
+        "workload's lengths), analytic (roofline), auto (paper table where one exists, else analytic, said in the "
+        "plan's assumptions)",
     )
     table_mix: str = Field(
         default="auto",

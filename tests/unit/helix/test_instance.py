@@ -111,3 +111,37 @@ def test_disconnected_region_is_reported_and_left_idle(tmp_path: Path, profile_d
     res = solve(inst, HelixOptions(time_limit_s=5))
     assert res.flow.value > 0
     assert all(res.flow.node_inflow[n] == 0 for n in ("t4-0", "t4-1"))
+
+
+def test_paper_table_is_the_papers_mix_table_and_refuses_without_one(tmp_path: Path, profile_db: ProfileDB) -> None:
+    """``throughput: paper-table`` takes tp(k) from the paper's static per-mix tables, exactly; no table, no plan."""
+    inst = _inst(tmp_path, profile_db, BASE + "helix: {throughput: paper-table, table_mix: a100x4-l4x8-t4x12}\n")
+    assert inst.node("a100-0").tp(4) == pytest.approx(5264.623373853506)  # the mix's A100 row, k = 4
+    assert inst.node("t4-0").tp(1) == pytest.approx(5709.207939642649)
+    assert any(a.subject == "tp[A100]" and a.basis == "measured" and "a100x4-l4x8-t4x12" in a.detail
+               for a in inst.assumptions)  # fmt: skip
+    text = BASE.replace("A100-40G", "H100-80G") + "helix: {throughput: paper-table}\n"
+    with pytest.raises(ProfileMissingError, match="Helix throughput table"):
+        _inst(tmp_path, profile_db, text)
+
+
+def test_node_model_throughput_ignores_the_cluster_mix(tmp_path: Path, profile_db: ProfileDB) -> None:
+    """``throughput: node-model``: tp(k) is the shared node model's, the node alone -- the same A100 in a cluster
+    with T4s or with L4s gets the same figures, equal to NodePerf.throughput_tok_s at the workload's lengths."""
+    from planner.helix.instance import NODE_MODEL_HWM
+    from planner.profiles.nodeperf import Workload, node_perf
+
+    with_t4 = _inst(tmp_path, profile_db, BASE + "helix: {throughput: node-model}\n")
+    with_l4 = _inst(tmp_path, profile_db, BASE.replace("gpu: T4", "gpu: L4") + "helix: {throughput: node-model}\n")
+    a, b = with_t4.node("a100-0"), with_l4.node("a100-0")
+    assert a.tp_tok_s == b.tp_tok_s
+    assert a.max_layers == int(0.5 * 40e9 // profile_db.model("llama2-70b").layer_weight_bytes)  # K from memory
+    perf = node_perf(profile_db, profile_db.model("llama2-70b"), "A100-40G", 1, "A100", Workload(750.0, 240.0))
+    assert a.tp(5) == pytest.approx(perf.throughput_tok_s(5, Workload(750.0, 240.0), NODE_MODEL_HWM))
+    assert a.tp(1) > a.tp(5) > 0
+    assert any(x.subject == "tp[A100]" and "shared node model" in x.detail for x in with_t4.assumptions)
+
+
+def test_unknown_throughput_source_is_a_spec_error(tmp_path: Path, profile_db: ProfileDB) -> None:
+    with pytest.raises(SpecError, match=r"helix\.throughput"):
+        _inst(tmp_path, profile_db, BASE + "helix: {throughput: paper_tables}\n")

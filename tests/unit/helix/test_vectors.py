@@ -29,11 +29,16 @@ def test_max_flow_reproduces_every_vector(cluster: str, name: str) -> None:
     assert max_flow(inst, ranges, "partial").value == pytest.approx(expected["partial_full_precision"], abs=1e-3)
 
 
+@pytest.mark.parametrize("throughput", ["auto", "paper-table"])
 @pytest.mark.parametrize(("cluster", "name"), cases())
-def test_vectors_through_shipped_spec_and_tables(cluster: str, name: str, profile_db: ProfileDB) -> None:
-    """Spec + shipped helix_throughput table + K from memory give the same flows (node ids via heuristic_order)."""
+def test_vectors_through_shipped_spec_and_tables(
+    cluster: str, name: str, throughput: str, profile_db: ProfileDB
+) -> None:
+    """Spec + shipped helix_throughput table + K from memory give the same flows (node ids via heuristic_order),
+    by default and under ``helix.throughput: paper-table`` (the paper's per-mix tables, required)."""
     loaded = load_spec(ROOT / "cluster_specs" / SPECS[cluster], profile_db)
-    inst = build_instance(loaded, profile_db, loaded.spec.helix)
+    assert loaded.spec.helix is not None
+    inst = build_instance(loaded, profile_db, loaded.spec.helix.model_copy(update={"throughput": throughput}))
     by_id = {f"n{i:02d}": node.name for i, node in enumerate(inst.nodes)}
     ranges = {by_id[k]: v for k, v in placement(cluster, name).items()}
     expected = vectors()["clusters"][cluster]["placements"][name]["expected_max_flow"]
