@@ -10,9 +10,13 @@ Cells are already formatted strings (:func:`fmt_num` and friends), so every targ
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+#: The plan document's ``metrics`` (unit-suffixed figures), handed to a report next to its typed plan block: the
+#: caller above the plan layer unpacks the document, so a solver's ``report.py`` never imports it.
+Metrics = Mapping[str, float | None]
 
 
 def fmt_num(value: Any) -> str:

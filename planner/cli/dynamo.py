@@ -118,9 +118,9 @@ def _solve(inputs: SolverInputs, opts: DynamoOptions, common: CommonOptions) -> 
         return plan, []
 
     def draw() -> None:
-        from planner.dynamo.report import figure_data
         from planner.render.plots import write_dynamo
+        from planner.render.registry import dynamo_figure
 
-        write_dynamo(figure_data(plan), plot)
+        write_dynamo(dynamo_figure(plan), plot)
 
     return plan, [("--plot", plot, draw)]

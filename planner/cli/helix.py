@@ -125,10 +125,10 @@ def run(inputs: SolverInputs, common: CommonOptions, cli: HelixCliOptions) -> tu
     if plot is not None:
 
         def draw() -> None:
-            from planner.helix.report import figure_data
             from planner.render.plots import write_helix
+            from planner.render.registry import helix_figure
 
-            write_helix(figure_data(plan), plot)
+            write_helix(helix_figure(plan), plot)
             if not common.quiet:
                 err_line(f"plot written to {display_path(plot)}")
 

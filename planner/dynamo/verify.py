@@ -16,10 +16,9 @@ Checks (reference section 5.5, constraint names as in :mod:`planner.dynamo.model
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from planner.dynamo.contract import DynamoPlanBlock
 from planner.dynamo.instance import DynamoProblem
 from planner.dynamo.load import Epoch
 from planner.dynamo.profile import LATENCIES, Config
@@ -41,18 +40,18 @@ def latency_at(problem: DynamoProblem, k: str, c: Config, load_rps: float) -> di
     return {m: float(np.interp(load_rps, sw.load_rps, sw.lat[m])) for m in LATENCIES}
 
 
-def check_plan(problem: DynamoProblem, block: dict[str, Any]) -> list[str]:
-    """All problems found in the plan block (empty list: the plan is consistent)."""
+def check_plan(problem: DynamoProblem, block: DynamoPlanBlock) -> list[str]:
+    """All problems found in the typed plan block (empty list: the plan is consistent)."""
     errs: list[str] = []
     serves = problem.plan_serves()
     window = int(round(problem.epoch_s / problem.reshard_epoch_s))
     total_wh = 0.0
     prev_pool_gpus: dict[str, int] | None = None
     prev_tp: dict[tuple[str, int], int] | None = None
-    for idx, ep in enumerate(block["epochs"]):
-        where = f"epoch[{ep['start']}]"
+    for idx, ep in enumerate(block.epochs):
+        where = f"epoch[{ep.start}]"
         epoch: Epoch = problem.epochs[idx]
-        if epoch.label != ep["start"]:
+        if epoch.label != ep.start:
             errs.append(f"{where}: epoch {idx} should start at {epoch.label}")
             continue
         lam = problem.provisioned(epoch)
@@ -60,20 +59,20 @@ def check_plan(problem: DynamoProblem, block: dict[str, Any]) -> list[str]:
         gpus, energy = 0, 0.0
         pool_gpus: dict[str, int] = {}
         tp_count: dict[tuple[str, int], int] = {}
-        for pool in ep["pools"]:
-            p = pool["class"]
-            for cfg in pool["configs"]:
-                c = Config(cfg["tp"], cfg["freq_mhz"])
-                n = cfg["instances"]
-                if c not in problem.configs:
+        for pool in ep.pools:
+            p = pool.class_
+            for cfg in pool.configs:
+                c = Config(cfg.tp, int(cfg.freq_mhz))
+                n = cfg.instances
+                if c not in problem.configs or c.freq_mhz != cfg.freq_mhz:  # profiled clocks are whole MHz
                     errs.append(f"{where}.pool[{p}]: configuration {c.key} is not allowed")
                     continue
                 if problem.gpus_per_node % c.tp:
                     errs.append(f"{where}.pool[{p}]: TP {c.tp} does not divide the node size")
                 usage = 0.0
                 shares: dict[str, float] = {}
-                for k, fig in cfg["classes"].items():
-                    x = fig["provisioned_rps"]
+                for k, fig in cfg.classes.items():
+                    x = fig.provisioned_rps
                     routed[k] += x
                     if k not in serves[p]:
                         errs.append(f"{where}.pool[{p}]: serves class {k} it may not serve (dominance)")
@@ -83,26 +82,26 @@ def check_plan(problem: DynamoProblem, block: dict[str, Any]) -> list[str]:
                         continue
                     usage += x / cap if x > 0 else 0.0
                     expected_served = epoch.requests[k] * x / lam[k] if lam[k] > 0 else 0.0
-                    if not _close(fig["served_requests"], expected_served):
+                    if not _close(fig.served_requests, expected_served):
                         errs.append(f"{where}.pool[{p}].{c.key}: served requests of {k} do not match its share")
                     if n > 0 and expected_served > 0:
                         shares[k] = expected_served / epoch.length_s / (n * cap)
-                loads = {k: fig["provisioned_rps"] for k, fig in cfg["classes"].items()}
+                loads = {k: float(fig.provisioned_rps) for k, fig in cfg.classes.items()}
                 usage = max(usage, problem.usage(loads, c))  # with interference when classes share
                 if usage > n * (1 + REL):
                     errs.append(f"{where}.pool[{p}].{c.key}: capacity exceeded ({usage:.6g} > {n} instances)")
-                single = [k for k, fig in cfg["classes"].items() if fig["provisioned_rps"] > 0]
+                single = [k for k, fig in cfg.classes.items() if fig.provisioned_rps > 0]
                 if len(single) == 1 and n > 0:
                     k = single[0]
-                    lat = latency_at(problem, k, c, cfg["classes"][k]["provisioned_rps"] / n)
+                    lat = latency_at(problem, k, c, cfg.classes[k].provisioned_rps / n)
                     for m in LATENCIES:
                         lim = problem.slos[k].limit(m)
                         if lim is not None and lat[m] > lim * (1 + 1e-6):
                             errs.append(f"{where}.pool[{p}].{c.key}: p99 {m} {lat[m]:.4g}s > SLO {lim:.4g}s for {k}")
                 idle = n * problem.idle_w(c) * epoch.length_s / 3600.0
                 dyn = n * epoch.length_s / 3600.0 * instance_dynamic_w(shares, {k: problem.curve(k, c) for k in shares})
-                if not _close(cfg["energy_wh"], idle + dyn):
-                    errs.append(f"{where}.pool[{p}].{c.key}: energy {cfg['energy_wh']:.6g} Wh != {idle + dyn:.6g}")
+                if not _close(cfg.energy_wh, idle + dyn):
+                    errs.append(f"{where}.pool[{p}].{c.key}: energy {cfg.energy_wh:.6g} Wh != {idle + dyn:.6g}")
                 gpus += n * c.tp
                 energy += idle + dyn
                 pool_gpus[p] = pool_gpus.get(p, 0) + n * c.tp
@@ -112,8 +111,8 @@ def check_plan(problem: DynamoProblem, block: dict[str, Any]) -> list[str]:
                 errs.append(f"{where}: serve[{k}] routes {routed[k]:.6g} req/s of {lam[k]:.6g}")
         if gpus > problem.gpu_budget:
             errs.append(f"{where}: {gpus} GPUs exceed the budget of {problem.gpu_budget}")
-        if gpus != ep["gpus"]:
-            errs.append(f"{where}: gpus {ep['gpus']} != {gpus}")
+        if gpus != ep.gpus:
+            errs.append(f"{where}: gpus {ep.gpus} != {gpus}")
         if (
             problem.mode == "hierarchical"
             and idx % window
@@ -126,19 +125,21 @@ def check_plan(problem: DynamoProblem, block: dict[str, Any]) -> list[str]:
             started = sum(max(0, g - prev_pool_gpus.get(p, 0)) for p, g in pool_gpus.items())
             resharded = sum(t * max(0, n - prev_tp.get((p, t), 0)) for (p, t), n in tp_count.items())
         reconf = started * problem.start_wh_per_gpu() + resharded * problem.reshard_wh_per_gpu()
-        if not _close(ep["reconfig_wh"], reconf):
-            errs.append(f"{where}: reconfiguration {ep['reconfig_wh']:.6g} Wh != {reconf:.6g}")
+        if not _close(ep.reconfig_wh, reconf):
+            errs.append(f"{where}: reconfiguration {ep.reconfig_wh:.6g} Wh != {reconf:.6g}")
         reconf += problem.parked_wh(gpus, epoch.length_s)  # GPUs outside every instance (0 when released)
-        if not _close(ep["energy_wh"], energy + reconf):
-            errs.append(f"{where}: energy {ep['energy_wh']:.6g} Wh != {energy + reconf:.6g}")
+        if not _close(ep.energy_wh, energy + reconf):
+            errs.append(f"{where}: energy {ep.energy_wh:.6g} Wh != {energy + reconf:.6g}")
         total_wh += energy + reconf
         prev_pool_gpus, prev_tp = pool_gpus, tp_count
-    if not _close(block["totals"]["energy_kwh"], total_wh / 1000.0):
-        errs.append(f"totals.energy_kwh {block['totals']['energy_kwh']:.6g} != {total_wh / 1000.0:.6g}")
+    if block.totals is None:
+        errs.append("totals: missing from a solved plan")
+    elif not _close(block.totals.energy_kwh, total_wh / 1000.0):
+        errs.append(f"totals.energy_kwh {block.totals.energy_kwh:.6g} != {total_wh / 1000.0:.6g}")
     return errs
 
 
-def verify_plan(problem: DynamoProblem, block: dict[str, Any]) -> None:
+def verify_plan(problem: DynamoProblem, block: DynamoPlanBlock) -> None:
     """Raise :class:`VerificationError` listing the first problems (a bug in llmplan if it ever fires)."""
     errs = check_plan(problem, block)
     if errs:

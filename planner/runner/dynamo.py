@@ -120,7 +120,7 @@ def plan_dynamo(inputs: SolverInputs, opts: DynamoOptions) -> Plan:
         covered = replace(problem, epochs=problem.epochs[: len(day.epochs)]) if day.partial else problem
         baselines = all_baselines(covered, day.epochs, opts)
         block, metrics, _totals = plan_block(problem, day, baselines)
-        verify_plan(problem, block.dump())
+        verify_plan(problem, block)
     warnings = list(problem.warnings)
     if day.partial:
         end = problem.epochs[len(day.epochs)].label

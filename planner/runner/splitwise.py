@@ -10,12 +10,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from planner.contracts import parse_block
 from planner.errors import InfeasibleError, SolverFailure
 from planner.plan import Plan
 from planner.profiles.db import ProfileDB
 from planner.runner import assemble_plan
 from planner.solver import Status
 from planner.spec.loader import LoadedSpec
+from planner.splitwise.contract import SplitwisePlanBlock
 from planner.splitwise.extract import assumptions, extract, shortfall, warnings_for
 from planner.splitwise.instance import Instance, SplitwiseOptions, build
 from planner.splitwise.solve import Solution, solve
@@ -24,11 +26,19 @@ from planner.splitwise.verify import verify_plan
 
 @dataclass
 class RunResult:
-    """The plan, and the instance and solution it came from (``--plot`` draws from the solution's ledger)."""
+    """The plan, its typed block, and the instance and solution it came from (``--plot`` draws from the
+    solution's ledger and the analytic model)."""
 
     plan: Plan
+    block: SplitwisePlanBlock
     instance: Instance
     solution: Solution
+
+
+def verify_document(plan: Plan) -> None:
+    """Verify a splitwise plan document: its block read through the contract, and its metrics
+    (:func:`planner.splitwise.verify.verify_plan`). Raises ``VerificationError``."""
+    verify_plan(parse_block("splitwise", plan.plan), plan.metrics)
 
 
 def run(loaded: LoadedSpec, db: ProfileDB, options: SplitwiseOptions) -> RunResult:
@@ -57,5 +67,5 @@ def run(loaded: LoadedSpec, db: ProfileDB, options: SplitwiseOptions) -> RunResu
             f"(--time-limit {options.time_limit_s:g} s counts the whole command)",
             plan=plan,
         )
-    verify_plan(plan)
-    return RunResult(plan, inst, sol)
+    verify_plan(block, plan.metrics)
+    return RunResult(plan, block, inst, sol)

@@ -16,16 +16,16 @@ import numpy as np
 from planner.splitwise.report import Curve, SplitwiseFigure, figure_data, heatmap_window
 
 if TYPE_CHECKING:
-    from planner.plan import Plan
+    from planner.splitwise.contract import SplitwisePlanBlock
     from planner.splitwise.instance import Instance
     from planner.splitwise.solve import Solution
 
 
 class RunResult(Protocol):
-    """What a splitwise run hands the plot: its plan, instance and solution (the runner's ``RunResult``; a protocol
-    here so that the solver package does not import the plan layer above it)."""
+    """What a splitwise run hands the plot: its typed plan block, instance and solution (the runner's
+    ``RunResult``; a protocol here so that the solver package does not import the runner above it)."""
 
-    plan: Plan
+    block: SplitwisePlanBlock
     instance: Instance
     solution: Solution
 
@@ -34,7 +34,7 @@ def _analytic_cells(result: RunResult, p_range: range, t_range: range, rate: flo
     from planner.splitwise.solve import analytic_model
 
     inst = result.instance
-    design = next(d for d in inst.designs if d.name == result.plan.plan["design"])
+    design = next(d for d in inst.designs if d.name == result.block.design)
     model, _ = analytic_model(inst, design)
     return [[1 if model.predict(p, t, rate).feasible else 0 for p in p_range] for t in t_range]
 
@@ -46,8 +46,7 @@ def _analytic_curves(result: RunResult) -> list[Curve]:
     from planner.splitwise.solve import analytic_model
 
     inst = result.instance
-    b = result.plan.plan
-    rates = [r["throughput_rps"] for r in b["designs"] if r.get("throughput_rps")] or [inst.rate_rps or 1.0]
+    rates = [float(r.throughput_rps) for r in result.block.designs if r.throughput_rps] or [inst.rate_rps or 1.0]
     top = max(rates) * 1.3
     grid = [float(x) for x in np.linspace(top / 12, top, 12)]
     out = []
@@ -67,8 +66,8 @@ def _analytic_curves(result: RunResult) -> list[Curve]:
 
 def plot_data(result: RunResult) -> SplitwiseFigure:
     """The figure's data for a finished run (plan block + the analytic model's predictions)."""
-    window = heatmap_window(result.plan)
+    window = heatmap_window(result.block)
     cells = None
-    if window is not None:
-        cells = _analytic_cells(result, *window, float(result.plan.plan["rate_rps"]))
-    return figure_data(result.plan, cells, _analytic_curves(result))
+    if window is not None and result.block.rate_rps is not None:
+        cells = _analytic_cells(result, *window, float(result.block.rate_rps))
+    return figure_data(result.block, cells, _analytic_curves(result))

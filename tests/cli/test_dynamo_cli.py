@@ -106,8 +106,8 @@ def test_carbon_series_and_price_change_the_figures(runner, spec: Path, tmp_path
 
 
 def test_plot_and_reports(runner, spec: Path, tmp_path: Path) -> None:
-    from planner.dynamo.report import figure_data
     from planner.render.plots import write_dynamo
+    from planner.render.registry import dynamo_figure
 
     png = tmp_path / "day.png"
     res = runner.invoke(app, ["dynamo", str(spec), "--plot", str(png), "-q"])
@@ -115,7 +115,7 @@ def test_plot_and_reports(runner, spec: Path, tmp_path: Path) -> None:
     assert png.stat().st_size > 10_000
     assert "Plan versus baselines" in res.stdout and "Where it comes" in res.stdout
     plan = Plan.model_validate(run_json(runner, str(spec)))
-    labels = write_dynamo(figure_data(plan), tmp_path / "again.png")
+    labels = write_dynamo(dynamo_figure(plan), tmp_path / "again.png")
     assert ("SM clock (MHz)", "Wh per request at SLO capacity") in labels
     assert any(y == "GPUs per pool" for _x, y in labels) and any(y == "power (kW)" for _x, y in labels)
     md = runner.invoke(app, ["dynamo", str(spec), "--format", "markdown", "-q"]).stdout

@@ -87,7 +87,7 @@ def test_whole_day_verifies(tmp_path: Path, mode: str) -> None:
     assert len(day.epochs) == 12 and all(e.status == "optimal" for e in day.epochs)
     contract, metrics, totals = plan_block(pb, day, all_baselines(pb, day.epochs))
     block = contract.dump()
-    assert check_plan(pb, block) == []
+    assert check_plan(pb, contract) == []
     assert metrics["energy_kwh"] == pytest.approx(day.energy_wh / 1000.0)
     if mode == "hierarchical":
         windows = [block["epochs"][i : i + 6] for i in (0, 6)]
@@ -127,4 +127,4 @@ def test_trace_replay_plans_the_trace_hour(tmp_path: Path) -> None:
     day = solve(pb, SolveOptions())
     contract, _m, _t = plan_block(pb, day, all_baselines(pb, day.epochs))
     block = contract.dump()
-    assert check_plan(pb, block) == [] and block["epochs"][0]["start"] == "18:15"
+    assert check_plan(pb, contract) == [] and block["epochs"][0]["start"] == "18:15"

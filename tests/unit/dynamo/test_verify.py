@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from planner.dynamo.baselines import all_baselines
+from planner.dynamo.contract import DynamoPlanBlock
 from planner.dynamo.extract import plan_block
 from planner.dynamo.solve import solve
 from planner.dynamo.verify import check_plan, verify_plan
@@ -29,9 +30,15 @@ def test_verifier_does_not_import_ortools() -> None:
     assert out.strip() == "False"
 
 
+def _typed(block: dict) -> DynamoPlanBlock:
+    """A (tampered) plan block read back through the contract, as the verifier takes it."""
+    return DynamoPlanBlock.model_validate(block)
+
+
 def test_clean_plan_passes(solved) -> None:
     pb, block = solved
-    verify_plan(pb, block)
+    verify_plan(pb, _typed(block))
+    assert check_plan(pb, _typed(block)) == []
 
 
 def first_config(block):
@@ -49,7 +56,7 @@ def test_capacity_and_slo_violation_detected(solved) -> None:
     _e, _p, cfg = first_config(bad)
     k = next(iter(cfg["classes"]))
     cfg["classes"][k]["provisioned_rps"] *= 1000  # far too much load for its instances
-    errs = check_plan(pb, bad)
+    errs = check_plan(pb, _typed(bad))
     assert any("capacity exceeded" in e for e in errs)
     assert any(f"serve[{k}]" in e for e in errs)
 
@@ -60,7 +67,7 @@ def test_energy_tampering_detected(solved) -> None:
     _e, _p, cfg = first_config(bad)
     cfg["energy_wh"] *= 0.9
     with pytest.raises(VerificationError, match="energy"):
-        verify_plan(pb, bad)
+        verify_plan(pb, _typed(bad))
 
 
 def test_budget_and_gpu_count_detected(solved) -> None:
@@ -68,5 +75,5 @@ def test_budget_and_gpu_count_detected(solved) -> None:
     bad = copy.deepcopy(block)
     e, _p, cfg = first_config(bad)
     cfg["instances"] += 10
-    errs = check_plan(pb, bad)
+    errs = check_plan(pb, _typed(bad))
     assert any(f"gpus {e['gpus']} !=" in x for x in errs) and any("energy" in x for x in errs)

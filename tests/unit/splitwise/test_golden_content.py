@@ -13,7 +13,7 @@ import pytest
 
 from planner.errors import VerificationError
 from planner.plan import Plan
-from planner.splitwise.verify import verify_plan
+from planner.runner.splitwise import verify_document
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 NAMES = sorted(p.name for p in GOLDEN.glob("splitwise-*.json"))
@@ -30,7 +30,7 @@ def test_there_are_splitwise_goldens() -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_golden_passes_the_verifier(name: str) -> None:
-    verify_plan(Plan.model_validate(_load(name)))
+    verify_document(Plan.model_validate(_load(name)))
 
 
 def _tamper_cost(d: dict[str, Any]) -> None:
@@ -55,4 +55,4 @@ def test_tampered_golden_is_refused(name: str, tamper: Any) -> None:
     d = copy.deepcopy(_load(name))
     tamper(d)
     with pytest.raises(VerificationError):
-        verify_plan(Plan.model_validate(d))
+        verify_document(Plan.model_validate(d))

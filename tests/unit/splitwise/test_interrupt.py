@@ -12,12 +12,11 @@ import time
 
 import pytest
 
-from planner.runner.splitwise import run
+from planner.runner.splitwise import run, verify_document
 from planner.splitwise.evaluate import Evaluator, PointResult
 from planner.splitwise.instance import SplitwiseOptions
 from planner.splitwise.model import Point
 from planner.splitwise.parallel import PointRunner
-from planner.splitwise.verify import verify_plan
 
 TINY = dict(duration_s=20.0, workers=1)
 
@@ -59,7 +58,7 @@ def test_iso_throughput_keeps_the_first_feasible_point(db, coding, monkeypatch: 
     assert rows["HA"]["prompt"] is None and rows["HA"]["simulated_points"] == 0
     assert any("HA: not searched" in w for w in plan.warnings)
     assert plan.metrics["cost_usd_h"] > 0 and "lower_bound_cost_usd_h" not in plan.metrics
-    verify_plan(plan)
+    verify_document(plan)
 
 
 def test_iso_budget_keeps_the_highest_feasible_rate(db, coding, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,7 +69,7 @@ def test_iso_budget_keeps_the_highest_feasible_rate(db, coding, monkeypatch: pyt
     assert plan.plan["rate_rps"] == plan.metrics["throughput_rps"] == first.rate_rps
     assert plan.solver.best_bound is not None and plan.solver.best_bound >= first.rate_rps  # HA was bounded
     assert plan.metrics["cost_usd_h"] <= 300.0
-    verify_plan(plan)
+    verify_document(plan)
 
 
 def test_nothing_feasible_yet_lets_the_interrupt_through(db, coding, monkeypatch: pytest.MonkeyPatch) -> None:

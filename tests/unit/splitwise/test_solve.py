@@ -8,9 +8,8 @@ import pytest
 
 from planner.errors import InfeasibleError, VerificationError
 from planner.plan import plan_json
-from planner.runner.splitwise import run
+from planner.runner.splitwise import run, verify_document
 from planner.splitwise.instance import SplitwiseOptions, build
-from planner.splitwise.verify import verify_plan
 
 TINY = dict(duration_s=20.0, workers=1)
 
@@ -37,7 +36,7 @@ def test_iso_throughput_plan_follows_the_contract(db, coding) -> None:
     assert any(a.basis == "measured" for a in plan.assumptions)
     assert len(b["designs"]) == 2 and all(r["simulated_points"] >= 1 for r in b["designs"])
     assert all(r["reason"] for r in b["ledger"] if not r["feasible"])  # every failure says why
-    verify_plan(plan)
+    verify_document(plan)
 
 
 def test_same_seed_same_plan_other_seed_other_requests(db, coding) -> None:
@@ -53,11 +52,11 @@ def test_verification_catches_a_tampered_plan(db, coding) -> None:
     bad = copy.deepcopy(plan)
     bad.plan["pools"][0]["count"] += 1
     with pytest.raises(VerificationError):
-        verify_plan(bad)
+        verify_document(bad)
     worse = copy.deepcopy(plan)
     worse.plan["slos"][0]["margin"] = 0.9
     with pytest.raises(VerificationError):
-        verify_plan(worse)
+        verify_document(worse)
 
 
 def test_iso_budget_stays_within_the_budget(db, coding) -> None:
