@@ -6,6 +6,11 @@ profile database (shipped, with ``--profiles DIR`` layered over it), or, with le
 fitted on every *other* run of the same (gpu, tp, model) (warm-started from the fit on all runs, so folds are fast
 and deterministic). A leave-one-out figure is the honest one: no run is judged by a model that has seen it.
 
+Runs that state a locked clock or carry power (DVFS profile runs) are predicted by the model behind ``plan
+dynamo``'s profile instead (:mod:`planner.calibrate.dynamo_fit`: p99 TTFT / TPOT / E2E, power, and the throughput
+of open-loop runs), with the parameters of the current profile (a calibrated directory's fit, else the defaults the
+shipped synthetic table was written with) or, with leave-one-out, the parameters fitted on the other runs.
+
 Aggregate per figure: mean, median, p90 and max of the absolute errors over runs, and the count of runs measuring it.
 """
 
@@ -16,11 +21,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from planner.calibrate.dynamo_fit import (
+    JUDGED,
+    Observation,
+    current_parameters,
+    fit_dynamo,
+    is_open_loop,
+    observations,
+    predict_run,
+)
 from planner.calibrate.fit import FitResult, fit
-from planner.calibrate.ingest import METRICS, IterationTable, MeasuredRun
+from planner.calibrate.ingest import ALL_METRICS, IterationTable, MeasuredRun
 from planner.calibrate.itermodel import Hardware, current_hardware, with_model
 from planner.calibrate.replay import replay
 from planner.profiles.db import ProfileDB
+from planner.profiles.synth.dynamo_physics import Instance, Parameters
 
 
 @dataclass(frozen=True)
@@ -73,13 +88,13 @@ class AccuracyReport:
 def errors(measured: dict[str, float], predicted: dict[str, float]) -> dict[str, float]:
     """Signed relative errors of every figure both sides have (measured > 0)."""
     return {
-        m: predicted[m] / measured[m] - 1.0 for m in METRICS if m in measured and m in predicted and measured[m] > 0
+        m: predicted[m] / measured[m] - 1.0 for m in ALL_METRICS if m in measured and m in predicted and measured[m] > 0
     }
 
 
 def aggregate(runs: Sequence[RunAccuracy]) -> tuple[Aggregate, ...]:
     out: list[Aggregate] = []
-    for m in METRICS:
+    for m in ALL_METRICS:
         vals = np.asarray([abs(r.errors[m]) for r in runs if m in r.errors], dtype=float)
         if vals.size == 0:
             continue
@@ -147,3 +162,64 @@ def leave_one_out(runs: Sequence[MeasuredRun], db: ProfileDB, tables: Sequence[I
     order = {r.label: i for i, r in enumerate(runs)}
     out.sort(key=lambda a: order.get(a.label, 0))
     return AccuracyReport(mode="loo", runs=tuple(out), aggregate=aggregate(out), fits=fits)
+
+
+# ----------------------------------------------------------------------------------------------- dynamo profile
+def _one_dynamo(o: Observation, db: ProfileDB, params: Parameters, rests_on: str) -> RunAccuracy:
+    run = o.run
+    assert run is not None
+    inst = Instance(db.gpu(run.gpu), db.model(run.model), o.tp, float(o.freq_mhz), params)
+    pred = predict_run(run, inst)
+    judged = set(JUDGED) - (set() if is_open_loop(run) else {"request_throughput_rps", "output_tok_s"})
+    measured = {k: v for k, v in run.metrics.items() if k in judged}
+    return RunAccuracy(
+        label=run.label,
+        key=run.key(),
+        provenance=run.provenance,
+        measured=measured,
+        predicted=pred,
+        errors=errors(measured, pred),
+        rests_on=rests_on,
+        oom=0 if "ttft_p99_ms" in pred else run.completed,  # beyond the stable rate: every request counted as lost
+    )
+
+
+def predict_current_dynamo(runs: Sequence[MeasuredRun], db: ProfileDB) -> list[RunAccuracy]:
+    """Every DVFS run predicted with the dynamo profile's current parameters."""
+    out: list[RunAccuracy] = []
+    for o in observations(runs, (), db):
+        assert o.run is not None
+        params, basis, source = current_parameters(db, o.run.gpu, o.run.model)
+        out.append(_one_dynamo(o, db, params, f"{basis}: {source}"))
+    return out
+
+
+def leave_one_out_dynamo(
+    runs: Sequence[MeasuredRun], tables: Sequence[IterationTable], db: ProfileDB
+) -> list[RunAccuracy]:
+    """Each DVFS run predicted by the dynamo fit on the other runs and tables of its (gpu, model)."""
+    obs = observations(runs, tables, db)
+    groups: dict[tuple[str, str], list[Observation]] = {}
+    for o in obs:
+        src = o.run if o.run is not None else o.table
+        assert src is not None
+        groups.setdefault((src.gpu, src.model), []).append(o)
+    out: list[RunAccuracy] = []
+    for (gpu, model), group in groups.items():
+        full = fit_dynamo(group, db, gpu, model)[0]
+        for i, o in enumerate(group):
+            rest = group[:i] + group[i + 1 :]
+            if o.run is None or not rest:
+                continue
+            fold = fit_dynamo(rest, db, gpu, model, start=full)[0]
+            out.append(_one_dynamo(o, db, fold, f"{o.run.provenance}: dynamo fit on {len(rest)} other run(s)/table(s)"))
+    return out
+
+
+def combined(
+    mode: str, runs: Sequence[MeasuredRun], parts: Sequence[RunAccuracy], fits: dict[str, FitResult]
+) -> AccuracyReport:
+    """One report over iteration-model and dynamo predictions, in the order of ``runs``."""
+    order = {r.label: i for i, r in enumerate(runs)}
+    out = sorted(parts, key=lambda a: order.get(a.label, 0))
+    return AccuracyReport(mode=mode, runs=tuple(out), aggregate=aggregate(out), fits=fits)

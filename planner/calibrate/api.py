@@ -7,11 +7,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from planner.calibrate.accuracy import AccuracyReport, leave_one_out, predict_current
+from planner.calibrate.accuracy import (
+    AccuracyReport,
+    combined,
+    leave_one_out,
+    leave_one_out_dynamo,
+    predict_current,
+    predict_current_dynamo,
+)
+from planner.calibrate.dynamo_fit import calibrate_dynamo
 from planner.calibrate.fit import fit
 from planner.calibrate.ingest import IterationTable, MeasuredRun, load_all
 from planner.calibrate.itermodel import current_hardware
-from planner.calibrate.writer import Calibrated, write_profile_dir
+from planner.calibrate.writer import Calibrated, CalibratedDynamo, write_profile_dir
 from planner.errors import UsageError
 from planner.profiles.db import ProfileDB
 
@@ -25,13 +33,30 @@ def _keys(runs: list[MeasuredRun], tables: list[IterationTable]) -> list[tuple[s
     return list(seen)
 
 
+def default_clock(
+    runs: list[MeasuredRun], tables: list[IterationTable]
+) -> tuple[list[MeasuredRun], list[IterationTable]]:
+    """The runs and tables of the default-clock iteration model: those that state no locked clock."""
+    return [r for r in runs if r.freq_mhz is None], [t for t in tables if t.freq_mhz is None]
+
+
 def calibrate_files(
     paths: list[Path], db: ProfileDB, out: Path, describe: dict[str, Any] | None = None, loo: bool = True
-) -> tuple[list[Calibrated], list[Path]]:
-    """Fit every (gpu, tp, model) found in ``paths`` and write the profile directory ``out``."""
+) -> tuple[list[Calibrated], list[CalibratedDynamo], list[Path]]:
+    """Fit every (gpu, tp, model) found in ``paths`` (and every (gpu, model) of the DVFS runs among them, for the
+    dynamo profile) and write the profile directory ``out``."""
     if not paths:
         raise UsageError("no benchmark files given")
-    runs, tables = load_all(paths, db, describe)
+    all_runs, all_tables = load_all(paths, db, describe)
+    dynamo: list[CalibratedDynamo] = []
+    for dfit, observed in calibrate_dynamo(all_runs, all_tables, db):
+        dloo: AccuracyReport | None = None
+        if loo and len(observed) >= 2:
+            g_runs = [o.run for o in observed if o.run is not None]
+            g_tabs = [o.table for o in observed if o.table is not None]
+            dloo = combined("loo", g_runs, leave_one_out_dynamo(g_runs, g_tabs, db), {})
+        dynamo.append(CalibratedDynamo(dfit, dloo))
+    runs, tables = default_clock(all_runs, all_tables)
     calibrated: list[Calibrated] = []
     for key in _keys(runs, tables):
         group = [r for r in runs if r.key() == key]
@@ -55,7 +80,9 @@ def calibrate_files(
                 loo=report,
             )
         )
-    return calibrated, write_profile_dir(out, calibrated)
+    if not calibrated and not dynamo:
+        raise UsageError("nothing to calibrate in the files given")
+    return calibrated, dynamo, write_profile_dir(out, calibrated, dynamo, db)
 
 
 def accuracy_files(
@@ -64,7 +91,18 @@ def accuracy_files(
     """Predict every run in ``paths`` with the current profiles (or leave-one-out) and measure the errors."""
     if not paths:
         raise UsageError("no benchmark files given")
-    runs, tables = load_all(paths, db, describe)
-    if not runs:
+    all_runs, all_tables = load_all(paths, db, describe)
+    if not all_runs:
         raise UsageError("no end-to-end runs to predict (iteration CSVs are inputs to a fit, not runs)")
-    return leave_one_out(runs, db, tables) if loo else predict_current(runs, db)
+    runs = [r for r in all_runs if not r.dvfs]
+    tables = [t for t in all_tables if t.freq_mhz is None]
+    if loo:
+        base = leave_one_out(runs, db, tables) if runs else None
+        parts = leave_one_out_dynamo(all_runs, all_tables, db)
+    else:
+        base = predict_current(runs, db) if runs else None
+        parts = predict_current_dynamo(all_runs, db)
+    if not parts and base is not None:
+        return base
+    return combined("loo" if loo else "current", all_runs, [*(base.runs if base else ()), *parts],
+                    base.fits if base else {})  # fmt: skip

@@ -20,7 +20,14 @@ Formats (field names as the tools write them; checked against the tools' own sou
   the load (``concurrency`` / ``request_rate``) is found anywhere under ``input_config``.
 * **iteration CSV** (our own plain format): one row per measured engine iteration, columns ``batch_size``
   (sequences in the batch), ``tokens`` (tokens in the batch), ``prompt_ms`` (time of a prompt-only iteration) and/or
-  ``token_ms`` (time of a decode-only iteration of ``batch_size`` sequences), optional ``power_w``.
+  ``token_ms`` (time of a decode-only iteration of ``batch_size`` sequences), optional ``power_w`` (average instance
+  power during the iteration; a row with ``tokens = 0`` and a power is an idle reading) and ``context_tokens`` (mean
+  context of the decoding sequences, for the KV-cache reads of the dynamo profile's model; 0 when absent).
+
+Power and clock: a run's description may state the locked SM clock it ran at (``freq_mhz``) and the average instance
+power measured during it (``power_w``, e.g. from ``nvidia-smi``, all the instance's GPUs). Such runs calibrate the
+``plan dynamo`` profile (:mod:`planner.calibrate.dynamo_fit`); a run that states a locked clock is a DVFS profile
+run and is left out of the default-clock iteration model behind ``plan splitwise`` and ``plan helix``.
 
 Each file is described by the hardware and model it ran on: command-line values (``--gpu H100-80G --tp 8 --model
 llama2-70b``) or a YAML sidecar ``<stem>.meta.yaml`` beside it (keys of :class:`RunDescription`). A file that is not
@@ -54,6 +61,9 @@ METRICS: tuple[str, ...] = (
     "tpot_p99_ms",
     "e2e_p99_ms",
 )
+#: Figures only some runs carry (the power of runs that measured it); judged like :data:`METRICS` where present.
+EXTRA_METRICS: tuple[str, ...] = ("power_w",)
+ALL_METRICS: tuple[str, ...] = METRICS + EXTRA_METRICS
 
 Engine = Literal["vllm", "sglang", "genai-perf", "iteration-csv"]
 RunProvenance = Literal["measured", "synthetic"]
@@ -81,6 +91,8 @@ class RunDescription(_Frozen):
     label: str | None = None
     request_rate: float | None = Field(default=None, gt=0, description="override: arrival rate, req/s")
     max_concurrency: int | None = Field(default=None, gt=0, description="override: closed-loop concurrency")
+    freq_mhz: int | None = Field(default=None, gt=0, description="locked SM clock of the run (a DVFS profile run)")
+    power_w: float | None = Field(default=None, gt=0, description="average instance power during the run, W")
     engine: EngineLimits = EngineLimits()
 
 
@@ -104,13 +116,14 @@ class MeasuredRun(_Frozen):
     burstiness: float = Field(default=1.0, gt=0)
     max_concurrency: int | None = None
     duration_s: float | None = None
+    freq_mhz: int | None = Field(default=None, description="locked SM clock; None = the default (boost) clock")
     metrics: dict[str, float]
 
     @model_validator(mode="after")
     def _check(self) -> MeasuredRun:
         if len(self.input_tokens) != len(self.output_tokens):
             raise ValueError("input and output length arrays differ in length")
-        unknown = set(self.metrics) - set(METRICS)
+        unknown = set(self.metrics) - set(ALL_METRICS)
         if unknown:
             raise ValueError(f"unknown metric(s) {sorted(unknown)}")
         return self
@@ -118,6 +131,22 @@ class MeasuredRun(_Frozen):
     def key(self) -> tuple[str, int, str]:
         """The (gpu, tp, model) a fit pools runs by."""
         return (self.gpu, self.tp, self.model)
+
+    @property
+    def dvfs(self) -> bool:
+        """True when the run calibrates the dynamo profile (it states a clock or measured power)."""
+        return self.freq_mhz is not None or "power_w" in self.metrics
+
+
+class IterRow(_Frozen):
+    """One iteration-CSV row as the dynamo profile's model reads it (``kind``: prompt | token | idle)."""
+
+    kind: Literal["prompt", "token", "idle"]
+    batch: float = Field(ge=0, description="decoding sequences (token rows)")
+    tokens: float = Field(ge=0, description="prompt tokens in the iteration (prompt rows)")
+    context: float = Field(ge=0, description="mean context of the decoding sequences, tokens")
+    ms: float | None = Field(description="iteration time, ms (None for idle rows)")
+    power_w: float | None = Field(description="average instance power during the iteration, W")
 
 
 class IterationTable(_Frozen):
@@ -135,6 +164,13 @@ class IterationTable(_Frozen):
     token_batch: tuple[float, ...]
     token_ms: tuple[float, ...]
     power_w: tuple[float, ...] = ()
+    freq_mhz: int | None = None
+    rows: tuple[IterRow, ...] = ()
+
+    @property
+    def dvfs(self) -> bool:
+        """True when the table calibrates the dynamo profile (it states a clock or carries power)."""
+        return self.freq_mhz is not None or any(r.power_w is not None for r in self.rows)
 
 
 class _Problem(Exception):
@@ -487,6 +523,8 @@ def load_runs(path: Path, db: ProfileDB, cli: dict[str, Any] | None = None) -> l
             fields["request_rate_rps"] = desc.request_rate
         if desc.max_concurrency is not None:
             fields["max_concurrency"] = desc.max_concurrency
+        if desc.power_w is not None:
+            fields["metrics"]["power_w"] = desc.power_w
         runs.append(
             MeasuredRun(
                 file=name,
@@ -498,6 +536,7 @@ def load_runs(path: Path, db: ProfileDB, cli: dict[str, Any] | None = None) -> l
                 tp=desc.tp,
                 model=model,
                 limits=desc.engine,
+                freq_mhz=desc.freq_mhz,
                 **fields,
             )
         )
@@ -518,7 +557,7 @@ def _iteration_csv(path: Path, name: str, desc: RunDescription, db: ProfileDB) -
         raise SpecError.single(
             name, "", f"missing column(s): {need} (columns: {', '.join(ITERATION_COLUMNS)}[, power_w])"
         )
-    for col in ("batch_size", "tokens", "prompt_ms", "token_ms", "power_w"):
+    for col in ("batch_size", "tokens", "prompt_ms", "token_ms", "power_w", "context_tokens"):
         if col not in df.columns:
             continue
         vals = pd.to_numeric(df[col], errors="coerce")
@@ -531,6 +570,7 @@ def _iteration_csv(path: Path, name: str, desc: RunDescription, db: ProfileDB) -
         df[col] = vals
     if "batch_size" not in df.columns:
         df["batch_size"] = df["tokens"]
+    rows = _iter_rows(df)
     p = df[df.get("prompt_ms", pd.Series(dtype=float)).notna()] if "prompt_ms" in df.columns else df.iloc[0:0]
     t = df[df["token_ms"].notna()] if "token_ms" in df.columns else df.iloc[0:0]
     gpu, model = _canonical(db, desc, name, None)
@@ -547,7 +587,30 @@ def _iteration_csv(path: Path, name: str, desc: RunDescription, db: ProfileDB) -
         token_batch=tuple(float(v) for v in t["batch_size"]),
         token_ms=tuple(float(v) for v in t["token_ms"]),
         power_w=tuple(float(v) for v in df["power_w"].dropna()) if "power_w" in df.columns else (),
+        freq_mhz=desc.freq_mhz,
+        rows=rows,
     )
+
+
+def _iter_rows(df: pd.DataFrame) -> tuple[IterRow, ...]:
+    """Every CSV row as prompt / token / idle iteration (rows with neither a time nor a power are skipped)."""
+
+    def cell(row: Any, col: str) -> float | None:
+        v = row[col] if col in df.columns else None
+        return None if v is None or pd.isna(v) else float(v)
+
+    out: list[IterRow] = []
+    for _, row in df.iterrows():
+        power, ctx = cell(row, "power_w"), cell(row, "context_tokens") or 0.0
+        prompt, token = cell(row, "prompt_ms"), cell(row, "token_ms")
+        tokens, batch = cell(row, "tokens") or 0.0, cell(row, "batch_size") or 0.0
+        if prompt is not None:
+            out.append(IterRow(kind="prompt", batch=0.0, tokens=tokens, context=0.0, ms=prompt, power_w=power))
+        elif token is not None:
+            out.append(IterRow(kind="token", batch=batch, tokens=0.0, context=ctx, ms=token, power_w=power))
+        elif power is not None and tokens == 0:
+            out.append(IterRow(kind="idle", batch=0.0, tokens=0.0, context=0.0, ms=None, power_w=power))
+    return tuple(out)
 
 
 def load_all(

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from planner.calibrate.accuracy import AccuracyReport
-from planner.calibrate.ingest import METRICS
-from planner.calibrate.writer import Calibrated
+from planner.calibrate.dynamo_fit import FITTED
+from planner.calibrate.ingest import EXTRA_METRICS, METRICS
+from planner.calibrate.writer import Calibrated, CalibratedDynamo
 from planner.plan import canonical
 from planner.report_data import Column, Report, Table, Text, fmt_num
 
@@ -25,6 +26,7 @@ SHORT = {
     "tpot_p50_ms": "TPOT p50",
     "tpot_p99_ms": "TPOT p99",
     "e2e_p99_ms": "E2E p99",
+    "power_w": "power",
 }
 
 
@@ -35,10 +37,11 @@ def _pct(x: float | None) -> str:
 def accuracy_report(rep: AccuracyReport, threshold: float | None = None) -> Report:
     """Per-run signed errors, then the aggregate of absolute errors per figure."""
     how = "leave-one-out (each run predicted by the fit on the others)" if rep.mode == "loo" else "current profiles"
+    shown = METRICS + tuple(m for m in EXTRA_METRICS if any(m in r.errors for r in rep.runs))
     runs = Table(
         f"Prediction error per run ({how})",
-        (Column("run", wrap=True), *(Column(SHORT[m], numeric=True) for m in METRICS)),
-        tuple((Path(r.label).name, *(_pct(r.errors.get(m)) for m in METRICS)) for r in rep.runs),
+        (Column("run", wrap=True), *(Column(SHORT[m], numeric=True) for m in shown)),
+        tuple((Path(r.label).name, *(_pct(r.errors.get(m)) for m in shown)) for r in rep.runs),
         notes=tuple(
             f"{n} run(s) predicted from {src}" for src, n in Counter(r.rests_on for r in rep.runs).most_common()
         ),
@@ -116,7 +119,9 @@ def accuracy_json(rep: AccuracyReport, threshold: float | None = None) -> dict[s
     return out
 
 
-def calibration_report(calibrated: list[Calibrated], written: list[str]) -> Report:
+def calibration_report(
+    calibrated: list[Calibrated], written: list[str], dynamo: list[CalibratedDynamo] | None = None
+) -> Report:
     """The fitted parameters per (gpu, tp, model), their fit and leave-one-out errors, and the files written."""
     rows = []
     for c in calibrated:
@@ -144,6 +149,38 @@ def calibration_report(calibrated: list[Calibrated], written: list[str]) -> Repo
             Column("LOO mean", numeric=True),
         ),  # fmt: skip
         tuple(rows),
-        notes=tuple(f"wrote {w}" for w in written),
+        notes=() if dynamo else tuple(f"wrote {w}" for w in written),
     )
-    return Report.of([table])
+    blocks: list[Any] = [table] if calibrated else []
+    if dynamo:
+        drows = []
+        for d in dynamo:
+            f = d.fit
+            loo = d.loo.overall_mean_abs() if d.loo is not None else None
+            configs = ", ".join(f"tp{tp}@{fr}" for tp, fr in f.configs)
+            drows.append(
+                (
+                    f"{f.gpu} {f.model}",
+                    configs,
+                    str(len(f.labels)),
+                    ", ".join(f"{k} {fmt_num(v)}" for k, v in f.fitted().items()),
+                    f"{f.rms_log_ratio * 100:.1f}%",
+                    "-" if loo is None else f"{loo * 100:.1f}%",
+                )
+            )
+        blocks.append(
+            Table(
+                f"Calibrated dynamo profile (physics parameters {', '.join(FITTED)}; rows written per class)",
+                (
+                    Column("gpu / model", wrap=True),
+                    Column("tp@MHz", wrap=True),
+                    Column("inputs", numeric=True),
+                    Column("parameters", wrap=True),
+                    Column("fit rms", numeric=True),
+                    Column("LOO mean", numeric=True),
+                ),  # fmt: skip
+                tuple(drows),
+                notes=tuple(f"wrote {w}" for w in written),
+            )
+        )
+    return Report.of(blocks)

@@ -16,10 +16,13 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from planner.calibrate.dynamo_fit import with_fitted
 from planner.calibrate.ingest import EngineLimits, MeasuredRun
 from planner.calibrate.itermodel import IterationModel, current_hardware, with_model
 from planner.calibrate.replay import replay
 from planner.profiles.db import ProfileDB
+from planner.profiles.schema import GpuProfile, ModelProfile
+from planner.profiles.synth.dynamo_physics import DEFAULT_PARAMETERS, Instance, Parameters, max_stable_rps, serve
 
 #: The known model of the recovery tests (shaped like a 70B model on 8 H100: see docs/accuracy.md).
 KNOWN = IterationModel(
@@ -132,3 +135,153 @@ def synthesize(
         path.with_name(path.stem + ".meta.yaml").write_text(yaml.safe_dump(side, sort_keys=True))
         paths.append(path)
     return paths
+
+
+# ----------------------------------------------------------------------------------------------- dynamo profile
+#: The known parameters of the dynamo recovery tests (away from the shipped defaults, so a fit has to move).
+KNOWN_DYNAMO: dict[str, float] = {
+    "mfu_prefill": 0.48,
+    "mbu_decode": 0.62,
+    "t_cpu_s": 2.0e-3,
+    "t_clk_s": 3.0e-3,
+    "idle_base_w": 70.0,
+    "idle_clock_w": 40.0,
+    "sm_dyn_w": 500.0,
+    "hbm_w": 110.0,
+}
+
+
+@dataclass(frozen=True)
+class DvfsScenario:
+    """One open-loop run at a locked clock: request size, TP, clock and load as a share of the stable maximum."""
+
+    tp: int
+    freq_mhz: int
+    input_len: int
+    output_len: int
+    load_share: float
+    num_prompts: int = 200
+
+
+def default_dvfs_scenarios() -> list[DvfsScenario]:
+    """Two TPs x three clocks x two request sizes x a light and a heavy load: what a DVFS sweep measures."""
+    return [
+        DvfsScenario(tp, f, i, o, share)
+        for tp in (4, 8)
+        for f in (1000, 1400, 1800)
+        for i, o in ((512, 200), (2048, 400))
+        for share in (0.25, 0.7)
+    ]
+
+
+def _noisy(rng: np.random.Generator, value: float, noise: float) -> float:
+    return value * (1.0 + noise * float(rng.standard_normal()))
+
+
+def synthesize_dvfs(
+    db: ProfileDB,
+    directory: Path,
+    *,
+    known: dict[str, float] | None = None,
+    gpu: str = "H100-80G",
+    model: str = "llama2-70b",
+    noise: float = 0.02,
+    seed: int = 0,
+    scenarios: list[DvfsScenario] | None = None,
+    provenance: str = "synthetic",
+) -> list[Path]:
+    """vLLM result JSONs at locked clocks with measured power (sidecars), plus one iteration CSV with power.
+
+    Each figure is what :mod:`planner.profiles.synth.dynamo_physics` predicts with the ``known`` parameters, times
+    ``1 + noise * N(0, 1)``. ``provenance`` stays ``synthetic`` for everything shipped; tests of how labels flow into
+    plans may write ``measured`` copies into a temporary directory.
+    """
+    params = with_fitted(DEFAULT_PARAMETERS, known or KNOWN_DYNAMO)
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    g, m = db.gpu(db.resolve_gpu(gpu) or gpu), db.model(model)
+    source = (
+        f"synthetic: llmplan calibrate.synthetic dvfs (known {known or KNOWN_DYNAMO}, noise {noise:g}, seed {seed})"
+    )
+    paths: list[Path] = []
+    for i, sc in enumerate(scenarios or default_dvfs_scenarios()):
+        inst = Instance(g, m, sc.tp, float(sc.freq_mhz), params)
+        lam = round(sc.load_share * max_stable_rps(inst, sc.input_len, sc.output_len), 4)
+        point = serve(inst, sc.input_len, sc.output_len, lam)
+        if point is None:
+            raise ValueError(f"scenario {sc} is unstable")
+        n = sc.num_prompts
+        duration = n / _noisy(rng, lam, noise)
+        rec = {
+            "backend": "vllm",
+            "model_id": "meta-llama/Llama-2-70b-hf",
+            "num_prompts": n,
+            "request_rate": lam,
+            "burstiness": 1.0,
+            "max_concurrency": None,
+            "duration": duration,
+            "completed": n,
+            "total_input_tokens": n * sc.input_len,
+            "total_output_tokens": n * sc.output_len,
+            "request_throughput": n / duration,
+            "output_throughput": n * sc.output_len / duration,
+            "p99_ttft_ms": _noisy(rng, point.ttft_p99_s * 1e3, noise),
+            "p99_tpot_ms": _noisy(rng, point.tbt_p99_s * 1e3, noise),
+            "p99_e2el_ms": _noisy(rng, point.e2e_p99_s * 1e3, noise),
+        }
+        path = directory / f"dvfs-{i:02d}.json"
+        path.write_text(json.dumps(rec, indent=1, sort_keys=True) + "\n")
+        side = {
+            "gpu": gpu,
+            "tp": sc.tp,
+            "model": model,
+            "freq_mhz": sc.freq_mhz,
+            "power_w": round(_noisy(rng, point.power_w, noise), 3),
+            "provenance": provenance,
+            "source": source,
+        }
+        path.with_name(path.stem + ".meta.yaml").write_text(yaml.safe_dump(side, sort_keys=True))
+        paths.append(path)
+    for f in sorted({sc.freq_mhz for sc in scenarios or default_dvfs_scenarios()}):
+        paths.append(
+            _iteration_csv_with_power(directory, g, m, params, rng, noise, gpu, model, provenance, source, 8, f)
+        )
+    return paths
+
+
+def _iteration_csv_with_power(
+    directory: Path,
+    g: GpuProfile,
+    m: ModelProfile,
+    params: Parameters,
+    rng: np.random.Generator,
+    noise: float,
+    gpu: str,
+    model: str,
+    provenance: str,
+    source: str,
+    tp: int = 8,
+    freq_mhz: int = 1400,
+) -> Path:
+    """One per-iteration CSV at ``freq_mhz`` (prompt chunks, decode batches at a 1k context, an idle reading), with
+    power: what a profiler logs while a sweep runs."""
+    inst = Instance(g, m, tp, float(freq_mhz), params)
+    kappa = params.kappa_decode
+    lines = [
+        "batch_size,tokens,prompt_ms,token_ms,context_tokens,power_w",
+        f"0,0,,,0,{_noisy(rng, inst.idle_w, noise):.3f}",
+    ]
+    for x in (128, 256, 512, 1024, 2048):
+        s, act, hbm = inst.iteration(0.0, 0.0, float(x))
+        w = inst.idle_w + tp * inst.iteration_power_w(act, hbm)
+        lines.append(f"1,{x},{_noisy(rng, s * 1e3, noise):.4f},,0,{_noisy(rng, w, noise):.3f}")
+    for b in (1, 8, 32, 64, 128):
+        s, act, hbm = inst.iteration(float(b), 1024.0)
+        w = inst.idle_w + tp * inst.iteration_power_w(kappa + (1 - kappa) * act, hbm)
+        lines.append(f"{b},{b},,{_noisy(rng, s * 1e3, noise):.4f},1024,{_noisy(rng, w, noise):.3f}")
+    path = directory / f"dvfs-iterations-{freq_mhz}.csv"
+    path.write_text("# SYNTHETIC per-iteration latencies and power (see the sidecar)\n" * (provenance == "synthetic")
+                    + "\n".join(lines) + "\n")  # fmt: skip
+    side = {"gpu": gpu, "tp": tp, "model": model, "freq_mhz": freq_mhz, "provenance": provenance, "source": source}
+    path.with_name(path.stem + ".meta.yaml").write_text(yaml.safe_dump(side, sort_keys=True))
+    return path

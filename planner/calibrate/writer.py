@@ -6,6 +6,10 @@ Layout of ``DIR`` (usable as ``--profiles DIR``, layered over the shipped databa
   (model, hardware, tp, batch_tokens): the curves of ``plan splitwise``'s simulator and of ``plan accuracy``;
 * ``tables/helix_layer_latency.csv``: the same model per layer (iteration time / layers), keyed (model, gpu, phase,
   tokens_in_batch) with the Helix node-type name (``H100-80Gx8`` for 8 GPUs), the table ``plan simulate`` reads;
+* ``tables/dynamo_profile.csv``: for every (TP, clock) measured in runs that state a clock or carry power, the load
+  sweeps of ``plan dynamo``'s profile (p99 TTFT / TBT / E2E and power per class) written by the fitted physical
+  model (:mod:`planner.calibrate.dynamo_fit`); its sidecar declares ``replace_groups`` so each sweep replaces the
+  shipped sweep of the same (model, gpu, class, tp, freq_mhz) whole;
 * ``accuracy.yaml``: the leave-one-out error of each fit, the error band of plans resting on its rows;
 * ``calibration.yaml``: per (gpu, tp, model) the fitted parameters, the files and runs behind them, the fit's
   residual and, when computed, the leave-one-out accuracy: the tracked accuracy error bands rest on.
@@ -25,10 +29,14 @@ import pandas as pd
 import yaml
 
 from planner.calibrate.accuracy import AccuracyReport
+from planner.calibrate.dynamo_fit import SECTION, DynamoFit, fit_key
 from planner.calibrate.fit import FitResult
 from planner.calibrate.itermodel import KNOTS
+from planner.dynamo.classes import ClassScheme
 from planner.helix.throughput import default_profile_name
+from planner.profiles.db import ProfileDB
 from planner.profiles.schema import ModelProfile
+from planner.profiles.synth.dynamo_physics import DEFAULT_INPUT_TOKENS, DEFAULT_OUTPUT_TOKENS, profile_rows
 
 SPLITWISE_COLUMNS = ("model", "hardware", "tp", "batch_tokens", "prompt_ms", "token_ms", "samples", "source")
 HELIX_COLUMNS = ("model", "gpu", "phase", "tokens_in_batch", "ms_per_layer", "source")
@@ -49,6 +57,71 @@ _META = {
         "licence": "calibrated by plan calibrate from the user's own benchmark files",
     },
 }
+
+
+DYNAMO_TABLE = "dynamo_profile"
+DYNAMO_COLUMNS = ("model", "gpu", "class", "tp", "freq_mhz", "load_rps", "input_tokens", "output_tokens",
+                  "ttft_p99_s", "tbt_p99_s", "e2e_p99_s", "power_w", "source")  # fmt: skip
+DYNAMO_GROUPS = ("model", "gpu", "class", "tp", "freq_mhz")
+
+
+@dataclass(frozen=True)
+class CalibratedDynamo:
+    """One fitted (gpu, model) of the dynamo profile, with its leave-one-out accuracy when computed."""
+
+    fit: DynamoFit
+    loo: AccuracyReport | None = None
+
+    @property
+    def source(self) -> str:
+        f = self.fit
+        more = f" +{len(f.files) - 1} more file(s) in calibration.yaml" if len(f.files) > 1 else ""
+        return (
+            f"{f.provenance}:{f.files[0]}{more} (plan calibrate: dynamo physics fitted to {len(f.labels)} run(s) and "
+            f"table(s), rms log error {f.rms_log_ratio:.3f})"
+        )
+
+
+def _dynamo_classes(db: ProfileDB, gpu: str, model: str) -> dict[str, tuple[int, int]]:
+    """The classes (and representative tokens) of the current dynamo table for (gpu, model); the defaults else."""
+    if db.has_table(DYNAMO_TABLE):
+        df = db.table(DYNAMO_TABLE)
+        sel = df[(df["model"] == model) & (df["gpu"] == gpu)]
+        if not sel.empty:
+            first = sel.groupby("class", sort=True).first()
+            return {str(k): (int(r["input_tokens"]), int(r["output_tokens"])) for k, r in first.iterrows()}
+    return {c.name: (DEFAULT_INPUT_TOKENS[c.name[0]], DEFAULT_OUTPUT_TOKENS[c.name[1]]) for c in ClassScheme().classes}
+
+
+def _dynamo_rows(c: CalibratedDynamo, db: ProfileDB) -> pd.DataFrame:
+    f = c.fit
+    classes = _dynamo_classes(db, f.gpu, f.model)
+    rows: list[dict[str, object]] = []
+    for tp, freq in f.configs:
+        rows += profile_rows(db.gpu(f.gpu), db.model(f.model), classes, (tp,), (float(freq),), c.source, f.params)
+    return pd.DataFrame(rows, columns=list(DYNAMO_COLUMNS))
+
+
+_DYNAMO_META: dict[str, Any] = {
+    "description": "DynamoLLM-style profile calibrated by plan calibrate: p99 TTFT/TBT/E2E and instance power vs "
+    "load, per class, TP and SM clock",
+    "keys": ["model", "gpu", "class", "tp", "freq_mhz", "load_rps"],
+    "replace_groups": list(DYNAMO_GROUPS),
+    "units": {"tp": "GPUs", "freq_mhz": "MHz", "load_rps": "requests/s", "input_tokens": "tokens",
+              "output_tokens": "tokens", "ttft_p99_s": "s", "tbt_p99_s": "s", "e2e_p99_s": "s", "power_w": "W"},
+    "licence": "calibrated by plan calibrate from the user's own benchmark files",
+}  # fmt: skip
+
+
+def _merge_groups(path: Path, new: pd.DataFrame, groups: list[str], keys: list[str], header: str) -> None:
+    """Like :func:`_merge`, replacing whole groups (sweeps) of an existing file."""
+    if path.exists():
+        old = pd.read_csv(path, comment="#")
+        replaced = set(map(tuple, new[groups].astype(str).values.tolist()))
+        keep = [tuple(row) not in replaced for row in old[groups].astype(str).values.tolist()]
+        new = pd.concat([old[keep], new], ignore_index=True)
+    new = new.sort_values(keys, kind="stable").reset_index(drop=True)
+    _atomic_write(path, header + new.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
 
 
 @dataclass(frozen=True)
@@ -151,7 +224,27 @@ def _write_bands(out: Path, calibrated: list[Calibrated]) -> None:
         _atomic_write(path, yaml.safe_dump(dict(sorted(doc.items())), sort_keys=False, width=200))
 
 
-def write_profile_dir(out: Path, calibrated: list[Calibrated]) -> list[Path]:
+def _write_dynamo_bands(out: Path, dynamo: list[CalibratedDynamo]) -> None:
+    """``accuracy.yaml`` entries ``calibrated:dynamo/<gpu>/<model>``: the leave-one-out error of each dynamo fit."""
+    path = out / "accuracy.yaml"
+    doc: dict[str, Any] = yaml.safe_load(path.read_text()) or {} if path.exists() else {}
+    for d in dynamo:
+        overall = d.loo.overall_mean_abs() if d.loo is not None else None
+        if overall is None or d.loo is None:
+            continue
+        doc[f"calibrated:dynamo/{d.fit.gpu}/{d.fit.model}"] = {
+            "basis": d.fit.provenance,
+            "err_ratio": round(float(overall), 4),
+            "method": f"plan calibrate: mean absolute leave-one-out error of the dynamo fit over {len(d.loo.runs)} "
+            f"run(s) ({d.fit.files[0]})",
+        }
+    if doc:
+        _atomic_write(path, yaml.safe_dump(dict(sorted(doc.items())), sort_keys=False, width=200))
+
+
+def write_profile_dir(
+    out: Path, calibrated: list[Calibrated], dynamo: list[CalibratedDynamo] | None = None, db: ProfileDB | None = None
+) -> list[Path]:
     """Write (or update) ``out`` with the calibrated rows; returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -168,6 +261,16 @@ def write_profile_dir(out: Path, calibrated: list[Calibrated]) -> list[Path]:
             _atomic_write(meta, yaml.safe_dump(_META[table], sort_keys=False))
             written += [path, meta]
     _write_bands(out, calibrated)
+    dynamo = dynamo or []
+    if dynamo:
+        assert db is not None, "the dynamo rows need the profile database (GPU, model, classes)"
+        path = out / "tables" / f"{DYNAMO_TABLE}.csv"
+        df = pd.concat([_dynamo_rows(c, db) for c in dynamo], ignore_index=True)
+        _merge_groups(path, df, list(DYNAMO_GROUPS), list(_DYNAMO_META["keys"]), header)
+        meta = path.with_suffix(".meta.yaml")
+        _atomic_write(meta, yaml.safe_dump(_DYNAMO_META, sort_keys=False, width=200))
+        written += [path, meta]
+        _write_dynamo_bands(out, dynamo)
     cal_path = out / "calibration.yaml"
     doc: dict[str, Any] = {}
     if cal_path.exists():
@@ -192,6 +295,26 @@ def write_profile_dir(out: Path, calibrated: list[Calibrated]) -> list[Path]:
             entry["accuracy"] = _accuracy_block(c.loo)
         entries[f"{c.gpu}/tp{c.tp}/{c.model.name}"] = entry
     doc["fits"] = dict(sorted(entries.items()))
+    dyn: dict[str, Any] = dict(doc.get(SECTION) or {})
+    for d in dynamo:
+        f = d.fit
+        dentry: dict[str, Any] = {
+            "gpu": f.gpu,
+            "model": f.model,
+            "provenance": f.provenance,
+            "configs": [{"tp": tp, "freq_mhz": fr} for tp, fr in f.configs],
+            "files": list(f.files),
+            "observations": list(f.labels),
+            "parameters": f.fitted(),
+            "residuals": f.residuals,
+            "rms_log_error": round(f.rms_log_ratio, 5),
+            "optimiser": f.status,
+        }
+        if d.loo is not None:
+            dentry["accuracy"] = _accuracy_block(d.loo)
+        dyn[fit_key(f.gpu, f.model)] = dentry
+    if dyn:
+        doc[SECTION] = dict(sorted(dyn.items()))
     _atomic_write(cal_path, yaml.safe_dump(doc, sort_keys=False))
     written.append(cal_path)
     return written

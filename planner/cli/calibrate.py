@@ -26,10 +26,13 @@ FilesArg = Annotated[
 GpuOpt = Annotated[str | None, typer.Option("--gpu", help="GPU type the runs used (else each file's sidecar).")]
 TpOpt = Annotated[int | None, typer.Option("--tp", help="Tensor-parallel degree of the served instance.")]
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Model served (a name or alias from models.yaml).")]
+FreqOpt = Annotated[
+    int | None, typer.Option("--freq-mhz", help="Locked SM clock of the runs (DVFS runs calibrate plan dynamo).")
+]
 
 
-def _describe(gpu: str | None, tp: int | None, model: str | None) -> dict[str, Any]:
-    return {"gpu": gpu, "tp": tp, "model": model}
+def _describe(gpu: str | None, tp: int | None, model: str | None, freq_mhz: int | None = None) -> dict[str, Any]:
+    return {"gpu": gpu, "tp": tp, "model": model, "freq_mhz": freq_mhz}
 
 
 def parse_ratio(text: str) -> float:
@@ -52,11 +55,13 @@ def calibrate_command(
     gpu: GpuOpt = None,
     tp: TpOpt = None,
     model: ModelOpt = None,
+    freq_mhz: FreqOpt = None,
     profiles: ProfilesOpt = None,
     loo: Annotated[bool, typer.Option("--loo/--no-loo", help="Also measure leave-one-out accuracy (the band).")] = True,
     fmt: FormatOpt = Format.table,
 ) -> None:
-    """Fit the iteration latency model to measured benchmarks; write a profile directory for --profiles."""
+    """Fit the iteration latency model (and, from runs with a clock or power, the dynamo profile) to measured
+    benchmarks; write a profile directory for --profiles."""
     from planner.calibrate.api import calibrate_files
     from planner.calibrate.report import calibration_report
     from planner.profiles.db import ProfileDB
@@ -65,7 +70,7 @@ def calibrate_command(
 
     with handle_errors():
         db = ProfileDB.load(profiles)
-        calibrated, written = calibrate_files(files, db, out, _describe(gpu, tp, model), loo=loo)
+        calibrated, dynamo, written = calibrate_files(files, db, out, _describe(gpu, tp, model, freq_mhz), loo=loo)
         shown = [display_path(p) for p in written]
         if fmt == Format.json:
             doc = {
@@ -82,13 +87,25 @@ def calibrate_command(
                     }  # fmt: skip
                     for c in calibrated
                 ],
+                "dynamo_fits": [
+                    {
+                        "gpu": d.fit.gpu,
+                        "model": d.fit.model,
+                        "configs": [list(c) for c in d.fit.configs],
+                        "parameters": d.fit.fitted(),
+                        "rms_log_error": d.fit.rms_log_ratio,
+                        "inputs": list(d.fit.labels),
+                        "loo_mean_abs": d.loo.overall_mean_abs() if d.loo else None,
+                    }  # fmt: skip
+                    for d in dynamo
+                ],
                 "written": shown,
             }
             out_text(json.dumps(doc, indent=2, sort_keys=True))
         elif fmt == Format.markdown:
-            out_text("\n".join(report_markdown(calibration_report(calibrated, shown))))
+            out_text("\n".join(report_markdown(calibration_report(calibrated, shown, dynamo))))
         else:
-            draw_report(calibration_report(calibrated, shown), stdout)
+            draw_report(calibration_report(calibrated, shown, dynamo), stdout)
         err_line(f"use it with: --profiles {display_path(out)}")
 
 
@@ -97,6 +114,7 @@ def accuracy_command(
     gpu: GpuOpt = None,
     tp: TpOpt = None,
     model: ModelOpt = None,
+    freq_mhz: FreqOpt = None,
     profiles: ProfilesOpt = None,
     loo: Annotated[bool, typer.Option("--loo", help="Predict each run from a fit on all the others.")] = False,
     fail_above: Annotated[
@@ -114,7 +132,7 @@ def accuracy_command(
     with handle_errors():
         threshold = parse_ratio(fail_above) if fail_above is not None else None
         db = ProfileDB.load(profiles)
-        rep = accuracy_files(files, db, _describe(gpu, tp, model), loo=loo)
+        rep = accuracy_files(files, db, _describe(gpu, tp, model, freq_mhz), loo=loo)
         if fmt == Format.json:
             out_text(json.dumps(accuracy_json(rep, threshold), indent=2, sort_keys=True))
         elif fmt == Format.markdown:

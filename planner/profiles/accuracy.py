@@ -6,6 +6,7 @@ of figures resting on rows of one kind, and says how it was obtained:
 
 * ``measured:<table>``: the leave-one-out error of the shipped measured table (docs/accuracy.md);
 * ``calibrated:<hardware>/tp<N>/<model>``: the leave-one-out error of a ``plan calibrate`` fit (written by it);
+* ``calibrated:dynamo/<gpu>/<model>``: the same for a dynamo-profile fit;
 * ``analytic`` / ``roofline``: the analytic roofline against the measured Splitwise curves;
 * ``synthetic``: a documented assumption (no measured data to check the generators against).
 
@@ -71,9 +72,21 @@ def _calibrated(db: ProfileDB, detail: str) -> Band | None:
     return None
 
 
+def _calibrated_dynamo(db: ProfileDB, detail: str) -> Band | None:
+    """The band of a dynamo-profile fit (``calibrated:dynamo/<gpu>/<model>``) for a "<model> on <gpu>:" detail."""
+    for key in sorted(db.catalog(CATALOGUE)):
+        parts = key.removeprefix("calibrated:dynamo/").split("/")
+        if key.startswith("calibrated:dynamo/") and len(parts) == 2 and detail.startswith(f"{parts[1]} on {parts[0]}:"):
+            return _entry(db, key)
+    return None
+
+
 def band_for(db: ProfileDB, basis: str, detail: str) -> Band | None:
     """The band of one profile assumption (``basis`` measured / synthetic / analytic / ...), None if unknown."""
     if basis == "measured":
+        dynamo = _calibrated_dynamo(db, detail)
+        if dynamo is not None:
+            return dynamo
         if "plan calibrate" in detail:
             found = _calibrated(db, detail)
             if found is not None:

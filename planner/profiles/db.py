@@ -66,6 +66,8 @@ class ProfileDB:
     #: catalogue -> entry -> (file it came from, YAML positions of that file), so errors name the user's file and line
     catalog_origins: dict[str, dict[str, tuple[str, Positions]]] = field(default_factory=dict)
     _tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: sidecars of upper layers' table files (their ``replace_groups`` apply when that file is merged)
+    layer_meta: dict[Path, TableMeta] = field(default_factory=dict)
     #: which catalogue or table each file belongs to ("gpus", "models", "catalog:machines", "table:helix_...")
     _owner: dict[str, str] = field(default_factory=dict)
     _accessed: set[str] = field(default_factory=lambda: {"gpus", "models"})
@@ -132,6 +134,15 @@ class ProfileDB:
                 except ValidationError as exc:
                     raise SpecError(problems_from_validation(exc, display_path(meta_path), mpos, TableMeta)) from None
                 self._record(meta_path, f"table:{table}")
+            elif meta_path.exists():
+                mdata, mpos = load_yaml_file(meta_path, display_path(meta_path))
+                try:
+                    layer = TableMeta.model_validate(mdata)
+                except ValidationError as exc:
+                    raise SpecError(problems_from_validation(exc, display_path(meta_path), mpos, TableMeta)) from None
+                if layer.replace_groups:
+                    self.layer_meta[csv] = layer
+                    self._record(meta_path, f"table:{table}")
             self.table_files.setdefault(table, []).append(csv)
             self._record(csv, f"table:{table}")
 
@@ -226,6 +237,9 @@ class ProfileDB:
                 merged = df
                 continue
             keys = list(meta.keys)
+            layer = self.layer_meta.get(csv)
+            if layer is not None and layer.replace_groups:
+                merged = self._replace_groups(merged, df, list(layer.replace_groups), csv, name)
             both = merged.merge(df, on=keys, how="inner", suffixes=("_old", ""))
             for _, row in both.iterrows():
                 key_text = ", ".join(f"{k}={row[k]}" for k in keys)
@@ -235,6 +249,24 @@ class ProfileDB:
         merged = merged.sort_values(list(meta.keys), kind="stable").reset_index(drop=True)
         self._tables[name] = merged
         return merged
+
+    def _replace_groups(
+        self, merged: pd.DataFrame, df: pd.DataFrame, groups: list[str], csv: Path, name: str
+    ) -> pd.DataFrame:
+        """``merged`` without the rows of every group (e.g. a whole load sweep) that ``df`` redefines."""
+        missing = [g for g in groups if g not in df.columns or g not in merged.columns]
+        if missing:
+            raise SpecError.single(display_path(csv), "", f"replace_groups column(s) {', '.join(missing)} missing")
+        new = set(map(tuple, df[groups].astype(str).values.tolist()))
+        old = list(map(tuple, merged[groups].astype(str).values.tolist()))
+        drop = [g in new for g in old]
+        replaced = {g for g in old if g in new}
+        if replaced:
+            self.conflicts.append(
+                f"{display_path(csv)}: replaces {len(replaced)} group(s) ({', '.join(groups)}) of table '{name}', "
+                f"e.g. ({', '.join(min(replaced))})"
+            )
+        return merged[[not d for d in drop]]
 
     @staticmethod
     def _read_csv(csv: Path, meta: TableMeta) -> pd.DataFrame:

@@ -160,3 +160,8 @@ class TableMeta(_Strict):
         description="column -> type and bounds; every listed column is required in every file of the table",
     )
     licence: str | None = None
+    replace_groups: tuple[str, ...] | None = Field(
+        default=None,
+        description="in a layered directory: its rows replace every lower-layer row sharing these columns (a whole "
+        "load sweep), not only rows with equal keys",
+    )

@@ -78,3 +78,48 @@ def test_add_model_then_show(runner, tmp_path):
     assert "131,072 KV bytes/token" in res.stdout
     show = runner.invoke(app, ["profiles", "show", "my-8b", "--profiles", str(prof), "--format", "json"])
     assert show.exit_code == 0 and json.loads(show.stdout)["derived"]["kv_bytes_per_token"] == 131072
+
+
+def test_calibrate_then_plan_dynamo_rests_on_the_measured_rows(runner, tmp_path):
+    """calibrate -> plan dynamo --profiles DIR: the plan's profile rests on measured rows, with the fit's band.
+
+    The runs are generated (planner.calibrate.synthetic) and labelled measured in this temporary directory only, to
+    follow the label from sidecar to plan; everything shipped stays labelled synthetic.
+    """
+    import yaml
+
+    from planner.calibrate.synthetic import DvfsScenario, synthesize_dvfs
+    from planner.profiles.db import ProfileDB
+
+    runs = tmp_path / "runs"
+    scenarios = [
+        DvfsScenario(8, f, i, o, s) for f in (1400, 1800) for i, o in ((512, 200), (2048, 400)) for s in (0.3, 0.7)
+    ]
+    files = synthesize_dvfs(ProfileDB.load(), runs, scenarios=scenarios, provenance="measured", seed=1)
+    prof = tmp_path / "prof"
+    res = runner.invoke(app, ["calibrate", *map(str, files), "--out", str(prof)])
+    assert res.exit_code == 0, res.output
+    assert "Calibrated dynamo profile" in res.stdout and "tp8@1400, tp8@1800" in res.stdout
+    bands = yaml.safe_load((prof / "accuracy.yaml").read_text())
+    band = bands["calibrated:dynamo/H100-80G/llama2-70b"]["err_ratio"]
+    assert 0 < band < 0.05
+
+    spec = yaml.safe_load((ROOT / "cluster_specs" / "dynamo-llama2-70b-h100.yaml").read_text())
+    spec["workload"]["trace"] = str(ROOT / "profiles" / "traces" / "azure_llm_2023_conv.csv")
+    spec["dynamo"].update({"tp": [8], "freqs_mhz": [1400, 1800]})
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(spec))
+    plan_path = tmp_path / "plan.json"
+    res = runner.invoke(app, ["dynamo", str(spec_path), "--profiles", str(prof), "-o", str(plan_path)])
+    assert res.exit_code == 0, res.output
+    plan = json.loads(plan_path.read_text())
+    profile = next(a for a in plan["assumptions"] if a["subject"] == "profile")
+    assert profile["basis"] == "measured" and "(measured)" in profile["detail"]
+    assert plan["metrics"]["energy_kwh_err_ratio"] == band
+    assert any(str(prof / "tables" / "dynamo_profile.csv") in f["path"] for f in plan["inputs"]["profiles"])
+
+    acc = runner.invoke(app, ["accuracy", *map(str, files), "--profiles", str(prof), "--format", "json"])
+    assert acc.exit_code == 0, acc.output
+    doc = json.loads(acc.stdout)
+    assert {r["rests_on"].split(":")[0] for r in doc["runs"]} == {"measured"}
+    assert doc["aggregate"]["power_w"]["runs"] == 8 and doc["overall_mean_abs"] < 0.04

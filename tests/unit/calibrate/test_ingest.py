@@ -164,3 +164,33 @@ def test_sglang_reduced_record_derives_throughput(tmp_path, profile_db):
     (run,) = load_runs(p, profile_db, {"gpu": "H200", "tp": 8, "model": "llama3.1-70b"})
     assert run.metrics["request_throughput_rps"] == 0.6 and run.metrics["ttft_p50_ms"] == 90.0
     assert run.input_tokens[0] == 50 and run.output_tokens[0] == 100
+
+
+def test_sidecar_clock_and_power_make_a_dvfs_run(tmp_path, profile_db):
+    p = write_json(tmp_path, "run.json", vllm_record(), describe=False)
+    p.with_name("run.meta.yaml").write_text(
+        "gpu: H100-80G\ntp: 8\nmodel: llama2-70b\nfreq_mhz: 1400\npower_w: 2100.5\n"
+    )
+    (run,) = load_runs(p, profile_db)
+    assert run.freq_mhz == 1400 and run.metrics["power_w"] == 2100.5 and run.dvfs
+    plain = load_runs(write_json(tmp_path, "plain.json", vllm_record()), profile_db)[0]
+    assert plain.freq_mhz is None and not plain.dvfs
+
+
+def test_bad_clock_in_sidecar_exits_2_naming_it(tmp_path, profile_db):
+    p = write_json(tmp_path, "run.json", vllm_record(), describe=False)
+    p.with_name("run.meta.yaml").write_text("gpu: H100-80G\ntp: 8\nmodel: llama2-70b\nfreq_mhz: -5\n")
+    with pytest.raises(SpecError) as exc:
+        load_runs(p, profile_db)
+    assert "run.meta.yaml" in str(exc.value) and "freq_mhz" in str(exc.value)
+
+
+def test_iteration_csv_rows_keep_power_and_context_per_row(tmp_path, profile_db):
+    p = tmp_path / "it.csv"
+    p.write_text(
+        "batch_size,tokens,prompt_ms,token_ms,context_tokens,power_w\n0,0,,,0,700\n1,512,40,,0,2200\n32,32,,18,1024,\n"
+    )
+    (t,) = load_runs(p, profile_db, {"gpu": "H100-80G", "tp": 8, "model": "llama2-70b", "freq_mhz": 1400})
+    assert [r.kind for r in t.rows] == ["idle", "prompt", "token"]
+    assert t.rows[0].power_w == 700 and t.rows[1].ms == 40 and t.rows[2].context == 1024 and t.rows[2].power_w is None
+    assert t.freq_mhz == 1400 and t.dvfs
