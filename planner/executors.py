@@ -1,17 +1,21 @@
 """Where independent work runs: an embedded process pool (default, no service) or a Ray cluster.
 
-Used by ``plan sweep`` for its points and by splitwise for its grid of simulated points; it sits at the bottom
-layer (it imports only planner.errors) so that a solver can use it without importing the sweep package above it.
+Used by ``plan sweep`` for its points, by splitwise for its grid of simulated points and by ``plan helix --pareto``
+for its frontier points; it sits at the bottom layer (it imports only planner.errors) so that a solver can use it
+without importing the sweep package above it.
 
 Both take a module-level function and a list of picklable tasks and yield results as they finish (any order):
-the function is the same, so a point's plan is the same wherever it ran (outside the plan's ``run`` block).
+the function is the same, so a point's plan is the same wherever it ran (outside the plan's ``run`` block). Both
+take an ``initializer(*initargs)`` run once per worker before its first task: a caller hands its large shared
+context over that way (Splitwise's evaluator, Helix's frontier instance) instead of pickling it with every task.
 
 * :class:`LocalExecutor`: ``jobs`` worker processes on this machine; ``jobs=1`` runs in this process. Workers are
   forked from the parent when it is safe (one thread), so they start with llmplan already imported; otherwise
   they are spawned (a fresh interpreter each, which imports what it needs).
 * :class:`RayExecutor`: one Ray task per point (``num_cpus=1``) on the cluster at ``address`` (``auto``,
   ``ray://HOST:PORT``) or, without an address, on a Ray instance started in this process. ``ray`` is an optional
-  dependency (``pip install 'llmplan[ray]'``); without it a clear error names the extra.
+  dependency (``pip install 'llmplan[ray]'``); without it a clear error names the extra. The initializer's
+  arguments go to the object store once (``ray.put``) and each worker process runs the initializer once.
 
 Ctrl-C: pool workers ignore SIGINT, so only the parent sees it; the executor then stops its workers at once (points
 in flight are lost, finished ones were already yielded) and re-raises.
@@ -23,8 +27,10 @@ import multiprocessing
 import os
 import signal
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
@@ -192,15 +198,24 @@ class RayExecutor:
     """One Ray task per point on a Ray cluster (``address``) or a Ray instance started here (no address).
 
     ``jobs`` caps the points in flight (default: two per CPU of the cluster), so Ctrl-C has little to cancel and a
-    huge sweep does not flood the scheduler.
+    huge sweep does not flood the scheduler. ``initializer(*initargs)`` runs once in each Ray worker process that
+    receives a task, before its first one (the arguments travel once, through the object store).
     """
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, jobs: int | None = None) -> None:
+    def __init__(
+        self,
+        address: str | None = None,
+        jobs: int | None = None,
+        initializer: Callable[..., None] | None = None,
+        initargs: tuple[Any, ...] = (),
+    ) -> None:
         self.ray = import_ray()
         self.address = address
         self.jobs = jobs
+        self.initializer = initializer
+        self.initargs = initargs
         self._started = False
 
     def start(self, fn: Callable[..., Any] | None = None) -> None:
@@ -221,15 +236,27 @@ class RayExecutor:
             return
         self.start(fn)
         ray = self.ray
-        remote = ray.remote(num_cpus=1, max_retries=0)(fn)
         window = self.jobs or max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
         queue = list(tasks)
         queue.reverse()
         in_flight: list[Any] = []
+        if self.initializer is None:
+            remote = ray.remote(num_cpus=1, max_retries=0)(fn)
+
+            def submit(task: T) -> Any:
+                return remote.remote(task)
+        else:
+            wrapped = ray.remote(num_cpus=1, max_retries=0)(_ray_call)
+            # boxed in a list so that Ray hands the reference over unresolved: a worker fetches it only once
+            context = (self.initializer, [ray.put(self.initargs)], uuid.uuid4().hex)
+
+            def submit(task: T) -> Any:
+                return wrapped.remote(fn, task, context)
+
         try:
             while queue or in_flight:
                 while queue and len(in_flight) < window:
-                    in_flight.append(remote.remote(queue.pop()))
+                    in_flight.append(submit(queue.pop()))
                 done, in_flight = ray.wait(in_flight, num_returns=1)
                 for ref in done:
                     yield ray.get(ref)
@@ -252,10 +279,47 @@ class RayExecutor:
         self.close()
 
 
-def make_executor(kind: str, jobs: int | None = None, ray_address: str | None = None) -> LocalExecutor | RayExecutor:
-    """The executor ``--executor`` names (``local`` or ``ray``)."""
+#: The initializer run last in this Ray worker process (by context id), so that it runs once per worker.
+_RAY_INITIALISED: dict[str, str] = {}
+
+
+def _ray_call(fn: Callable[[T], R], task: T, context: tuple[Callable[..., None], list[Any], str]) -> R:
+    """Run ``fn(task)`` in a Ray worker, after the executor's initializer if this worker has not run it yet."""
+    initializer, boxed, token = context
+    if _RAY_INITIALISED.get("context") != token:
+        initializer(*import_ray().get(boxed[0]))
+        _RAY_INITIALISED["context"] = token
+    return fn(task)
+
+
+def make_executor(
+    kind: str,
+    jobs: int | None = None,
+    ray_address: str | None = None,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> LocalExecutor | RayExecutor:
+    """The executor ``--executor`` names (``local`` or ``ray``); ``jobs`` 0 or None: one per core (Ray: its CPUs)."""
     if kind == "local":
-        return LocalExecutor(jobs if jobs else available_cores())
+        return LocalExecutor(jobs if jobs else available_cores(), initializer, initargs)
     if kind == "ray":
-        return RayExecutor(ray_address, jobs)
+        return RayExecutor(ray_address, jobs or None, initializer, initargs)
     raise UsageError(f"--executor must be local or ray (got {kind!r})")
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    """Where a command's inner loop runs, as its options say (``--executor``, ``--jobs``, ``--ray-address``).
+
+    Handed down to a runner that builds the executor only when it has work for it, with its own initializer.
+    ``jobs`` 0: one worker per core (Ray: the cluster's CPUs); 1 with ``local``: in this process, no pool.
+    """
+
+    kind: str = "local"
+    jobs: int = 1
+    ray_address: str | None = None
+
+    def make(
+        self, initializer: Callable[..., None] | None = None, initargs: tuple[Any, ...] = ()
+    ) -> LocalExecutor | RayExecutor:
+        return make_executor(self.kind, self.jobs, self.ray_address, initializer, initargs)

@@ -19,6 +19,7 @@ import typer
 
 from planner.cli.outputs import Output, check_outputs, write_output
 from planner.errors import InfeasibleError, PlannerError, SolverFailure, UsageError
+from planner.executors import ExecutorConfig
 from planner.paths import display_path
 from planner.plan import Plan, plan_json, write_plan
 from planner.render.console import err_line, out_text, progress, stdout
@@ -108,6 +109,29 @@ MaxNodesOpt = Annotated[
         help="Refuse specs with more nodes than this (memory grows with the square of the node count).",
     ),
 ]
+
+
+class ExecutorKind(enum.StrEnum):
+    """``--executor``: where independent work runs (:mod:`planner.executors`)."""
+
+    local = "local"
+    ray = "ray"
+
+
+ExecutorOpt = Annotated[
+    ExecutorKind, typer.Option("--executor", help="local: a process pool here; ray: a Ray cluster.")
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option("--ray-address", help="With --executor ray: auto, or ray://HOST:PORT. Default: start Ray here."),
+]
+
+
+def executor_config(kind: ExecutorKind, jobs: int, ray_address: str | None) -> ExecutorConfig:
+    """``--executor``, ``--jobs`` and ``--ray-address`` as one choice (``--ray-address`` needs ``--executor ray``)."""
+    if ray_address is not None and kind != ExecutorKind.ray:
+        raise UsageError("--ray-address needs --executor ray")
+    return ExecutorConfig(kind.value, jobs, ray_address)
 
 
 def parse_seconds_option(

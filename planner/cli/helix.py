@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -12,6 +12,8 @@ import typer
 from planner.cli.common import (
     CommonOptions,
     Deferred,
+    ExecutorKind,
+    ExecutorOpt,
     Format,
     FormatOpt,
     MaxNodesOpt,
@@ -19,6 +21,7 @@ from planner.cli.common import (
     PlotOpt,
     ProfilesOpt,
     QuietOpt,
+    RayAddressOpt,
     SeedOpt,
     SetOpt,
     SpecArg,
@@ -26,16 +29,20 @@ from planner.cli.common import (
     VerboseOpt,
     common_options,
     execute,
+    executor_config,
+    handle_errors,
     parse_seconds_option,
 )
 from planner.cli.outputs import Output
 from planner.errors import UsageError
+from planner.executors import ExecutorConfig
 from planner.helix.solve import HelixOptions
 from planner.paths import display_path
 from planner.plan import Plan, write_plan
 from planner.render.console import err_line
 from planner.runner import SolverInputs
 from planner.runner.helix import run_helix
+from planner.runner.helix_pareto import POINT_FILE_GLOB
 from planner.spec.loader import DEFAULT_MAX_NODES
 from planner.spec.sections.helix import HelixSection
 from planner.units import UnitError, parse_bandwidth
@@ -74,6 +81,8 @@ class HelixCliOptions:
     max_token_latency_s: float | None = None
     pareto: bool = False
     objective: Literal["served", "max-flow"] = "served"
+    pareto_dir: Path | None = None
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
 
 def solver_options(section: HelixSection, common: CommonOptions, cli: HelixCliOptions) -> HelixOptions:
@@ -118,6 +127,8 @@ def run(inputs: SolverInputs, common: CommonOptions, cli: HelixCliOptions) -> tu
         pareto=cli.pareto,
         baselines=cli.emit_baselines is not None,
         objective=cli.objective,
+        pareto_plans=cli.pareto_dir is not None,
+        executor=cli.executor,
     )
     plan = result.plan
     deferred: list[Deferred] = []
@@ -146,6 +157,16 @@ def run(inputs: SolverInputs, common: CommonOptions, cli: HelixCliOptions) -> tu
                 err_line(f"baseline plans written: {', '.join(written)}")
 
         deferred.append(("--emit-baselines", folder, baselines))
+    pareto_dir = cli.pareto_dir
+    if pareto_dir is not None:
+
+        def frontier_plans() -> None:
+            for name in sorted(result.pareto):
+                write_plan(result.pareto[name], pareto_dir / name)
+            if not common.quiet:
+                err_line(f"{len(result.pareto)} frontier plans written to {display_path(pareto_dir)}")
+
+        deferred.append(("--pareto-dir", pareto_dir, frontier_plans))
     return plan, deferred
 
 
@@ -218,6 +239,18 @@ def helix_command(
     pareto: Annotated[
         bool, typer.Option("--pareto", help="Print the throughput-versus-latency frontier (verified plans).")
     ] = False,
+    pareto_dir: Annotated[
+        Path | None,
+        typer.Option("--pareto-dir", help="With --pareto: write each frontier point's plan JSON in this folder."),
+    ] = None,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs", "-j", min=0, help="Frontier points planned at once (0: one per core). Plans do not change."
+        ),
+    ] = 0,
+    executor: ExecutorOpt = ExecutorKind.local,
+    ray_address: RayAddressOpt = None,
     objective: Annotated[
         str,
         typer.Option(
@@ -240,6 +273,8 @@ def helix_command(
         objectives: dict[str, Literal["served", "max-flow"]] = {"served": "served", "max-flow": "max-flow"}
         if objective not in objectives:
             raise UsageError(f"--objective: expected served or max-flow, got '{objective}'")
+        if pareto_dir is not None and not pareto:
+            raise UsageError("--pareto-dir needs --pareto")
         cli = HelixCliOptions(
             solver=solver.value,
             formulation=formulation.value,
@@ -258,8 +293,13 @@ def helix_command(
             max_token_latency_s=token_latency,
             pareto=pareto,
             objective=objectives[objective],
+            pareto_dir=pareto_dir,
+            executor=where,
         )
         return run(inputs, common, cli)
+
+    with handle_errors():
+        where = executor_config(executor, jobs, ray_address)
 
     execute(
         "helix",
@@ -267,5 +307,8 @@ def helix_command(
         common,
         solve,
         inputs=(placement,),
-        outputs=(Output("--emit-baselines", emit_baselines, "dir", BASELINE_FILES),),
+        outputs=(
+            Output("--emit-baselines", emit_baselines, "dir", BASELINE_FILES),
+            Output("--pareto-dir", pareto_dir, "dir", pattern=POINT_FILE_GLOB),
+        ),
     )

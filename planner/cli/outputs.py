@@ -1,12 +1,14 @@
 """Where commands write: checked before any work, written plan first, failures in one line.
 
-Every file a command writes (``--out``, ``--plot``, ``--emit-baselines DIR``, ``--save-plans DIR``, ``plan init
---out``) goes through here:
+Every file a command writes (``--out``, ``--plot``, ``--emit-baselines DIR``, ``--pareto-dir DIR``,
+``--save-plans DIR``, ``plan init --out``) goes through here:
 
 * before anything runs, :func:`check_outputs` refuses (exit 2, one line per problem) a target that is an input of the
   same command (the spec, a plan being simulated or diffed, a placement, a trace, a file of ``--profiles``), a
   directory or a device where a file is expected, a file where a directory is expected, a ``--plot`` that is not a
-  ``.png`` and two outputs naming the same file;
+  ``.png`` and two outputs naming the same file; a folder whose file names are known only after solving (the
+  frontier points of ``--pareto-dir``) declares their shape (``pattern``), and every existing file of that shape
+  is checked like a named one, as is any other output of that shape in the folder;
 * the plan is written before plots and baseline plans (:func:`planner.cli.common.execute`), so a failing figure never
   costs the plan;
 * :func:`write_output` turns an ``OSError`` (read-only folder, full disk) into one line and exit 1; the writers are
@@ -15,6 +17,7 @@ Every file a command writes (``--out``, ``--plot``, ``--emit-baselines DIR``, ``
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import stat
 from collections.abc import Callable, Iterable
@@ -59,13 +62,29 @@ class Output:
     kind: Kind = "file"
     #: for ``dir`` outputs: the file names the command writes inside it
     names: tuple[str, ...] = ()
+    #: for ``dir`` outputs: a glob of the further names it may write (known only once the command has run)
+    pattern: str | None = None
 
     def targets(self) -> list[Path]:
         if self.path is None:
             return []
         if self.kind == "dir":
-            return [self.path / n for n in self.names]
+            found = sorted(self.path.glob(self.pattern)) if self.pattern and self.path.is_dir() else []
+            return [self.path / n for n in self.names] + [p for p in found if p.name not in self.names]
         return [self.path]
+
+    def may_write(self, target: Path) -> bool:
+        """Whether ``target`` has the shape of a file this folder output may write (``pattern``)."""
+        if self.path is None or self.kind != "dir" or self.pattern is None:
+            return False
+        return fnmatch.fnmatchcase(target.name, self.pattern) and _same_folder(target.parent, self.path)
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -108,6 +127,7 @@ def check_outputs(
     outputs: Iterable[Output], inputs: Iterable[Path | None], input_dirs: Iterable[Path | None] = ()
 ) -> None:
     """Refuse output paths that would replace an input or a non-regular file (see module docstring). Exit 2."""
+    outputs = list(outputs)
     ins = [p for p in inputs if p is not None]
     dirs = [d for d in input_dirs if d is not None]
     problems: list[str] = []
@@ -137,6 +157,13 @@ def check_outputs(
                 problems.append(f"{shown}: also named by {claimed[key]}; give each output its own file")
                 continue
             claimed[key] = out.flag
+    for out in outputs:  # a file this folder may write, named by another output
+        for key, flag in claimed.items():
+            if flag != out.flag and out.may_write(Path(key)):
+                problems.append(
+                    f"{flag} {display_path(Path(key))}: {out.flag} may write a file of that name; "
+                    "give each output its own file"
+                )
     if problems:
         raise OutputPathError(problems)
 

@@ -11,7 +11,6 @@ which imports nothing from the CLI: this module hands it :func:`run_point` and :
 from __future__ import annotations
 
 import contextlib
-import enum
 import io
 import json
 import os
@@ -34,9 +33,16 @@ from rich.progress import (
 from rich.text import Text as RichText
 from typer.core import TyperCommand, TyperGroup
 
-from planner.cli.common import QuietOpt, complete_spec, handle_errors
-from planner.errors import UsageError
-from planner.executors import LocalExecutor, available_cores, make_executor
+from planner.cli.common import (
+    ExecutorKind,
+    ExecutorOpt,
+    QuietOpt,
+    RayAddressOpt,
+    complete_spec,
+    executor_config,
+    handle_errors,
+)
+from planner.executors import LocalExecutor
 from planner.paths import display_path
 from planner.render import console
 from planner.render.console import err_line
@@ -133,11 +139,6 @@ def run_point(task: PointTask) -> PointOutcome:
 # ------------------------------------------------------------------------------------------------ the command
 
 
-class ExecutorChoice(enum.StrEnum):
-    local = "local"
-    ray = "ray"
-
-
 class _RateColumn(ProgressColumn):
     """Points per second over the run so far."""
 
@@ -173,13 +174,8 @@ def sweep_command(
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=0, help="Points planned at once (0: one per core; Ray: its CPUs).")
     ] = 0,
-    executor: Annotated[
-        ExecutorChoice, typer.Option("--executor", help="local: a process pool here; ray: a Ray cluster.")
-    ] = ExecutorChoice.local,
-    ray_address: Annotated[
-        str | None,
-        typer.Option("--ray-address", help="With --executor ray: auto, or ray://HOST:PORT. Default: start Ray here."),
-    ] = None,
+    executor: ExecutorOpt = ExecutorKind.local,
+    ray_address: RayAddressOpt = None,
     summary: Annotated[bool, typer.Option("--summary", help="Print the Pareto frontiers after the sweep.")] = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="Draw the Pareto frontiers to this PNG.")] = None,
     max_points: Annotated[
@@ -189,13 +185,11 @@ def sweep_command(
 ) -> None:
     """Plan every point of a sweep; finished points are cached in --out, so a rerun resumes."""
     with handle_errors():
-        if ray_address is not None and executor != ExecutorChoice.ray:
-            raise UsageError("--ray-address needs --executor ray")
+        where = executor_config(executor, jobs, ray_address)
         sweep = load_sweep(sweep_file, check_option, max_points)
-        runner = make_executor(executor.value, jobs or None, ray_address)
-        if isinstance(runner, LocalExecutor) and jobs == 0:
-            runner.jobs = available_cores()
-        defaults = {"workers": 1} if has_option(sweep.solver, "workers") else {}
+        runner = where.make()
+        # a sweep is parallel across points, not inside one (no MILP threads, no pool of frontier points per point)
+        defaults = {name: 1 for name in ("workers", "jobs") if has_option(sweep.solver, name)}
         if isinstance(runner, LocalExecutor):
             runner.start(run_point)  # fork the workers before the progress display starts its thread
         else:

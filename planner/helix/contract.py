@@ -155,7 +155,9 @@ class HelixLatency(Block):
 
 
 class ParetoPoint(Block):
-    """One point of the throughput-versus-latency frontier (``--pareto``)."""
+    """One point of the throughput-versus-latency frontier (``--pareto``): the max flow of the placement found under
+    ``max_hops`` and its static latency, its served prediction (decode tokens/s saturated, per-token latency online
+    at 0.6 load), and the file its plan was written to (``--pareto-dir``)."""
 
     max_hops: int
     throughput_tok_s: Number
@@ -165,6 +167,10 @@ class ParetoPoint(Block):
     prompt_ms_mean: Number
     in_flight_requests: Number
     source: str
+    predicted_decode_tok_s: Number | None = None
+    predicted_token_latency_p50_ms: Number | None = None
+    predicted_token_latency_p99_ms: Number | None = None
+    plan_file: str | None = None
 
 
 class ServedPath(Block):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from planner.helix.contract import HelixBaseline, HelixBounds, HelixNode, HelixPlanBlock
+from planner.helix.contract import HelixBaseline, HelixBounds, HelixNode, HelixPlanBlock, ParetoPoint
 from planner.report_data import Block, Column, Heading, Metrics, RangeChart, Report, Span, Text, fmt_num, table
 
 HELD_WITH_FLOW = "#"
@@ -139,26 +139,38 @@ def report(block: HelixPlanBlock, metrics: Metrics, verbose: bool = False) -> Re
             )
         )
     if block.pareto:
-        out.append(
-            table(
-                "Throughput versus latency (each point a verified plan)",
-                [_num(c) for c in ("max hops", "tok/s", "bound", "decode ms/token", "prompt ms", "in flight")],
-                [
-                    [
-                        str(p.max_hops),
-                        p.throughput_tok_s,
-                        p.bound_tok_s,
-                        p.decode_ms_per_token_max,
-                        p.prompt_ms_mean,
-                        p.in_flight_requests,
-                    ]
-                    for p in block.pareto
-                ],
-            )
-        )
+        out.append(_pareto_table(block.pareto, block.served is not None and block.served.objective == "max-flow"))
     if verbose:
         out += _search_blocks(block)
     return Report.of(out)
+
+
+def _pareto_table(points: list[ParetoPoint], by_max_flow: bool) -> Block:
+    """The frontier, one row per point: its max flow and static latency, its served prediction, its plan file."""
+    axes = "max flow vs slowest-path decode ms" if by_max_flow else "served tok/s vs p50 and p99 latency"
+    notes = [
+        "served: predicted decode tokens/s, saturated; p50 / p99: predicted per-token latency online at 0.6 load; "
+        "decode ms: slowest path at the max flow (static)"
+    ]
+    columns = [_num(c) for c in ("max hops", "hops", "max flow", "decode ms", "served tok/s", "p50 ms", "p99 ms")]
+    rows: list[list[Any]] = [
+        [
+            str(p.max_hops),
+            str(p.pipeline_depth_hops),
+            p.throughput_tok_s,
+            p.decode_ms_per_token_max,
+            p.predicted_decode_tok_s,
+            p.predicted_token_latency_p50_ms,
+            p.predicted_token_latency_p99_ms,
+        ]
+        for p in points
+    ]
+    if any(p.plan_file for p in points):
+        columns.append(Column("plan", detail=True))
+        for row, p in zip(rows, points, strict=True):
+            row.append(p.plan_file or "-")
+        notes.append("plan: the point's complete plan, written in --pareto-dir")
+    return table(f"Throughput versus latency ({axes}; each point a verified plan)", columns, rows, notes)
 
 
 def _search_blocks(block: HelixPlanBlock) -> list[Block]:

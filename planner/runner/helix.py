@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import InfeasibleError, Shortfall
+from planner.executors import ExecutorConfig
 from planner.helix.baselines import force_loaded_flow
 from planner.helix.contract import HelixBounds, HelixLatency, HelixSearch, ParetoPoint
 from planner.helix.extract import (
@@ -39,16 +40,23 @@ from planner.helix.solve import HelixOptions, HelixResult, solve
 from planner.paths import display_path
 from planner.plan import Plan
 from planner.runner import SolverInputs, assemble_plan
+from planner.runner.helix_pareto import Frontier, frontier, frontier_context
 from planner.solver import Assumption, SolveReport, Status, remaining_s
 from planner.spec.sections.helix import HelixSection
 
 
 @dataclass
 class HelixRun:
-    """The plan of a ``plan helix`` run, and the baseline placements' plans when they were asked for."""
+    """The plan of a ``plan helix`` run, the baseline placements' plans and the frontier points' plans (by file
+    name, ``--pareto-dir``) when they were asked for."""
 
     plan: Plan
     baselines: dict[str, Plan] = field(default_factory=dict)
+    pareto: dict[str, Plan] = field(default_factory=dict)
+
+
+#: The share of the time limit kept for the ``--pareto`` frontier (the plan's own search stops at the rest).
+PARETO_SHARE = 0.25
 
 
 def recorded_options(
@@ -78,6 +86,8 @@ def run_helix(
     pareto: bool = False,
     baselines: bool = False,
     objective: str = "served",
+    pareto_plans: bool = False,
+    executor: ExecutorConfig | None = None,
 ) -> HelixRun:
     """Build the instance, solve (or evaluate ``placement_file``), and assemble the plan document(s).
 
@@ -85,12 +95,21 @@ def run_helix(
     (strict/partial) wins unless the command line chose the mode (``mode_from_command_line``).
     ``objective`` ``served`` (default) searches for the placement predicted to serve the most decode tokens
     (:mod:`planner.helix.objective`); ``max-flow`` is the paper's objective. Every plan carries the prediction.
+    ``pareto`` adds the frontier (:mod:`planner.runner.helix_pareto`), its points run on ``executor`` (default: in
+    this process) within the last :data:`PARETO_SHARE` of the time limit or whatever the plan's search left;
+    ``pareto_plans`` also assembles one plan per frontier point.
     """
     started = time.perf_counter()
     loaded, db = inputs.loaded, inputs.profiles
     section = loaded.spec.helix or HelixSection()
     inst = build_instance(loaded, db, section)
     options = recorded_options(opts, placement_file, max_token_latency_s, pareto, objective)
+    frontier_opts = opts
+    if pareto:
+        if opts.started_at is None:
+            opts = replace(opts, started_at=time.monotonic())
+        frontier_opts = opts
+        opts = replace(opts, time_limit_s=opts.time_limit_s * (1 - PARETO_SHARE))
     latency_limit_s = max_token_latency_s
     if latency_limit_s is None:
         latency_limit_s = section.max_token_latency
@@ -121,7 +140,7 @@ def run_helix(
             res = search.best.result
         else:
             res = solve(inst, opts, placement)
-        lat = _latency(res, lat_model)
+        lat = latency_of(res, lat_model)
         if latency_limit_s is not None and placement is None:
             res, lat = _meet_latency(inst, opts, res, lat, lat_model, latency_limit_s)
     except InfeasibleError as exc:
@@ -129,15 +148,28 @@ def run_helix(
         raise
     prediction = served_model.predict(res.full, res.ranges, res.flow)
     rejected = search.rejected if search is not None else []
-    frontier = _pareto(inst, opts, lat_model) if pareto else None
+    front: Frontier | None = None
+    if pareto:
+        context = frontier_context(
+            inputs, inst, frontier_opts, options, served_model, lat_model, objective, pareto_plans
+        )  # fmt: skip
+        front = frontier(context, executor or ExecutorConfig())
+        if front.interrupted:  # the plan is complete; the frontier is not: say so as Ctrl-C does (exit 130)
+            message = front.notes[-1].removeprefix("--pareto: ")
+            res = replace(res, report=replace(res.report, status=Status.interrupted, message=message))
     plan = _plan(
-        inputs, res, lat, frontier, options, started,
-        warnings=list(inst.warnings) + res.notes + lat.notes + [f"served search skipped {r}" for r in rejected],
+        inputs, res, lat, front.rows if front is not None else None, options, started,
+        warnings=list(inst.warnings) + res.notes + lat.notes + [f"served search skipped {r}" for r in rejected]
+        + (front.notes if front is not None else []),
         prediction=prediction, search=search, objective=objective,
     )  # fmt: skip
     # Baselines as the spec and options define them (the served search's hop-limited runs evaluate them differently).
     base = search.candidates[0].result if search is not None else res
-    return HelixRun(plan, baseline_plans(inputs, base, options, started, served_model) if baselines else {})
+    return HelixRun(
+        plan,
+        baseline_plans(inputs, base, options, started, served_model) if baselines else {},
+        front.plans if front is not None else {},
+    )
 
 
 #: Options the plan does not record: how the run is stopped, not what it computes.
@@ -151,9 +183,24 @@ def _construction_only(opts: HelixOptions, hops: int) -> HelixOptions:
     return replace(opts, max_hops=hops, milp=False, time_limit_s=budget, started_at=None)
 
 
-def _latency(res: HelixResult, lat_model: LayerLatency) -> LatencyReport:
+def latency_of(res: HelixResult, lat_model: LayerLatency) -> LatencyReport:
+    """The latency report of a result's placement and flow (per path, at the instance's request lengths)."""
     i_tok, o_tok = res.full.request_tokens
     return latency_report(res.full, res.ranges, res.flow, lat_model, i_tok, o_tok)
+
+
+def point_plan(
+    inputs: SolverInputs,
+    res: HelixResult,
+    lat: LatencyReport,
+    options: dict[str, Any],
+    started: float,
+    prediction: Prediction,
+    objective: str,
+) -> Plan:
+    """The plan of one ``--pareto`` point: the same document and contract as the command's own plan."""
+    warnings = list(res.full.warnings) + res.notes + lat.notes
+    return _plan(inputs, res, lat, None, options, started, warnings, prediction=prediction, objective=objective)
 
 
 def _meet_latency(
@@ -176,7 +223,7 @@ def _meet_latency(
             cand = solve(inst, sub)
         except InfeasibleError:
             continue
-        cand_lat = _latency(cand, lat_model)
+        cand_lat = latency_of(cand, lat_model)
         ms = cand_lat.block()["decode_ms_per_token_max"]
         best_ms = min(best_ms, ms)
         if ms <= limit_ms and cand.flow.value > 0:
@@ -191,36 +238,6 @@ def _meet_latency(
             detail="decode latency per token of the slowest path, even with the shortest pipelines tried",
         )
     )
-
-
-def _pareto(inst: HelixInstance, opts: HelixOptions, lat_model: LayerLatency) -> list[dict[str, Any]]:
-    """Throughput versus latency for a handful of hop limits (constructions only; each point verified)."""
-    points: list[dict[str, Any]] = []
-    for hops in hop_counts(inst):
-        try:
-            res = solve(inst, _construction_only(opts, hops))
-        except InfeasibleError:
-            continue
-        if res.flow.value <= 0:
-            continue
-        block = _latency(res, lat_model).block()
-        points.append(
-            {
-                "max_hops": hops,
-                "throughput_tok_s": res.flow.value,
-                "bound_tok_s": res.best_bound_tok_s,
-                "pipeline_depth_hops": block["max_hops"],
-                "decode_ms_per_token_max": block["decode_ms_per_token_max"],
-                "prompt_ms_mean": block["prompt_ms_mean"],
-                "in_flight_requests": block["in_flight_requests"],
-                "source": res.chosen,
-            }
-        )
-    frontier: list[dict[str, Any]] = []
-    for p in sorted(points, key=lambda p: (p["decode_ms_per_token_max"], -p["throughput_tok_s"])):
-        if not frontier or p["throughput_tok_s"] > frontier[-1]["throughput_tok_s"] * (1 + 1e-9):
-            frontier.append(p)
-    return frontier
 
 
 def _plan(
