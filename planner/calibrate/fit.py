@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import least_squares
 
-from planner.calibrate.ingest import METRICS, IterationTable, MeasuredRun
+from planner.calibrate.ingest import REPLAY_METRICS, IterationTable, MeasuredRun
 from planner.calibrate.itermodel import KNOTS, Hardware, IterationModel, with_model
 from planner.calibrate.replay import replay
 
@@ -85,7 +85,7 @@ def _run_residuals(theta: IterationModel, runs: Sequence[MeasuredRun], hw: Hardw
     for r in runs:
         pred = replay(r, fitted).metrics
         for m, v in sorted(r.metrics.items()):
-            if v <= 0 or m not in METRICS:  # power is the dynamo profile's figure, not the iteration model's
+            if v <= 0 or m not in REPLAY_METRICS:  # power is the dynamo profile's figure, not the iteration model's
                 continue
             p = pred.get(m)
             out.append(math.log(p / v) if p is not None and p > 0 else _MISSING_PENALTY)

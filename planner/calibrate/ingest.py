@@ -61,8 +61,11 @@ METRICS: tuple[str, ...] = (
     "tpot_p99_ms",
     "e2e_p99_ms",
 )
-#: Figures only some runs carry (the power of runs that measured it); judged like :data:`METRICS` where present.
-EXTRA_METRICS: tuple[str, ...] = ("power_w",)
+#: Figures only some runs carry (the median E2E some tools report, the power of runs that measured it); judged like
+#: :data:`METRICS` where present.
+EXTRA_METRICS: tuple[str, ...] = ("e2e_p50_ms", "power_w")
+#: The figures the replay predicts (the iteration-model fit matches these).
+REPLAY_METRICS: tuple[str, ...] = METRICS + ("e2e_p50_ms",)
 ALL_METRICS: tuple[str, ...] = METRICS + EXTRA_METRICS
 
 Engine = Literal["vllm", "sglang", "genai-perf", "iteration-csv"]
@@ -241,6 +244,7 @@ def _percentile_ms(values: list[float], q: float) -> float:
 def _serving_record(rec: dict[str, Any], kind: Engine) -> dict[str, Any]:
     """The fields of one vLLM / SGLang record, checked and normalised (see module notes for the names)."""
     e2e_key = "p99_e2el_ms" if kind == "vllm" else "p99_e2e_latency_ms"
+    e2e_median = "median_e2el_ms" if kind == "vllm" else "median_e2e_latency_ms"
     completed = _num(rec, "completed", required=True)
     assert completed is not None
     if completed < 1 or completed != int(completed):
@@ -256,15 +260,18 @@ def _serving_record(rec: dict[str, Any], kind: Engine) -> dict[str, Any]:
         ("tpot_p50_ms", "median_tpot_ms"),
         ("tpot_p99_ms", "p99_tpot_ms"),
         ("e2e_p99_ms", e2e_key),
+        ("e2e_p50_ms", e2e_median),
     ):
         v = _num(rec, theirs)
         if v is not None:
             metrics[ours] = v
-    if "request_throughput_rps" not in metrics:
-        if not duration:  # some SGLang outputs keep only completed and duration: the throughput follows from them
-            raise _Problem("request_throughput", "missing")
+    if "request_throughput_rps" not in metrics and duration:
+        # some SGLang outputs keep only completed and duration: the throughput follows from them
         metrics["request_throughput_rps"] = n_done / duration
-    if duration and duration > 0:
+    if "request_throughput_rps" not in metrics and _rate(rec) is None:
+        # only an open-loop run (a stated rate) may leave its throughput unreported (published latency tables)
+        raise _Problem("request_throughput", "missing")
+    if duration and duration > 0 and "request_throughput_rps" in metrics:
         implied = n_done / duration
         if abs(implied / metrics["request_throughput_rps"] - 1) > 0.02:
             raise _Problem(
@@ -273,6 +280,7 @@ def _serving_record(rec: dict[str, Any], kind: Engine) -> dict[str, Any]:
             )
     _check_order(metrics, "ttft_p50_ms", "ttft_p99_ms", "median_ttft_ms", "p99_ttft_ms")
     _check_order(metrics, "tpot_p50_ms", "tpot_p99_ms", "median_tpot_ms", "p99_tpot_ms")
+    _check_order(metrics, "e2e_p50_ms", "e2e_p99_ms", e2e_median, e2e_key)
 
     ins, outs = _int_list(rec, "input_lens"), _int_list(rec, "output_lens")
     per_request = ins is not None and outs is not None

@@ -142,5 +142,6 @@ def replay(run: MeasuredRun, hw: Hardware, seed: int = 0) -> Prediction:
             tpot = (e2e[multi] - ttft[multi]) / (out[ok][multi] - 1)
             metrics["tpot_p50_ms"] = float(np.percentile(tpot, 50))
             metrics["tpot_p99_ms"] = float(np.percentile(tpot, 99))
+        metrics["e2e_p50_ms"] = float(np.percentile(e2e, 50))
         metrics["e2e_p99_ms"] = float(np.percentile(e2e, 99))
     return Prediction(metrics=metrics, oom=int(res.oom))

@@ -26,6 +26,7 @@ SHORT = {
     "tpot_p50_ms": "TPOT p50",
     "tpot_p99_ms": "TPOT p99",
     "e2e_p99_ms": "E2E p99",
+    "e2e_p50_ms": "E2E p50",
     "power_w": "power",
 }
 

@@ -17,7 +17,7 @@ import numpy as np
 import yaml
 
 from planner.calibrate.dynamo_fit import with_fitted
-from planner.calibrate.ingest import EngineLimits, MeasuredRun
+from planner.calibrate.ingest import METRICS, EngineLimits, MeasuredRun
 from planner.calibrate.itermodel import IterationModel, current_hardware, with_model
 from planner.calibrate.replay import replay
 from planner.profiles.db import ProfileDB
@@ -98,7 +98,7 @@ def synthesize(
             metrics={},
         )
         pred = replay(run, hw).metrics
-        noisy = {k: v * (1.0 + noise * float(rng.standard_normal())) for k, v in sorted(pred.items())}
+        noisy = {k: v * (1.0 + noise * float(rng.standard_normal())) for k, v in sorted(pred.items()) if k in METRICS}
         duration = sc.num_prompts / noisy["request_throughput_rps"]
         rec = {
             "backend": "vllm",

@@ -194,3 +194,18 @@ def test_iteration_csv_rows_keep_power_and_context_per_row(tmp_path, profile_db)
     assert [r.kind for r in t.rows] == ["idle", "prompt", "token"]
     assert t.rows[0].power_w == 700 and t.rows[1].ms == 40 and t.rows[2].context == 1024 and t.rows[2].power_w is None
     assert t.freq_mhz == 1400 and t.dvfs
+
+
+def test_published_open_loop_medians_without_throughput(tmp_path, profile_db):
+    """A published table gives an open-loop run's medians but not its throughput: read, throughput not judged."""
+    rec = {"completed": 100, "request_rate": 4, "total_input_tokens": 20000, "total_output_tokens": 19000,
+           "median_ttft_ms": 30.0, "median_tpot_ms": 13.0, "median_e2e_latency_ms": 1500.0}  # fmt: skip
+    p = tmp_path / "pub.jsonl"
+    p.write_text(json.dumps(rec) + "\n")
+    (run,) = load_runs(p, profile_db, {"gpu": "A100-80G", "tp": 1, "model": "llama3.1-8b"})
+    assert run.engine == "sglang" and run.metrics == {"ttft_p50_ms": 30.0, "tpot_p50_ms": 13.0, "e2e_p50_ms": 1500.0}
+    closed = {k: v for k, v in rec.items() if k != "request_rate"}
+    p.write_text(json.dumps(closed) + "\n")
+    with pytest.raises(SpecError) as exc:  # all at once: the throughput is the run's main figure, so it must be there
+        load_runs(p, profile_db, {"gpu": "A100-80G", "tp": 1, "model": "llama3.1-8b"})
+    assert "request_throughput: missing" in str(exc.value)
