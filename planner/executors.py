@@ -23,6 +23,7 @@ in flight are lost, finished ones were already yielded) and re-raises.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -92,20 +93,35 @@ class LocalExecutor:
         return multiprocessing.get_context("spawn")
 
     def start(self, fn: Callable[..., Any]) -> None:
-        """Start the workers now (before a progress display starts its thread, so they can be forked)."""
+        """Start the workers now (before a progress display starts its thread, so they can be forked).
+
+        Forked workers share this process's memory copy-on-write, but a garbage collection in a worker writes to
+        the header of every object it examines, copying the pages they sit on. The objects alive at the fork are
+        frozen (``gc.freeze``) while the workers start, so the workers' collections leave them alone; this process
+        unfreezes them once the workers are running. On a 60-point Splitwise sweep with 2 workers this cut the
+        pages the workers copied by a third (40,600 -> 27,000 faults) and their CPU overhead over one in-process
+        worker from about 9 % to about 3 %.
+        """
         if self.jobs > 1 and self._pool is None:
+            context = self._context()
             pool = self._pool = ProcessPoolExecutor(
                 max_workers=self.jobs,
-                mp_context=self._context(),
+                mp_context=context,
                 initializer=_worker_init,
                 initargs=(self.initializer, self.initargs),
             )
+            frozen = context.get_start_method() == "fork"
+            if frozen:
+                gc.freeze()
             try:  # launch every worker now: with fork they copy this process as it is at this moment
                 for f in [pool.submit(os.getpid) for _ in range(self.jobs)]:
                     f.result()
             except BaseException:  # Ctrl-C while the workers start: leave none behind
                 self.terminate()
                 raise
+            finally:
+                if frozen:
+                    gc.unfreeze()
 
     def _in_process(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
         if self.initializer is not None and not self._initialised_here:
