@@ -9,7 +9,7 @@ import pytest
 
 from planner.cli import app
 from tests.conftest import write
-from tests.unit.helix.vectors import VECTORS, placement
+from tests.unit.helix.vectors import placement
 
 ROOT = Path(__file__).resolve().parents[2]
 SINGLE24 = str(ROOT / "cluster_specs" / "helix-single24-llama2-70b.yaml")
@@ -65,7 +65,6 @@ def test_same_inputs_give_identical_plans(runner, tmp_path: Path) -> None:
     assert texts[0] == texts[1]
 
 
-@pytest.mark.skipif(not VECTORS.exists(), reason="Helix reference test vectors not available")
 def test_placement_file_evaluates_the_paper_ilp_layout(runner, tmp_path: Path) -> None:
     names = [
         "l4-0", "t4-0", "t4-1", "l4-1", "t4-2", "l4-2", "a100-0", "t4-3", "t4-4", "a100-1", "a100-2", "l4-3",

@@ -11,11 +11,9 @@ from planner.helix.flow import flow_value
 from planner.helix.instance import HelixEdge, HelixInstance
 from planner.helix.placement import park_idle
 from tests.unit.helix.tiny import brute_force, tiny_instance
-from tests.unit.helix.vectors import VECTORS, instance
+from tests.unit.helix.vectors import instance
 
 ROOT = Path(__file__).resolve().parents[3]
-
-needs_vectors = pytest.mark.skipif(not VECTORS.exists(), reason="Helix reference test vectors not available")
 
 
 def test_two_parallel_nodes_hand_checked() -> None:
@@ -73,7 +71,6 @@ def test_link_cut_binds_when_links_are_slow() -> None:
     assert brute_force(slow)[0] == pytest.approx(4.0)
 
 
-@needs_vectors
 def test_ten_node_bounds_match_the_reference() -> None:
     inst = instance("cluster10")
     assert compute_bound(inst) == pytest.approx(364.508, abs=1e-3)  # reference section 7
@@ -83,7 +80,6 @@ def test_ten_node_bounds_match_the_reference() -> None:
     assert block_bound(inst, cov) == pytest.approx(286.58741, abs=1e-3)
 
 
-@needs_vectors
 def test_single_pipeline_meets_the_bound_on_single24() -> None:
     inst = instance("single24")
     sp = single_pipeline(inst)
@@ -106,7 +102,6 @@ def test_slow_wide_area_links_force_sharing_and_the_bound_holds() -> None:
     assert best == pytest.approx(3.0)  # the crossing link decides
 
 
-@pytest.mark.skipif(not (ROOT / "cluster_specs").exists(), reason="shipped specs not available")
 def test_geo24_is_proven_optimal_by_forced_sharing(profile_db) -> None:
     from planner.helix.instance import build_instance
     from planner.spec.loader import load_spec

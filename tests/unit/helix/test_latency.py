@@ -10,7 +10,7 @@ from planner.helix.latency import LayerLatency, decompose, hop_limited_flow, lat
 from planner.helix.solve import HelixOptions, solve
 from planner.profiles.db import ProfileDB
 from tests.unit.helix.tiny import tiny_instance
-from tests.unit.helix.vectors import VECTORS, instance, placement
+from tests.unit.helix.vectors import instance, placement
 
 # Three nodes: 10 tok/s holding one layer, 4 holding two, 1 holding three. L = 3.
 TABLES = [(10, 4, 1), (10, 4, 1), (10, 4, 1)]
@@ -34,7 +34,6 @@ def test_hop_limited_flow_drops_long_paths() -> None:
     assert hop_limited_flow(inst, chain, "strict", 2).value == pytest.approx(0.0)
 
 
-@pytest.mark.skipif(not VECTORS.exists(), reason="Helix reference test vectors not available")
 def test_path_latency_of_the_paper_layout(profile_db: ProfileDB) -> None:
     inst = instance("single24")
     ranges = placement("single24", "ilp")

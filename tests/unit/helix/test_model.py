@@ -12,12 +12,11 @@ from planner.helix.model import add_full_hint, build, model_size
 from planner.helix.solve_milp import solve_cpsat, solve_mathopt
 from planner.solver import SolveOptions
 from tests.unit.helix.tiny import brute_force, tiny_instance
-from tests.unit.helix.vectors import VECTORS, instance
+from tests.unit.helix.vectors import instance
 
 TINY = [(9, 5, 4), (9, 5, 4), (3,)]
 
 
-@pytest.mark.skipif(not VECTORS.exists(), reason="Helix reference test vectors not available")
 @pytest.mark.parametrize(("cluster", "size"), [("single24", (1376, 1848)), ("cluster10", (316, 350))])
 def test_model_size_matches_the_reference(cluster: str, size: tuple[int, int]) -> None:
     inst = instance(cluster)

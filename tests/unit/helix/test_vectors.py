@@ -11,9 +11,7 @@ from planner.helix.flow import max_flow
 from planner.helix.instance import build_instance
 from planner.profiles.db import ProfileDB
 from planner.spec.loader import load_spec
-from tests.unit.helix.vectors import VECTORS, cases, instance, placement, vectors
-
-pytestmark = pytest.mark.skipif(not VECTORS.exists(), reason="Helix reference test vectors not available")
+from tests.unit.helix.vectors import cases, instance, placement, vectors
 
 ROOT = Path(__file__).resolve().parents[3]
 SPECS = {"single24": "helix-single24-llama2-70b.yaml", "cluster10": "helix-10node-llama30b.yaml"}
