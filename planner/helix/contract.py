@@ -76,6 +76,17 @@ class HelixBaseline(Block):
     note: str = ""
 
 
+class HelixCertificate(Block):
+    """The bound an "optimal" label rests on, as the solver-free verifier (planner/helix/verify.py) checked it."""
+
+    bound: Literal["compute", "coordinator_cut", "covering", "block", "hop", "milp"]
+    value_tok_s: Number = Field(description="the proven upper bound on the max flow")
+    checked_above_tok_s: Number = Field(description="the flow the verifier's own argument excludes: value (1 + 1e-6)")
+    label: Literal["optimal (independently verified)", "optimal (solver-certified)"]
+    derivation: str = Field(description="how the verifier derived it, with its numbers")
+    witness: dict[str, Number] = Field(default_factory=dict, description="the multiplier (lambda, mu) it used")
+
+
 class HelixBounds(Block):
     """Proven upper bounds on the max flow (a baseline plan carries only ``best_tok_s`` and ``active``)."""
 
@@ -87,6 +98,7 @@ class HelixBounds(Block):
     best_tok_s: Number | None = None
     active: str | None = Field(default=None, description="which bound is the tightest")
     binding_regions: list[str] | None = None
+    certificate: HelixCertificate | None = Field(default=None, description="written with every optimal label")
 
 
 class Candidate(Block):

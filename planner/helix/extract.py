@@ -17,6 +17,7 @@ from planner.helix.contract import (
     Candidate,
     HelixBaseline,
     HelixBounds,
+    HelixCertificate,
     HelixEdge,
     HelixLatency,
     HelixNode,
@@ -176,9 +177,26 @@ def result_block(
             best_tok_s=res.best_bound_tok_s,
             active=res.bound_source,
             binding_regions=list(res.covering.binding_regions),
+            certificate=_certificate(res),
         ),
         search=_search(res),
         **more,
+    )
+
+
+def _certificate(res: HelixResult) -> HelixCertificate | None:
+    c = res.certificate
+    if c is None:
+        return None
+    return HelixCertificate.model_validate(
+        {
+            "bound": c.kind,
+            "value_tok_s": c.value_tok_s,
+            "checked_above_tok_s": c.checked_at_tok_s,
+            "label": c.label,
+            "derivation": c.detail,
+            "witness": dict(c.witness),
+        }
     )
 
 

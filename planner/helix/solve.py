@@ -39,7 +39,7 @@ from planner.helix.prune import AUTO_PRUNE_KEEP, AUTO_PRUNE_NODES, PruneReport, 
 from planner.helix.regions import best_region_blocks
 from planner.helix.solve_milp import RawResult, solve_cpsat, solve_mathopt
 from planner.helix.stages import best_stages
-from planner.helix.verify import check_objective, check_solver_flows, verify
+from planner.helix.verify import BoundCheck, check_bound, check_objective, check_solver_flows, verify
 from planner.solver import SolveOptions, SolveReport, Status
 
 SolverName = Literal["cpsat", "scip", "highs"]
@@ -106,6 +106,7 @@ class HelixResult:
     candidates: list[Candidate] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     milp: dict[str, object] = field(default_factory=dict)
+    certificate: BoundCheck | None = None
 
 
 def _prune_step(
@@ -204,13 +205,18 @@ def solve(full: HelixInstance, opts: HelixOptions, placement: dict[str, tuple[in
     cov = covering_bound(inst, mode)
     block = block_bound(inst, cov.value) if mode == "strict" else None
     bound, bound_source = cov.value, cov.active
+    bound_kind = "coordinator_cut" if cov.active == "coordinator link cut" else "covering"
     if block is not None and block < bound * (1 - 1e-12):
-        bound, bound_source = block, "solo/shared block bound"
+        bound, bound_source, bound_kind = block, "solo/shared block bound", "block"
     milp_cut = bound  # valid for the per-node MILP, which knows nothing of hop limits
     if opts.max_hops is not None:
         hb = hop_bound(inst, opts.max_hops, bound)
         if hb < bound * (1 - 1e-12):
-            bound, bound_source = hb, f"hop-limited covering bound (<= {opts.max_hops} nodes per path)"
+            bound, bound_source, bound_kind = (
+                hb,
+                f"hop-limited covering bound (<= {opts.max_hops} nodes per path)",
+                "hop",
+            )
     if bound <= 1e-9:
         raise InfeasibleError(
             Shortfall(
@@ -247,6 +253,7 @@ def solve(full: HelixInstance, opts: HelixOptions, placement: dict[str, tuple[in
             {},
             clock,
             evaluated=True,
+            bound_kind=bound_kind,
         )
 
     sp = single_pipeline(inst, max_hops=opts.max_hops)
@@ -295,11 +302,14 @@ def solve(full: HelixInstance, opts: HelixOptions, placement: dict[str, tuple[in
         raw_status, solver_bound, milp = _run_milp(inst, milp_inst, mode, opts, best, milp_cut, cands, clock, notes)
         if opts.max_hops is not None:
             solver_bound = None  # a bound of the hop-free MILP says nothing more under a hop limit
+    analytic = (bound_kind, bound)
     if solver_bound is not None and solver_bound < bound * (1 - 1e-9):
         bound, bound_source = solver_bound, f"{milp.get('formulation')} MILP bound ({opts.solver})"
+        bound_kind = "milp"
     best = _best(cands)
     return _finish(full, inst, mode, opts, best, cands, baselines, ub, cov, block, solver_bound, bound,
-                   bound_source, prune_report, notes, milp, clock, raw_status=raw_status)  # fmt: skip
+                   bound_source, prune_report, notes, milp, clock, raw_status=raw_status, bound_kind=bound_kind,
+                   analytic=analytic)  # fmt: skip
 
 
 def _run_milp(
@@ -415,6 +425,8 @@ def _finish(
     clock: _Clock,
     raw_status: Status | None = None,
     evaluated: bool = False,
+    bound_kind: str = "covering",
+    analytic: tuple[str, float] | None = None,
 ) -> HelixResult:
     flow = verify(inst, best.ranges, mode, best.flow_tok_s, opts.max_hops)
     value = flow.value
@@ -448,6 +460,10 @@ def _finish(
             message += "; MILP not attempted"
     else:
         status, message = Status.feasible, f"best from {best.source}; {milp.get('message', '')}; bound: {bound_source}"
+    certificate = None
+    if status == Status.optimal:
+        certificate = _certify(inst, mode, opts, value, bound, bound_kind, analytic)
+        message = f"{certificate.label}: {message}"
     report = SolveReport(
         backend=opts.solver if milp.get("formulation") not in (None, "none") else "bounds+constructions",
         status=status,
@@ -475,4 +491,27 @@ def _finish(
         candidates=cands,
         notes=notes,
         milp=milp,
+        certificate=certificate,
     )
+
+
+def _certify(
+    inst: HelixInstance,
+    mode: Mode,
+    opts: HelixOptions,
+    value: float,
+    bound: float,
+    kind: str,
+    analytic: tuple[str, float] | None,
+) -> BoundCheck:
+    """The certificate of an optimal label, checked by the solver-free verifier before the label is written.
+
+    An analytic bound that meets the plan within ``--gap`` is recomputed independently (the label says so); a MILP
+    dual bound cannot be, and the label says "solver-certified". A bound the verifier cannot confirm raises
+    :class:`~planner.errors.VerificationError`: the plan is refused rather than labelled.
+    """
+    if kind == "milp" and analytic is not None:
+        a_kind, a_bound = analytic
+        if a_bound - value <= max(opts.rel_gap, 1e-9) * value:
+            return check_bound(inst, mode, a_kind, max(a_bound, value), opts.max_hops)
+    return check_bound(inst, mode, kind, bound, opts.max_hops)
