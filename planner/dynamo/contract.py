@@ -155,6 +155,24 @@ class ProfileRow(Block):
     binding: str
 
 
+class DynamoCertificate(Block):
+    """What the "optimal" label of a dynamo plan rests on: every epoch's optimum proved by the solver (a MILP dual
+    bound in joint mode, exact enumeration in hierarchical mode). The verifier recomputes the plan's feasibility and
+    energy, not the dual bound, so the label is "solver-certified"."""
+
+    label: str = Field(description='"optimal (solver-certified)": the verifier refuses any other label')
+    bound: str = Field(description="what proves each epoch optimal")
+    epochs_proved: int = Field(ge=0)
+    epochs: int = Field(ge=0)
+    objective_wh: Number = Field(
+        description="sum of the epoch objectives (energy + reconfiguration penalty + tie-break)"
+    )
+    bound_wh: Number = Field(description="sum of the epoch dual bounds")
+    relative_gap: Number = Field(ge=0, description="(objective - bound) / objective")
+    gap_tolerance: Number = Field(ge=0, description="the relative gap the solver closed each epoch to")
+    derivation: str
+
+
 class DynamoPlanBlock(Block):
     """The ``plan`` block of a dynamo plan document."""
 
@@ -175,3 +193,4 @@ class DynamoPlanBlock(Block):
     savings: Savings | None = None
     profile: list[ProfileRow] | None = None
     infeasible: str | None = Field(default=None, description="an infeasible run: which constraint fails, by how much")
+    certificate: DynamoCertificate | None = Field(default=None, description="written when every epoch is optimal")

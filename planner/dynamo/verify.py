@@ -136,6 +136,102 @@ def check_plan(problem: DynamoProblem, block: DynamoPlanBlock) -> list[str]:
         errs.append("totals: missing from a solved plan")
     elif not _close(block.totals.energy_kwh, total_wh / 1000.0):
         errs.append(f"totals.energy_kwh {block.totals.energy_kwh:.6g} != {total_wh / 1000.0:.6g}")
+    errs += check_slo_limits(problem, block)
+    errs += check_totals(problem, block, total_wh)
+    errs += check_certificate(block, total_wh)
+    return errs
+
+
+def check_slo_limits(problem: DynamoProblem, block: DynamoPlanBlock) -> list[str]:
+    """The SLO limits the plan states per class are the ones every group was checked against above."""
+    errs: list[str] = []
+    for row in block.classes or []:
+        slo = problem.slos.get(row.class_)
+        if slo is None:
+            errs.append(f"classes[{row.class_}]: not a class of the problem")
+            continue
+        for m in ("ttft_s", "tbt_s", "e2e_s"):
+            stated, limit = getattr(row, m), getattr(slo, m)
+            if (stated is None) != (limit is None) or (
+                stated is not None and limit is not None and not _close(stated, limit)
+            ):
+                errs.append(f"classes[{row.class_}].{m}: plan states {stated}, the SLO is {limit}")
+    return errs
+
+
+def check_totals(problem: DynamoProblem, block: DynamoPlanBlock, total_wh: float) -> list[str]:
+    """GPU-hours, cost, carbon and power totals recomputed from the epochs (energy from the recomputed sum)."""
+    errs: list[str] = []
+    epochs, t = block.epochs, block.totals
+    for ep in epochs:
+        if not _close(ep.power_w, ep.energy_wh * 3600.0 / ep.length_s):
+            errs.append(f"epoch[{ep.start}]: power {ep.power_w:.6g} W != energy / length")
+    if t is None:
+        return errs
+    span_s = sum(ep.length_s for ep in epochs)
+    gpu_h = sum(ep.gpus * ep.length_s / 3600.0 for ep in epochs)
+    gpu_cost = gpu_h * problem.gpu_usd_h
+    electricity = total_wh / 1000.0 * problem.pue * problem.price_kwh
+    grams: float | None = 0.0
+    for idx, ep in enumerate(epochs):
+        g = problem.carbon_g_per_kwh(problem.epochs[idx])
+        if g is None or grams is None:
+            grams = None
+            continue
+        grams += ep.energy_wh / 1000.0 * problem.pue * g / 1000.0
+    peak_w = max((ep.energy_wh * 3600.0 / ep.length_s for ep in epochs), default=0.0)
+    expected: dict[str, tuple[float | None, float | None]] = {
+        "gpu_h": (t.gpu_h, gpu_h),
+        "peak_gpus": (float(t.peak_gpus), float(max((ep.gpus for ep in epochs), default=0))),
+        "avg_power_kw": (t.avg_power_kw, total_wh * 3600.0 / span_s / 1000.0 if span_s else 0.0),
+        "peak_power_kw": (t.peak_power_kw, peak_w / 1000.0),
+        "gpu_cost_usd": (t.gpu_cost_usd, gpu_cost),
+        "electricity_cost_usd": (t.electricity_cost_usd, electricity),
+        "cost_usd": (t.cost_usd, gpu_cost + electricity),
+        "carbon_kgco2": (t.carbon_kgco2, grams),
+    }
+    for key, (stated, value) in expected.items():
+        if value is None or stated is None:
+            if value is not stated:
+                errs.append(f"totals.{key} {stated} != {value}")
+        elif not _close(float(stated), value):
+            errs.append(f"totals.{key} {float(stated):.6g} != {value:.6g}")
+    return errs
+
+
+def check_certificate(block: DynamoPlanBlock, total_wh: float) -> list[str]:
+    """An optimal label (every epoch ``optimal``) carries a consistent certificate; one that says more is refused.
+
+    The dual bound itself is the solver's word (the label says "solver-certified"); what is checked here is that
+    the certificate covers every epoch, its bound does not exceed its objective, its gap is within the tolerance it
+    names, and its objective covers the energy recomputed above (the objective is energy plus non-negative
+    penalties, so an objective below the plan's energy belongs to another plan).
+    """
+    errs: list[str] = []
+    epochs = block.epochs
+    proved = sum(ep.status == "optimal" for ep in epochs)
+    cert = block.certificate
+    if cert is None:
+        if epochs and proved == len(epochs):
+            errs.append("every epoch is labelled optimal, but the plan carries no certificate")
+        return errs
+    if cert.label != "optimal (solver-certified)":
+        errs.append(f"certificate label {cert.label!r}: a dual bound is only solver-certified")
+    if cert.epochs != len(epochs) or cert.epochs_proved != proved or proved != len(epochs):
+        errs.append(f"certificate covers {cert.epochs_proved}/{cert.epochs} epochs, plan has {proved}/{len(epochs)}")
+    objective, bound = float(cert.objective_wh), float(cert.bound_wh)
+    if bound > objective * (1 + REL) + 1e-9:
+        errs.append(f"certificate bound {bound:.10g} Wh exceeds its objective {objective:.10g} Wh")
+    gap = max(0.0, objective - bound) / objective if objective > 0 else 0.0
+    if abs(gap - float(cert.relative_gap)) > 1e-9 or gap > float(cert.gap_tolerance) + 1e-12:
+        errs.append(
+            f"certificate gap {float(cert.relative_gap):.3g} (recomputed {gap:.3g}) against tolerance "
+            f"{float(cert.gap_tolerance):.3g}"
+        )
+    if objective < total_wh * (1 - REL) - 1e-6:
+        errs.append(
+            f"certificate objective {objective:.10g} Wh is below the plan's recomputed energy {total_wh:.10g} Wh"
+        )
     return errs
 
 
