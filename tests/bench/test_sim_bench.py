@@ -1,28 +1,28 @@
 """Benchmarks for `plan simulate` (issue 7 targets); run by `make bench`, print the measured figures.
 
-* speed: 10 simulated minutes (plus 60 s warm-up) of the single 24-node cluster in under 60 s wall on 2 cores,
-  peak memory under 2 GB (measured in a child process, offline mode: the heaviest load);
+* speed: 10 simulated minutes (plus 60 s warm-up) of the single 24-node cluster, as a ratio to the reference
+  workload timed just before (tests/bench/reference.py), at 2-3x the documented 2.1 s; peak memory likewise;
 * quality: on single-24 LLaMA-2 70B, offline, the MILP placement's simulated decode throughput beats the Swarm
   and separate-pipeline placements (the paper reports about 2x: 252.1 vs 124.7 and 124.3 tok/s), with the
   achieved/bound ratio printed for each. Run twice: on the reference placements (the paper's Gurobi incumbent and
   baselines, tests/fixtures/helix_plans/single24) and on what `plan helix --emit-baselines DIR` writes for
-  cluster_specs/helix-single24-llama2-70b.yaml (skipped, saying why, until that command and spec exist).
+  cluster_specs/helix-single24-llama2-70b.yaml.
 
-Figures measured while other work shares the 2 cores are pessimistic.
+The documented figures (docs/simulate.md) are asserted at the precision they are quoted: event counts exactly,
+throughputs to 0.1 tok/s. Figures measured while other work shares the 2 cores are pessimistic.
 """
 
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.reference import ROOT, Child, check_memory, check_time, plan_cmd, reference, run_child
+
 FIX = ROOT / "tests" / "fixtures" / "helix_plans" / "single24"
 SPEC = ROOT / "cluster_specs" / "helix-single24-llama2-70b.yaml"
 BASELINES = ("swarm", "petals", "separate-pipelines")
@@ -30,16 +30,12 @@ BASELINES = ("swarm", "petals", "separate-pipelines")
 pytestmark = pytest.mark.bench
 
 
-def _simulate(args: list[str]) -> tuple[dict, float, float]:
-    """Run `plan simulate` in a child process: (document, wall s, peak RSS of the child in MB)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.perf_counter()
-    cmd = [sys.executable, "-m", "planner", "simulate", *args, "--format", "json", "--quiet"]
-    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - t0
-    assert res.returncode == 0, res.stderr
-    peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-    return json.loads(res.stdout), wall, peak_mb
+def _simulate(args: list[str]) -> tuple[dict, Child, Child]:
+    """Time the reference, then run `plan simulate` in a child: (document, the run, the reference)."""
+    ref = reference()
+    run = run_child(plan_cmd("simulate", *args, "--format", "json", "--quiet"))
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout), run, ref
 
 
 def _print_comparison(title: str, doc: dict) -> None:
@@ -60,40 +56,47 @@ def _assert_milp_wins(doc: dict) -> None:
 
 
 def test_speed_ten_minutes_of_single24() -> None:
-    doc, wall, peak_mb = _simulate([str(FIX / "ilp.json"), "--offline", "--duration", "600s", "--warmup", "60s"])
+    """docs/simulate.md: engine 1.3 s, command 2.1 s wall, peak RSS 97 MB, 134,872 events, decode 249.27 tok/s
+    (README: ~2 s, ~110 MB); measured ratio to the reference 0.91 (time) and 0.92 (memory)."""
+    doc, run, ref = _simulate([str(FIX / "ilp.json"), "--offline", "--duration", "600s", "--warmup", "60s"])
     p = doc["placements"][0]
     sim_wall = doc["run"]["placements_wall_s"][p["path"]]
     print(
-        f"\nsingle-24 offline, 660 simulated s: engine {sim_wall:.2f} s, command {wall:.2f} s wall, "
-        f"peak RSS {peak_mb:.0f} MB, {p['events_count']} events, decode {p['decode_throughput_tok_s']:.1f} tok/s"
+        f"\nsingle-24 offline, 660 simulated s: engine {sim_wall:.2f} s, command {run.wall_s:.2f} s wall, "
+        f"peak RSS {run.peak_mb:.0f} MB, {p['events_count']} events, decode {p['decode_throughput_tok_s']:.2f} tok/s"
     )
-    assert wall < 60.0
-    assert peak_mb < 2048
+    assert p["events_count"] == 134872  # deterministic: same plan, workload and seed
+    assert p["decode_throughput_tok_s"] == pytest.approx(249.27, abs=0.005)
+    check_time("simulate single-24 600 s", run.wall_s, ref, 2.5, 2.1)
+    check_memory("simulate single-24 600 s", run.peak_mb, ref, 2.0, 97)
+
+
+#: docs/simulate.md, reference placements offline: decode tok/s, bound tok/s, achieved / bound (quoted to 0.1).
+REFERENCE = {
+    "ilp": (249.3, 1289.6, 0.839),
+    "petals": (232.9, 952.1, 0.992),
+    "separate-pipelines": (169.7, 1376.5, 0.481),
+    "swarm": (147.6, 757.9, 0.941),
+}
 
 
 def test_reference_placements_offline() -> None:
     plans = [str(FIX / "ilp.json"), *(str(FIX / f"{b}.json") for b in BASELINES)]
-    doc, wall, _ = _simulate([plans[0], "--compare", *plans[1:], "--offline"])
-    _print_comparison(f"reference placements (paper test vectors), offline 600 s, {wall:.1f} s wall:", doc)
+    doc, run, _ = _simulate([plans[0], "--compare", *plans[1:], "--offline"])
+    _print_comparison(f"reference placements (paper test vectors), offline 600 s, {run.wall_s:.1f} s wall:", doc)
     _assert_milp_wins(doc)
-
-
-def _helix_available() -> str | None:
-    """Why the `plan helix` comparison cannot run yet, or None when it can."""
-    if not SPEC.exists():
-        return f"{SPEC.relative_to(ROOT)} is not shipped yet"
-    res = subprocess.run(
-        [sys.executable, "-m", "planner", "helix", "--help"], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    if res.returncode != 0 or "--emit-baselines" not in res.stdout:
-        return "`plan helix --emit-baselines DIR` has not landed yet"
-    return None
+    for p in doc["placements"]:
+        decode, bound, ratio = REFERENCE[Path(p["plan"]).stem]
+        assert p["decode_throughput_tok_s"] == pytest.approx(decode, abs=0.05), p["plan"]
+        assert p["bound_tok_s"] == pytest.approx(bound, abs=0.05), p["plan"]
+        assert p["achieved_vs_bound_ratio"] == pytest.approx(ratio, abs=0.0005), p["plan"]
+    by = {Path(p["plan"]).stem: p["decode_throughput_tok_s"] for p in doc["placements"]}
+    # "beats Swarm by 1.69x and separate pipelines by 1.47x"
+    assert by["ilp"] / by["swarm"] == pytest.approx(1.69, abs=0.005)
+    assert by["ilp"] / by["separate-pipelines"] == pytest.approx(1.47, abs=0.005)
 
 
 def test_plan_helix_placements_offline(tmp_path: Path) -> None:
-    reason = _helix_available()
-    if reason:
-        pytest.skip(reason)
     out = tmp_path / "helix.json"
     cmd = [sys.executable, "-m", "planner", "helix", str(SPEC), "--time-limit", "60", "--quiet"]
     cmd += ["--out", str(out), "--emit-baselines", str(tmp_path), "--format", "json"]
@@ -108,6 +111,6 @@ def test_plan_helix_placements_offline(tmp_path: Path) -> None:
             print(f"\nnote: plan helix's {path.name} carries no flow; using the reference placement instead")
             path = FIX / f"{b}.json"
         baselines.append(path)
-    doc, wall, _ = _simulate([str(out), "--compare", *map(str, baselines), "--offline"])
-    _print_comparison(f"plan helix placements, offline 600 s, {wall:.1f} s wall:", doc)
+    doc, sim, _ = _simulate([str(out), "--compare", *map(str, baselines), "--offline"])
+    _print_comparison(f"plan helix placements, offline 600 s, {sim.wall_s:.1f} s wall:", doc)
     _assert_milp_wins(doc)
