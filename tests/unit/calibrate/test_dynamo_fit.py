@@ -118,3 +118,17 @@ def test_accuracy_reports_the_noise_level_not_less(written, inputs, profile_db):
     shipped = predict_current_dynamo(runs, profile_db)  # the shipped defaults are not the known model
     assert all(r.rests_on.startswith("synthetic: dynamo physics defaults") for r in shipped)
     assert float(np.mean([abs(e) for r in shipped for e in r.errors.values()])) > 3 * calibrated
+
+
+def test_dvfs_fixtures_are_what_the_script_writes(tmp_path, profile_db):
+    from planner.calibrate.synthetic import synthesize_dvfs
+
+    written = synthesize_dvfs(profile_db, tmp_path)
+    shipped = sorted(DVFS.glob("dvfs-*.json")) + sorted(DVFS.glob("dvfs-*.csv"))
+    assert sorted(p.name for p in written) == sorted(p.name for p in shipped)
+    for new in written:
+        old = DVFS / new.name
+        assert new.read_bytes() == old.read_bytes(), new.name
+        meta = new.with_name(new.stem + ".meta.yaml")
+        assert meta.read_bytes() == old.with_name(old.stem + ".meta.yaml").read_bytes()
+        assert "provenance: synthetic" in meta.read_text()
