@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from planner.contracts import parse_block
-from planner.errors import InfeasibleError, SolverFailure
+from planner.errors import InfeasibleError, SolverFailure, VerificationError
 from planner.plan import Plan
 from planner.profiles.db import ProfileDB
 from planner.runner import assemble_plan
@@ -37,7 +37,14 @@ class RunResult:
 
 def verify_document(plan: Plan) -> None:
     """Verify a splitwise plan document: its block read through the contract, and its metrics
-    (:func:`planner.splitwise.verify.verify_plan`). Raises ``VerificationError``."""
+    (:func:`planner.splitwise.verify.verify_plan`). Raises ``VerificationError``.
+
+    A splitwise plan never claims optimality (the grid of machine counts is searched, not exhausted, and no bound
+    is met): one labelled ``optimal`` carries no certificate and is refused."""
+    if plan.solver.status == Status.optimal:
+        raise VerificationError(
+            "splitwise plan verification failed: labelled optimal, but the search proves no optimum (no certificate)"
+        )
     verify_plan(parse_block("splitwise", plan.plan), plan.metrics)
 
 

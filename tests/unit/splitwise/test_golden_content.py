@@ -49,8 +49,14 @@ def _tamper_pool_count(d: dict[str, Any]) -> None:
     d["plan"]["pools"][0]["count"] += 1
 
 
+def _tamper_claim_optimal(d: dict[str, Any]) -> None:
+    d["solver"]["status"] = "optimal"
+
+
 @pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("tamper", [_tamper_cost, _tamper_power, _tamper_slo_margin, _tamper_pool_count])
+@pytest.mark.parametrize(
+    "tamper", [_tamper_cost, _tamper_power, _tamper_slo_margin, _tamper_pool_count, _tamper_claim_optimal]
+)
 def test_tampered_golden_is_refused(name: str, tamper: Any) -> None:
     d = copy.deepcopy(_load(name))
     tamper(d)
