@@ -22,8 +22,9 @@ pytestmark = pytest.mark.bench
 
 SPECS = ["cluster_specs/dynamo-llama2-70b-h100.yaml", "cluster_specs/dynamo-llama2-70b-h100-coding.yaml"]
 #: Time limits as multiples of the reference workload, per mode: 2.5x the ratios measured on 2026-12-06 (hierarchical
-#: 1.57-1.84; joint: see docs/dynamo.md, "above the 10 s target").
-TIME_K = {"joint": 12.0, "hierarchical": 4.6}
+#: 1.54-1.84, documented 2.8-4.7 s; joint 12.4-19.3, documented ~35 s of CPU: "above the 10 s target", docs/dynamo.md).
+TIME_K = {"joint": 40.0, "hierarchical": 4.6}
+DOCUMENTED_S = {"joint": 35.0, "hierarchical": 4.7}
 
 
 def _proved(plan: dict) -> None:
@@ -49,7 +50,7 @@ def test_day_of_five_minute_epochs(spec: str, mode: str) -> None:
         f"{plan['metrics']['baseline_singlepool_energy_kwh']:.1f} kWh"
     )
     _proved(plan)
-    check_time(f"dynamo {mode} {spec}", run.wall_s, ref, TIME_K[mode], 4.7)
+    check_time(f"dynamo {mode} {spec}", run.wall_s, ref, TIME_K[mode], DOCUMENTED_S[mode])
     check_memory(f"dynamo {mode} {spec}", run.peak_mb, ref, 2.0, 176)
 
 
@@ -83,4 +84,4 @@ def test_documented_results_on_the_shipped_days(spec: str, mode: str) -> None:
     assert fixed["energy_kwh"] == pytest.approx(single, abs=0.05) and fixed["gpus"] == single_gpus
     assert sv["vs_singlepool_pct"] == pytest.approx(saving, abs=0.05)
     assert sv["cost_vs_singlepool_pct"] == pytest.approx(cost_saving, abs=0.05)
-    check_time(f"dynamo --slo 15s {mode} {spec}", run.wall_s, ref, TIME_K[mode], 4.7)
+    check_time(f"dynamo --slo 15s {mode} {spec}", run.wall_s, ref, TIME_K[mode], DOCUMENTED_S[mode])
