@@ -24,8 +24,14 @@ predicts, from the shared node model (:mod:`planner.profiles.nodeperf`) and the 
    (O tau_p)``; prompt tokens/s follow at ``I / (O - 1)`` per decode token. ``rho`` and ``tau`` are iterated to a
    fixed point.
 
+4. **Latency online** (p50 / p99 per token, :mod:`planner.helix.online`): the workload's arrivals replayed at
+   ``ONLINE_LOAD`` (0.6) of the predicted prompt + decode capacity exactly as ``plan simulate --load`` replays
+   them (trace order, time axis scaled, 60 + 600 s), the load of every node second by second, and each token's
+   trip hop by hop: the rest of the iteration in progress (not its own stream's), its decode iteration, its
+   links, and the convoy behind a prompt it got caught behind. No fitted constant.
+
 Everything rests on the measured per-layer latencies (or the labelled roofline where a GPU has none), the
-analytic KV capacity and the workload's lengths; the prediction says so in ``basis``.
+analytic KV capacity and the workload's lengths and arrivals; the prediction says so in ``basis``.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ import numpy as np
 
 from planner.helix.flow import FlowResult
 from planner.helix.instance import SINK, SOURCE, HelixInstance, HelixNode
+from planner.helix.online import SIM_DURATION_S, SIM_WARMUP_S, Link, online_quantiles, replay
 from planner.paths import SHIPPED_PROFILES, display_path
 from planner.profiles.db import ProfileDB
 from planner.profiles.nodeperf import NodePerf, Workload, node_perf
@@ -63,6 +70,8 @@ class ServedWorkload:
     inflight_tokens: float
     source: str
     input_samples: tuple[float, ...] = ()
+    output_samples: tuple[float, ...] = ()
+    arrival_samples: tuple[float, ...] = ()
 
     @property
     def tokens_per_request(self) -> float:
@@ -73,12 +82,15 @@ class ServedWorkload:
         return Workload(self.input_tokens, self.output_tokens)
 
     @classmethod
-    def from_lengths(cls, inputs: np.ndarray, outputs: np.ndarray, source: str) -> ServedWorkload:
+    def from_lengths(
+        cls, inputs: np.ndarray, outputs: np.ndarray, source: str, arrivals: np.ndarray | None = None
+    ) -> ServedWorkload:
         i = np.asarray(inputs, dtype=float)
         o = np.asarray(outputs, dtype=float)
         mean_o = float(o.mean())
         biased = float(((i + mean_o) * o).mean() / mean_o)
-        return cls(float(i.mean()), mean_o, biased, source, tuple(float(v) for v in i))
+        arr = tuple(float(v) for v in np.asarray(arrivals, dtype=float)) if arrivals is not None else ()
+        return cls(float(i.mean()), mean_o, biased, source, tuple(float(v) for v in i), tuple(float(v) for v in o), arr)
 
     @classmethod
     def from_means(cls, input_tokens: float, output_tokens: float, source: str) -> ServedWorkload:
@@ -97,7 +109,10 @@ def trace_workload(path: Path) -> ServedWorkload:
         & (reqs.output_tokens <= MAX_OUTPUT_TOKENS)
     )
     return ServedWorkload.from_lengths(
-        reqs.input_tokens[keep], reqs.output_tokens[keep], f"trace {display_path(path)} (Helix length filter)"
+        reqs.input_tokens[keep],
+        reqs.output_tokens[keep],
+        f"trace {display_path(path)} (Helix length filter)",
+        reqs.arrival_s[keep],
     )
 
 
@@ -224,8 +239,15 @@ class ServedModel:
             f"tokens; waves per cycle W = {self.params.waves:g} x N^{self.params.waves_exponent:g} (fitted)"
         )
 
-    def predict(self, inst: HelixInstance, ranges: Mapping[str, tuple[int, int]], flow: FlowResult) -> Prediction:
-        """Offline served throughput of the placement routed by ``flow`` (module docstring)."""
+    def predict(
+        self,
+        inst: HelixInstance,
+        ranges: Mapping[str, tuple[int, int]],
+        flow: FlowResult,
+        online_rate_rps: float | None = None,
+    ) -> Prediction:
+        """Offline served throughput of the placement routed by ``flow`` (module docstring); latency quantiles
+        online at ``online_rate_rps`` requests/s (default: ``ONLINE_LOAD`` of the predicted capacity)."""
         wl, prm = self.workload, self.params
         i_tok, o_tok = wl.input_tokens, wl.output_tokens
         o_dec = max(o_tok - 1.0, 1.0)
@@ -312,7 +334,12 @@ class ServedModel:
         pred = Prediction(decode, prompt, n_total, mean_ms, 0.0, 0.0, kv_limit, basis, paths)
         run_k = {n: run.get(n, float(k[n])) for n in held}
         pred.token_latency_p50_ms, pred.token_latency_p99_ms = self._online_quantiles(
-            inst, paths, hops, lat, run_k, pred.total_tok_s * ONLINE_LOAD / wl.tokens_per_request
+            inst,
+            paths,
+            hops,
+            lat,
+            run_k,
+            online_rate_rps if online_rate_rps is not None else pred.total_tok_s * ONLINE_LOAD / wl.tokens_per_request,
         )
         return pred
 
@@ -325,81 +352,29 @@ class ServedModel:
         run_k: Mapping[str, float],
         rate_rps: float,
     ) -> tuple[float, float]:
-        """p50 / p99 per-token latency online, requests arriving at ``rate_rps`` (``plan simulate --load``).
-
-        Arrivals are spread out, so a node's decode batch is what arrives during one iteration,
-        ``D = max(1, lambda T)``, and an iteration holds a prompt with probability ``q = min(1, r T)``
-        (``lambda`` decode tokens/s, ``r`` prompts/s through the node, ``T`` its iteration time, iterated to a
-        fixed point). A token's latency is, hop by hop, its own iteration plus, with probability ``rho = min(1,
-        T / C)``, the rest of the iteration in progress (a prompt's with probability ``r (T_pre + T_dec)``), plus
-        its links; prompt lengths are drawn from the workload. Quantiles come from 4,000 seeded samples.
-        """
+        """p50 / p99 per-token latency online, the workload's arrivals replayed at ``rate_rps`` as
+        ``plan simulate --load`` replays them (:mod:`planner.helix.online`)."""
         wl = self.workload
-        o_dec = max(wl.output_tokens - 1.0, 1.0)
-        total = sum(p.flow_tok_s for p in paths)
-        if total <= 0 or rate_rps <= 0:
+        if rate_rps <= 0 or not paths:
             return 0.0, 0.0
-        lam: dict[str, float] = {}
-        prompts: dict[str, float] = {}
-        for p in paths:
-            share = p.flow_tok_s / total
-            for n in p.nodes:
-                lam[n] = lam.get(n, 0.0) + rate_rps * share * o_dec
-                prompts[n] = prompts.get(n, 0.0) + rate_rps * share
-        t_pre = {n: run_k[n] * lat[n].prompt_at(wl.input_tokens) for n in lam}
-        it = {n: run_k[n] * lat[n].decode_at(1.0) for n in lam}
-        batch = {n: 1.0 for n in lam}
-        for _ in range(100):
-            new_it = {}
-            for n in lam:
-                q = min(1.0, prompts[n] * it[n])
-                dec = run_k[n] * lat[n].decode_at(min(batch[n], lat[n].max_decode_tokens))
-                new_it[n] = dec + q * t_pre[n]
-            change = max(abs(new_it[n] - it[n]) for n in lam)
-            it = {n: 0.5 * it[n] + 0.5 * new_it[n] for n in lam}
-            batch = {n: max(1.0, lam[n] * it[n]) for n in lam}
-            if change < 1e-9:
-                break
-        rng = np.random.default_rng(0)
-        samples = 4000
-        weights = np.array([p.flow_tok_s for p in paths]) / total
-        choice = rng.choice(len(paths), size=samples, p=weights)
-        inputs = np.asarray(wl.input_samples or (wl.input_tokens,), dtype=float)
-        out = np.zeros(samples)
         edges = inst.edge_map
-        grids: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for n in lam:
-            arr = self._grid(lat[n])
-            grids[n] = (np.arange(len(arr), dtype=float), arr)
-        for idx, (p, hp) in enumerate(zip(paths, hops, strict=True)):
-            mask = choice == idx
-            m = int(mask.sum())
-            if m == 0:
-                continue
-            acc = np.zeros(m)
-            for n in p.nodes:
-                lt = lat[n]
-                dec = run_k[n] * lt.decode_at(min(batch[n], lt.max_decode_tokens))
-                q = min(1.0, prompts[n] * it[n])
-                xs, grid = grids[n]
-                pre = run_k[n] * np.interp(inputs[rng.integers(0, len(inputs), m)], xs, grid)
-                own = dec + (rng.random(m) < q) * pre
-                # The iteration in progress when the token arrives: a prompt's (time share r (T_pre + T_dec)), else
-                # a decode-only one (time share of the remaining iterations); the token waits for its rest.
-                share_pre = min(1.0, prompts[n] * (t_pre[n] + dec))
-                share_dec = min(1.0 - share_pre, max(lam[n] / batch[n] - prompts[n], 0.0) * dec)
-                draw = rng.random(m)
-                lens = inputs[rng.integers(0, len(inputs), m)]
-                busy_pre = run_k[n] * np.interp(lens, xs, grid) + dec
-                wait = np.where(draw < share_pre, busy_pre, np.where(draw < share_pre + share_dec, dec, 0.0))
-                acc += own + rng.random(m) * wait
+        links: list[list[Link]] = []
+        for hp in hops:
+            row = []
             for u, v in hp:
                 e = edges.get((u, v))
-                if e is not None:
-                    size = inst.token_bytes if (u == SOURCE or v == SINK) else inst.activation_bytes
-                    acc += e.latency_s + batch.get(v if v != SINK else u, 1.0) * size / e.bandwidth_bytes_s
-            out[mask] = acc
-        return float(np.percentile(out, 50) * 1e3), float(np.percentile(out, 99) * 1e3)
+                size = inst.token_bytes if (u == SOURCE or v == SINK) else inst.activation_bytes
+                row.append(Link(e.latency_s, size / e.bandwidth_bytes_s) if e is not None else Link(0.0, 0.0))
+            links.append(row)
+        requests = replay(
+            wl.arrival_samples,
+            wl.input_samples,
+            wl.output_samples,
+            (wl.input_tokens, wl.output_tokens),
+            rate_rps,
+            SIM_WARMUP_S + SIM_DURATION_S,
+        )
+        return online_quantiles([(p.nodes, p.flow_tok_s) for p in paths], links, lat, run_k, requests)
 
 
 def _waves(in_flight: float, prm: ServedParams) -> float:
@@ -553,7 +528,9 @@ def served_assumption(prediction: Prediction) -> Any:
     )
 
 
-def predict_plan_block(block: Mapping[str, Any], model: ServedModel) -> Prediction:
+def predict_plan_block(
+    block: Mapping[str, Any], model: ServedModel, online_rate_rps: float | None = None
+) -> Prediction:
     """The prediction for a helix plan block as written (its nodes, layer ranges, edges and edge flows).
 
     Lets ``plan helix`` figures be checked against any plan file, including plans written by other tools.
@@ -588,4 +565,4 @@ def predict_plan_block(block: Mapping[str, Any], model: ServedModel) -> Predicti
         edge_flow={(str(e["src"]), str(e["dst"])): float(e["flow_tok_s"]) for e in block["edges"]},
         edges=list(edges),
     )
-    return model.predict(inst, ranges, flow)
+    return model.predict(inst, ranges, flow, online_rate_rps)

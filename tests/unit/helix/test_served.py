@@ -74,9 +74,9 @@ def test_requests_in_flight_stop_at_the_bottleneck_layer_by_hand(profile_db) -> 
     assert "layer" in pred.kv_limit and pred.decode_tok_s > 0
 
 
-@pytest.mark.parametrize("name", ["ilp.json", "petals.json", "separate-pipelines.json"])
+@pytest.mark.parametrize("name", ["ilp.json", "petals.json", "separate-pipelines.json", "swarm.json"])
 def test_prediction_agrees_with_plan_simulate_offline(profile_db, name: str) -> None:
-    """The paper's own single-24 layouts (ILP, Petals with partial inference, separate pipelines): predicted
+    """The paper's own single-24 layouts (ILP, Petals with partial inference, separate pipelines, Swarm): predicted
     decode throughput within 10 % of ``plan simulate --offline`` (600 s after 60 s warm-up, seed 0)."""
     from planner.sim.run import SimOptions, simulate
 
@@ -84,3 +84,35 @@ def test_prediction_agrees_with_plan_simulate_offline(profile_db, name: str) -> 
     pred = predict_plan_block(block, _model(profile_db))
     sim = simulate([PLANS / name], SimOptions(offline=True)).document.placements[0]
     assert pred.decode_tok_s == pytest.approx(sim.decode_throughput_tok_s, rel=0.10)
+
+
+@pytest.mark.parametrize("name", ["ilp.json", "petals.json", "swarm.json"])
+def test_online_latency_agrees_with_plan_simulate(profile_db, name: str) -> None:
+    """Predicted p50 / p99 per-token latency within 20 % of ``plan simulate --load F`` at 0.6 of the predicted
+    capacity (``F`` = 0.6 x predicted prompt + decode tokens/s over the plan's max-flow bound, the trace's own
+    arrivals replayed over 60 + 600 s, seed 0): the same offered rate on both sides."""
+    from planner.helix.served import ONLINE_LOAD
+    from planner.sim.run import SimOptions, simulate
+
+    plan = json.loads((PLANS / name).read_text())
+    pred = predict_plan_block(plan["plan"], _model(profile_db))
+    load = ONLINE_LOAD * pred.total_tok_s / plan["metrics"]["throughput_tok_s"]
+    sim = simulate([PLANS / name], SimOptions(load=load)).document.placements[0].decode_token_latency
+    assert pred.token_latency_p50_ms == pytest.approx(sim.p50_ms, rel=0.20)
+    assert pred.token_latency_p99_ms == pytest.approx(sim.p99_ms, rel=0.20)
+
+
+def test_online_replay_scales_the_trace_like_plan_simulate() -> None:
+    """The online prediction replays the trace as ``plan simulate --load`` does: arrivals from the first row, the
+    time axis stretched so the mean rate is the target, cut at warm-up + duration."""
+    from planner.helix.online import replay
+    from planner.sim.requests import load_pool, online_arrivals, trace_rate_rps
+
+    wl = trace_workload(DEFAULT_TRACE)
+    pool = load_pool(None, 2048, 1024)
+    rate = 0.5
+    ours = replay(wl.arrival_samples, wl.input_samples, wl.output_samples, (0.0, 0.0), rate, 660.0)
+    theirs = online_arrivals(pool, 660.0, None, 0, trace_rate_rps(pool) / rate)
+    assert np.allclose(ours.arrival_s, theirs.arrival_s)
+    assert np.array_equal(ours.input_tokens, theirs.input_tokens.astype(float))
+    assert np.array_equal(ours.output_tokens, theirs.output_tokens.astype(float))

@@ -1,0 +1,151 @@
+"""Predicted vs simulated serving figures of Helix placements: the agreement table of docs/helix.md.
+
+For every shipped helix spec: the default ``plan helix`` plan and the baselines it emits (``--emit-baselines``);
+plus the paper's single-24 layouts (tests/fixtures/helix_plans/single24). For each layout:
+
+* offline: predicted decode tokens/s (:func:`planner.helix.served.predict_plan_block`) vs ``plan simulate
+  --offline`` (600 s after 60 s warm-up, seed 0);
+* online: predicted p50 / p99 per-token latency at 0.6 of the predicted capacity vs ``plan simulate --load F``
+  with ``F = 0.6 x predicted prompt + decode tokens/s / the plan's max-flow bound`` (``--load`` is relative to
+  the bound), i.e. the same offered rate on both sides.
+
+Both sides use the workload ``plan simulate`` replays (the shipped conversation trace) and per-layer latency from
+the measured table, the roofline where a GPU has no rows (``--latency auto``).
+
+    .venv/bin/python scripts/helix_agreement.py --out-dir /tmp/agreement > table.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "cluster_specs"
+PAPER = ROOT / "tests" / "fixtures" / "helix_plans" / "single24"
+SHIPPED = [
+    "helix-single24-llama2-70b",
+    "helix-10node-llama30b",
+    "helix-geo24-llama2-70b",
+    "helix-het42-llama2-70b",
+    "helix-quickstart-llama31-70b",
+]
+OFFLINE_TOLERANCE = 0.10
+ONLINE_TOLERANCE = 0.20
+
+
+@dataclass
+class Row:
+    spec: str
+    layout: str
+    predicted: float
+    simulated: float
+    p50: tuple[float, float]
+    p99: tuple[float, float]
+
+    @property
+    def error(self) -> float:
+        return self.predicted / self.simulated - 1.0 if self.simulated > 0 else float("inf")
+
+    @property
+    def p50_error(self) -> float:
+        return self.p50[0] / self.p50[1] - 1.0 if self.p50[1] > 0 else float("inf")
+
+    @property
+    def p99_error(self) -> float:
+        return self.p99[0] / self.p99[1] - 1.0 if self.p99[1] > 0 else float("inf")
+
+
+def plan_layouts(spec: str, out_dir: Path, time_limit: float) -> list[Path]:
+    """The default plan of ``spec`` and the baselines it emits (baselines that carry no flow are left out)."""
+    where = out_dir / spec
+    where.mkdir(parents=True, exist_ok=True)
+    default = where / "default.json"
+    if not default.exists():
+        cmd = [sys.executable, "-m", "planner", "helix", str(SPECS / f"{spec}.yaml"), "--out", str(default), "-q",
+               "--time-limit", f"{time_limit:g}", "--emit-baselines", str(where)]  # fmt: skip
+        res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+        if res.returncode != 0:
+            raise RuntimeError(f"plan helix {spec}: {res.stderr.strip()}")
+    out = [default]
+    for f in sorted(where.glob("*.json")):
+        if f.name != "default.json" and json.loads(f.read_text())["metrics"].get("throughput_tok_s", 0) > 0:
+            out.append(f)
+    return out
+
+
+def measure(spec: str, plan_path: Path) -> Row:
+    """Predict and simulate one layout (offline, then online at 0.6 of the predicted capacity)."""
+    from planner.helix.served import DEFAULT_TRACE, ONLINE_LOAD, ServedModel, predict_plan_block, trace_workload
+    from planner.profiles.db import ProfileDB
+    from planner.sim.run import SimOptions, simulate
+
+    plan = json.loads(plan_path.read_text())
+    db = ProfileDB.load(None)
+    model = ServedModel(db, db.model(plan["plan"]["model"]), trace_workload(DEFAULT_TRACE))
+    pred = predict_plan_block(plan["plan"], model)
+    offline = simulate([plan_path], SimOptions(offline=True, latency="auto")).document.placements[0]
+    load = ONLINE_LOAD * pred.total_tok_s / offline.bound_tok_s
+    online = simulate([plan_path], SimOptions(load=load, latency="auto")).document.placements[0]
+    lat = online.decode_token_latency
+    return Row(
+        spec,
+        plan_path.stem,
+        pred.decode_tok_s,
+        offline.decode_throughput_tok_s,
+        (pred.token_latency_p50_ms, float(lat.p50_ms or 0.0)),
+        (pred.token_latency_p99_ms, float(lat.p99_ms or 0.0)),
+    )
+
+
+def all_layouts(out_dir: Path, time_limit: float, specs: list[str]) -> list[tuple[str, Path]]:
+    items = [(spec, p) for spec in specs for p in plan_layouts(spec, out_dir, time_limit)]
+    return items + [("paper single-24", p) for p in sorted(PAPER.glob("*.json"))]
+
+
+def _pct(x: float, tol: float) -> str:
+    s = f"{x:+.1%}".replace("%", " %")
+    return s if abs(x) <= tol else f"**{s}**"
+
+
+def markdown(rows: list[Row]) -> str:
+    lines = [
+        "| spec | layout | predicted (tok/s) | simulated (tok/s) | error | p50 pred / sim (ms) | p50 error "
+        "| p99 pred / sim (ms) | p99 error |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.spec.removeprefix('helix-')} | {r.layout} | {r.predicted:,.1f} | {r.simulated:,.1f} | "
+            f"{_pct(r.error, OFFLINE_TOLERANCE)} | {r.p50[0]:,.0f} / {r.p50[1]:,.0f} | "
+            f"{_pct(r.p50_error, ONLINE_TOLERANCE)} | {r.p99[0]:,.0f} / {r.p99[1]:,.0f} | "
+            f"{_pct(r.p99_error, ONLINE_TOLERANCE)} |"
+        )
+    n = len(rows)
+    off = sum(abs(r.error) <= OFFLINE_TOLERANCE for r in rows)
+    p50 = sum(abs(r.p50_error) <= ONLINE_TOLERANCE for r in rows)
+    p99 = sum(abs(r.p99_error) <= ONLINE_TOLERANCE for r in rows)
+    lines.append("")
+    lines.append(
+        f"Within the targets: offline decode throughput {off} of {n} (+-10 %), online p50 {p50} of {n} and p99 "
+        f"{p99} of {n} (+-20 %)."
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out-dir", type=Path, required=True, help="plans are written (and reused) here")
+    ap.add_argument("--time-limit", type=float, default=60.0, help="plan helix --time-limit per spec")
+    ap.add_argument("--specs", nargs="*", default=SHIPPED, help="spec names under cluster_specs/")
+    args = ap.parse_args()
+    rows = [measure(spec, p) for spec, p in all_layouts(args.out_dir, args.time_limit, args.specs)]
+    sys.stdout.write(markdown(rows) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Predictions vs ``plan simulate`` on every shipped helix spec (slow: plans each spec, simulates every layout).
+
+Offline decode throughput within 10 %, online p50 / p99 per-token latency within 20 % at 0.6 of the predicted
+capacity, for the default plan, the baselines it emits and the paper's single-24 layouts -- the rows of the
+agreement table in docs/helix.md (``scripts/helix_agreement.py``). Layouts known to fall outside a band are marked
+``xfail`` with the mechanism measured (docs/helix.md, Agreement); an unexpected pass is reported, not hidden.
+The quick versions on the paper's layouts are in test_served.py.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "scripts"))
+from helix_agreement import OFFLINE_TOLERANCE, ONLINE_TOLERANCE, PAPER, SHIPPED, measure, plan_layouts  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+#: Measured outside the offline band (docs/helix.md, Agreement, says why).
+OFFLINE_KNOWN = {
+    ("helix-10node-llama30b", "separate-pipelines"): "KV for ~20 requests in flight: the wave law is least exact",
+    ("helix-geo24-llama2-70b", "petals"): "routes split and join across 12.5 MB/s links (wave count, link queueing)",
+    ("helix-geo24-llama2-70b", "swarm"): "prompt transfers of ~1 s on the 12.5 MB/s links (link queueing)",
+    ("helix-het42-llama2-70b", "default"): "stages several nodes wide: 5x more waves than the chain law",
+    ("helix-het42-llama2-70b", "swarm"): "stages several nodes wide: 6x more waves than the chain law",
+    ("helix-quickstart-llama31-70b", "default"): "roofline nodes; waits behind prompt waves in the chain",
+    ("helix-quickstart-llama31-70b", "petals"): "roofline nodes; routes split and join (wave count)",
+    ("helix-quickstart-llama31-70b", "separate-pipelines"): "roofline nodes; wave law",
+}
+#: Measured outside the online band.
+ONLINE_KNOWN = {
+    ("helix-10node-llama30b", "petals"): "p99: few prompts in the window, the convoy share is a handful of tokens",
+    ("helix-10node-llama30b", "separate-pipelines"): "p99: prompts rarely meet a wave in a lone chain",
+    ("helix-geo24-llama2-70b", "separate-pipelines"): "p99: prompt transfers queue on the slow links",
+    ("helix-geo24-llama2-70b", "swarm"): "p99: prompt transfers queue on the slow links",
+    ("helix-het42-llama2-70b", "petals"): "p50: tokens ride with prompts more often than at random",
+    ("helix-quickstart-llama31-70b", "default"): "p99: waves wait behind prompt waves in the chain",
+    ("helix-single24-llama2-70b", "petals"): "p50: tokens ride with prompts more often than at random",
+    ("paper single-24", "separate-pipelines"): "p50: the A100 pipeline carries more tokens than its flow share",
+}
+
+
+def _cases() -> list[tuple[str, str]]:
+    names = ["default", "petals", "separate-pipelines", "swarm"]
+    paper = [("paper single-24", p.stem) for p in sorted(PAPER.glob("*.json"))]
+    return [(s, n) for s in SHIPPED for n in names] + paper
+
+
+@pytest.fixture(scope="module")
+def plans(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("agreement")
+
+
+@pytest.mark.parametrize(("spec", "layout"), _cases())
+def test_prediction_agrees_with_the_simulator(plans: Path, spec: str, layout: str) -> None:
+    if spec == "paper single-24":
+        path = PAPER / f"{layout}.json"
+    else:
+        by_name = {p.stem: p for p in plan_layouts(spec, plans, 60.0)}
+        if layout not in by_name:
+            pytest.skip(f"{spec}: the {layout} baseline carries no flow (nothing to simulate)")
+        path = by_name[layout]
+    row = measure(spec, path)
+    print(
+        f"\n[agreement] {spec} {layout}: decode {row.predicted:.1f} vs {row.simulated:.1f} ({row.error:+.1%}); "
+        f"p50 {row.p50[0]:.0f} vs {row.p50[1]:.0f} ({row.p50_error:+.1%}); p99 {row.p99[0]:.0f} vs "
+        f"{row.p99[1]:.0f} ({row.p99_error:+.1%})"
+    )
+    offline_ok = abs(row.error) <= OFFLINE_TOLERANCE
+    online_ok = abs(row.p50_error) <= ONLINE_TOLERANCE and abs(row.p99_error) <= ONLINE_TOLERANCE
+    key = (spec, layout)
+    assert offline_ok or key in OFFLINE_KNOWN, f"offline decode throughput off by {row.error:+.1%}"
+    assert online_ok or key in ONLINE_KNOWN, f"online p50 off by {row.p50_error:+.1%}, p99 by {row.p99_error:+.1%}"
+    if not (offline_ok and online_ok):
+        pytest.xfail("; ".join(why for table in (OFFLINE_KNOWN, ONLINE_KNOWN) if (why := table.get(key))))
