@@ -142,6 +142,21 @@ class SolverFailure(PlannerError):
         super().__init__(message)
 
 
+class TimeLimitReached(SolverFailure):
+    """``--time-limit`` ran out while the instance was still being built, before any plan existed. Exit 1.
+
+    Raised by :func:`planner.solver.checkpoint`; a solve that already holds a plan never raises it (it returns the
+    plan with status ``time_limit`` instead).
+    """
+
+    def __init__(self, stage: str, time_limit_s: float) -> None:
+        self.stage = stage
+        super().__init__(
+            f"time limit reached while {stage}, before any plan existed "
+            f"(--time-limit {time_limit_s:g} s counts the whole command)"
+        )
+
+
 class VerificationError(PlannerError):
     """The independent verifier disagrees with the solver. This is a bug in llmplan; it fails loudly (exit 1)."""
 

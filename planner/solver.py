@@ -15,12 +15,15 @@ from __future__ import annotations
 import enum
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from planner.errors import TimeLimitReached
 from planner.profiles.schema import Provenance
 
 
@@ -119,6 +122,45 @@ class SolveOptions:
 def remaining_s(deadline: float) -> float:
     """Seconds left until a ``time.monotonic()`` deadline (never negative)."""
     return max(deadline - time.monotonic(), 0.0)
+
+
+#: The solves whose instance is being built, innermost last (see :func:`stop_scope`).
+_BUILDING: ContextVar[tuple[SolveOptions, ...]] = ContextVar("llmplan_building", default=())
+
+
+@contextmanager
+def stop_scope(opts: SolveOptions) -> Iterator[None]:
+    """Make :func:`checkpoint` honour ``opts`` (its deadline and ``cancel`` hook) inside the ``with`` block.
+
+    Building an instance (link tables, bounds, baselines, pruning) takes minutes on a thousand nodes and happens
+    before the solver's own time-limited loops, so it must stop at the command's deadline too. The options travel
+    in a context variable rather than through every bound and table builder's signature: those functions are also
+    called outside any solve (tests, ``plan simulate``), where no deadline applies. Scopes nest (a sub-solve inside
+    the command); every enclosing deadline is honoured. ``opts.started_at`` must be set (the command's start).
+    """
+    token = _BUILDING.set((*_BUILDING.get(), opts))
+    try:
+        yield
+    finally:
+        _BUILDING.reset(token)
+
+
+def checkpoint(stage: str) -> None:
+    """Stop here if a solve in scope was cancelled (``KeyboardInterrupt``, like Ctrl-C) or its deadline passed
+    (:class:`~planner.errors.TimeLimitReached`, naming ``stage``). A no-op outside :func:`stop_scope`.
+
+    Called in the loops of instance construction, where no plan exists yet: the caller that holds a plan catches
+    :class:`~planner.errors.TimeLimitReached` and returns that plan with status ``time_limit`` instead.
+    """
+    scopes = _BUILDING.get()
+    if not scopes:
+        return
+    now = time.monotonic()
+    for opts in scopes:
+        if opts.cancel():
+            raise KeyboardInterrupt
+        if opts.started_at is not None and now >= opts.started_at + opts.time_limit_s:
+            raise TimeLimitReached(stage, scopes[0].time_limit_s)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from planner.helix.flow import Mode
-from planner.helix.instance import SINK, SOURCE, HelixInstance, HelixNode
+from planner.helix.instance import CHECK_EVERY, SINK, SOURCE, HelixInstance, HelixNode
+from planner.solver import checkpoint
+
+#: What :func:`~planner.solver.checkpoint` names when the deadline passes inside a bound.
+STAGE = "computing the upper bounds"
 
 
 def compute_bound(inst: HelixInstance) -> float:
@@ -101,6 +105,7 @@ def _node_link_limits(inst: HelixInstance) -> dict[str, _LinkLimit]:
     only coordinator links (edges clipped at their ceilings)."""
     limits: dict[str, _LinkLimit] = {}
     for n in inst.nodes:
+        checkpoint(STAGE)  # pragma: no mutate
         ins = [(e.src, edge_ceiling(inst, e.src, e.dst, e.capacity_tok_s)) for e in inst.in_edges[n.name]]
         outs = [(e.dst, edge_ceiling(inst, e.src, e.dst, e.capacity_tok_s)) for e in inst.out_edges[n.name]]
         total = min(sum(c for _, c in ins), sum(c for _, c in outs))
@@ -143,7 +148,9 @@ def _regions(inst: HelixInstance) -> dict[str, _RegionLinks]:
     for r in inst.regions:
         members = [n for n in inst.nodes if n.region == r]
         out[r] = _RegionLinks(members, sum(n.max_layers for n in members), 0.0, 0.0, 0.0, 0.0)
-    for e in inst.edges:
+    for i, e in enumerate(inst.edges):
+        if i % CHECK_EVERY == 0:  # pragma: no mutate
+            checkpoint(STAGE)  # pragma: no mutate
         cap = edge_ceiling(inst, e.src, e.dst, e.capacity_tok_s)
         if e.src == SOURCE:
             out[region_of[e.dst]].src += cap
@@ -195,6 +202,7 @@ def covering_bound(inst: HelixInstance, mode: Mode = "strict", links: bool = Tru
         lo = hi
     else:
         for _ in range(200):
+            checkpoint(STAGE)  # pragma: no mutate
             mid = (lo + hi) / 2
             if slack(mid) >= 0:
                 lo = mid
@@ -243,7 +251,9 @@ def _forced_shared_above(inst: HelixInstance) -> float | None:
         return None
     region_of = {n.name: n.region for n in inst.nodes}
     fastest = 0.0
-    for e in inst.edges:
+    for i, e in enumerate(inst.edges):
+        if i % CHECK_EVERY == 0:  # pragma: no mutate
+            checkpoint(STAGE)  # pragma: no mutate
         if e.src != SOURCE and e.dst != SINK and region_of[e.src] != region_of[e.dst]:
             fastest = max(fastest, edge_ceiling(inst, e.src, e.dst, e.capacity_tok_s))
     return fastest
@@ -259,6 +269,7 @@ def _largest_passing(passes: Callable[[float], bool], upper: float) -> float:
     if passes(hi):
         return hi
     for _ in range(200):
+        checkpoint(STAGE)  # pragma: no mutate
         mid = (lo + hi) / 2
         if passes(mid):
             lo = mid
@@ -357,6 +368,7 @@ def _chain_at(inst: HelixInstance, flow: float, max_hops: int | None = None) -> 
     best = [0] + [inf] * layers  # fewest nodes reaching each layer count
     choice: list[list[tuple[int, int] | None]] = []
     for idx, node in enumerate(inst.nodes):
+        checkpoint("searching a single pipeline")  # pragma: no mutate
         ks = _admissible(node, flow)
         nxt = list(best)
         pick: list[tuple[int, int] | None] = [None] * (layers + 1)

@@ -16,6 +16,7 @@ import networkx as nx
 from networkx.algorithms.flow import edmonds_karp
 
 from planner.helix.instance import SINK, SOURCE, HelixEdge, HelixInstance
+from planner.solver import checkpoint
 
 Mode = Literal["strict", "partial"]
 #: node name -> (start, end): the node holds layers [start, end), 0-based, end exclusive.
@@ -75,6 +76,7 @@ def _capacities(inst: HelixInstance, ranges: Ranges, scale: float | None) -> dic
 
 def build_graph(inst: HelixInstance, ranges: Ranges, mode: Mode, scale: float | None = None) -> nx.DiGraph[str]:
     """The split-node graph. With ``scale`` every capacity is ``floor(capacity * scale)`` (integer check)."""
+    checkpoint("evaluating placements (max flow)")  # each max flow is seconds on a thousand nodes
     g: nx.DiGraph[str] = nx.DiGraph()
     g.add_node(SOURCE)
     g.add_node(SINK)

@@ -27,7 +27,7 @@ from planner.helix.throughput import (
 from planner.profiles.db import ProfileDB
 from planner.profiles.nodeperf import NodePerf, Workload, node_perf
 from planner.profiles.schema import Provenance
-from planner.solver import Assumption
+from planner.solver import Assumption, checkpoint
 from planner.spec.cluster import Node
 from planner.spec.loader import LoadedSpec
 from planner.spec.sections.helix import HelixSection
@@ -36,6 +36,9 @@ SOURCE = "source"
 SINK = "sink"
 #: Share of a node's KV capacity the node model's batch may fill (the simulator's offline admission mark).
 NODE_MODEL_HWM = 0.85
+
+#: Loops over links poll :func:`~planner.solver.checkpoint` (the command's deadline) every this many items.
+CHECK_EVERY = 4096
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,7 @@ def build_instance(loaded: LoadedSpec, db: ProfileDB, section: HelixSection) -> 
     excluded: list[HelixNode] = []
     type_basis: dict[str, tuple[Provenance, str]] = {}
     for n in order:
+        checkpoint("building the Helix instance (node tables)")
         gpu = db.gpu(n.gpu)
         vram = gpu.vram_bytes * n.gpus_per_node
         k_mem = math.floor((1.0 - reserve) * vram / weight + 1e-9)
@@ -297,7 +301,9 @@ def _disconnected(nodes: list[HelixNode], edges: tuple[HelixEdge, ...]) -> list[
             x = parent[x]
         return x
 
-    for e in edges:
+    for i, e in enumerate(edges):
+        if i % CHECK_EVERY == 0:
+            checkpoint("building the Helix instance (connectivity)")
         a = "coordinator" if e.src == SOURCE else e.src
         b = "coordinator" if e.dst == SINK else e.dst
         parent[find(a)] = find(b)
@@ -383,7 +389,9 @@ def _edges(loaded: LoadedSpec, names: list[str], token_bytes: int, act_bytes: in
         cap = link.bandwidth_bytes_s / token_bytes
         edges.append(HelixEdge(SOURCE, node, cap, link.bandwidth_bytes_s, link.latency_s))
         edges.append(HelixEdge(node, SINK, cap, link.bandwidth_bytes_s, link.latency_s))
-    for (a, b), link in cluster.links.items():
+    for i, ((a, b), link) in enumerate(cluster.links.items()):
+        if i % CHECK_EVERY == 0:
+            checkpoint("building the Helix instance (link table)")
         if a not in keep or b not in keep:
             continue
         cap = link.bandwidth_bytes_s / act_bytes

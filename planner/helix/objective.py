@@ -20,12 +20,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from planner.errors import InfeasibleError, Shortfall, VerificationError
+from planner.errors import InfeasibleError, Shortfall, TimeLimitReached, VerificationError
 from planner.helix.instance import HelixInstance
 from planner.helix.latency import hop_counts
 from planner.helix.served import Prediction, ServedModel
 from planner.helix.solve import HelixOptions, HelixResult, solve
-from planner.solver import remaining_s
+from planner.solver import remaining_s, stop_scope
 
 #: KV reserves tried on top of the spec's (share of VRAM kept for KV cache; more reserve, fewer layers per node).
 EXTRA_RESERVES = (0.1, 0.2)
@@ -95,9 +95,18 @@ def served_search(
     """Search hop limits x KV reserves; return the candidate with the highest predicted decode throughput."""
     started = time.perf_counter()
     reserves = [base_reserve] + [round(base_reserve + d, 6) for d in EXTRA_RESERVES if base_reserve + d < 0.95]
-    insts = {r: instance_for(r) for r in reserves}
+    insts: dict[float, HelixInstance] = {}
+    skipped = 0
+    try:
+        with stop_scope(opts):  # building an instance stops at the command's deadline; the rest is not tried
+            for r in reserves:
+                insts[r] = instance_for(r)
+    except TimeLimitReached:
+        skipped += len(reserves) - len(insts)
+        if first is None:
+            raise
     plan: list[tuple[float, int | None]] = []
-    for r in reserves:
+    for r in insts:
         inst = insts[r]
         plan += [(r, h) for h in hop_counts(inst) if h < len(inst.nodes)]
         plan.append((r, None))
@@ -107,7 +116,6 @@ def served_search(
     if first is not None:
         pred = model.predict(first.full, first.ranges, first.flow)
         cands.append(ServedCandidate("max-flow", base_reserve, opts.max_hops, first, pred))
-    skipped = 0
     rejected: list[str] = []
     for r, hops in plan:
         if first is not None and r == base_reserve and hops == opts.max_hops:
@@ -124,6 +132,9 @@ def served_search(
             res = solve(inst, sub)
         except InfeasibleError:
             continue
+        except TimeLimitReached:
+            skipped += 1  # its budget ran out before it had a plan
+            continue
         except VerificationError as exc:
             # A hop-limited flow whose paths cannot be re-verified within the limit: not a plan to recommend.
             rejected.append(f"{label_of(r, hops)}: {exc}")
@@ -138,5 +149,7 @@ def served_search(
     for c in cands[1:]:
         if c.prediction.decode_tok_s > best.prediction.decode_tok_s * (1 + 1e-9):
             best = c
-    ub = served_upper_bound(insts[min(reserves)], model)
+    # The smallest KV reserve leaves the most layers per node: the loosest bound (the base instance if the time limit
+    # stopped the others from being built).
+    ub = served_upper_bound(insts[min(insts)] if insts else best.result.full, model)
     return ServedSearch(best, cands, ub, time.perf_counter() - started, skipped, rejected)

@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from planner.helix.flow import Mode
-from planner.helix.instance import SINK, SOURCE, HelixEdge, HelixInstance
+from planner.helix.instance import CHECK_EVERY, SINK, SOURCE, HelixEdge, HelixInstance
+from planner.solver import checkpoint
 
 AUTO_PRUNE_NODES = 32
 AUTO_PRUNE_KEEP = 12
@@ -41,7 +42,9 @@ class PruneReport:
 def _undirected(inst: HelixInstance) -> dict[tuple[str, str], HelixEdge]:
     """One representative edge per physical link, keyed by its sorted endpoints (coordinator as 'coordinator')."""
     links: dict[tuple[str, str], HelixEdge] = {}
-    for e in inst.edges:
+    for i, e in enumerate(inst.edges):
+        if i % CHECK_EVERY == 0:
+            checkpoint("pruning links")
         a = COORDINATOR if e.src == SOURCE else e.src
         b = COORDINATOR if e.dst == SINK else e.dst
         key = (a, b) if a < b else (b, a)
@@ -66,6 +69,7 @@ def kept_links(inst: HelixInstance, keep: int, threshold_bytes_s: float | None) 
         incident.setdefault(b, []).append((-e.bandwidth_bytes_s, e.latency_s, a, key))
     survivors: set[tuple[str, str]] = set()
     for _end, ranked in sorted(incident.items()):
+        checkpoint("pruning links")
         ranked.sort()
         for pos, (neg_bw, _lat, _other, key) in enumerate(ranked):
             if pos < keep or (threshold_bytes_s is not None and -neg_bw >= threshold_bytes_s):

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from planner.errors import InfeasibleError, Shortfall, VerificationError
+from planner.errors import InfeasibleError, Shortfall, TimeLimitReached, VerificationError
 from planner.helix import aggregated as agg
 from planner.helix.backends import CpSatBackend, MathOptBackend
 from planner.helix.baselines import Baseline, all_baselines
@@ -40,7 +40,7 @@ from planner.helix.regions import best_region_blocks
 from planner.helix.solve_milp import RawResult, solve_cpsat, solve_mathopt
 from planner.helix.stages import best_stages
 from planner.helix.verify import BoundCheck, check_bound, check_objective, check_solver_flows, verify
-from planner.solver import SolveOptions, SolveReport, Status
+from planner.solver import SolveOptions, SolveReport, Status, stop_scope
 
 SolverName = Literal["cpsat", "scip", "highs"]
 Formulation = Literal["auto", "per-node", "aggregated"]
@@ -181,14 +181,24 @@ def _best(cands: list[Candidate]) -> Candidate:
     return best
 
 
-def solve(full: HelixInstance, opts: HelixOptions, placement: dict[str, tuple[int, int]] | None = None) -> HelixResult:
+def solve(
+    full: HelixInstance,
+    opts: HelixOptions,
+    placement: dict[str, tuple[int, int]] | None = None,
+    *,
+    building: SolveOptions | None = None,
+) -> HelixResult:
     """Run the whole method (module docstring); with ``placement`` only evaluate that placement.
 
     Everything stops at ``opts.deadline()``: the command's start (``opts.started_at``, else now) plus
-    ``opts.time_limit_s``.
+    ``opts.time_limit_s``. The work before the first plan exists (baselines, bounds, first constructions) stops at
+    the deadline of ``building`` instead when given (the whole command's, when ``opts`` is only a share of it), with
+    :class:`~planner.errors.TimeLimitReached`; after that the best plan so far is returned with status
+    ``time_limit``.
     """
     if opts.started_at is None:
         opts = replace(opts, started_at=time.monotonic())
+    building = building or opts
     clock = _Clock(opts.deadline(), opts.max_hops)
     mode = opts.mode
     # Pruning only shrinks the per-node MILP (it happens there); every placement is evaluated on the full graph.
@@ -200,23 +210,25 @@ def solve(full: HelixInstance, opts: HelixOptions, placement: dict[str, tuple[in
     if short is not None:
         raise InfeasibleError(short)
 
-    baselines = all_baselines(inst, mode, opts.petals_seed, opts.swarm_stages)
-    ub = compute_bound(inst)
-    cov = covering_bound(inst, mode)
-    block = block_bound(inst, cov.value) if mode == "strict" else None
-    bound, bound_source = cov.value, cov.active
-    bound_kind = "coordinator_cut" if cov.active == "coordinator link cut" else "covering"
-    if block is not None and block < bound * (1 - 1e-12):
-        bound, bound_source, bound_kind = block, "solo/shared block bound", "block"
-    milp_cut = bound  # valid for the per-node MILP, which knows nothing of hop limits
-    if opts.max_hops is not None:
-        hb = hop_bound(inst, opts.max_hops, bound)
-        if hb < bound * (1 - 1e-12):
-            bound, bound_source, bound_kind = (
-                hb,
-                f"hop-limited covering bound (<= {opts.max_hops} nodes per path)",
-                "hop",
-            )
+    # Baselines and bounds come before any plan: past the deadline they stop with TimeLimitReached (no plan yet).
+    with stop_scope(building):
+        baselines = all_baselines(inst, mode, opts.petals_seed, opts.swarm_stages)
+        ub = compute_bound(inst)
+        cov = covering_bound(inst, mode)
+        block = block_bound(inst, cov.value) if mode == "strict" else None
+        bound, bound_source = cov.value, cov.active
+        bound_kind = "coordinator_cut" if cov.active == "coordinator link cut" else "covering"
+        if block is not None and block < bound * (1 - 1e-12):
+            bound, bound_source, bound_kind = block, "solo/shared block bound", "block"
+        milp_cut = bound  # valid for the per-node MILP, which knows nothing of hop limits
+        if opts.max_hops is not None:
+            hb = hop_bound(inst, opts.max_hops, bound)
+            if hb < bound * (1 - 1e-12):
+                bound, bound_source, bound_kind = (
+                    hb,
+                    f"hop-limited covering bound (<= {opts.max_hops} nodes per path)",
+                    "hop",
+                )
     if bound <= 1e-9:
         raise InfeasibleError(
             Shortfall(
@@ -226,14 +238,27 @@ def solve(full: HelixInstance, opts: HelixOptions, placement: dict[str, tuple[in
         )
 
     cands: list[Candidate] = []
-    for b in baselines:
-        if b.ranges:
-            # Separate pipelines may ask a node for more than K layers (the paper force-loads them); as a candidate
-            # such nodes are parked instead, which can only add flow to what the baseline reports.
-            fits = {n: r for n, r in b.ranges.items() if r[1] - r[0] <= inst.node(n).max_layers}
-            _add(cands, inst, mode, f"baseline:{b.name}", park_idle(inst, fits), clock)
+    raw_status: Status | None = None
+    try:
+        with stop_scope(building):
+            for b in baselines:
+                if b.ranges:
+                    # Separate pipelines may ask a node for more than K layers (the paper force-loads them); as a
+                    # candidate such nodes are parked instead, which can only add flow to what the baseline reports.
+                    fits = {n: r for n, r in b.ranges.items() if r[1] - r[0] <= inst.node(n).max_layers}
+                    _add(cands, inst, mode, f"baseline:{b.name}", park_idle(inst, fits), clock)
+            if placement is not None:
+                chosen = _add(cands, inst, mode, "placement", placement, clock)
+            sp = None if placement is not None else single_pipeline(inst, max_hops=opts.max_hops)
+            if sp is not None:
+                _add(cands, inst, mode, "single-pipeline", park_idle(inst, sp.ranges), clock)
+    except TimeLimitReached as exc:
+        if not cands or placement is not None:
+            raise
+        # A plan exists: it is the answer, with status time_limit (the rest of the method is skipped below).
+        notes.append(f"{exc.stage} stopped at the time limit")
+        raw_status, sp = Status.time_limit, None
     if placement is not None:
-        chosen = _add(cands, inst, mode, "placement", placement, clock)
         return _finish(
             full,
             inst,
@@ -256,11 +281,8 @@ def solve(full: HelixInstance, opts: HelixOptions, placement: dict[str, tuple[in
             bound_kind=bound_kind,
         )
 
-    sp = single_pipeline(inst, max_hops=opts.max_hops)
-    if sp is not None:
-        _add(cands, inst, mode, "single-pipeline", park_idle(inst, sp.ranges), clock)
     best = _best(cands)
-    if best.flow_tok_s < bound * (1 - opts.rel_gap):
+    if raw_status is None and best.flow_tok_s < bound * (1 - opts.rel_gap):
         lower = max(best.flow_tok_s, sp.target_tok_s if sp else 0.0)
         stages = best_stages(
             inst,
@@ -295,11 +317,16 @@ def solve(full: HelixInstance, opts: HelixOptions, placement: dict[str, tuple[in
 
     milp: dict[str, object] = {}
     solver_bound = None
-    raw_status: Status | None = None
-    if opts.milp and best.flow_tok_s < bound * (1 - opts.rel_gap) and clock.left > 0.5:
+    if raw_status is None and opts.milp and best.flow_tok_s < bound * (1 - opts.rel_gap) and clock.left > 0.5:
         used = {link_key(u, v) for (u, v), f in max_flow(inst, best.ranges, mode).edge_flow.items() if f > 0}
-        milp_inst, prune_report = _prune_step(inst, opts, used)
-        raw_status, solver_bound, milp = _run_milp(inst, milp_inst, mode, opts, best, milp_cut, cands, clock, notes)
+        try:
+            with stop_scope(opts):
+                milp_inst, prune_report = _prune_step(inst, opts, used)
+        except TimeLimitReached as exc:
+            notes.append(f"{exc.stage} stopped at the time limit; MILP not attempted")
+            raw_status = Status.time_limit
+        else:
+            raw_status, solver_bound, milp = _run_milp(inst, milp_inst, mode, opts, best, milp_cut, cands, clock, notes)
         if opts.max_hops is not None:
             solver_bound = None  # a bound of the hop-free MILP says nothing more under a hop limit
     analytic = (bound_kind, bound)

@@ -41,7 +41,7 @@ from planner.paths import display_path
 from planner.plan import Plan
 from planner.runner import SolverInputs, assemble_plan
 from planner.runner.helix_pareto import Frontier, frontier, frontier_context
-from planner.solver import Assumption, SolveReport, Status, remaining_s
+from planner.solver import Assumption, SolveReport, Status, remaining_s, stop_scope
 from planner.spec.sections.helix import HelixSection
 
 
@@ -100,15 +100,15 @@ def run_helix(
     ``pareto_plans`` also assembles one plan per frontier point.
     """
     started = time.perf_counter()
+    if opts.started_at is None:
+        opts = replace(opts, started_at=time.monotonic())
     loaded, db = inputs.loaded, inputs.profiles
     section = loaded.spec.helix or HelixSection()
-    inst = build_instance(loaded, db, section)
+    with stop_scope(opts):  # building the instance counts against --time-limit (no plan exists yet)
+        inst = build_instance(loaded, db, section)
     options = recorded_options(opts, placement_file, max_token_latency_s, pareto, objective)
     frontier_opts = opts
     if pareto:
-        if opts.started_at is None:
-            opts = replace(opts, started_at=time.monotonic())
-        frontier_opts = opts
         opts = replace(opts, time_limit_s=opts.time_limit_s * (1 - PARETO_SHARE))
     latency_limit_s = max_token_latency_s
     if latency_limit_s is None:
@@ -126,10 +126,9 @@ def run_helix(
     try:
         if objective == "served" and placement is None:
             # A third of what is left for the max-flow run, the rest for the served search (same command deadline).
-            if opts.started_at is None:
-                opts = replace(opts, started_at=time.monotonic())
             third = remaining_s(opts.deadline()) / 3
-            first = solve(inst, replace(opts, time_limit_s=max(third, 1.0), started_at=time.monotonic()))
+            share = replace(opts, time_limit_s=max(third, 1.0), started_at=time.monotonic())
+            first = solve(inst, share, building=opts)  # its first plan may take the whole command's time to build
             search = served_search(
                 lambda r: build_instance(loaded, db, section.model_copy(update={"kv_reserve_fraction": r})),
                 section.kv_reserve_fraction,
