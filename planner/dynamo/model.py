@@ -709,6 +709,10 @@ class EpochModel:
         reason = result.termination.reason.name
         has = result.has_primal_feasible_solution()
         status = status_from_mathopt(reason, has)
+        if not has and result.termination.limit == mathopt.Limit.TIME:
+            # Its share of --time-limit ran out before any solution: out of time, not a solver error (the epoch
+            # loop gives it what is left of the command's time, or keeps the epochs solved so far).
+            return EpochSolution(Status.time_limit, None, None, message=f"no solution within {time_limit_s:.3g} s")
         if not has:
             return EpochSolution(status, None, None, message=result.termination.detail)
         sol = EpochSolution(

@@ -26,7 +26,7 @@ from planner.dynamo.model import BACKEND_NAME, TIE_BREAK_WH, EpochData, EpochMod
 from planner.dynamo.pools import blend, promote, reshard
 from planner.dynamo.profile import ZERO_CURVE, Config
 from planner.dynamo.solution import DayResult, EpochResult, Group, reconfiguration
-from planner.errors import InfeasibleError, Shortfall, SolverFailure
+from planner.errors import InfeasibleError, Shortfall, SolverFailure, TimeLimitReached
 from planner.solver import SolveOptions, Status, remaining_s
 
 
@@ -146,10 +146,25 @@ class Budget:
         self.solves_left = max(self.solves_left - 1, 0)
         return max(share, MIN_MILP_S)
 
-    def check(self, sol: EpochSolution, day: DayResult) -> None:
-        """A MILP cut short by its share before any solution: out of time, not a solver failure."""
-        if sol.objective_wh is None and sol.status != "infeasible" and day.epochs and remaining_s(self.deadline) <= 0:
+    def check(self, sol: EpochSolution, day: DayResult, retried: bool = False) -> float | None:
+        """A MILP cut short by its time before any solution: out of time, not a solver failure.
+
+        Returns the seconds for one more try when the command still has time (its share was too small on a slow or
+        busy machine); raises :class:`_OutOfTime` once the deadline passed with an epoch to keep, and
+        :class:`~planner.errors.TimeLimitReached` when there is none.
+        """
+        if sol.objective_wh is not None or sol.status == "infeasible":
+            return None
+        left = remaining_s(self.deadline)
+        if sol.status == Status.time_limit:
+            if left > 0 and not retried:
+                return left
+            if day.epochs:
+                raise _OutOfTime
+            raise TimeLimitReached("solving the first epoch", self.options.time_limit_s)
+        if left <= 0 and day.epochs:
             raise _OutOfTime
+        return None  # a solver error: reported as such
 
     @property
     def seed(self) -> int:
@@ -167,10 +182,16 @@ def solve_joint(problem: DynamoProblem, day: DayResult | None = None, budget: Bu
     budget = budget if budget is not None else Budget(SolveOptions(), len(problem.epochs))
     prev: EpochResult | None = None
     for epoch in problem.epochs:
-        sol = model.solve(_data(problem, epoch, prev), budget.next(day), budget.seed)
+        data = _data(problem, epoch, prev)
+        sol = model.solve(data, budget.next(day), budget.seed)
         day.solves += 1
         day.screened += sol.path == "screened"
-        budget.check(sol, day)
+        more = budget.check(sol, day)
+        if more is not None:  # its share ran out before any solution: the rest of the command's time
+            sol = model.solve(data, more, budget.seed)
+            day.solves += 1
+            day.screened += sol.path == "screened"
+            budget.check(sol, day, retried=True)
         _require(sol, problem, epoch, "joint", problem.configs)
         res = _finish(problem, epoch, groups_from(problem, sol, epoch), prev, sol.status)
         res.objective_wh, res.bound_wh, res.solve_wall_s, res.solves = sol.objective_wh, sol.bound_wh, sol.wall_s, 1
