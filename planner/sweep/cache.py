@@ -2,8 +2,10 @@
 
 A point's key is the sha256 of everything its plan depends on: the resolved spec (the base spec with the point's
 overrides applied) and the base file's digest, the solver and every option, the profile files the database reads
-(paths and digests) and files the spec names (the trace), and llmplan's version. A rerun, or a sweep resumed after
-Ctrl-C, finds finished points by key and skips them; change any input and the key changes with it.
+(paths and digests) and files the spec names (the trace), llmplan's version and a digest of llmplan's own code
+(:func:`code_digest`: an edited solver under the same version number must not be served stale plans). A rerun, or a
+sweep resumed after Ctrl-C, finds finished points by key and skips them; change any input and the key changes with
+it.
 
 Layout (each file written atomically, the plan before its entry, so an entry always has its plan)::
 
@@ -19,9 +21,11 @@ import copy
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import planner
 from planner import __version__
 from planner.paths import display_path
 from planner.plan import write_json_atomic
@@ -31,6 +35,24 @@ from planner.sweep.points import Point
 from planner.sweep.schema import Sweep
 from planner.sweep.task import PointOutcome
 from planner.yamlmarks import load_yaml_file
+
+
+@cache
+def code_digest() -> str:
+    """sha256 over every ``.py`` file of the installed ``planner`` package (relative path and bytes, sorted by path).
+
+    The version string alone does not change when a solver is edited (an editable install, a branch), so a cache keyed
+    only on it would serve plans the current code no longer makes. Hashing the package's sources once per process
+    (a few hundred kB, milliseconds) covers every module a plan can depend on; byte-compiled files, data files and
+    comments-only edits are not told apart (a comment change re-plans, which is safe).
+    """
+    root = Path(planner.__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py"), key=lambda p: p.relative_to(root).as_posix()):
+        rel = path.relative_to(root).as_posix().encode()
+        data = path.read_bytes()
+        h.update(len(rel).to_bytes(8, "big") + rel + len(data).to_bytes(8, "big") + data)
+    return h.hexdigest()
 
 
 class KeyMaker:
@@ -63,6 +85,7 @@ class KeyMaker:
             named[trace] = self._digest(self.sweep.spec_path.parent / trace)
         payload = {
             "llmplan": __version__,
+            "code": code_digest(),
             "solver": self.sweep.solver,
             "spec": {"path": self.base_display, "sha256": self.base_sha, "resolved": resolved},
             "overrides": list(point.overrides),
