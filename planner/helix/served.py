@@ -11,14 +11,22 @@ predicts, from the shared node model (:mod:`planner.profiles.nodeperf`) and the 
    loaded layer reaches ``feed_hwm`` (0.8) of the KV capacity of the nodes holding it, and a node admits while
    its reservation stays under ``admit_hwm`` (0.85) of its capacity; requests spread over paths in proportion
    to the paths' flows (IWRR). ``N = min(0.8 min_l cap_l / E, min_i 0.85 cap_i / (share_i E k_i))``.
-2. **Per-token latency** of path ``p``: ``tau_p = sum_i k_i (t_dec(D_i) + t_pre(I) D_i / (O - 1)) (1 + rho_i)``
-   plus its links. Tokens travel in waves (continuous batching passes a batch on as a whole): node ``i`` decodes
-   ``D_i = N_i / W_i`` tokens per iteration, with ``N_i`` the requests through it and ``W_i = N_i^0.2`` waves per
-   cycle; the prompts of newly admitted requests ride with the waves (one prompt per ``O - 1`` decode tokens),
-   and ``rho_i`` (busy share of the node) adds queueing behind the iteration in progress. ``W_i`` is an empirical
-   law of the simulator's offline dynamics (waves form at start-up and merge slowly), fitted on the shipped
-   layouts; where it fails (slow wide-area links, many-route placements with busy nodes) docs/helix.md says by
-   how much (Agreement).
+2. **Per-token latency** of path ``p``: the sum over its hops of the node residence and the link time. Two
+   regimes, told apart by the routing (measured on the simulator: 1.4-4.5 waves per cycle where a node is fed by
+   one stream, 5-20 where streams join):
+
+   * a node fed by **one stream** (all its flow from one predecessor) sees *waves*: continuous batching passes a
+     batch on as a whole, so node ``i`` decodes ``D_i = N_i / W_i`` tokens per iteration, ``N_i`` the requests
+     through it and ``W_i = N_i^0.2`` waves per cycle, an empirical law of the simulator's offline dynamics
+     (waves form at start-up and merge slowly; the one fitted law), with the prompts of new requests riding
+     with the waves (one per ``O - 1`` decode tokens): ``k_i (t_dec(D_i) + t_pre(I) D_i / (O - 1)) (1 + rho_i)``,
+     ``rho_i`` the busy share, plus M/G/1 queueing on its links;
+   * a node where **streams join** sees the messages of several senders arriving apart (every batch is split
+     among the next hops): its decode batch holds what arrived during one cycle, and a token waits for the rest
+     of a prompt iteration in progress, or of a decode iteration of *another* stream (its own stream's messages
+     come one sender iteration apart), then runs its decode iteration. Caught behind a prompt, it stays behind
+     it (a convoy): at each later such hop it waits for the prompt's rest, ``t_pre - t_dec(previous)``, and on
+     each link for the rest of the prompt's transfer.
 3. **Throughput**: path ``p`` holds ``N_p = N phi_p / Phi`` requests, each producing one decode token per
    ``tau_p`` while decoding (a share ``(O - 1) / O`` of its life), so decode tokens/s = ``sum_p N_p (O - 1) /
    (O tau_p)``; prompt tokens/s follow at ``I / (O - 1)`` per decode token. ``rho`` and ``tau`` are iterated to a
@@ -236,7 +244,8 @@ class ServedModel:
         return (
             f"{lat}; analytic KV capacity (VRAM x {self.params.gpu_memory_utilization} - weights, GQA-aware); "
             f"workload {self.workload.source}: {self.workload.input_tokens:.1f} + {self.workload.output_tokens:.1f} "
-            f"tokens; waves per cycle W = {self.params.waves:g} x N^{self.params.waves_exponent:g} (fitted)"
+            f"tokens; waves per cycle W = {self.params.waves:g} x N^{self.params.waves_exponent:g} (fitted) where a "
+            "node is fed by one stream, arrivals spread out with prompt convoys where streams join"
         )
 
     def predict(
@@ -303,10 +312,60 @@ class ServedModel:
         msg = {hop: message(*hop) for hp in hops for hop in hp}
         rho = {n: 0.0 for n in held}
         link_wait = {hop: 0.0 for hop in msg}
+        # Streams: the flow a node receives from each predecessor (the coordinator's regrouping for a first hop
+        # counts as the path's last node). A node fed by one stream sees waves; a node where streams join sees the
+        # messages of several senders arriving apart (module docstring, point 2).
+        through: dict[str, float] = {}
+        pair: dict[tuple[str, str], float] = {}
+        for p in paths:
+            for j, n in zip([f"<{p.nodes[-1]}", *p.nodes[:-1]], p.nodes, strict=True):
+                pair[(j, n)] = pair.get((j, n), 0.0) + p.flow_tok_s
+                through[n] = through.get(n, 0.0) + p.flow_tok_s
+        widest: dict[str, float] = {}
+        for (_, n), f in pair.items():
+            widest[n] = max(widest.get(n, 0.0), f)
+        joins = {n for n in held if n in through and widest[n] < SINGLE_STREAM * through[n]}
+        spread: dict[str, _Spread] = {}
+        lam_link: dict[tuple[str, str], float] = {}
+        t_pre1 = {n: run.get(n, k[n]) * lat[n].prompt_at(i_tok) for n in held}
         for _ in range(60):
+            before = [p.decode_tok_s for p in paths]
             for p, hp in zip(paths, hops, strict=True):
-                tau = sum(msg[h][0] + msg[h][1] + link_wait[h] for h in hp)
-                tau += sum(it_s[n] * (1.0 + prm.wait_factor * min(rho[n], 0.95)) for n in p.nodes)
+                tau = 0.0
+                caught = 0.0  # probability the token travels behind a prompt (a convoy) from here on
+                prev_dec = 0.0
+                preds = [f"<{p.nodes[-1]}", *p.nodes[:-1]]
+                for idx_h, h in enumerate(hp):
+                    u, v = h
+                    link = edges.get(h)
+                    if link is None or u == SOURCE or v == SINK or not (u in spread or v in spread):
+                        tau += msg[h][0] + msg[h][1] + link_wait[h]
+                    else:
+                        # A token's own share of its sender's batch; behind a prompt's transfer when it travels
+                        # in a convoy, else when one is in progress (and then in that prompt's convoy).
+                        c = inst.activation_bytes / link.bandwidth_bytes_s
+                        d_u = spread[u].batch if u in spread else batch[u]
+                        tx_pre = i_tok * c
+                        busy = min(1.0, lam_link.get(h, 0.0) / o_dec * tx_pre)
+                        tau += link.latency_s + d_u * c
+                        tau += caught * max(0.0, tx_pre - prev_dec) + (1 - caught) * busy * tx_pre / 2.0
+                        caught += (1 - caught) * busy
+                    if v == SINK:
+                        break
+                    n, j = v, preds[idx_h]
+                    if n in spread:
+                        sp = spread[n]
+                        other = 1.0 - pair[(j, n)] / through[n]  # decode iterations of other streams only
+                        wait = (
+                            sp.busy_prompt * (sp.prompt_s + sp.decode_s) / 2 + sp.busy_decode * other * sp.decode_s / 2
+                        )
+                        tau += sp.decode_s + (1 - caught) * wait + caught * max(0.0, sp.prompt_s - prev_dec)
+                        caught += (1 - caught) * sp.busy_prompt
+                        prev_dec = sp.decode_s
+                    else:
+                        tau += it_s[n] * (1.0 + prm.wait_factor * min(rho[n], 0.95))
+                        prev_dec = it_s[n]
+                        caught = 0.0
                 p.token_ms = tau * 1e3
                 p.decode_tok_s = p.in_flight * o_dec / (o_tok * tau) if tau > 0 else 0.0
             lam = {n: 0.0 for n in held}
@@ -316,8 +375,13 @@ class ServedModel:
                     lam[n] += p.decode_tok_s
                 for h in hp:
                     lam_link[h] += p.decode_tok_s
+            for n in joins:
+                spread[n] = _spread_node(lat[n], run.get(n, k[n]), lam[n], lam[n] / o_dec, t_pre1[n])
             new = {n: (lam[n] / batch[n] * it_s[n] if batch[n] > EPS else 0.0) for n in held}
             change = max((abs(new[n] - rho[n]) for n in held), default=0.0)
+            change = max(
+                [change] + [abs(p.decode_tok_s - b) / max(b, 1e-6) for p, b in zip(paths, before, strict=True)]
+            )
             rho = {n: 0.5 * rho[n] + 0.5 * new[n] for n in held}
             for h, (_, mean, second) in msg.items():
                 d = batch.get(h[1] if h[1] != SINK else h[0], 0.0)
@@ -380,6 +444,38 @@ class ServedModel:
 def _waves(in_flight: float, prm: ServedParams) -> float:
     """Waves per cycle through a node holding ``in_flight`` requests (``W`` x N^exponent, at least 1)."""
     return max(prm.waves * in_flight**prm.waves_exponent, 1.0) if prm.waves_exponent else prm.waves
+
+
+#: A node receiving at least this share of its flow from one predecessor is fed by a single stream (waves).
+SINGLE_STREAM = 0.999
+
+
+@dataclass(frozen=True)
+class _Spread:
+    """A node where streams join, saturated: decode iteration, its batch, the prompt iteration, and the time shares
+    spent in prompt and in decode-only iterations."""
+
+    decode_s: float
+    batch: float
+    prompt_s: float
+    busy_prompt: float
+    busy_decode: float
+
+
+def _spread_node(lat: Any, k: float, decode_rate: float, prompt_rate: float, prompt_s: float) -> _Spread:
+    """Continuous batching with arrivals spread out: a decode iteration holds the tokens that arrived during the
+    previous cycle (a decode iteration, plus a prompt iteration with probability ``r T``); a prompt iteration holds
+    the prompts that arrived during one, at least one."""
+    t = k * lat.decode_at(1.0)
+    d = 1.0
+    for _ in range(30):
+        d = min(max(decode_rate * (t + min(1.0, prompt_rate * t) * prompt_s), 1.0), float(lat.max_decode_tokens))
+        t = 0.5 * t + 0.5 * k * lat.decode_at(d)
+    per_prompt_iteration = max(1.0, prompt_rate * prompt_s)
+    t_pre = prompt_s * per_prompt_iteration
+    busy_prompt = min(1.0, prompt_rate / per_prompt_iteration * (t_pre + t))
+    busy_decode = min(1.0 - busy_prompt, max(decode_rate / d - prompt_rate / per_prompt_iteration, 0.0) * t)
+    return _Spread(t, d, t_pre, busy_prompt, busy_decode)
 
 
 def _layers_run(paths: list[PathPrediction], held: Mapping[str, tuple[int, int]]) -> dict[str, float]:
