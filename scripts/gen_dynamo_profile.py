@@ -3,6 +3,7 @@
 The model lives in ``planner/profiles/synth/dynamo_physics.py``.
 
     .venv/bin/python scripts/gen_dynamo_profile.py                      # rewrite profiles/tables/dynamo_profile.csv
+                                                                        # (classes at the trace's class medians)
     .venv/bin/python scripts/gen_dynamo_profile.py --out my/tables/dynamo_profile.csv \\
         --input-cuts 512,2048 --input-tokens S=256,M=1024,L=4096         # other classes, for --profiles my/
 
@@ -25,12 +26,13 @@ sys.path.insert(0, str(ROOT))
 from planner.dynamo.classes import DEFAULT_INPUT_CUTS, DEFAULT_LABELS, DEFAULT_OUTPUT_CUTS, ClassScheme  # noqa: E402
 from planner.profiles.db import ProfileDB  # noqa: E402
 from planner.profiles.synth.dynamo_physics import (  # noqa: E402
+    DEFAULT_CLASS_TOKENS,
     DEFAULT_INPUT_TOKENS,
     DEFAULT_OUTPUT_TOKENS,
     profile_rows,
 )
 
-GENERATOR = "synthetic:gen_dynamo_profile v1 (planner/profiles/synth/dynamo_physics.py)"
+GENERATOR = "synthetic:gen_dynamo_profile v2 (planner/profiles/synth/dynamo_physics.py)"
 COLUMNS = (
     "model",
     "gpu",
@@ -98,6 +100,18 @@ def build_table(args: argparse.Namespace) -> str:
     ins = _lengths(args.input_tokens, DEFAULT_INPUT_TOKENS)
     outs = _lengths(args.output_tokens, DEFAULT_OUTPUT_TOKENS)
     classes = {c.name: (ins[c.name[0]], outs[c.name[1]]) for c in scheme.classes}
+    default_scheme = (
+        _ints(args.input_cuts) == DEFAULT_INPUT_CUTS
+        and _ints(args.output_cuts) == DEFAULT_OUTPUT_CUTS
+        and labels == DEFAULT_LABELS
+    )
+    if default_scheme and not args.input_tokens and not args.output_tokens:
+        classes = dict(DEFAULT_CLASS_TOKENS)  # the trace's class medians
+    for item in (args.class_tokens or "").split(","):
+        if item.strip():
+            name, value = item.split("=")
+            i_tok, o_tok = value.split("/")
+            classes[name.strip()] = (int(i_tok), int(o_tok))
     rows = profile_rows(gpu, model, classes, _ints(args.tp), tuple(float(f) for f in _ints(args.freqs)), GENERATOR)
     buf = io.StringIO()
     buf.write(HEADER.format(model=model.name, gpu=gpu.name))
@@ -118,6 +132,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", default=",".join(DEFAULT_LABELS), help="bucket labels, shortest first")
     p.add_argument("--input-tokens", help="representative input per bucket, e.g. S=128,M=512,L=2048")
     p.add_argument("--output-tokens", help="representative output per bucket, e.g. S=50,M=200,L=600")
+    p.add_argument(
+        "--class-tokens",
+        help="representative input/output per class, e.g. SS=202/64,LL=1091/409 (default cut points: the "
+        "conversation trace's class medians; otherwise the bucket representatives)",
+    )
     p.add_argument("--out", type=Path, default=ROOT / "profiles" / "tables" / "dynamo_profile.csv")
     return p
 

@@ -98,6 +98,8 @@ class Totals(Block):
     energy_kwh: Number
     avg_power_kw: Number
     peak_power_kw: Number
+    p50_power_kw: Number | None = None  # median / 99th percentile of the epochs' average power
+    p99_power_kw: Number | None = None
     gpu_h: Number
     peak_gpus: int
     cost_usd: Number
@@ -116,6 +118,8 @@ class DynamoBaseline(Block):
     energy_kwh: Number | None = None
     avg_power_kw: Number | None = None
     peak_power_kw: Number | None = None
+    p50_power_kw: Number | None = None
+    p99_power_kw: Number | None = None
     gpu_h: Number | None = None
     peak_gpus: int | None = None
     cost_usd: Number | None = None

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from planner.dynamo.baselines import Baseline
 from planner.dynamo.contract import DynamoPlanBlock
 from planner.dynamo.instance import DynamoProblem
@@ -27,6 +29,8 @@ class Totals:
     energy_kwh: float
     avg_power_kw: float
     peak_power_kw: float
+    p50_power_kw: float  # median and 99th percentile of the epochs' average power (the paper's cluster-power figures)
+    p99_power_kw: float
     gpu_h: float
     peak_gpus: int
     gpu_cost_usd: float
@@ -56,6 +60,8 @@ def totals(problem: DynamoProblem, epochs: list[EpochResult]) -> Totals:
         energy_kwh=energy_wh / 1000.0,
         avg_power_kw=energy_wh * 3600.0 / span_s / 1000.0 if span_s else 0.0,
         peak_power_kw=max((e.avg_power_w for e in epochs), default=0.0) / 1000.0,
+        p50_power_kw=_percentile([e.avg_power_w for e in epochs], 50.0) / 1000.0,
+        p99_power_kw=_percentile([e.avg_power_w for e in epochs], 99.0) / 1000.0,
         gpu_h=gpu_h,
         peak_gpus=max((e.gpus for e in epochs), default=0),
         gpu_cost_usd=gpu_h * problem.gpu_usd_h,
@@ -63,6 +69,11 @@ def totals(problem: DynamoProblem, epochs: list[EpochResult]) -> Totals:
         carbon_kgco2=carbon,
         requests=sum(sum(e.epoch.requests.values()) for e in epochs),
     )
+
+
+def _percentile(values: list[float], q: float) -> float:
+    """The q-th percentile of per-epoch figures (linear interpolation; 0 for no epochs)."""
+    return float(np.percentile(values, q)) if values else 0.0
 
 
 def _bucket(cuts: tuple[int, ...], i: int) -> list[int | None]:
@@ -130,6 +141,8 @@ def _totals_entry(t: Totals) -> dict[str, Any]:
         "energy_kwh": t.energy_kwh,
         "avg_power_kw": t.avg_power_kw,
         "peak_power_kw": t.peak_power_kw,
+        "p50_power_kw": t.p50_power_kw,
+        "p99_power_kw": t.p99_power_kw,
         "gpu_h": t.gpu_h,
         "peak_gpus": t.peak_gpus,
         "cost_usd": t.cost_usd,
@@ -280,6 +293,8 @@ def plan_block(
         "energy_kwh": plan_t.energy_kwh,
         "avg_power_kw": plan_t.avg_power_kw,
         "peak_power_kw": plan_t.peak_power_kw,
+        "p50_power_kw": plan_t.p50_power_kw,
+        "p99_power_kw": plan_t.p99_power_kw,
         "allocated_gpu_h": plan_t.gpu_h,
         "peak_gpus": float(plan_t.peak_gpus),
         "cost_usd": plan_t.cost_usd,
@@ -305,6 +320,8 @@ def plan_block(
     metrics["baseline_singlepool_energy_kwh"] = ref.energy_kwh if ref else None  # the reference SinglePool
     metrics["baseline_singlepool_gpu_h"] = ref.gpu_h if ref else None
     metrics["baseline_singlepool_avg_power_kw"] = ref.avg_power_kw if ref else None
+    metrics["baseline_singlepool_p50_power_kw"] = ref.p50_power_kw if ref else None
+    metrics["baseline_singlepool_p99_power_kw"] = ref.p99_power_kw if ref else None
     sv = block["savings"]
     metrics["savings_vs_singlepool_pct"] = sv.get("vs_singlepool_pct")
     metrics["savings_vs_singlepool_fixed_pct"] = sv.get("vs_singlepool_fixed_pct")
@@ -339,8 +356,15 @@ def assumptions(problem: DynamoProblem) -> list[Assumption]:
         Assumption(
             subject="capacity_mixing",
             basis="analytic",
-            detail="classes sharing an instance use capacity linearly (sum_k x_k / cap_k <= instances); "
-            "interference between lengths beyond that is not modelled",
+            detail=(
+                "classes sharing an instance slow each other: max_k sum_j x_j / cap[j|k] <= instances, cap[j|k] the "
+                "load of j that keeps k's SLO (short prefills queue behind long ones, decode at the shared TBT; "
+                "estimated from each class's own sweep); the SinglePool baselines are sized by throughput (linear "
+                "mixing) like the paper's static deployment and their notes say which SLOs they miss"
+                if problem.interference
+                else "classes sharing an instance use capacity linearly (sum_k x_k / cap_k <= instances); "
+                "interference between lengths is off (dynamo.interference: false)"
+            ),
         ),
         Assumption(
             subject="energy_boundary",

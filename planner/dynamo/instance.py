@@ -128,16 +128,18 @@ class DynamoProblem:
             self._cross[key] = self.profiles.cross_cap(j, k, c, self.slos[k])
         return self._cross[key]
 
-    def usage(self, load: dict[str, float], c: Config) -> float:
+    def usage(self, load: dict[str, float], c: Config, interference: bool | None = None) -> float:
         """Instances of c the classes in ``load`` (req/s) need together: ``max_k sum_j x_j / cap[j|k,c]`` over the
         classes present (linear mixing under the tightest class's SLO, with interference); inf if two of them
-        cannot share an instance of c."""
+        cannot share an instance of c. ``interference=False`` gives plain linear mixing of each class's own
+        capacity (what a static deployment is sized by, see :func:`planner.dynamo.baselines.single_pool`)."""
         present = [k for k, x in load.items() if x > 0]
+        mixed = self.interference if interference is None else interference and self.interference
         worst = 0.0
         for k in present:
             need = 0.0
             for j in present:
-                cap = self.cross_cap(j, k, c)
+                cap = self.cross_cap(j, k, c) if mixed else self.cap(j, c)
                 if cap <= 0:
                     return math.inf
                 need += load[j] / cap

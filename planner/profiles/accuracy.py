@@ -40,7 +40,9 @@ PREDICTED: dict[str, re.Pattern[str]] = {
     "splitwise": re.compile(
         r"^(throughput_rps|upper_bound_throughput_rps|(ttft|tbt|e2e)_p\d+_ms|(output_)?usd_per_mtok)$"
     ),
-    "dynamo": re.compile(r"(_kwh|_wh|^avg_power_kw|^peak_power_kw|_peak_power_kw|_kgco2|^electricity_cost_usd)$"),
+    "dynamo": re.compile(
+        r"(_kwh|_wh|^avg_power_kw|^peak_power_kw|_peak_power_kw|p50_power_kw|p99_power_kw|_kgco2|^electricity_cost_usd)$"
+    ),
 }
 
 

@@ -61,8 +61,8 @@ def test_impossible_slo_exit_1_names_class_and_smallest_slo(runner, spec: Path, 
     res = runner.invoke(app, ["dynamo", str(spec), "--slo", "2s", "--out", str(out)])
     assert res.exit_code == 1
     line = res.stderr.strip()
-    assert line.startswith("infeasible: slo_e2e[LL] limit 2 s, best achievable 8.6")
-    assert "class LL needs a p99 E2E SLO above 8.6" in line and "\n" not in line
+    assert line.startswith("infeasible: slo_e2e[SL] limit 2 s, best achievable 14.1")
+    assert "class SL needs a p99 E2E SLO above 14.1" in line and "\n" not in line
     written = Plan.model_validate(json.loads(out.read_text()))
     assert written.solver.status == "infeasible" and written.plan["epochs"] == []
 

@@ -291,6 +291,23 @@ LOAD_FRACTIONS: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 
 DEFAULT_INPUT_TOKENS: dict[str, int] = {"S": 128, "M": 512, "L": 2048}
 DEFAULT_OUTPUT_TOKENS: dict[str, int] = {"S": 50, "M": 200, "L": 600}
 
+#: Representative request of each default class (input, output tokens): the class's median input and median output
+#: in the Azure LLM inference trace 2023, conversation (profiles/traces/azure_llm_2023_conv.csv, 19,366 requests,
+#: CC-BY 4.0; DynamoLLM set its bins from a conversation trace), so each class's rows describe its typical request
+#: rather than a bucket midpoint (e.g. LL: 1,091 / 409 tokens instead of 2,048 / 600). SL holds 10 requests of the
+#: trace. ``tests/unit/dynamo/test_physics.py`` recomputes them from the trace.
+DEFAULT_CLASS_TOKENS: dict[str, tuple[int, int]] = {
+    "SS": (202, 64),
+    "SM": (195, 167),
+    "SL": (181, 1000),
+    "MS": (397, 85),
+    "MM": (404, 114),
+    "ML": (998, 405),
+    "LS": (3076, 59),
+    "LM": (1613, 143),
+    "LL": (1091, 409),
+}
+
 
 def _sig(x: float, digits: int = 6) -> float:
     return float(f"{x:.{digits}g}")

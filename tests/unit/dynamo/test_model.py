@@ -15,6 +15,7 @@ from planner.dynamo.verify import check_plan
 from planner.errors import InfeasibleError
 from planner.solver import SolveOptions
 
+from ...dynamo_specs import tiny_dynamo_spec
 from .conftest import TINY, tiny_problem
 
 
@@ -41,7 +42,10 @@ def test_screening_and_decomposition_keep_the_optimum(tiny) -> None:
 
 
 def test_binding_budget_falls_back_to_the_full_model(tmp_path: Path) -> None:
-    pb = tiny_problem(tmp_path)
+    # a bigger cluster, so the free optimum fits the budget's GPUs, and few configurations, so the full model (no
+    # screening) is small enough to prove quickly
+    small = "  tp: [2, 8]\n  freqs_mhz: [1200, 1980]\n"
+    pb = tiny_problem(tmp_path, tiny_dynamo_spec(dynamo=small).replace("count: 6", "count: 12"))
     free = EpochModel(milp_instance(pb, pb.configs, budget=None)).solve(epoch_data(pb, len(pb.epochs) - 1))
     used = sum(c.tp * n for (_p, c), n in free.instances.items())
     tight = used - 2
@@ -52,7 +56,8 @@ def test_binding_budget_falls_back_to_the_full_model(tmp_path: Path) -> None:
 
 
 def test_dominance_never_costs_more_and_homogeneous_never_less(tmp_path: Path) -> None:
-    base = tiny_problem(tmp_path)
+    # few configurations: dominance pools with interference make the MILP hard to prove over all 21
+    base = tiny_problem(tmp_path, tiny_dynamo_spec(dynamo="  tp: [2, 8]\n  freqs_mhz: [1200, 1980]\n"))
     data = epoch_data(base, 0)
     plain = EpochModel(milp_instance(base, base.configs, budget=base.gpu_budget)).solve(data)
     dom = dataclasses.replace(base, dominance=True)

@@ -18,8 +18,7 @@ import pytest
 
 from planner.dynamo.profile import Config, Slo
 from planner.profiles.synth.dynamo_physics import (
-    DEFAULT_INPUT_TOKENS,
-    DEFAULT_OUTPUT_TOKENS,
+    DEFAULT_CLASS_TOKENS,
     Instance,
     isolated_energy_wh,
     serve,
@@ -36,7 +35,7 @@ def hw(profile_db):
 
 
 def rep(cls: str) -> tuple[int, int]:
-    return DEFAULT_INPUT_TOKENS[cls[0]], DEFAULT_OUTPUT_TOKENS[cls[1]]
+    return DEFAULT_CLASS_TOKENS[cls]
 
 
 def test_prefill_is_clock_sensitive_decode_is_not(hw) -> None:

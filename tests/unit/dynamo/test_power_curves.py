@@ -169,6 +169,22 @@ def test_mixed_blend_is_the_share_weighted_curve() -> None:
     assert dataclasses.replace(b).dyn_w(0.1) == pytest.approx(500.0)
 
 
+def test_singlepools_are_sized_by_throughput_and_say_which_slos_they_miss(tmp_path: Path) -> None:
+    """The paper's SinglePool is a static deployment judged by its latency: sized by each class's own capacity mixed
+    linearly, the interference it suffers is reported (not used to size it), while the plan must still meet it."""
+    pb = tiny_problem(tmp_path, tiny_dynamo_spec(top="").replace("slo: {ttft: 400ms, tbt: 100ms}", "slo: {}"))
+    ref = Config(8, 1980)
+    peak = single_pool(pb, fixed=False)
+    assert peak.epochs is not None
+    throughput = max(pb.usage(pb.provisioned(e), ref, interference=False) for e in pb.epochs)
+    mixed = max(pb.usage(pb.provisioned(e), ref) for e in pb.epochs)
+    assert peak.gpus == 8 * int(np.ceil(throughput - 1e-9)) and mixed > peak.gpus / 8
+    assert "not held to the p99 SLOs under interference" in peak.note and "SS in" in peak.note
+    assert f"would need {int(np.ceil(mixed - 1e-9))} instances" in peak.note
+    off = single_pool(dataclasses.replace(pb, interference=False), fixed=False)
+    assert off.gpus == peak.gpus and off.note == ""
+
+
 # ------------------------------------------------------------------------------------------ interference
 def test_short_requests_sharing_with_long_prefills_cap_the_long_load(tmp_path: Path) -> None:
     """Per-class SLOs (5x isolated): SS's tight TTFT limits how much LL an instance may carry when they share."""
