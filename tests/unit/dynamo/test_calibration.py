@@ -17,9 +17,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from planner.dynamo.problem import DynamoOptions, DynamoProblem, prepare
 
 from planner.dynamo.classes import ClassScheme
+from planner.dynamo.instance import DynamoOptions, DynamoProblem, prepare
 from planner.dynamo.profile import Config
 from planner.profiles.synth.dynamo_physics import DEFAULT_CLASS_TOKENS
 from planner.runner import load_inputs
