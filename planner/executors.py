@@ -11,7 +11,10 @@ context over that way (Splitwise's evaluator, Helix's frontier instance) instead
 
 * :class:`LocalExecutor`: ``jobs`` worker processes on this machine; ``jobs=1`` runs in this process. Workers are
   forked from the parent when it is safe (one thread), so they start with llmplan already imported; otherwise
-  they are spawned (a fresh interpreter each, which imports what it needs).
+  they are spawned (a fresh interpreter each, which imports what it needs: seconds per worker, more than a whole
+  ``--pareto`` frontier of a small cluster takes). A helper thread that can stop and restart (the terminal spinner
+  of :func:`planner.render.console.progress`) registers a pause with :func:`fork_pause`: it is paused while the
+  workers start, so that they can still be forked.
 * :class:`RayExecutor`: one Ray task per point (``num_cpus=1``) on the cluster at ``address`` (``auto``,
   ``ray://HOST:PORT``) or, without an address, on a Ray instance started in this process. ``ray`` is an optional
   dependency (``pip install 'llmplan[ray]'``); without it a clear error names the extra. The initializer's
@@ -28,9 +31,11 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
@@ -59,6 +64,36 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+#: Pauses of helper threads that may be stopped while workers are forked (see :func:`fork_pause`).
+_FORK_PAUSES: list[Callable[[], AbstractContextManager[None]]] = []
+
+
+@contextmanager
+def fork_pause(pause: Callable[[], AbstractContextManager[None]]) -> Iterator[None]:
+    """While this block runs, a pool about to start its workers enters ``pause()`` first.
+
+    ``pause()`` stops a helper thread (a spinner) and restarts it on exit; with every other thread gone the
+    workers are forked rather than spawned.
+    """
+    _FORK_PAUSES.append(pause)
+    try:
+        yield
+    finally:
+        _FORK_PAUSES.remove(pause)
+
+
+@contextmanager
+def _helpers_paused() -> Iterator[None]:
+    """Enter every registered pause, then wait (at most a second) for their threads to end."""
+    with ExitStack() as stack:
+        for pause in list(_FORK_PAUSES):
+            stack.enter_context(pause())
+        deadline = time.monotonic() + 1.0
+        while _FORK_PAUSES and threading.active_count() > 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        yield
 
 
 def _worker_init(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
@@ -103,25 +138,29 @@ class LocalExecutor:
         worker from about 9 % to about 3 %.
         """
         if self.jobs > 1 and self._pool is None:
-            context = self._context()
-            pool = self._pool = ProcessPoolExecutor(
-                max_workers=self.jobs,
-                mp_context=context,
-                initializer=_worker_init,
-                initargs=(self.initializer, self.initargs),
-            )
-            frozen = context.get_start_method() == "fork"
+            with _helpers_paused():
+                self._launch()
+
+    def _launch(self) -> None:
+        context = self._context()
+        pool = self._pool = ProcessPoolExecutor(
+            max_workers=self.jobs,
+            mp_context=context,
+            initializer=_worker_init,
+            initargs=(self.initializer, self.initargs),
+        )
+        frozen = context.get_start_method() == "fork"
+        if frozen:
+            gc.freeze()
+        try:  # launch every worker now: with fork they copy this process as it is at this moment
+            for f in [pool.submit(os.getpid) for _ in range(self.jobs)]:
+                f.result()
+        except BaseException:  # Ctrl-C while the workers start: leave none behind
+            self.terminate()
+            raise
+        finally:
             if frozen:
-                gc.freeze()
-            try:  # launch every worker now: with fork they copy this process as it is at this moment
-                for f in [pool.submit(os.getpid) for _ in range(self.jobs)]:
-                    f.result()
-            except BaseException:  # Ctrl-C while the workers start: leave none behind
-                self.terminate()
-                raise
-            finally:
-                if frozen:
-                    gc.unfreeze()
+                gc.unfreeze()
 
     def _in_process(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
         if self.initializer is not None and not self._initialised_here:

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 
 from rich.console import Console
 
+from planner.executors import fork_pause
+
 
 def _width() -> int | None:
     """Terminal width on a terminal; otherwise $COLUMNS or 120.
@@ -44,9 +46,23 @@ def err_line(text: str) -> None:
 
 @contextmanager
 def progress(message: str, quiet: bool = False) -> Iterator[None]:
-    """A spinner on stderr while something slow runs (only on a terminal, never with --quiet)."""
+    """A spinner on stderr while something slow runs (only on a terminal, never with --quiet).
+
+    The spinner's thread stops while a process pool starts its workers (:func:`planner.executors.fork_pause`), so
+    they are forked with llmplan loaded rather than spawned afresh.
+    """
     if quiet or not stderr.is_terminal:
         yield
         return
-    with stderr.status(message):
-        yield
+    with stderr.status(message) as status:
+
+        @contextmanager
+        def paused() -> Iterator[None]:
+            status.stop()
+            try:
+                yield
+            finally:
+                status.start()
+
+        with fork_pause(paused):
+            yield
