@@ -39,6 +39,8 @@ import numpy as np
 #: ``plan simulate``'s default window: the latency it reports covers [warm-up, warm-up + duration).
 SIM_WARMUP_S = 60.0
 SIM_DURATION_S = 600.0
+#: ``plan simulate --offline`` starts this many requests, then one per completed prompt or request.
+OFFLINE_INITIAL_REQUESTS = 20
 #: Bin width of the load over time (seconds) and samples drawn for the quantiles.
 BIN_S = 1.0
 SAMPLES = 4000

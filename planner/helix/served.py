@@ -30,7 +30,10 @@ predicts, from the shared node model (:mod:`planner.profiles.nodeperf`) and the 
 3. **Throughput**: path ``p`` holds ``N_p = N phi_p / Phi`` requests, each producing one decode token per
    ``tau_p`` while decoding (a share ``(O - 1) / O`` of its life), so decode tokens/s = ``sum_p N_p (O - 1) /
    (O tau_p)``; prompt tokens/s follow at ``I / (O - 1)`` per decode token. ``rho`` and ``tau`` are iterated to a
-   fixed point.
+   fixed point. What ``plan simulate --offline`` measures in its window (60 s + 600 s) is that rate times the
+   share of the requests in flight the feeder has launched by then: it keeps 20 prompts in the pipeline, so
+   requests in flight grow at ``min(20 / P, C)`` per second (``P`` the prompt latency, ``C`` the prompt
+   throughput of the busiest hop) -- minutes where prompts cross slow links (:func:`_fill_share`).
 
 4. **Latency online** (p50 / p99 per token, :mod:`planner.helix.online`): the workload's arrivals replayed at
    ``ONLINE_LOAD`` (0.6) of the predicted prompt + decode capacity exactly as ``plan simulate --load`` replays
@@ -53,7 +56,14 @@ import numpy as np
 
 from planner.helix.flow import FlowResult
 from planner.helix.instance import SINK, SOURCE, HelixInstance, HelixNode
-from planner.helix.online import SIM_DURATION_S, SIM_WARMUP_S, Link, online_quantiles, replay
+from planner.helix.online import (
+    OFFLINE_INITIAL_REQUESTS,
+    SIM_DURATION_S,
+    SIM_WARMUP_S,
+    Link,
+    online_quantiles,
+    replay,
+)
 from planner.paths import SHIPPED_PROFILES, display_path
 from planner.profiles.db import ProfileDB
 from planner.profiles.nodeperf import NodePerf, Workload, node_perf
@@ -346,9 +356,14 @@ class ServedModel:
                         c = inst.activation_bytes / link.bandwidth_bytes_s
                         d_u = spread[u].batch if u in spread else batch[u]
                         tx_pre = i_tok * c
-                        busy = min(1.0, lam_link.get(h, 0.0) / o_dec * tx_pre)
+                        rate = lam_link.get(h, 0.0)
+                        prompts = rate / o_dec
+                        busy = min(1.0, prompts * tx_pre)
+                        # M/G/1 (Pollaczek-Khinchine) behind decode messages and prompt transfers on the link.
+                        util = min(rate * c + prompts * tx_pre, 0.95)
+                        queue = (rate / max(d_u, 1.0) * (d_u * c) ** 2 + prompts * tx_pre**2) / (2.0 * (1.0 - util))
                         tau += link.latency_s + d_u * c
-                        tau += caught * max(0.0, tx_pre - prev_dec) + (1 - caught) * busy * tx_pre / 2.0
+                        tau += caught * max(0.0, tx_pre - prev_dec) + (1 - caught) * queue
                         caught += (1 - caught) * busy
                     if v == SINK:
                         break
@@ -392,6 +407,9 @@ class ServedModel:
                 link_wait[h] = 0.5 * link_wait[h] + 0.5 * wait
             if change < 1e-6:
                 break
+        fill = _fill_share(inst, paths, hops, lat, run, k, n_total, i_tok)
+        for p in paths:
+            p.decode_tok_s *= fill
         decode = sum(p.decode_tok_s for p in paths)
         prompt = decode * i_tok / o_dec
         mean_ms = sum(p.token_ms * p.decode_tok_s for p in paths) / decode if decode > 0 else 0.0
@@ -444,6 +462,58 @@ class ServedModel:
 def _waves(in_flight: float, prm: ServedParams) -> float:
     """Waves per cycle through a node holding ``in_flight`` requests (``W`` x N^exponent, at least 1)."""
     return max(prm.waves * in_flight**prm.waves_exponent, 1.0) if prm.waves_exponent else prm.waves
+
+
+def _fill_share(
+    inst: HelixInstance,
+    paths: list[PathPrediction],
+    hops: list[list[tuple[str, str]]],
+    lat: Mapping[str, Any],
+    run: Mapping[str, float],
+    k: Mapping[str, int],
+    in_flight: float,
+    i_tok: float,
+) -> float:
+    """Share of the saturated decode rate ``plan simulate --offline`` measures while the cluster is still filling.
+
+    The offline feeder starts ``OFFLINE_INITIAL_REQUESTS`` (20) requests and launches one more per completed prompt
+    (or request): the prompts in the pipeline stay at 20, so requests in flight grow by ``g = min(20 / P, C)``
+    per second, ``P`` the prompt latency of a path (its prompt iterations and transfers, flow-weighted) and ``C``
+    the prompt throughput of the busiest hop (a node runs a prompt in ``k t_pre(I)``, a link sends it in
+    ``I x activation bytes / bandwidth``, each carrying its share of the flow). Requests in flight
+    ``min(N, 20 + g t)``, averaged over the measured window (60 s + 600 s, the simulator's defaults), over ``N``.
+    On links of 12.5 MB/s a prompt takes a second to send: the geo-24 Swarm plan fills for ~5 minutes."""
+    total = sum(p.flow_tok_s for p in paths)
+    if total <= 0 or in_flight <= OFFLINE_INITIAL_REQUESTS:
+        return 1.0
+    latency = 0.0
+    share: dict[object, float] = {}
+    hop_s: dict[object, float] = {}
+    for p, hp in zip(paths, hops, strict=True):
+        w = p.flow_tok_s / total
+        t = 0.0
+        for n in p.nodes:
+            hop_s[n] = run.get(n, k[n]) * lat[n].prompt_at(i_tok)
+            share[n] = share.get(n, 0.0) + w
+            t += hop_s[n]
+        for h in hp:
+            e = inst.edge_map.get(h)
+            if e is None:
+                continue
+            size = inst.token_bytes if (h[0] == SOURCE or h[1] == SINK) else inst.activation_bytes
+            hop_s[h] = i_tok * size / e.bandwidth_bytes_s
+            share[h] = share.get(h, 0.0) + w
+            t += e.latency_s + hop_s[h]
+        latency += w * t
+    capacity = min((1.0 / (hop_s[h] * share[h]) for h in hop_s if hop_s[h] > 0), default=float("inf"))
+    growth = min(OFFLINE_INITIAL_REQUESTS / latency if latency > 0 else float("inf"), capacity)
+    start, end = SIM_WARMUP_S, SIM_WARMUP_S + SIM_DURATION_S
+    full_at = (in_flight - OFFLINE_INITIAL_REQUESTS) / growth
+    if full_at <= start:
+        return 1.0
+    ramp_end = min(full_at, end)
+    ramp = (ramp_end - start) * OFFLINE_INITIAL_REQUESTS + growth * (ramp_end**2 - start**2) / 2.0
+    return (ramp + in_flight * (end - ramp_end)) / (in_flight * (end - start))
 
 
 #: A node receiving at least this share of its flow from one predecessor is fed by a single stream (waves).

@@ -23,9 +23,9 @@ pytestmark = pytest.mark.slow
 #: Measured outside the offline band (docs/helix.md, Agreement, says why).
 OFFLINE_KNOWN = {
     ("helix-10node-llama30b", "separate-pipelines"): "KV for ~20 requests in flight: the chain wave law is least exact",
-    ("helix-geo24-llama2-70b", "swarm"): "prompt transfers of ~1 s on the 12.5 MB/s links hold whole waves",
+    ("helix-geo24-llama2-70b", "swarm"): "prompt transfers of ~1 s on the 12.5 MB/s links stall waves behind them",
     ("helix-het42-llama2-70b", "default"): "join nodes: tokens wait 2-3x the spread-arrival estimate (convoys)",
-    ("helix-het42-llama2-70b", "swarm"): "at the band's edge (-10.0 %): join nodes, as the default plan",
+    ("helix-het42-llama2-70b", "swarm"): "at the band's edge: 836 requests in flight predicted, 949 simulated",
     ("helix-quickstart-llama31-70b", "default"): "roofline nodes; waves wait behind prompt waves in the chain",
     ("helix-quickstart-llama31-70b", "petals"): "roofline nodes; join nodes underestimated as on het-42",
     ("helix-quickstart-llama31-70b", "separate-pipelines"): "roofline nodes; the chain wave law",
@@ -35,7 +35,6 @@ ONLINE_KNOWN = {
     ("helix-10node-llama30b", "petals"): "p99: few prompts in the window, the convoy share is a handful of tokens",
     ("helix-10node-llama30b", "separate-pipelines"): "p99: prompts rarely meet a wave in a lone chain",
     ("helix-geo24-llama2-70b", "separate-pipelines"): "p99: prompt transfers queue on the slow links",
-    ("helix-geo24-llama2-70b", "swarm"): "p99: prompt transfers queue on the slow links",
     ("helix-het42-llama2-70b", "petals"): "p50 / p99: tokens ride with prompts more often than at random",
     ("helix-quickstart-llama31-70b", "default"): "p99: waves wait behind prompt waves in the chain",
     ("helix-single24-llama2-70b", "petals"): "p50: tokens ride with prompts more often than at random",

@@ -116,3 +116,39 @@ def test_online_replay_scales_the_trace_like_plan_simulate() -> None:
     assert np.allclose(ours.arrival_s, theirs.arrival_s)
     assert np.array_equal(ours.input_tokens, theirs.input_tokens.astype(float))
     assert np.array_equal(ours.output_tokens, theirs.output_tokens.astype(float))
+
+
+def test_prediction_mirrors_the_simulators_offline_window() -> None:
+    """The offline figure is what ``plan simulate --offline`` measures: its feeder's 20 initial requests, its
+    default warm-up and window."""
+    from planner.helix.online import OFFLINE_INITIAL_REQUESTS, SIM_DURATION_S, SIM_WARMUP_S
+    from planner.sim.engine import OFFLINE_INITIAL_REQUESTS as SIM_INITIAL
+    from planner.sim.run import SimOptions
+
+    assert OFFLINE_INITIAL_REQUESTS == SIM_INITIAL
+    assert (SimOptions().warmup_s, SimOptions().duration_s) == (SIM_WARMUP_S, SIM_DURATION_S)
+
+
+def test_fill_share_by_hand() -> None:
+    """Two one-layer nodes joined by a link that sends a 1,000-token prompt in 1 s: 20 prompts in the pipeline
+    would allow ~20 launches/s, the link allows 1, so 320 requests are in flight after (320 - 20) / 1 = 300 s;
+    over the window [60, 660): (20 x 240 + (300^2 - 60^2) / 2 + 320 x 360) / (320 x 600) = 0.85."""
+    from planner.helix.instance import HelixEdge, HelixInstance, HelixNode
+    from planner.helix.served import PathPrediction, _fill_share
+
+    class Flat:
+        def prompt_at(self, tokens: float) -> float:
+            return 0.001
+
+    nodes = tuple(HelixNode(n, "X", 1, "r", "X", 1, (1.0,)) for n in ("a", "b"))
+    edges = (
+        HelixEdge("source", "a", 1.0, 1e12, 0.0),
+        HelixEdge("a", "b", 1.0, 16384 * 1000.0, 0.0),
+        HelixEdge("b", "sink", 1.0, 1e12, 0.0),
+    )
+    inst = HelixInstance("t", "m", 2, nodes, edges, 2, 16384)
+    paths = [PathPrediction(["a", "b"], 1.0)]
+    hops = [[("source", "a"), ("a", "b"), ("b", "sink")]]
+    share = _fill_share(inst, paths, hops, {"a": Flat(), "b": Flat()}, {"a": 1.0, "b": 1.0}, {"a": 1, "b": 1},
+                        320.0, 1000.0)  # fmt: skip
+    assert share == pytest.approx((20 * 240 + (300**2 - 60**2) / 2 + 320 * 360) / (320 * 600), rel=1e-6)
