@@ -128,11 +128,13 @@ def online_quantiles(
     n_bins = int(np.ceil(max(horizon, measure_from_s + SIM_DURATION_S) / BIN_S))
     rng = np.random.default_rng(seed)
     req_path = rng.choice(n_paths, size=len(requests.arrival_s), p=flows / flows.sum())
+    on_path = [np.flatnonzero(req_path == p) for p in range(n_paths)]
     i_mean = float(requests.input_tokens.mean())
 
     k = np.array([run_k[n] for n in nodes])
     dec_grid = [np.asarray(lat[n].decode_s, dtype=float) for n in nodes]
     pre_grid = [np.asarray(lat[n].prompt_s, dtype=float) for n in nodes]
+    pre_xs = [np.arange(len(g), dtype=float) for g in pre_grid]
     max_dec = np.array([len(g) - 1 for g in dec_grid], dtype=float)
     dec_one = np.array([g[1] for g in dec_grid])
     member = np.zeros((n_paths, len(nodes)))
@@ -143,17 +145,16 @@ def online_quantiles(
 
     def prompt_s(node: int, tokens: np.ndarray | float) -> np.ndarray:
         """Prompt iteration of ``tokens`` prompt tokens at a node (linear between grid points, clamped)."""
-        grid = pre_grid[node]
-        return np.asarray(k[node] * np.interp(tokens, np.arange(len(grid), dtype=float), grid))
+        return np.asarray(k[node] * np.interp(tokens, pre_xs[node], pre_grid[node]))
 
     # Prompt latency of every request along its path (its prompt iterations, decode steps beside them, links).
     pre_req = np.zeros(len(requests.arrival_s))
     for p, (ns, _) in enumerate(paths):
-        mask = req_path == p
-        if not mask.any():
+        mask = on_path[p]
+        if mask.size == 0:
             continue
         toks = requests.input_tokens[mask]
-        acc = np.zeros(mask.sum())
+        acc = np.zeros(mask.size)
         for n in ns:
             acc += prompt_s(idx[n], toks) + k[idx[n]] * dec_one[idx[n]]
         for lk in links[p]:
@@ -175,8 +176,8 @@ def online_quantiles(
         # End of decoding: walk the path's cumulative latency-time from the start bin (one token per tau).
         end = np.empty_like(start)
         for p in range(n_paths):
-            mask = req_path == p
-            if not mask.any():
+            mask = on_path[p]
+            if mask.size == 0:
                 continue
             tokens_by_bin = np.cumsum(BIN_S / tau[p])  # decode steps completed by the end of each bin
             before = np.where(b0[mask] > 0, tokens_by_bin[np.maximum(b0[mask] - 1, 0)], 0.0)
