@@ -2,9 +2,10 @@
 
 Calibration figures (docs/dynamo.md): the reference quotes 0.77 Wh (SS, TP2 @ 1200 MHz) and 13.21 Wh (LL, TP8 @
 1980 MHz) per request "at 2K tokens/s", load definition and energy boundary unverified. Our GPU-only model gives,
-per request, instance power x p99 latency at 2,000 tokens/s per instance 0.31 and 6.9 Wh, and for an isolated
-request 0.22 and 5.9 Wh: 0.3-0.5x the anchors (consistent with a server-level boundary in the paper: DGX-H100
-10.2 kW vs 5.6 kW of GPUs), the LL/SS ratio within 1.6x of the anchors' 17x, and a range far above 10x.
+per request of the classes' median requests (SS 202/64, LL 1091/409 tokens), instance power x p99 latency at 2,000
+tokens/s per instance 0.40 and 4.6 Wh, and for an isolated request 0.28 and 4.0 Wh: 0.3-0.5x the anchors
+(consistent with a server-level boundary in the paper: DGX-H100 10.2 kW vs 5.6 kW of GPUs), the LL/SS ratio
+(12-14x) within 1.5x of the anchors' 17x, and a range far above 10x.
 """
 
 from __future__ import annotations
