@@ -207,12 +207,25 @@ class ServedCandidate(Block):
     predicted_token_latency_p50_ms: Number
 
 
+class ServedRefinement(Block):
+    """One local search of the served search (:mod:`planner.helix.refine`): where it started and where it stopped."""
+
+    start: str
+    start_decode_tok_s: Number
+    decode_tok_s: Number
+    evaluations: int
+    moves: int
+    stopped: str
+
+
 class ServedSearchBlock(Block):
-    """How ``--objective served`` chose the placement: every candidate, and how many the time limit cut."""
+    """How ``--objective served`` chose the placement: every candidate, the local searches from the best of them,
+    and how many candidates the time limit cut."""
 
     chosen: str
     candidates: list[ServedCandidate]
     not_tried_time_limit: int = 0
+    local_search: list[ServedRefinement] = []
 
 
 class HelixServed(Block):

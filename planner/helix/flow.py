@@ -126,8 +126,11 @@ def _source_side(g: nx.DiGraph[str]) -> set[str]:
     return {names[i] for i in reach}
 
 
-def max_flow(inst: HelixInstance, ranges: Ranges, mode: Mode = "strict", scale: float | None = None) -> FlowResult:
-    """Max flow source -> sink of the placement, with the flow on every valid edge and one minimum cut."""
+def max_flow(
+    inst: HelixInstance, ranges: Ranges, mode: Mode = "strict", scale: float | None = None, cut: bool = True
+) -> FlowResult:
+    """Max flow source -> sink of the placement, with the flow on every valid edge and one minimum cut (without
+    ``cut`` the cut lists stay empty: a second max-flow computation saved, for searches that only route)."""
     g = build_graph(inst, ranges, mode, scale)
     caps = _capacities(inst, ranges, scale)
     edges = valid_edges(inst, ranges, mode)
@@ -140,7 +143,7 @@ def max_flow(inst: HelixInstance, ranges: Ranges, mode: Mode = "strict", scale: 
         edge_flow[(e.src, e.dst)] = float(flow[u][v])
     cut_nodes: list[str] = []
     cut_edges: list[tuple[str, str]] = []
-    if value > 0:
+    if value > 0 and cut:
         reach = _source_side(g)
         for n in inst.nodes:
             if _node_in(n.name) in reach and _node_out(n.name) not in reach:

@@ -6,9 +6,15 @@ Candidate generation + exact evaluation (issue 13):
   layouts, region blocks, the MILP) run under a grid of *hop limits* (at most H compute nodes per path: shorter
   pipelines, lower per-token latency) and of *KV reserves* (the share of VRAM kept for the KV cache, which caps the
   layers per node and therefore the requests a node can hold); plus the unrestricted max-flow plan;
+* **baselines**: the Petals, Swarm and separate-pipeline placements (within each node's memory limit, idle nodes
+  parked), so that the plan is never predicted to serve less than a baseline;
 * **evaluation**: every candidate's served decode throughput from :class:`planner.helix.served.ServedModel` (the
-  shared node model, KV-bounded requests in flight, Little's law); the best one wins, ties to the earlier
-  candidate (deterministic order).
+  shared node model, KV-bounded requests in flight, Little's law);
+* **local search** (:mod:`planner.helix.refine`) from the best few distinct candidates: layer boundaries shift,
+  layers move between stages, stages split and merge, nodes relocate and swap, each neighbour scored by the same
+  prediction, under an evaluation budget (deterministic) within the command's deadline.
+
+The best candidate wins, ties to the earlier one (deterministic order).
 
 The max-flow value and bound of the chosen placement are kept and reported second. The upper bound on served
 throughput (:func:`served_upper_bound`) holds within the node model for any placement.
@@ -21,14 +27,39 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from planner.errors import InfeasibleError, Shortfall, TimeLimitReached, VerificationError
+from planner.helix.baselines import all_baselines
+from planner.helix.flow import Ranges
 from planner.helix.instance import HelixInstance
 from planner.helix.latency import hop_counts
+from planner.helix.placement import park_idle
+from planner.helix.refine import Refined, refine
 from planner.helix.served import Prediction, ServedModel
-from planner.helix.solve import HelixOptions, HelixResult, solve
+from planner.helix.solve import HelixOptions, HelixResult, evaluate, solve
 from planner.solver import remaining_s, stop_scope
 
 #: KV reserves tried on top of the spec's (share of VRAM kept for KV cache; more reserve, fewer layers per node).
 EXTRA_RESERVES = (0.1, 0.2)
+
+#: Local searches start from this many distinct candidates, best predicted first.
+REFINE_STARTS = 3
+
+#: Share of the time left after the max-flow run that the candidate grid may use (the local search gets the rest).
+GRID_SHARE = 0.5
+
+
+def refine_budget(nodes: int, time_limit_s: float) -> int:
+    """Neighbour evaluations of all local searches together. One evaluation costs a max flow and a prediction, both
+    growing with the cluster (about 25 ms on 24 nodes, 0.3 s on 200, on one unloaded core), so the budget shrinks
+    with the cluster and grows with the time limit: at most 240 / nodes evaluations per second of the limit (a few
+    times slower than measured, so that on a loaded machine the budget, not the clock, usually ends the search and
+    the plan does not depend on the load), and never more than 24,000 / nodes."""
+    return max(20, min(24_000 // max(nodes, 1), int(time_limit_s * 240 / max(nodes, 1))))
+
+
+#: Share of the time limit (at most ``WRAP_UP_MAX_S``) kept after the local searches for writing the plan: the
+#: chosen placement's verification, its latency and prediction, the baseline plans.
+WRAP_UP_SHARE = 0.1
+WRAP_UP_MAX_S = 10.0
 
 
 @dataclass
@@ -59,6 +90,20 @@ class ServedSearch:
     wall_s: float
     skipped: int = 0
     rejected: list[str] = field(default_factory=list)
+    refinements: list[tuple[str, Refined]] = field(default_factory=list)
+
+    def refinement_rows(self) -> list[dict[str, object]]:
+        return [
+            {
+                "start": start,
+                "start_decode_tok_s": r.start_decode_tok_s,
+                "decode_tok_s": r.prediction.decode_tok_s,
+                "evaluations": r.evaluations,
+                "moves": len(r.moves),
+                "stopped": r.stopped,
+            }
+            for start, r in self.refinements
+        ]
 
 
 def label_of(reserve: float, hops: int | None) -> str:
@@ -92,7 +137,8 @@ def served_search(
     model: ServedModel,
     first: HelixResult | None = None,
 ) -> ServedSearch:
-    """Search hop limits x KV reserves; return the candidate with the highest predicted decode throughput."""
+    """Candidates (max flow, baselines, hop limits x KV reserves), then local searches from the best of them;
+    return the candidate with the highest predicted decode throughput."""
     started = time.perf_counter()
     reserves = [base_reserve] + [round(base_reserve + d, 6) for d in EXTRA_RESERVES if base_reserve + d < 0.95]
     insts: dict[float, HelixInstance] = {}
@@ -105,28 +151,32 @@ def served_search(
         skipped += len(reserves) - len(insts)
         if first is None:
             raise
+    base = insts.get(base_reserve, first.full if first is not None else None)
+    assert base is not None  # the spec's instance is built first; without it and without `first` we raised
     plan: list[tuple[float, int | None]] = []
     for r in insts:
         inst = insts[r]
         plan += [(r, h) for h in hop_counts(inst) if h < len(inst.nodes)]
         plan.append((r, None))
     deadline = opts.deadline()  # the whole command's (SolveOptions.time_limit_s)
-    each = max(remaining_s(deadline) / max(len(plan), 1), 1.0)
+    grid_deadline = time.monotonic() + GRID_SHARE * remaining_s(deadline)
+    each = max(remaining_s(grid_deadline) / max(len(plan), 1), 1.0)
     cands: list[ServedCandidate] = []
     if first is not None:
         pred = model.predict(first.full, first.ranges, first.flow)
         cands.append(ServedCandidate("max-flow", base_reserve, opts.max_hops, first, pred))
+    cands += _baseline_candidates(base, base_reserve, opts, model, first)
     rejected: list[str] = []
     for r, hops in plan:
         if first is not None and r == base_reserve and hops == opts.max_hops:
             continue
-        if remaining_s(deadline) <= 0:
-            skipped += 1  # the time limit covers the whole command: the rest is not tried
+        if remaining_s(grid_deadline) <= 0:
+            skipped += 1  # the grid's share of the time limit is spent: the rest is not tried
             continue
         if opts.max_hops is not None and (hops is None or hops > opts.max_hops):
             continue
         inst = insts[r]
-        budget = min(each, max(remaining_s(deadline), 0.5))
+        budget = min(each, max(remaining_s(grid_deadline), 0.5))
         sub = replace(opts, max_hops=hops, milp=opts.milp and hops is None, time_limit_s=budget, started_at=None)
         try:
             res = solve(inst, sub)
@@ -145,6 +195,9 @@ def served_search(
         cands.append(ServedCandidate(label_of(r, hops), r, hops, res, pred))
     if not cands:
         raise InfeasibleError(Shortfall(constraint="served", detail="no candidate placement carries flow"))
+    wrap_up = min(WRAP_UP_SHARE * opts.time_limit_s, WRAP_UP_MAX_S)
+    refinements = _refine_best(base, base_reserve, cands, opts, model, deadline - wrap_up)
+    cands += [c for _, _, c in refinements if c is not None]
     best = cands[0]
     for c in cands[1:]:
         if c.prediction.decode_tok_s > best.prediction.decode_tok_s * (1 + 1e-9):
@@ -152,4 +205,90 @@ def served_search(
     # The smallest KV reserve leaves the most layers per node: the loosest bound (the base instance if the time limit
     # stopped the others from being built).
     ub = served_upper_bound(insts[min(insts)] if insts else best.result.full, model)
-    return ServedSearch(best, cands, ub, time.perf_counter() - started, skipped, rejected)
+    rows = [(start, r) for start, r, _ in refinements]
+    return ServedSearch(best, cands, ub, time.perf_counter() - started, skipped, rejected, rows)
+
+
+def _evaluate_placement(
+    inst: HelixInstance, reserve: float, opts: HelixOptions, source: str, ranges: Ranges, model: ServedModel
+) -> ServedCandidate | None:
+    """A placement as a verified result (its max flow under the command's hop limit) with its prediction."""
+    sub = replace(opts, time_limit_s=max(remaining_s(opts.deadline()), 1.0), started_at=None)
+    try:
+        res = solve(inst, sub, placement=dict(ranges))
+    except (InfeasibleError, VerificationError, TimeLimitReached):
+        return None
+    if res.flow.value <= 0:
+        return None
+    return ServedCandidate(source, reserve, opts.max_hops, res, model.predict(res.full, res.ranges, res.flow))
+
+
+def _baseline_candidates(
+    inst: HelixInstance, reserve: float, opts: HelixOptions, model: ServedModel, first: HelixResult | None
+) -> list[ServedCandidate]:
+    """Petals, Swarm and separate pipelines as candidates: ranges beyond a node's memory limit are dropped and
+    idle nodes parked (as the max-flow method does), so a baseline's own placement is always in the race."""
+    baselines = first.baselines if first is not None else all_baselines(inst, opts.mode, opts.petals_seed)
+    out: list[ServedCandidate] = []
+    for b in baselines:
+        if not b.ranges:
+            continue
+        fits = {n: r for n, r in b.ranges.items() if r[1] - r[0] <= inst.node(n).max_layers}
+        c = _evaluate_placement(inst, reserve, opts, f"baseline:{b.name}", park_idle(inst, fits), model)
+        if c is not None:
+            out.append(c)
+    return out
+
+
+def _refine_best(
+    inst: HelixInstance,
+    reserve: float,
+    cands: list[ServedCandidate],
+    opts: HelixOptions,
+    model: ServedModel,
+    deadline: float,
+) -> list[tuple[str, Refined, ServedCandidate | None]]:
+    """Local searches (:func:`planner.helix.refine.refine`) from the best ``REFINE_STARTS`` distinct candidates, on
+    the spec's instance (every candidate fits it: other reserves only lower the memory limits). The best start gets
+    half of the evaluation budget; the others share what is left, each what the earlier ones did not use."""
+    order = sorted(range(len(cands)), key=lambda i: (-cands[i].prediction.decode_tok_s, i))
+    starts: list[ServedCandidate] = []
+    seen: set[tuple[tuple[str, tuple[int, int]], ...]] = set()
+    for i in order:
+        key = tuple(sorted(cands[i].result.ranges.items()))
+        if key not in seen:
+            seen.add(key)
+            starts.append(cands[i])
+        if len(starts) == REFINE_STARTS:
+            break
+    total = refine_budget(len(inst.nodes), opts.time_limit_s)
+    used = 0
+    out: list[tuple[str, Refined, ServedCandidate | None]] = []
+    for idx, start in enumerate(starts):
+        if remaining_s(deadline) <= 0:
+            break
+        # the best start gets half of the budget, the others share what is left
+        allowance = total // 2 if idx == 0 and len(starts) > 1 else (total - used) // (len(starts) - idx)
+        if allowance < 2:
+            break
+        ranges = {n.name: start.result.ranges[n.name] for n in inst.nodes if n.name in start.result.ranges}
+        r = refine(
+            inst, ranges, opts.mode, model,
+            lambda rg: evaluate(inst, rg, opts.mode, opts.max_hops, cut=False),
+            max_evaluations=allowance, deadline=deadline, seed=opts.seed,
+        )  # fmt: skip
+        used += r.evaluations
+        c = None
+        if r.moves:
+            c = _evaluate_placement(inst, reserve, opts, f"local search from {start.source}", r.ranges, model)
+        if c is None:  # already a local optimum (or cut at once): recorded, nothing new to rank
+            out.append((start.source, r, None))
+            continue
+        c.result.chosen = c.source
+        c.result.report = replace(
+            c.result.report,
+            message=f"local search from {start.source} ({len(r.moves)} moves, {r.evaluations} evaluations, "
+            f"{r.stopped}); max-flow bound: {c.result.bound_source}",
+        )
+        out.append((start.source, r, c))
+    return out

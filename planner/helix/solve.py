@@ -155,11 +155,12 @@ class _Clock:
         return max(self.deadline - time.monotonic(), 0.0)
 
 
-def evaluate(inst: HelixInstance, ranges: Ranges, mode: Mode, max_hops: int | None) -> FlowResult:
-    """The max flow of a placement, over paths of at most ``max_hops`` nodes when a hop limit is set."""
+def evaluate(inst: HelixInstance, ranges: Ranges, mode: Mode, max_hops: int | None, cut: bool = True) -> FlowResult:
+    """The max flow of a placement, over paths of at most ``max_hops`` nodes when a hop limit is set (``cut``: see
+    :func:`planner.helix.flow.max_flow`)."""
     if max_hops is not None and longest_path_hops(inst, ranges, mode) > max_hops:
         return hop_limited_flow(inst, ranges, mode, max_hops)
-    return max_flow(inst, ranges, mode)
+    return max_flow(inst, ranges, mode, cut=cut)
 
 
 def _add(

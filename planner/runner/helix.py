@@ -14,7 +14,7 @@ from typing import Any
 from planner.errors import InfeasibleError, Shortfall
 from planner.executors import ExecutorConfig
 from planner.helix.baselines import force_loaded_flow
-from planner.helix.contract import HelixBounds, HelixLatency, HelixSearch, ParetoPoint
+from planner.helix.contract import HelixBounds, HelixLatency, HelixSearch, ParetoPoint, ServedRefinement
 from planner.helix.extract import (
     assumptions,
     baselines_block,
@@ -23,7 +23,7 @@ from planner.helix.extract import (
     placement_block,
     result_block,
 )
-from planner.helix.flow import Mode, max_flow
+from planner.helix.flow import FlowResult, Mode, max_flow
 from planner.helix.instance import HelixInstance, build_instance
 from planner.helix.latency import LatencyReport, LayerLatency, hop_counts, latency_report
 from planner.helix.objective import ServedSearch, served_search
@@ -254,7 +254,11 @@ def _plan(
     lb = HelixLatency.model_validate(lat.block())
     block = result_block(res, lb, None if pareto is None else [ParetoPoint.model_validate(p) for p in pareto])
     if prediction is not None:
-        block = block.model_copy(update={"served": served_block(prediction, search, objective)})
+        served = served_block(prediction, search, objective)
+        if search is not None and served.search is not None:
+            rows = [ServedRefinement.model_validate(r) for r in search.refinement_rows()]
+            served = served.model_copy(update={"search": served.search.model_copy(update={"local_search": rows})})
+        block = block.model_copy(update={"served": served})
     mets = metrics(res)
     mets.update(
         {
@@ -311,6 +315,23 @@ def _infeasible_plan(
     )
 
 
+#: Edge flows below this (tokens/s) are float residue of the max flow, not routes: a plan never writes them.
+FLOW_NOISE_TOK_S = 1e-6
+
+
+def without_float_noise(flow: FlowResult) -> FlowResult:
+    """``flow`` with the float residue of the max flow (edges below ``FLOW_NOISE_TOK_S``) set to zero.
+
+    Preflow-push on float capacities can leave a few 1e-9 tokens/s on an edge into a node whose way out carries
+    none; written into a plan, that edge sends requests into a node they cannot leave (``plan simulate`` refuses
+    it: "requests would be stranded"). Found on a generated 50-node cluster's Petals baseline.
+    """
+    if all(f == 0.0 or f >= FLOW_NOISE_TOK_S for f in flow.edge_flow.values()):
+        return flow
+    edge_flow = {k: (f if f >= FLOW_NOISE_TOK_S else 0.0) for k, f in flow.edge_flow.items()}
+    return replace(flow, edge_flow=edge_flow)
+
+
 def baseline_plans(
     inputs: SolverInputs,
     res: HelixResult,
@@ -340,6 +361,7 @@ def baseline_plans(
         mode: Mode = res.mode
         if flow.value <= 0 and b.partial_flow_tok_s > 0:
             mode, flow = "partial", max_flow(res.full, fits, "partial")
+        flow = without_float_noise(flow)
         block = placement_block(
             res.full,
             mode,

@@ -1,0 +1,194 @@
+"""The served search's local search (planner/helix/refine.py) and the candidates it starts from.
+
+Small shipped clusters (10 nodes, LLaMA-1 30B; 24 nodes, LLaMA-2 70B) scored by the served prediction: moves by
+hand, a deliberately bad start that the climb must improve, budgets and determinism, and the search never
+recommending a placement predicted below a baseline's.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from planner.helix.flow import max_flow
+from planner.helix.instance import HelixInstance, build_instance
+from planner.helix.objective import served_search
+from planner.helix.placement import park_idle
+from planner.helix.refine import _Neighbourhood, refine, stages_of
+from planner.helix.served import ServedModel, served_model_for
+from planner.helix.solve import HelixOptions, evaluate, solve
+from planner.runner import load_inputs
+from planner.spec.sections.helix import HelixSection
+
+SPECS = Path(__file__).resolve().parents[3] / "cluster_specs"
+
+
+def _load(name: str) -> tuple[HelixInstance, ServedModel, object]:
+    inputs = load_inputs(SPECS / f"{name}.yaml")
+    section = inputs.loaded.spec.helix or HelixSection()
+    inst = build_instance(inputs.loaded, inputs.profiles, section)
+    return inst, served_model_for(inputs.loaded, inputs.profiles), inputs
+
+
+@pytest.fixture(scope="module")
+def ten() -> tuple[HelixInstance, ServedModel, object]:
+    return _load("helix-10node-llama30b")
+
+
+@pytest.fixture(scope="module")
+def single24() -> tuple[HelixInstance, ServedModel, object]:
+    return _load("helix-single24-llama2-70b")
+
+
+def _chain(inst: HelixInstance) -> dict[str, tuple[int, int]]:
+    """A deliberately bad start: one pipeline through every node, each holding what the order leaves (KV-starved
+    nodes at their memory limit, the most hops possible)."""
+    ranges: dict[str, tuple[int, int]] = {}
+    pos = 0
+    nodes = sorted(inst.nodes, key=lambda n: n.name)
+    left = inst.layers
+    for i, n in enumerate(nodes):
+        rest = len(nodes) - i - 1
+        k = min(n.max_layers, left - rest)
+        ranges[n.name] = (pos, pos + k)
+        pos, left = pos + k, left - k
+    assert pos == inst.layers
+    return ranges
+
+
+def _covers(inst: HelixInstance, ranges: dict[str, tuple[int, int]]) -> None:
+    for n in inst.nodes:
+        s, e = ranges[n.name]
+        assert 0 <= s < e <= inst.layers and e - s <= n.max_layers, (n.name, s, e)
+    held = set()
+    for s, e in ranges.values():
+        held |= set(range(s, e))
+    assert held == set(range(inst.layers))
+
+
+def _nine_stages() -> dict[str, tuple[int, int]]:
+    """The 9-stage single-24 layout the hop-limited max flow builds: every node at its memory limit."""
+    ranges = {f"l4-{i}": (0, 7) for i in (0, 1)} | {f"t4-{i}": (7, 11) for i in range(12)}
+    ranges |= {f"l4-{i}": (11, 18) for i in (2, 3)} | {f"l4-{i}": (18, 25) for i in (4, 5)}
+    ranges |= {"a100-0": (25, 37), "a100-1": (37, 49), "a100-2": (49, 61), "a100-3": (68, 80)}
+    return ranges | {f"l4-{i}": (61, 68) for i in (6, 7)}
+
+
+def test_stage_moves_by_hand(single24) -> None:
+    """Transfer, split and merge on a stage layout of single-24, checked layer by layer."""
+    inst, model, _ = single24
+    ranges = _nine_stages()
+    a100 = [f"a100-{i}" for i in range(4)]
+    t4 = [f"t4-{i}" for i in range(12)]
+    stages = stages_of(ranges, inst.layers)
+    assert stages is not None and len(stages) == 9
+    hood = _Neighbourhood(inst, model)
+    # every node holds its memory limit: no stage can take a layer from another
+    assert all(hood.apply(ranges, ("transfer", (j, k))) is None for j in range(9) for k in range(9) if j != k)
+    # halve the T4 stage: two stages of 6 T4s, 2 layers each, the rest unchanged
+    halved = hood.apply(ranges, ("split", (1, "halve")))
+    assert halved is not None
+    assert sorted({halved[n] for n in t4}) == [(7, 9), (9, 11)]
+    assert sum(1 for n in t4 if halved[n] == (7, 9)) == 6
+    assert all(halved[n] == ranges[n] for n in ranges if n not in t4)
+    # keep: both halves hold 4 layers; the 4 surplus layers leave the stages with the least KV per layer, one at a
+    # time: the A100s at 12 layers (314,630 token-layers of KV per layer against 671,112 for an L4 pair), each once
+    kept = hood.apply(ranges, ("split", (1, "keep")))
+    assert kept is not None
+    _covers(inst, kept)
+    assert sorted({kept[n] for n in t4}) == [(7, 11), (11, 15)]
+    assert [kept[n][1] - kept[n][0] for n in a100] == [11, 11, 11, 11]
+    # merge the two T4 halves back: 4 layers each, within memory
+    assert hood.apply(halved, ("merge", (1, "keep"))) == ranges
+    # merging two A100 stages would need 24 layers on each: refused
+    assert hood.apply(ranges, ("merge", (4, "keep"))) is None
+    # every move keeps every range within memory
+    for move in hood.moves(ranges, random.Random(0)):
+        out = hood.apply(ranges, move)
+        if out is not None:
+            assert all(out[n.name][1] - out[n.name][0] <= n.max_layers for n in inst.nodes)
+
+
+def test_local_search_improves_a_deliberately_bad_start(ten) -> None:
+    inst, model, _ = ten
+    start = _chain(inst)
+    ev = lambda rg: evaluate(inst, rg, "strict", None)  # noqa: E731
+    before = model.predict(inst, start, ev(start)).decode_tok_s
+    out = refine(inst, start, "strict", model, ev, max_evaluations=300, deadline=time.monotonic() + 600, seed=0)
+    assert out.start_decode_tok_s == pytest.approx(before)
+    assert out.prediction.decode_tok_s >= 1.2 * before, (before, out.prediction.decode_tok_s, out.moves)
+    assert out.moves and out.evaluations <= 300
+    _covers(inst, out.ranges)
+    # what it reports is what the placement does
+    flow = max_flow(inst, out.ranges, "strict")
+    assert model.predict(inst, out.ranges, flow).decode_tok_s == pytest.approx(out.prediction.decode_tok_s)
+    # deterministic: same inputs and seed, same placement
+    again = refine(inst, start, "strict", model, ev, max_evaluations=300, deadline=time.monotonic() + 600, seed=0)
+    assert again.ranges == out.ranges and again.moves == out.moves
+
+
+def test_local_search_honours_its_budget_and_the_deadline(ten) -> None:
+    inst, model, _ = ten
+    start = _chain(inst)
+    ev = lambda rg: evaluate(inst, rg, "strict", None)  # noqa: E731
+    few = refine(inst, start, "strict", model, ev, max_evaluations=5, deadline=time.monotonic() + 600, seed=0)
+    assert few.evaluations <= 5 and few.stopped.startswith("evaluation budget")
+    late = refine(inst, start, "strict", model, ev, max_evaluations=500, deadline=time.monotonic() - 1, seed=0)
+    assert late.stopped == "time limit" and late.ranges == start and late.evaluations == 1
+
+
+def test_served_search_is_never_below_a_baseline(ten) -> None:
+    """The chosen placement is predicted to serve at least as much as every baseline placement (within memory,
+    idle nodes parked), each evaluated here independently of the search."""
+    inst, model, inputs = ten
+    opts = HelixOptions(time_limit_s=30.0, seed=0)
+    section = inputs.loaded.spec.helix or HelixSection()
+    first = solve(inst, replace(opts, time_limit_s=10.0))
+    search = served_search(
+        lambda r: build_instance(inputs.loaded, inputs.profiles, section.model_copy(update={"kv_reserve_fraction": r})),
+        section.kv_reserve_fraction,
+        opts,
+        model,
+        first=first,
+    )
+    best = search.best.prediction.decode_tok_s
+    assert any(c.source.startswith("baseline:") for c in search.candidates)
+    for b in first.baselines:
+        if not b.ranges:
+            continue
+        fits = park_idle(inst, {n: r for n, r in b.ranges.items() if r[1] - r[0] <= inst.node(n).max_layers})
+        flow = max_flow(inst, fits, "strict")
+        if flow.value > 0:
+            assert best >= model.predict(inst, fits, flow).decode_tok_s * (1 - 1e-9), b.name
+    assert best >= max(c.prediction.decode_tok_s for c in search.candidates) * (1 - 1e-9)
+    # the local searches ran from the best candidates and are recorded
+    assert search.refinements and all(r.evaluations >= 1 for _, r in search.refinements)
+
+
+def test_fork_makes_one_lane_per_region_by_hand() -> None:
+    """geo-24: the four A100s (region 1) hold layers [0, 36) in a chain; forking after them gives region 2 and
+    region 3 a lane each over [36, 80): every lane holds all 44 layers once, balanced by KV within memory."""
+    inst, model, _ = _load("helix-geo24-llama2-70b")
+    hood = _Neighbourhood(inst, model)
+    ranges = {f"a100-{i}": (9 * i, 9 * i + 9) for i in range(4)}
+    rest = [n.name for n in inst.nodes if not n.name.startswith("a100")]
+    pos = 36
+    for i, name in enumerate(rest):  # one chain through regions 2 and 3: 20 nodes hold 44 layers (3 x 4, 2 x 16)
+        k = 3 if i < 4 else 2
+        ranges[name] = (pos, pos + k)
+        pos += k
+    assert pos == 80
+    assert stages_of(ranges, inst.layers) is not None
+    assert hood.apply(ranges, ("fork", (1,))) is None  # A100s 1..3 alone cannot hold [9, 80) in region 1
+    out = hood.apply(ranges, ("fork", (4,)))
+    assert out is not None
+    assert all(out[f"a100-{i}"] == ranges[f"a100-{i}"] for i in range(4))
+    for region in ("region-2", "region-3"):
+        lane = sorted((out[n.name] for n in inst.nodes if n.region == region), key=lambda r: r[0])
+        assert lane[0][0] == 36 and lane[-1][1] == 80
+        assert all(a[1] == b[0] for a, b in zip(lane, lane[1:], strict=False))  # a chain: every layer held once
+    _covers(inst, out)
