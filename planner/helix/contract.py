@@ -204,7 +204,8 @@ class ServedCandidate(Block):
     max_flow_tok_s: Number
     predicted_decode_tok_s: Number
     predicted_total_tok_s: Number
-    predicted_token_latency_p50_ms: Number
+    #: Online p50, computed for the chosen candidate only (None for the others).
+    predicted_token_latency_p50_ms: Number | None = None
 
 
 class ServedRefinement(Block):

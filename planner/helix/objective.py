@@ -32,7 +32,7 @@ from planner.helix.flow import Ranges
 from planner.helix.instance import HelixInstance
 from planner.helix.latency import hop_counts
 from planner.helix.placement import park_idle
-from planner.helix.refine import Refined, refine
+from planner.helix.refine import Refined, refine, throughput_model
 from planner.helix.served import Prediction, ServedModel
 from planner.helix.solve import HelixOptions, HelixResult, evaluate, solve
 from planner.solver import remaining_s, stop_scope
@@ -69,6 +69,9 @@ class ServedCandidate:
     max_hops: int | None
     result: HelixResult
     prediction: Prediction
+    #: Whether ``prediction`` includes the online latency (computed for the chosen candidate only: it replays the
+    #: workload's arrivals, about a second a call, where decode throughput alone takes milliseconds).
+    latency: bool = False
 
     def row(self) -> dict[str, object]:
         return {
@@ -78,7 +81,7 @@ class ServedCandidate:
             "max_flow_tok_s": self.result.flow.value,
             "predicted_decode_tok_s": self.prediction.decode_tok_s,
             "predicted_total_tok_s": self.prediction.total_tok_s,
-            "predicted_token_latency_p50_ms": self.prediction.token_latency_p50_ms,
+            "predicted_token_latency_p50_ms": self.prediction.token_latency_p50_ms if self.latency else None,
         }
 
 
@@ -140,6 +143,7 @@ def served_search(
     """Candidates (max flow, baselines, hop limits x KV reserves), then local searches from the best of them;
     return the candidate with the highest predicted decode throughput."""
     started = time.perf_counter()
+    full_model, model = model, throughput_model(model)  # candidates are ranked by decode throughput alone
     reserves = [base_reserve] + [round(base_reserve + d, 6) for d in EXTRA_RESERVES if base_reserve + d < 0.95]
     insts: dict[float, HelixInstance] = {}
     skipped = 0
@@ -202,6 +206,8 @@ def served_search(
     for c in cands[1:]:
         if c.prediction.decode_tok_s > best.prediction.decode_tok_s * (1 + 1e-9):
             best = c
+    best.prediction = full_model.predict(best.result.full, best.result.ranges, best.result.flow)
+    best.latency = True
     # The smallest KV reserve leaves the most layers per node: the loosest bound (the base instance if the time limit
     # stopped the others from being built).
     ub = served_upper_bound(insts[min(insts)] if insts else best.result.full, model)
