@@ -244,6 +244,13 @@ class EpochModel:
         self.w: dict[tuple[str, Config], mathopt.Variable] = {}
         self.pool_configs = {p: pruned_configs(inst, p) for p in inst.pools}
         self.grids = {(p, c): inst.grid(p, c) for p in inst.pools for c in self.pool_configs[p]}
+        # D_{k,c} on every segment of its group's grid: constant data, computed once instead of every epoch
+        self.lines = {
+            (k, p, c, j): inst.line(k, c, grid[j], grid[j + 1])
+            for (p, c), grid in self.grids.items()
+            for k in inst.classes_on(p, c)
+            for j in range(len(grid) - 1)
+        }
         self._add_variables()
         self.serve = self._add_serve()
         self._add_capacity()
@@ -540,7 +547,7 @@ class EpochModel:
                     coef = rho / inst.cap_rps[(k, c)]
                     self.seg_lo[key].set_coefficient(self.xs[key], coef)
                     self.seg_hi[key].set_coefficient(self.xs[key], coef)
-                    a, slope = inst.line(k, c, grid[j], grid[j + 1])
+                    a, slope = self.lines[key]
                     obj.set_linear_coefficient(self.xs[key], slope * coef * hours)
                     if mixed:
                         obj.set_linear_coefficient(self.m[key], a * hours)
