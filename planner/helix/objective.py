@@ -46,6 +46,9 @@ REFINE_STARTS = 3
 #: Share of the time left after the max-flow run that the candidate grid may use (the local search gets the rest).
 GRID_SHARE = 0.5
 
+#: Least time (s) a grid point's max-flow run is given.
+GRID_MIN_S = 3.0
+
 
 def refine_budget(nodes: int, time_limit_s: float) -> int:
     """Neighbour evaluations of all local searches together. One evaluation costs a max flow and a prediction, both
@@ -57,9 +60,10 @@ def refine_budget(nodes: int, time_limit_s: float) -> int:
 
 
 #: Share of the time limit (at most ``WRAP_UP_MAX_S``) kept after the local searches for writing the plan: the
-#: chosen placement's verification, its latency and prediction, the baseline plans.
-WRAP_UP_SHARE = 0.1
-WRAP_UP_MAX_S = 10.0
+#: chosen placement's verification, its latency and full prediction (the online replay: seconds under load), the
+#: baseline plans with theirs.
+WRAP_UP_SHARE = 0.15
+WRAP_UP_MAX_S = 15.0
 
 
 @dataclass
@@ -164,7 +168,9 @@ def served_search(
         plan.append((r, None))
     deadline = opts.deadline()  # the whole command's (SolveOptions.time_limit_s)
     grid_deadline = time.monotonic() + GRID_SHARE * remaining_s(deadline)
-    each = max(remaining_s(grid_deadline) / max(len(plan), 1), 1.0)
+    # at least GRID_MIN_S each: a sub-solve with no plan at its deadline is skipped, so slicing the grid too thin on
+    # a loaded machine would skip them all; fewer grid points, each complete, are worth more
+    each = max(remaining_s(grid_deadline) / max(len(plan), 1), GRID_MIN_S)
     cands: list[ServedCandidate] = []
     if first is not None:
         pred = model.predict(first.full, first.ranges, first.flow)
@@ -180,7 +186,7 @@ def served_search(
         if opts.max_hops is not None and (hops is None or hops > opts.max_hops):
             continue
         inst = insts[r]
-        budget = min(each, max(remaining_s(grid_deadline), 0.5))
+        budget = max(min(each, remaining_s(grid_deadline)), min(GRID_MIN_S, remaining_s(deadline)))
         sub = replace(opts, max_hops=hops, milp=opts.milp and hops is None, time_limit_s=budget, started_at=None)
         try:
             res = solve(inst, sub)

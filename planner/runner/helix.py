@@ -145,7 +145,10 @@ def run_helix(
     except InfeasibleError as exc:
         exc.plan = _infeasible_plan(inputs, inst, opts, options, str(exc), started)
         raise
-    prediction = served_model.predict(res.full, res.ranges, res.flow)
+    if search is not None and res is search.best.result and search.best.latency:
+        prediction = search.best.prediction  # already the full prediction (with the online latency) of this plan
+    else:
+        prediction = served_model.predict(res.full, res.ranges, res.flow)
     rejected = search.rejected if search is not None else []
     front: Frontier | None = None
     if pareto:

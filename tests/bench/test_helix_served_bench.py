@@ -69,11 +69,10 @@ SHORT_OF_TARGET: dict[str, str] = {
     "(VRAM x 0.9 - one copy of the weights) / KV of a request in flight) at 0.67 s per token",
     "helix-geo24-llama2-70b": "the best baseline is separate pipelines force-loaded beyond the memory limit (A100s "
     "holding 20 layers in region 1, no wide-area hop); within the limit (12 layers) every path crosses two 12.5 MB/s "
-    "links",
-    "helix-het42-llama2-70b": "not met: the prediction underestimates wide-stage layouts (Swarm -28 %), so the search "
-    "ranks by a figure that favours placements the simulator rates lower",
-    "generated-100": "not met: the prediction underestimates Swarm's wide stages by 41 % (811.6 vs 1,378.9), so the "
-    "search keeps placements the simulator rates below it",
+    "links, and the prediction over-rates the climb's end by 16 %",
+    "helix-het42-llama2-70b": "not met: the prediction errs on wide stages and join nodes and the climb ends where it "
+    "is most optimistic (773 predicted, 619 simulated)",
+    "generated-100": "not met: the prediction errs on wide stages (Swarm's layout), and the search ranks by it",
 }
 
 
