@@ -18,7 +18,7 @@ import json
 
 import pytest
 
-from tests.bench.reference import check_memory, check_time, plan_cmd, reference, run_child, scaled_limit
+from tests.bench.reference import check_memory, check_time, plan_cmd, reference, run_child
 
 pytestmark = pytest.mark.bench
 
@@ -27,6 +27,9 @@ SPECS = ["cluster_specs/dynamo-llama2-70b-h100.yaml", "cluster_specs/dynamo-llam
 #: 1.54-1.84, documented 2.8-4.7 s; joint 12.4-19.3, documented ~35 s of CPU: "above the 10 s target", docs/dynamo.md).
 TIME_K = {"joint": 40.0, "hierarchical": 4.6}
 DOCUMENTED_S = {"joint": 35.0, "hierarchical": 4.7}
+#: A --time-limit that never binds: under contention the default 60 s cut the conversation day short (262 of 288
+#: epochs), which says nothing of the plan; the run's speed is asserted separately, as a ratio to the reference.
+LIMIT = "900"
 
 
 def _proved(plan: dict) -> None:
@@ -41,7 +44,7 @@ def _proved(plan: dict) -> None:
 @pytest.mark.parametrize("mode", ["joint", "hierarchical"])
 def test_day_of_five_minute_epochs(spec: str, mode: str) -> None:
     ref = reference()
-    limit = f"{scaled_limit(60, ref):.0f}"  # the default 60 s, stretched by the load (tests/bench/reference.py)
+    limit = LIMIT  # the figures are about optimality; speed is the ratio below
     run = run_child(plan_cmd("dynamo", spec, "--mode", mode, "--time-limit", limit, "--format", "json", "--quiet"))
     assert run.returncode == 0, run.stderr
     plan = json.loads(run.stdout)
@@ -68,7 +71,7 @@ RESULTS = {
 def test_documented_results_on_the_shipped_days(spec: str, mode: str) -> None:
     energy, single, single_gpus, saving, cost_saving = RESULTS[(spec, mode)]
     ref = reference()
-    limit = f"{scaled_limit(60, ref):.0f}"
+    limit = LIMIT
     cmd = plan_cmd("dynamo", spec, "--mode", mode, "--time-limit", limit, "--format", "json", "--quiet")
     run = run_child(cmd)
     assert run.returncode == 0, run.stderr
