@@ -24,9 +24,10 @@ pytestmark = pytest.mark.bench
 
 SPECS = ["cluster_specs/dynamo-llama2-70b-h100.yaml", "cluster_specs/dynamo-llama2-70b-h100-coding.yaml"]
 #: Time limits as multiples of the reference workload, per mode: 2.5x the ratios measured on 2026-12-06 (hierarchical
-#: 1.54-1.84, documented 2.8-4.7 s; joint 12.4-19.3, documented ~35 s of CPU: "above the 10 s target", docs/dynamo.md).
+#: 1.54-1.84, documented 2.8-4.7 s; joint 12.4-19.3 on the v1 profile; on the v2 profile (class medians) the coding
+#: day measured 17.4, the conversation day 19.8 (about 62 s of CPU): "above the 10 s target", docs/dynamo.md).
 TIME_K = {"joint": 40.0, "hierarchical": 4.6}
-DOCUMENTED_S = {"joint": 35.0, "hierarchical": 4.7}
+DOCUMENTED_S = {"joint": 62.0, "hierarchical": 4.7}
 #: A --time-limit that never binds: under contention the default 60 s cut the conversation day short (262 of 288
 #: epochs), which says nothing of the plan; the run's speed is asserted separately, as a ratio to the reference.
 LIMIT = "900"
