@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: fuzz install test test-all test-ray lint typecheck fmt bench examples demo goldens golden schema clean
+.PHONY: fuzz mutate install test test-all test-ray lint typecheck fmt bench examples demo goldens golden schema clean
 
 install: $(STAMP)
 
@@ -47,6 +47,11 @@ bench: install
 ## The fuzz suite: 10,000 generated hostile inputs in-process (FUZZ_CASES / FUZZ_SEED to change); prints the figures.
 fuzz: install
 	MPLBACKEND=Agg $(BIN)/python -m pytest -m fuzz tests/fuzz -q -s -p no:cacheprovider
+
+## Mutation testing (mutmut) of the modules that decide correctness, one at a time against the unit tests that cover
+## each, one worker under nice; prints the score table docs/testing.md records. MUTATE=helix-bounds runs one module.
+mutate: install
+	nice -n 10 $(BIN)/python scripts/mutate.py $(MUTATE)
 
 ## Run every shipped spec end to end through its solver.
 examples: install

@@ -77,3 +77,39 @@ def test_budget_and_gpu_count_detected(solved) -> None:
     cfg["instances"] += 10
     errs = check_plan(pb, _typed(bad))
     assert any(f"gpus {e['gpus']} !=" in x for x in errs) and any("energy" in x for x in errs)
+
+
+def _all_configs(block):
+    return [c for e in block["epochs"] for p in e["pools"] for c in p["configs"] if c["classes"]]
+
+
+def test_the_error_names_the_first_five_problems_and_counts_the_rest(solved) -> None:
+    """``verify_plan`` reports ``check_plan``'s problems in order: the first five, then ``(+N more)``."""
+    pb, block = solved
+    few = copy.deepcopy(block)
+    _all_configs(few)[0]["energy_wh"] *= 0.9
+    errs = check_plan(pb, _typed(few))
+    assert 1 <= len(errs) <= 5
+    with pytest.raises(VerificationError) as exc:
+        verify_plan(pb, _typed(few))
+    assert str(exc.value) == "dynamo plan failed verification: " + "; ".join(errs)
+    many = copy.deepcopy(block)
+    for cfg in _all_configs(many):
+        cfg["energy_wh"] *= 0.9
+    errs = check_plan(pb, _typed(many))
+    assert len(errs) > 6
+    with pytest.raises(VerificationError) as exc:
+        verify_plan(pb, _typed(many))
+    assert str(exc.value) == ("dynamo plan failed verification: " + "; ".join(errs[:5]) + f" (+{len(errs) - 5} more)")
+
+
+def test_an_epoch_out_of_order_is_named(solved) -> None:
+    pb, block = solved
+    bad = copy.deepcopy(block)
+    bad["epochs"][0]["start"], bad["epochs"][1]["start"] = bad["epochs"][1]["start"], bad["epochs"][0]["start"]
+    errs = check_plan(pb, _typed(bad))
+    first, second = pb.epochs[0].label, pb.epochs[1].label
+    assert errs[:2] == [
+        f"epoch[{second}]: epoch 0 should start at {first}",
+        f"epoch[{first}]: epoch 1 should start at {second}",
+    ]
