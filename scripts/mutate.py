@@ -42,7 +42,7 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
         ["tests/unit/splitwise/test_golden_content.py", "tests/unit/splitwise/test_verify.py"],
     ),
     "dynamo-verify": ("planner/dynamo/verify.py", ["tests/unit/dynamo/test_verify.py"]),
-    "plan-writer": ("planner/plan.py", ["tests/unit/test_plan.py"]),
+    "plan-writer": ("planner/plan.py", ["tests/unit/test_plan.py", "tests/unit/test_plan_writer.py"]),
     "diff-guardrails": (
         "planner/diff/guardrails.py",
         ["tests/unit/test_diff_guardrails.py", "tests/unit/test_diff_guardrails_limits.py"],
