@@ -103,18 +103,22 @@ def _counts(name: str) -> dict[str, int] | None:
 
 
 def table(names: list[str]) -> str:
-    rows = ["| module | mutants | killed | survived | other | score |", "|---|---:|---:|---:|---:|---:|"]
+    """Score = killed / checked; a mutant no selected test reaches ("no tests") counts as surviving."""
+    rows = [
+        "| module | mutants | checked | killed | survived | no tests | score |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for name in names:
         counts = _counts(name)
         if counts is None:
-            rows.append(f"| `{TARGETS[name][0]}` | not run | | | | |")
+            rows.append(f"| `{TARGETS[name][0]}` | not run | | | | | |")
             continue
         total = sum(counts.values())
-        killed = counts.get("killed", 0) + counts.get("timeout", 0)
-        survived = counts.get("survived", 0)
-        other = total - killed - survived
-        score = f"{killed / total:.1%}" if total else "-"
-        rows.append(f"| `{TARGETS[name][0]}` | {total} | {killed} | {survived} | {other} | {score} |")
+        checked = total - counts.get("not checked", 0)
+        killed = counts.get("killed", 0) + counts.get("timeout", 0) + counts.get("caught by type check", 0)
+        survived, untested = counts.get("survived", 0), counts.get("no tests", 0)
+        score = f"{killed / checked:.1%}" if checked else "-"
+        rows.append(f"| `{TARGETS[name][0]}` | {total} | {checked} | {killed} | {survived} | {untested} | {score} |")
     return "\n".join(rows)
 
 

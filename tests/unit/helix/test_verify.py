@@ -18,7 +18,7 @@ import pytest
 
 from planner.errors import VerificationError
 from planner.helix.flow import max_flow
-from planner.helix.verify import check_objective, check_placement, check_solver_flows, verify
+from planner.helix.verify import check_bound, check_objective, check_placement, check_solver_flows, verify
 
 from .tiny import tiny_instance
 
@@ -172,3 +172,40 @@ def test_verify_under_a_hop_limit_keeps_short_paths_only() -> None:
     assert verify(INST, RANGES, "strict", max_hops=2).value == pytest.approx(120.0)
     with pytest.raises(VerificationError, match="!= reported throughput"):
         verify(INST, RANGES, "strict", expected_tok_s=120.0, max_hops=1)
+
+
+# ------------------------------------------------------------------------------------------------- check_bound
+# Coordinator links carry 327,680 tokens/s each but no node processes more than its best tp: 100 + 100 + 50 = 250
+# tokens/s leave the source (and reach the sink). With one node per path (--max-hops 1) a path needs a node holding
+# both layers: n0 and n1 at tp(2) = 80, so 160 tokens/s at most (at mu -> 2: (2 - mu)(160 - F) < 0 above 160).
+def test_coordinator_cut_bound_recomputed() -> None:
+    ok = check_bound(INST, "strict", "coordinator_cut", 250.0)
+    assert ok.independent and ok.kind == "coordinator_cut" and ok.checked_at_tok_s == pytest.approx(250.00025)
+    assert ok.detail == "the coordinator's links carry 250.000000 tokens/s < F' = 250.000250"
+    with _fails(
+        "helix verification: the coordinator_cut bound claims no flow above 249.900000 tokens/s, but the verifier's "
+        "own argument admits 249.900250 tokens/s (the coordinator's links carry 250.000000 tokens/s < F' = "
+        "249.900250): the certificate is wrong"
+    ):
+        check_bound(INST, "strict", "coordinator_cut", 249.9)
+
+
+def test_hop_bound_recomputed() -> None:
+    ok = check_bound(INST, "strict", "hop", 160.0, max_hops=1)
+    assert ok.independent and 0.0 < ok.witness["mu"] <= 2.0
+    with pytest.raises(VerificationError, match=r"the hop bound claims no flow above 159\.000000 tokens/s"):
+        check_bound(INST, "strict", "hop", 159.0, max_hops=1)
+    # two nodes per path cover both layers anywhere: the limit is no tighter than the compute bound, 185
+    assert check_bound(INST, "strict", "hop", 185.0, max_hops=2).independent
+    with _fails("helix verification: a hop-limited bound without --max-hops"):
+        check_bound(INST, "strict", "hop", 160.0)
+
+
+def test_bound_kinds() -> None:
+    with _fails("helix verification: certificate names an unknown bound 'magic'"):
+        check_bound(INST, "strict", "magic", 1.0)
+    milp = check_bound(INST, "strict", "milp", 1.0)
+    assert not milp.independent and milp.witness == {}
+    assert check_bound(INST, "strict", "compute", 185.0).independent  # (160 + 160 + 50) / 2 layers
+    with pytest.raises(VerificationError, match="the compute bound claims no flow above 184"):
+        check_bound(INST, "strict", "compute", 184.9)
