@@ -203,3 +203,26 @@ def test_other_objectives() -> None:
 def test_usd_per_mtok_follows_from_cost_rate_and_tokens() -> None:
     _refused(CODING, lambda d: d["metrics"].update(usd_per_mtok=2.7), "usd_per_mtok 2.7 != 2.69546")
     _check(CODING, lambda d: d["metrics"].update(usd_per_mtok=2.695462001 * (1 + 5e-7)))
+
+
+def test_ledger_ties_go_to_fewer_machines_then_fewer_prompt_machines() -> None:
+    # same cost, 7 machines against the reported 6: not better, however the 7 split between prompt and token
+    _check(CODING, _extra_ledger_point("HA", 3, 4, 208.08, 26.0))
+    _check(CODING, _extra_ledger_point("HA", 6, 1, 208.08, 26.0))
+
+
+def test_iso_budget_designs_compare_ledger_points_by_cost() -> None:
+    # a cheaper feasible HHcap point at the design's rate beats the reported one, even with more machines
+    _refused(
+        BUDGET, _extra_ledger_point("HHcap", 7, 6, 400.0, 50.0, rate=37.0),
+        "design HHcap: ledger point 7P+6T is better than the reported one",
+    )  # fmt: skip
+    _check(BUDGET, _extra_ledger_point("HHcap", 5, 6, 500.0, 50.0, rate=37.0))  # fewer machines but dearer
+
+
+def test_a_design_without_a_point_does_not_end_the_checks() -> None:
+    def no_point_then_better_ledger(d: Doc) -> None:
+        _design(d, "HH").update(prompt=None, token=None, cost_usd_h=None, power_kw=None, throughput_rps=None)
+        _extra_ledger_point("HA", 4, 1, 170.0, 26.0)(d)
+
+    _refused(CODING, no_point_then_better_ledger, "design HA: ledger point 4P+1T is better than the reported one")
