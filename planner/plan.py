@@ -129,9 +129,8 @@ def run_info(wall_s: float) -> RunInfo:
     for dist in ("llmplan", "ortools", "networkx", "pandas", "pydantic", "numpy"):
         try:
             versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            versions[dist] = "absent"
-    versions.setdefault("llmplan", __version__)
+        except metadata.PackageNotFoundError:  # llmplan itself run from a source tree: its own version string
+            versions[dist] = __version__ if dist == "llmplan" else "absent"
     return RunInfo(
         wall_s=round(wall_s, 3),
         started_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

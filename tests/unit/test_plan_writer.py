@@ -145,3 +145,45 @@ def test_reader_locates_the_first_bad_field_and_counts_the_others(tmp_path: Path
     with pytest.raises(SpecError) as exc:
         read_plan(_write(tmp_path, data))
     assert exc.value.lines()[0].startswith("p.json: solver.status: invalid plan document: ")
+
+
+def test_run_info_records_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    import platform
+    import re
+    from importlib import metadata
+
+    from planner import __version__
+    from planner import plan as plan_mod
+
+    real = metadata.version
+
+    def version(dist: str) -> str:
+        if dist in ("ortools", "llmplan"):
+            raise metadata.PackageNotFoundError(dist)
+        return real(dist)
+
+    monkeypatch.setattr(plan_mod.metadata, "version", version)
+    info = plan_mod.run_info(1.23456)
+    assert info.wall_s == 1.235
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", info.started_at)
+    assert (info.host, info.python) == (platform.node(), platform.python_version())
+    assert list(info.versions) == ["llmplan", "ortools", "networkx", "pandas", "pydantic", "numpy"]
+    assert info.versions["ortools"] == "absent"
+    assert info.versions["llmplan"] == __version__  # not installed as a distribution: the package's own version
+    assert info.versions["pydantic"] == real("pydantic")
+
+
+def test_solver_block_from_report() -> None:
+    from planner.plan import SolverBlock
+    from planner.solver import SolveReport, Status
+
+    report = SolveReport("cpsat", Status.time_limit, objective=90.0, best_bound=100.0, message="stopped", wall_s=3.0)
+    block = SolverBlock.from_report(report)
+    assert block.model_dump() == {
+        "backend": "cpsat",
+        "status": "time_limit",
+        "objective": 90.0,
+        "best_bound": 100.0,
+        "gap": pytest.approx(10.0 / 90.0),
+        "message": "stopped",
+    }
