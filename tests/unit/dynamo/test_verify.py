@@ -113,3 +113,19 @@ def test_an_epoch_out_of_order_is_named(solved) -> None:
         f"epoch[{second}]: epoch 0 should start at {first}",
         f"epoch[{first}]: epoch 1 should start at {second}",
     ]
+
+
+def test_latency_at_reads_the_profile_sweep(tiny) -> None:
+    """The verifier's own latency lookup: linear in the measured sweep, infinite past its last load."""
+    from planner.dynamo.profile import LATENCIES
+    from planner.dynamo.verify import latency_at
+
+    (k, c), sw = next(iter(sorted(tiny.profiles.sweeps.items(), key=lambda kv: (kv[0][0], kv[0][1].key))))
+    loads = [float(x) for x in sw.load_rps]
+    first = latency_at(tiny, k, c, loads[0])
+    assert first == {m: pytest.approx(float(sw.lat[m][0])) for m in LATENCIES}
+    mid = latency_at(tiny, k, c, (loads[0] + loads[1]) / 2)
+    assert mid == {m: pytest.approx((float(sw.lat[m][0]) + float(sw.lat[m][1])) / 2) for m in LATENCIES}
+    last = latency_at(tiny, k, c, loads[-1] * (1 + 5e-7))  # within the relative 1e-6 of the last load
+    assert last == {m: pytest.approx(float(sw.lat[m][-1])) for m in LATENCIES}
+    assert latency_at(tiny, k, c, loads[-1] * (1 + 2e-6)) == {m: float("inf") for m in LATENCIES}
