@@ -31,7 +31,11 @@ LINKED = ("planner", "tests", "profiles", "cluster_specs", "scripts")
 TARGETS: dict[str, tuple[str, list[str]]] = {
     "helix-bounds": (
         "planner/helix/bounds.py",
-        ["tests/unit/helix/test_bounds.py", "tests/unit/helix/test_bound_certificate.py"],
+        [
+            "tests/unit/helix/test_bounds.py",
+            "tests/unit/helix/test_bounds_hops.py",
+            "tests/unit/helix/test_bound_certificate.py",
+        ],
     ),
     "helix-verify": (
         "planner/helix/verify.py",
