@@ -149,10 +149,12 @@ class TimeLimitReached(SolverFailure):
     plan with status ``time_limit`` instead).
     """
 
-    def __init__(self, stage: str, time_limit_s: float) -> None:
+    def __init__(self, stage: str, time_limit_s: float, message: str | None = None) -> None:
         self.stage = stage
+        # ``message`` replaces the generic line where the solver can say more (DynamoLLM names the epoch).
         super().__init__(
-            f"time limit reached while {stage}, before any plan existed "
+            message
+            or f"time limit reached while {stage}, before any plan existed "
             f"(--time-limit {time_limit_s:g} s counts the whole command)"
         )
 

@@ -33,8 +33,10 @@ class Status(enum.StrEnum):
     # A StrEnum: ``Status.optimal == "optimal"`` and the plan JSON holds the plain word.
     # optimal: proved optimal (within the solver's gap tolerance); feasible: a verified plan, optimality not proved
     # (a heuristic search, or stopped by --gap / --stall); time_limit: stopped by --time-limit with the best plan so
-    # far; interrupted: stopped by Ctrl-C (the SolveOptions.cancel hook) with the best plan so far; infeasible: no
-    # plan meets the constraints (the report says which one fails and by how much); error: the backend failed.
+    # far (one MILP of a rolling horizon may also end time_limit before any solution: its caller keeps the epochs
+    # solved so far or, with none, raises TimeLimitReached); interrupted: stopped by Ctrl-C (the SolveOptions.cancel
+    # hook) with the best plan so far; infeasible: no plan meets the constraints (the report says which one fails and
+    # by how much); error: the backend failed.
     optimal = "optimal"
     feasible = "feasible"
     time_limit = "time_limit"
@@ -221,8 +223,13 @@ def status_from_cpsat(name: str, has_solution: bool, limit_hit: bool = True) -> 
     return Status.error
 
 
-def status_from_mathopt(reason: str, has_solution: bool) -> Status:
-    """Map a MathOpt ``TerminationReason`` name (``OPTIMAL``, ``FEASIBLE``, ``NO_SOLUTION_FOUND``, ...)."""
+def status_from_mathopt(reason: str, has_solution: bool, limit: str | None = None) -> Status:
+    """Map a MathOpt ``TerminationReason`` name (``OPTIMAL``, ``FEASIBLE``, ``NO_SOLUTION_FOUND``, ...).
+
+    ``limit`` is the ``Limit`` name of a stop by a limit (``TIME``, ``NODE``, ...). SCIP stopped by its time limit
+    before any solution ends ``NO_SOLUTION_FOUND`` with limit ``TIME``: that is the time limit (``time_limit``, no
+    plan to keep; the caller says so), not a backend failure. Without ``limit`` such a stop stays ``error``.
+    """
     if reason == "OPTIMAL":
         return Status.optimal
     if reason in ("INFEASIBLE", "INFEASIBLE_OR_UNBOUNDED"):
@@ -230,5 +237,5 @@ def status_from_mathopt(reason: str, has_solution: bool) -> Status:
     if reason == "FEASIBLE":
         return Status.time_limit
     if reason == "NO_SOLUTION_FOUND":
-        return Status.time_limit if has_solution else Status.error
+        return Status.time_limit if has_solution or limit == "TIME" else Status.error
     return Status.error

@@ -715,11 +715,13 @@ class EpochModel:
             raise KeyboardInterrupt
         reason = result.termination.reason.name
         has = result.has_primal_feasible_solution()
-        status = status_from_mathopt(reason, has)
-        if not has and result.termination.limit == mathopt.Limit.TIME:
-            # Its share of --time-limit ran out before any solution: out of time, not a solver error (the epoch
-            # loop gives it what is left of the command's time, or keeps the epochs solved so far).
-            return EpochSolution(Status.time_limit, None, None, message=f"no solution within {time_limit_s:.3g} s")
+        limit = result.termination.limit.name if result.termination.limit is not None else None
+        # Its share of --time-limit may run out before any solution (NO_SOLUTION_FOUND, limit TIME): status
+        # time_limit, not a solver error; the epoch loop gives it what is left of the command's time, then keeps the
+        # epochs solved so far or says which epoch had no plan yet.
+        status = status_from_mathopt(reason, has, limit)
+        if not has and status == Status.time_limit:
+            return EpochSolution(status, None, None, message=f"no solution within {time_limit_s:.3g} s")
         if not has:
             return EpochSolution(status, None, None, message=result.termination.detail)
         sol = EpochSolution(

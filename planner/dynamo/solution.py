@@ -106,6 +106,7 @@ class DayResult:
     planned: int = 0  # epochs of the horizon (0: not recorded)
     interrupted: bool = False
     timed_out: bool = False
+    stopped_at: str = ""  # label of the first epoch without a plan when the time limit stopped the loop
 
     @property
     def partial(self) -> bool:

@@ -146,7 +146,7 @@ class Budget:
         self.solves_left = max(self.solves_left - 1, 0)
         return max(share, MIN_MILP_S)
 
-    def check(self, sol: EpochSolution, day: DayResult, retried: bool = False) -> float | None:
+    def check(self, sol: EpochSolution, day: DayResult, epoch: Epoch, retried: bool = False) -> float | None:
         """A MILP cut short by its time before any solution: out of time, not a solver failure.
 
         Returns the seconds for one more try when the command still has time (its share was too small on a slow or
@@ -161,7 +161,13 @@ class Budget:
                 return left
             if day.epochs:
                 raise _OutOfTime
-            raise TimeLimitReached("solving the first epoch", self.options.time_limit_s)
+            limit = self.options.time_limit_s
+            raise TimeLimitReached(
+                "solving the first epoch",
+                limit,
+                f"time limit reached before epoch {epoch.label} had a feasible plan (0 of {day.planned} epochs "
+                f"planned, no plan written; --time-limit {limit:g} s counts the whole command: raise it)",
+            )
         if left <= 0 and day.epochs:
             raise _OutOfTime
         return None  # a solver error: reported as such
@@ -186,12 +192,12 @@ def solve_joint(problem: DynamoProblem, day: DayResult | None = None, budget: Bu
         sol = model.solve(data, budget.next(day), budget.seed)
         day.solves += 1
         day.screened += sol.path == "screened"
-        more = budget.check(sol, day)
+        more = budget.check(sol, day, epoch)
         if more is not None:  # its share ran out before any solution: the rest of the command's time
             sol = model.solve(data, more, budget.seed)
             day.solves += 1
             day.screened += sol.path == "screened"
-            budget.check(sol, day, retried=True)
+            budget.check(sol, day, epoch, retried=True)
         _require(sol, problem, epoch, "joint", problem.configs)
         res = _finish(problem, epoch, groups_from(problem, sol, epoch), prev, sol.status)
         res.objective_wh, res.bound_wh, res.solve_wall_s, res.solves = sol.objective_wh, sol.bound_wh, sol.wall_s, 1
@@ -440,4 +446,6 @@ def solve(problem: DynamoProblem, options: SolveOptions) -> DayResult:
         day.interrupted = len(day.epochs) < day.planned  # after the last epoch the day is whole: nothing was lost
     except _OutOfTime:
         day.timed_out = len(day.epochs) < day.planned
+        if day.timed_out:
+            day.stopped_at = problem.epochs[len(day.epochs)].label
     return day

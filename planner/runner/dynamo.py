@@ -42,7 +42,11 @@ def partial_note(day: DayResult) -> str:
     if day.interrupted:
         return f"interrupted after {len(day.epochs)} of {day.planned} epochs (Ctrl-C)"
     if day.timed_out:
-        return f"time limit reached after {len(day.epochs)} of {day.planned} epochs (--time-limit)"
+        before = f", before epoch {day.stopped_at} had a feasible plan" if day.stopped_at else ""
+        return (
+            f"time limit reached after {len(day.epochs)} of {day.planned} epochs (--time-limit){before} "
+            "(raise --time-limit to plan the whole horizon)"
+        )
     return ""
 
 

@@ -120,3 +120,18 @@ def test_dynamo_seed_reaches_scip_and_holds_the_plan(runner, day_spec: Path, mon
     again = _plan(runner.invoke(app, [*args, "--seed", "7"]))
     assert json.dumps(_stable(first), sort_keys=True) == json.dumps(_stable(again), sort_keys=True)
     assert first["inputs"]["options"]["seed"] == 7
+
+
+def test_dynamo_joint_first_epoch_without_a_solution_is_a_time_limit(runner, day_spec: Path, monkeypatch) -> None:
+    """An epoch MILP stopped by its time before any solution is the time limit, not "ended with status error": with
+    no epoch planned the command ends with one line naming the epoch and exit 1 (as helix and splitwise do)."""
+    import planner.dynamo.solve as dynamo_solve
+
+    monkeypatch.setattr(dynamo_solve, "MIN_MILP_S", 0.0)  # 0.05 s is spent loading: SCIP gets zero seconds
+    res = runner.invoke(app, ["dynamo", str(day_spec), "--mode", "joint", "--time-limit", "0.05", "-f", "json", "-q"])
+    assert res.exit_code == 1, res.stderr
+    assert res.stdout == ""
+    assert res.stderr.splitlines() == [
+        "time limit reached before epoch 00:00 had a feasible plan (0 of 12 epochs planned, no plan written; "
+        "--time-limit 0.05 s counts the whole command: raise it)"
+    ]

@@ -56,5 +56,5 @@ def test_first_epoch_without_a_solution_at_the_deadline_says_so(tmp_path: Path, 
     pb = tiny_problem(tmp_path, mode="joint")
     share_runs_out_on_call(monkeypatch, 1)
     spent = SolveOptions(time_limit_s=1.0, started_at=time.monotonic() - 5.0)
-    with pytest.raises(TimeLimitReached, match="while solving the first epoch, before any plan existed"):
+    with pytest.raises(TimeLimitReached, match="before epoch 00:00 had a feasible plan"):
         solve(pb, spent)
