@@ -28,6 +28,7 @@ from planner.calibrate.dynamo_fit import (
     fit_dynamo,
     is_open_loop,
     observations,
+    observations_by_hardware,
     predict_run,
 )
 from planner.calibrate.fit import FitResult, fit
@@ -198,12 +199,7 @@ def leave_one_out_dynamo(
     runs: Sequence[MeasuredRun], tables: Sequence[IterationTable], db: ProfileDB
 ) -> list[RunAccuracy]:
     """Each DVFS run predicted by the dynamo fit on the other runs and tables of its (gpu, model)."""
-    obs = observations(runs, tables, db)
-    groups: dict[tuple[str, str], list[Observation]] = {}
-    for o in obs:
-        src = o.run if o.run is not None else o.table
-        assert src is not None
-        groups.setdefault((src.gpu, src.model), []).append(o)
+    groups = observations_by_hardware(runs, tables, db)
     out: list[RunAccuracy] = []
     for (gpu, model), group in groups.items():
         full = fit_dynamo(group, db, gpu, model)[0]

@@ -129,6 +129,18 @@ def observations(runs: Sequence[MeasuredRun], tables: Sequence[IterationTable], 
     return out
 
 
+def observations_by_hardware(
+    runs: Sequence[MeasuredRun], tables: Sequence[IterationTable], db: ProfileDB
+) -> dict[tuple[str, str], list[Observation]]:
+    """The DVFS-capable observations grouped per (gpu, model), file order kept: one physics fit per group."""
+    groups: dict[tuple[str, str], list[Observation]] = {}
+    for o in observations(runs, tables, db):
+        src = o.run if o.run is not None else o.table
+        assert src is not None
+        groups.setdefault((src.gpu, src.model), []).append(o)
+    return groups
+
+
 def _fmax(db: ProfileDB, gpu: str) -> int:
     f = db.gpu(gpu).sm_clock_mhz_max
     if not f:
@@ -247,12 +259,7 @@ def calibrate_dynamo(
     runs: Sequence[MeasuredRun], tables: Sequence[IterationTable], db: ProfileDB
 ) -> list[tuple[DynamoFit, list[Observation]]]:
     """One fit per (gpu, model) among the DVFS-capable runs and tables (file order kept)."""
-    obs = observations(runs, tables, db)
-    groups: dict[tuple[str, str], list[Observation]] = {}
-    for o in obs:
-        src = o.run if o.run is not None else o.table
-        assert src is not None
-        groups.setdefault((src.gpu, src.model), []).append(o)
+    groups = observations_by_hardware(runs, tables, db)
     out: list[tuple[DynamoFit, list[Observation]]] = []
     for (gpu, model), group in groups.items():
         params, n, rms, nfev, status = fit_dynamo(group, db, gpu, model)
