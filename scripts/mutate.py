@@ -45,7 +45,10 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
         "planner/splitwise/verify.py",
         ["tests/unit/splitwise/test_golden_content.py", "tests/unit/splitwise/test_verify.py"],
     ),
-    "dynamo-verify": ("planner/dynamo/verify.py", ["tests/unit/dynamo/test_verify.py"]),
+    "dynamo-verify": (
+        "planner/dynamo/verify.py",
+        ["tests/unit/dynamo/test_verify.py", "tests/unit/dynamo/test_verify_limits.py"],
+    ),
     "plan-writer": ("planner/plan.py", ["tests/unit/test_plan.py", "tests/unit/test_plan_writer.py"]),
     "diff-guardrails": (
         "planner/diff/guardrails.py",
