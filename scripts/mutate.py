@@ -35,6 +35,7 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
             "tests/unit/helix/test_bounds.py",
             "tests/unit/helix/test_bounds_hops.py",
             "tests/unit/helix/test_bound_certificate.py",
+            "tests/unit/helix/test_bounds_exact.py",
         ],
     ),
     "helix-verify": (
