@@ -40,7 +40,11 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
     ),
     "helix-verify": (
         "planner/helix/verify.py",
-        ["tests/unit/helix/test_verify.py", "tests/unit/helix/test_bound_certificate.py"],
+        [
+            "tests/unit/helix/test_verify.py",
+            "tests/unit/helix/test_bound_certificate.py",
+            "tests/unit/helix/test_verify_certificates.py",
+        ],
     ),
     "splitwise-verify": (
         "planner/splitwise/verify.py",
