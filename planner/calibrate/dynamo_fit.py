@@ -314,3 +314,26 @@ def current_parameters(db: ProfileDB, gpu: str, model: str) -> tuple[Parameters,
 def parameters_dict(p: Parameters) -> dict[str, float]:
     """All parameters, rounded for the calibration file."""
     return {k: round(float(v), 8) for k, v in asdict(p).items()}
+
+
+def standard_errors(
+    obs: Sequence[Observation], params: Parameters, db: ProfileDB, gpu: str, model: str, noise: float
+) -> dict[str, float]:
+    """Gauss-Newton standard error of each fitted parameter (relative) if every figure carried ``noise``.
+
+    ``noise * sqrt(diag((J^T J)^-1))`` with ``J`` the Jacobian of the log ratios in the log parameters (central
+    differences): how tightly a design of runs and iteration rows pins each parameter, before any fit is run. A
+    parameter whose error is above the accuracy wanted needs another design (wider clock range, more TPs, contexts),
+    not a looser check.
+    """
+    u0 = np.log(np.asarray([getattr(params, k) for k in FITTED], dtype=float))
+    cols = []
+    for i in range(len(u0)):
+        du = np.zeros_like(u0)
+        du[i] = DIFF_STEP
+        hi = _log_ratios(obs, with_fitted(params, dict(zip(FITTED, np.exp(u0 + du), strict=True))), db, gpu, model)
+        lo = _log_ratios(obs, with_fitted(params, dict(zip(FITTED, np.exp(u0 - du), strict=True))), db, gpu, model)
+        cols.append((np.asarray(hi) - np.asarray(lo)) / (2 * DIFF_STEP))
+    jac = np.asarray(cols).T
+    cov = np.linalg.inv(jac.T @ jac) * noise**2
+    return {k: float(np.sqrt(cov[i, i])) for i, k in enumerate(FITTED)}

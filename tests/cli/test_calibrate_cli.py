@@ -88,14 +88,17 @@ def test_calibrate_then_plan_dynamo_rests_on_the_measured_rows(runner, tmp_path)
     """
     import yaml
 
-    from planner.calibrate.synthetic import DvfsScenario, synthesize_dvfs
+    from planner.calibrate.synthetic import DvfsScenario, IterationSweep, synthesize_dvfs
     from planner.profiles.db import ProfileDB
 
     runs = tmp_path / "runs"
     scenarios = [
         DvfsScenario(8, f, i, o, s) for f in (1400, 1800) for i, o in ((512, 200), (2048, 400)) for s in (0.3, 0.7)
     ]
-    files = synthesize_dvfs(ProfileDB.load(), runs, scenarios=scenarios, provenance="measured", seed=1)
+    sweep = IterationSweep(
+        tps=(8,), freqs_mhz=(1400, 1800), contexts=(1024,), batches=(1, 8, 32, 64, 128), idle_readings=1, repeats=1
+    )
+    files = synthesize_dvfs(ProfileDB.load(), runs, scenarios=scenarios, sweep=sweep, provenance="measured", seed=1)
     prof = tmp_path / "prof"
     res = runner.invoke(app, ["calibrate", *map(str, files), "--out", str(prof)])
     assert res.exit_code == 0, res.output

@@ -20,14 +20,12 @@ from planner.profiles.synth.dynamo_physics import DEFAULT_PARAMETERS, Instance, 
 DVFS = Path(__file__).resolve().parents[2] / "fixtures" / "calibrate" / "dvfs"
 NOISE = 0.02
 EXPECTED_MEAN_ABS = NOISE * float(np.sqrt(2 / np.pi))  # E|N(0, noise)|
-#: Shares 1-2 ms of a 20-40 ms iteration with the clock-scaled term: the data pin it only loosely (docs/calibrate.md).
-WEAK = {"t_cpu_s"}
 
 
 @pytest.fixture(scope="module")
 def inputs(profile_db):
     files = sorted(DVFS.glob("dvfs-*.json")) + sorted(DVFS.glob("dvfs-*.csv"))
-    assert len(files) == 27
+    assert len(files) == 24 + 14  # 24 runs, an iteration CSV per (TP 4 / 8, clock of the planner's grid)
     return load_all(files, profile_db)
 
 
@@ -42,7 +40,11 @@ def fitted(inputs, profile_db):
 def test_inputs_are_labelled_synthetic_dvfs_runs(inputs):
     runs, tables = inputs
     assert all(r.provenance == "synthetic" and r.dvfs and "power_w" in r.metrics for r in runs)
-    assert {t.freq_mhz for t in tables} == {1000, 1400, 1800}
+    assert {(t.tp, t.freq_mhz) for t in tables} == {(tp, f) for tp in (4, 8) for f in range(800, 1801, 200)} | {
+        (4, 1980),
+        (8, 1980),
+    }
+    assert {r.context for t in tables for r in t.rows if r.kind == "token"} == {256, 1024, 4096}
     assert {r.kind for t in tables for r in t.rows} == {"idle", "prompt", "token"}
     assert default_clock(runs, tables) == ([], [])  # locked-clock runs stay out of the default-clock model
 
@@ -51,9 +53,8 @@ def test_fit_recovers_the_known_parameters(fitted):
     fit, _obs = fitted
     got = fit.fitted()
     for k in FITTED:
-        tol = 0.25 if k in WEAK else 0.05
-        assert got[k] == pytest.approx(KNOWN_DYNAMO[k], rel=tol), k
-    assert fit.provenance == "synthetic" and len(fit.configs) == 6
+        assert got[k] == pytest.approx(KNOWN_DYNAMO[k], rel=0.05), k
+    assert fit.provenance == "synthetic" and len(fit.configs) == 14
     # the residual is the noise, not less (no over-fit) and not much more
     assert 0.7 * NOISE < fit.rms_log_ratio < 1.3 * NOISE
 
@@ -102,7 +103,7 @@ def test_rows_replace_whole_sweeps_of_the_shipped_table(written, fitted):
     assert len(mine.groupby(["class", "tp", "freq_mhz"])) == 9 * len(fitted[0].configs)
     untouched = df[(df["tp"] == 2)]
     assert not untouched.empty and not untouched["source"].str.contains("plan calibrate").any()
-    assert any("replaces 54 group(s)" in c for c in db.conflicts)
+    assert any("replaces 126 group(s)" in c for c in db.conflicts)
 
 
 def test_accuracy_reports_the_noise_level_not_less(written, inputs, profile_db):
@@ -132,3 +133,29 @@ def test_dvfs_fixtures_are_what_the_script_writes(tmp_path, profile_db):
         meta = new.with_name(new.stem + ".meta.yaml")
         assert meta.read_bytes() == old.with_name(old.stem + ".meta.yaml").read_bytes()
         assert "provenance: synthetic" in meta.read_text()
+
+
+def test_the_sweep_pins_every_parameter_the_old_design_did_not(inputs, profile_db):
+    """Why the recovery needs the full sweep: at 2 % noise, three clocks of TP 8 with one context leave t_cpu_s (the
+    clock-insensitive part of the iteration) with a 9 % standard error; the shipped sweep brings every parameter
+    under 2 %, so recovery within 5 % is the design's precision, not luck."""
+    from planner.calibrate.dynamo_fit import observations, standard_errors
+
+    runs, tables = inputs
+    known = with_fitted(DEFAULT_PARAMETERS, KNOWN_DYNAMO)
+    full = standard_errors(observations(runs, tables, profile_db), known, profile_db, "H100-80G", "llama2-70b", NOISE)
+    assert max(full.values()) < 0.02, full
+
+    def old_design(rows):  # one idle reading, five prompt sizes, five batches at a 1k context, logged once
+        idle = [r for r in rows if r.kind == "idle"][:1]
+        prompt = [r for r in rows if r.kind == "prompt"][:5]
+        token = [r for r in rows if r.kind == "token" and r.context == 1024 and r.batch in (1, 8, 32, 64, 128)][:5]
+        return tuple(idle + prompt + token)
+
+    old_rows = [
+        t.model_copy(update={"rows": old_design(t.rows)})
+        for t in tables
+        if t.tp == 8 and t.freq_mhz in (1000, 1400, 1800)
+    ]
+    old = standard_errors(observations(runs, old_rows, profile_db), known, profile_db, "H100-80G", "llama2-70b", NOISE)
+    assert old["t_cpu_s"] > 0.05 and old["t_cpu_s"] > 4 * full["t_cpu_s"], old
