@@ -48,13 +48,24 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
     ),
     "splitwise-verify": (
         "planner/splitwise/verify.py",
-        ["tests/unit/splitwise/test_golden_content.py", "tests/unit/splitwise/test_verify.py"],
+        [
+            "tests/unit/splitwise/test_golden_content.py",
+            "tests/unit/splitwise/test_verify.py",
+            "tests/unit/splitwise/test_verify_edges.py",
+        ],
     ),
     "dynamo-verify": (
         "planner/dynamo/verify.py",
-        ["tests/unit/dynamo/test_verify.py", "tests/unit/dynamo/test_verify_limits.py"],
+        [
+            "tests/unit/dynamo/test_verify.py",
+            "tests/unit/dynamo/test_verify_limits.py",
+            "tests/unit/dynamo/test_verify_paths.py",
+        ],
     ),
-    "plan-writer": ("planner/plan.py", ["tests/unit/test_plan.py", "tests/unit/test_plan_writer.py"]),
+    "plan-writer": (
+        "planner/plan.py",
+        ["tests/unit/test_plan.py", "tests/unit/test_plan_writer.py", "tests/unit/test_plan_writer_edges.py"],
+    ),
     "diff-guardrails": (
         "planner/diff/guardrails.py",
         ["tests/unit/test_diff_guardrails.py", "tests/unit/test_diff_guardrails_limits.py"],
