@@ -48,8 +48,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from planner.errors import SpecError, did_you_mean
-from planner.paths import display_path
+from planner.paths import SHIPPED_PROFILES, display_path
 from planner.profiles.db import ProfileDB
+from planner.workload import load_trace
 
 #: The figures every run is judged on, with their unit in the name.
 METRICS: tuple[str, ...] = (
@@ -81,6 +82,9 @@ class EngineLimits(_Frozen):
 
     max_batch_tokens: int = Field(default=2048, gt=0)
     max_batch_requests: int = Field(default=512, gt=0)
+    scheduler_steps: int = Field(
+        default=1, gt=0, description="decode steps per scheduling round (vLLM --num-scheduler-steps; 1 = every step)"
+    )
 
 
 class RunDescription(_Frozen):
@@ -97,6 +101,15 @@ class RunDescription(_Frozen):
     freq_mhz: int | None = Field(default=None, gt=0, description="locked SM clock of the run (a DVFS profile run)")
     power_w: float | None = Field(default=None, gt=0, description="average instance power during the run, W")
     engine: EngineLimits = EngineLimits()
+    length_shape: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "for files without per-request lengths: an Azure-schema trace (a name under profiles/traces, or a path "
+            "relative to the sidecar) whose per-request lengths, scaled to the run's means, stand in for the "
+            "unpublished ones"
+        ),
+    )
 
 
 class MeasuredRun(_Frozen):
@@ -115,6 +128,7 @@ class MeasuredRun(_Frozen):
     input_tokens: tuple[int, ...] = Field(description="per request (a constant length when the file has no arrays)")
     output_tokens: tuple[int, ...]
     per_request: bool = Field(description="True when the lengths are the file's own per-request arrays")
+    lengths_from: str = Field(default="", description="where the lengths come from when not the file's own")
     request_rate_rps: float | None = Field(description="Poisson arrival rate; None = all at t = 0 (rate inf)")
     burstiness: float = Field(default=1.0, gt=0)
     max_concurrency: int | None = None
@@ -527,6 +541,8 @@ def load_runs(path: Path, db: ProfileDB, cli: dict[str, Any] | None = None) -> l
         except _Problem as p:
             raise SpecError.single(label, p.field, p.message) from None
         gpu, model = _canonical(db, desc, label, fields.pop("model_id"))
+        if desc.length_shape is not None and not fields["per_request"]:
+            fields.update(_shaped_lengths(path, desc.length_shape, fields["input_tokens"], fields["output_tokens"]))
         if desc.request_rate is not None:
             fields["request_rate_rps"] = desc.request_rate
         if desc.max_concurrency is not None:
@@ -549,6 +565,40 @@ def load_runs(path: Path, db: ProfileDB, cli: dict[str, Any] | None = None) -> l
             )
         )
     return runs
+
+
+def _shape_trace(path: Path, shape: str) -> Path:
+    """The trace a sidecar's ``length_shape`` names: a path relative to the sidecar, else profiles/traces/NAME.csv."""
+    beside = path.parent / shape
+    if beside.is_file():
+        return beside
+    return SHIPPED_PROFILES / "traces" / (shape if shape.endswith(".csv") else f"{shape}.csv")
+
+
+def _shaped_lengths(
+    path: Path, shape: str, inputs: tuple[int, ...], outputs: tuple[int, ...]
+) -> dict[str, tuple[int, ...] | str]:
+    """Per-request lengths with the trace's shape and the run's means (files that publish only totals).
+
+    A benchmark over a real dataset (ShareGPT, a conversation log) sends requests of very different lengths; its
+    medians (TTFT, TPOT, E2E p50) describe the median request, which is much shorter than the mean one. Sending every
+    request at the mean length predicts the mean request instead. The trace's (input, output) pairs are taken at
+    evenly spaced positions (deterministic, no random draw), each scaled so that the run's totals (what the file
+    publishes) are kept.
+    """
+    trace = _shape_trace(path, shape)
+    if not trace.is_file():
+        raise SpecError.single(display_path(_sidecar(path)), "length_shape", f"no trace {display_path(trace)}")
+    req = load_trace(trace)
+    n, m = len(inputs), len(req)
+    idx = ((np.arange(n) + 0.5) * m / n).astype(np.int64)
+    t_in = req.input_tokens.astype(float)[idx]
+    t_out = np.maximum(req.output_tokens.astype(float)[idx], 1.0)
+    k_in = float(np.mean(inputs)) / max(float(np.mean(t_in)), 1e-9)
+    k_out = float(np.mean(outputs)) / float(np.mean(t_out))
+    ins = tuple(max(1, round(float(v) * k_in)) for v in t_in)
+    outs = tuple(max(1, round(float(v) * k_out)) for v in t_out)
+    return {"input_tokens": ins, "output_tokens": outs, "lengths_from": f"shape of {display_path(trace)}, run's means"}
 
 
 ITERATION_COLUMNS = ("batch_size", "tokens", "prompt_ms", "token_ms")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from planner.calibrate.ingest import IterationTable, MeasuredRun, load_runs
@@ -209,3 +210,32 @@ def test_published_open_loop_medians_without_throughput(tmp_path, profile_db):
     with pytest.raises(SpecError) as exc:  # all at once: the throughput is the run's main figure, so it must be there
         load_runs(p, profile_db, {"gpu": "A100-80G", "tp": 1, "model": "llama3.1-8b"})
     assert "request_throughput: missing" in str(exc.value)
+
+
+def test_length_shape_gives_the_trace_shape_at_the_run_means(tmp_path, profile_db):
+    """A file with totals only and a sidecar naming a trace: per-request lengths with the trace's spread (its median
+    well below its mean) and the run's own means; deterministic; a missing trace is a one-line error."""
+    from planner.paths import SHIPPED_PROFILES
+    from planner.workload import load_trace
+
+    rec = {"backend": "sglang", "completed": 1000, "num_prompts": 1000, "request_rate": 4, "median_ttft_ms": 30.0,
+           "median_tpot_ms": 12.0, "median_e2e_latency_ms": 1500.0, "total_input_tokens": 211000,
+           "total_output_tokens": 194000}  # fmt: skip
+    p = tmp_path / "run.jsonl"
+    p.write_text(json.dumps(rec) + "\n")
+    side = "gpu: A100-80G\ntp: 1\nmodel: llama3.1-8b\n"
+    p.with_name("run.meta.yaml").write_text(side)
+    (flat,) = load_runs(p, profile_db)
+    assert set(flat.output_tokens) == {194} and not flat.per_request and flat.lengths_from == ""
+    p.with_name("run.meta.yaml").write_text(side + "length_shape: azure_llm_2023_conv\n")
+    (shaped,) = load_runs(p, profile_db)
+    assert not shaped.per_request and "azure_llm_2023_conv.csv" in shaped.lengths_from
+    out, inp = np.asarray(shaped.output_tokens), np.asarray(shaped.input_tokens)
+    assert out.mean() == pytest.approx(194, rel=0.002) and inp.mean() == pytest.approx(211, rel=0.002)
+    trace = load_trace(SHIPPED_PROFILES / "traces" / "azure_llm_2023_conv.csv").output_tokens
+    assert np.median(out) / out.mean() == pytest.approx(np.median(trace) / trace.mean(), abs=0.05)
+    assert np.median(out) / out.mean() < 0.75  # the median request is much shorter than the mean one
+    assert load_runs(p, profile_db)[0].output_tokens == shaped.output_tokens
+    p.with_name("run.meta.yaml").write_text(side + "length_shape: no-such-trace\n")
+    with pytest.raises(SpecError, match="length_shape: no trace"):
+        load_runs(p, profile_db)

@@ -73,3 +73,26 @@ def test_poisson_arrivals_are_seeded(profile_db):
     assert (a == b).all() and a[0] == 0.0 and (a[1:] >= a[:-1]).all()
     assert 50 / a[-1] == pytest.approx(5.0, rel=0.35)
     assert replay(run, _hw(profile_db)).metrics == replay(run, _hw(profile_db)).metrics
+
+
+def test_multi_step_scheduling_delays_first_and_last_tokens_to_round_ends(profile_db):
+    """k decode steps per scheduling round: a request waits up to one round to be admitted, and its tokens reach the
+    client at round ends. One request alone, constant times: 0.1 s prompt, 0.02 s steps, 10 output tokens."""
+    from planner.calibrate.replay import multi_step_delivery
+
+    plain = replay(_run(1, None, out=11), _hw(profile_db)).metrics
+    run = _run(1, None, out=11).model_copy(update={"limits": EngineLimits(scheduler_steps=4)})
+    m = replay(run, _hw(profile_db)).metrics
+    wait_ms = m["ttft_p50_ms"] - plain["ttft_p50_ms"]
+    assert 0.0 <= wait_ms <= 4 * 20.0
+    # 10 decode steps end on the third round of 4: 12 steps of 20 ms after the first token
+    assert m["e2e_p50_ms"] - m["ttft_p50_ms"] == pytest.approx(12 * 20.0)
+    # over many requests the admission wait is half a round on average (uniform share of it), never more than one
+    ttft, e2e = np.full(4000, 0.1), np.full(4000, 0.1 + 10 * 0.02)
+    t2, e2 = multi_step_delivery(ttft, e2e, np.full(4000, 11), 10, seed=0)
+    wait = t2 - ttft
+    assert wait.min() >= 0 and wait.max() <= 10 * 0.02 and np.mean(wait) == pytest.approx(5 * 0.02, rel=0.03)
+    assert np.allclose(e2 - t2, 10 * 0.02)  # 10 decode steps: exactly one round
+    # one step per round is the plain replay
+    same = _run(1, None, out=11).model_copy(update={"limits": EngineLimits(scheduler_steps=1)})
+    assert replay(same, _hw(profile_db)).metrics == plain
