@@ -44,6 +44,7 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
             "tests/unit/helix/test_verify.py",
             "tests/unit/helix/test_bound_certificate.py",
             "tests/unit/helix/test_verify_certificates.py",
+            "tests/unit/helix/test_verify_limits.py",
         ],
     ),
     "splitwise-verify": (
