@@ -36,6 +36,7 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
             "tests/unit/helix/test_bounds_hops.py",
             "tests/unit/helix/test_bound_certificate.py",
             "tests/unit/helix/test_bounds_exact.py",
+            "tests/unit/helix/test_bounds_edges.py",
         ],
     ),
     "helix-verify": (
