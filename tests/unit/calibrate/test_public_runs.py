@@ -69,3 +69,19 @@ def test_vllm_runs_declare_the_multi_step_scheduling_they_ran_with(runs):
         steps = 10 if r.file.endswith("vllm.jsonl") else 1
         assert r.limits.scheduler_steps == steps, r.label
         assert ("--num-scheduler-steps 10" in r.source) or steps == 1
+
+
+@pytest.mark.slow
+def test_docs_show_the_leave_one_out_accuracy_on_the_published_runs(runs, profile_db):
+    """The leave-one-out figures docs/accuracy.md quotes (about 15 minutes on 2 busy cores), and the two bars they
+    meet on average: request throughput and the E2E median within 10 %."""
+    from planner.calibrate.accuracy import leave_one_out
+
+    rep = leave_one_out(runs, profile_db)
+    assert all(r.rests_on.startswith("measured: fit on 5 other run(s)") for r in rep.runs)
+    docs = (ROOT / "docs" / "accuracy.md").read_text().splitlines()
+    for a in rep.aggregate:
+        row = next(line for line in docs if line.startswith(f"| `{a.metric}` | {a.runs} | ") and " / " in line)
+        assert row.endswith(f"| {a.mean_abs * 100:.1f} % / {a.max_abs * 100:.1f} % |"), (row, a)
+    agg = {a.metric: a for a in rep.aggregate}
+    assert agg["request_throughput_rps"].mean_abs < 0.10 and agg["e2e_p50_ms"].mean_abs < 0.10
