@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 
 from planner.errors import InfeasibleError, Shortfall, TimeLimitReached, VerificationError
 from planner.helix.baselines import all_baselines
-from planner.helix.flow import Ranges
+from planner.helix.flow import FlowResult, Ranges
 from planner.helix.instance import HelixInstance
 from planner.helix.latency import hop_counts
 from planner.helix.placement import park_idle
@@ -39,6 +39,16 @@ from planner.solver import remaining_s, stop_scope
 
 #: KV reserves tried on top of the spec's (share of VRAM kept for KV cache; more reserve, fewer layers per node).
 EXTRA_RESERVES = (0.1, 0.2)
+
+#: KV reserves tried below the spec's (less reserve, more layers per node): the spec's reserve is a device of the
+#: max-flow formulation, while the served prediction counts the KV a node keeps after its weights itself, so a node
+#: may hold more layers when the KV left still admits requests (the simulator admits any node whose weights fit in
+#: ``0.9 x VRAM``; the paper's separate pipelines hold 20 layers per A100-40G on geo-24). The runner builds these
+#: instances with node-model tp(k), so that K is not capped by where the paper's tables stop.
+LOWER_RESERVES = (0.2, 0.3)
+
+#: A reserve below this is not tried (K would reach the weights-only limit, where no KV is left).
+MIN_RESERVE = 0.1
 
 #: Local searches start from this many distinct candidates, best predicted first.
 REFINE_STARTS = 3
@@ -149,6 +159,7 @@ def served_search(
     started = time.perf_counter()
     full_model, model = model, throughput_model(model)  # candidates are ranked by decode throughput alone
     reserves = [base_reserve] + [round(base_reserve + d, 6) for d in EXTRA_RESERVES if base_reserve + d < 0.95]
+    reserves += [round(base_reserve - d, 6) for d in LOWER_RESERVES if base_reserve - d >= MIN_RESERVE]
     insts: dict[float, HelixInstance] = {}
     skipped = 0
     try:
@@ -175,7 +186,10 @@ def served_search(
     if first is not None:
         pred = model.predict(first.full, first.ranges, first.flow)
         cands.append(ServedCandidate("max-flow", base_reserve, opts.max_hops, first, pred))
-    cands += _baseline_candidates(base, base_reserve, opts, model, first)
+    # Baselines on the loosest instance built (most layers per node): a force-loaded baseline that fits in memory
+    # is in the race whole, not cut down to the spec's reserve.
+    loose = min(insts) if insts else base_reserve
+    cands += _baseline_candidates(insts.get(loose, base), loose, opts, model, first)
     rejected: list[str] = []
     for r, hops in plan:
         if first is not None and r == base_reserve and hops == opts.max_hops:
@@ -206,7 +220,7 @@ def served_search(
     if not cands:
         raise InfeasibleError(Shortfall(constraint="served", detail="no candidate placement carries flow"))
     wrap_up = min(WRAP_UP_SHARE * opts.time_limit_s, WRAP_UP_MAX_S)
-    refinements = _refine_best(base, base_reserve, cands, opts, model, deadline - wrap_up)
+    refinements = _refine_best(insts, base, base_reserve, cands, opts, model, deadline - wrap_up)
     cands += [c for _, _, c in refinements if c is not None]
     best = cands[0]
     for c in cands[1:]:
@@ -252,17 +266,24 @@ def _baseline_candidates(
     return out
 
 
+def _evaluator(inst: HelixInstance, opts: HelixOptions) -> Callable[[Ranges], FlowResult]:
+    """How the local search routes a neighbour: its max flow on ``inst`` (hop-limited under a limit)."""
+    return lambda rg: evaluate(inst, rg, opts.mode, opts.max_hops, cut=False)
+
+
 def _refine_best(
-    inst: HelixInstance,
-    reserve: float,
+    insts: dict[float, HelixInstance],
+    base: HelixInstance,
+    base_reserve: float,
     cands: list[ServedCandidate],
     opts: HelixOptions,
     model: ServedModel,
     deadline: float,
 ) -> list[tuple[str, Refined, ServedCandidate | None]]:
-    """Local searches (:func:`planner.helix.refine.refine`) from the best ``REFINE_STARTS`` distinct candidates, on
-    the spec's instance (every candidate fits it: other reserves only lower the memory limits). The best start gets
-    half of the evaluation budget; the others share what is left, each what the earlier ones did not use."""
+    """Local searches (:func:`planner.helix.refine.refine`) from the best ``REFINE_STARTS`` distinct candidates, each
+    on the instance of its reserve if that is below the spec's (more layers per node), else on the spec's instance
+    (a larger reserve only lowers the memory limits). The best start gets half of the evaluation budget; the others
+    share what is left, each what the earlier ones did not use."""
     order = sorted(range(len(cands)), key=lambda i: (-cands[i].prediction.decode_tok_s, i))
     starts: list[ServedCandidate] = []
     seen: set[tuple[tuple[str, tuple[int, int]], ...]] = set()
@@ -273,7 +294,7 @@ def _refine_best(
             starts.append(cands[i])
         if len(starts) == REFINE_STARTS:
             break
-    total = refine_budget(len(inst.nodes), opts.time_limit_s)
+    total = refine_budget(len(base.nodes), opts.time_limit_s)
     used = 0
     out: list[tuple[str, Refined, ServedCandidate | None]] = []
     for idx, start in enumerate(starts):
@@ -283,10 +304,12 @@ def _refine_best(
         allowance = total // 2 if idx == 0 and len(starts) > 1 else (total - used) // (len(starts) - idx)
         if allowance < 2:
             break
+        reserve = min(start.kv_reserve_fraction, base_reserve)
+        inst = insts.get(reserve, base)
         ranges = {n.name: start.result.ranges[n.name] for n in inst.nodes if n.name in start.result.ranges}
         r = refine(
             inst, ranges, opts.mode, model,
-            lambda rg: evaluate(inst, rg, opts.mode, opts.max_hops, cut=False),
+            _evaluator(inst, opts),
             max_evaluations=allowance, deadline=deadline, seed=opts.seed,
         )  # fmt: skip
         used += r.evaluations

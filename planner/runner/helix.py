@@ -130,7 +130,7 @@ def run_helix(
             share = replace(opts, time_limit_s=max(third, 1.0), started_at=time.monotonic())
             first = solve(inst, share, building=opts)  # its first plan may take the whole command's time to build
             search = served_search(
-                lambda r: build_instance(loaded, db, section.model_copy(update={"kv_reserve_fraction": r})),
+                lambda r: build_instance(loaded, db, reserve_section(section, r)),
                 section.kv_reserve_fraction,
                 opts,
                 served_model,
@@ -172,6 +172,15 @@ def run_helix(
         baseline_plans(inputs, base, options, started, served_model) if baselines else {},
         front.plans if front is not None else {},
     )
+
+
+def reserve_section(section: HelixSection, reserve: float) -> HelixSection:
+    """The spec's helix section with another KV reserve (a grid point of the served search). Below the spec's
+    reserve tp(k) comes from the node model, whose K is the memory's, not where a paper table's rows stop."""
+    update: dict[str, Any] = {"kv_reserve_fraction": reserve}
+    if reserve < section.kv_reserve_fraction:
+        update["throughput"] = "node-model"
+    return section.model_copy(update=update)
 
 
 #: Options the plan does not record: how the run is stopped, not what it computes.

@@ -192,3 +192,49 @@ def test_fork_makes_one_lane_per_region_by_hand() -> None:
         assert lane[0][0] == 36 and lane[-1][1] == 80
         assert all(a[1] == b[0] for a, b in zip(lane, lane[1:], strict=False))  # a chain: every layer held once
     _covers(inst, out)
+
+
+def test_reserves_below_the_spec_load_nodes_beyond_its_k() -> None:
+    """geo-24: the spec keeps half of VRAM for KV (A100-40G: K = 12, where the paper's table rows stop too). Below
+    the spec's reserve tp(k) comes from the node model, so K is the memory's: floor(0.8 x 40 GB / 1.53 GB) = 20 for
+    an A100-40G at reserve 0.2 (L4 floor(0.8 x 24 / 1.53) = 12, T4 floor(0.8 x 16 / 1.53) = 8), and the node model
+    still leaves 36 GB - 20 x 1.711 GB = 1.77 GB of KV there (433,220 token-layers of 4,096 B)."""
+    from planner.runner.helix import reserve_section
+
+    inputs = load_inputs(SPECS / "helix-geo24-llama2-70b.yaml")
+    section = inputs.loaded.spec.helix or HelixSection()
+    assert reserve_section(section, 0.7).throughput == section.throughput  # a larger reserve keeps the tables
+    low = reserve_section(section, 0.2)
+    assert low.throughput == "node-model" and low.kv_reserve_fraction == 0.2
+    spec_inst = build_instance(inputs.loaded, inputs.profiles, section)
+    inst = build_instance(inputs.loaded, inputs.profiles, low)
+    assert {n.gpu: n.max_layers for n in spec_inst.nodes} == {"A100-40G": 12, "L4": 7, "T4": 4}
+    assert {n.gpu: n.max_layers for n in inst.nodes} == {"A100-40G": 20, "L4": 12, "T4": 8}
+    model = served_model_for(inputs.loaded, inputs.profiles)
+    cap = model.perf(inst.node("a100-0")).kv_capacity(20)
+    assert cap == pytest.approx((0.9 * 40e9 - 20 * 1.711276032e9) / 4096, rel=1e-9)
+    assert 433_000 < cap < 433_300
+
+
+def test_served_search_races_the_force_loaded_baseline_whole() -> None:
+    """geo-24's separate pipelines hold 20 layers per A100 (as the paper's simulator force-loads them). With the
+    reserves below the spec's in the grid, that placement is a candidate as it is (no range dropped), predicted on
+    the loosest instance, and the chosen plan is predicted at least as high."""
+    from planner.runner.helix import reserve_section
+
+    inputs = load_inputs(SPECS / "helix-geo24-llama2-70b.yaml")
+    section = inputs.loaded.spec.helix or HelixSection()
+    inst = build_instance(inputs.loaded, inputs.profiles, section)
+    model = served_model_for(inputs.loaded, inputs.profiles)
+    opts = HelixOptions(time_limit_s=20.0, seed=0)
+    first = solve(inst, replace(opts, time_limit_s=5.0))
+    search = served_search(
+        lambda r: build_instance(inputs.loaded, inputs.profiles, reserve_section(section, r)),
+        section.kv_reserve_fraction, opts, model, first=first,
+    )  # fmt: skip
+    sep = next(b for b in first.baselines if b.name == "separate-pipelines")
+    assert {sep.ranges[f"a100-{i}"] for i in range(4)} == {(0, 20), (20, 40), (40, 60), (60, 80)}
+    cand = next(c for c in search.candidates if c.source == "baseline:separate-pipelines")
+    assert cand.kv_reserve_fraction == 0.2
+    assert all(cand.result.ranges[n] == r for n, r in sep.ranges.items())  # whole: nothing cut to the spec's K
+    assert search.best.prediction.decode_tok_s >= cand.prediction.decode_tok_s * (1 - 1e-9)
