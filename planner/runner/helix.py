@@ -145,6 +145,8 @@ def run_helix(
     except InfeasibleError as exc:
         exc.plan = _infeasible_plan(inputs, inst, opts, options, str(exc), started)
         raise
+    # The float residue of a max flow on float capacities (node-model tp(k)) is no route (as for the baselines).
+    res.flow = without_float_noise(res.flow)
     if search is not None and res is search.best.result and search.best.latency:
         prediction = search.best.prediction  # already the full prediction (with the online latency) of this plan
     else:
