@@ -190,10 +190,12 @@ def served_search(
     if first is not None:
         pred = model.predict(first.full, first.ranges, first.flow)
         cands.append(ServedCandidate("max-flow", base_reserve, opts.max_hops, first, pred))
-    # Baselines on the loosest instance built (most layers per node): a force-loaded baseline that fits in memory
-    # is in the race whole, not cut down to the spec's reserve.
+    # Baselines within the spec's memory limits (ranges beyond them dropped, idle nodes parked), and where they ask
+    # for more than that, also whole on the loosest instance built (a force-loaded baseline that fits in memory).
+    cands += _baseline_candidates(base, base_reserve, opts, model, first)
     loose = min(insts) if insts else base_reserve
-    cands += _baseline_candidates(insts.get(loose, base), loose, opts, model, first)
+    if loose < base_reserve:
+        cands += _baseline_candidates(insts[loose], loose, opts, model, first, only_beyond=base)
     rejected: list[str] = []
     for r, hops in plan:
         if first is not None and r == base_reserve and hops == opts.max_hops:
@@ -254,17 +256,29 @@ def _evaluate_placement(
 
 
 def _baseline_candidates(
-    inst: HelixInstance, reserve: float, opts: HelixOptions, model: ServedModel, first: HelixResult | None
+    inst: HelixInstance,
+    reserve: float,
+    opts: HelixOptions,
+    model: ServedModel,
+    first: HelixResult | None,
+    only_beyond: HelixInstance | None = None,
 ) -> list[ServedCandidate]:
     """Petals, Swarm and separate pipelines as candidates: ranges beyond a node's memory limit are dropped and
-    idle nodes parked (as the max-flow method does), so a baseline's own placement is always in the race."""
+    idle nodes parked (as the max-flow method does), so a baseline's own placement is always in the race.
+    ``only_beyond``: only the baselines asking some node for more layers than it may hold there (on ``inst``, a
+    looser instance, they race whole), named with their reserve."""
     baselines = first.baselines if first is not None else all_baselines(inst, opts.mode, opts.petals_seed)
     out: list[ServedCandidate] = []
     for b in baselines:
         if not b.ranges:
             continue
+        name = f"baseline:{b.name}"
+        if only_beyond is not None:
+            if all(r[1] - r[0] <= only_beyond.node(n).max_layers for n, r in b.ranges.items()):
+                continue
+            name += f", reserve {reserve:g}"
         fits = {n: r for n, r in b.ranges.items() if r[1] - r[0] <= inst.node(n).max_layers}
-        c = _evaluate_placement(inst, reserve, opts, f"baseline:{b.name}", park_idle(inst, fits), model)
+        c = _evaluate_placement(inst, reserve, opts, name, park_idle(inst, fits), model)
         if c is not None:
             out.append(c)
     return out

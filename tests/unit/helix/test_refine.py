@@ -219,7 +219,8 @@ def test_reserves_below_the_spec_load_nodes_beyond_its_k() -> None:
 def test_served_search_races_the_force_loaded_baseline_whole() -> None:
     """geo-24's separate pipelines hold 20 layers per A100 (as the paper's simulator force-loads them). With the
     reserves below the spec's in the grid, that placement is a candidate as it is (no range dropped), predicted on
-    the loosest instance, and the chosen plan is predicted at least as high."""
+    the loosest instance (cut down to the spec's limits it holds nothing), and the chosen plan is predicted at
+    least as high."""
     from planner.runner.helix import reserve_section
 
     inputs = load_inputs(SPECS / "helix-geo24-llama2-70b.yaml")
@@ -234,7 +235,9 @@ def test_served_search_races_the_force_loaded_baseline_whole() -> None:
     )  # fmt: skip
     sep = next(b for b in first.baselines if b.name == "separate-pipelines")
     assert {sep.ranges[f"a100-{i}"] for i in range(4)} == {(0, 20), (20, 40), (40, 60), (60, 80)}
-    cand = next(c for c in search.candidates if c.source == "baseline:separate-pipelines")
+    cand = next(c for c in search.candidates if c.source == "baseline:separate-pipelines, reserve 0.2")
     assert cand.kv_reserve_fraction == 0.2
+    # cut to the spec's limits (every range beyond K dropped: A100 20 > 12, L4 10 > 7, T4 7 > 4) it carries nothing
+    assert not any(c.source == "baseline:separate-pipelines" for c in search.candidates)
     assert all(cand.result.ranges[n] == r for n, r in sep.ranges.items())  # whole: nothing cut to the spec's K
     assert search.best.prediction.decode_tok_s >= cand.prediction.decode_tok_s * (1 - 1e-9)
