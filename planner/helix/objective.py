@@ -25,7 +25,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from itertools import zip_longest
 
 from planner.errors import InfeasibleError, Shortfall, TimeLimitReached, VerificationError
 from planner.helix.baselines import all_baselines
@@ -161,9 +160,9 @@ def served_search(
     full_model, model = model, throughput_model(model)  # candidates are ranked by decode throughput alone
     above = [round(base_reserve + d, 6) for d in EXTRA_RESERVES if base_reserve + d < 0.95]
     below = [round(base_reserve - d, 6) for d in LOWER_RESERVES if base_reserve - d >= MIN_RESERVE]
-    # the spec's first, then below and above in turn (nearest first): when the time limit cuts the grid, both
-    # directions have been tried (the grid runs in this order)
-    reserves = [base_reserve] + [r for pair in zip_longest(below, above) for r in pair if r is not None]
+    # the grid runs in this order and the time limit cuts its end: the spec's reserve, then larger ones (the
+    # candidates of the earlier releases), then the smaller ones
+    reserves = [base_reserve, *above, *below]
     insts: dict[float, HelixInstance] = {}
     skipped = 0
     try:
