@@ -36,6 +36,9 @@ OFFLINE_KNOWN = {
 ONLINE_KNOWN = {
     ("helix-10node-llama30b", "petals"): "p99: few prompts in the window, the convoy share is a handful of tokens",
     ("helix-10node-llama30b", "separate-pipelines"): "p99: prompts rarely meet a wave in a lone chain",
+    ("helix-10node-llama30b", "default"): "p99 +54 %: a chain at low rate (8 hops, reserve 0.2), as its baselines",
+    ("helix-single24-llama2-70b", "default"): "p50 -30 % on the local search's plan (measured on main before the "
+    "lower reserves too; mechanism not measured yet)",
     ("helix-geo24-llama2-70b", "separate-pipelines"): "p99: prompt transfers queue on the slow links",
     ("helix-het42-llama2-70b", "petals"): "p50 / p99: tokens ride with prompts more often than at random",
     ("helix-quickstart-llama31-70b", "default"): "p99: waves wait behind prompt waves in the chain",
