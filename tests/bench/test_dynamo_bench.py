@@ -1,115 +1,174 @@
-"""Dynamo figures the README and docs/dynamo.md quote, protected by ``make bench``.
+"""Dynamo figures the README and docs/dynamo.md quote, protected by ``make bench`` (registry: tests/bench/figures.py).
 
-* speed (issue 5): a day of 5-minute epochs (288 solves), the whole command in a child process, as a ratio to the
-  reference workload timed just before (tests/bench/reference.py), set at 2-3x the measured ratio; peak memory
-  likewise (README: 176 MB);
-* figures: the "Results on the shipped days" table of docs/dynamo.md (per-class SLOs, hierarchical mode): energy, the
-  SinglePool's energy and GPUs, the saving and the cost saving, at the precision they are quoted (0.1 kWh, 0.1 %),
-  statuses exactly (every epoch proved optimal, the certificate solver-certified);
-* the "Side by side with the paper" table of docs/dynamo.md: every row from its command, within 8 points of the
-  paper or, for the rows with a written reason, in the direction the reason states.
+* a day of 5-minute epochs (288 solves) in both modes: every epoch proved optimal and certified; the whole command's
+  wall time (hierarchical, README "2.8-4.7 s") or CPU time (joint, "about 62 s of CPU") as a ratio to the reference
+  workload timed just before, at most 3x the quoted figure; peak memory at most 2x the quoted 176 MB; joint mode's
+  energies (docs/dynamo.md, "What the hierarchy loses");
+* "Results on the shipped days" (hierarchical): energy, both SinglePools' energy and GPUs, the savings, the
+  decomposition and the cost saving at the precision quoted; the ``--slo 15s`` saving; the rest of "What the
+  hierarchy loses" (2 h at 20 req/s in both modes; the smallest GPU budget of hierarchical mode; joint mode's 60
+  GPUs is not re-measured: under a binding budget joint mode takes minutes per epoch);
+* "Side by side with the paper": our figure of every row as quoted; the rows within 8 points of the paper (issue 14's
+  target) asserted so, the others, and joint mode in 10 s, as strict expected failures with their measured reason.
 
-Measured while other work shares the 2 cores: the figures are pessimistic.
+Measured while other work shares the 2 cores: wall times are pessimistic; the asserted figures are deterministic.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
 
-from tests.bench.reference import check_memory, check_time, plan_cmd, reference, run_child
+from tests.bench.figures import FIGURES, K_MEM, check, limit_x, status
+from tests.bench.reference import Child, check_memory, check_time, plan_cmd, reference, run_child
 
 pytestmark = pytest.mark.bench
 
-SPECS = ["cluster_specs/dynamo-llama2-70b-h100.yaml", "cluster_specs/dynamo-llama2-70b-h100-coding.yaml"]
-#: Time limits as multiples of the reference workload, per mode: 2.5x the ratios measured on 2026-12-06 (hierarchical
-#: 1.54-1.84, documented 2.8-4.7 s; joint 12.4-19.3 on the v1 profile; on the v2 profile (class medians) the coding
-#: day measured 17.4, the conversation day 19.8 (about 62 s of CPU): "above the 10 s target", docs/dynamo.md).
-TIME_K = {"joint": 40.0, "hierarchical": 4.6}
-DOCUMENTED_S = {"joint": 62.0, "hierarchical": 4.7}
+CONV = "cluster_specs/dynamo-llama2-70b-h100.yaml"
+CODING = "cluster_specs/dynamo-llama2-70b-h100-coding.yaml"
+SPECS = {"conv": CONV, "code": CODING}
+CARBON = "profiles/carbon/grid_intensity_duck_synthetic.csv"
 #: A --time-limit that never binds: under contention the default 60 s cut the conversation day short (262 of 288
 #: epochs), which says nothing of the plan; the run's speed is asserted separately, as a ratio to the reference.
 LIMIT = "900"
 
 
-def _proved(plan: dict) -> None:
-    epochs = plan["plan"]["epochs"]
-    assert len(epochs) == 288 and plan["solver"]["status"] == "optimal"
-    assert all(e["status"] == "optimal" for e in epochs)
+@functools.cache
+def dynamo(*args: str) -> tuple[dict, Child, Child]:
+    """Time the reference, then run ``plan dynamo ARGS`` once per session: (plan, the run, the reference)."""
+    ref = reference()
+    run = run_child(plan_cmd("dynamo", *args, "--time-limit", LIMIT, "--format", "json", "--quiet"))
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout), run, ref
+
+
+def _proved(plan: dict, epochs: int = 288) -> None:
+    assert len(plan["plan"]["epochs"]) == epochs
+    status("dyn.status", plan["solver"]["status"])
+    assert all(e["status"] == "optimal" for e in plan["plan"]["epochs"])
     cert = plan["plan"]["certificate"]
-    assert cert["label"] == "optimal (solver-certified)" and cert["epochs_proved"] == 288
+    assert cert["label"] == "optimal (solver-certified)" and cert["epochs_proved"] == epochs
 
 
-@pytest.mark.parametrize("spec", SPECS)
+@pytest.mark.parametrize("day", sorted(SPECS))
 @pytest.mark.parametrize("mode", ["joint", "hierarchical"])
-def test_day_of_five_minute_epochs(spec: str, mode: str) -> None:
-    ref = reference()
-    limit = LIMIT  # the figures are about optimality; speed is the ratio below
-    run = run_child(plan_cmd("dynamo", spec, "--mode", mode, "--time-limit", limit, "--format", "json", "--quiet"))
-    assert run.returncode == 0, run.stderr
-    plan = json.loads(run.stdout)
+def test_day_of_five_minute_epochs(day: str, mode: str) -> None:
+    plan, run, ref = dynamo(SPECS[day], "--mode", mode)
     print(
-        f"\n{spec} --mode {mode}: {plan['solver']['message'].split(' (')[0]}, command wall {run.wall_s:.2f} s "
-        f"(solver part {plan['run']['wall_s']:.2f} s), peak RSS {run.peak_mb:.0f} MB, "
-        f"energy {plan['metrics']['energy_kwh']:.1f} kWh vs SinglePool "
-        f"{plan['metrics']['baseline_singlepool_energy_kwh']:.1f} kWh"
+        f"\n{SPECS[day]} --mode {mode}: {plan['solver']['message'].split(' (')[0]}, command wall {run.wall_s:.2f} s, "
+        f"CPU {run.cpu_s:.1f} s (reference {ref.cpu_s:.1f} s), peak RSS {run.peak_mb:.0f} MB, "
+        f"energy {plan['metrics']['energy_kwh']:.1f} kWh"
     )
+    check("dyn.epochs", len(plan["plan"]["epochs"]))
     _proved(plan)
-    check_time(f"dynamo {mode} {spec}", run.wall_s, ref, TIME_K[mode], DOCUMENTED_S[mode])
-    check_memory(f"dynamo {mode} {spec}", run.peak_mb, ref, 2.0, 176)
+    if mode == "hierarchical":
+        check_time(f"dynamo {mode} {day}", run.wall_s, ref, limit_x("dyn.hier.wall_s"), 4.7)
+        check_time(f"dynamo {mode} {day} (CPU)", run.cpu_s, _cpu(ref), limit_x("dyn.hier.cpu_s"), 4)
+    else:
+        check_time(f"dynamo {mode} {day} (CPU)", run.cpu_s, _cpu(ref), limit_x("dyn.joint.cpu_s"), 62)
+        check(f"dyn.joint.{day}.energy", plan["metrics"]["energy_kwh"])
+    check_memory(f"dynamo {mode} {day}", run.peak_mb, ref, limit_x("dyn.hier.mem_mb", K_MEM, "reference.mem_mb"), 176)
 
 
-#: docs/dynamo.md "Results on the shipped days" (per-class SLOs, savings against singlepool-fixed):
-#: (spec, mode) -> energy kWh, SinglePool kWh, SinglePool GPUs, saving %, cost saving %.
-RESULTS = {
-    ("cluster_specs/dynamo-llama2-70b-h100.yaml", "hierarchical"): (296.5, 556.3, 88, 46.7, 46.4),
-    ("cluster_specs/dynamo-llama2-70b-h100-coding.yaml", "hierarchical"): (267.3, 420.2, 88, 36.4, 54.7),
-}
+def _cpu(ref: Child) -> Child:
+    """The reference as CPU time (for figures quoted in CPU seconds)."""
+    return Child(ref.returncode, "", "", ref.cpu_s, ref.peak_mb, ref.cpu_s)
 
 
-@pytest.mark.parametrize(("spec", "mode"), sorted(RESULTS), ids=[f"{s.split('/')[-1]}-{m}" for s, m in sorted(RESULTS)])
-def test_documented_results_on_the_shipped_days(spec: str, mode: str) -> None:
-    energy, single, single_gpus, saving, cost_saving = RESULTS[(spec, mode)]
-    ref = reference()
-    limit = LIMIT
-    cmd = plan_cmd("dynamo", spec, "--mode", mode, "--time-limit", limit, "--format", "json", "--quiet")
-    run = run_child(cmd)
-    assert run.returncode == 0, run.stderr
-    plan = json.loads(run.stdout)
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 14 target not met: joint mode's day of 288 epochs takes about 62 s of CPU (measured 12-20x the "
+    "reference workload) vs 10 s: one SCIP MILP per epoch; the per-pool enumeration that would meet it is not built",
+)
+@pytest.mark.parametrize("day", sorted(SPECS))
+def test_joint_day_within_ten_seconds(day: str) -> None:
+    _, run, ref = dynamo(SPECS[day], "--mode", "joint")
+    check_time(f"dynamo joint {day}, target", run.cpu_s, _cpu(ref), limit_x("dyn.joint.target_s"), 10)
+
+
+@pytest.mark.parametrize("day", sorted(SPECS))
+def test_documented_results_on_the_shipped_days(day: str) -> None:
+    plan, _, _ = dynamo(SPECS[day], "--mode", "hierarchical")
+    _proved(plan)
     m, sv = plan["metrics"], plan["plan"]["savings"]
-    fixed = next(b for b in plan["plan"]["baselines"] if b["name"] == "singlepool-fixed")
-    print(
-        f"\n{spec} --mode {mode}: {m['energy_kwh']:.1f} kWh, SinglePool {fixed['energy_kwh']:.1f} kWh "
-        f"({fixed['gpus']} GPUs), saving {sv['vs_singlepool_pct']:.1f}%, cost {sv['cost_vs_singlepool_pct']:.1f}%; "
-        f"documented {energy} / {single} ({single_gpus}) / {saving}% / {cost_saving}%"
-    )
+    base = {b["name"]: b for b in plan["plan"]["baselines"]}
+    fixed, peak = base["singlepool-fixed"], base["singlepool-peak"]
+    print(f"\n{SPECS[day]} --mode hierarchical:")
+    check(f"dyn.{day}.energy", m["energy_kwh"])
+    check(f"dyn.{day}.single", fixed["energy_kwh"])
+    check(f"dyn.{day}.single_gpus", fixed["gpus"])
+    check(f"dyn.{day}.peak", peak["energy_kwh"])
+    check(f"dyn.{day}.peak_gpus", peak["gpus"])
+    check(f"dyn.{day}.saving", sv["vs_singlepool_pct"])
+    check(f"dyn.{day}.saving_peak", sv["vs_singlepool_peak_pct"])
+    check(f"dyn.{day}.cost", sv["cost_vs_singlepool_pct"])
+    for part in ("sizing", "pools", "tp", "scaling", "frequency"):
+        check(f"dyn.{day}.{part}", sv[f"{part}_kwh"])
+    if day == "conv":
+        note = f"meeting them at the peak would need {FIGURES['dyn.peak_note_instances'].text} instances"
+        assert note in peak["note"], peak["note"]
+        loss = 100 * (m["energy_kwh"] / dynamo(CONV, "--mode", "joint")[0]["metrics"]["energy_kwh"] - 1)
+    else:
+        loss = 100 * (m["energy_kwh"] / dynamo(CODING, "--mode", "joint")[0]["metrics"]["energy_kwh"] - 1)
+    check(f"dyn.joint.{day}.loss", loss)
+
+
+def test_slo_15s_saving() -> None:
+    plan, _, _ = dynamo(CONV, "--mode", "hierarchical", "--slo", "15s")
+    check("dyn.conv.slo15.saving", plan["plan"]["savings"]["vs_singlepool_pct"])
+
+
+def test_two_hours_at_twenty_requests_per_second_both_modes() -> None:
+    const = ("--set", "dynamo.horizon=2h", "--set", "workload.load_curve=[{at: '00:00', rps: 20}]")
+    hier, _, _ = dynamo(CONV, "--mode", "hierarchical", *const)
+    joint, _, _ = dynamo(CONV, "--mode", "joint", *const)
+    _proved(hier, 24)
+    _proved(joint, 24)
+    check("dyn.const20.hier", hier["metrics"]["energy_kwh"])
+    check("dyn.const20.joint", joint["metrics"]["energy_kwh"])
+    check("dyn.const20.loss", 100 * (hier["metrics"]["energy_kwh"] / joint["metrics"]["energy_kwh"] - 1))
+
+
+def test_smallest_gpu_budget_hierarchical() -> None:
+    """docs/dynamo.md: the smallest GPU budget serving the conversation day is 64 GPUs in hierarchical mode."""
+    budget = int(FIGURES["dyn.budget.hier"].value)
+    plan, _, _ = dynamo(CONV, "--mode", "hierarchical", "--gpu-budget", str(budget))
     _proved(plan)
-    assert m["energy_kwh"] == pytest.approx(energy, abs=0.05)
-    assert fixed["energy_kwh"] == pytest.approx(single, abs=0.05) and fixed["gpus"] == single_gpus
-    assert sv["vs_singlepool_pct"] == pytest.approx(saving, abs=0.05)
-    assert sv["cost_vs_singlepool_pct"] == pytest.approx(cost_saving, abs=0.05)
-    check_time(f"dynamo {mode} {spec}", run.wall_s, ref, TIME_K[mode], DOCUMENTED_S[mode])
+    below = run_child(plan_cmd("dynamo", CONV, "--mode", "hierarchical", "--gpu-budget", str(budget - 1), "--quiet"))
+    print(f"\n--gpu-budget {budget}: {plan['solver']['status']}; {budget - 1}: exit {below.returncode}")
+    assert below.returncode == 1, below.stderr  # infeasible one GPU below it
 
 
 # ------------------------------------------------------------------------------------- side by side with the paper
 #: Constant (Poisson) load levels of the paper's load study as shares of the fixed cluster's throughput capacity (the
 #: reference does not define them): 88 GPUs of TP8 at 1980 MHz carry about 50 req/s of the conversation mix with 10%
 #: headroom, so 20% / 50% / 80% are 10 / 25 / 40 req/s.
-LOAD_LEVELS = {"low": (10, -51.0), "medium": (25, -40.0), "high": (40, -23.4)}
-CARBON = "profiles/carbon/grid_intensity_duck_synthetic.csv"
-CODING = "cluster_specs/dynamo-llama2-70b-h100-coding.yaml"
-#: rows whose gap to the paper has a measured, written reason in docs/dynamo.md ("Why some rows miss"): not held
-#: to the 8-point target, but their direction is asserted
-EXPLAINED = {"load high", "cluster power P99", "coding (week)", "cost", "carbon"}
-
-
-def _plan(*args: str) -> dict:
-    run = run_child(plan_cmd("dynamo", *args, "--format", "json", "--quiet"))
-    assert run.returncode == 0, run.stderr
-    plan = json.loads(run.stdout)
-    assert plan["solver"]["status"] == "optimal"
-    return plan
+LOAD_LEVELS = {"low": 10, "medium": 25, "high": 40}
+#: The paper's figure of each row (docs/dynamo.md), in percent against its SinglePool.
+PAPER = {
+    "load low": -51.0,
+    "load medium": -40.0,
+    "load high": -23.4,
+    "24 h conversation": -42.0,
+    "cluster power P50": -43.0,
+    "cluster power P99": -9.0,
+    "conversation (week)": -47.0,
+    "coding (week)": -56.0,
+    "cost": -61.0,
+    "carbon": -38.0,
+    "servers": -100.0 * (1.0 - 24.6 / 40.0),
+}
+#: Issue 14's target: each row within 8 points of the paper. The rows that miss it, with the measured reason
+#: (docs/dynamo.md "Why some rows miss").
+MISSED = {
+    "load high": "the per-class pools need the whole cluster at 80% load, leaving only lower clocks",
+    "cluster power P99": "the shipped day peaks at 40% of the cluster's capacity (the paper's filled its cluster)",
+    "coding (week)": "the coding day's LS rows are prefill-bound: TP8 at a high clock is within 1-12% of the best",
+    "cost": "GPU-hour pricing follows the servers provisioned; the paper's -61% sits beside its -38.5% servers",
+    "carbon": "the plan's energy sits in the duck curve's midday trough, so carbon falls more than energy",
+}
 
 
 def _pct(ours: float, base: float) -> float:
@@ -134,40 +193,67 @@ def _figures(plan: dict) -> dict[str, float]:
     return out
 
 
-def test_side_by_side_with_the_paper() -> None:
-    """docs/dynamo.md "Side by side with the paper": every row measured from its command, printed with the paper's
-    figure; rows within 8 points are asserted so, the explained ones by their direction."""
-    conv = _figures(_plan("--carbon", CARBON))
-    code = _figures(_plan(CODING, "--mode", "hierarchical"))
-    loads = {
+@functools.cache
+def side_by_side() -> dict[str, float]:
+    """Our figure of every row of the table, each from its command."""
+    conv = _figures(dynamo("--carbon", CARBON)[0])
+    code = _figures(dynamo(CODING, "--mode", "hierarchical")[0])
+    load = {
         name: _figures(
-            _plan("--set", "dynamo.horizon=1h", "--set", f"workload.load_curve=[{{at: '00:00', rps: {rps}}}]")
+            dynamo("--set", "dynamo.horizon=1h", "--set", f"workload.load_curve=[{{at: '00:00', rps: {rps}}}]")[0]
         )
-        for name, (rps, _paper) in LOAD_LEVELS.items()
+        for name, rps in LOAD_LEVELS.items()
     }
-    servers_paper = _pct(24.6, 40.0)
-    rows = [(f"load {n}", paper, loads[n]["energy"]) for n, (_rps, paper) in LOAD_LEVELS.items()] + [
-        ("24 h conversation", -42.0, conv["energy"]),
-        ("cluster power P50", -43.0, conv["p50"]),
-        ("cluster power P99", -9.0, conv["p99"]),
-        ("conversation (week)", -47.0, conv["energy"]),
-        ("coding (week)", -56.0, code["energy"]),
-        ("cost", -61.0, conv["cost"]),
-        ("carbon", -38.0, conv["carbon"]),
-        ("servers", servers_paper, _pct(conv["servers_plan"], conv["servers_base"])),
-    ]
+    rows = {f"load {n}": load[n]["energy"] for n in LOAD_LEVELS}
+    rows.update(
+        {
+            "24 h conversation": conv["energy"],
+            "cluster power P50": conv["p50"],
+            "cluster power P99": conv["p99"],
+            "conversation (week)": conv["energy"],
+            "coding (week)": code["energy"],
+            "cost": conv["cost"],
+            "carbon": conv["carbon"],
+            "servers": _pct(conv["servers_plan"], conv["servers_base"]),
+            "servers_plan": conv["servers_plan"],
+            "servers_base": conv["servers_base"],
+        }
+    )
+    return rows
+
+
+def test_side_by_side_with_the_paper() -> None:
+    """docs/dynamo.md "Side by side with the paper": our figure of every row as quoted; the rows that meet issue 14's
+    target (within 8 points of the paper) asserted so; the explained rows' directions."""
+    rows = side_by_side()
     print("\nrow | paper | ours | difference (points)")
-    for name, paper, ours in rows:
-        print(f"{name} | {paper:+.1f}% | {ours:+.1f}% | {ours - paper:+.1f}")
-    print(f"servers: {conv['servers_base']:.1f} -> {conv['servers_plan']:.2f} (paper 40 -> 24.6)")
-    for name, paper, ours in rows:
-        assert ours < 0, name  # every row is a saving
-        if name not in EXPLAINED:
-            assert abs(ours - paper) <= 8.0, (name, paper, ours)
-    # the explained rows, by the direction of their reasons
-    low, medium, high = (loads[n]["energy"] for n in LOAD_LEVELS)
-    assert low < medium < high  # savings shrink as load rises (the paper: 51% -> 40% -> 23.4%)
-    assert conv["p99"] > conv["p50"]  # the peak saves less than the median hour
-    assert code["energy"] > conv["energy"]  # coding (mostly LS: prefill-bound) gains less here; the paper's more
-    assert abs(conv["cost"] - _pct(conv["servers_plan"], conv["servers_base"])) < 1.0  # cost follows GPU-hours
-    assert conv["carbon"] < conv["energy"]  # the plan's energy sits in the duck curve's midday trough
+    for name, paper in PAPER.items():
+        print(f"{name} | {paper:+.1f}% | {rows[name]:+.1f}% | {rows[name] - paper:+.1f}")
+    for name in [*PAPER, "servers_plan", "servers_base"]:
+        check(f"dyn.side.{name}", rows[name])
+    for name, paper in PAPER.items():
+        if name not in MISSED:
+            assert abs(rows[name] - paper) <= 8.0, (name, paper, rows[name])
+    # the missed rows, by the direction of their reasons
+    assert rows["load low"] < rows["load medium"] < rows["load high"] < 0  # savings shrink as load rises
+    assert rows["cluster power P99"] > rows["cluster power P50"]  # the peak saves less than the median hour
+    assert rows["coding (week)"] > rows["24 h conversation"]  # coding (prefill-bound) gains less here
+    assert abs(rows["cost"] - rows["servers"]) < 1.0  # cost follows GPU-hours
+    assert rows["carbon"] < rows["24 h conversation"]  # the plan's energy sits in the duck curve's trough
+
+
+def _missed(name: str) -> pytest.MarkDecorator:
+    ours = FIGURES[f"dyn.side.{name}"].value
+    return pytest.mark.xfail(
+        strict=True,
+        reason=f"issue 14 target not met: {ours:+.1f}% vs the paper's {PAPER[name]:+.1f}% ({ours - PAPER[name]:+.1f} "
+        f"points, target within 8): {MISSED[name]}",
+    )
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_missed(n)) for n in sorted(MISSED)])
+def test_side_by_side_row_within_eight_points(name: str) -> None:
+    """Issue 14's target for the rows that miss it today (strict: meeting it fails until the docs say so)."""
+    ours, paper = side_by_side()[name], PAPER[name]
+    print(f"\n{name}: ours {ours:+.1f}%, paper {paper:+.1f}%, {ours - paper:+.1f} points (target: within 8)")
+    assert abs(ours - paper) <= 8.0

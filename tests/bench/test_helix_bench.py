@@ -1,15 +1,14 @@
 """Helix figures the README and docs/helix.md quote ("Performance"), protected by ``make bench``.
 
-Each case runs the real CLI in a child process and checks the plan it writes against the documented figures: plan
-throughput, proven bound and gap at the precision they are quoted (2 decimals: +-0.005), statuses exactly, the
-certificate of every optimal label. Time and memory are asserted as ratios to a fixed reference workload timed just
-before, in the same kind of child process (tests/bench/reference.py): the machine is shared, so seconds alone say
-little. The limits ``k`` are 2.5-3x the ratios measured when the limits were set (2026-12-06, load 9-11 on 2 cores:
-single-24 0.70, 10-node 0.95, geo-24 2.01, first plans 1.15-2.01, overrun past a time limit 0.65-0.99, 1,000
-nodes 37.5 x the reference); memory limits translate the documented "under 0.8 GB" (4.4 x the reference's
-180 MB) or, for the small cases, 2 x. Runs under a time limit assert what the documented run reached within that
-limit (at least the documented plan, at most the documented gap), with the limit stretched by the reference's CPU
-share (``scaled_limit``: at most 3x) so that a busy machine is not read as a weaker solver.
+Each case runs the real CLI in a child process and checks the plan it writes against the documented figures
+(tests/bench/figures.py): plan throughput, proven bound and gap at the precision they are quoted, statuses exactly,
+the certificate of every optimal label. Time and memory are asserted as ratios to a fixed reference workload timed
+just before, in the same kind of child process (tests/bench/reference.py): at most 3x the quoted wall time (the
+plan's own ``run.wall_s``, what the docs quote; runs
+under a time limit: 3x the quoted overrun beyond it) and 2x the quoted peak memory ("under 0.8 GB"; 0.85 GB for
+1,000 nodes). Runs under a time limit assert what the documented run reached within that limit (at least the
+documented plan, at most the documented gap), with the limit stretched by the reference's CPU share
+(``scaled_limit``: at most 3x) so that a busy machine is not read as a weaker solver.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.bench.figures import FIGURES, K_MEM, at_least, at_most, check, limit_x, seconds_x, status
 from tests.bench.reference import (
     ROOT,
     Child,
@@ -38,13 +38,10 @@ from helix_generate_cluster import generate_spec  # noqa: E402
 pytestmark = pytest.mark.bench
 #: These cases time the max-flow method (issues 3 and 8); the served objective has its own bench file.
 MAX_FLOW = ("--objective", "max-flow")
-#: Documented figures are quoted to 2 decimals (tok/s) and gaps to 2 decimals of a percent.
-TOK = 0.005
-GAP = 0.00005
-#: Peak memory as a multiple of the reference child (which imports the CLI): small cases, and the documented
-#: "under 0.8 GB" for the large ones.
-MEM_K = 2.0
-MEM_K_LARGE = 4.4
+#: Peak memory: at most 2x the documented "under 0.8 GB" (the 1,000-node case: its quoted 0.85 GB), as a multiple of
+#: the reference child's peak (which imports the CLI too).
+MEM = limit_x("helix.mem_gb", K_MEM, "reference.mem_mb", scale=1000)
+MEM_1000 = limit_x("helix.gen1000.mem_gb", K_MEM, "reference.mem_mb", scale=1000)
 INDEPENDENT = "optimal (independently verified)"
 
 
@@ -63,6 +60,12 @@ def run_plan(spec: Path, tmp_path: Path, *args: str, limit_s: float | None = Non
     return json.loads(out.read_text()), run, ref, round(used, 1)
 
 
+def solve_s(plan: dict) -> float:
+    """The plan's own wall time (``run.wall_s``: instance to verified plan), which the docs quote; the command's
+    interpreter start-up and CLI import (about 1.5 s of CPU) come on top."""
+    return float(plan["run"]["wall_s"])
+
+
 def report(name: str, plan: dict, run: Child) -> None:
     m, s = plan["metrics"], plan["solver"]
     best_baseline = max(b["throughput_tok_s"] for b in plan["plan"]["baselines"])
@@ -77,12 +80,13 @@ def report(name: str, plan: dict, run: Child) -> None:
     assert s["gap"] == pytest.approx((s["best_bound"] - m["throughput_tok_s"]) / m["throughput_tok_s"], abs=1e-9)
 
 
-def assert_proven(plan: dict, tok_s: float, bound: str) -> None:
+def assert_proven(plan: dict, case: str, bound: str) -> None:
     """Status optimal exactly, at the documented throughput, with an independently verified certificate."""
     cert = plan["plan"]["bounds"]["certificate"]
-    assert plan["solver"]["status"] == "optimal"
-    assert plan["metrics"]["throughput_tok_s"] == pytest.approx(tok_s, abs=TOK)
-    assert plan["solver"]["best_bound"] == pytest.approx(tok_s, abs=TOK) and plan["solver"]["gap"] == 0
+    status(f"helix.{case}.status", plan["solver"]["status"])
+    check(f"helix.{case}.tok_s", plan["metrics"]["throughput_tok_s"])
+    check(f"helix.{case}.tok_s", plan["solver"]["best_bound"])
+    assert plan["solver"]["gap"] == 0
     assert cert["label"] == INDEPENDENT and cert["bound"] == bound
     assert plan["solver"]["message"].startswith(INDEPENDENT)
 
@@ -91,28 +95,28 @@ def test_single24_proven_optimal(tmp_path: Path) -> None:
     """README: 2,045.641 tok/s, proven optimal, 0.9 s."""
     plan, run, ref, _ = run_plan(SPECS / "helix-single24-llama2-70b.yaml", tmp_path, "--time-limit", "10", *MAX_FLOW)
     report("single-24 LLaMA-2 70B", plan, run)
-    assert_proven(plan, 2045.641, "block")
-    check_time("single-24", run.wall_s, ref, 2.0, 0.9)
-    check_memory("single-24", run.peak_mb, ref, MEM_K, 800)
+    assert_proven(plan, "single24", "block")
+    check_time("single-24", solve_s(plan), ref, limit_x("helix.single24.wall_s"), 0.9)
+    check_memory("single-24", run.peak_mb, ref, MEM, 800)
 
 
 def test_ten_node_proven_optimal(tmp_path: Path) -> None:
     """README: 286.587 tok/s, proven optimal, 0.8 s."""
     plan, run, ref, _ = run_plan(SPECS / "helix-10node-llama30b.yaml", tmp_path, "--time-limit", "60", *MAX_FLOW)
     report("10-node LLaMA-1 30B", plan, run)
-    assert_proven(plan, 286.587, "block")
-    check_time("10-node", run.wall_s, ref, 2.5, 0.8)
-    check_memory("10-node", run.peak_mb, ref, MEM_K, 800)
+    assert_proven(plan, "10node", "block")
+    check_time("10-node", solve_s(plan), ref, limit_x("helix.10node.wall_s"), 0.8)
+    check_memory("10-node", run.peak_mb, ref, MEM, 800)
 
 
 def test_geo24_proven_optimal(tmp_path: Path) -> None:
     """README: 1,754.38 tok/s, proven optimal (block bound, forced sharing), 1.7 s."""
     plan, run, ref, _ = run_plan(SPECS / "helix-geo24-llama2-70b.yaml", tmp_path, "--time-limit", "110", *MAX_FLOW)
     report("geo-24 LLaMA-2 70B", plan, run)
-    assert_proven(plan, 1754.38, "block")
+    assert_proven(plan, "geo24", "block")
     assert plan["plan"]["bounds"]["certificate"]["witness"]["forced_shared_nodes"] == 2
-    check_time("geo-24", run.wall_s, ref, 5.0, 1.7)
-    check_memory("geo-24", run.peak_mb, ref, MEM_K, 800)
+    check_time("geo-24", solve_s(plan), ref, limit_x("helix.geo24.wall_s"), 1.7)
+    check_memory("geo-24", run.peak_mb, ref, MEM, 800)
 
 
 def test_het42_plan_and_bound(tmp_path: Path) -> None:
@@ -120,24 +124,22 @@ def test_het42_plan_and_bound(tmp_path: Path) -> None:
     plan, run, ref, limit = run_plan(SPECS / "helix-het42-llama2-70b.yaml", tmp_path, *MAX_FLOW, limit_s=55)
     report("42-node LLaMA-2 70B", plan, run)
     assert plan["solver"]["status"] == "time_limit"
-    assert plan["solver"]["best_bound"] == pytest.approx(6281.18, abs=TOK)  # analytic (block bound): exact
-    assert plan["metrics"]["throughput_tok_s"] >= 5962.59 - TOK
-    assert plan["solver"]["gap"] <= 0.0534 + GAP
-    check_time("42-node beyond its time limit", max(run.wall_s - limit, 0.0), ref, 2.5, 1.0)
-    check_memory("42-node", run.peak_mb, ref, MEM_K_LARGE, 800)
+    check("helix.het42.bound", plan["solver"]["best_bound"])  # analytic (block bound): exact
+    at_least("helix.het42.tok_s", plan["metrics"]["throughput_tok_s"])
+    at_most("helix.het42.gap_pct", 100 * plan["solver"]["gap"])
+    at_most("helix.het42.gap_pct.readme", 100 * plan["solver"]["gap"])
+    overrun = FIGURES["helix.het42.wall_s"].value - 55  # documented: 56 s at --time-limit 55
+    check_time("42-node beyond its time limit", max(solve_s(plan) - limit, 0.0), ref, seconds_x(overrun), overrun)
+    check_memory("42-node", run.peak_mb, ref, MEM, 800)
 
 
 #: docs/helix.md: plan, bound, gap at --time-limit 60, and the first plan's wall (--time-limit 1), per size.
-GENERATED = {
-    50: (8082.25, 8587.00, 0.0625, 2.5),
-    100: (17798.66, 18698.93, 0.0506, 2.9),
-    200: (38366.69, 40157.87, 0.0467, 3.9),
-}
+GENERATED = (50, 100, 200)
 
 
-@pytest.mark.parametrize("nodes", sorted(GENERATED))
+@pytest.mark.parametrize("nodes", GENERATED)
 def test_generated_clusters(tmp_path: Path, nodes: int) -> None:
-    tok_s, bound, gap, first_s = GENERATED[nodes]
+    key = f"helix.gen{nodes}"
     spec = tmp_path / f"gen{nodes}.yaml"
     spec.write_text(generate_spec(nodes, types=7, regions=3, seed=nodes))
     plan, run, ref, limit = run_plan(spec, tmp_path, *MAX_FLOW, limit_s=60)
@@ -145,14 +147,23 @@ def test_generated_clusters(tmp_path: Path, nodes: int) -> None:
     first = next(i for i, c in enumerate(cands) if c["throughput_tok_s"] > 0)  # the first plan that carries flow
     report(f"generated {nodes} nodes (first plan: candidate #{first}, {cands[first]['source']})", plan, run)
     assert plan["solver"]["status"] in ("time_limit", "feasible")
-    assert plan["solver"]["best_bound"] == pytest.approx(bound, abs=TOK)
-    assert plan["metrics"]["throughput_tok_s"] >= tok_s - TOK
-    assert plan["solver"]["gap"] <= gap + GAP
-    check_time(f"generated {nodes} beyond its time limit", max(run.wall_s - limit, 0.0), ref, 3.0, 1.0)
-    check_memory(f"generated {nodes}", run.peak_mb, ref, MEM_K_LARGE, 800)
-    quick, qrun, qref, _ = run_plan(spec, tmp_path, "--time-limit", "1", *MAX_FLOW)
-    assert quick["metrics"]["throughput_tok_s"] > 0 and quick["solver"]["best_bound"] == pytest.approx(bound, abs=TOK)
-    check_time(f"generated {nodes}, first plan (--time-limit 1)", qrun.wall_s, qref, 5.0, first_s)
+    check(f"{key}.bound", plan["solver"]["best_bound"])
+    at_least(f"{key}.tok_s", plan["metrics"]["throughput_tok_s"])
+    at_most(f"{key}.gap_pct", 100 * plan["solver"]["gap"])
+    at_most(f"{key}.gap_pct.readme", 100 * plan["solver"]["gap"])
+    # the documented wall at --time-limit 60 (55.8-61.7 s): its overrun, at least the 42-node case's 1 s
+    overrun = max(FIGURES[f"{key}.wall_s"].value - 60, 1.0)
+    check_time(
+        f"generated {nodes} beyond its time limit", max(solve_s(plan) - limit, 0.0), ref, seconds_x(overrun), overrun
+    )
+    check_memory(f"generated {nodes}", run.peak_mb, ref, MEM, 800)
+    quick, _, qref, _ = run_plan(spec, tmp_path, "--time-limit", "1", *MAX_FLOW)
+    assert quick["metrics"]["throughput_tok_s"] > 0
+    check(f"{key}.bound", quick["solver"]["best_bound"])
+    first = FIGURES[f"{key}.first_s"]
+    check_time(
+        f"generated {nodes}, first plan (--time-limit 1)", solve_s(quick), qref, limit_x(f"{key}.first_s"), first.value
+    )
 
 
 def test_thousand_nodes_ten_types_five_regions(tmp_path: Path) -> None:
@@ -161,8 +172,9 @@ def test_thousand_nodes_ten_types_five_regions(tmp_path: Path) -> None:
     spec.write_text(generate_spec(1000, types=10, regions=5, seed=0))
     plan, run, ref, _ = run_plan(spec, tmp_path, "--time-limit", "240", *MAX_FLOW)
     report("generated 1,000 nodes, 10 types, 5 regions", plan, run)
-    assert plan["solver"]["best_bound"] == pytest.approx(577729.2, abs=0.05)
-    assert plan["metrics"]["throughput_tok_s"] >= 567569.6 - 0.05
-    assert plan["solver"]["gap"] <= 0.0179 + GAP
-    check_time("1,000 nodes", run.wall_s, ref, 100.0, 72)  # measured 37.5 x (the documented 72 s: ~50 x)
-    check_memory("1,000 nodes", run.peak_mb, ref, 5.5, 850)  # measured 780-847 MB (4.3-4.7 x)
+    check("helix.gen1000.bound", plan["solver"]["best_bound"])
+    at_least("helix.gen1000.tok_s", plan["metrics"]["throughput_tok_s"])
+    at_most("helix.gen1000.gap_pct", 100 * plan["solver"]["gap"])
+    at_most("helix.gen1000.gap_pct.readme", 100 * plan["solver"]["gap"])
+    check_time("1,000 nodes", solve_s(plan), ref, limit_x("helix.gen1000.wall_s"), 72)
+    check_memory("1,000 nodes", run.peak_mb, ref, MEM_1000, 850)

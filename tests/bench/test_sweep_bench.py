@@ -1,14 +1,20 @@
 """Benchmarks of issue 15 (``make bench``): sweep speed-up with 2 local workers, Ray overhead, resume time.
 
-Figures are printed; the machine is shared with other work while they are measured, so they are pessimistic and
-noisy (a speed-up needs both cores free for the whole run).
+The machine is shared with other work, so neither a speed-up nor a wall time means much alone; each is asserted
+against a reference measured in the same run (docs/sweep.md, registry tests/bench/figures.py):
+
+* speed-up: two busy loops on the same 2-worker pool (nothing shared, no llmplan) measure what a second worker can
+  gain right now; the sweep's speed-up must be at least 0.9x that (issue 15's 1.8x on an idle machine, where two busy
+  loops gain 2x; documented: 2.04x against 1.93x);
+* the resumed sweep with nothing to do: at most 3x the documented 1.49 s, as a ratio to the reference workload
+  (tests/bench/reference.py), and within the 5 s target likewise (5 s on the machine where the reference takes 2 s);
+* Ray: per-point overhead under 100 ms (run by ``make test-ray`` machines with the optional extra).
 """
 
 from __future__ import annotations
 
 import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,6 +25,8 @@ from planner.cli.sweep import check_option, run_point
 from planner.executors import LocalExecutor
 from planner.sweep.run import run_sweep
 from planner.sweep.schema import load_sweep
+from tests.bench.figures import FIGURES, limit_x
+from tests.bench.reference import check_time, reference, run_child
 
 pytestmark = pytest.mark.bench
 
@@ -110,20 +118,21 @@ def test_two_local_workers_at_least_1_8x_faster_than_one(two_hundred: Path, resu
         f"two busy loops on 2 workers vs 1 right now: {before:.2f}x before, {after:.2f}x after "
         f"(load average {load_before:.1f} -> {load_after:.1f})"
     )
-    assert t1 / t2 >= 1.8
+    machine = min(before, after)
+    print(
+        f"sweep speed-up {t1 / t2:.2f}x = {t1 / t2 / machine:.2f} x the busy loops' {machine:.2f}x (limit 0.9 x; "
+        f"documented {FIGURES['sweep.speedup'].text}x against {FIGURES['sweep.busy_loops'].text}x)"
+    )
+    share = FIGURES["sweep.target"].value / 2.0  # 1.8x where two busy loops gain 2x
+    assert t1 / t2 >= share * min(machine, 2.0), f"speed-up {t1 / t2:.2f}x, two busy loops got {machine:.2f}x"
 
 
 def test_resumed_sweep_with_nothing_to_do_under_5s(two_hundred: Path, resumed_dir: Path) -> None:
     if not (resumed_dir / "results.parquet").is_file():
         pytest.fail("needs the 200-point sweep of the previous test")
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "planner", "sweep", str(two_hundred), "--out", str(resumed_dir), "--quiet"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wall = time.perf_counter() - start
+    ref = reference()
+    done = run_child([sys.executable, "-m", "planner", "sweep", str(two_hundred), "--out", str(resumed_dir), "--quiet"])
+    wall = done.wall_s
     assert done.returncode == 0, done.stderr
     start = time.perf_counter()
     again = run_sweep(
@@ -133,7 +142,8 @@ def test_resumed_sweep_with_nothing_to_do_under_5s(two_hundred: Path, resumed_di
     assert (again.cached, again.ran) == (200, 0)
     print(f"\nresumed 200-point sweep, nothing to do: `plan sweep` {wall:.2f} s (of which loading and checking the "
           f"sweep, keys, table: {inner:.2f} s)")  # fmt: skip
-    assert wall < 5.0
+    check_time("resumed sweep", wall, ref, limit_x("sweep.resume_s"), 1.49)
+    check_time("resumed sweep, target", wall, ref, limit_x("sweep.resume_target_s", 1.0), 5)
 
 
 def test_ray_overhead_per_point_under_100ms(tmp_path: Path) -> None:
