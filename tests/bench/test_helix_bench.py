@@ -139,7 +139,6 @@ GENERATED = (50, 100, 200)
 
 @pytest.mark.parametrize("nodes", GENERATED)
 def test_generated_clusters(tmp_path: Path, nodes: int) -> None:
-    key = f"helix.gen{nodes}"
     spec = tmp_path / f"gen{nodes}.yaml"
     spec.write_text(generate_spec(nodes, types=7, regions=3, seed=nodes))
     plan, run, ref, limit = run_plan(spec, tmp_path, *MAX_FLOW, limit_s=60)
@@ -147,23 +146,31 @@ def test_generated_clusters(tmp_path: Path, nodes: int) -> None:
     first = next(i for i, c in enumerate(cands) if c["throughput_tok_s"] > 0)  # the first plan that carries flow
     report(f"generated {nodes} nodes (first plan: candidate #{first}, {cands[first]['source']})", plan, run)
     assert plan["solver"]["status"] in ("time_limit", "feasible")
-    check(f"{key}.bound", plan["solver"]["best_bound"])
-    at_least(f"{key}.tok_s", plan["metrics"]["throughput_tok_s"])
-    at_most(f"{key}.gap_pct", 100 * plan["solver"]["gap"])
-    at_most(f"{key}.gap_pct.readme", 100 * plan["solver"]["gap"])
+    check(f"helix.gen{nodes}.bound", plan["solver"]["best_bound"])
+    at_least(f"helix.gen{nodes}.tok_s", plan["metrics"]["throughput_tok_s"])
+    at_most(f"helix.gen{nodes}.gap_pct", 100 * plan["solver"]["gap"])
+    at_most(f"helix.gen{nodes}.gap_pct.readme", 100 * plan["solver"]["gap"])
     # the documented wall at --time-limit 60 (55.8-61.7 s): its overrun, at least the 42-node case's 1 s
-    overrun = max(FIGURES[f"{key}.wall_s"].value - 60, 1.0)
+    overrun = max(FIGURES[f"helix.gen{nodes}.wall_s"].value - 60, 1.0)
     check_time(
         f"generated {nodes} beyond its time limit", max(solve_s(plan) - limit, 0.0), ref, seconds_x(overrun), overrun
     )
     check_memory(f"generated {nodes}", run.peak_mb, ref, MEM, 800)
-    quick, _, qref, _ = run_plan(spec, tmp_path, "--time-limit", "1", *MAX_FLOW)
-    assert quick["metrics"]["throughput_tok_s"] > 0
-    check(f"{key}.bound", quick["solver"]["best_bound"])
-    first = FIGURES[f"{key}.first_s"]
-    check_time(
-        f"generated {nodes}, first plan (--time-limit 1)", solve_s(quick), qref, limit_x(f"{key}.first_s"), first.value
+    # The first plan: `--time-limit T` counts the whole command and ends it with exit 1 when no plan exists by
+    # then, so a verified plan within T = 3x the documented first-plan time (as a ratio to the reference timed
+    # just before) is the documented figure asserted at the usual factor.
+    qref = reference()
+    first = limit_x(f"helix.gen{nodes}.first_s") * qref.wall_s
+    out = tmp_path / f"gen{nodes}-first.json"
+    quick = run_child(plan_cmd("helix", str(spec), "--out", str(out), "-q", "--time-limit", f"{first:.1f}", *MAX_FLOW))
+    print(
+        f"  [generated {nodes}, first plan] --time-limit {first:.1f} s (reference {qref.wall_s:.2f} s): "
+        f"exit {quick.returncode}"
     )
+    assert quick.returncode == 0, quick.stderr
+    first_plan = json.loads(out.read_text())
+    assert first_plan["metrics"]["throughput_tok_s"] > 0
+    check(f"helix.gen{nodes}.bound", first_plan["solver"]["best_bound"])
 
 
 def test_thousand_nodes_ten_types_five_regions(tmp_path: Path) -> None:

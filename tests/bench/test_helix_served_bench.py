@@ -1,6 +1,7 @@
 """Served-throughput figures and targets of issue 13 (docs/helix.md, "Targets of issue 13"), run by ``make bench``.
 
-The default ``plan helix`` (``--objective served``, ``--time-limit 60``) is judged by ``plan simulate`` (the referee)
+The default ``plan helix`` (``--objective served``, ``--time-limit 60`` stretched by the reference's CPU share as in
+test_helix_bench.py, at most 3x) is judged by ``plan simulate`` (the referee)
 against the Petals / Swarm / separate-pipeline baselines the same run emits and (single-24) the paper's layout, on
 the same workload and seed. What is asserted (registry: tests/bench/figures.py):
 
@@ -28,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from tests.bench.figures import FIGURES, K_MEM, at_least, check, limit_x
-from tests.bench.reference import ROOT, Child, check_memory, check_time, plan_cmd, reference, run_child
+from tests.bench.reference import ROOT, Child, check_memory, check_time, plan_cmd, reference, run_child, scaled_limit
 
 SPECS = ROOT / "cluster_specs"
 PAPER_SINGLE24 = ROOT / "tests" / "fixtures" / "helix_plans" / "single24" / "ilp.json"
@@ -83,8 +84,9 @@ def served(name: str, tmp: Path) -> Served:
     work.mkdir(parents=True, exist_ok=True)
     out, base = work / "plan.json", work / "baselines"
     ref = reference()
+    limit = scaled_limit(60, ref)  # the documented --time-limit 60, stretched by the load (at most 3x)
     cmd = plan_cmd("helix", str(_spec(name, work)), "--out", str(out), "-q", "--format", "json")
-    run = run_child([*cmd, "--time-limit", "60", "--emit-baselines", str(base)])
+    run = run_child([*cmd, "--time-limit", f"{limit:.1f}", "--emit-baselines", str(base)])
     assert run.returncode == 0, run.stderr
     files = [base / f"{b}.json" for b in BASELINES]
     results = simulate(out, *files)
@@ -99,7 +101,7 @@ def served(name: str, tmp: Path) -> Served:
         + ", ".join(
             f"{k} {v['decode_throughput_tok_s']:.1f} (predicted {predicted[k]:.1f})" for k, v in got.baselines.items()
         )
-        + f" -> {got.ratio:.2f}x the best (target >= 1.2x); planned in {run.wall_s:.1f} s "
+        + f" -> {got.ratio:.2f}x the best (target >= 1.2x); planned in {run.wall_s:.1f} s at --time-limit {limit:.1f} "
         f"({run.wall_s / ref.wall_s:.1f} x the reference); chosen: {got.plan['plan']['served']['search']['chosen']}"
     )
     return got
@@ -180,6 +182,7 @@ def test_two_hundred_nodes_served_plan(tmp_path: Path) -> None:
     spec.write_text(generate_spec(200, types=7, regions=3, seed=200))
     ref = reference()
     run = run_child(plan_cmd("helix", str(spec), "--out", str(tmp_path / "p.json"), "-q", "--time-limit", "240"))
+    # (not stretched: the target is the wall time of this run; its time is asserted as a ratio to the reference)
     assert run.returncode == 0, run.stderr
     print(f"\n[served bench] generated 200 nodes: served plan in {run.wall_s:.1f} s, peak {run.peak_mb:.0f} MB")
     check_time("200 nodes served", run.wall_s, ref, limit_x("served.gen200.wall_s"), 239)

@@ -71,10 +71,10 @@ def _check_table(placements: list[dict], table: str, keys: list[str]) -> dict[st
     by: dict[str, float] = {}
     for p, key in zip(placements, keys, strict=True):
         assert Path(p["plan"]).stem == key, (p["plan"], key)
-        check(f"{table}.{key}", p["decode_throughput_tok_s"])
-        check(f"{table}.{key}.bound", p["bound_tok_s"])
-        if f"{table}.{key}.ratio_pct" in FIGURES:
-            check(f"{table}.{key}.ratio_pct", 100 * p["achieved_vs_bound_ratio"])
+        check(f"sim.{table}.{key}", p["decode_throughput_tok_s"])
+        check(f"sim.{table}.{key}.bound", p["bound_tok_s"])
+        if f"sim.{table}.{key}.ratio_pct" in FIGURES:
+            check(f"sim.{table}.{key}.ratio_pct", 100 * p["achieved_vs_bound_ratio"])
         by[key] = p["decode_throughput_tok_s"]
     return by
 
@@ -83,7 +83,7 @@ def test_reference_placements_offline() -> None:
     plans = [str(FIX / "ilp.json"), *(str(FIX / f"{b}.json") for b in BASELINES)]
     doc, run, _ = _simulate([plans[0], "--compare", *plans[1:], "--offline"])
     _print_comparison(f"reference placements (paper test vectors), offline 600 s, {run.wall_s:.1f} s wall:", doc)
-    by = _check_table(doc["placements"], "sim.ref", ["ilp", *BASELINES])
+    by = _check_table(doc["placements"], "ref", ["ilp", *BASELINES])
     # "beats Swarm by 1.69x and separate pipelines by 1.47x"
     check("sim.ref.vs_swarm", by["ilp"] / by["swarm"])
     check("sim.ref.vs_sep", by["ilp"] / by["separate-pipelines"])
@@ -98,7 +98,7 @@ def test_plan_helix_max_flow_placements_offline(tmp_path: Path) -> None:
     plans = [out, *(tmp_path / f"{b}.json" for b in BASELINES), FIX / "separate-pipelines.json"]
     doc, sim, _ = _simulate([str(plans[0]), "--compare", *map(str, plans[1:]), "--offline"])
     _print_comparison(f"plan helix --objective max-flow placements, offline 600 s, {sim.wall_s:.1f} s wall:", doc)
-    by = _check_table(doc["placements"][:4], "sim.maxflow", ["helix", *BASELINES])
+    by = _check_table(doc["placements"][:4], "maxflow", ["helix", *BASELINES])
     fixture = doc["placements"][4]
     check("sim.ref.separate-pipelines", fixture["decode_throughput_tok_s"])  # the table's last row
     check("sim.maxflow.vs_swarm", by["helix"] / by["swarm"])

@@ -121,9 +121,10 @@ def test_two_local_workers_at_least_1_8x_faster_than_one(two_hundred: Path, resu
     machine = min(before, after)
     print(
         f"sweep speed-up {t1 / t2:.2f}x = {t1 / t2 / machine:.2f} x the busy loops' {machine:.2f}x (limit 0.9 x; "
-        f"documented {FIGURES['sweep.speedup'].text}x against {FIGURES['sweep.busy_loops'].text}x)"
+        "documented 2.04x against 1.93x)"
     )
-    share = FIGURES["sweep.target"].value / 2.0  # 1.8x where two busy loops gain 2x
+    # the target's 1.8x where two busy loops gain 2x (0.9), or the documented 2.04x against 1.93x if lower (1.06)
+    share = min(FIGURES["sweep.target"].value / 2.0, FIGURES["sweep.speedup"].value / FIGURES["sweep.busy_loops"].value)
     assert t1 / t2 >= share * min(machine, 2.0), f"speed-up {t1 / t2:.2f}x, two busy loops got {machine:.2f}x"
 
 

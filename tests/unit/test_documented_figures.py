@@ -6,6 +6,7 @@ docs/*.md, so changing a documented figure without its benchmark (or the reverse
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,21 @@ def test_number_in_matches_whole_numbers_only() -> None:
     assert number_in("HA 25P + 3T", "25") and number_in("gap 5.3%", "5.3")
     assert not number_in("125 machines", "25") and not number_in("2.5 s", "2")
     assert not number_in("gap 5.34 %", "5.3") and not number_in("1,005", "005")
+
+
+def _patterns() -> list[re.Pattern[str]]:
+    """The figure keys the benchmarks name, literally or as f-strings (``f"helix.{case}.status"``)."""
+    found = []
+    for path in sorted((ROOT / "tests" / "bench").glob("test_*.py")):
+        source = path.read_text(encoding="utf-8")
+        for text in re.findall(r'"([A-Za-z0-9_.{}\[\]\' -]+)"', source) + re.findall(r"'([A-Za-z0-9_.{} -]+)'", source):
+            if "." in text and not text.startswith("{"):  # a pattern must name at least its family literally
+                found.append(re.compile(re.sub(r"\\\{[^}]*\\\}", ".+", re.escape(text)) + "$"))
+    return found
+
+
+def test_every_figure_is_asserted_by_a_benchmark() -> None:
+    """A registered figure no benchmark names would be checked against the docs but never measured."""
+    patterns = _patterns()
+    unused = [k for k in FIGURES if not k.startswith("reference.") and not any(p.match(k) for p in patterns)]
+    assert not unused, f"registered but asserted by no benchmark: {unused}"
