@@ -3,10 +3,11 @@
 The machine the benchmarks run on is shared and its speed varies several-fold within minutes; an absolute limit is
 either far too loose on a quiet machine or fails on a busy one. Each benchmark therefore times this workload right
 before its own command, in a child process like the command (interpreter start-up, importing the CLI, then fixed
-work in pure Python, numpy and scipy's HiGHS LP), and asserts ``wall <= k * reference``. ``k`` is set at 2-3x
-the ratio measured when the figures were recorded, so a regression of 3x or more fails on any load. Runs under a
-time limit get that limit stretched by the reference's CPU share (:func:`scaled_limit`), so a busy machine does not
-pass off as a slower solver. Measured on a quiet core: the reference takes about 1.4 s of CPU.
+work in pure Python, numpy and scipy's HiGHS LP), and asserts ``wall <= k * reference``, ``k`` read from the
+documented figure (tests/bench/figures.py: 3x the quoted time over the reference's quoted 2.0 s), so a regression of
+3x or more fails on any load. Runs under a time limit get that limit stretched by the reference's CPU share
+(:func:`scaled_limit`, at most 10x), so a busy machine does not pass off as a slower solver. On the quiet
+development machine the reference takes about 2.0 s (1.5 s of it the interpreter and the CLI import) and 180 MB.
 
 Run as a script it does the work once and prints nothing.
 """
@@ -80,11 +81,14 @@ def reference() -> Child:
     return child
 
 
-def scaled_limit(limit_s: float, ref: Child, cap: float = 3.0) -> float:
+def scaled_limit(limit_s: float, ref: Child, cap: float = 10.0) -> float:
     """A documented ``--time-limit`` stretched by how little of a core the reference got (at most ``cap`` times).
 
     A run under a time limit reaches its documented plan only with about the CPU time it had when the figure was
-    recorded; on a machine shared with other work the same wall-clock limit buys a fraction of it.
+    recorded; on a machine shared with other work the same wall-clock limit buys a fraction of it. At a tenth of a
+    core (load 14 on the 2-core machine, niced) a 3x stretch left the generated 100-node cluster at 17,161 tok/s
+    against its documented 17,798.66, so the stretch goes up to 10x: a loaded machine makes the bench slower, never
+    a weaker solver look like the documented one or the reverse.
     """
     return limit_s * min(cap, max(1.0, 1.0 / max(ref.cpu_share, 1e-3)))
 

@@ -8,7 +8,7 @@ plan's own ``run.wall_s``, what the docs quote; runs
 under a time limit: 3x the quoted overrun beyond it) and 2x the quoted peak memory ("under 0.8 GB"; 0.85 GB for
 1,000 nodes). Runs under a time limit assert what the documented run reached within that limit (at least the
 documented plan, at most the documented gap), with the limit stretched by the reference's CPU share
-(``scaled_limit``: at most 3x) so that a busy machine is not read as a weaker solver.
+(``scaled_limit``: at most 10x) so that a busy machine is not read as a weaker solver.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def test_thousand_nodes_ten_types_five_regions(tmp_path: Path) -> None:
     """docs/helix.md: 567,569.6 tok/s, bound 577,729.2 (covering), gap 1.79 %, 72 s at --time-limit 240."""
     spec = tmp_path / "gen1000.yaml"
     spec.write_text(generate_spec(1000, types=10, regions=5, seed=0))
-    plan, run, ref, _ = run_plan(spec, tmp_path, "--time-limit", "240", *MAX_FLOW)
+    plan, run, ref, _ = run_plan(spec, tmp_path, *MAX_FLOW, limit_s=240)
     report("generated 1,000 nodes, 10 types, 5 regions", plan, run)
     check("helix.gen1000.bound", plan["solver"]["best_bound"])
     at_least("helix.gen1000.tok_s", plan["metrics"]["throughput_tok_s"])

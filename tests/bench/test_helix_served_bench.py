@@ -1,7 +1,7 @@
 """Served-throughput figures and targets of issue 13 (docs/helix.md, "Targets of issue 13"), run by ``make bench``.
 
 The default ``plan helix`` (``--objective served``, ``--time-limit 60`` stretched by the reference's CPU share as in
-test_helix_bench.py, at most 3x) is judged by ``plan simulate`` (the referee)
+test_helix_bench.py, at most 10x) is judged by ``plan simulate`` (the referee)
 against the Petals / Swarm / separate-pipeline baselines the same run emits and (single-24) the paper's layout, on
 the same workload and seed. What is asserted (registry: tests/bench/figures.py):
 
@@ -84,7 +84,7 @@ def served(name: str, tmp: Path) -> Served:
     work.mkdir(parents=True, exist_ok=True)
     out, base = work / "plan.json", work / "baselines"
     ref = reference()
-    limit = scaled_limit(60, ref)  # the documented --time-limit 60, stretched by the load (at most 3x)
+    limit = scaled_limit(60, ref)  # the documented --time-limit 60, stretched by the load (at most 10x)
     cmd = plan_cmd("helix", str(_spec(name, work)), "--out", str(out), "-q", "--format", "json")
     run = run_child([*cmd, "--time-limit", f"{limit:.1f}", "--emit-baselines", str(base)])
     assert run.returncode == 0, run.stderr
