@@ -199,6 +199,77 @@ FIGURES: dict[str, Figure] = {
     "served.gen200.wall_s": fig("239", (HELIX, _S200)),
     "served.target.gen200_s": fig("5", (HELIX, "| generated 200 nodes: served plan in <= 5 min, < 2 GB |")),
     "served.target.gen200_gb": fig("2", (HELIX, "| generated 200 nodes: served plan in <= 5 min, < 2 GB |")),
+    # Agreement with plan simulate: the baselines' predicted and simulated decode tok/s (deterministic constructions)
+    "agree.helix-single24-llama2-70b.petals.pred": fig(
+        "159.4", (HELIX, "| single24-llama2-70b | petals | 159.4 | 161.0 | -1.0 % |")
+    ),
+    "agree.helix-single24-llama2-70b.petals.sim": fig(
+        "161.0", (HELIX, "| single24-llama2-70b | petals | 159.4 | 161.0 | -1.0 % |")
+    ),
+    "agree.helix-single24-llama2-70b.separate-pipelines.pred": fig(
+        "195.3", (HELIX, "| single24-llama2-70b | separate-pipelines | 195.3 | 185.8 | +5.1 % |")
+    ),
+    "agree.helix-single24-llama2-70b.separate-pipelines.sim": fig(
+        "185.8", (HELIX, "| single24-llama2-70b | separate-pipelines | 195.3 | 185.8 | +5.1 % |")
+    ),
+    "agree.helix-single24-llama2-70b.swarm.pred": fig(
+        "152.2", (HELIX, "| single24-llama2-70b | swarm | 152.2 | 147.6 | +3.1 % |")
+    ),
+    "agree.helix-single24-llama2-70b.swarm.sim": fig(
+        "147.6", (HELIX, "| single24-llama2-70b | swarm | 152.2 | 147.6 | +3.1 % |")
+    ),
+    "agree.helix-10node-llama30b.petals.pred": fig(
+        "49.1", (HELIX, "| 10node-llama30b | petals | 49.1 | 48.0 | +2.3 % |")
+    ),
+    "agree.helix-10node-llama30b.petals.sim": fig(
+        "48.0", (HELIX, "| 10node-llama30b | petals | 49.1 | 48.0 | +2.3 % |")
+    ),
+    "agree.helix-10node-llama30b.separate-pipelines.pred": fig(
+        "45.9", (HELIX, "| 10node-llama30b | separate-pipelines | 45.9 | 53.3 | **-14.0 %** |")
+    ),
+    "agree.helix-10node-llama30b.separate-pipelines.sim": fig(
+        "53.3", (HELIX, "| 10node-llama30b | separate-pipelines | 45.9 | 53.3 | **-14.0 %** |")
+    ),
+    "agree.helix-10node-llama30b.swarm.pred": fig(
+        "56.8", (HELIX, "| 10node-llama30b | swarm | 56.8 | 54.1 | +5.1 % |")
+    ),
+    "agree.helix-10node-llama30b.swarm.sim": fig("54.1", (HELIX, "| 10node-llama30b | swarm | 56.8 | 54.1 | +5.1 % |")),
+    "agree.helix-geo24-llama2-70b.petals.pred": fig(
+        "76.2", (HELIX, "| geo24-llama2-70b | petals | 76.2 | 76.7 | -0.6 % |")
+    ),
+    "agree.helix-geo24-llama2-70b.petals.sim": fig(
+        "76.7", (HELIX, "| geo24-llama2-70b | petals | 76.2 | 76.7 | -0.6 % |")
+    ),
+    "agree.helix-geo24-llama2-70b.separate-pipelines.pred": fig(
+        "136.9", (HELIX, "| geo24-llama2-70b | separate-pipelines | 136.9 | 148.2 | -7.6 % |")
+    ),
+    "agree.helix-geo24-llama2-70b.separate-pipelines.sim": fig(
+        "148.2", (HELIX, "| geo24-llama2-70b | separate-pipelines | 136.9 | 148.2 | -7.6 % |")
+    ),
+    "agree.helix-geo24-llama2-70b.swarm.pred": fig(
+        "66.3", (HELIX, "| geo24-llama2-70b | swarm | 66.3 | 51.6 | **+28.7 %** |")
+    ),
+    "agree.helix-geo24-llama2-70b.swarm.sim": fig(
+        "51.6", (HELIX, "| geo24-llama2-70b | swarm | 66.3 | 51.6 | **+28.7 %** |")
+    ),
+    "agree.helix-het42-llama2-70b.petals.pred": fig(
+        "158.3", (HELIX, "| het42-llama2-70b | petals | 158.3 | 162.1 | -2.3 % |")
+    ),
+    "agree.helix-het42-llama2-70b.petals.sim": fig(
+        "162.1", (HELIX, "| het42-llama2-70b | petals | 158.3 | 162.1 | -2.3 % |")
+    ),
+    "agree.helix-het42-llama2-70b.separate-pipelines.pred": fig(
+        "423.9", (HELIX, "| het42-llama2-70b | separate-pipelines | 423.9 | 440.5 | -3.8 % |")
+    ),
+    "agree.helix-het42-llama2-70b.separate-pipelines.sim": fig(
+        "440.5", (HELIX, "| het42-llama2-70b | separate-pipelines | 423.9 | 440.5 | -3.8 % |")
+    ),
+    "agree.helix-het42-llama2-70b.swarm.pred": fig(
+        "517.0", (HELIX, "| het42-llama2-70b | swarm | 517.0 | 577.1 | **-10.4 %** |")
+    ),
+    "agree.helix-het42-llama2-70b.swarm.sim": fig(
+        "577.1", (HELIX, "| het42-llama2-70b | swarm | 517.0 | 577.1 | **-10.4 %** |")
+    ),
     # ------------------------------------------------------------------------------ simulate (test_sim_bench)
     "sim.events": fig("134,872", (SIM, _SIMP), (R, _RSIM)),
     "sim.decode": fig("249.27", (SIM, _SIMP)),

@@ -13,7 +13,8 @@ the same workload and seed. What is asserted (registry: tests/bench/figures.py):
   generated 50: >= 1.2x; the online p99 against the paper's layout; 200 nodes in 5 min and 2 GB) as plain asserts;
 * the targets not met (>= 1.2x on 10-node, geo-24, het-42 and generated 100; predictions within 10 % of the
   simulator on 10-node, geo-24 and het-42) as ``xfail(strict=True)`` tests whose reason gives the measured figure:
-  meeting one fails the bench until docs/helix.md and the registry say so.
+  meeting one fails the bench until docs/helix.md and the registry say so. Those tests assert the target only; every
+  documented figure is asserted in a test that is expected to pass.
 
 Figures measured while other work shares the 2 cores are pessimistic.
 """
@@ -120,6 +121,10 @@ def test_documented_served_figures(tmp: Path, name: str) -> None:
     got = served(name, tmp)
     for b in BASELINES:
         check(f"served.{name}.{b}", got.baselines[b]["decode_throughput_tok_s"])
+    if name in SHIPPED:  # docs/helix.md, Agreement: the baselines' rows (the default plan's are of an older search)
+        for b in BASELINES:
+            check(f"agree.{name}.{b}.pred", got.predicted[b])
+            check(f"agree.{name}.{b}.sim", got.baselines[b]["decode_throughput_tok_s"])
     at_least(f"served.{name}.plan", got.ours["decode_throughput_tok_s"])
     at_least(f"served.{name}.ratio", got.ratio)
 
