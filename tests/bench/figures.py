@@ -105,12 +105,14 @@ _SERVERS = "servers provisioned on average | 40 -> 24.6 (-38.5%)"
 
 
 _S0 = "| **344.2** (365.0; local search from the <= 9 hops layout) | 161.0 | 147.6 | 185.8 | 249.3 (ILP) | 1.85x;"
-_S1 = "| 10-node 30B | **61.9** (64.3; local search: a KV-balanced chain) | 48.0 | 54.1 | 53.3 | - | 1.14x |"
-_S2 = "| geo-24 | **141.6** (164.6; local search from reserve 0.6, max flow) | 76.7 | 51.6 | 148.2 | - | 0.96x |"
-_S3 = "| het-42 | **619.1** (773.0; local search from the <= 12 hops layout) | 162.1 | 577.1 | 440.5 | - | 1.07x |"
-_S4 = "| **756.1** (893.0; local search from separate pipelines) | 274.3 | 489.1 | 601.1 | - | 1.26x |"
-_S5 = "| **1,436.7** (1,739.5; local search from separate pipelines) | 1,055.0 | 1,378.9 | 475.3 | - | 1.04x |"
-_S200 = "| `--time-limit 240`: 239 s wall, 0.70 GB peak (5 candidates"
+_S1 = "| **67.3** (67.3; local search from reserve 0.2, <= 9 hops: T4s hold 8 layers, above the spec's K of 7) | 48.0 |"
+_S1b = "| 48.0 | 54.1 | 53.3 | - | 1.24x (was 1.14x) | yes |"
+_S2 = "| **141.6-159.8** (predicted 137.7-164.6; four runs, see below) | 76.7 | 51.6 | 148.2 | - | 0.96-1.08x"
+_S3 = "| **621.4** (766.4; local search from the <= 12 hops layout, the same plan as before) | 162.1 | 577.1 | 440.5 |"
+_S3b = "| 162.1 | 577.1 | 440.5 | - | 1.08x | no (see below) |"
+_S4 = "| **701.3-767.3** (828.6, 709.7; two runs) | 274.3 | 489.1 | 601.1 | - | 1.17-1.28x (was 1.26x;"
+_S5 = "| **1,439.0** (1,596.1; local search from separate pipelines) | 1,055.0 | 1,378.9 | 475.3 | - | 1.04x |"
+_S200 = "with the lower reserves, at a load of 17: 254 s wall (4:13.9), 0.61 GB peak"
 
 
 def _side(row: str, ours: str) -> tuple[str, str]:
@@ -164,27 +166,27 @@ FIGURES: dict[str, Figure] = {
     "served.helix-single24-llama2-70b.swarm": fig("147.6", (HELIX, _S0)),
     "served.helix-single24-llama2-70b.separate-pipelines": fig("185.8", (HELIX, _S0)),
     "served.helix-single24-llama2-70b.ratio": fig("1.85", (HELIX, _S0)),
-    "served.helix-10node-llama30b.plan": fig("61.9", (HELIX, _S1)),
-    "served.helix-10node-llama30b.petals": fig("48.0", (HELIX, _S1)),
-    "served.helix-10node-llama30b.swarm": fig("54.1", (HELIX, _S1)),
-    "served.helix-10node-llama30b.separate-pipelines": fig("53.3", (HELIX, _S1)),
-    "served.helix-10node-llama30b.ratio": fig("1.14", (HELIX, _S1)),
+    "served.helix-10node-llama30b.plan": fig("67.3", (HELIX, _S1)),
+    "served.helix-10node-llama30b.petals": fig("48.0", (HELIX, _S1b)),
+    "served.helix-10node-llama30b.swarm": fig("54.1", (HELIX, _S1b)),
+    "served.helix-10node-llama30b.separate-pipelines": fig("53.3", (HELIX, _S1b)),
+    "served.helix-10node-llama30b.ratio": fig("1.24", (HELIX, _S1b)),
     "served.helix-geo24-llama2-70b.plan": fig("141.6", (HELIX, _S2)),
     "served.helix-geo24-llama2-70b.petals": fig("76.7", (HELIX, _S2)),
     "served.helix-geo24-llama2-70b.swarm": fig("51.6", (HELIX, _S2)),
     "served.helix-geo24-llama2-70b.separate-pipelines": fig("148.2", (HELIX, _S2)),
     "served.helix-geo24-llama2-70b.ratio": fig("0.96", (HELIX, _S2)),
-    "served.helix-het42-llama2-70b.plan": fig("619.1", (HELIX, _S3)),
-    "served.helix-het42-llama2-70b.petals": fig("162.1", (HELIX, _S3)),
-    "served.helix-het42-llama2-70b.swarm": fig("577.1", (HELIX, _S3)),
-    "served.helix-het42-llama2-70b.separate-pipelines": fig("440.5", (HELIX, _S3)),
-    "served.helix-het42-llama2-70b.ratio": fig("1.07", (HELIX, _S3)),
-    "served.generated-50.plan": fig("756.1", (HELIX, _S4)),
+    "served.helix-het42-llama2-70b.plan": fig("621.4", (HELIX, _S3)),
+    "served.helix-het42-llama2-70b.petals": fig("162.1", (HELIX, _S3b)),
+    "served.helix-het42-llama2-70b.swarm": fig("577.1", (HELIX, _S3b)),
+    "served.helix-het42-llama2-70b.separate-pipelines": fig("440.5", (HELIX, _S3b)),
+    "served.helix-het42-llama2-70b.ratio": fig("1.08", (HELIX, _S3b)),
+    "served.generated-50.plan": fig("701.3", (HELIX, _S4)),
     "served.generated-50.petals": fig("274.3", (HELIX, _S4)),
     "served.generated-50.swarm": fig("489.1", (HELIX, _S4)),
     "served.generated-50.separate-pipelines": fig("601.1", (HELIX, _S4)),
-    "served.generated-50.ratio": fig("1.26", (HELIX, _S4)),
-    "served.generated-100.plan": fig("1,436.7", (HELIX, _S5)),
+    "served.generated-50.ratio": fig("1.17", (HELIX, _S4)),
+    "served.generated-100.plan": fig("1,439.0", (HELIX, _S5)),
     "served.generated-100.petals": fig("1,055.0", (HELIX, _S5)),
     "served.generated-100.swarm": fig("1,378.9", (HELIX, _S5)),
     "served.generated-100.separate-pipelines": fig("475.3", (HELIX, _S5)),
@@ -195,8 +197,8 @@ FIGURES: dict[str, Figure] = {
         "57", (HELIX, "| single-24 planned in <= 60 s | 39-57 s wall (`--time-limit 60`, loaded machine;")
     ),
     "served.target.wall_s": fig("60", (HELIX, "| single-24 planned in <= 60 s | 39-57 s wall")),
-    "served.gen200.mem_gb": fig("0.70", (HELIX, _S200)),
-    "served.gen200.wall_s": fig("239", (HELIX, _S200)),
+    "served.gen200.mem_gb": fig("0.61", (HELIX, _S200)),
+    "served.gen200.wall_s": fig("254", (HELIX, _S200)),
     "served.target.gen200_s": fig("5", (HELIX, "| generated 200 nodes: served plan in <= 5 min, < 2 GB |")),
     "served.target.gen200_gb": fig("2", (HELIX, "| generated 200 nodes: served plan in <= 5 min, < 2 GB |")),
     # Agreement with plan simulate: the baselines' predicted and simulated decode tok/s (deterministic constructions)
