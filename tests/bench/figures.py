@@ -107,10 +107,10 @@ _SERVERS = "servers provisioned on average | 40 -> 24.6 (-38.5%)"
 _S0 = "| **344.2** (365.0; local search from the <= 9 hops layout) | 161.0 | 147.6 | 185.8 | 249.3 (ILP) | 1.85x;"
 _S1 = "| **67.3** (67.3; local search from reserve 0.2, <= 9 hops: T4s hold 8 layers, above the spec's K of 7) | 48.0 |"
 _S1b = "| 48.0 | 54.1 | 53.3 | - | 1.24x (was 1.14x) | yes |"
-_S2 = "| **141.6-159.8** (predicted 137.7-164.6; four runs, see below) | 76.7 | 51.6 | 148.2 | - | 0.96-1.08x"
-_S3 = "| **621.4** (766.4; local search from the <= 12 hops layout, the same plan as before) | 162.1 | 577.1 | 440.5 |"
-_S3b = "| 162.1 | 577.1 | 440.5 | - | 1.08x | no (see below) |"
-_S4 = "| **701.3-767.3** (828.6, 709.7; two runs) | 274.3 | 489.1 | 601.1 | - | 1.17-1.28x (was 1.26x;"
+_S2 = "| **230.9** (229.3; local search from reserve 0.2, <= 9 hops) | 76.7 | 51.6 | 148.2 | - | 1.56x (was 0.96x)"
+_S3 = "| **662.2** (672.2; local search from the Swarm placement) | 162.1 | 577.1 | 440.5 |"
+_S3b = "| 162.1 | 577.1 | 440.5 | - | 1.15x (was 1.07x) | no (see below) |"
+_S4 = "| 274.3 | 489.1 | 601.1 | - | 1.26x | yes (701.3-767.3, 1.17-1.28x, in loaded runs before the hop-first grid) |"
 _S5 = "| **1,439.0** (1,596.1; local search from separate pipelines) | 1,055.0 | 1,378.9 | 475.3 | - | 1.04x |"
 _S200 = "with the lower reserves, at a load of 17: 254 s wall (4:13.9), 0.61 GB peak"
 
@@ -171,16 +171,16 @@ FIGURES: dict[str, Figure] = {
     "served.helix-10node-llama30b.swarm": fig("54.1", (HELIX, _S1b)),
     "served.helix-10node-llama30b.separate-pipelines": fig("53.3", (HELIX, _S1b)),
     "served.helix-10node-llama30b.ratio": fig("1.24", (HELIX, _S1b)),
-    "served.helix-geo24-llama2-70b.plan": fig("141.6", (HELIX, _S2)),
+    "served.helix-geo24-llama2-70b.plan": fig("230.9", (HELIX, _S2)),
     "served.helix-geo24-llama2-70b.petals": fig("76.7", (HELIX, _S2)),
     "served.helix-geo24-llama2-70b.swarm": fig("51.6", (HELIX, _S2)),
     "served.helix-geo24-llama2-70b.separate-pipelines": fig("148.2", (HELIX, _S2)),
-    "served.helix-geo24-llama2-70b.ratio": fig("0.96", (HELIX, _S2)),
-    "served.helix-het42-llama2-70b.plan": fig("621.4", (HELIX, _S3)),
+    "served.helix-geo24-llama2-70b.ratio": fig("1.56", (HELIX, _S2)),
+    "served.helix-het42-llama2-70b.plan": fig("662.2", (HELIX, _S3)),
     "served.helix-het42-llama2-70b.petals": fig("162.1", (HELIX, _S3b)),
     "served.helix-het42-llama2-70b.swarm": fig("577.1", (HELIX, _S3b)),
     "served.helix-het42-llama2-70b.separate-pipelines": fig("440.5", (HELIX, _S3b)),
-    "served.helix-het42-llama2-70b.ratio": fig("1.08", (HELIX, _S3b)),
+    "served.helix-het42-llama2-70b.ratio": fig("1.15", (HELIX, _S3b)),
     "served.generated-50.plan": fig("701.3", (HELIX, _S4)),
     "served.generated-50.petals": fig("274.3", (HELIX, _S4)),
     "served.generated-50.swarm": fig("489.1", (HELIX, _S4)),
