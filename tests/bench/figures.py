@@ -108,8 +108,8 @@ _S0 = "| **344.2** (365.0; local search from the <= 9 hops layout) | 161.0 | 147
 _S1 = "| **67.3** (67.3; local search from reserve 0.2, <= 9 hops: T4s hold 8 layers, above the spec's K of 7) | 48.0 |"
 _S1b = "| 48.0 | 54.1 | 53.3 | - | 1.24x (was 1.14x) | yes |"
 _S2 = "| **230.9** (229.3; local search from reserve 0.2, <= 9 hops) | 76.7 | 51.6 | 148.2 | - | 1.56x (was 0.96x)"
-_S3 = "| **662.2** (672.2; local search from the Swarm placement) | 162.1 | 577.1 | 440.5 |"
-_S3b = "| 162.1 | 577.1 | 440.5 | - | 1.15x (was 1.07x) | no (see below) |"
+_S3 = "| **657.5-662.2** (748.6, 672.2; two runs, local search from the Swarm placement) | 162.1 | 577.1 | 440.5 |"
+_S3b = "| 162.1 | 577.1 | 440.5 | - | 1.14-1.15x (was 1.07x) | no (see below) |"
 _S4 = "| 274.3 | 489.1 | 601.1 | - | 1.26x | yes (701.3-767.3, 1.17-1.28x, in loaded runs before the hop-first grid) |"
 _S5 = "| **1,439.0** (1,596.1; local search from separate pipelines) | 1,055.0 | 1,378.9 | 475.3 | - | 1.04x |"
 _S200 = "with the lower reserves, at a load of 17: 254 s wall (4:13.9), 0.61 GB peak"
@@ -176,11 +176,11 @@ FIGURES: dict[str, Figure] = {
     "served.helix-geo24-llama2-70b.swarm": fig("51.6", (HELIX, _S2)),
     "served.helix-geo24-llama2-70b.separate-pipelines": fig("148.2", (HELIX, _S2)),
     "served.helix-geo24-llama2-70b.ratio": fig("1.56", (HELIX, _S2)),
-    "served.helix-het42-llama2-70b.plan": fig("662.2", (HELIX, _S3)),
+    "served.helix-het42-llama2-70b.plan": fig("657.5", (HELIX, _S3)),
     "served.helix-het42-llama2-70b.petals": fig("162.1", (HELIX, _S3b)),
     "served.helix-het42-llama2-70b.swarm": fig("577.1", (HELIX, _S3b)),
     "served.helix-het42-llama2-70b.separate-pipelines": fig("440.5", (HELIX, _S3b)),
-    "served.helix-het42-llama2-70b.ratio": fig("1.15", (HELIX, _S3b)),
+    "served.helix-het42-llama2-70b.ratio": fig("1.14", (HELIX, _S3b)),
     "served.generated-50.plan": fig("701.3", (HELIX, _S4)),
     "served.generated-50.petals": fig("274.3", (HELIX, _S4)),
     "served.generated-50.swarm": fig("489.1", (HELIX, _S4)),

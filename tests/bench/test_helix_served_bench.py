@@ -133,8 +133,9 @@ def test_documented_served_figures(tmp: Path, name: str) -> None:
 #: Issue 13's 1.2x target where it is not met, with the measured reason (docs/helix.md, "Why the other targets are
 #: missed").
 SHORT_OF_TARGET: dict[str, str] = {
-    "helix-het42-llama2-70b": "662 simulated (672 predicted) from the Swarm placement, 1.2x is 692; in loaded runs the "
-    "grid is cut and the climb ends where the prediction errs on join nodes (766 predicted, 621 simulated)",
+    "helix-het42-llama2-70b": "658-662 simulated (749, 672 predicted) from the Swarm placement, 1.2x is 692; in "
+    "loaded runs the grid is cut and the climb ends where the prediction errs on join nodes (766 predicted, 621 "
+    "simulated)",
     "generated-100": "the prediction errs on wide stages, and the search ranks by it (1,574 predicted, 1,439 "
     "simulated)",
 }
