@@ -187,6 +187,35 @@ def test_forced_sharing_with_exactly_l_layers_left_is_feasible() -> None:
     assert blk >= best
 
 
+def test_block_bound_certificate_between_grid_points() -> None:
+    # n0: (10, 3.7, 3), n1: (10,), n2: (12, 4), L = 2, one region (no forced sharing). Above 12 tok/s nobody is
+    # solo, and each node counts max_k k (lambda tp(k) / F + (1 - lambda) / 2) layers. At lambda = F / (F + 1) n0's
+    # 3-layer and 1-layer terms are equal (1.5 - lambda (1.5 - 9 / F) = 0.5 + lambda (10 / F - 0.5)); the total there,
+    # with n1 and n2 on their 1-layer terms, is 1.5 + lambda (32 / F - 1.5) = 33.5 / (F + 1), the minimum over lambda
+    # (the slope changes sign at that kink). 33.5 / (F + 1) >= 2 gives F <= 15.75; the certificate lambda = 63 / 67
+    # is no multiple of 1 / 200, so a grid search would stop short. The best placement carries 14.
+    inst = tiny_instance([(10, 3.7, 3), (10,), (12, 4)], layers=2)
+    assert _forced_shared_above(inst) is None
+    assert brute_force(inst)[0] == pytest.approx(14.0)
+    blk = block_bound(inst, covering_bound(inst).value)
+    assert 15.75 <= blk <= 15.75 + 16.75 * 1e-9 * 1.01 + 1e-9  # the test allows L (1 - 1e-9) layers
+
+
+def test_forced_sharing_block_bound_from_lambda_one() -> None:
+    # Three (10, 10, 10) nodes in regions a, b, c, L = 4, links between regions 2 tok/s. A node holding fewer than L
+    # layers needs a compute neighbour, and its compute links carry 2 + 2 = 4: every tp(k) is capped at 4.
+    # Above 2 tok/s two nodes are shared. Up to 4 each is solo with 3 layers: 9 - 2 * 1.5 (1 - lambda) >= 6 >= 4.
+    # Above 4 nobody is solo and each counts 3 (4 lambda / F + (1 - lambda) / 2): the total 9 (4 lambda / F +
+    # (1 - lambda) / 2) is linear in lambda, 4.5 at lambda = 0 and 36 / F at lambda = 1, so F <= 9 passes, with the
+    # test's tolerance F <= 9 / (1 - 1e-9), found to 1e-11. Multipliers outside [0, 1] are no certificate (at
+    # lambda = 1.005 the count would drop below 4 already at F = 8.995); leaving out lambda = 1 loses the bound.
+    inst = tiny_instance([(10, 10, 10)] * 3, layers=4, regions=["a", "b", "c"], inter_tok_s=2.0)
+    assert _forced_shared_above(inst) == 2.0
+    assert brute_force(inst)[0] <= 9.0
+    blk = block_bound(inst, covering_bound(inst).value)
+    assert 9.0 <= blk <= 9.0 / (1 - 1e-9) * (1 + 1e-11)
+
+
 @pytest.mark.parametrize(
     "tables,layers,regions,best",
     [
