@@ -18,6 +18,11 @@ Formats (field names as the tools write them; checked against the tools' own sou
   ``output_token_throughput``, ``time_to_first_token``, ``inter_token_latency`` (per request, excluding the first
   token: our TPOT), ``request_latency``, ``input_sequence_length``, ``output_sequence_length``, ``request_count``;
   the load (``concurrency`` / ``request_rate``) is found anywhere under ``input_config``.
+* **MLPerf LoadGen summary** ``mlperf_log_summary.txt`` of an LLM benchmark (Server or Offline scenario):
+  ``Completed samples per second``, ``Completed tokens per second``, the p50 / p99 of the request latency, the
+  first-token latency and the time per output token (ns), ``Scheduled samples per second`` (the Poisson rate) and
+  ``min_duration (ms)``; no input lengths (the description states ``mean_input_tokens``) and several engine
+  instances per system (the description states ``instances``). See :func:`_mlperf_summary`.
 * **iteration CSV** (our own plain format): one row per measured engine iteration, columns ``batch_size``
   (sequences in the batch), ``tokens`` (tokens in the batch), ``prompt_ms`` (time of a prompt-only iteration) and/or
   ``token_ms`` (time of a decode-only iteration of ``batch_size`` sequences), optional ``power_w`` (average instance
@@ -69,7 +74,7 @@ EXTRA_METRICS: tuple[str, ...] = ("e2e_p50_ms", "power_w")
 REPLAY_METRICS: tuple[str, ...] = METRICS + ("e2e_p50_ms",)
 ALL_METRICS: tuple[str, ...] = METRICS + EXTRA_METRICS
 
-Engine = Literal["vllm", "sglang", "genai-perf", "iteration-csv"]
+Engine = Literal["vllm", "sglang", "genai-perf", "iteration-csv", "mlperf"]
 RunProvenance = Literal["measured", "synthetic"]
 
 
@@ -101,6 +106,21 @@ class RunDescription(_Frozen):
     freq_mhz: int | None = Field(default=None, gt=0, description="locked SM clock of the run (a DVFS profile run)")
     power_w: float | None = Field(default=None, gt=0, description="average instance power during the run, W")
     engine: EngineLimits = EngineLimits()
+    instances: int = Field(
+        default=1,
+        gt=0,
+        description="engine instances of (gpu, tp) behind the one load generator (the load is split across them)",
+    )
+    mean_input_tokens: float | None = Field(
+        default=None,
+        gt=0,
+        description="for files that publish no input lengths (MLPerf summaries): the mean prompt length, tokens",
+    )
+    replay_requests: int | None = Field(
+        default=None,
+        gt=0,
+        description="replay only the first N requests of a long run (the same arrival rate over a shorter window)",
+    )
     length_shape: str | None = Field(
         default=None,
         min_length=1,
@@ -124,6 +144,7 @@ class MeasuredRun(_Frozen):
     tp: int
     model: str
     limits: EngineLimits
+    instances: int = Field(default=1, gt=0, description="engine instances sharing the load")
     completed: int = Field(gt=0)
     input_tokens: tuple[int, ...] = Field(description="per request (a constant length when the file has no arrays)")
     output_tokens: tuple[int, ...]
@@ -438,6 +459,106 @@ def _genai_perf(rec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# ----------------------------------------------------------------------------------------------- MLPerf summaries
+#: Our figure -> the MLPerf LoadGen summary line it comes from (values in ns for latencies).
+_MLPERF_FIGURES: tuple[tuple[str, str], ...] = (
+    ("e2e_p50_ms", "50.00 percentile latency (ns)"),
+    ("e2e_p99_ms", "99.00 percentile latency (ns)"),
+    ("ttft_p50_ms", "50.00 percentile first token latency (ns)"),
+    ("ttft_p99_ms", "99.00 percentile first token latency (ns)"),
+    ("tpot_p50_ms", "50.00 percentile time to output token (ns)"),
+    ("tpot_p99_ms", "99.00 percentile time to output token (ns)"),
+)
+
+
+def _mlperf_lines(text: str) -> dict[str, str]:
+    """``key : value`` lines of a LoadGen summary, keyed by the lower-cased key (the first occurrence wins)."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip():
+            out.setdefault(" ".join(key.split()).lower(), value.strip())
+    return out
+
+
+def _mlperf_num(lines: dict[str, str], key: str, *, required: bool = True) -> float | None:
+    raw = lines.get(key.lower())
+    if raw is None:
+        if required:
+            raise _Problem(key, "missing")
+        return None
+    try:
+        v = float(raw)
+    except ValueError:
+        raise _Problem(key, f"must be a number, got {raw!r}") from None
+    if not math.isfinite(v) or v < 0:
+        raise _Problem(key, f"must be a finite number >= 0, got {raw!r}")
+    return v
+
+
+def _mlperf_summary(text: str, desc: RunDescription) -> dict[str, Any]:
+    """The fields of an MLPerf LoadGen ``mlperf_log_summary.txt`` of an LLM benchmark (Server or Offline).
+
+    LoadGen writes ``Completed samples per second`` / ``Completed tokens per second`` (Server; Offline: ``Samples
+    per second`` / ``Tokens per second``), latency percentiles in ns of the whole request, the first token (TTFT)
+    and the time per output token (TPOT, per request: (latency - TTFT) / (tokens - 1)), the arrival rate it drew
+    (``Scheduled samples per second``, Poisson) and the run's ``min_duration (ms)``. It publishes no input lengths
+    and no request count: the mean input comes from the run's description (``mean_input_tokens``), the mean output
+    is tokens/s over samples/s, and the count is samples/s times the minimum duration (LoadGen ran at least that
+    long), or the description's ``replay_requests``.
+    """
+    lines = _mlperf_lines(text)
+    scenario = lines.get("scenario")
+    if scenario is None:
+        raise _Problem("Scenario", "missing")
+    if scenario not in ("Server", "Offline"):
+        raise _Problem("Scenario", f"{scenario!r} is not replayable (Server or Offline)")
+    mode = lines.get("mode", "PerformanceOnly")
+    if mode != "PerformanceOnly":
+        raise _Problem("Mode", f"{mode!r} carries no performance figures (PerformanceOnly)")
+    server = scenario == "Server"
+    sps_key = "Completed samples per second" if server else "Samples per second"
+    tps_key = "Completed tokens per second" if server else "Tokens per second"
+    sps = _mlperf_num(lines, sps_key)
+    tps = _mlperf_num(lines, tps_key)
+    assert sps is not None and tps is not None
+    if sps <= 0 or tps <= 0:
+        raise _Problem(sps_key if sps <= 0 else tps_key, "must be > 0")
+    metrics: dict[str, float] = {"request_throughput_rps": sps, "output_tok_s": tps}
+    if server:
+        for ours, theirs in _MLPERF_FIGURES:
+            v = _mlperf_num(lines, theirs)
+            assert v is not None
+            metrics[ours] = v * 1e-6
+        for ours, theirs in (("ttft", "first token latency"), ("tpot", "time to output token"), ("e2e", "latency")):
+            _check_order(metrics, f"{ours}_p50_ms", f"{ours}_p99_ms", f"50.00 percentile {theirs} (ns)",
+                         f"99.00 percentile {theirs} (ns)")  # fmt: skip
+    rate = _mlperf_num(lines, "Scheduled samples per second", required=False) if server else None
+    if server and rate is None:
+        rate = _mlperf_num(lines, "target_qps")
+    duration_ms = _mlperf_num(lines, "min_duration (ms)")
+    assert duration_ms is not None
+    n = desc.replay_requests or max(1, round(sps * duration_ms / 1e3))
+    if not server:
+        count = _mlperf_num(lines, "performance_sample_count", required=False)
+        n = desc.replay_requests or int(count or n)
+    if desc.mean_input_tokens is None:
+        raise _Problem("mean_input_tokens", "MLPerf summaries publish no input lengths: state the mean in the sidecar")
+    out_mean = tps / sps
+    return {
+        "completed": n,
+        "input_tokens": (max(1, round(desc.mean_input_tokens)),) * n,
+        "output_tokens": (max(1, round(out_mean)),) * n,
+        "per_request": False,
+        "request_rate_rps": rate if server and rate and rate > 0 else None,
+        "burstiness": 1.0,
+        "max_concurrency": None,
+        "duration_s": n / sps,
+        "metrics": metrics,
+        "model_id": None,
+    }
+
+
 def _kind_of(rec: dict[str, Any]) -> Engine | None:
     if isinstance(rec.get("time_to_first_token"), dict) or isinstance(rec.get("request_throughput"), dict):
         return "genai-perf"
@@ -504,6 +625,8 @@ def load_runs(path: Path, db: ProfileDB, cli: dict[str, Any] | None = None) -> l
     if path.suffix.lower() == ".csv":
         return [_iteration_csv(path, name, desc, db)]
     text = path.read_text()
+    if path.suffix.lower() == ".txt":
+        return [_mlperf_run(path, name, text, desc, db)]
     records: list[tuple[str, dict[str, Any]]] = []
     if path.suffix.lower() == ".jsonl":
         for i, line in enumerate(text.splitlines(), start=1):
@@ -560,11 +683,42 @@ def load_runs(path: Path, db: ProfileDB, cli: dict[str, Any] | None = None) -> l
                 tp=desc.tp,
                 model=model,
                 limits=desc.engine,
+                instances=desc.instances,
                 freq_mhz=desc.freq_mhz,
                 **fields,
             )
         )
     return runs
+
+
+def _mlperf_run(path: Path, name: str, text: str, desc: RunDescription, db: ProfileDB) -> MeasuredRun:
+    """One MLPerf LoadGen summary as a run (see :func:`_mlperf_summary`); one-line SpecError naming the field."""
+    if "MLPerf Results Summary" not in text:
+        raise SpecError.single(name, "", "unrecognised text file (expected an MLPerf LoadGen mlperf_log_summary.txt)")
+    try:
+        fields = _mlperf_summary(text, desc)
+    except _Problem as p:
+        where = display_path(_sidecar(path)) if p.field == "mean_input_tokens" else name
+        raise SpecError.single(where, p.field, p.message) from None
+    gpu, model = _canonical(db, desc, name, fields.pop("model_id"))
+    if desc.length_shape is not None:
+        fields.update(_shaped_lengths(path, desc.length_shape, fields["input_tokens"], fields["output_tokens"]))
+    if desc.request_rate is not None:
+        fields["request_rate_rps"] = desc.request_rate
+    return MeasuredRun(
+        file=name,
+        label=desc.label or name,
+        engine="mlperf",
+        provenance=desc.provenance,
+        source=desc.source,
+        gpu=gpu,
+        tp=desc.tp,
+        model=model,
+        limits=desc.engine,
+        instances=desc.instances,
+        freq_mhz=desc.freq_mhz,
+        **fields,
+    )
 
 
 def _shape_trace(path: Path, shape: str) -> Path:

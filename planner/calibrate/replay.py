@@ -1,7 +1,9 @@
 """Replay a measured run's own requests through our simulator and compute the figures the benchmark reports.
 
-The serving instance is one model instance of (gpu, tp) running both phases with mixed batching: the splitwise
-simulator's baseline pool (``BOTH``), the same engine ``plan splitwise`` judges its baseline designs with, fed with
+The serving instance is one model instance of (gpu, tp) running both phases with mixed batching (or
+``run.instances`` of them behind one load generator, each request routed to the least-loaded instance, as a
+multi-GPU MLPerf system runs several engines): the splitwise simulator's baseline pool (``BOTH``), the same
+engine ``plan splitwise`` judges its baseline designs with, fed with
 the run's per-request input and output lengths (or its mean lengths when the file saved no arrays).
 
 How requests are sent, as the benchmark clients do it:
@@ -140,7 +142,7 @@ def replay(run: MeasuredRun, hw: Hardware, seed: int = 0) -> Prediction:
         kv_capacity_tokens=hw.kv_capacity_tokens,
         link_bytes_s=_NO_TRANSFER_BYTES_S,
     )
-    pools = [(BOTH, typ, 1)]
+    pools = [(BOTH, typ, run.instances)]
     send = arrivals(run, seed)
     res: SimResult
     if run.max_concurrency is not None and run.max_concurrency < n:

@@ -1,0 +1,122 @@
+"""MLPerf LoadGen summaries (``mlperf_log_summary.txt``): the published Llama-2-70B Server runs (MLCommons inference
+results, Apache-2.0) load with the figures the files state, a bad file gets one line naming file and field (exit
+2), and the replay splits a run's load over the engine instances its system ran."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from planner.calibrate.api import accuracy_files
+from planner.calibrate.ingest import MeasuredRun, load_runs
+from planner.calibrate.itermodel import current_hardware
+from planner.calibrate.replay import replay
+from planner.cli.app import app
+from planner.errors import SpecError
+from planner.profiles.db import ProfileDB
+
+ROOT = Path(__file__).resolve().parents[3]
+MLPERF = ROOT / "tests" / "fixtures" / "calibrate" / "public" / "mlcommons-llama2-70b-server"
+H100X2 = MLPERF / "v4.0-nvidia-dgx-h100x2-99.9.mlperf_log_summary.txt"
+SIDECAR = "gpu: H100-80G\ntp: 2\nmodel: llama2-70b-fp8\nmean_input_tokens: 512\n"
+
+
+@pytest.fixture(scope="module")
+def fp8_db() -> ProfileDB:
+    return ProfileDB.load(MLPERF / "profiles")
+
+
+def _one(path: Path, db: ProfileDB) -> MeasuredRun:
+    runs = load_runs(path, db)
+    assert len(runs) == 1 and isinstance(runs[0], MeasuredRun)
+    return runs[0]
+
+
+def test_published_server_run_loads_the_stated_figures(fp8_db):
+    run = _one(H100X2, fp8_db)
+    assert run.engine == "mlperf" and run.provenance == "measured"
+    assert "mlcommons/inference_results_v4.0" in run.source and "Apache-2.0" in run.source
+    assert (run.gpu, run.tp, run.model, run.instances) == ("H100-80G", 2, "llama2-70b-fp8", 1)
+    assert run.limits.max_batch_requests == 1024
+    m = run.metrics
+    assert m["request_throughput_rps"] == 18.06 and m["output_tok_s"] == 5271.98
+    assert m["ttft_p50_ms"] == pytest.approx(354.963724) and m["ttft_p99_ms"] == pytest.approx(596.238777)
+    assert m["tpot_p50_ms"] == pytest.approx(136.885751) and m["tpot_p99_ms"] == pytest.approx(167.933588)
+    assert m["e2e_p50_ms"] == pytest.approx(33536.121888) and m["e2e_p99_ms"] == pytest.approx(130074.779176)
+    # Poisson arrivals at the rate LoadGen drew; the count is samples/s x the 600 s minimum duration
+    assert run.request_rate_rps == 18.36 and run.completed == round(18.06 * 600)
+    # the published totals are kept: mean output = tokens/s / samples/s, the stated mean input
+    assert sum(run.output_tokens) / run.completed == pytest.approx(5271.98 / 18.06, rel=0.01)
+    assert sum(run.input_tokens) / run.completed == pytest.approx(512, rel=0.01)
+
+
+def test_every_published_run_loads(fp8_db):
+    runs = [_one(p, fp8_db) for p in sorted(MLPERF.glob("*.mlperf_log_summary.txt"))]
+    assert len(runs) == 4
+    assert {r.instances for r in runs} == {1, 4}
+    assert all(len(r.metrics) == 8 for r in runs)  # throughput, tok/s, TTFT / TPOT / E2E p50 and p99
+
+
+def test_offline_summary_gives_throughput_only(tmp_path, fp8_db):
+    f = tmp_path / "off.mlperf_log_summary.txt"
+    f.write_text(
+        "MLPerf Results Summary\nScenario : Offline\nMode     : PerformanceOnly\nSamples per second: 40.5\n"
+        "Tokens per second: 11800.0\nmin_duration (ms): 600000\nperformance_sample_count : 24576\n"
+    )
+    (tmp_path / "off.mlperf_log_summary.meta.yaml").write_text(SIDECAR)
+    run = _one(f, fp8_db)
+    assert run.request_rate_rps is None and run.completed == 24576
+    assert run.metrics == {"request_throughput_rps": 40.5, "output_tok_s": 11800.0}
+
+
+def _bad(tmp_path: Path, text: str, sidecar: str = SIDECAR) -> str:
+    f = tmp_path / "x.mlperf_log_summary.txt"
+    f.write_text(text)
+    (tmp_path / "x.mlperf_log_summary.meta.yaml").write_text(sidecar)
+    with pytest.raises(SpecError) as exc:
+        load_runs(f, ProfileDB.load(MLPERF / "profiles"))
+    assert len(exc.value.lines()) == 1
+    return exc.value.lines()[0]
+
+
+def test_bad_files_name_the_file_and_the_field(tmp_path):
+    good = H100X2.read_text()
+    line = _bad(tmp_path, good.replace("99.00 percentile first token latency (ns)", "99 pct first token"))
+    assert line.endswith("x.mlperf_log_summary.txt: 99.00 percentile first token latency (ns): missing")
+    tokens = "Completed tokens per second                 : 5271.98"
+    assert "Completed tokens per second: must be a number" in _bad(
+        tmp_path, good.replace(tokens, "Completed tokens per second : n/a")
+    )
+    assert "Scenario: 'SingleStream' is not replayable" in _bad(tmp_path, good.replace("Server", "SingleStream"))
+    assert "unrecognised text file" in _bad(tmp_path, "hello\n")
+    no_input = _bad(tmp_path, good, SIDECAR.replace("mean_input_tokens: 512\n", ""))
+    assert "x.mlperf_log_summary.meta.yaml: mean_input_tokens:" in no_input
+
+
+def test_bad_file_exits_2_on_the_command_line(runner, tmp_path):
+    f = tmp_path / "x.mlperf_log_summary.txt"
+    f.write_text(H100X2.read_text().replace("Completed samples per second    : 18.06\n", ""))
+    (tmp_path / "x.mlperf_log_summary.meta.yaml").write_text(SIDECAR)
+    res = runner.invoke(app, ["accuracy", str(f), "--profiles", str(MLPERF / "profiles")])
+    assert res.exit_code == 2
+    assert res.stderr.strip().splitlines() == [f"{f}: Completed samples per second: missing"]
+
+
+def test_the_load_is_split_across_the_instances(fp8_db):
+    """Four engines take four times the load of one at the same latency: the one-instance replay of a four-engine
+    run is saturated (its queue grows for the whole run), the four-instance replay is not."""
+    run = _one(MLPERF / "v4.0-nvidia-dgx-h100x8-99.9.mlperf_log_summary.txt", fp8_db)
+    run = run.model_copy(update={"input_tokens": run.input_tokens[:4000], "output_tokens": run.output_tokens[:4000]})
+    hw = current_hardware(fp8_db, *run.key())
+    four = replay(run, hw).metrics
+    one = replay(run.model_copy(update={"instances": 1}), hw).metrics
+    assert four["request_throughput_rps"] > 1.5 * one["request_throughput_rps"]
+    assert four["ttft_p50_ms"] < one["ttft_p50_ms"] / 2
+
+
+def test_accuracy_runs_on_the_published_runs(fp8_db):
+    rep = accuracy_files(sorted(MLPERF.glob("*.mlperf_log_summary.txt")), fp8_db)
+    assert len(rep.runs) == 4
+    figures = {a.metric: a.runs for a in rep.aggregate}
+    assert figures["ttft_p99_ms"] == 4 and figures["tpot_p99_ms"] == 4 and figures["e2e_p99_ms"] == 4
