@@ -116,6 +116,12 @@ class RunDescription(_Frozen):
         gt=0,
         description="for files that publish no input lengths (MLPerf summaries): the mean prompt length, tokens",
     )
+    max_tokens: int | None = Field(
+        default=None,
+        gt=0,
+        description="the benchmark's cap on input and on output tokens per request (MLPerf Llama-2-70B: 1024); "
+        "shaped lengths are clipped to it with the run's means kept",
+    )
     replay_requests: int | None = Field(
         default=None,
         gt=0,
@@ -702,7 +708,9 @@ def _mlperf_run(path: Path, name: str, text: str, desc: RunDescription, db: Prof
         raise SpecError.single(where, p.field, p.message) from None
     gpu, model = _canonical(db, desc, name, fields.pop("model_id"))
     if desc.length_shape is not None:
-        fields.update(_shaped_lengths(path, desc.length_shape, fields["input_tokens"], fields["output_tokens"]))
+        fields.update(
+            _shaped_lengths(path, desc.length_shape, fields["input_tokens"], fields["output_tokens"], desc.max_tokens)
+        )
     if desc.request_rate is not None:
         fields["request_rate_rps"] = desc.request_rate
     return MeasuredRun(
@@ -729,8 +737,23 @@ def _shape_trace(path: Path, shape: str) -> Path:
     return SHIPPED_PROFILES / "traces" / (shape if shape.endswith(".csv") else f"{shape}.csv")
 
 
+def _capped(values: np.ndarray, mean: float, cap: int | None) -> tuple[int, ...]:
+    """``values`` scaled to ``mean``; with a cap, clipped to it and the rest scaled up until the mean is kept again
+    (a benchmark that truncates at ``cap`` tokens has no longer request, but the same published total)."""
+    v = values * (mean / max(float(np.mean(values)), 1e-9))
+    if cap is not None and mean < cap:
+        for _ in range(50):
+            v = np.minimum(v, cap)
+            short = v < cap
+            if not short.any() or abs(float(np.mean(v)) - mean) < 1e-6 * mean:
+                break
+            need = mean * len(v) - float(cap) * float((~short).sum())
+            v[short] *= need / float(v[short].sum())
+    return tuple(max(1, round(float(x))) for x in v)
+
+
 def _shaped_lengths(
-    path: Path, shape: str, inputs: tuple[int, ...], outputs: tuple[int, ...]
+    path: Path, shape: str, inputs: tuple[int, ...], outputs: tuple[int, ...], cap: int | None = None
 ) -> dict[str, tuple[int, ...] | str]:
     """Per-request lengths with the trace's shape and the run's means (files that publish only totals).
 
@@ -748,11 +771,14 @@ def _shaped_lengths(
     idx = ((np.arange(n) + 0.5) * m / n).astype(np.int64)
     t_in = req.input_tokens.astype(float)[idx]
     t_out = np.maximum(req.output_tokens.astype(float)[idx], 1.0)
-    k_in = float(np.mean(inputs)) / max(float(np.mean(t_in)), 1e-9)
-    k_out = float(np.mean(outputs)) / float(np.mean(t_out))
-    ins = tuple(max(1, round(float(v) * k_in)) for v in t_in)
-    outs = tuple(max(1, round(float(v) * k_out)) for v in t_out)
-    return {"input_tokens": ins, "output_tokens": outs, "lengths_from": f"shape of {display_path(trace)}, run's means"}
+    ins = _capped(t_in, float(np.mean(inputs)), cap)
+    outs = _capped(t_out, float(np.mean(outputs)), cap)
+    capped = f", at most {cap} tokens" if cap is not None else ""
+    return {
+        "input_tokens": ins,
+        "output_tokens": outs,
+        "lengths_from": f"shape of {display_path(trace)}, run's means{capped}",
+    }
 
 
 ITERATION_COLUMNS = ("batch_size", "tokens", "prompt_ms", "token_ms")

@@ -20,7 +20,7 @@ from planner.render.console import err_line, out_text, stdout
 FilesArg = Annotated[
     list[Path],
     typer.Argument(
-        help="Benchmark files: vLLM / SGLang result JSON(L), genai-perf export, iteration CSV.", show_default=False
+        help="Benchmark files: vLLM / SGLang JSON(L), genai-perf, MLPerf summary, iteration CSV.", show_default=False
     ),  # fmt: skip
 ]
 GpuOpt = Annotated[str | None, typer.Option("--gpu", help="GPU type the runs used (else each file's sidecar).")]
