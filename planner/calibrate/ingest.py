@@ -546,7 +546,10 @@ def _mlperf_summary(text: str, desc: RunDescription) -> dict[str, Any]:
     assert duration_ms is not None
     n = desc.replay_requests or max(1, round(sps * duration_ms / 1e3))
     if not server:
-        count = _mlperf_num(lines, "performance_sample_count", required=False)
+        # Offline: one query of samples_per_query samples, all sent at t = 0
+        count = _mlperf_num(lines, "samples_per_query", required=False) or _mlperf_num(
+            lines, "performance_sample_count", required=False
+        )
         n = desc.replay_requests or int(count or n)
     if desc.mean_input_tokens is None:
         raise _Problem("mean_input_tokens", "MLPerf summaries publish no input lengths: state the mean in the sidecar")

@@ -70,6 +70,15 @@ def test_offline_summary_gives_throughput_only(tmp_path, fp8_db):
     assert run.metrics == {"request_throughput_rps": 40.5, "output_tok_s": 11800.0}
 
 
+def test_published_offline_run_sends_its_one_query_at_once(fp8_db):
+    off = MLPERF.parent / "mlcommons-llama2-70b-offline" / "v4.0-nvidia-dgx-h100x2-99.9-offline.mlperf_log_summary.txt"
+    run = _one(off, fp8_db)
+    assert run.request_rate_rps is None and run.completed == 24576 and run.limits.max_batch_requests == 896
+    assert run.metrics == {"request_throughput_rps": 18.9752, "output_tok_s": 5539.47}
+    rep = accuracy_files([off], fp8_db)
+    assert {e for r in rep.runs for e in r.errors} == {"request_throughput_rps", "output_tok_s"}
+
+
 def _bad(tmp_path: Path, text: str, sidecar: str = SIDECAR) -> str:
     f = tmp_path / "x.mlperf_log_summary.txt"
     f.write_text(text)
