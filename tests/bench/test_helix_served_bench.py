@@ -11,7 +11,7 @@ the same workload and seed. What is asserted (registry: tests/bench/figures.py):
   documented); wall time and peak memory as ratios to the reference workload;
 * the targets met today (single-24: >= 1.2x every baseline and the paper's layout, >= 300 tok/s, planned in 60 s;
   10-node: >= 1.2x; the online p99 against the paper's layout; 200 nodes in 5 min and 2 GB) as plain asserts;
-  generated 50's 1.2x, met in one run of two, as a non-strict xfail (the only one);
+  generated 50's and het-42's 1.2x, met in some runs only (load), as non-strict xfails (the only ones);
 * the targets not met (>= 1.2x on geo-24, het-42 and generated 100; predictions within 10 % of the
   simulator on 10-node, geo-24 and het-42) as ``xfail(strict=True)`` tests whose reason gives the measured figure:
   meeting one fails the bench until docs/helix.md and the registry say so. Those tests assert the target only; every
@@ -133,17 +133,18 @@ def test_documented_served_figures(tmp: Path, name: str) -> None:
 #: Issue 13's 1.2x target where it is not met, with the measured reason (docs/helix.md, "Why the other targets are
 #: missed").
 SHORT_OF_TARGET: dict[str, str] = {
-    "helix-het42-llama2-70b": "658-662 simulated (749, 672 predicted) from the Swarm placement, 1.2x is 692; in "
-    "loaded runs the grid is cut and the climb ends where the prediction errs on join nodes (766 predicted, 621 "
-    "simulated)",
     "generated-100": "the prediction errs on wide stages, and the search ranks by it (1,574 predicted, 1,439 "
     "simulated)",
 }
-#: Met in one run of two under load (docs/helix.md: 1.17-1.28x; the grid is cut by the time limit when the machine
-#: is busy): neither a plain assert nor a strict xfail would be stable, so this one target alone is a non-strict
-#: xfail (an XPASS is reported, not failed). Its documented figures (at least 701.3 tok/s, 1.17x) are asserted in
-#: test_documented_served_figures like every other.
-LOAD_DEPENDENT = {"generated-50": "met in one run of two (1.17-1.28x): the grid is cut by the time limit under load"}
+#: Met in some runs and not others (docs/helix.md: generated 50 1.17-1.28x, het-42 1.14-1.35x; the grid is cut by the
+#: time limit when the machine is busy): neither a plain assert nor a strict xfail would be stable, so these two
+#: targets alone are non-strict xfails (an XPASS is reported, not failed). Their documented figures (at least the
+#: low end of each range) are asserted in test_documented_served_figures like every other.
+LOAD_DEPENDENT = {
+    "generated-50": "met in one run of two (1.17-1.28x): the grid is cut by the time limit under load",
+    "helix-het42-llama2-70b": "1.14-1.15x under load (657.5-662.2), 1.35x (777.9) on a quieter machine: the grid is "
+    "cut by the time limit under load and the climb ends where the prediction errs on join nodes",
+}
 
 
 def _target(name: str) -> pytest.MarkDecorator | tuple[()]:
