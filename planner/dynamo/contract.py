@@ -160,9 +160,10 @@ class ProfileRow(Block):
 
 
 class DynamoCertificate(Block):
-    """What the "optimal" label of a dynamo plan rests on: every epoch's optimum proved by the solver (a MILP dual
-    bound in joint mode, exact enumeration in hierarchical mode). The verifier recomputes the plan's feasibility and
-    energy, not the dual bound, so the label is "solver-certified"."""
+    """What the "optimal" label of a dynamo plan rests on: every epoch's optimum proved by the solver (in joint mode
+    the exact per-pool enumeration of the epoch MILP, or the MILP's dual bound where the MILP solved it; exact
+    enumeration in hierarchical mode). The verifier recomputes the plan's feasibility and energy, not the bound, so
+    the label is "solver-certified"."""
 
     label: str = Field(description='"optimal (solver-certified)": the verifier refuses any other label')
     bound: str = Field(description="what proves each epoch optimal")

@@ -63,7 +63,7 @@ exact up to the curvature inside one segment; the plan's figures always use the 
 
 Exactness and speed (288 solves a day). The model is built once; each epoch only changes bounds and objective
 coefficients (:meth:`EpochModel.update`), then SCIP (through MathOpt, one thread, ``--seed``, gaps ~0) proves the
-optimum. Three reductions keep each solve to a few milliseconds without changing the optimum:
+optimum. Four reductions keep each epoch to a few milliseconds without changing the optimum:
 
 1. *Dominated clocks* (at build, one-class pools): a configuration that another clock of the same TP dominates (no
    more idle power, no less capacity, no more dynamic power at any per-instance load up to the dominated one's
@@ -78,6 +78,12 @@ optimum. Three reductions keep each solve to a few milliseconds without changing
    p's own problem.
 3. *Decomposition*: the screened model is solved without ``gpu_budget``. If its optimum fits the budget it is also
    optimal with the budget (relaxation optimum that is feasible); otherwise the full model is solved with the budget.
+4. *Enumeration* (per epoch, where screening applies, before any MILP): each pool's part of this model is full
+   groups of any configurations plus at most one partial group, small enough to enumerate exactly with a cost bound;
+   the pools' optima are the epoch's when they fit the budget, else a DP over pools' cost-by-GPU-count tables picks
+   one deployment per pool (:mod:`planner.dynamo.exact`). Same feasible set and objective as the MILP, so the same
+   optimum, proved by exhaustion (bound = objective); SCIP then runs only when the enumeration gives up (node limit)
+   or finds nothing (infeasible epochs: the MILP says why). docs/dynamo.md has the measured days.
 
 The tie-break ``eps`` (1e-4 Wh per instance) only orders equal-energy optima (reference T1: "fewest instances");
 the energy reported excludes it. SCIP rather than HiGHS: equally exact, faster on these small models here, and it
@@ -94,6 +100,7 @@ from dataclasses import dataclass, field
 from ortools.math_opt.python import mathopt
 from ortools.math_opt.solvers.gscip import gscip_pb2
 
+from planner.dynamo.exact import pool_tables, solve_exact
 from planner.dynamo.profile import Config, PowerCurve
 from planner.solver import Status, status_from_mathopt
 
@@ -106,6 +113,9 @@ ABS_GAP = 1e-6
 BACKEND = mathopt.SolverType.GSCIP
 BACKEND_NAME = "mathopt/scip"
 HEURISTICS = mathopt.Emphasis.OFF
+#: Solve an epoch by the exact per-pool enumeration when it applies (:mod:`planner.dynamo.exact`); tests of the MILP
+#: path itself (SCIP's time limit, its status mapping) turn it off.
+ENUMERATE = True
 
 
 @dataclass(frozen=True)
@@ -179,7 +189,7 @@ class EpochSolution:
     new_instances: dict[tuple[str, int], float] = field(default_factory=dict)
     wall_s: float = 0.0
     message: str = ""
-    path: str = "full"  # full | screened (see module docstring)
+    path: str = "full"  # full | screened | enumerated (see module docstring)
     kept_configs: int = 0
 
 
@@ -225,8 +235,10 @@ def pruned_configs(inst: MilpInstance, p: str) -> list[Config]:
 class EpochModel:
     """The MathOpt model of :class:`MilpInstance`; :meth:`solve` re-solves it for one epoch's data."""
 
-    def __init__(self, inst: MilpInstance, name: str = "dynamo") -> None:
+    def __init__(self, inst: MilpInstance, name: str = "dynamo", exact: bool | None = None) -> None:
         self.inst = inst
+        # try the exact per-pool enumeration first (module docstring, reduction 4); default: :data:`ENUMERATE`
+        self.exact = ENUMERATE if exact is None else exact
         m = mathopt.Model(name=name)
         self.model = m
         self.y: dict[tuple[str, Config], mathopt.Variable] = {}
@@ -243,6 +255,7 @@ class EpochModel:
         self.v: dict[tuple[str, int], mathopt.Variable] = {}
         self.w: dict[tuple[str, Config], mathopt.Variable] = {}
         self.pool_configs = {p: pruned_configs(inst, p) for p in inst.pools}
+        self.tables = pool_tables(inst, self.pool_configs) if self.exact and self.screenable else None
         self.grids = {(p, c): inst.grid(p, c) for p in inst.pools for c in self.pool_configs[p]}
         # D_{k,c} on every segment of its group's grid: constant data, computed once instead of every epoch
         self.lines = {
@@ -600,7 +613,8 @@ class EpochModel:
     # ------------------------------------------------------------------------------------------- screening
     @property
     def screenable(self) -> bool:
-        """Screening is exact when every pool serves only its own class (no dominance, no pool budgets)."""
+        """Screening (and the enumeration) is exact when every pool serves only its own class (no dominance, no pool
+        budgets)."""
         inst = self.inst
         return inst.prune and not inst.pool_gpus_fixed and all(inst.serves[p] == (p,) for p in inst.pools)
 
@@ -644,20 +658,25 @@ class EpochModel:
                     )
                 return pen
 
+            # UB_p from deployments the pool's own model allows: within every y_{p,c}'s upper bound (the GPU budget
+            # caps it at G // tp_c), else LB > UB could drop the only configurations that fit
+            most = {c: self.y[(p, c)].upper_bound for c in configs}
             ub = math.inf
             for c in configs:  # every load on one configuration
                 n = math.ceil(load / cap[c] - 1e-12)
-                ub = min(ub, self.group_cost(p, c, n, load, rho, hours) + penalty({c: n}))
+                if n <= most[c]:
+                    ub = min(ub, self.group_cost(p, c, n, load, rho, hours) + penalty({c: n}))
             best = min(configs, key=lambda c: (per[c], c))
             full = math.floor(load / cap[best] + 1e-12)
             rest = load - full * cap[best]
-            if full and rest > 1e-12:  # full instances of the cheapest, the rest on one partial group
+            if full and rest > 1e-12 and full <= most[best]:  # full groups of the cheapest, the rest on one partial
                 base = self.group_cost(p, best, full, full * cap[best], rho, hours)
                 for c in configs:
                     if c == best:
                         continue
                     n = math.ceil(rest / cap[c] - 1e-12)
-                    ub = min(ub, base + self.group_cost(p, c, n, rest, rho, hours) + penalty({best: full, c: n}))
+                    if n <= most[c]:
+                        ub = min(ub, base + self.group_cost(p, c, n, rest, rho, hours) + penalty({best: full, c: n}))
             concave = all(inst.curves[(p, c)].concave for c in configs)
             for c in configs:
                 if concave:
@@ -682,11 +701,52 @@ class EpochModel:
 
     # ----------------------------------------------------------------------------------------------- solve
     def solve(self, data: EpochData, time_limit_s: float = 60.0, seed: int = 0) -> EpochSolution:
-        """Update, screen, solve, extract; the full model when the screened optimum breaks the budget.
+        """Enumerate exactly when the pools are separate (:mod:`planner.dynamo.exact`); otherwise (or when the
+        enumeration gives up) update, screen, solve, extract, with the full model when the screened optimum breaks
+        the budget.
 
         ``time_limit_s`` bounds each MILP solve of this call; ``seed`` is SCIP's random seed (``--seed``).
         """
         start = time.perf_counter()
+        if self.exact and self.screenable:
+            sol = self._enumerate(data)
+            if sol is not None:
+                sol.wall_s = time.perf_counter() - start
+                return sol
+        return self.solve_milp(data, time_limit_s, seed, start)
+
+    def _enumerate(self, data: EpochData) -> EpochSolution | None:
+        """The exact per-pool enumeration's optimum as an EpochSolution (None: the MILP decides)."""
+        if self.tables is None:
+            return None
+        res = solve_exact(self.inst, self.tables, data, TIE_BREAK_WH)
+        if res is None:
+            return None
+        sol = EpochSolution(
+            status=Status.optimal,
+            objective_wh=res.objective_wh,
+            bound_wh=res.objective_wh,  # proved by exhaustion: no gap
+            message=f"exact per-pool enumeration ({res.nodes} nodes"
+            + (", GPU budget binding: DP over pools)" if res.budget_bound else ")"),
+            path="enumerated",
+            kept_configs=sum(len(self.pool_configs[p]) for p in self.inst.pools),
+        )
+        for p, dep in res.pools.items():
+            for c, n in dep.instances:
+                sol.instances[(p, c)] = n
+            for c, x in dep.load_rps:
+                if x > 1e-9:
+                    sol.load_rps[(p, p, c)] = x
+            sol.started_gpus[p] = dep.started_gpus
+            for t, v in dep.new_instances:
+                sol.new_instances[(p, t)] = v
+        return sol
+
+    def solve_milp(
+        self, data: EpochData, time_limit_s: float = 60.0, seed: int = 0, start: float | None = None
+    ) -> EpochSolution:
+        """The MILP path of :meth:`solve` (also the reference the enumeration is tested against)."""
+        start = time.perf_counter() if start is None else start
         self.update(data)
         if self.screenable:
             kept = self.screen(data)

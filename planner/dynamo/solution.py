@@ -101,8 +101,9 @@ class DayResult:
     epochs: list[EpochResult]
     mode: str
     backend: str
-    solves: int = 0
-    screened: int = 0
+    solves: int = 0  # MILP solves
+    screened: int = 0  # of which after exact screening
+    enumerated: int = 0  # epochs solved by the exact per-pool enumeration (no MILP)
     planned: int = 0  # epochs of the horizon (0: not recorded)
     interrupted: bool = False
     timed_out: bool = False

@@ -178,6 +178,15 @@ class Budget:
 
 
 # ------------------------------------------------------------------------------------------------------ joint
+def _count(day: DayResult, sol: EpochSolution) -> None:
+    """How the epoch was proved: by the exact enumeration, or by a MILP solve (screened or not)."""
+    if sol.path == "enumerated":
+        day.enumerated += 1
+    else:
+        day.solves += 1
+        day.screened += sol.path == "screened"
+
+
 def solve_joint(problem: DynamoProblem, day: DayResult | None = None, budget: Budget | None = None) -> DayResult:
     """One MILP per epoch over instances x TP x clock (built once, re-solved with each epoch's data).
 
@@ -190,13 +199,11 @@ def solve_joint(problem: DynamoProblem, day: DayResult | None = None, budget: Bu
     for epoch in problem.epochs:
         data = _data(problem, epoch, prev)
         sol = model.solve(data, budget.next(day), budget.seed)
-        day.solves += 1
-        day.screened += sol.path == "screened"
+        _count(day, sol)
         more = budget.check(sol, day, epoch)
         if more is not None:  # its share ran out before any solution: the rest of the command's time
             sol = model.solve(data, more, budget.seed)
-            day.solves += 1
-            day.screened += sol.path == "screened"
+            _count(day, sol)
             budget.check(sol, day, epoch, retried=True)
         _require(sol, problem, epoch, "joint", problem.configs)
         res = _finish(problem, epoch, groups_from(problem, sol, epoch), prev, sol.status)

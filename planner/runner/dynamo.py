@@ -60,18 +60,24 @@ def solver_report(day: DayResult, wall_s: float) -> SolveReport:
     proved = sum(e.status == "optimal" for e in day.epochs)
     objective = sum(e.objective_wh or 0.0 for e in day.epochs)
     bound = sum(e.bound_wh if e.bound_wh is not None else (e.objective_wh or 0.0) for e in day.epochs)
-    levels = (
-        "one joint MILP per epoch"
-        if day.mode == "joint"
-        else "cluster level: fragmentation rule per window; pool level: exact re-shard by enumeration per epoch; "
-        "clock per instance group"
-    )
-    message = (
-        f"{proved}/{len(day.epochs)} epochs proved optimal ({day.solves} MILP solves, {levels}; "
-        f"{day.screened} solved after exact screening; relative gap <= {REL_GAP:g}); objective = sum of epoch MILP "
-        "objectives in Wh (energy + reconfiguration penalty + tie-break); rolling horizon: each epoch is optimal "
-        "given the previous one, not the day jointly"
-    )
+    if day.mode == "joint":
+        message = (
+            f"{proved}/{len(day.epochs)} epochs proved optimal ({day.enumerated} by exact per-pool enumeration of the "
+            f"joint MILP, no gap; {day.solves} joint MILP solves, {day.screened} after exact screening, relative gap "
+            f"<= {REL_GAP:g}); objective = sum of epoch objectives in Wh (energy + reconfiguration penalty + "
+            "tie-break); rolling horizon: each epoch is optimal given the previous one, not the day jointly"
+        )
+    else:
+        levels = (
+            "cluster level: fragmentation rule per window; pool level: exact re-shard by enumeration per epoch; "
+            "clock per instance group"
+        )
+        message = (
+            f"{proved}/{len(day.epochs)} epochs proved optimal ({day.solves} MILP solves, {levels}; "
+            f"{day.screened} solved after exact screening; relative gap <= {REL_GAP:g}); objective = sum of epoch "
+            "MILP objectives in Wh (energy + reconfiguration penalty + tie-break); rolling horizon: each epoch is "
+            "optimal given the previous one, not the day jointly"
+        )
     if day.interrupted:
         status = Status.interrupted
     elif day.timed_out:

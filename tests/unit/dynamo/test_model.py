@@ -26,15 +26,20 @@ def epoch_data(pb, i: int, prev_gpus=None, prev_n=None) -> EpochData:
 
 def test_screening_and_decomposition_keep_the_optimum(tiny) -> None:
     inst = milp_instance(tiny, tiny.configs, budget=tiny.gpu_budget)
-    fast, full = EpochModel(inst), EpochModel(dataclasses.replace(inst, prune=False))
+    fast, full = EpochModel(inst, exact=False), EpochModel(dataclasses.replace(inst, prune=False))
+    enum = EpochModel(inst)
     assert fast.screenable and not full.screenable
     prev_g, prev_n = None, None
     for i in range(len(tiny.epochs)):
         a = fast.solve(epoch_data(tiny, i, prev_g, prev_n))
         b = full.solve(epoch_data(tiny, i, prev_g, prev_n))
-        assert a.status == b.status == "optimal"
+        e = enum.solve(epoch_data(tiny, i, prev_g, prev_n))
+        assert a.status == b.status == e.status == "optimal"
         assert a.objective_wh == pytest.approx(b.objective_wh, rel=1e-9, abs=1e-6)
         assert a.path == "screened" and a.kept_configs < b.kept_configs
+        # the exact per-pool enumeration: the same optimum, proved without a gap
+        assert e.path == "enumerated" and e.bound_wh == e.objective_wh
+        assert e.objective_wh == pytest.approx(b.objective_wh, rel=1e-9, abs=1e-6)
         prev_g = {p: sum(c.tp * n for (pp, c), n in a.instances.items() if pp == p) for p in tiny.classes}
         prev_n = {}
         for (p, c), n in a.instances.items():
@@ -49,10 +54,16 @@ def test_binding_budget_falls_back_to_the_full_model(tmp_path: Path) -> None:
     free = EpochModel(milp_instance(pb, pb.configs, budget=None)).solve(epoch_data(pb, len(pb.epochs) - 1))
     used = sum(c.tp * n for (_p, c), n in free.instances.items())
     tight = used - 2
-    sol = EpochModel(milp_instance(pb, pb.configs, budget=tight)).solve(epoch_data(pb, len(pb.epochs) - 1))
+    inst = milp_instance(pb, pb.configs, budget=tight)
+    sol = EpochModel(inst, exact=False).solve(epoch_data(pb, len(pb.epochs) - 1))
     assert sol.status == "optimal" and sol.path == "full"
     assert sum(c.tp * n for (_p, c), n in sol.instances.items()) <= tight
     assert sol.objective_wh >= free.objective_wh - 1e-6
+    # the enumeration's DP over pools finds the same optimum under the binding budget
+    dp = EpochModel(inst).solve(epoch_data(pb, len(pb.epochs) - 1))
+    assert dp.status == "optimal" and dp.path == "enumerated" and "DP over pools" in dp.message
+    assert sum(c.tp * n for (_p, c), n in dp.instances.items()) <= tight
+    assert dp.objective_wh == pytest.approx(sol.objective_wh, rel=1e-9, abs=1e-6)
 
 
 def test_dominance_never_costs_more_and_homogeneous_never_less(tmp_path: Path) -> None:

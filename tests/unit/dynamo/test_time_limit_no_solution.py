@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import planner.dynamo.model as dynamo_model
 import planner.dynamo.solve as dynamo_solve
 from planner.dynamo.model import EpochModel
 from planner.dynamo.solve import _data, milp_instance, solve
@@ -35,7 +36,7 @@ def test_no_solution_at_the_time_limit_maps_to_time_limit() -> None:
 
 def test_scip_with_no_time_ends_time_limit_without_a_solution(tmp_path: Path) -> None:
     pb = tiny_problem(tmp_path, mode="joint")
-    model = EpochModel(milp_instance(pb, pb.configs, budget=pb.gpu_budget), name="dynamo-joint")
+    model = EpochModel(milp_instance(pb, pb.configs, budget=pb.gpu_budget), name="dynamo-joint", exact=False)
     sol = model.solve(_data(pb, pb.epochs[0], None), time_limit_s=0.0)
     assert sol.status == Status.time_limit
     assert sol.objective_wh is None and not sol.instances
@@ -45,6 +46,7 @@ def test_scip_with_no_time_ends_time_limit_without_a_solution(tmp_path: Path) ->
 def test_first_epoch_without_a_solution_names_it_and_says_raise_the_limit(tmp_path: Path, monkeypatch) -> None:
     pb = tiny_problem(tmp_path, mode="joint")
     monkeypatch.setattr(dynamo_solve, "MIN_MILP_S", 0.0)  # the spent deadline gives every MILP zero seconds
+    monkeypatch.setattr(dynamo_model, "ENUMERATE", False)  # SCIP's path (the enumeration takes no time limit)
     spent = SolveOptions(time_limit_s=1.0, started_at=time.monotonic() - 5.0)
     with pytest.raises(TimeLimitReached) as info:
         solve(pb, spent)
