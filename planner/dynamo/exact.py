@@ -29,12 +29,11 @@ The search (depth-first over the full-group counts, then the partial group)
       counts stay small); the cheapest configuration last, counted down from its most full groups, which finds a
       near-optimal incumbent at the first leaf.
 The GPU budget
-    Without a budget, or when the pools' own optima fit it, the pool optima are the epoch optimum. Otherwise every
-    deployment of pool p within ``slack`` of its own optimum C*_p is kept, cheapest per GPU count, and a dynamic
-    programme over pools picks one per pool within the budget. Exact when the optimum found, V, satisfies
-    V - sum_p C*_p <= slack: a deployment outside the kept ones costs more than C*_p + slack, so any combination
-    with it costs more than sum_q C*_q + slack >= V. When the test fails the slack is raised to V - sum C*_p and the
-    pools are enumerated again (then it holds); when nothing fits, every deployment is enumerated.
+    Without a budget, or when the pools' own optima fit it, the pool optima are the epoch optimum. Otherwise each
+    pool's least cost C_p(g) within g GPUs is found by the same search with a GPU cap (a node also needs at least
+    R min_c(tp_c / cap_c) GPUs for its load R still to place), for every g between its own optimum's GPUs g*_p and
+    g*_p - E (E: how far the pool optima overflow the budget; no pool gives up more than E GPUs in an optimum, since
+    C_q is flat above g*_q), and a dynamic programme over pools picks one g per pool within the budget: exact.
 Giving up
     The search counts its nodes; past :data:`NODE_LIMIT`, or when an assumption of the bound fails (an idle power
     that does not cost, a negative dynamic power), or when no deployment fits the budget, it returns None and the
@@ -83,7 +82,6 @@ class ExactResult:
     pools: dict[str, PoolDeployment]
     nodes: int
     budget_bound: bool = False  # the budget was binding: solved by the dynamic programme over pools
-    rounds: int = 1
 
 
 class _Curve:
@@ -225,8 +223,9 @@ def _pool(inst: MilpInstance, p: str, table: PoolTable, data: EpochData, eps: fl
 class _Search:
     """Depth-first search of one pool (module docstring): the optimum, or every deployment within a limit."""
 
-    def __init__(self, pool: _Pool, limit: float, per_gpus: bool, nodes: int) -> None:
+    def __init__(self, pool: _Pool, limit: float, per_gpus: bool, nodes: int, gpu_cap: int | None = None) -> None:
         self.pool = pool
+        self.gpu_cap = gpu_cap  # only deployments with at most this many GPUs (the budget's DP)
         self.limit = limit  # cut nodes whose bound exceeds it; shrinks to the incumbent when not per_gpus
         self.per_gpus = per_gpus
         self.nodes = nodes
@@ -239,6 +238,8 @@ class _Search:
         self.order = sorted(range(n), key=lambda i: (-excess[i], tab.configs[i]))
         self.counts = [0] * n
         self.tol = FIT_TOL * max(1.0, pool.load)
+        # fewest GPUs per req/s of load: no deployment carries load R on fewer than R * min(tp / cap) GPUs
+        self.gpus_per_rps = min((tab.configs[i].tp / tab.cap[i] for i in range(n)), default=0.0)
 
     def over(self, value: float) -> bool:
         """``value`` exceeds the limit (beyond rounding): cut."""
@@ -249,24 +250,29 @@ class _Search:
         if pool.load <= 0:
             self._record(0.0, None, 0, 0.0)
             return
-        self._dfs(0, pool.load, 0.0, 0)
+        self._dfs(0, pool.load, 0.0, 0, 0)
 
     def _tick(self) -> None:
         self.nodes += 1
         if self.nodes > NODE_LIMIT:
             raise _GiveUp("node limit")
 
-    def _dfs(self, depth: int, rest: float, acc: float, used: int) -> None:
+    def _dfs(self, depth: int, rest: float, acc: float, used: int, gpus: int) -> None:
         pool = self.pool
         self._tick()
         if self.over(acc + pool.w_star * rest):
             return
+        room = None if self.gpu_cap is None else self.gpu_cap - gpus
+        if room is not None and rest * self.gpus_per_rps > room + 1e-9:
+            return
         if depth == len(self.order):
-            self._leaf(rest, acc)
+            self._leaf(rest, acc, room)
             return
         i = self.order[depth]
         cap, full = pool.table.cap[i], pool.full[i]
         most = min(pool.bound[i], math.floor((rest + self.tol) / cap))
+        if room is not None:
+            most = min(most, room // pool.table.configs[i].tp)
         if pool.homogeneous and used:
             most = 0
         last = depth == len(self.order) - 1
@@ -276,10 +282,10 @@ class _Search:
             if not last and self.over(cost + pool.w_star * left):
                 break  # each further group of i adds its excess F_i - w* cap_i >= 0 to the bound
             self.counts[i] = f
-            self._dfs(depth + 1, left, cost, used + (f > 0))
+            self._dfs(depth + 1, left, cost, used + (f > 0), gpus + f * pool.table.configs[i].tp)
         self.counts[i] = 0
 
-    def _leaf(self, rest: float, acc: float) -> None:
+    def _leaf(self, rest: float, acc: float, room: int | None) -> None:
         pool, tab = self.pool, self.pool.table
         if abs(rest) <= self.tol:
             self._record(acc, None, 0, rest)
@@ -289,10 +295,11 @@ class _Search:
         for i in range(len(tab.configs)):
             if self.counts[i] or pool.bound[i] <= 0:
                 continue
+            most = pool.bound[i] if room is None else min(pool.bound[i], room // tab.configs[i].tp)
             first = max(1, math.ceil(rest / pool.lim[i] - 1e-12))
-            if first > pool.bound[i] or self.over(acc + max(first * pool.fixed[i], pool.per_load[i] * rest)):
+            if first > most or self.over(acc + max(first * pool.fixed[i], pool.per_load[i] * rest)):
                 continue
-            last = first if tab.concave[i] else pool.bound[i]
+            last = first if tab.concave[i] else most
             for n in range(first, last + 1):
                 self._tick()
                 if self.over(acc + n * pool.fixed[i]):
@@ -378,27 +385,32 @@ def solve_exact(inst: MilpInstance, tables: dict[str, PoolTable], data: EpochDat
 
 
 def _with_budget(pools: list[_Pool], best: dict[str, PoolDeployment], budget: int, nodes: int) -> ExactResult | None:
-    """The budget binds: deployments within ``slack`` of each pool's optimum, then a DP over pools (docstring)."""
-    floor = sum(d.cost_wh for d in best.values())
-    slack = max(1e-3 * floor, 1.0)
-    for rounds in range(1, 5):
-        options: dict[str, list[PoolDeployment]] = {}
-        for pool in pools:
-            s = _Search(pool, best[pool.name].cost_wh + slack, per_gpus=True, nodes=nodes)
+    """The budget binds: each pool's least cost within g GPUs for every g it may need, then a DP over pools.
+
+    With the pools' own optima E GPUs over the budget, no pool gives up more than E of its optimum's GPUs in an
+    optimum (the others never need more than their own optima), so pool p's table runs from g*_p down to g*_p - E:
+    one GPU-capped search per g (the cost is flat from the GPUs the capped optimum uses up to g, so those are
+    skipped), stopping where nothing fits.
+    """
+    excess = sum(d.gpus for d in best.values()) - budget
+    options: dict[str, list[PoolDeployment]] = {}
+    for pool in pools:
+        top = best[pool.name]
+        found = [top]
+        g = top.gpus - 1
+        while g >= max(0, top.gpus - excess):
+            s = _Search(pool, math.inf, per_gpus=False, nodes=nodes, gpu_cap=g)
             s.run()
             nodes = s.nodes
-            options[pool.name] = [s.by_gpus[g] for g in sorted(s.by_gpus)]
-        chosen = _knapsack(pools, options, budget)
-        if chosen is None:
-            if math.isinf(slack):
-                return None  # nothing fits the budget at all: the MILP reports the infeasibility
-            slack = math.inf  # nothing fits within the slack: every deployment (the node limit still applies)
-            continue
-        value = sum(d.cost_wh for d in chosen.values())
-        if value - floor <= slack * (1 + 1e-12):
-            return ExactResult(value, chosen, nodes, budget_bound=True, rounds=rounds)
-        slack = value - floor
-    return None
+            if s.best is None:
+                break  # nothing serves the pool on g GPUs, nor on fewer
+            found.append(s.best)
+            g = s.best.gpus - 1
+        options[pool.name] = sorted(found, key=lambda d: d.gpus)
+    chosen = _knapsack(pools, options, budget)
+    if chosen is None:
+        return None  # nothing fits the budget: the MILP reports the infeasibility
+    return ExactResult(sum(d.cost_wh for d in chosen.values()), chosen, nodes, budget_bound=True)
 
 
 def _knapsack(
