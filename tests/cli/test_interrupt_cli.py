@@ -113,6 +113,7 @@ def test_dynamo_ctrl_c_caught_by_scip_still_interrupts(runner, dynamo_spec: Path
         return result
 
     monkeypatch.setattr(dynamo_model.mathopt, "solve", solve)
+    monkeypatch.setattr(dynamo_model, "ENUMERATE", False)  # SCIP solves every epoch (else the enumeration does)
     out = tmp_path / "plan.json"
     res = runner.invoke(app, ["dynamo", str(dynamo_spec), "--out", str(out), "--format", "json", "--quiet"])
     assert res.exit_code == 130, res.stderr

@@ -114,6 +114,7 @@ def test_dynamo_seed_reaches_scip_and_holds_the_plan(runner, day_spec: Path, mon
         return params
 
     monkeypatch.setattr(dynamo_model, "solve_parameters", spy)
+    monkeypatch.setattr(dynamo_model, "ENUMERATE", False)  # SCIP solves every epoch (else the enumeration does)
     args = ["dynamo", str(day_spec), "--mode", "joint", "-f", "json", "-q"]
     first = _plan(runner.invoke(app, [*args, "--seed", "7"]))
     assert seeds and set(seeds) == {7}
@@ -128,6 +129,7 @@ def test_dynamo_joint_first_epoch_without_a_solution_is_a_time_limit(runner, day
     import planner.dynamo.solve as dynamo_solve
 
     monkeypatch.setattr(dynamo_solve, "MIN_MILP_S", 0.0)  # 0.05 s is spent loading: SCIP gets zero seconds
+    monkeypatch.setattr(dynamo_model, "ENUMERATE", False)  # SCIP's path (the enumeration takes no time limit)
     res = runner.invoke(app, ["dynamo", str(day_spec), "--mode", "joint", "--time-limit", "0.05", "-f", "json", "-q"])
     assert res.exit_code == 1, res.stderr
     assert res.stdout == ""
