@@ -110,7 +110,10 @@ _SERVERS = "servers provisioned on average | 40 -> 24.6 (-38.5%)"
 _S0 = "| **344.2** (365.0; local search from the <= 9 hops layout) | 161.0 | 147.6 | 185.8 | 249.3 (ILP) | 1.85x;"
 _S1 = "| **67.3** (67.3; local search from reserve 0.2, <= 9 hops: T4s hold 8 layers, above the spec's K of 7) | 48.0 |"
 _S1b = "| 48.0 | 54.1 | 53.3 | - | 1.24x (was 1.14x) | yes |"
-_S2 = "| **230.9** (229.3; local search from reserve 0.2, <= 9 hops) | 76.7 | 51.6 | 148.2 | - | 1.56x (was 0.96x)"
+_S2 = "| 76.7 | 51.6 | 148.2 | - | 0.96-1.56x | no on a quiet machine (see below) |"
+_S2a = (
+    "(164.6, 229.3; quiet machine: local search from reserve 0.6, max flow; loaded runs: from reserve 0.2, <= 9 hops)"
+)
 _S3 = "| **657.5-662.2** (748.6, 672.2; two runs, local search from the Swarm placement) | 162.1 | 577.1 | 440.5 |"
 _S3b = "| 162.1 | 577.1 | 440.5 | - | 1.14-1.15x (was 1.07x) | no (see below) |"
 _S4 = "| 274.3 | 489.1 | 601.1 | - | 1.26x | yes (701.3-767.3, 1.17-1.28x, in loaded runs before the hop-first grid) |"
@@ -174,11 +177,11 @@ FIGURES: dict[str, Figure] = {
     "served.helix-10node-llama30b.swarm": fig("54.1", (HELIX, _S1b)),
     "served.helix-10node-llama30b.separate-pipelines": fig("53.3", (HELIX, _S1b)),
     "served.helix-10node-llama30b.ratio": fig("1.24", (HELIX, _S1b)),
-    "served.helix-geo24-llama2-70b.plan": fig("230.9", (HELIX, _S2)),
+    "served.helix-geo24-llama2-70b.plan": fig("141.6", (HELIX, "| geo-24 | **141.6-230.9** " + _S2a)),
     "served.helix-geo24-llama2-70b.petals": fig("76.7", (HELIX, _S2)),
     "served.helix-geo24-llama2-70b.swarm": fig("51.6", (HELIX, _S2)),
     "served.helix-geo24-llama2-70b.separate-pipelines": fig("148.2", (HELIX, _S2)),
-    "served.helix-geo24-llama2-70b.ratio": fig("1.56", (HELIX, _S2)),
+    "served.helix-geo24-llama2-70b.ratio": fig("0.96", (HELIX, _S2)),
     "served.helix-het42-llama2-70b.plan": fig("657.5", (HELIX, _S3)),
     "served.helix-het42-llama2-70b.petals": fig("162.1", (HELIX, _S3b)),
     "served.helix-het42-llama2-70b.swarm": fig("577.1", (HELIX, _S3b)),
