@@ -206,7 +206,12 @@ def test_two_hundred_nodes_served_plan(tmp_path: Path) -> None:
         limit_x("served.target.gen200_gb", 1.0, "reference.mem_mb", scale=1000),
     )
     check_memory("200 nodes served", run.peak_mb, ref, mem, 700)
-    check_time("200 nodes served, target", run.wall_s, ref, limit_x("served.target.gen200_s", 1.0, scale=60), 300)
+    # The target (<= 5 min) is held in seconds, stretched only by the reference's CPU share: the search runs until its
+    # wall-clock --time-limit, so its wall does not shrink with a faster core and a ratio to the reference would fail
+    # on a quiet machine (189.5 s = 153x a 1.24 s reference, 2026-12-06, load 1).
+    target_s = scaled_limit(float(FIGURES["served.target.gen200_s"].value) * 60, ref)
+    print(f"  [200 nodes served, target] wall {run.wall_s:.1f} s; limit {target_s:.0f} s (5 min, stretched by load)")
+    assert run.wall_s <= target_s, f"200 nodes served: {run.wall_s:.1f} s > {target_s:.0f} s"
     check_memory("200 nodes served, target", run.peak_mb, ref, mem_target, 2000)
 
 
