@@ -12,9 +12,12 @@ Candidate generation + exact evaluation (issue 13):
   shared node model, KV-bounded requests in flight, Little's law);
 * **local search** (:mod:`planner.helix.refine`) from the best few distinct candidates: layer boundaries shift,
   layers move between stages, stages split and merge, nodes relocate and swap, each neighbour scored by the same
-  prediction, under an evaluation budget (deterministic) within the command's deadline.
+  prediction, under an evaluation budget.
 
-The best candidate wins, ties to the earlier one (deterministic order).
+The best candidate wins, ties to the earlier one (deterministic order). Every stage is bounded by work, not by the
+clock (:mod:`planner.helix.work`): the grid runs every point, each sub-solve at work limits, the local searches to
+their evaluation budget, so the plan does not depend on the machine's load; the command's deadline is a safety net
+whose firing the plan reports (status ``time_limit``).
 
 The max-flow value and bound of the chosen placement are kept and reported second. The upper bound on served
 throughput (:func:`served_upper_bound`) holds within the node model for any placement.
@@ -35,7 +38,8 @@ from planner.helix.placement import park_idle
 from planner.helix.refine import Refined, refine, throughput_model
 from planner.helix.served import Prediction, ServedModel
 from planner.helix.solve import HelixOptions, HelixResult, evaluate, solve
-from planner.solver import remaining_s, stop_scope
+from planner.helix.work import WorkLimits
+from planner.solver import Status, remaining_s, stop_scope
 
 #: KV reserves tried on top of the spec's (share of VRAM kept for KV cache; more reserve, fewer layers per node).
 EXTRA_RESERVES = (0.1, 0.2)
@@ -52,12 +56,6 @@ MIN_RESERVE = 0.1
 
 #: Local searches start from this many distinct candidates, best predicted first.
 REFINE_STARTS = 3
-
-#: Share of the time left after the max-flow run that the candidate grid may use (the local search gets the rest).
-GRID_SHARE = 0.5
-
-#: Least time (s) a grid point's max-flow run is given.
-GRID_MIN_S = 3.0
 
 
 def refine_budget(nodes: int, time_limit_s: float) -> int:
@@ -157,11 +155,12 @@ def served_search(
     """Candidates (max flow, baselines, hop limits x KV reserves), then local searches from the best of them;
     return the candidate with the highest predicted decode throughput."""
     started = time.perf_counter()
+    work = opts.work if opts.work is not None else WorkLimits(opts.deadline())
+    opts = replace(opts, work=work)
     full_model, model = model, throughput_model(model)  # candidates are ranked by decode throughput alone
     above = [round(base_reserve + d, 6) for d in EXTRA_RESERVES if base_reserve + d < 0.95]
     below = [round(base_reserve - d, 6) for d in LOWER_RESERVES if base_reserve - d >= MIN_RESERVE]
-    # the grid runs in this order and the time limit cuts its end: the spec's reserve, then larger ones (the
-    # candidates of the earlier releases), then the smaller ones
+    # the spec's reserve, then larger ones (the candidates of the earlier releases), then the smaller ones
     reserves = [base_reserve, *above, *below]
     insts: dict[float, HelixInstance] = {}
     skipped = 0
@@ -169,10 +168,11 @@ def served_search(
         with stop_scope(opts):  # building an instance stops at the command's deadline; the rest is not tried
             for r in reserves:
                 insts[r] = instance_for(r)
-    except TimeLimitReached:
+    except TimeLimitReached as exc:
         skipped += len(reserves) - len(insts)
         if first is None:
             raise
+        work.hit(exc.stage)
     base = insts.get(base_reserve, first.full if first is not None else None)
     assert base is not None  # the spec's instance is built first; without it and without `first` we raised
     plan: list[tuple[float, int | None]] = []
@@ -182,14 +182,10 @@ def served_search(
         plan.append((r, None))
     # Shortest hop limits first, every reserve of one limit before the next limit (the reserves in the order above;
     # no limit last): served throughput favours short pipelines (the best plans measured start from <= 9-12 hops),
-    # and the time limit cuts the grid's end.
+    # and the safety net (the command's deadline), should it fire, cuts the grid's end.
     order = {r: i for i, r in enumerate(insts)}
     plan.sort(key=lambda rh: (rh[1] if rh[1] is not None else len(base.nodes) + 1, order[rh[0]]))
-    deadline = opts.deadline()  # the whole command's (SolveOptions.time_limit_s)
-    grid_deadline = time.monotonic() + GRID_SHARE * remaining_s(deadline)
-    # at least GRID_MIN_S each: a sub-solve with no plan at its deadline is skipped, so slicing the grid too thin on
-    # a loaded machine would skip them all; fewer grid points, each complete, are worth more
-    each = max(remaining_s(grid_deadline) / max(len(plan), 1), GRID_MIN_S)
+    deadline = opts.deadline()  # the whole command's (SolveOptions.time_limit_s): the safety net only
     cands: list[ServedCandidate] = []
     if first is not None:
         pred = model.predict(first.full, first.ranges, first.flow)
@@ -201,23 +197,27 @@ def served_search(
     if loose < base_reserve:
         cands += _baseline_candidates(insts[loose], loose, opts, model, first, only_beyond=base)
     rejected: list[str] = []
+    # Every grid point runs, each sub-solve bounded by work (planner.helix.work), not by a share of the clock: the
+    # candidates, hence the plan, do not depend on the machine's load. Only the command's deadline (the safety net)
+    # stops the grid early, and the plan then says so.
     for r, hops in plan:
         if first is not None and r == base_reserve and hops == opts.max_hops:
             continue
-        if remaining_s(grid_deadline) <= 0:
-            skipped += 1  # the grid's share of the time limit is spent: the rest is not tried
-            continue
         if opts.max_hops is not None and (hops is None or hops > opts.max_hops):
             continue
+        if work.out_of_time("candidate grid"):
+            skipped += 1
+            continue
         inst = insts[r]
-        budget = max(min(each, remaining_s(grid_deadline)), min(GRID_MIN_S, remaining_s(deadline)))
-        sub = replace(opts, max_hops=hops, milp=opts.milp and hops is None, time_limit_s=budget, started_at=None)
+        # constructions only: the MILP (max flow, not served throughput) ran once, in the max-flow run (`first`)
+        sub = replace(opts, max_hops=hops, milp=opts.milp and hops is None and first is None)
         try:
             res = solve(inst, sub)
         except InfeasibleError:
             continue
-        except TimeLimitReached:
-            skipped += 1  # its budget ran out before it had a plan
+        except TimeLimitReached as exc:
+            work.hit(exc.stage)
+            skipped += 1  # the command's deadline passed before it had a plan
             continue
         except VerificationError as exc:
             # A hop-limited flow whose paths cannot be re-verified within the limit: not a plan to recommend.
@@ -236,6 +236,12 @@ def served_search(
     for c in cands[1:]:
         if c.prediction.decode_tok_s > best.prediction.decode_tok_s * (1 + 1e-9):
             best = c
+    if work.hits:  # the safety net fired: the plan is the best so far, and depends on the machine's speed
+        note = work.note()
+        best.result.report = replace(
+            best.result.report, status=Status.time_limit, message=f"{best.result.report.message}; {note}"
+        )
+        best.result.notes.append(note)
     best.prediction = full_model.predict(best.result.full, best.result.ranges, best.result.flow)
     best.latency = True
     # The smallest KV reserve leaves the most layers per node: the loosest bound (the base instance if the time limit
@@ -252,7 +258,11 @@ def _evaluate_placement(
     sub = replace(opts, time_limit_s=max(remaining_s(opts.deadline()), 1.0), started_at=None)
     try:
         res = solve(inst, sub, placement=dict(ranges))
-    except (InfeasibleError, VerificationError, TimeLimitReached):
+    except (InfeasibleError, VerificationError):
+        return None
+    except TimeLimitReached as exc:
+        if opts.work is not None:
+            opts.work.hit(exc.stage)
         return None
     if res.flow.value <= 0:
         return None
@@ -321,6 +331,8 @@ def _refine_best(
     out: list[tuple[str, Refined, ServedCandidate | None]] = []
     for idx, start in enumerate(starts):
         if remaining_s(deadline) <= 0:
+            if opts.work is not None:
+                opts.work.hit("local search")
             break
         # the best start gets half of the budget, the others share what is left
         allowance = total // 2 if idx == 0 and len(starts) > 1 else (total - used) // (len(starts) - idx)
@@ -335,6 +347,8 @@ def _refine_best(
             max_evaluations=allowance, deadline=deadline, seed=opts.seed,
         )  # fmt: skip
         used += r.evaluations
+        if r.stopped == "time limit" and opts.work is not None:
+            opts.work.hit("local search")
         c = None
         if r.moves:
             c = _evaluate_placement(inst, reserve, opts, f"local search from {start.source}", r.ranges, model)

@@ -23,8 +23,9 @@ a placement with moves that the prediction can reward:
 
 Moves are tried in a seeded shuffle, the first that raises the predicted decode throughput is taken (first
 improvement), until no move improves, an *evaluation budget* runs out or the deadline passes. The budget, not the
-clock, ends the search on an unloaded machine, so the same inputs and seed give the same placement; the deadline
-is the command's time limit (:class:`planner.solver.SolveOptions`), a safety stop that says so.
+clock, ends the search, so the same inputs and seed give the same placement at any load; the deadline is the
+command's time limit (:class:`planner.solver.SolveOptions`), a safety net that says so (``stopped: time limit``,
+and the served search then labels the plan ``time_limit``).
 
 Each neighbour is evaluated exactly as a plan would be: the max flow of the placement (hop-limited when a limit is
 set) routes the requests and :class:`planner.helix.served.ServedModel` predicts its decode throughput.

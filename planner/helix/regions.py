@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from planner.helix.bounds import edge_ceiling
 from planner.helix.instance import SINK, SOURCE, HelixInstance
 from planner.helix.stages import Pattern, StagePlan, _patterns
+from planner.helix.work import WorkLimits
 
 #: Most region orders tried per target flow (ordered subsets, shortest first).
 MAX_ORDERS = 40
@@ -82,6 +83,7 @@ def _feasible(
     flow: float,
     time_limit_s: float,
     seed: int = 0,
+    work: WorkLimits | None = None,
 ) -> list[tuple[int, list[Pattern], Pattern | None, Pattern | None]] | None:
     from ortools.sat.python import cp_model
 
@@ -138,8 +140,14 @@ def _feasible(
     solver.parameters.num_workers = 1
     solver.parameters.catch_sigint_signal = False  # CP-SAT would leave SIGINT at SIG_DFL: Ctrl-C must reach Python
     solver.parameters.random_seed = seed
-    solver.parameters.max_time_in_seconds = max(time_limit_s, 0.01)
-    if solver.solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    if work is not None:
+        allowance = work.configure_cpsat(solver.parameters, work.check_det_s)
+    else:
+        solver.parameters.max_time_in_seconds = max(time_limit_s, 0.01)
+    status = solver.solve(model)
+    if work is not None:
+        work.check_cpsat(solver, allowance, "region blocks", status != cp_model.UNKNOWN)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     out = []
     for ri, (pats, y, first, last) in zip(order, per_region, strict=True):
@@ -187,9 +195,17 @@ def _layout(
 
 
 def best_region_blocks(
-    inst: HelixInstance, lower_tok_s: float, upper_tok_s: float, time_limit_s: float = 10.0, seed: int = 0
+    inst: HelixInstance,
+    lower_tok_s: float,
+    upper_tok_s: float,
+    time_limit_s: float = 10.0,
+    seed: int = 0,
+    work: WorkLimits | None = None,
 ) -> StagePlan | None:
-    """Bisection on F over region orders (module docstring); None when nothing beats ``lower_tok_s``."""
+    """Bisection on F over region orders (module docstring); None when nothing beats ``lower_tok_s``.
+
+    With ``work``: at most ``work.bisection_steps`` steps, each order's check ``work.check_det_s`` of CP-SAT
+    deterministic time; ``time_limit_s`` is not used (the command's deadline is the safety net)."""
     regions = _regions(inst)
     if len(regions) < 2:
         return None
@@ -198,14 +214,24 @@ def best_region_blocks(
     deadline = time.perf_counter() + time_limit_s
     best = None
     lo, hi = lower_tok_s, upper_tok_s
-    while hi - lo > 1e-4 * max(hi, 1.0) and time.perf_counter() < deadline:
+    steps = 0
+
+    def more() -> bool:
+        if work is not None:
+            return steps < work.bisection_steps and not work.out_of_time("region blocks")
+        return time.perf_counter() < deadline
+
+    while hi - lo > 1e-4 * max(hi, 1.0) and more():
+        steps += 1
         mid = (lo + hi) / 2 if best is not None or lo > 0 else hi / 2
         found = None
         for order in orders:
             left = deadline - time.perf_counter()
-            if left <= 0:
+            if work is not None and work.out_of_time("region blocks"):
                 break
-            found = _feasible(regions, order, caps, inst.layers, mid, min(1.0, left), seed=seed)
+            if work is None and left <= 0:
+                break
+            found = _feasible(regions, order, caps, inst.layers, mid, min(1.0, left), seed=seed, work=work)
             if found is not None:
                 break
         if found is not None:

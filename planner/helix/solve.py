@@ -40,6 +40,7 @@ from planner.helix.regions import best_region_blocks
 from planner.helix.solve_milp import RawResult, solve_cpsat, solve_mathopt
 from planner.helix.stages import best_stages
 from planner.helix.verify import BoundCheck, check_bound, check_objective, check_solver_flows, verify
+from planner.helix.work import WorkLimits
 from planner.solver import SolveOptions, SolveReport, Status, stop_scope
 
 SolverName = Literal["cpsat", "scip", "highs"]
@@ -72,6 +73,7 @@ class HelixOptions(SolveOptions):
     petals_seed: int = 0
     max_hops: int | None = None
     milp: bool = True
+    work: WorkLimits | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -259,6 +261,8 @@ def solve(
         # A plan exists: it is the answer, with status time_limit (the rest of the method is skipped below).
         notes.append(f"{exc.stage} stopped at the time limit")
         raw_status, sp = Status.time_limit, None
+        if opts.work is not None:
+            opts.work.hit(exc.stage)
     if placement is not None:
         return _finish(
             full,
@@ -292,6 +296,7 @@ def solve(
             time_limit_s=min(10.0, max(clock.left / 4, 0.5)),
             max_stages=opts.max_hops,
             seed=opts.seed,
+            work=opts.work,
         )
         if stages is not None:
             _add(cands, inst, mode, "stages", stages.ranges, clock)
@@ -305,12 +310,18 @@ def solve(
                 regional=True,
                 max_stages=opts.max_hops,
                 seed=opts.seed,
+                work=opts.work,
             )
             if regional is not None:
                 _add(cands, inst, mode, "regional-stages", regional.ranges, clock)
             best = _best(cands)
             blocks = best_region_blocks(
-                inst, best.flow_tok_s, bound, time_limit_s=min(20.0, max(clock.left / 3, 0.5)), seed=opts.seed
+                inst,
+                best.flow_tok_s,
+                bound,
+                time_limit_s=min(20.0, max(clock.left / 3, 0.5)),
+                seed=opts.seed,
+                work=opts.work,
             )
             if blocks is not None:
                 _add(cands, inst, mode, "region-blocks", park_idle(inst, blocks.ranges), clock)
@@ -318,7 +329,10 @@ def solve(
 
     milp: dict[str, object] = {}
     solver_bound = None
-    if raw_status is None and opts.milp and best.flow_tok_s < bound * (1 - opts.rel_gap) and clock.left > 0.5:
+    # Under work limits the MILP runs whatever the clock says (its deterministic limit ends it), unless the command's
+    # deadline has passed (the safety net, recorded).
+    time_left = clock.left > 0.5 if opts.work is None else not opts.work.out_of_time("MILP")
+    if raw_status is None and opts.milp and best.flow_tok_s < bound * (1 - opts.rel_gap) and time_left:
         used = {link_key(u, v) for (u, v), f in max_flow(inst, best.ranges, mode).edge_flow.items() if f > 0}
         try:
             with stop_scope(opts):
@@ -326,6 +340,8 @@ def solve(
         except TimeLimitReached as exc:
             notes.append(f"{exc.stage} stopped at the time limit; MILP not attempted")
             raw_status = Status.time_limit
+            if opts.work is not None:
+                opts.work.hit(exc.stage)
         else:
             raw_status, solver_bound, milp = _run_milp(inst, milp_inst, mode, opts, best, milp_cut, cands, clock, notes)
         if opts.max_hops is not None:

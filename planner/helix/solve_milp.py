@@ -3,6 +3,10 @@
 The solve runs in a worker thread so the main thread can react to Ctrl-C (stop the search, keep the best
 incumbent: status ``interrupted``) and to ``--stall`` (no improvement for that long: stop). CP-SAT with one worker
 and a fixed seed is deterministic as long as no time-based stop fires.
+
+Inside the served search the options carry :class:`~planner.helix.work.WorkLimits`: CP-SAT then stops at a
+deterministic time (one thread, interleaved workers), SCIP / HiGHS at a node limit, ``--stall`` is not used, and the
+wall clock (the command's deadline) is only the safety net, recorded when it fires.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from planner.helix.backends import CpSatBackend, MathOptBackend
+from planner.helix.work import WorkLimits
 from planner.solver import SolveOptions, Status, remaining_s, status_from_cpsat, status_from_mathopt
 
 #: Virtual workers CP-SAT interleaves in one thread when --workers is 1 (deterministic portfolio search).
@@ -77,8 +82,16 @@ def solve_cpsat(backend: CpSatBackend, limits: SolveOptions) -> RawResult:
 
     solver = cp_model.CpSolver()
     p = solver.parameters
-    p.max_time_in_seconds = max(remaining_s(limits.deadline()), 0.01)
-    if limits.workers == 1:
+    work = _work(limits)
+    allowance = 0.0
+    if work is not None:
+        allowance = work.configure_cpsat(p, work.milp_det_s)
+    else:
+        p.max_time_in_seconds = max(remaining_s(limits.deadline()), 0.01)
+    if work is not None:
+        # One worker: a deterministic search whose work (not the portfolio's interleaving) the limit counts.
+        p.num_workers = 1
+    elif limits.workers == 1:
         # One thread, but CP-SAT's portfolio (LNS included) interleaved deterministically.
         p.interleave_search = True
         p.num_workers = INTERLEAVED_WORKERS
@@ -106,7 +119,8 @@ def solve_cpsat(backend: CpSatBackend, limits: SolveOptions) -> RawResult:
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    interrupted, reason = _watch(thread, solver.stop_search, limits.stall_s, limits.cancel, last)
+    stall = limits.stall_s if work is None else None  # a stall is timed: not a work limit
+    interrupted, reason = _watch(thread, solver.stop_search, stall, limits.cancel, last)
     wall = time.perf_counter() - start
     if "status" not in box:
         return RawResult(Status.error, None, None, None, wall, incumbents, "the CP-SAT thread ended without a result")
@@ -114,8 +128,14 @@ def solve_cpsat(backend: CpSatBackend, limits: SolveOptions) -> RawResult:
     name = solver.status_name(code)
     has = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
     # CP-SAT reports OPTIMAL when the gap limit is met, so FEASIBLE means a limit stopped it: the time limit, or
-    # our stall watchdog (then "feasible", with the reason in the message).
-    status: Status = status_from_cpsat(name, has, limit_hit=not reason)
+    # our stall watchdog (then "feasible", with the reason in the message), or the work limit.
+    by_clock = True
+    if work is not None and not interrupted:
+        finished = name in ("OPTIMAL", "INFEASIBLE")
+        by_clock = work.check_cpsat(solver, allowance, "MILP", finished)
+        if not by_clock and not finished:
+            reason = f"work limit ({work.milp_det_s:g} s of CP-SAT deterministic time)"
+    status: Status = status_from_cpsat(name, has, limit_hit=not reason and by_clock)
     if interrupted:
         status = Status.interrupted
     return RawResult(
@@ -136,10 +156,13 @@ def solve_mathopt(backend: MathOptBackend, limits: SolveOptions) -> RawResult:
     from ortools.util.python.solve_interrupter import SolveInterrupter
 
     solver_type = mathopt.SolverType.GSCIP if backend.name == "scip" else mathopt.SolverType.HIGHS
+    work = _work(limits)
+    allowance = max(work.left_s() if work is not None else remaining_s(limits.deadline()), 0.01)
     params = mathopt.SolveParameters(
-        time_limit=timedelta(seconds=max(remaining_s(limits.deadline()), 0.01)),
+        time_limit=timedelta(seconds=allowance),
         relative_gap_tolerance=limits.rel_gap,
         random_seed=limits.seed,
+        node_limit=work.milp_nodes if work is not None else None,
     )
     if backend.name == "scip" and limits.workers > 1:
         params.threads = limits.workers
@@ -167,7 +190,13 @@ def solve_mathopt(backend: MathOptBackend, limits: SolveOptions) -> RawResult:
     result = box["result"]
     has = result.has_primal_feasible_solution()
     reason_name = result.termination.reason.name
+    limit = result.termination.limit.name if result.termination.limit is not None else None
     status: Status = Status.interrupted if interrupted else status_from_mathopt(reason_name, has)
+    if work is not None and not interrupted:
+        if limit == "NODE" and has:
+            status, reason = Status.feasible, f"work limit ({work.milp_nodes} branch-and-bound nodes)"
+        elif limit == "TIME":
+            work.hit("MILP")
     bound = result.termination.objective_bounds.dual_bound
     values = result.variable_values() if has else None
     return RawResult(
@@ -180,3 +209,9 @@ def solve_mathopt(backend: MathOptBackend, limits: SolveOptions) -> RawResult:
         message=reason or reason_name.lower(),
         interrupted=interrupted,
     )
+
+
+def _work(limits: SolveOptions) -> WorkLimits | None:
+    """The work limits a served search's sub-solve carries (none for ``--objective max-flow``)."""
+    work = getattr(limits, "work", None)
+    return work if isinstance(work, WorkLimits) else None

@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 
 from planner.helix.instance import HelixInstance
+from planner.helix.work import WorkLimits
 
 #: Flow resolution of the stage feasibility model (tokens/s per integer unit).
 STAGE_RESOLUTION_TOK_S = 1e-3
@@ -137,8 +138,10 @@ def _feasible(
     max_stages: int | None = None,
     lanes: bool = True,
     seed: int = 0,
+    work: WorkLimits | None = None,
 ) -> list[Block] | None:
-    """Stages and blocks carrying ``flow``, or None when none was found in time."""
+    """Stages and blocks carrying ``flow``, or None when none was found in time (in ``work``'s deterministic time
+    when given: then the answer does not depend on the machine's speed)."""
     from ortools.sat.python import cp_model
 
     patterns: list[Block] = [(m, c, None) for m, c in _patterns(types, flow, max_mixed, groups)]
@@ -157,8 +160,13 @@ def _feasible(
     solver.parameters.num_workers = 1
     solver.parameters.catch_sigint_signal = False  # CP-SAT would leave SIGINT at SIG_DFL: Ctrl-C must reach Python
     solver.parameters.random_seed = seed
-    solver.parameters.max_time_in_seconds = max(time_limit_s, 0.01)
+    if work is not None:
+        allowance = work.configure_cpsat(solver.parameters, work.check_det_s)
+    else:
+        solver.parameters.max_time_in_seconds = max(time_limit_s, 0.01)
     status = solver.solve(model)
+    if work is not None:
+        work.check_cpsat(solver, allowance, "stage layouts", status != cp_model.UNKNOWN)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     out: list[Block] = []
@@ -176,10 +184,13 @@ def best_stages(
     regional: bool = False,
     max_stages: int | None = None,
     seed: int = 0,
+    work: WorkLimits | None = None,
 ) -> StagePlan | None:
     """Bisection on F between ``lower`` (feasible, e.g. the single pipeline) and ``upper`` (a proven bound).
 
-    With ``regional`` every stage stays inside one region (for clusters whose wide-area links bind).
+    With ``regional`` every stage stays inside one region (for clusters whose wide-area links bind). With ``work``
+    the bisection takes at most ``work.bisection_steps`` steps, each check ``work.check_det_s`` of CP-SAT
+    deterministic time, and ``time_limit_s`` is not used (the command's deadline is the safety net).
     """
     types = _types(inst, regional)
     region = {n.name: n.region for n in inst.nodes}
@@ -187,10 +198,18 @@ def best_stages(
     deadline = time.perf_counter() + time_limit_s
     best: list[Block] | None = None
     lo, hi = lower_tok_s, upper_tok_s
+    steps = 0
 
     def check(flow: float) -> list[Block] | None:
+        nonlocal steps
+        steps += 1
         left = min(2.0, max(deadline - time.perf_counter(), 0.01))
-        return _feasible(types, inst.layers, flow, left, max_mixed, groups, max_stages, seed=seed)
+        return _feasible(types, inst.layers, flow, left, max_mixed, groups, max_stages, seed=seed, work=work)
+
+    def more() -> bool:
+        if work is not None:
+            return steps < work.bisection_steps and not work.out_of_time("stage layouts")
+        return time.perf_counter() < deadline
 
     found = check(lo) if lo > 0 else None
     if found is None and max_stages is None and lo > 0:
@@ -199,7 +218,7 @@ def best_stages(
         lo, hi = 0.0, lo if lo > 0 else hi
     else:
         best = found
-    while hi - lo > 1e-6 * max(hi, 1.0) and time.perf_counter() < deadline:
+    while hi - lo > 1e-6 * max(hi, 1.0) and more():
         mid = (lo + hi) / 2
         found = check(mid)
         if found is not None:

@@ -37,6 +37,7 @@ from planner.helix.served import (
     served_model_for,
 )
 from planner.helix.solve import HelixOptions, HelixResult, solve
+from planner.helix.work import WorkLimits
 from planner.paths import display_path
 from planner.plan import Plan
 from planner.runner import SolverInputs, assemble_plan
@@ -125,10 +126,10 @@ def run_helix(
     search: ServedSearch | None = None
     try:
         if objective == "served" and placement is None:
-            # A third of what is left for the max-flow run, the rest for the served search (same command deadline).
-            third = remaining_s(opts.deadline()) / 3
-            share = replace(opts, time_limit_s=max(third, 1.0), started_at=time.monotonic())
-            first = solve(inst, share, building=opts)  # its first plan may take the whole command's time to build
+            # Every stage of the served search, the max-flow run first, stops at a work limit (the same plan at any
+            # load); the command's deadline is the safety net, recorded in the plan when it fires.
+            opts = replace(opts, work=WorkLimits(opts.deadline()))
+            first = solve(inst, opts)
             search = served_search(
                 lambda r: build_instance(loaded, db, reserve_section(section, r)),
                 section.kv_reserve_fraction,
@@ -186,7 +187,7 @@ def reserve_section(section: HelixSection, reserve: float) -> HelixSection:
 
 
 #: Options the plan does not record: how the run is stopped, not what it computes.
-UNRECORDED = ("cancel", "started_at")
+UNRECORDED = ("cancel", "started_at", "work")
 
 
 def _construction_only(opts: HelixOptions, hops: int) -> HelixOptions:
