@@ -90,6 +90,33 @@ class EngineLimits(_Frozen):
     scheduler_steps: int = Field(
         default=1, gt=0, description="decode steps per scheduling round (vLLM --num-scheduler-steps; 1 = every step)"
     )
+    kv_admission: Literal["reserve-full", "on-demand"] | None = Field(
+        default=None,
+        description=(
+            "how the engine gives a request KV memory: 'reserve-full' reserves its whole final context (prompt + "
+            "output) when its prompt is admitted; 'on-demand' allocates as tokens are produced and evicts the newest "
+            "request when the cache is full (paged engines: TensorRT-LLM MAX_UTILIZATION, vLLM, SGLang). Unset: the "
+            "default of the file's engine family (planner.calibrate.replay.KV_ADMISSION_DEFAULT)"
+        ),
+    )
+    mixed_batch: Literal["prompt-curve", "decode-plus-prompt"] | None = Field(
+        default=None,
+        description=(
+            "iteration time of a batch with prompts and running decodes: 'prompt-curve' (the splitwise engine's: "
+            "the prompt curve at prompt tokens + decodes, x mixed_batch_factor) or 'decode-plus-prompt' (the decode "
+            "iteration of the running batch plus the prompt batch; on-demand admission only). Unset: the family's "
+            "default (planner.calibrate.replay.MIXED_BATCH_DEFAULT)"
+        ),
+    )
+    kv_memory_fraction: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description=(
+            "share of the memory left after the weights that the engine gives the KV cache (TensorRT-LLM "
+            "kv_cache_free_gpu_mem_fraction); unset: all of it"
+        ),
+    )
 
 
 class RunDescription(_Frozen):

@@ -18,6 +18,11 @@ How requests are sent, as the benchmark clients do it:
 Figures, as vLLM / SGLang compute them: request throughput = completed / (last completion), output tok/s likewise,
 TTFT percentiles over requests, TPOT = (E2E - TTFT) / (output - 1) over requests with more than one output token,
 E2E p99; percentiles interpolate linearly (numpy's default, the clients' choice).
+
+KV admission (``engine.kv_admission`` of the run's description, else :data:`KV_ADMISSION_DEFAULT` of its engine
+family): ``reserve-full`` is the splitwise engine's own rule (a request's whole final context is reserved when its
+prompt is admitted); ``on-demand`` replays a paged engine (:mod:`planner.calibrate.paged`). ``engine.
+kv_memory_fraction`` scales the KV capacity (memory after weights) to the share the engine gives its cache.
 """
 
 from __future__ import annotations
@@ -26,11 +31,32 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.calibrate.ingest import MeasuredRun
+from planner.calibrate.ingest import Engine, MeasuredRun
 from planner.calibrate.itermodel import Hardware
+from planner.calibrate.paged import PagedKvEngine
 from planner.events import Kind
 from planner.splitwise.perf import lookup_list
 from planner.splitwise.sim import BOTH, InstanceType, SimConfig, SimResult, SplitwiseEngine
+
+#: KV admission per engine family when the description does not state one. MLPerf: the LoadGen runs we ship are
+#: TensorRT-LLM under NVIDIA's MLPerf harness, whose capacity scheduler policy defaults to MAX_UTILIZATION (blocks
+#: allocated as tokens are produced, requests paused when the cache is full). vLLM / SGLang files: both engines page
+#: their KV on demand and preempt by recomputation. genai-perf exports (any engine behind Triton or an OpenAI
+#: endpoint; TensorRT-LLM's own default, GUARANTEED_NO_EVICT, reserves prompt + the request's maximum output) and
+#: synthetic runs keep the splitwise engine's reservation of the whole final context.
+KV_ADMISSION_DEFAULT: dict[Engine, str] = {
+    "mlperf": "on-demand",
+    "vllm": "on-demand",
+    "sglang": "on-demand",
+    "genai-perf": "reserve-full",
+    "iteration-csv": "reserve-full",
+}
+
+#: Mixed-iteration timing per engine family when the description does not state one (see
+#: :mod:`planner.calibrate.paged`): MLPerf's TensorRT-LLM engines run batches of up to 1,024 sequences, where a prompt
+#: rides along a full decode iteration; the vLLM / SGLang runs keep the splitwise engine's rule their accuracy was
+#: measured with.
+MIXED_BATCH_DEFAULT: dict[Engine, str] = {"mlperf": "decode-plus-prompt"}
 
 #: KV transfer never happens in a one-instance replay; any positive bandwidth will do.
 _NO_TRANSFER_BYTES_S = 1e15
@@ -102,6 +128,33 @@ class ClosedLoopEngine(SplitwiseEngine):
         self._free_slot(t)
 
 
+class ClosedLoopPagedEngine(ClosedLoopEngine, PagedKvEngine):
+    """A closed-loop client in front of a paged-KV engine (both behaviours, as their classes describe)."""
+
+    def __init__(
+        self,
+        arrival_s: np.ndarray,
+        prompt: np.ndarray,
+        output: np.ndarray,
+        pools: list[tuple[int, InstanceType, int]],
+        cfg: SimConfig,
+        concurrency: int,
+        additive_mixed: bool = False,
+    ) -> None:
+        super().__init__(arrival_s, prompt, output, pools, cfg, concurrency)
+        self.additive = additive_mixed
+
+
+def kv_admission(run: MeasuredRun) -> str:
+    """The run's KV admission rule: its description's, else its engine family's default."""
+    return run.limits.kv_admission or KV_ADMISSION_DEFAULT.get(run.engine, "reserve-full")
+
+
+def mixed_batch(run: MeasuredRun) -> str:
+    """The run's mixed-iteration timing: its description's, else its engine family's default."""
+    return run.limits.mixed_batch or MIXED_BATCH_DEFAULT.get(run.engine, "prompt-curve")
+
+
 def multi_step_delivery(
     ttft_s: np.ndarray, e2e_s: np.ndarray, out: np.ndarray, steps: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -139,13 +192,24 @@ def replay(run: MeasuredRun, hw: Hardware, seed: int = 0) -> Prediction:
         name=f"{hw.tp}x{hw.gpu}",
         prompt_s=lookup_list(hw.prompt, size),
         token_s=lookup_list(hw.token, lim.max_batch_requests + 1),
-        kv_capacity_tokens=hw.kv_capacity_tokens,
+        kv_capacity_tokens=int(hw.kv_capacity_tokens * (lim.kv_memory_fraction or 1.0)),
         link_bytes_s=_NO_TRANSFER_BYTES_S,
     )
     pools = [(BOTH, typ, run.instances)]
     send = arrivals(run, seed)
+    paged = kv_admission(run) == "on-demand"
+    additive = mixed_batch(run) == "decode-plus-prompt"
+    if additive and not paged:
+        raise ValueError(f"{run.label}: engine.mixed_batch decode-plus-prompt is modelled with on-demand KV only")
+    closed_loop = run.max_concurrency is not None and run.max_concurrency < n
     res: SimResult
-    if run.max_concurrency is not None and run.max_concurrency < n:
+    if paged and closed_loop:
+        assert run.max_concurrency is not None
+        res = ClosedLoopPagedEngine(send, inp, out, pools, cfg, run.max_concurrency, additive).run()
+    elif paged:
+        res = PagedKvEngine(send, inp, out, pools, cfg, additive).run()
+    elif closed_loop:
+        assert run.max_concurrency is not None
         res = ClosedLoopEngine(send, inp, out, pools, cfg, run.max_concurrency).run()
     else:
         res = SplitwiseEngine(send, inp, out, pools, cfg).run()
