@@ -31,11 +31,14 @@ from planner.calibrate.replay import replay
 
 DIFF_STEP = 3e-2
 MAX_EVALUATIONS = 400
-#: Requests a fit evaluation replays per run at most. A long run (MLPerf's 600-2,400 s Server runs hold 11,000 to
-#: 180,000 requests) is replayed as every k-th of its requests (k = ceil(n / this); the lengths keep their spread)
-#: sent at the run's own rate: the same load over a shorter window. Predictions (``plan accuracy``) replay every
-#: request; the error the sample adds is measured in docs/accuracy.md. Runs of at most this many are replayed whole.
-FIT_SAMPLE_REQUESTS = 20_000
+#: How a fit evaluation replays a run of several engines behind one load generator (MLPerf's 8-GPU systems: four
+#: engines, 43,000 to 180,000 requests over 600-2,400 s): as one engine's share, every n-th request (n = the run's
+#: ``instances``, so the lengths keep their spread) sent at 1 / n of the rate over the run's whole window, its
+#: throughput counted n times. A Poisson stream split at random is n Poisson streams of 1 / n the rate; the engines'
+#: least-loaded routing balances them slightly better than that. The window's length is kept on purpose: a shorter
+#: one (a prefix) changes the drain after the last arrival and the queues a long run builds. Predictions (``plan
+#: accuracy``) replay every request on every engine; docs/accuracy.md measures what the share changes.
+SHARE_INSTANCES = True
 
 
 @dataclass(frozen=True)
@@ -84,26 +87,33 @@ def _table_residuals(theta: IterationModel, tables: Sequence[IterationTable]) ->
 _MISSING_PENALTY = 5.0
 
 
-def fit_sample(run: MeasuredRun, limit: int = FIT_SAMPLE_REQUESTS) -> MeasuredRun:
-    """``run`` as a fit evaluation replays it: every k-th request when it has more than ``limit`` (module notes)."""
-    n = len(run.input_tokens)
-    if n <= limit:
-        return run
-    k = math.ceil(n / limit)
-    return run.model_copy(
+def fit_sample(run: MeasuredRun) -> tuple[MeasuredRun, int]:
+    """``run`` as a fit evaluation replays it, and the factor its throughputs count (module notes)."""
+    n = run.instances
+    if not SHARE_INSTANCES or n <= 1 or run.request_rate_rps is None or run.max_concurrency is not None:
+        return run, 1
+    share = run.model_copy(
         update={
-            "input_tokens": run.input_tokens[::k],
-            "output_tokens": run.output_tokens[::k],
-            "completed": len(run.input_tokens[::k]),
+            "input_tokens": run.input_tokens[::n],
+            "output_tokens": run.output_tokens[::n],
+            "completed": len(run.input_tokens[::n]),
+            "request_rate_rps": run.request_rate_rps / n,
+            "instances": 1,
         }
     )
+    return share, n
+
+
+_THROUGHPUTS = ("request_throughput_rps", "output_tok_s")
 
 
 def _run_residuals(theta: IterationModel, runs: Sequence[MeasuredRun], hw: Hardware) -> list[float]:
     out: list[float] = []
     fitted = with_model(hw, theta, "measured", "fit")
     for r in runs:
-        pred = replay(fit_sample(r), fitted).metrics
+        sample, times = fit_sample(r)
+        pred = replay(sample, fitted).metrics
+        pred = {m: v * times if m in _THROUGHPUTS else v for m, v in pred.items()}
         for m, v in sorted(r.metrics.items()):
             if v <= 0 or m not in REPLAY_METRICS:  # power is the dynamo profile's figure, not the iteration model's
                 continue
