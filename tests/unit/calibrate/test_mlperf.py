@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from planner.calibrate.api import accuracy_files
+from planner.calibrate.fit import fit_sample
 from planner.calibrate.ingest import MeasuredRun, load_runs
 from planner.calibrate.itermodel import current_hardware
-from planner.calibrate.replay import replay
+from planner.calibrate.replay import kv_admission, mixed_batch, replay
 from planner.cli.app import app
 from planner.errors import SpecError
 from planner.profiles.db import ProfileDB
@@ -135,3 +136,28 @@ def test_accuracy_runs_on_the_published_runs(fp8_db):
         f"| `{a.metric}` | {a.runs} | {a.mean_abs * 100:.1f} % | {a.max_abs * 100:.1f} % |" for a in rep.aggregate
     )
     assert (ROOT / "docs" / "accuracy.md").read_text().count(lines) == 1, lines
+
+
+def test_the_runs_replay_a_paged_engine_with_the_submissions_cache_share(fp8_db):
+    """TensorRT-LLM under NVIDIA's harness (MAX_UTILIZATION: KV allocated as tokens are produced), 0.9 of the memory
+    after weights for the cache (the submissions' ``kvcache_free_gpu_mem_frac``), decode-plus-prompt iterations."""
+    for p in sorted(MLPERF.glob("*.mlperf_log_summary.txt")):
+        run = _one(p, fp8_db)
+        assert kv_admission(run) == "on-demand" and run.limits.kv_memory_fraction == 0.9, p.name
+        assert mixed_batch(run) == "decode-plus-prompt", p.name
+    assert kv_admission(_one(H100X2, fp8_db).model_copy(update={"engine": "genai-perf"})) == "on-demand"  # stated
+
+
+def test_a_fit_replays_one_engines_share_of_a_multi_engine_run(fp8_db):
+    run = _one(MLPERF / "v4.1-nvidia-dgx-h100x8-99.9.mlperf_log_summary.txt", fp8_db)
+    assert run.instances == 4 and run.request_rate_rps is not None
+    share, times = fit_sample(run)
+    assert times == 4 and share.instances == 1
+    assert share.input_tokens == run.input_tokens[::4] and share.output_tokens == run.output_tokens[::4]
+    assert share.completed == len(share.input_tokens) == -(-run.completed // 4)
+    assert share.request_rate_rps == pytest.approx(run.request_rate_rps / 4)
+    # the same window (requests over rate), and the lengths keep their spread
+    assert share.completed / share.request_rate_rps == pytest.approx(run.completed / run.request_rate_rps, rel=1e-4)
+    assert sum(share.output_tokens) / share.completed == pytest.approx(sum(run.output_tokens) / run.completed, rel=0.02)
+    single = _one(H100X2, fp8_db)
+    assert fit_sample(single) == (single, 1)  # one engine: replayed whole
