@@ -22,7 +22,9 @@ predicts, from the shared node model (:mod:`planner.profiles.nodeperf`) and the 
      with the waves (one per ``O - 1`` decode tokens): ``k_i (t_dec(D_i) + t_pre(I) D_i / (O - 1)) (1 + rho_i)``,
      ``rho_i`` the busy share, plus M/G/1 queueing on its links;
    * a node where **streams join** sees the messages of several senders arriving apart (every batch is split
-     among the next hops): its decode batch holds what arrived during one cycle, and a token waits for the rest
+     among the next hops). Each message is a piece of a sender's wave, and pieces of one wave meet again, so its
+     decode batch is a wave too: ``N_i / W_i`` as at a chain node (measured on the simulator: 35-157 tokens per
+     iteration, token-weighted, where arrivals spread out at random would give 3-25). A token waits for the rest
      of a prompt iteration in progress, or of a decode iteration of *another* stream (its own stream's messages
      come one sender iteration apart), then runs its decode iteration. Caught behind a prompt, it stays behind
      it (a convoy): at each later such hop it waits for the prompt's rest, ``t_pre - t_dec(previous)``, and on
@@ -224,6 +226,9 @@ class ServedModel:
         self._perf: dict[tuple[str, int, str], NodePerf] = {}
         self._by_name: dict[str, NodePerf] = dict(perf or {})
         self._grids: dict[int, np.ndarray] = {}
+        #: When a dict, :meth:`predict` records each node's decode batch and token residence in it (for
+        #: ``scripts/helix_sim_nodes.py``, which puts them next to the simulator's).
+        self.debug: dict[str, Any] | None = None
 
     def perf(self, node: HelixNode) -> NodePerf:
         if node.name in self._by_name:
@@ -254,8 +259,8 @@ class ServedModel:
         return (
             f"{lat}; analytic KV capacity (VRAM x {self.params.gpu_memory_utilization} - weights, GQA-aware); "
             f"workload {self.workload.source}: {self.workload.input_tokens:.1f} + {self.workload.output_tokens:.1f} "
-            f"tokens; waves per cycle W = {self.params.waves:g} x N^{self.params.waves_exponent:g} (fitted) where a "
-            "node is fed by one stream, arrivals spread out with prompt convoys where streams join"
+            f"tokens; decode batch N / W at every node, W = {self.params.waves:g} x N^{self.params.waves_exponent:g} "
+            "waves per cycle (fitted); arrivals spread out with prompt convoys where streams join"
         )
 
     def predict(
@@ -340,6 +345,7 @@ class ServedModel:
         t_pre1 = {n: run.get(n, k[n]) * lat[n].prompt_at(i_tok) for n in held}
         for _ in range(60):
             before = [p.decode_tok_s for p in paths]
+            residence: dict[str, list[float]] = {}
             for p, hp in zip(paths, hops, strict=True):
                 tau = 0.0
                 caught = 0.0  # probability the token travels behind a prompt (a convoy) from here on
@@ -374,13 +380,17 @@ class ServedModel:
                         wait = (
                             sp.busy_prompt * (sp.prompt_s + sp.decode_s) / 2 + sp.busy_decode * other * sp.decode_s / 2
                         )
-                        tau += sp.decode_s + (1 - caught) * wait + caught * max(0.0, sp.prompt_s - prev_dec)
+                        here = sp.decode_s + (1 - caught) * wait + caught * max(0.0, sp.prompt_s - prev_dec)
                         caught += (1 - caught) * sp.busy_prompt
                         prev_dec = sp.decode_s
                     else:
-                        tau += it_s[n] * (1.0 + prm.wait_factor * min(rho[n], 0.95))
+                        here = it_s[n] * (1.0 + prm.wait_factor * min(rho[n], 0.95))
                         prev_dec = it_s[n]
                         caught = 0.0
+                    tau += here
+                    acc = residence.setdefault(n, [0.0, 0.0])
+                    acc[0] += here * p.flow_tok_s
+                    acc[1] += p.flow_tok_s
                 p.token_ms = tau * 1e3
                 p.decode_tok_s = p.in_flight * o_dec / (o_tok * tau) if tau > 0 else 0.0
             lam = {n: 0.0 for n in held}
@@ -391,7 +401,7 @@ class ServedModel:
                 for h in hp:
                     lam_link[h] += p.decode_tok_s
             for n in joins:
-                spread[n] = _spread_node(lat[n], run.get(n, k[n]), lam[n], lam[n] / o_dec, t_pre1[n])
+                spread[n] = _spread_node(lat[n], run.get(n, k[n]), batch[n], lam[n], lam[n] / o_dec, t_pre1[n])
             new = {n: (lam[n] / batch[n] * it_s[n] if batch[n] > EPS else 0.0) for n in held}
             change = max((abs(new[n] - rho[n]) for n in held), default=0.0)
             change = max(
@@ -407,6 +417,17 @@ class ServedModel:
                 link_wait[h] = 0.5 * link_wait[h] + 0.5 * wait
             if change < 1e-6:
                 break
+        if self.debug is not None:
+            self.debug["nodes"] = {
+                n: {
+                    "batch": spread[n].batch if n in spread else batch[n],
+                    "residence_ms": 1e3 * acc[0] / acc[1] if acc[1] > 0 else 0.0,
+                    "join": n in joins,
+                    "in_flight": n_node[n],
+                    "iteration_ms": 1e3 * (spread[n].decode_s if n in spread else it_s[n]),
+                }
+                for n, acc in residence.items()
+            }
         fill = _fill_share(inst, paths, hops, lat, run, k, n_total, i_tok)
         for p in paths:
             p.decode_tok_s *= fill
@@ -532,15 +553,17 @@ class _Spread:
     busy_decode: float
 
 
-def _spread_node(lat: Any, k: float, decode_rate: float, prompt_rate: float, prompt_s: float) -> _Spread:
-    """Continuous batching with arrivals spread out: a decode iteration holds the tokens that arrived during the
-    previous cycle (a decode iteration, plus a prompt iteration with probability ``r T``); a prompt iteration holds
-    the prompts that arrived during one, at least one."""
-    t = k * lat.decode_at(1.0)
-    d = 1.0
-    for _ in range(30):
-        d = min(max(decode_rate * (t + min(1.0, prompt_rate * t) * prompt_s), 1.0), float(lat.max_decode_tokens))
-        t = 0.5 * t + 0.5 * k * lat.decode_at(d)
+def _spread_node(lat: Any, k: float, batch: float, decode_rate: float, prompt_rate: float, prompt_s: float) -> _Spread:
+    """A node where streams join: its decode iterations hold the senders' waves (``batch`` tokens, the wave law of
+    the chain nodes), its prompt iterations the prompts that arrived during one (at least one); the time shares it
+    spends in prompt and in decode-only iterations follow from the rates.
+
+    Arrivals spread out at random would give a decode batch of what arrives during one cycle (3-25 tokens on the
+    shipped layouts); the simulator's join nodes decode 35-157 tokens per iteration (token-weighted, measured with
+    ``scripts/helix_sim_nodes.py``), as its chain nodes do: a sender passes its whole iteration on, so the messages
+    that meet at a join node are waves, not single tokens."""
+    d = min(max(batch, 1.0), float(lat.max_decode_tokens))
+    t = k * lat.decode_at(d)
     per_prompt_iteration = max(1.0, prompt_rate * prompt_s)
     t_pre = prompt_s * per_prompt_iteration
     busy_prompt = min(1.0, prompt_rate / per_prompt_iteration * (t_pre + t))
