@@ -23,8 +23,8 @@ predicts, from the shared node model (:mod:`planner.profiles.nodeperf`) and the 
      ``rho_i`` the busy share, plus M/G/1 queueing on its links;
    * a node where **streams join** sees the messages of several senders arriving apart (every batch is split
      among the next hops). Each message is a piece of a sender's wave, and pieces of one wave meet again, so its
-     decode batch is a wave too: ``N_i / W_i`` as at a chain node (measured on the simulator: 35-157 tokens per
-     iteration, token-weighted, where arrivals spread out at random would give 3-25). A token waits for the rest
+     decode batch is a wave too: ``N_i / W_i`` as at a chain node (measured on the simulator: 20-157 tokens per
+     iteration, token-weighted, where arrivals spread out at random would give 2-24). A token waits for the rest
      of a prompt iteration in progress, or of a decode iteration of *another* stream (its own stream's messages
      come one sender iteration apart), then runs its decode iteration. Caught behind a prompt, it stays behind
      it (a convoy): at each later such hop it waits for the prompt's rest, ``t_pre - t_dec(previous)``, and on
@@ -558,8 +558,8 @@ def _spread_node(lat: Any, k: float, batch: float, decode_rate: float, prompt_ra
     the chain nodes), its prompt iterations the prompts that arrived during one (at least one); the time shares it
     spends in prompt and in decode-only iterations follow from the rates.
 
-    Arrivals spread out at random would give a decode batch of what arrives during one cycle (3-25 tokens on the
-    shipped layouts); the simulator's join nodes decode 35-157 tokens per iteration (token-weighted, measured with
+    Arrivals spread out at random would give a decode batch of what arrives during one cycle (2-24 tokens on the
+    shipped layouts); the simulator's join nodes decode 20-157 tokens per iteration (token-weighted, measured with
     ``scripts/helix_sim_nodes.py``), as its chain nodes do: a sender passes its whole iteration on, so the messages
     that meet at a join node are waves, not single tokens."""
     d = min(max(batch, 1.0), float(lat.max_decode_tokens))

@@ -222,16 +222,16 @@ FIGURES: dict[str, Figure] = {
         "185.8", (HELIX, "| single24-llama2-70b | separate-pipelines | 195.3 | 185.8 | +5.1 % |")
     ),
     "agree.helix-single24-llama2-70b.swarm.pred": fig(
-        "152.2", (HELIX, "| single24-llama2-70b | swarm | 152.2 | 147.6 | +3.1 % |")
+        "150.8", (HELIX, "| single24-llama2-70b | swarm | 150.8 | 147.6 | +2.2 % |")
     ),
     "agree.helix-single24-llama2-70b.swarm.sim": fig(
-        "147.6", (HELIX, "| single24-llama2-70b | swarm | 152.2 | 147.6 | +3.1 % |")
+        "147.6", (HELIX, "| single24-llama2-70b | swarm | 150.8 | 147.6 | +2.2 % |")
     ),
     "agree.helix-10node-llama30b.petals.pred": fig(
-        "49.1", (HELIX, "| 10node-llama30b | petals | 49.1 | 48.0 | +2.3 % |")
+        "48.5", (HELIX, "| 10node-llama30b | petals | 48.5 | 48.0 | +1.2 % |")
     ),
     "agree.helix-10node-llama30b.petals.sim": fig(
-        "48.0", (HELIX, "| 10node-llama30b | petals | 49.1 | 48.0 | +2.3 % |")
+        "48.0", (HELIX, "| 10node-llama30b | petals | 48.5 | 48.0 | +1.2 % |")
     ),
     "agree.helix-10node-llama30b.separate-pipelines.pred": fig(
         "45.9", (HELIX, "| 10node-llama30b | separate-pipelines | 45.9 | 53.3 | **-14.0 %** |")
@@ -244,10 +244,10 @@ FIGURES: dict[str, Figure] = {
     ),
     "agree.helix-10node-llama30b.swarm.sim": fig("54.1", (HELIX, "| 10node-llama30b | swarm | 56.8 | 54.1 | +5.1 % |")),
     "agree.helix-geo24-llama2-70b.petals.pred": fig(
-        "76.2", (HELIX, "| geo24-llama2-70b | petals | 76.2 | 76.7 | -0.6 % |")
+        "71.8", (HELIX, "| geo24-llama2-70b | petals | 71.8 | 76.7 | -6.4 % |")
     ),
     "agree.helix-geo24-llama2-70b.petals.sim": fig(
-        "76.7", (HELIX, "| geo24-llama2-70b | petals | 76.2 | 76.7 | -0.6 % |")
+        "76.7", (HELIX, "| geo24-llama2-70b | petals | 71.8 | 76.7 | -6.4 % |")
     ),
     "agree.helix-geo24-llama2-70b.separate-pipelines.pred": fig(
         "136.9", (HELIX, "| geo24-llama2-70b | separate-pipelines | 136.9 | 148.2 | -7.6 % |")
@@ -256,10 +256,10 @@ FIGURES: dict[str, Figure] = {
         "148.2", (HELIX, "| geo24-llama2-70b | separate-pipelines | 136.9 | 148.2 | -7.6 % |")
     ),
     "agree.helix-geo24-llama2-70b.swarm.pred": fig(
-        "66.3", (HELIX, "| geo24-llama2-70b | swarm | 66.3 | 51.6 | **+28.7 %** |")
+        "65.5", (HELIX, "| geo24-llama2-70b | swarm | 65.5 | 51.6 | **+27.0 %** |")
     ),
     "agree.helix-geo24-llama2-70b.swarm.sim": fig(
-        "51.6", (HELIX, "| geo24-llama2-70b | swarm | 66.3 | 51.6 | **+28.7 %** |")
+        "51.6", (HELIX, "| geo24-llama2-70b | swarm | 65.5 | 51.6 | **+27.0 %** |")
     ),
     "agree.helix-het42-llama2-70b.petals.pred": fig(
         "158.3", (HELIX, "| het42-llama2-70b | petals | 158.3 | 162.1 | -2.3 % |")
@@ -274,10 +274,10 @@ FIGURES: dict[str, Figure] = {
         "440.5", (HELIX, "| het42-llama2-70b | separate-pipelines | 423.9 | 440.5 | -3.8 % |")
     ),
     "agree.helix-het42-llama2-70b.swarm.pred": fig(
-        "517.0", (HELIX, "| het42-llama2-70b | swarm | 517.0 | 577.1 | **-10.4 %** |")
+        "489.3", (HELIX, "| het42-llama2-70b | swarm | 489.3 | 577.1 | **-15.2 %** |")
     ),
     "agree.helix-het42-llama2-70b.swarm.sim": fig(
-        "577.1", (HELIX, "| het42-llama2-70b | swarm | 517.0 | 577.1 | **-10.4 %** |")
+        "577.1", (HELIX, "| het42-llama2-70b | swarm | 489.3 | 577.1 | **-15.2 %** |")
     ),
     # ------------------------------------------------------------------------------ simulate (test_sim_bench)
     "sim.events": fig("134,872", (SIM, _SIMP), (R, _RSIM)),
