@@ -40,7 +40,6 @@ ONLINE_KNOWN = {
     ("helix-10node-llama30b", "default"): "p99 +52 %: a chain at low rate (8 hops, reserve 0.2), as its baselines",
     ("helix-single24-llama2-70b", "default"): "p50 -20 % on the local search's plan (-30 % on the previous one; "
     "mechanism not measured yet)",
-    ("helix-geo24-llama2-70b", "default"): "p99 +33 % on this search's plan: prompt transfers on the slow links",
     ("helix-geo24-llama2-70b", "separate-pipelines"): "p99: prompt transfers queue on the slow links",
     ("helix-het42-llama2-70b", "petals"): "p50 / p99: tokens ride with prompts more often than at random",
     ("helix-het42-llama2-70b", "swarm"): "p50 -26 %: the online prediction is steep in the rate here (-17.5 % at a "
