@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from planner.calibrate.api import accuracy_files
@@ -144,6 +145,8 @@ def test_the_runs_replay_a_paged_engine_with_the_submissions_cache_share(fp8_db)
     for p in sorted(MLPERF.glob("*.mlperf_log_summary.txt")):
         run = _one(p, fp8_db)
         assert kv_admission(run) == "on-demand" and run.limits.kv_memory_fraction == 0.9, p.name
+        # the engine build's max_num_tokens: NVIDIA's builder default, which the Server classes do not override
+        assert run.limits.max_batch_tokens == 16384, p.name
         assert mixed_batch(run) == "decode-plus-prompt", p.name
     assert kv_admission(_one(H100X2, fp8_db).model_copy(update={"engine": "genai-perf"})) == "on-demand"  # stated
 
@@ -161,3 +164,20 @@ def test_a_fit_replays_one_engines_share_of_a_multi_engine_run(fp8_db):
     assert sum(share.output_tokens) / share.completed == pytest.approx(sum(run.output_tokens) / run.completed, rel=0.02)
     single = _one(H100X2, fp8_db)
     assert fit_sample(single) == (single, 1)  # one engine: replayed whole
+
+
+def test_each_runs_mean_output_agrees_with_its_published_accuracy_run(fp8_db):
+    """The shipped accuracy-run totals (24,576 samples, greedy decoding, one row per run) reproduce the tokens per
+    sample each submission states, and the mean output the replay uses (the performance run's tokens/s over
+    samples/s) is within 0.5 % of its own run's accuracy-run total: the same outputs in both modes."""
+    totals = pd.read_csv(MLPERF / "accuracy_run_totals.csv", comment="#")
+    summaries = {p.name.removesuffix(".mlperf_log_summary.txt"): p for p in MLPERF.glob("*.mlperf_log_summary.txt")}
+    assert sorted(totals["run"]) == sorted(summaries) and len(totals) == 6
+    for row in totals.itertuples():
+        assert row.samples == 24576, row.run
+        assert round(row.output_tokens / row.samples, 1) == row.tokens_per_sample, row.run
+        assert row.repository.startswith("mlcommons/inference_results_v4.") and len(row.commit) == 40, row.run
+        assert row.path.endswith("/llama2-70b-99.9/Server/accuracy/accuracy.txt"), row.run
+        run = _one(summaries[row.run], fp8_db)
+        mean_out = sum(run.output_tokens) / run.completed
+        assert mean_out == pytest.approx(row.output_tokens / row.samples, rel=0.005), row.run
