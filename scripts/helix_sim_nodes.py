@@ -4,8 +4,11 @@ Instruments the simulator's engine from outside (its methods wrapped in this pro
 changed) and records, for every node, inside the measured window: iterations, the token-weighted mean decode batch
 (the batch a decode token rides in), the share of decode tokens that ride with a prompt, and the mean residence of a
 decode token (delivered at the node -> its iteration ends). Printed next to what the predictor assumes for the node.
+With ``--buckets``, also the run minute by minute (warm-up included): the token-weighted decode batch over all nodes
+and the decode tokens processed per second summed over the nodes (a token crossing h hops counts h times), which
+shows how the cluster fills and when its waves merge.
 
-    .venv/bin/python scripts/helix_sim_nodes.py PLAN.json
+    .venv/bin/python scripts/helix_sim_nodes.py PLAN.json [--buckets]
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ def instrument(plan_path: Path, duration_s: float = 600.0) -> dict[str, dict[str
 
     arrived: dict[tuple[int, int, int], float] = {}
     acc: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    minutes: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])  # minute -> sum d^2, sum d (decode tokens)
     names: dict[int, str] = {}
     orig_deliver, orig_done = eng.Engine._deliver, eng.Engine._done
 
@@ -36,6 +40,10 @@ def instrument(plan_path: Path, duration_s: float = 600.0) -> dict[str, dict[str
 
     def done(self: Any, node: int) -> None:
         batch = self.batch[node]
+        m = minutes[int(self.now // 60.0)]
+        d_all = sum(1 for _, _, p in batch if not p)
+        m[0] += d_all * d_all
+        m[1] += d_all
         if self.cfg.warmup_s <= self.now < self.cfg.end_s:
             d = sum(1 for _, _, p in batch if not p)
             prompts = sum(1 for _, _, p in batch if p)
@@ -78,6 +86,8 @@ def instrument(plan_path: Path, duration_s: float = 600.0) -> dict[str, dict[str
             "wait_ms": 1e3 * a["wait"] / d if d else 0.0,
         }
     out["_total"] = {"decode_tok_s": run.document.placements[0].decode_throughput_tok_s}
+    for minute, (d2, d) in sorted(minutes.items()):
+        out[f"_minute {minute}"] = {"batch": d2 / d if d else 0.0, "token_hops_s": d / 60.0}
     return out
 
 
@@ -85,6 +95,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("plans", nargs="+", type=Path)
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ap.add_argument("--buckets", action="store_true", help="also print the run minute by minute")
     args = ap.parse_args()
     from planner.helix.served import DEFAULT_TRACE, ServedModel, predict_plan_block, trace_workload
     from planner.profiles.db import ProfileDB
@@ -101,6 +112,7 @@ def main() -> None:
             sys.stdout.write(json.dumps({"plan": str(path), "sim": sim, "pred": debug}, default=float) + "\n")
             continue
         total = sim.pop("_total")["decode_tok_s"]
+        minutes = {name: sim.pop(name) for name in [n for n in sim if n.startswith("_minute ")]}
         sys.stdout.write(f"{path}: decode predicted {pred.decode_tok_s:.1f}, simulated {total:.1f}\n")
         sys.stdout.write(
             "node | gpu | layers | join | requests N_i | sim tok/s | sim iterations/s | sim batch (token-weighted) | "
@@ -126,6 +138,11 @@ def main() -> None:
                 f"{p.get('residence_ms', 0.0):.1f}",
             ]
             sys.stdout.write(" | ".join(cells) + "\n")
+        if args.buckets:
+            sys.stdout.write("minute from (s) | token-weighted decode batch | decode token-hops/s\n")
+            for name, fig in sorted(minutes.items(), key=lambda kv: int(kv[0].split()[1])):
+                start = 60 * int(name.split()[1])
+                sys.stdout.write(f"{start} | {fig['batch']:.1f} | {fig['token_hops_s']:.0f}\n")
 
 
 if __name__ == "__main__":

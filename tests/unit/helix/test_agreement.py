@@ -23,10 +23,10 @@ pytestmark = pytest.mark.slow
 #: Measured outside the offline band (docs/helix.md, Agreement, says why; ``scripts/helix_sim_nodes.py`` shows it
 #: node by node).
 OFFLINE_KNOWN = {
-    ("helix-10node-llama30b", "separate-pipelines"): "few requests per node: the simulator's waves barely wait, the "
-    "prediction charges rho x iteration",
-    ("helix-geo24-llama2-70b", "swarm"): "the simulator merges every token into one wave behind ~1 s prompt transfers "
-    "(330 tokens per iteration; the wave law gives 101)",
+    ("helix-10node-llama30b", "separate-pipelines"): "few requests per node: the simulator's waves barely wait "
+    "(4.7-11 ms a hop), the prediction charges rho x iteration (12.8-24.5 ms)",
+    ("helix-geo24-llama2-70b", "swarm"): "a 360-s fill (one prompt a second on the 12.5 MB/s link) decoding at 4-17 % "
+    "of the full rate, then one wave of ~350 tokens: saturated rate ~25 % under, fill share 0.85 against ~0.5",
     ("helix-het42-llama2-70b", "swarm"): "the A100 chain after the coordinator join keeps ~14 waves (batches 61-95, "
     "218 predicted)",
     ("helix-quickstart-llama31-70b", "default"): "roofline nodes; waves merge behind slow A10G prompts (one wave)",
