@@ -25,6 +25,7 @@ throughput (:func:`served_upper_bound`) holds within the node model for any plac
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -54,8 +55,14 @@ LOWER_RESERVES = (0.2, 0.3)
 #: A reserve below this is not tried (K would reach the weights-only limit, where no KV is left).
 MIN_RESERVE = 0.1
 
-#: Local searches start from this many distinct candidates, best predicted first.
-REFINE_STARTS = 3
+#: The grid's size limit in (nodes x grid points): 24 nodes run 41 points, 42 nodes 23, 100 nodes 10.
+GRID_NODE_POINTS = 1000
+
+#: Grid points run on any cluster, however large.
+GRID_MIN_POINTS = 8
+
+#: Local searches start from this many distinct candidates (:func:`_diverse_starts`), raced by successive halving.
+REFINE_STARTS = 8
 
 
 def refine_budget(nodes: int, time_limit_s: float) -> int:
@@ -185,6 +192,10 @@ def served_search(
     # and the safety net (the command's deadline), should it fire, cuts the grid's end.
     order = {r: i for i, r in enumerate(insts)}
     plan.sort(key=lambda rh: (rh[1] if rh[1] is not None else len(base.nodes) + 1, order[rh[0]]))
+    # A grid point's sub-solve costs about in proportion to the cluster: the grid keeps its first
+    # GRID_NODE_POINTS / nodes points (at least GRID_MIN_POINTS), a work limit that drops the longest hop limits of
+    # large clusters (served throughput favours short pipelines) whatever the machine's speed.
+    plan = plan[: max(GRID_MIN_POINTS, GRID_NODE_POINTS // max(len(base.nodes), 1))]
     deadline = opts.deadline()  # the whole command's (SolveOptions.time_limit_s): the safety net only
     cands: list[ServedCandidate] = []
     if first is not None:
@@ -303,6 +314,57 @@ def _evaluator(inst: HelixInstance, opts: HelixOptions) -> Callable[[Ranges], Fl
     return lambda rg: evaluate(inst, rg, opts.mode, opts.max_hops, cut=False)
 
 
+@dataclass
+class _Climb:
+    """One start of the race: where its climb stands (merged over the rounds it climbed)."""
+
+    start: ServedCandidate
+    reserve: float
+    inst: HelixInstance
+    ranges: dict[str, tuple[int, int]]
+    refined: Refined | None = None
+
+    @property
+    def decode(self) -> float:
+        return self.refined.prediction.decode_tok_s if self.refined is not None else self.start.prediction.decode_tok_s
+
+    @property
+    def done(self) -> bool:
+        return self.refined is not None and self.refined.stopped == "local optimum"
+
+    def merge(self, r: Refined) -> None:
+        if self.refined is None:
+            self.refined = r
+            return
+        prev = self.refined
+        self.refined = Refined(
+            r.ranges, r.flow, r.prediction, prev.start_decode_tok_s, prev.evaluations + r.evaluations, r.stopped,
+            prev.moves + r.moves,
+        )  # fmt: skip
+
+
+def _diverse_starts(cands: list[ServedCandidate], n: int) -> list[ServedCandidate]:
+    """Up to ``n`` distinct placements, best predicted first within each family (a KV reserve's grid points, the
+    baselines), the best of every family before any family's second: the race then sees every region of the grid,
+    not only the one the start's own prediction favours."""
+    order = sorted(range(len(cands)), key=lambda i: (-cands[i].prediction.decode_tok_s, i))
+    families: dict[str, list[int]] = {}
+    seen: set[tuple[tuple[str, tuple[int, int]], ...]] = set()
+    for i in order:
+        key = tuple(sorted(cands[i].result.ranges.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        family = "baselines" if cands[i].source.startswith("baseline:") else f"{cands[i].kv_reserve_fraction:g}"
+        families.setdefault(family, []).append(i)
+    picked: list[int] = []
+    depth = 0
+    while len(picked) < n and any(len(f) > depth for f in families.values()):
+        picked += sorted((f[depth] for f in families.values() if len(f) > depth), key=order.index)[: n - len(picked)]
+        depth += 1
+    return [cands[i] for i in sorted(picked, key=order.index)]
+
+
 def _refine_best(
     insts: dict[float, HelixInstance],
     base: HelixInstance,
@@ -312,54 +374,76 @@ def _refine_best(
     model: ServedModel,
     deadline: float,
 ) -> list[tuple[str, Refined, ServedCandidate | None]]:
-    """Local searches (:func:`planner.helix.refine.refine`) from the best ``REFINE_STARTS`` distinct candidates, each
-    on the instance of its reserve if that is below the spec's (more layers per node), else on the spec's instance
-    (a larger reserve only lowers the memory limits). The best start gets half of the evaluation budget; the others
-    share what is left, each what the earlier ones did not use."""
-    order = sorted(range(len(cands)), key=lambda i: (-cands[i].prediction.decode_tok_s, i))
-    starts: list[ServedCandidate] = []
-    seen: set[tuple[tuple[str, tuple[int, int]], ...]] = set()
-    for i in order:
-        key = tuple(sorted(cands[i].result.ranges.items()))
-        if key not in seen:
-            seen.add(key)
-            starts.append(cands[i])
-        if len(starts) == REFINE_STARTS:
-            break
+    """Local searches (:func:`planner.helix.refine.refine`) from up to ``REFINE_STARTS`` distinct candidates
+    (:func:`_diverse_starts`), raced by *successive halving*: every start climbs a short way, the better half (by the
+    predicted decode throughput its climb has reached) climbs on from where it stopped, and so on until one start
+    is left, which gets what remains of the budget. A start is thus ranked by where its climb gets, not by its own
+    prediction. Each round has an equal share of the evaluation budget, split among the climbs still racing (a climb
+    at a local optimum stops and leaves its share to the others).
+
+    Each start climbs on the instance of its reserve if that is below the spec's (more layers per node), else on the
+    spec's instance (a larger reserve only lowers the memory limits)."""
+    starts = _diverse_starts(cands, REFINE_STARTS)
     total = refine_budget(len(base.nodes), opts.time_limit_s)
-    used = 0
-    out: list[tuple[str, Refined, ServedCandidate | None]] = []
-    for idx, start in enumerate(starts):
-        if remaining_s(deadline) <= 0:
-            if opts.work is not None:
-                opts.work.hit("local search")
-            break
-        # the best start gets half of the budget, the others share what is left
-        allowance = total // 2 if idx == 0 and len(starts) > 1 else (total - used) // (len(starts) - idx)
-        if allowance < 2:
-            break
+    climbs: list[_Climb] = []
+    for start in starts:
         reserve = min(start.kv_reserve_fraction, base_reserve)
         inst = insts.get(reserve, base)
         ranges = {n.name: start.result.ranges[n.name] for n in inst.nodes if n.name in start.result.ranges}
-        r = refine(
-            inst, ranges, opts.mode, model,
-            _evaluator(inst, opts),
-            max_evaluations=allowance, deadline=deadline, seed=opts.seed,
-        )  # fmt: skip
-        used += r.evaluations
-        if r.stopped == "time limit" and opts.work is not None:
-            opts.work.hit("local search")
-        c = None
-        if r.moves:
-            c = _evaluate_placement(inst, reserve, opts, f"local search from {start.source}", r.ranges, model)
-        if c is None:  # already a local optimum (or cut at once): recorded, nothing new to rank
-            out.append((start.source, r, None))
+        climbs.append(_Climb(start, reserve, inst, ranges))
+    rounds = 1 + math.ceil(math.log2(len(climbs))) if len(climbs) > 1 else 1
+    racing = list(range(len(climbs)))
+    used = 0
+    stopped_by_clock = False
+    for rnd in range(rounds):
+        last = rnd == rounds - 1
+        budget = total - used if last else (total - used) // (rounds - rnd)
+        spent = 0
+        active = [i for i in racing if not climbs[i].done]
+        for pos, i in enumerate(active):
+            if remaining_s(deadline) <= 0:
+                stopped_by_clock = True
+                break
+            allowance = (budget - spent) // (len(active) - pos)
+            if allowance < 2:
+                continue
+            c = climbs[i]
+            r = refine(
+                c.inst, c.ranges, opts.mode, model,
+                _evaluator(c.inst, opts),
+                max_evaluations=allowance, deadline=deadline, seed=opts.seed + rnd,
+            )  # fmt: skip
+            spent += r.evaluations
+            c.ranges = r.ranges
+            c.merge(r)
+            if r.stopped == "time limit":
+                stopped_by_clock = True
+        used += spent
+        if stopped_by_clock:
+            break
+        # the better half races on (ties: the earlier start)
+        keep = max(1, math.ceil(len(racing) / 2))
+        racing = sorted(racing, key=lambda i: (-climbs[i].decode, i))[:keep]
+        racing.sort()
+    if stopped_by_clock and opts.work is not None:
+        opts.work.hit("local search")
+    out: list[tuple[str, Refined, ServedCandidate | None]] = []
+    for c in climbs:
+        done = c.refined
+        if done is None:  # the deadline came first
             continue
-        c.result.chosen = c.source
-        c.result.report = replace(
-            c.result.report,
-            message=f"local search from {start.source} ({len(r.moves)} moves, {r.evaluations} evaluations, "
-            f"{r.stopped}); max-flow bound: {c.result.bound_source}",
+        cand = None
+        if done.moves:
+            source = f"local search from {c.start.source}"
+            cand = _evaluate_placement(c.inst, c.reserve, opts, source, done.ranges, model)
+        if cand is None:  # already a local optimum (or cut at once): recorded, nothing new to rank
+            out.append((c.start.source, done, None))
+            continue
+        cand.result.chosen = cand.source
+        cand.result.report = replace(
+            cand.result.report,
+            message=f"local search from {c.start.source} ({len(done.moves)} moves, {done.evaluations} evaluations, "
+            f"{done.stopped}); max-flow bound: {cand.result.bound_source}",
         )
-        out.append((start.source, r, c))
+        out.append((c.start.source, done, cand))
     return out

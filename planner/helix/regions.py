@@ -204,8 +204,9 @@ def best_region_blocks(
 ) -> StagePlan | None:
     """Bisection on F over region orders (module docstring); None when nothing beats ``lower_tok_s``.
 
-    With ``work``: at most ``work.bisection_steps`` steps, each order's check ``work.check_det_s`` of CP-SAT
-    deterministic time; ``time_limit_s`` is not used (the command's deadline is the safety net)."""
+    With ``work``: at most ``work.bisection_steps`` steps and ``work.region_checks`` checks in all, each
+    ``work.check_det_s`` of CP-SAT deterministic time; ``time_limit_s`` is not used (the command's deadline is the
+    safety net)."""
     regions = _regions(inst)
     if len(regions) < 2:
         return None
@@ -214,11 +215,12 @@ def best_region_blocks(
     deadline = time.perf_counter() + time_limit_s
     best = None
     lo, hi = lower_tok_s, upper_tok_s
-    steps = 0
+    steps = checks = 0
 
     def more() -> bool:
         if work is not None:
-            return steps < work.bisection_steps and not work.out_of_time("region blocks")
+            within = steps < work.bisection_steps and checks < work.region_checks
+            return within and not work.out_of_time("region blocks")
         return time.perf_counter() < deadline
 
     while hi - lo > 1e-4 * max(hi, 1.0) and more():
@@ -227,8 +229,9 @@ def best_region_blocks(
         found = None
         for order in orders:
             left = deadline - time.perf_counter()
-            if work is not None and work.out_of_time("region blocks"):
+            if work is not None and (checks >= work.region_checks or work.out_of_time("region blocks")):
                 break
+            checks += 1
             if work is None and left <= 0:
                 break
             found = _feasible(regions, order, caps, inst.layers, mid, min(1.0, left), seed=seed, work=work)

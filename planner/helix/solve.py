@@ -215,10 +215,20 @@ def solve(
 
     # Baselines and bounds come before any plan: past the deadline they stop with TimeLimitReached (no plan yet).
     with stop_scope(building):
-        baselines = all_baselines(inst, mode, opts.petals_seed, opts.swarm_stages)
+        if opts.work is not None:  # the served search's grid points share one instance's baselines and bounds
+            key = (id(inst), mode, opts.petals_seed, opts.swarm_stages)
+            baselines = opts.work.cached(
+                ("baselines", *key), lambda: all_baselines(inst, mode, opts.petals_seed, opts.swarm_stages)
+            )
+            cov = opts.work.cached(("covering", *key), lambda: covering_bound(inst, mode))
+            block = opts.work.cached(
+                ("block", *key), lambda: block_bound(inst, cov.value) if mode == "strict" else None
+            )
+        else:
+            baselines = all_baselines(inst, mode, opts.petals_seed, opts.swarm_stages)
+            cov = covering_bound(inst, mode)
+            block = block_bound(inst, cov.value) if mode == "strict" else None
         ub = compute_bound(inst)
-        cov = covering_bound(inst, mode)
-        block = block_bound(inst, cov.value) if mode == "strict" else None
         bound, bound_source = cov.value, cov.active
         bound_kind = "coordinator_cut" if cov.active == "coordinator link cut" else "covering"
         if block is not None and block < bound * (1 - 1e-12):

@@ -241,3 +241,56 @@ def test_served_search_races_the_force_loaded_baseline_whole() -> None:
     assert not any(c.source == "baseline:separate-pipelines" for c in search.candidates)
     assert all(cand.result.ranges[n] == r for n, r in sep.ranges.items())  # whole: nothing cut to the spec's K
     assert search.best.prediction.decode_tok_s >= cand.prediction.decode_tok_s * (1 - 1e-9)
+
+
+def test_starts_cover_every_family_before_a_second_of_any() -> None:
+    """The race's starts: distinct placements, the best predicted of every KV reserve's grid points and of the
+    baselines before any family's second (geo-24's best climb started from a layout ranked sixth by its own
+    prediction)."""
+    from types import SimpleNamespace
+
+    from planner.helix.objective import _diverse_starts
+
+    def cand(source: str, reserve: float, decode: float, ranges: dict[str, tuple[int, int]]) -> SimpleNamespace:
+        return SimpleNamespace(
+            source=source,
+            kv_reserve_fraction=reserve,
+            prediction=SimpleNamespace(decode_tok_s=decode),
+            result=SimpleNamespace(ranges=ranges),
+        )
+
+    cands = [
+        cand("max-flow", 0.5, 140.0, {"a": (0, 4)}),
+        cand("reserve 0.5, <= 9 hops", 0.5, 139.0, {"a": (0, 3)}),
+        cand("reserve 0.5, <= 12 hops", 0.5, 138.0, {"a": (0, 2)}),
+        cand("reserve 0.5, copy", 0.5, 137.0, {"a": (0, 2)}),  # the same placement: not a second start
+        cand("baseline:swarm", 0.5, 120.0, {"a": (1, 4)}),
+        cand("reserve 0.2, <= 9 hops", 0.2, 114.8, {"a": (0, 5)}),
+    ]
+    got = [c.source for c in _diverse_starts(cands, 3)]  # type: ignore[arg-type]
+    assert got == ["max-flow", "baseline:swarm", "reserve 0.2, <= 9 hops"]
+    got = [c.source for c in _diverse_starts(cands, 8)]  # type: ignore[arg-type]
+    assert got == [
+        "max-flow", "reserve 0.5, <= 9 hops", "reserve 0.5, <= 12 hops", "baseline:swarm", "reserve 0.2, <= 9 hops"
+    ]  # fmt: skip
+
+
+def test_the_race_gives_the_rest_of_the_budget_to_the_best_climb(ten) -> None:
+    """Successive halving on the 10-node cluster: every start climbs, the evaluations stay within the budget, and
+    the climb that reached the highest prediction is one that raced to the last round (it climbed the most)."""
+    from planner.helix.objective import REFINE_STARTS, refine_budget
+    from planner.runner.helix import reserve_section
+
+    inst, model, inputs = ten
+    opts = HelixOptions(time_limit_s=30.0, seed=0)
+    section = inputs.loaded.spec.helix or HelixSection()
+    first = solve(inst, opts)
+    search = served_search(
+        lambda r: build_instance(inputs.loaded, inputs.profiles, reserve_section(section, r)),
+        section.kv_reserve_fraction, opts, model, first=first,
+    )  # fmt: skip
+    rows = search.refinement_rows()
+    assert 2 <= len(rows) <= REFINE_STARTS
+    assert sum(int(r["evaluations"]) for r in rows) <= refine_budget(len(inst.nodes), 30.0)
+    best = max(rows, key=lambda r: float(r["decode_tok_s"]))  # type: ignore[arg-type]
+    assert int(best["evaluations"]) == max(int(r["evaluations"]) for r in rows) or best["stopped"] == "local optimum"
