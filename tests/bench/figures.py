@@ -107,19 +107,18 @@ _DJ_BUDGET = "| smallest GPU budget serving the conversation day | 64 GPUs | 60 
 _SERVERS = "servers provisioned on average | 40 -> 24.6 (-38.5%)"
 
 
-_S0 = "| **344.2** (365.0; local search from the <= 9 hops layout) | 161.0 | 147.6 | 185.8 | 249.3 (ILP) | 1.85x;"
-_S1 = "| **67.3** (67.3; local search from reserve 0.2, <= 9 hops: T4s hold 8 layers, above the spec's K of 7) | 48.0 |"
-_S1b = "| 48.0 | 54.1 | 53.3 | - | 1.24x (was 1.14x) | yes |"
-_S2 = "| 76.7 | 51.6 | 148.2 | - | 0.96-1.56x | no on a quiet machine (see below) |"
-_S2a = (
-    "(164.6, 229.3; quiet machine: local search from reserve 0.6, max flow; loaded runs: from reserve 0.2, <= 9 hops)"
-)
-_S3 = "| **657.5-662.2** (748.6, 672.2; two runs, local search from the Swarm placement) | 162.1 | 577.1 | 440.5 |"
-_S3b = "| 162.1 | 577.1 | 440.5 | - | 1.14-1.15x (was 1.07x) | no (see below) |"
-_S4 = "| 274.3 | 489.1 | 601.1 | - | 1.26x | yes (701.3-767.3, 1.17-1.28x, in loaded runs before the hop-first grid) |"
-_S5 = "| 1,055.0 | 1,378.9 | 475.3 | - | 1.04-1.06x | no (see below) |"
-_S5a = "| generated 100 | **1,436.7-1,459.1** (1,596.1, 1,739.5, 1,753.0;"
-_S200 = "with the lower reserves, at a load of 17: 254 s wall (4:13.9), 0.61 GB peak"
+_S0 = "| **341.8** (368.1; local search from reserve 0.3, <= 12 hops) | 161.0 | 147.6 | 185.8 | 249.3 (ILP) | 1.84x;"
+_S1 = "| **67.3** (65.3; local search from reserve 0.2, <= 9 hops) | 48.0 |"
+_S1b = "| 48.0 | 54.1 | 53.3 | - | 1.24x | yes |"
+_S2 = "| 76.7 | 51.6 | 148.2 | - | 1.32x (was 0.96x on a quiet machine) | yes |"
+_S2a = "| geo-24 | **195.6** (197.9; local search from reserve 0.2, <= 9 hops)"
+_S3 = "| **756.7** (762.6; local search from reserve 0.6, <= 14 hops) | 162.1 | 577.1 | 440.5 |"
+_S3b = "| 162.1 | 577.1 | 440.5 | - | 1.31x (was 1.14-1.35x by load) | yes |"
+_S4 = "| 274.3 | 489.1 | 601.1 | - | 1.14x | no (see below) |"
+_S4a = "| generated 50 (7 types, 3 regions) | **685.7** (786.7;"
+_S5 = "| 1,055.0 | 1,378.9 | 475.3 | - | 1.00x | no (see below) |"
+_S5a = "| generated 100 | **1,374.7** (1,402.3;"
+_S200 = "`--time-limit 240`: 70.2 s wall, 69.4 s of CPU, 0.37 GB peak"
 
 
 def _side(row: str, ours: str) -> tuple[str, str]:
@@ -168,44 +167,42 @@ FIGURES: dict[str, Figure] = {
     "helix.mem_gb": fig("0.8", (HELIX, "Peak memory stayed under 0.8 GB in every case but the 1,000-node one")),
     "helix.gen1000.mem_gb": fig("0.85", (HELIX, "(0.78-0.85 GB in the runs of 2026-12-06)")),
     # ------------------------------------------------------- helix, served objective (test_helix_served_bench)
-    "served.helix-single24-llama2-70b.plan": fig("344.2", (HELIX, _S0)),
+    "served.helix-single24-llama2-70b.plan": fig("341.8", (HELIX, _S0)),
     "served.helix-single24-llama2-70b.petals": fig("161.0", (HELIX, _S0)),
     "served.helix-single24-llama2-70b.swarm": fig("147.6", (HELIX, _S0)),
     "served.helix-single24-llama2-70b.separate-pipelines": fig("185.8", (HELIX, _S0)),
-    "served.helix-single24-llama2-70b.ratio": fig("1.85", (HELIX, _S0)),
+    "served.helix-single24-llama2-70b.ratio": fig("1.84", (HELIX, _S0)),
     "served.helix-10node-llama30b.plan": fig("67.3", (HELIX, _S1)),
     "served.helix-10node-llama30b.petals": fig("48.0", (HELIX, _S1b)),
     "served.helix-10node-llama30b.swarm": fig("54.1", (HELIX, _S1b)),
     "served.helix-10node-llama30b.separate-pipelines": fig("53.3", (HELIX, _S1b)),
     "served.helix-10node-llama30b.ratio": fig("1.24", (HELIX, _S1b)),
-    "served.helix-geo24-llama2-70b.plan": fig("141.6", (HELIX, "| geo-24 | **141.6-230.9** " + _S2a)),
+    "served.helix-geo24-llama2-70b.plan": fig("195.6", (HELIX, _S2a)),
     "served.helix-geo24-llama2-70b.petals": fig("76.7", (HELIX, _S2)),
     "served.helix-geo24-llama2-70b.swarm": fig("51.6", (HELIX, _S2)),
     "served.helix-geo24-llama2-70b.separate-pipelines": fig("148.2", (HELIX, _S2)),
-    "served.helix-geo24-llama2-70b.ratio": fig("0.96", (HELIX, _S2)),
-    "served.helix-het42-llama2-70b.plan": fig("657.5", (HELIX, _S3)),
+    "served.helix-geo24-llama2-70b.ratio": fig("1.32", (HELIX, _S2)),
+    "served.helix-het42-llama2-70b.plan": fig("756.7", (HELIX, _S3)),
     "served.helix-het42-llama2-70b.petals": fig("162.1", (HELIX, _S3b)),
     "served.helix-het42-llama2-70b.swarm": fig("577.1", (HELIX, _S3b)),
     "served.helix-het42-llama2-70b.separate-pipelines": fig("440.5", (HELIX, _S3b)),
-    "served.helix-het42-llama2-70b.ratio": fig("1.14", (HELIX, _S3b)),
-    "served.generated-50.plan": fig("701.3", (HELIX, _S4)),
+    "served.helix-het42-llama2-70b.ratio": fig("1.31", (HELIX, _S3b)),
+    "served.generated-50.plan": fig("685.7", (HELIX, _S4a)),
     "served.generated-50.petals": fig("274.3", (HELIX, _S4)),
     "served.generated-50.swarm": fig("489.1", (HELIX, _S4)),
     "served.generated-50.separate-pipelines": fig("601.1", (HELIX, _S4)),
-    "served.generated-50.ratio": fig("1.17", (HELIX, _S4)),
-    "served.generated-100.plan": fig("1,436.7", (HELIX, _S5a)),
+    "served.generated-50.ratio": fig("1.14", (HELIX, _S4)),
+    "served.generated-100.plan": fig("1,374.7", (HELIX, _S5a)),
     "served.generated-100.petals": fig("1,055.0", (HELIX, _S5)),
     "served.generated-100.swarm": fig("1,378.9", (HELIX, _S5)),
     "served.generated-100.separate-pipelines": fig("475.3", (HELIX, _S5)),
-    "served.generated-100.ratio": fig("1.04", (HELIX, _S5)),
+    "served.generated-100.ratio": fig("1.00", (HELIX, _S5)),
     "served.single24.paper": fig("249.3", (HELIX, _S0)),
-    "served.single24.vs_paper": fig("1.38", (HELIX, "1.85x; 1.38x the paper's layout | yes (>= 1.2x and >= 300) |")),
-    "served.single24.wall_s": fig(
-        "57", (HELIX, "| single-24 planned in <= 60 s | 39-57 s wall (`--time-limit 60`, loaded machine;")
-    ),
-    "served.target.wall_s": fig("60", (HELIX, "| single-24 planned in <= 60 s | 39-57 s wall")),
-    "served.gen200.mem_gb": fig("0.61", (HELIX, _S200)),
-    "served.gen200.wall_s": fig("254", (HELIX, _S200)),
+    "served.single24.vs_paper": fig("1.37", (HELIX, "1.84x; 1.37x the paper's layout | yes (>= 1.2x and >= 300) |")),
+    "served.single24.wall_s": fig("20.1", (HELIX, "| single-24 planned in <= 60 s | 11.5-20.1 s wall")),
+    "served.target.wall_s": fig("60", (HELIX, "| single-24 planned in <= 60 s | 11.5-20.1 s wall")),
+    "served.gen200.mem_gb": fig("0.37", (HELIX, _S200)),
+    "served.gen200.wall_s": fig("70.2", (HELIX, _S200)),
     "served.target.gen200_s": fig("5", (HELIX, "| generated 200 nodes: served plan in <= 5 min, < 2 GB |")),
     "served.target.gen200_gb": fig("2", (HELIX, "| generated 200 nodes: served plan in <= 5 min, < 2 GB |")),
     # Agreement with plan simulate: the baselines' predicted and simulated decode tok/s (deterministic constructions)

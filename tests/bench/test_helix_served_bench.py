@@ -1,17 +1,17 @@
 """Served-throughput figures and targets of issue 13 (docs/helix.md, "Targets of issue 13"), run by ``make bench``.
 
-The default ``plan helix`` (``--objective served``, ``--time-limit 60`` stretched by the reference's CPU share as in
-test_helix_bench.py, at most 10x) is judged by ``plan simulate`` (the referee)
+The default ``plan helix`` (``--objective served``, ``--time-limit 60``, 180 for the generated clusters, stretched by
+the reference's CPU share as in test_helix_bench.py, at most 10x) is judged by ``plan simulate`` (the referee)
 against the Petals / Swarm / separate-pipeline baselines the same run emits and (single-24) the paper's layout, on
 the same workload and seed. What is asserted (registry: tests/bench/figures.py):
 
 * the documented figures: every baseline's simulated decode tok/s exactly as quoted (0.1 tok/s: they are
   deterministic constructions); the default plan's simulated tok/s and its ratio to the best baseline at least as
-  quoted (the search runs under a time limit, so the plan depends on the machine's load; each figure is the low end
-  of the documented range); wall time and peak memory as ratios to the reference workload;
+  quoted (the search is work-limited, so the plan is the documented one unless the safety net fires, which the
+  plan would say); wall time and peak memory as ratios to the reference workload;
 * the targets met today (single-24: >= 1.2x every baseline and the paper's layout, >= 300 tok/s, planned in 60 s;
-  10-node: >= 1.2x; the online p99 against the paper's layout; 200 nodes in 5 min and 2 GB) as plain asserts;
-  generated 50's, het-42's and geo-24's 1.2x, met in some runs only (load), as non-strict xfails (the only ones);
+  10-node, geo-24, het-42: >= 1.2x; the online p99 against the paper's layout; 200 nodes in 5 min and 2 GB) as
+  plain asserts;
 * the targets not met (>= 1.2x on generated 100; predictions within 10 % of the
   simulator on 10-node, geo-24 and het-42) as ``xfail(strict=True)`` tests whose reason gives the measured figure:
   meeting one fails the bench until docs/helix.md and the registry say so. Those tests assert the target only; every
@@ -86,7 +86,9 @@ def served(name: str, tmp: Path) -> Served:
     work.mkdir(parents=True, exist_ok=True)
     out, base = work / "plan.json", work / "baselines"
     ref = reference()
-    limit = scaled_limit(60, ref)  # the documented --time-limit 60, stretched by the load (at most 10x)
+    # the documented --time-limit (60; 180 for the generated clusters, whose work does not fit 60 s on this machine),
+    # stretched by the load (at most 10x): the search is work-limited, so a longer limit only keeps the safety net away
+    limit = scaled_limit(180 if name.startswith("generated") else 60, ref)
     cmd = plan_cmd("helix", str(_spec(name, work)), "--out", str(out), "-q", "--format", "json")
     run = run_child([*cmd, "--time-limit", f"{limit:.1f}", "--emit-baselines", str(base)])
     assert run.returncode == 0, run.stderr
@@ -133,20 +135,13 @@ def test_documented_served_figures(tmp: Path, name: str) -> None:
 #: Issue 13's 1.2x target where it is not met, with the measured reason (docs/helix.md, "Why the other targets are
 #: missed").
 SHORT_OF_TARGET: dict[str, str] = {
-    "generated-100": "the prediction errs on wide stages, and the search ranks by it (1,574 predicted, 1,439 "
-    "simulated)",
+    "generated-50": "the climb from separate pipelines ends where the prediction is optimistic (786.7 predicted, "
+    "685.7 simulated)",
+    "generated-100": "predicted within 2 % (1,402.3, 1,374.7 simulated) and level with Swarm: the work-limited search "
+    "finds no placement predicted much above the baselines",
 }
-#: Met in some runs and not others (docs/helix.md: generated 50 1.17-1.28x, het-42 1.14-1.35x, geo-24 0.96-1.56x;
-#: the grid is cut by the time limit when the machine is busy): neither a plain assert nor a strict xfail would be
-#: stable, so these three targets alone are non-strict xfails (an XPASS is reported, not failed). Their documented
-#: figures (at least the low end of each range) are asserted in test_documented_served_figures like every other.
-LOAD_DEPENDENT = {
-    "generated-50": "met in one run of two (1.17-1.28x): the grid is cut by the time limit under load",
-    "helix-geo24-llama2-70b": "0.96x (141.6) on a quiet machine, 1.56x (230.9) in two loaded runs where a sub-solve "
-    "cut by its time share left the start whose climb reached 230.9",
-    "helix-het42-llama2-70b": "1.14-1.15x under load (657.5-662.2), 1.35x (777.9) on a quieter machine: the grid is "
-    "cut by the time limit under load and the climb ends where the prediction errs on join nodes",
-}
+#: Met in some runs and not others: none since the search is work-limited (the same plan at any load).
+LOAD_DEPENDENT: dict[str, str] = {}
 
 
 def _target(name: str) -> pytest.MarkDecorator | tuple[()]:
@@ -174,7 +169,7 @@ def test_single24_serves_more_than_the_paper_layout(tmp: Path) -> None:
     check("served.single24.paper", paper["decode_throughput_tok_s"])
     at_least("served.single24.vs_paper", ratio)
     assert ratio >= 1.2 and ours["decode_throughput_tok_s"] >= 300  # issue 13's target, met
-    check_time("single-24 served plan", got.run.wall_s, got.ref, limit_x("served.single24.wall_s"), 57)
+    check_time("single-24 served plan", got.run.wall_s, got.ref, limit_x("served.single24.wall_s"), 20.1)
     check_time("single-24 served plan, target", got.run.wall_s, got.ref, limit_x("served.target.wall_s", 1.0), 60)
 
 
@@ -200,15 +195,14 @@ def test_two_hundred_nodes_served_plan(tmp_path: Path) -> None:
     # (not stretched: the target is the wall time of this run; its time is asserted as a ratio to the reference)
     assert run.returncode == 0, run.stderr
     print(f"\n[served bench] generated 200 nodes: served plan in {run.wall_s:.1f} s, peak {run.peak_mb:.0f} MB")
-    check_time("200 nodes served", run.wall_s, ref, limit_x("served.gen200.wall_s"), 239)
+    check_time("200 nodes served", run.wall_s, ref, limit_x("served.gen200.wall_s"), 70.2)
     mem, mem_target = (
         limit_x("served.gen200.mem_gb", K_MEM, "reference.mem_mb", scale=1000),
         limit_x("served.target.gen200_gb", 1.0, "reference.mem_mb", scale=1000),
     )
-    check_memory("200 nodes served", run.peak_mb, ref, mem, 700)
-    # The target (<= 5 min) is held in seconds, stretched only by the reference's CPU share: the search runs until its
-    # wall-clock --time-limit, so its wall does not shrink with a faster core and a ratio to the reference would fail
-    # on a quiet machine (189.5 s = 153x a 1.24 s reference, 2026-12-06, load 1).
+    check_memory("200 nodes served", run.peak_mb, ref, mem, 374)
+    # The target (<= 5 min) is held in seconds, stretched only by the reference's CPU share (the target is a wall
+    # time; the work-limited search takes 70.2 s at a load of 3-5, 2026-12-06).
     target_s = scaled_limit(float(FIGURES["served.target.gen200_s"].value) * 60, ref)
     print(f"  [200 nodes served, target] wall {run.wall_s:.1f} s; limit {target_s:.0f} s (5 min, stretched by load)")
     assert run.wall_s <= target_s, f"200 nodes served: {run.wall_s:.1f} s > {target_s:.0f} s"
@@ -220,9 +214,9 @@ def test_two_hundred_nodes_served_plan(tmp_path: Path) -> None:
 AGREEMENT_MISSED = {
     "helix-10node-llama30b": "separate pipelines -14.0 %: about 20 requests in flight, where the chain law is least "
     "exact",
-    "helix-geo24-llama2-70b": "Swarm +28.7 %: ~1 s prompt transfers stall the waves queued behind them",
-    "helix-het42-llama2-70b": "default +23 % (766.4 predicted, 621.4 simulated): tokens stay 2-3x longer at join "
-    "nodes than the spread estimate",
+    "helix-geo24-llama2-70b": "Swarm +27.0 %: the simulator merges every token into one wave behind ~1 s prompt "
+    "transfers",
+    "helix-het42-llama2-70b": "Swarm -15.2 %: the A100 chain after the coordinator join keeps ~14 waves",
 }
 
 
