@@ -70,8 +70,11 @@ def refine_budget(nodes: int, time_limit_s: float) -> int:
     growing with the cluster (about 25 ms on 24 nodes, 0.3 s on 200, on one unloaded core), so the budget shrinks
     with the cluster and grows with the time limit: at most 240 / nodes evaluations per second of the limit (a few
     times slower than measured, so that on a loaded machine the budget, not the clock, usually ends the search and
-    the plan does not depend on the load), and never more than 24,000 / nodes."""
-    return max(20, min(24_000 // max(nodes, 1), int(time_limit_s * 240 / max(nodes, 1))))
+    the plan does not depend on the load), and never more than 48,000 / nodes (at 50-100 nodes the race's first
+    rounds need a few dozen evaluations per start to tell the starts apart: 24,000 / nodes left generated 50 at
+    1.14x, 48,000 at 1.28x). The budget depends on ``--time-limit`` (an option recorded in the plan): the same
+    limit gives the same plan; another limit may give another."""
+    return max(20, min(48_000 // max(nodes, 1), int(time_limit_s * 240 / max(nodes, 1))))
 
 
 #: Share of the time limit (at most ``WRAP_UP_MAX_S``) kept after the local searches for writing the plan: the

@@ -114,11 +114,11 @@ _S2 = "| 76.7 | 51.6 | 148.2 | - | 1.32x (was 0.96x on a quiet machine) | yes |"
 _S2a = "| geo-24 | **195.6** (197.9; local search from reserve 0.2, <= 9 hops)"
 _S3 = "| **756.7** (762.6; local search from reserve 0.6, <= 14 hops) | 162.1 | 577.1 | 440.5 |"
 _S3b = "| 162.1 | 577.1 | 440.5 | - | 1.31x (was 1.14-1.35x by load) | yes |"
-_S4 = "| 274.3 | 489.1 | 601.1 | - | 1.14x | no (see below) |"
-_S4a = "| generated 50 (7 types, 3 regions) | **685.7** (786.7;"
-_S5 = "| 1,055.0 | 1,378.9 | 475.3 | - | 1.00x | no (see below) |"
-_S5a = "| generated 100 | **1,374.7** (1,402.3;"
-_S200 = "`--time-limit 240`: 70.2 s wall, 69.4 s of CPU, 0.37 GB peak"
+_S4 = "| 274.3 | 489.1 | 601.1 | - | 1.28x | yes |"
+_S4a = "| generated 50 (7 types, 3 regions) | **770.6** (853.8;"
+_S5 = "| 1,055.0 | 1,378.9 | 475.3 | - | 1.06x | no (see below) |"
+_S5a = "| generated 100 | **1,459.7** (1,437.3;"
+_S200 = "`--time-limit 240`: 83.0 s wall, 82.7 s of CPU, 0.37 GB peak"
 
 
 def _side(row: str, ours: str) -> tuple[str, str]:
@@ -187,22 +187,22 @@ FIGURES: dict[str, Figure] = {
     "served.helix-het42-llama2-70b.swarm": fig("577.1", (HELIX, _S3b)),
     "served.helix-het42-llama2-70b.separate-pipelines": fig("440.5", (HELIX, _S3b)),
     "served.helix-het42-llama2-70b.ratio": fig("1.31", (HELIX, _S3b)),
-    "served.generated-50.plan": fig("685.7", (HELIX, _S4a)),
+    "served.generated-50.plan": fig("770.6", (HELIX, _S4a)),
     "served.generated-50.petals": fig("274.3", (HELIX, _S4)),
     "served.generated-50.swarm": fig("489.1", (HELIX, _S4)),
     "served.generated-50.separate-pipelines": fig("601.1", (HELIX, _S4)),
-    "served.generated-50.ratio": fig("1.14", (HELIX, _S4)),
-    "served.generated-100.plan": fig("1,374.7", (HELIX, _S5a)),
+    "served.generated-50.ratio": fig("1.28", (HELIX, _S4)),
+    "served.generated-100.plan": fig("1,459.7", (HELIX, _S5a)),
     "served.generated-100.petals": fig("1,055.0", (HELIX, _S5)),
     "served.generated-100.swarm": fig("1,378.9", (HELIX, _S5)),
     "served.generated-100.separate-pipelines": fig("475.3", (HELIX, _S5)),
-    "served.generated-100.ratio": fig("1.00", (HELIX, _S5)),
+    "served.generated-100.ratio": fig("1.06", (HELIX, _S5)),
     "served.single24.paper": fig("249.3", (HELIX, _S0)),
     "served.single24.vs_paper": fig("1.37", (HELIX, "1.84x; 1.37x the paper's layout | yes (>= 1.2x and >= 300) |")),
     "served.single24.wall_s": fig("20.1", (HELIX, "| single-24 planned in <= 60 s | 11.5-20.1 s wall")),
     "served.target.wall_s": fig("60", (HELIX, "| single-24 planned in <= 60 s | 11.5-20.1 s wall")),
     "served.gen200.mem_gb": fig("0.37", (HELIX, _S200)),
-    "served.gen200.wall_s": fig("70.2", (HELIX, _S200)),
+    "served.gen200.wall_s": fig("83.0", (HELIX, _S200)),
     "served.target.gen200_s": fig("5", (HELIX, "| generated 200 nodes: served plan in <= 5 min, < 2 GB |")),
     "served.target.gen200_gb": fig("2", (HELIX, "| generated 200 nodes: served plan in <= 5 min, < 2 GB |")),
     # Agreement with plan simulate: the baselines' predicted and simulated decode tok/s (deterministic constructions)
