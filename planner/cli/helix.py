@@ -78,6 +78,7 @@ class HelixCliOptions:
     emit_baselines: Path | None = None
     resolution_tok_s: float = 1e-3
     max_hops: int | None = None
+    search_evaluations: int | None = None
     max_token_latency_s: float | None = None
     pareto: bool = False
     objective: Literal["served", "max-flow"] = "served"
@@ -108,6 +109,7 @@ def solver_options(section: HelixSection, common: CommonOptions, cli: HelixCliOp
         swarm_stages=cli.swarm_stages if cli.swarm_stages is not None else section.swarm_stages,
         petals_seed=section.petals_seed,
         max_hops=cli.max_hops if cli.max_hops is not None else section.max_hops,
+        search_evaluations=cli.search_evaluations,
     )
 
 
@@ -233,6 +235,14 @@ def helix_command(
     max_hops: Annotated[
         int | None, typer.Option("--max-hops", min=1, help="At most this many nodes on any path carrying flow.")
     ] = None,
+    search_evaluations: Annotated[
+        int | None,
+        typer.Option(
+            "--search-evaluations",
+            min=2,
+            help="Served search: local-search evaluations in all (default: sized from the cluster and --time-limit).",
+        ),
+    ] = None,
     max_token_latency: Annotated[
         str | None, typer.Option("--max-token-latency", help="Per-token decode latency limit (e.g. 250ms).")
     ] = None,
@@ -290,6 +300,7 @@ def helix_command(
             emit_baselines=emit_baselines,
             resolution_tok_s=resolution,
             max_hops=max_hops,
+            search_evaluations=search_evaluations,
             max_token_latency_s=token_latency,
             pareto=pareto,
             objective=objectives[objective],

@@ -73,7 +73,8 @@ def refine_budget(nodes: int, time_limit_s: float) -> int:
     the plan does not depend on the load), and never more than 48,000 / nodes (at 50-100 nodes the race's first
     rounds need a few dozen evaluations per start to tell the starts apart: 24,000 / nodes left generated 50 at
     1.14x, 48,000 at 1.28x). The budget depends on ``--time-limit`` (an option recorded in the plan): the same
-    limit gives the same plan; another limit may give another."""
+    limit gives the same plan; another limit may give another. ``--search-evaluations N`` sets the budget itself, so
+    that a longer safety net (a slow or shared machine) keeps the plan of the documented limit."""
     return max(20, min(48_000 // max(nodes, 1), int(time_limit_s * 240 / max(nodes, 1))))
 
 
@@ -387,7 +388,7 @@ def _refine_best(
     Each start climbs on the instance of its reserve if that is below the spec's (more layers per node), else on the
     spec's instance (a larger reserve only lowers the memory limits)."""
     starts = _diverse_starts(cands, REFINE_STARTS)
-    total = refine_budget(len(base.nodes), opts.time_limit_s)
+    total = opts.search_evaluations or refine_budget(len(base.nodes), opts.time_limit_s)
     climbs: list[_Climb] = []
     for start in starts:
         reserve = min(start.kv_reserve_fraction, base_reserve)

@@ -73,6 +73,9 @@ class HelixOptions(SolveOptions):
     petals_seed: int = 0
     max_hops: int | None = None
     milp: bool = True
+    #: Neighbour evaluations of the served search's local searches (``--search-evaluations``); None: sized from the
+    #: cluster and ``time_limit_s`` (:func:`planner.helix.objective.refine_budget`).
+    search_evaluations: int | None = None
     work: WorkLimits | None = field(default=None, compare=False, repr=False)
 
 

@@ -122,3 +122,21 @@ def test_stage_layouts_stop_at_work_not_at_the_clock(monkeypatch: pytest.MonkeyP
     assert quiet_work is not None and quiet_timed is not None
     assert loaded_work == quiet_work
     assert loaded_timed is None or loaded_timed[0] < quiet_timed[0]  # the clock does cut the timed bisection
+
+
+def test_search_evaluations_fix_the_budget_whatever_the_time_limit(runner, tmp_path: Path) -> None:
+    """The local searches' budget grows with ``--time-limit`` unless ``--search-evaluations`` sets it: with it, a
+    longer safety net (what the bench gives a loaded machine) plans the same placement, and the climbs together stay
+    within the budget."""
+    plans = []
+    for limit in ("60", "600"):
+        out = tmp_path / f"limit{limit}.json"
+        args = ["helix", str(SPEC), "--time-limit", limit, "--search-evaluations", "40", "-f", "json", "-q"]
+        res = runner.invoke(app, [*args, "-o", str(out)])
+        assert res.exit_code == 0, res.output
+        plans.append(json.loads(out.read_text()))
+    assert plans[0]["plan"] == plans[1]["plan"]
+    assert plans[0]["metrics"] == plans[1]["metrics"]
+    assert plans[0]["inputs"]["options"]["search_evaluations"] == 40
+    climbs = plans[0]["plan"]["served"]["search"]["local_search"]
+    assert 0 < sum(c["evaluations"] for c in climbs) <= 40
