@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from planner.helix.bounds import edge_ceiling
 from planner.helix.instance import SINK, SOURCE, HelixInstance
 from planner.helix.stages import Pattern, StagePlan, _patterns
-from planner.helix.work import WorkLimits
+from planner.helix.work import WorkLimits, solve_feasibility
 
 #: Most region orders tried per target flow (ordered subsets, shortest first).
 MAX_ORDERS = 40
@@ -136,18 +136,8 @@ def _feasible(
         prod = model.new_int_var(1, 100_000_000, "")
         model.add_multiplication_equality(prod, [size_r, size_q])
         model.add(prod >= need)
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.catch_sigint_signal = False  # CP-SAT would leave SIGINT at SIG_DFL: Ctrl-C must reach Python
-    solver.parameters.random_seed = seed
-    if work is not None:
-        allowance = work.configure_cpsat(solver.parameters, work.check_det_s)
-    else:
-        solver.parameters.max_time_in_seconds = max(time_limit_s, 0.01)
-    status = solver.solve(model)
-    if work is not None:
-        work.check_cpsat(solver, allowance, "region blocks", status != cp_model.UNKNOWN)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    solver, found = solve_feasibility(model, seed, work, time_limit_s, "region blocks")
+    if not found:
         return None
     out = []
     for ri, (pats, y, first, last) in zip(order, per_region, strict=True):

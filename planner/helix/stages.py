@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 
 from planner.helix.instance import HelixInstance
-from planner.helix.work import WorkLimits
+from planner.helix.work import WorkLimits, solve_feasibility
 
 #: Flow resolution of the stage feasibility model (tokens/s per integer unit).
 STAGE_RESOLUTION_TOK_S = 1e-3
@@ -156,18 +156,8 @@ def _feasible(
         model.add(sum(y) <= max_stages)
     for t, (_, names) in enumerate(types):
         model.add(sum(p[1][t] * v for p, v in zip(patterns, y, strict=True) if p[1][t]) <= len(names))
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.catch_sigint_signal = False  # CP-SAT would leave SIGINT at SIG_DFL: Ctrl-C must reach Python
-    solver.parameters.random_seed = seed
-    if work is not None:
-        allowance = work.configure_cpsat(solver.parameters, work.check_det_s)
-    else:
-        solver.parameters.max_time_in_seconds = max(time_limit_s, 0.01)
-    status = solver.solve(model)
-    if work is not None:
-        work.check_cpsat(solver, allowance, "stage layouts", status != cp_model.UNKNOWN)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    solver, found = solve_feasibility(model, seed, work, time_limit_s, "stage layouts")
+    if not found:
         return None
     out: list[Block] = []
     for p, v in zip(patterns, y, strict=True):

@@ -97,3 +97,26 @@ class WorkLimits:
             + ", ".join(self.hits)
             + "): this plan depends on the machine's speed and load; a longer --time-limit gives the reproducible one"
         )
+
+
+def solve_feasibility(
+    model: Any, seed: int, work: WorkLimits | None, time_limit_s: float, stage: str
+) -> tuple[Any, bool]:
+    """Solve one CP-SAT feasibility check of the constructions (stage layouts, region blocks) on one worker, seeded:
+    under ``work`` at its deterministic-time budget (a stop by the wall clock is recorded as ``stage``), else at
+    ``time_limit_s`` of wall clock. Returns the solver (to read the values) and whether a solution was found."""
+    from ortools.sat.python import cp_model
+
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.catch_sigint_signal = False  # CP-SAT would leave SIGINT at SIG_DFL: Ctrl-C must reach Python
+    solver.parameters.random_seed = seed
+    allowance = 0.0
+    if work is not None:
+        allowance = work.configure_cpsat(solver.parameters, work.check_det_s)
+    else:
+        solver.parameters.max_time_in_seconds = max(time_limit_s, 0.01)
+    status = solver.solve(model)
+    if work is not None:
+        work.check_cpsat(solver, allowance, stage, status != cp_model.UNKNOWN)
+    return solver, status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
