@@ -71,19 +71,13 @@ class PagedKvEngine(SplitwiseEngine):
 
     # --- events
 
-    def on_done(self, m: _Inst, version: int, t: float) -> None:
-        """An iteration (or decode stretch) of ``m`` ended: first tokens, finished requests, then the next one."""
-        if version != m.ver:
-            return  # superseded by an interrupt
-        m.it += m.kend
-        if m.cur is not None:
-            self._end_prompts(m, t)
-        heap = m.heap
-        while heap and heap[0][0] <= m.it:
-            f, r = heapq.heappop(heap)
-            self.held_sum[m.i] -= self.kv[r] - f
-            self.finish(r, t)
-        self.start(m, t)
+    def _release(self, m: _Inst, f: int, r: int, t: float) -> None:
+        """Request ``r`` finished decoding on ``m``: what it held (its KV less the growth counted by ``used``) is
+        freed."""
+        self.held_sum[m.i] -= self.kv[r] - f
+
+    def _after_release(self, m: _Inst, t: float) -> None:
+        """Nothing before the next iteration: admission to a paged cache happens when it starts (``start``)."""
 
     def _end_prompts(self, m: _Inst, t: float) -> None:
         """The prefills of ``m``'s batch produced a token: first tokens (not on a resumption), then decode here."""

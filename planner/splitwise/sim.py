@@ -263,13 +263,22 @@ class SplitwiseEngine:
         heap = m.heap
         freed = False
         while heap and heap[0][0] <= m.it:
-            _, r = heapq.heappop(heap)
-            m.hold_kv(t, -self.kv[r])
+            f, r = heapq.heappop(heap)
+            self._release(m, f, r, t)
             self.finish(r, t)
             freed = True
-        if freed and m.wq:
-            self.admit(m, t)
+        if freed:
+            self._after_release(m, t)
         self.start(m, t)
+
+    def _release(self, m: _Inst, f: int, r: int, t: float) -> None:
+        """Request ``r`` finished decoding on ``m`` at iteration ``f``: its whole reserved KV is freed."""
+        m.hold_kv(t, -self.kv[r])
+
+    def _after_release(self, m: _Inst, t: float) -> None:
+        """KV was freed on ``m``: requests waiting for it may be admitted before the next iteration starts."""
+        if m.wq:
+            self.admit(m, t)
 
     def _end_prompts(self, m: _Inst, t: float) -> None:
         """The prompts of ``m``'s batch produced their first token: finish, decode here, or send the KV on."""
