@@ -145,19 +145,15 @@ class PagedKvEngine(SplitwiseEngine):
                 break
         if not batch:
             return False
-        running = nact
-        slots = budget - toks
-        if nact - len(starved) > slots:
-            running = self.preempt(m, max(slots, 0))
-        if self.additive and running:
-            dur = m.prompt_time(toks) + (m.tt[running] if running < len(m.tt) else m.tt[-1])
-        else:
-            dur = m.prompt_time(toks + running) * (cfg.mixed_batch_factor if running else 1.0)
-        m.cur, m.cur_tokens, m.kend, m.dt, m.t0 = batch, toks, 1, 0.0, t
-        m.busy, m.end_t = True, t + dur
-        m.busy_s += dur
-        self.push(t + dur, Kind.DONE, m.i, m.ver)
+        self._launch_prompts(m, t, batch, toks, nact, budget - toks, nact - len(starved))
         return True
+
+    def _prompt_batch_s(self, m: _Inst, toks: int, running: int) -> float:
+        """``decode-plus-prompt`` mixed batches: the prompt curve at the prompt tokens plus one decode step of the
+        riding decodes; otherwise the splitwise engine's rule."""
+        if self.additive and running:
+            return m.prompt_time(toks) + (m.tt[running] if running < len(m.tt) else m.tt[-1])
+        return super()._prompt_batch_s(m, toks, running)
 
     def preempt(self, m: _Inst, slots: int) -> int:
         """Pause decodes for one iteration (the splitwise engine's rule); the paused ones' holdings do not grow."""

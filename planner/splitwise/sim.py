@@ -363,16 +363,27 @@ class SplitwiseEngine:
                 break
         if not batch:
             return False
-        running = nact
-        slots = budget - toks
-        if nact - len(starved) > slots:
+        self._launch_prompts(m, t, batch, toks, nact, budget - toks, nact - len(starved))
+        return True
+
+    def _launch_prompts(
+        self, m: _Inst, t: float, batch: list[int], toks: int, running: int, slots: int, pausable: int
+    ) -> None:
+        """Run the formed prompt batch on ``m`` beside its ``running`` decodes: those beyond the ``slots`` left in the
+        token budget are paused (of the ``pausable`` ones, the starved never), the others ride along; schedule the
+        batch's end."""
+        if pausable > slots:
             running = self.preempt(m, max(slots, 0))
-        dur = m.prompt_time(toks + running) * (cfg.mixed_batch_factor if running else 1.0)
+        dur = self._prompt_batch_s(m, toks, running)
         m.cur, m.cur_tokens, m.kend, m.dt, m.t0 = batch, toks, 1, 0.0, t
         m.busy, m.end_t = True, t + dur
         m.busy_s += dur
         self.push(t + dur, _DONE, m.i, m.ver)
-        return True
+
+    def _prompt_batch_s(self, m: _Inst, toks: int, running: int) -> float:
+        """Duration of a batch of ``toks`` prompt tokens with ``running`` decodes riding along (the prompt curve at
+        their sum, times the mixed-batch factor when any decode rides)."""
+        return m.prompt_time(toks + running) * (self.cfg.mixed_batch_factor if running else 1.0)
 
     def preempt(self, m: _Inst, slots: int) -> int:
         """Pause all but ``slots`` of the not-yet-starved decodes for one iteration (oldest requests run first).
