@@ -343,9 +343,11 @@ class ServedModel:
         spread: dict[str, _Spread] = {}
         lam_link: dict[tuple[str, str], float] = {}
         t_pre1 = {n: run.get(n, k[n]) * lat[n].prompt_at(i_tok) for n in held}
+        record = self.debug is not None  # per-node residence is for the diagnostic script only, not the search
+        residence: dict[str, list[float]] = {}
         for _ in range(60):
             before = [p.decode_tok_s for p in paths]
-            residence: dict[str, list[float]] = {}
+            residence.clear()
             for p, hp in zip(paths, hops, strict=True):
                 tau = 0.0
                 caught = 0.0  # probability the token travels behind a prompt (a convoy) from here on
@@ -388,9 +390,10 @@ class ServedModel:
                         prev_dec = it_s[n]
                         caught = 0.0
                     tau += here
-                    acc = residence.setdefault(n, [0.0, 0.0])
-                    acc[0] += here * p.flow_tok_s
-                    acc[1] += p.flow_tok_s
+                    if record:
+                        acc = residence.setdefault(n, [0.0, 0.0])
+                        acc[0] += here * p.flow_tok_s
+                        acc[1] += p.flow_tok_s
                 p.token_ms = tau * 1e3
                 p.decode_tok_s = p.in_flight * o_dec / (o_tok * tau) if tau > 0 else 0.0
             lam = {n: 0.0 for n in held}
