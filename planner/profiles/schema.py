@@ -39,6 +39,11 @@ class GpuProfile(_Strict):
     aliases: tuple[str, ...] = ()
     vram_gb: float = Field(gt=0, description="memory per GPU, decimal GB")
     bf16_tflops: float = Field(gt=0, description="peak dense bf16/fp16 TFLOP/s per GPU")
+    fp8_tflops: float | None = Field(
+        default=None,
+        gt=0,
+        description="peak dense (no sparsity) FP8 tensor TFLOP/s per GPU; unset where the GPU has no FP8 tensor cores",
+    )
     hbm_gb_s: float = Field(gt=0, description="memory bandwidth per GPU, GB/s")
     tdp_w: float = Field(gt=0, description="board power limit per GPU, W")
     price_usd_h: float = Field(ge=0, description="list price per GPU-hour, USD")
@@ -50,6 +55,25 @@ class GpuProfile(_Strict):
     @property
     def vram_bytes(self) -> float:
         return self.vram_gb * 1e9
+
+    def uses_fp8(self, dtype_bytes: int) -> bool:
+        """Whether a model stored in ``dtype_bytes`` bytes per value runs its GEMMs on this GPU's FP8 tensor cores.
+
+        One-byte weights on a GPU with FP8 tensor cores (Hopper, Ada) do; elsewhere (A100, V100, T4, A10G) the
+        runtime upcasts them and the GEMMs run at the BF16/FP16 rate.
+        """
+        return dtype_bytes == 1 and self.fp8_tflops is not None
+
+    def tensor_tflops(self, dtype_bytes: int) -> float:
+        """Peak dense tensor TFLOP/s per GPU for a model of ``dtype_bytes`` bytes per value: the one place the
+        analytic models choose between the FP8 and the BF16/FP16 peak (:meth:`uses_fp8`)."""
+        fp8 = self.fp8_tflops if dtype_bytes == 1 else None
+        return self.bf16_tflops if fp8 is None else fp8
+
+    def tensor_peak_name(self, dtype_bytes: int) -> str:
+        """``FP8`` or ``BF16``: which peak :meth:`tensor_tflops` uses, for the text that says what an estimate rests
+        on."""
+        return "FP8" if self.uses_fp8(dtype_bytes) else "BF16"
 
 
 class ModelProfile(_Strict):

@@ -15,12 +15,14 @@ from planner.report_data import fmt_num
 
 def render_profile_list(db: ProfileDB, console: Console) -> None:
     t = Table(title="GPUs", title_justify="left")
-    for c in ("name", "vram_gb", "bf16_tflops", "hbm_gb_s", "tdp_w", "price_usd_h", "nic_gbps"):
+    cols = ("vram_gb", "bf16_tflops", "fp8_tflops", "hbm_gb_s", "tdp_w", "price_usd_h", "nic_gbps")
+    for c in ("name", *cols):
         t.add_column(c, justify="left" if c == "name" else "right")
     for name in sorted(db.gpus):
         g = db.gpus[name]
-        cols = ("vram_gb", "bf16_tflops", "hbm_gb_s", "tdp_w", "price_usd_h", "nic_gbps")
-        t.add_row(name, *(fmt_num(float(getattr(g, c))) for c in cols))
+        # fp8_tflops is unset on GPUs without FP8 tensor cores: shown as "-" (fmt_num(None))
+        values = (getattr(g, c) for c in cols)
+        t.add_row(name, *(fmt_num(None if v is None else float(v)) for v in values))
     console.print(t)
     m = Table(title="Models", title_justify="left")
     for c in ("name", "layers", "hidden", "heads/kv", "params_b", "kv_bytes_per_token"):
