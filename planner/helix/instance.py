@@ -26,7 +26,8 @@ from planner.helix.throughput import (
 )
 from planner.profiles.db import ProfileDB
 from planner.profiles.nodeperf import NodePerf, Workload, node_perf
-from planner.profiles.schema import Provenance
+from planner.profiles.roofline import peak_note
+from planner.profiles.schema import GpuProfile, ModelProfile, Provenance
 from planner.solver import Assumption, checkpoint
 from planner.spec.cluster import Node
 from planner.spec.loader import LoadedSpec
@@ -233,7 +234,7 @@ def build_instance(loaded: LoadedSpec, db: ProfileDB, section: HelixSection) -> 
             k = k_mem
             tp = roofline_tp(gpu, n.gpus_per_node, model, k, roof) if k > 0 else ()
             provenance = "analytic"
-            type_basis.setdefault(pname, ("analytic", _roofline_detail(roof, gpu.name)))
+            type_basis.setdefault(pname, ("analytic", _roofline_detail(roof, gpu, model)))
         nic_cap = n.gpus_per_node * gpu.nic_gbps * 1e9 / 8.0 / act_bytes
         tp = tuple(min(t, nic_cap) for t in tp)
         node = HelixNode(n.name, n.gpu, n.gpus_per_node, n.region, pname, k, tp, provenance)
@@ -362,7 +363,11 @@ def _workload_mean(loaded: LoadedSpec, which: str) -> float | None:
 
 
 def _node_model_detail(perf: NodePerf, workload: Workload) -> str:
-    lat = "measured per-layer latency" if perf.provenance != "roofline" else "roofline per-layer latency"
+    lat = (
+        "measured per-layer latency"
+        if perf.provenance != "roofline"
+        else f"roofline per-layer latency{peak_note(perf.gpu, perf.model.dtype_bytes)}"
+    )
     return (
         f"shared node model ({lat}, {perf.latency.gpu}): this node alone at the batch its KV admits "
         f"({NODE_MODEL_HWM:g} of VRAM x {perf.gpu_memory_utilization:g} - weights), requests of "
@@ -370,11 +375,13 @@ def _node_model_detail(perf: NodePerf, workload: Workload) -> str:
     )
 
 
-def _roofline_detail(roof: RooflineInputs, gpu: str) -> str:
+def _roofline_detail(roof: RooflineInputs, gpu: GpuProfile, model: ModelProfile) -> str:
     o = roof.options
+    fp8 = " (FP8 tensor peak)" if gpu.uses_fp8(model.dtype_bytes) else ""
     return (
-        f"roofline from the {gpu} datasheet: {o.compute_efficiency:g} of peak TFLOP/s, {o.memory_efficiency:g} of "
-        f"peak HBM GB/s, batch <= {o.max_batch} sized by {o.kv_high_water:g} of the free KV memory, requests of "
+        f"roofline from the {gpu.name} datasheet: {o.compute_efficiency:g} of peak TFLOP/s{fp8}, "
+        f"{o.memory_efficiency:g} of peak HBM GB/s, batch <= {o.max_batch} sized by {o.kv_high_water:g} of the free "
+        "KV memory, requests of "
         f"{roof.input_tokens:g} prompt + {roof.output_tokens:g} output tokens"
     )
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from planner.helix.flow import FlowResult, Mode, Ranges, valid_edges
 from planner.helix.instance import SINK, SOURCE, HelixEdge, HelixInstance, HelixNode
+from planner.profiles.roofline import RooflineParams, node_peaks
 
 if TYPE_CHECKING:
     from planner.profiles.db import ProfileDB
@@ -151,9 +152,11 @@ class LayerLatency:
         if gpu is None:
             return 0.0
         flops = 2.0 * self.model.active_layer_params * tokens
-        peak = node.gpus_per_node * gpu.bf16_tflops * 1e12 * 0.5
-        hbm = node.gpus_per_node * gpu.hbm_gb_s * 1e9 * 0.8
-        return 1e3 * max(self.weight / hbm, flops / peak)
+        roof = RooflineParams()  # 50 % of the tensor peak, 80 % of HBM bandwidth
+        peaks = node_peaks(
+            gpu, node.gpus_per_node, roof.compute_efficiency, roof.memory_efficiency, dtype_bytes=self.model.dtype_bytes
+        )
+        return 1e3 * max(self.weight / peaks.bytes_s, flops / peaks.flops_s)
 
 
 def latency_report(

@@ -149,7 +149,9 @@ def roofline_tp(
     with ``ctx = I + O/2``. tp(k) = (I + O) / time per request.
     """
     opts = inputs.options
-    peaks = node_peaks(gpu, gpus_per_node, opts.compute_efficiency, opts.memory_efficiency)
+    peaks = node_peaks(
+        gpu, gpus_per_node, opts.compute_efficiency, opts.memory_efficiency, dtype_bytes=model.dtype_bytes
+    )
     vram = gpus_per_node * gpu.vram_bytes
     weight = inputs.layer_weight_bytes
     kv_per_token_layer = kv_bytes_per_token_layer(model)

@@ -142,7 +142,9 @@ def roofline_layer_latency(
     :func:`planner.profiles.roofline.layer_prompt_s` and :func:`~planner.profiles.roofline.layer_decode_s` at the
     typical contexts (prompt: half the mean prompt; decode: mean prompt + half the mean output).
     """
-    peaks = node_peaks(gpu, gpus_per_node, params.compute_efficiency, params.memory_efficiency)
+    peaks = node_peaks(
+        gpu, gpus_per_node, params.compute_efficiency, params.memory_efficiency, dtype_bytes=model.dtype_bytes
+    )
     prompt = layer_prompt_s(model, peaks, np.arange(max_prompt_tokens + 1, dtype=float), prompt_context)
     decode = layer_decode_s(model, peaks, np.arange(params.max_decode_batch + 1, dtype=float), decode_context)
     prompt[0] = decode[0] = 0.0

@@ -3,8 +3,10 @@
 A piece of work that needs ``F`` FLOPs and moves ``B`` bytes through HBM on hardware reaching ``P`` FLOP/s and
 ``H`` bytes/s takes ``max(F / P, B / H)`` seconds (Williams et al., "Roofline", CACM 2009): it is bound by
 whichever resource it exhausts first. ``P`` and ``H`` are the datasheet peaks of the node's GPUs times achieved
-efficiencies (ideal tensor parallelism inside a node). Every figure derived here is an *analytic* estimate and is
-labelled so by its callers; measured tables always win where they exist.
+efficiencies (ideal tensor parallelism inside a node). ``P`` is the tensor peak for the model's storage type
+(:meth:`~planner.profiles.schema.GpuProfile.tensor_tflops`): FP8 for one-byte models on GPUs with FP8 tensor cores,
+else BF16/FP16. Every figure derived here is an *analytic* estimate and is labelled so by its callers; measured
+tables always win where they exist.
 
 Users:
 
@@ -44,12 +46,21 @@ class Peaks:
     bytes_s: float
 
 
-def node_peaks(gpu: GpuProfile, gpus: int, compute_efficiency: float, memory_efficiency: float) -> Peaks:
-    """Peaks of ``gpus`` GPUs of one type working as one node (ideal tensor parallelism)."""
+def node_peaks(
+    gpu: GpuProfile, gpus: int, compute_efficiency: float, memory_efficiency: float, *, dtype_bytes: int
+) -> Peaks:
+    """Peaks of ``gpus`` GPUs of one type working as one node (ideal tensor parallelism), serving a model stored in
+    ``dtype_bytes`` bytes per value (which tensor peak applies: :meth:`GpuProfile.tensor_tflops`)."""
     return Peaks(
-        flops_s=gpus * gpu.bf16_tflops * 1e12 * compute_efficiency,
+        flops_s=gpus * gpu.tensor_tflops(dtype_bytes) * 1e12 * compute_efficiency,
         bytes_s=gpus * gpu.hbm_gb_s * 1e9 * memory_efficiency,
     )
+
+
+def peak_note(gpu: GpuProfile, dtype_bytes: int) -> str:
+    """``", FP8 tensor peak"`` when the estimate rests on the FP8 peak, else nothing (the BF16 peak is the default
+    every existing text assumes), for the strings that say what a roofline estimate rests on."""
+    return f", {gpu.tensor_peak_name(dtype_bytes)} tensor peak" if gpu.uses_fp8(dtype_bytes) else ""
 
 
 def roofline_s(flops: np.ndarray | float, nbytes: np.ndarray | float, peaks: Peaks) -> np.ndarray:

@@ -17,6 +17,7 @@ from planner.errors import SpecError, UsageError
 from planner.paths import display_path
 from planner.plan import InputFile, run_info
 from planner.profiles.db import ProfileDB
+from planner.profiles.roofline import peak_note
 from planner.profiles.schema import provenance_of
 from planner.sim.document import PlacementResult, SimInputs, SimRunInfo, SimulationDocument, WorkloadInfo
 from planner.sim.engine import OFFLINE_INITIAL_REQUESTS, Engine, SimConfig, SimOutcome
@@ -25,7 +26,7 @@ from planner.sim.metrics import placement_result
 from planner.sim.placement import PlacementInput, check_same_cluster, load_placement
 from planner.sim.requests import LengthPool, load_pool, online_arrivals, trace_rate_rps
 from planner.sim.scheduler import MIN_FLOW_SHARE, KvPolicy
-from planner.sim.topology import LatencySource, Topology, build_topology
+from planner.sim.topology import LatencySource, SimNode, Topology, build_topology
 from planner.solver import Assumption
 
 
@@ -107,8 +108,11 @@ def _workload(opts: SimOptions, pool: LengthPool, rate_rps: float | None) -> Wor
     )
 
 
-def _assumptions(topos: list[Topology], opts: SimOptions, pool: LengthPool) -> list[Assumption]:
-    lat = sorted({(nd.latency.gpu, nd.latency.provenance) for t in topos for nd in t.nodes})
+def _assumptions(topos: list[Topology], opts: SimOptions, pool: LengthPool, db: ProfileDB) -> list[Assumption]:
+    def fp8(nd: SimNode, t: Topology) -> str:
+        return peak_note(db.gpu(nd.gpu), t.model.dtype_bytes) if nd.latency.provenance == "roofline" else ""
+
+    lat = sorted({(nd.latency.gpu, nd.latency.provenance, fp8(nd, t)) for t in topos for nd in t.nodes})
     policy = KvPolicy.for_mode(opts.offline)
     roof = RooflineLatency()
     out = [
@@ -121,12 +125,12 @@ def _assumptions(topos: list[Topology], opts: SimOptions, pool: LengthPool) -> l
             )
             if prov != "roofline"
             else (
-                f"analytic roofline (--latency {opts.latency}): {roof.compute_efficiency:.0%} of peak TFLOP/s, "
+                f"analytic roofline (--latency {opts.latency}): {roof.compute_efficiency:.0%} of peak TFLOP/s{note}, "
                 f"{roof.memory_efficiency:.0%} of peak HBM bandwidth, at most {roof.max_decode_batch} decode "
                 "sequences per iteration"
             ),
         )
-        for gpu, prov in lat
+        for gpu, prov, note in lat
     ]
     out += [
         Assumption(
@@ -260,7 +264,7 @@ def simulate(plan_paths: list[Path], opts: SimOptions, profiles: Path | None = N
             options=opts.recorded(),
         ),
         placements=results,
-        assumptions=_assumptions(topos, opts, pool),
+        assumptions=_assumptions(topos, opts, pool, db),
         warnings=warnings + [f"profile override: {c}" for c in db.conflicts],
         run=SimRunInfo(**info.model_dump(), placements_wall_s=walls),
     )

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from planner.profiles.db import ProfileDB
-from planner.profiles.roofline import node_peaks, roofline_s
+from planner.profiles.roofline import node_peaks, peak_note, roofline_s
 from planner.profiles.schema import ModelProfile, Provenance
 from planner.spec.sections.splitwise import AnalyticProfile
 from planner.splitwise.machines import Machine, find_machine
@@ -107,7 +107,8 @@ def analytic_profile(model: ModelProfile, machine: Machine, db: ProfileDB, opts:
     GPU peak, ``overhead`` a fixed launch/communication cost per iteration. Context-independent, like the measured
     token curves of the reference.
     """
-    peaks = node_peaks(db.gpus[machine.gpu], machine.tp, opts.mfu, opts.mbu)
+    gpu = db.gpus[machine.gpu]
+    peaks = node_peaks(gpu, machine.tp, opts.mfu, opts.mbu, dtype_bytes=model.dtype_bytes)
     flops = model.flops_per_token() * ANALYTIC_KNOTS
     prompt = opts.overhead + roofline_s(flops, model.weight_bytes, peaks)
     token = opts.overhead + roofline_s(flops, model.weight_bytes, peaks)
@@ -119,8 +120,8 @@ def analytic_profile(model: ModelProfile, machine: Machine, db: ProfileDB, opts:
         token=Curve(x, tuple(float(v) for v in token)),
         provenance="analytic",
         source=(
-            f"analytic roofline: {machine.tp}x {machine.gpu}, mfu {opts.mfu:g}, mbu {opts.mbu:g}, "
-            f"overhead {opts.overhead * 1e3:g} ms"
+            f"analytic roofline: {machine.tp}x {machine.gpu}{peak_note(gpu, model.dtype_bytes)}, mfu {opts.mfu:g}, "
+            f"mbu {opts.mbu:g}, overhead {opts.overhead * 1e3:g} ms"
         ),
     )
 

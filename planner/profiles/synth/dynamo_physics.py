@@ -8,8 +8,9 @@ regenerate it for other class cut points, GPUs or models.
 The model (DynamoLLM reference README section 6; the shape of the curves, not the paper's numbers)
 ----------------------------------------------------------------------------------------------------
 One *instance* is a vLLM-like server of the model sharded over ``t`` GPUs (tensor parallelism) whose SM clock is
-locked at ``f`` MHz; ``phi = f / f_max``. Hardware figures (peak bf16 FLOP/s, HBM bandwidth, VRAM, TDP, clock range)
-come from ``gpus.yaml``; model figures (weight bytes, KV bytes per token, FLOPs per token) from ``models.yaml``.
+locked at ``f`` MHz; ``phi = f / f_max``. Hardware figures (peak tensor FLOP/s, HBM bandwidth, VRAM, TDP, clock
+range) come from ``gpus.yaml`` (the peak is BF16, or FP8 for a one-byte model on a GPU with FP8 tensor cores:
+``GpuProfile.tensor_tflops``); model figures (weight bytes, KV bytes per token, FLOPs per token) from ``models.yaml``.
 
 *Iteration time (roofline).* One engine iteration over a decode batch of ``B`` sequences of mean context ``ctx``,
 optionally carrying a prefill chunk of ``c`` tokens, takes::
@@ -74,7 +75,7 @@ Z99 = 2.326
 class Parameters:
     """Free parameters of the physical model; every one is a physical quantity with a stated unit."""
 
-    mfu_prefill: float = 0.55  # fraction of peak bf16 FLOP/s reached by prefill GEMMs
+    mfu_prefill: float = 0.55  # fraction of the tensor peak (bf16, or fp8) reached by prefill GEMMs
     mfu_decode: float = 0.35  # fraction of peak reached by the skinny decode GEMMs (matters at large batch)
     mbu_decode: float = 0.70  # fraction of HBM bandwidth reached while streaming weights and KV
     t_cpu_s: float = 1.5e-3  # host-side scheduling and sampling per iteration (clock-insensitive)
@@ -147,7 +148,7 @@ class Instance:
         bytes_read = self.model.weight_bytes / self.tp + batch * ctx * self.model.kv_bytes_per_token / self.tp
         t_mem = bytes_read / (g.hbm_gb_s * 1e9 * p.mbu_decode)
         work = self._flops(batch, ctx) / p.mfu_decode + self._flops(chunk, chunk / 2.0) / p.mfu_prefill
-        t_cmp = work / (self.tp * g.bf16_tflops * 1e12 * self.phi)
+        t_cmp = work / (self.tp * g.tensor_tflops(self.model.dtype_bytes) * 1e12 * self.phi)
         s = max(t_mem, t_cmp) + self._comm_s(batch + chunk) + p.t_cpu_s + p.t_clk_s / self.phi
         return s, t_cmp / s, t_mem / s
 

@@ -128,13 +128,19 @@ def test_the_load_is_split_across_the_instances(fp8_db):
 
 def test_accuracy_runs_on_the_published_runs(fp8_db):
     """Every run is predicted on all eight figures, and docs/accuracy.md shows the errors the code computes (the
-    analytic roofline: no measured row exists for FP8 Llama-2-70B)."""
+    analytic roofline: no measured row exists for FP8 Llama-2-70B). The FP8 weights run at the H100's FP8 tensor
+    peak: request throughput within 20 % on average (55.0 % with the BF16 peak), the TPOT median within 10 %."""
     rep = accuracy_files(sorted(MLPERF.glob("*.mlperf_log_summary.txt")), fp8_db)
     assert len(rep.runs) == 6 and all(r.rests_on.startswith("analytic") for r in rep.runs)
-    figures = {a.metric: a.runs for a in rep.aggregate}
-    assert figures["ttft_p99_ms"] == 6 and figures["tpot_p99_ms"] == 6 and figures["e2e_p99_ms"] == 6
+    assert all("2x H100-80G, FP8 tensor peak" in r.rests_on for r in rep.runs)
+    figures = {a.metric: a for a in rep.aggregate}
+    assert figures["ttft_p99_ms"].runs == 6 and figures["tpot_p99_ms"].runs == 6 and figures["e2e_p99_ms"].runs == 6
+    assert figures["request_throughput_rps"].mean_abs < 0.20
+    assert figures["tpot_p50_ms"].mean_abs < 0.10
     lines = "\n".join(
-        f"| `{a.metric}` | {a.runs} | {a.mean_abs * 100:.1f} % | {a.max_abs * 100:.1f} % |" for a in rep.aggregate
+        f"| `{a.metric}` | {a.runs} | {a.mean_abs * 100:.1f} % | {a.median_abs * 100:.1f} % | {a.p90_abs * 100:.1f} % "
+        f"| {a.max_abs * 100:.1f} % |"
+        for a in rep.aggregate
     )
     assert (ROOT / "docs" / "accuracy.md").read_text().count(lines) == 1, lines
 
