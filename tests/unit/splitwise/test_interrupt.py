@@ -6,9 +6,11 @@ given number of feasible points have come back; the worker-pool test sends a rea
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -79,16 +81,24 @@ def test_nothing_feasible_yet_lets_the_interrupt_through(db, coding, monkeypatch
 
 
 class _Sleepy:
-    """A stand-in evaluator (picklable, importable by spawned workers) whose points never finish in time."""
+    """A stand-in evaluator (picklable, importable by spawned workers) whose points never finish in time; each point
+    marks in ``started`` that a worker is running it."""
+
+    def __init__(self, started: Path) -> None:
+        self.started = started
 
     def evaluate(self, design: str, point: Point, rate: float) -> PointResult:
+        (self.started / f"{os.getpid()}-{point.prompt}").touch()
         time.sleep(60)
         raise AssertionError("the worker should have been terminated")
 
 
-def test_ctrl_c_terminates_the_worker_pool() -> None:
-    """A real SIGINT while the parent waits on the pool: KeyboardInterrupt at once and no worker left running."""
-    runner = PointRunner(_Sleepy(), workers=2)  # type: ignore[arg-type]
+def test_ctrl_c_terminates_the_worker_pool(tmp_path: Path) -> None:
+    """A real SIGINT while the parent waits on the pool: KeyboardInterrupt at once and no worker left running.
+
+    The signal is sent once both workers run a point (not after a fixed delay: on a loaded machine spawning the
+    workers can take longer than any delay, and a signal during the pool's start-up tests something else)."""
+    runner = PointRunner(_Sleepy(tmp_path), workers=2)  # type: ignore[arg-type]
     workers = []
     executor = runner._pool  # the sweep's LocalExecutor
     terminate = executor.terminate
@@ -101,12 +111,21 @@ def test_ctrl_c_terminates_the_worker_pool() -> None:
     executor.terminate = spy  # type: ignore[method-assign]
     main = threading.main_thread().ident
     assert main is not None and threading.current_thread().ident == main
-    timer = threading.Timer(0.5, signal.pthread_kill, (main, signal.SIGINT))
-    start = time.monotonic()
+    sent: list[float] = []
+
+    def interrupt_when_running() -> None:
+        deadline = time.monotonic() + 50
+        while len(list(tmp_path.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sent.append(time.monotonic())
+        signal.pthread_kill(main, signal.SIGINT)
+
+    timer = threading.Thread(target=interrupt_when_running)
     timer.start()
     with pytest.raises(KeyboardInterrupt), runner:
         list(runner.run([("HH", Point(1, 1), 1.0), ("HH", Point(2, 2), 1.0)]))
     timer.join()
-    assert time.monotonic() - start < 15  # not the 60 s a point takes
+    assert len(list(tmp_path.iterdir())) == 2  # both points were running when the signal came
+    assert time.monotonic() - sent[0] < 15  # not the 60 s a point takes
     assert executor._pool is None and len(workers) == 2
     assert all(not p.is_alive() for p in workers)
