@@ -239,3 +239,32 @@ def test_length_shape_gives_the_trace_shape_at_the_run_means(tmp_path, profile_d
     p.with_name("run.meta.yaml").write_text(side + "length_shape: no-such-trace\n")
     with pytest.raises(SpecError, match="length_shape: no trace"):
         load_runs(p, profile_db)
+
+
+def test_output_median_ratio_reshapes_the_answers_rank_for_rank(tmp_path, profile_db):
+    """``output_median_ratio`` keeps the trace's pairing (each output keeps its rank) and the run's means, and gives
+    the outputs a log-normal spread with that median over mean; without a length_shape it is a one-line error."""
+    from scipy.stats import spearmanr
+
+    rec = {"backend": "sglang", "completed": 1000, "num_prompts": 1000, "request_rate": 4, "median_ttft_ms": 30.0,
+           "median_tpot_ms": 12.0, "median_e2e_latency_ms": 1500.0, "total_input_tokens": 211000,
+           "total_output_tokens": 194000}  # fmt: skip
+    p = tmp_path / "run.jsonl"
+    p.write_text(json.dumps(rec) + "\n")
+    side = "gpu: A100-80G\ntp: 1\nmodel: llama3.1-8b\nlength_shape: azure_llm_2023_conv\n"
+    p.with_name("run.meta.yaml").write_text(side)
+    (azure,) = load_runs(p, profile_db)
+    p.with_name("run.meta.yaml").write_text(side + "output_median_ratio: 0.834\n")
+    (reshaped,) = load_runs(p, profile_db)
+    out = np.asarray(reshaped.output_tokens)
+    assert out.mean() == pytest.approx(194, rel=0.002)
+    assert np.median(out) / out.mean() == pytest.approx(0.834, abs=0.01)
+    assert spearmanr(out, np.asarray(azure.output_tokens)).statistic > 0.99  # same order, other spread
+    assert reshaped.input_tokens == azure.input_tokens
+    assert "log-normal with median / mean 0.834" in reshaped.lengths_from
+    p.with_name("run.meta.yaml").write_text("gpu: A100-80G\ntp: 1\nmodel: llama3.1-8b\noutput_median_ratio: 0.8\n")
+    with pytest.raises(SpecError, match="output_median_ratio: reshapes the length_shape"):
+        load_runs(p, profile_db)
+    p.with_name("run.meta.yaml").write_text(side + "output_median_ratio: 1.2\n")
+    with pytest.raises(SpecError, match="output_median_ratio"):
+        load_runs(p, profile_db)
