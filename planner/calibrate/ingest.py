@@ -645,7 +645,8 @@ def describe(path: Path, cli: dict[str, Any]) -> RunDescription:
         raise SpecError.single(display_path(side) if side.exists() else name, where, err["msg"]) from None
     if desc.output_median_ratio is not None and desc.length_shape is None:
         where = display_path(side) if side.exists() else name
-        raise SpecError.single(where, "output_median_ratio", "reshapes the length_shape trace's outputs: set length_shape")
+        problem = "reshapes the length_shape trace's outputs: set length_shape"
+        raise SpecError.single(where, "output_median_ratio", problem)
     return desc
 
 
