@@ -212,17 +212,23 @@ def test_published_open_loop_medians_without_throughput(tmp_path, profile_db):
     assert "request_throughput: missing" in str(exc.value)
 
 
+def _totals_only_run(tmp_path: Path) -> Path:
+    """An SGLang result that publishes only token totals (211 input and 194 output tokens per request on average)."""
+    rec = {"backend": "sglang", "completed": 1000, "num_prompts": 1000, "request_rate": 4, "median_ttft_ms": 30.0,
+           "median_tpot_ms": 12.0, "median_e2e_latency_ms": 1500.0, "total_input_tokens": 211000,
+           "total_output_tokens": 194000}  # fmt: skip
+    p = tmp_path / "run.jsonl"
+    p.write_text(json.dumps(rec) + "\n")
+    return p
+
+
 def test_length_shape_gives_the_trace_shape_at_the_run_means(tmp_path, profile_db):
     """A file with totals only and a sidecar naming a trace: per-request lengths with the trace's spread (its median
     well below its mean) and the run's own means; deterministic; a missing trace is a one-line error."""
     from planner.paths import SHIPPED_PROFILES
     from planner.workload import load_trace
 
-    rec = {"backend": "sglang", "completed": 1000, "num_prompts": 1000, "request_rate": 4, "median_ttft_ms": 30.0,
-           "median_tpot_ms": 12.0, "median_e2e_latency_ms": 1500.0, "total_input_tokens": 211000,
-           "total_output_tokens": 194000}  # fmt: skip
-    p = tmp_path / "run.jsonl"
-    p.write_text(json.dumps(rec) + "\n")
+    p = _totals_only_run(tmp_path)
     side = "gpu: A100-80G\ntp: 1\nmodel: llama3.1-8b\n"
     p.with_name("run.meta.yaml").write_text(side)
     (flat,) = load_runs(p, profile_db)
@@ -246,11 +252,7 @@ def test_output_median_ratio_reshapes_the_answers_rank_for_rank(tmp_path, profil
     the outputs a log-normal spread with that median over mean; without a length_shape it is a one-line error."""
     from scipy.stats import spearmanr
 
-    rec = {"backend": "sglang", "completed": 1000, "num_prompts": 1000, "request_rate": 4, "median_ttft_ms": 30.0,
-           "median_tpot_ms": 12.0, "median_e2e_latency_ms": 1500.0, "total_input_tokens": 211000,
-           "total_output_tokens": 194000}  # fmt: skip
-    p = tmp_path / "run.jsonl"
-    p.write_text(json.dumps(rec) + "\n")
+    p = _totals_only_run(tmp_path)
     side = "gpu: A100-80G\ntp: 1\nmodel: llama3.1-8b\nlength_shape: azure_llm_2023_conv\n"
     p.with_name("run.meta.yaml").write_text(side)
     (azure,) = load_runs(p, profile_db)
