@@ -97,7 +97,17 @@ def test_ctrl_c_terminates_the_worker_pool(tmp_path: Path) -> None:
     """A real SIGINT while the parent waits on the pool: KeyboardInterrupt at once and no worker left running.
 
     The signal is sent once both workers run a point (not after a fixed delay: on a loaded machine spawning the
-    workers can take longer than any delay, and a signal during the pool's start-up tests something else)."""
+    workers can take longer than any delay, and a signal during the pool's start-up tests something else). Python's
+    own SIGINT handler is installed for the test: a test run started in the background by a non-interactive shell
+    inherits SIGINT ignored, and Python then keeps it ignored (as the CLI interrupt tests do for their child)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _interrupt_a_running_pool(tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt_a_running_pool(tmp_path: Path) -> None:
     runner = PointRunner(_Sleepy(tmp_path), workers=2)  # type: ignore[arg-type]
     workers = []
     executor = runner._pool  # the sweep's LocalExecutor
