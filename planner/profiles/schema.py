@@ -67,8 +67,9 @@ class GpuProfile(_Strict):
     def tensor_tflops(self, dtype_bytes: int) -> float:
         """Peak dense tensor TFLOP/s per GPU for a model of ``dtype_bytes`` bytes per value: the one place the
         analytic models choose between the FP8 and the BF16/FP16 peak (:meth:`uses_fp8`)."""
-        fp8 = self.fp8_tflops if dtype_bytes == 1 else None
-        return self.bf16_tflops if fp8 is None else fp8
+        if self.uses_fp8(dtype_bytes) and self.fp8_tflops is not None:
+            return self.fp8_tflops
+        return self.bf16_tflops
 
     def tensor_peak_name(self, dtype_bytes: int) -> str:
         """``FP8`` or ``BF16``: which peak :meth:`tensor_tflops` uses, for the text that says what an estimate rests
