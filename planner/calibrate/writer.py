@@ -12,7 +12,10 @@ Layout of ``DIR`` (usable as ``--profiles DIR``, layered over the shipped databa
   shipped sweep of the same (model, gpu, class, tp, freq_mhz) whole;
 * ``accuracy.yaml``: the leave-one-out error of each fit, the error band of plans resting on its rows;
 * ``calibration.yaml``: per (gpu, tp, model) the fitted parameters, the files and runs behind them, the fit's
-  residual and, when computed, the leave-one-out accuracy: the tracked accuracy error bands rest on.
+  residual and, when computed, the leave-one-out accuracy: the tracked accuracy error bands rest on;
+* ``models.yaml`` / ``gpus.yaml``: only when the fit was made with a user profile directory that defines the model
+  or GPU its rows name (``plan profiles add-model``): that definition is copied, so ``--profiles DIR`` alone (over
+  the shipped database) reads the rows it was written with. An entry ``DIR`` already defines is left as it is.
 
 An existing directory is updated: rows of other (gpu, tp, model) keys are kept, rows of a re-fitted key replaced.
 """
@@ -148,6 +151,34 @@ class Calibrated:
         )
 
 
+def _carry_definitions(out: Path, db: ProfileDB, names: dict[str, set[str]]) -> list[Path]:
+    """Copy into ``out`` the catalogue entries (``models``, ``gpus``) among ``names`` that the fit read from a user
+    profile directory, so ``out`` does not depend on that directory; returns the catalogues written."""
+    written: list[Path] = []
+    for catalogue, wanted in names.items():
+        target = out / f"{catalogue}.yaml"
+        have = _yaml_mapping(target)
+        carried: dict[str, Any] = {}
+        for root in db.roots[1:]:
+            if root.resolve() == out.resolve():
+                continue
+            for key, entry in _yaml_mapping(root / f"{catalogue}.yaml").items():
+                if key in wanted and key not in have:
+                    carried[key] = entry
+        if carried:
+            _atomic_write(target, yaml.safe_dump({**have, **dict(sorted(carried.items()))}, sort_keys=False))
+            written.append(target)
+    return written
+
+
+def _yaml_mapping(path: Path) -> dict[str, Any]:
+    """The mapping a catalogue file holds ({} when there is no file; the database validated it when it loaded)."""
+    if not path.exists():
+        return {}
+    loaded = yaml.safe_load(path.read_text())
+    return loaded if isinstance(loaded, dict) else {}
+
+
 def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -271,6 +302,10 @@ def write_profile_dir(
         _atomic_write(meta, yaml.safe_dump(_DYNAMO_META, sort_keys=False, width=200))
         written += [path, meta]
         _write_dynamo_bands(out, dynamo)
+    if db is not None:
+        names = {"models": {c.model.name for c in calibrated} | {d.fit.model for d in dynamo},
+                 "gpus": {c.gpu for c in calibrated} | {d.fit.gpu for d in dynamo}}  # fmt: skip
+        written += _carry_definitions(out, db, names)
     cal_path = out / "calibration.yaml"
     doc: dict[str, Any] = {}
     if cal_path.exists():

@@ -126,3 +126,35 @@ def test_calibrate_then_plan_dynamo_rests_on_the_measured_rows(runner, tmp_path)
     doc = json.loads(acc.stdout)
     assert {r["rests_on"].split(":")[0] for r in doc["runs"]} == {"measured"}
     assert doc["aggregate"]["power_w"]["runs"] == 8 and doc["overall_mean_abs"] < 0.04
+
+
+def test_a_fit_made_with_a_user_model_carries_its_definition(runner, tmp_path):
+    """``plan calibrate --profiles A --out B``: the fitted rows name A's model (MLPerf's FP8 Llama-2-70B, not in the
+    shipped database), so B gets that definition and ``--profiles B`` alone reads them; a fit written back into A
+    leaves A's catalogue as it was."""
+    import shutil
+
+    import yaml
+
+    mlperf = ROOT / "tests" / "fixtures" / "calibrate" / "public" / "mlcommons-llama2-70b-server"
+    run = mlperf / "v4.0-nvidia-dgx-h100x2-99.9.mlperf_log_summary.txt"
+    out = tmp_path / "fit"
+    user_models = yaml.safe_load((mlperf / "profiles" / "models.yaml").read_text())
+    res = runner.invoke(
+        app, ["calibrate", str(run), "--profiles", str(mlperf / "profiles"), "--out", str(out), "--no-loo"]
+    )
+    assert res.exit_code == 0, res.output
+    carried = yaml.safe_load((out / "models.yaml").read_text())
+    assert list(carried) == ["llama2-70b-fp8"]
+    assert carried["llama2-70b-fp8"] == user_models["llama2-70b-fp8"]
+    assert not (out / "gpus.yaml").exists()  # H100-80G is the shipped GPU
+    acc = runner.invoke(app, ["accuracy", str(run), "--profiles", str(out), "--format", "json"])
+    assert acc.exit_code == 0, acc.output
+    assert json.loads(acc.stdout)["runs"][0]["predicted"]["request_throughput_rps"] > 0
+
+    user = tmp_path / "user"
+    shutil.copytree(mlperf / "profiles", user)
+    before = (user / "models.yaml").read_bytes()
+    res = runner.invoke(app, ["calibrate", str(run), "--profiles", str(user), "--out", str(user), "--no-loo"])
+    assert res.exit_code == 0, res.output
+    assert (user / "models.yaml").read_bytes() == before

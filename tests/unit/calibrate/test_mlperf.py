@@ -223,14 +223,11 @@ def test_docs_show_the_mlperf_held_out_and_leave_one_out_accuracy(fp8_db, tmp_pa
     """The re-measured table of docs/accuracy.md is what the code computes (about 4 minutes): held out (the fit on
     the one single-engine run predicts the five others) and leave-one-out over the six, mean / max per figure; and
     the bars the leave-one-out meets on average (request throughput and E2E p99 within 10 %, TPOT p99 within 20 %)."""
-    import shutil
-
     from planner.calibrate.api import calibrate_files
 
     others = [p for p in sorted(MLPERF.glob("*.mlperf_log_summary.txt")) if p != H100X2]
     fit_dir = tmp_path / "fit"
-    calibrate_files([H100X2], fp8_db, fit_dir, loo=False)
-    shutil.copy(MLPERF / "profiles" / "models.yaml", fit_dir / "models.yaml")
+    calibrate_files([H100X2], fp8_db, fit_dir, loo=False)  # carries the FP8 model's definition (models.yaml)
     held = {a.metric: a for a in accuracy_files(others, ProfileDB.load(fit_dir)).aggregate}
     loo = {
         a.metric: a for a in accuracy_files(sorted(MLPERF.glob("*.mlperf_log_summary.txt")), fp8_db, loo=True).aggregate
