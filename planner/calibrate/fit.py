@@ -11,9 +11,18 @@ and on a 20 s E2E alike, and penalise over- and under-prediction symmetrically. 
 shipped Splitwise table) are fitted directly: prompt rows to ``prompt_ms(x)``, token rows to ``token_ms(b)``, in the
 same log-ratio sense. Both kinds pool into one fit per (gpu, tp, model).
 
-Determinism: the start point is the linear least-squares fit of the model to the current profile's curves (table or
-roofline) on the model's knots; the optimiser and the replay are deterministic, so the same files give the same
-parameters, bytes for bytes.
+Starts: the replayed objective is not convex (queues appear and vanish as the parameters move, and five parameters
+trade against each other on a run's eight figures), so one descent can stop in a poor local minimum: from the
+roofline's curves the DGX H100 x2 MLPerf run's fit stopped at an rms log error of 0.30 where other starts reach
+0.15-0.16. The fit therefore descends from the first guess and from the best-scored of a grid of other starts
+(:data:`START_SCALES`: the prompt and token curves of the first guess scaled by 0.5-4, one replay each; the
+:data:`DESCENTS` - 1 best), keeping the lowest final error (ties: the first guess). Never worse than the first
+guess's descent alone, by the fit's own measure. A caller's own start (the leave-one-out folds start from the full
+fit) is descended from alone.
+
+Determinism: the first guess is the linear least-squares fit of the model to the current profile's curves (table or
+roofline) on the model's knots; the grid, the optimiser and the replay are deterministic, so the same files give the
+same parameters, bytes for bytes.
 """
 
 from __future__ import annotations
@@ -31,6 +40,13 @@ from planner.calibrate.replay import replay
 
 DIFF_STEP = 3e-2
 MAX_EVALUATIONS = 400
+#: (prompt, token) scales of the first guess (module notes): the first is the first guess itself, always descended
+#: from; the others are scored, ties broken in this order.
+START_SCALES: tuple[tuple[float, float], ...] = tuple(
+    (p, t) for p in (1.0, 0.5, 2.0, 4.0) for t in (1.0, 0.5, 2.0, 4.0)
+)
+#: Descents per fit: the first guess's and the best-scored other starts'.
+DESCENTS = 2
 #: How a fit evaluation replays a run of several engines behind one load generator (MLPerf's 8-GPU systems: four
 #: engines, 43,000 to 180,000 requests over 600-2,400 s): as one engine's share, every n-th request (n = the run's
 #: ``instances``, so the lengths keep their spread) sent at 1 / n of the rate over the run's whole window, its
@@ -143,6 +159,37 @@ def fit(
     if n_res < len(x0) and not tables:
         # Too few figures to pin five parameters: keep the shape of the current curves, fit two scale factors.
         return _fit_scaled(runs, hw, IterationModel.from_vector(x0))
+    if start is not None:
+        return _descend(runs, tables, hw, x0, "given start")
+    scored = []
+    for i, (ps, ts) in enumerate(START_SCALES[1:]):
+        x = np.concatenate([x0[:3] * ps, x0[3:] * ts])
+        res = residuals(IterationModel.from_vector(x), runs, tables, hw)
+        scored.append((_rms(res), i, x, f"start x{ps:g} prompt, x{ts:g} token"))
+    starts = [(x0, "first guess")] + [(x, label) for _, _, x, label in sorted(scored, key=lambda c: c[:2])]
+    fits = [_descend(runs, tables, hw, x, label) for x, label in starts[:DESCENTS]]
+    best = min(range(len(fits)), key=lambda k: (fits[k].rms_log_ratio, k))
+    chosen = fits[best]
+    note = f"best of {len(fits)} descents (the first guess, the best of {len(scored)} starts scored); {chosen.status}"
+    return FitResult(
+        model=chosen.model,
+        runs=chosen.runs,
+        tables=chosen.tables,
+        residuals=chosen.residuals,
+        rms_log_ratio=chosen.rms_log_ratio,
+        evaluations=sum(f.evaluations for f in fits) + len(scored),
+        status=note,
+    )
+
+
+def _rms(res: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(res**2))) if res.size else 0.0
+
+
+def _descend(
+    runs: Sequence[MeasuredRun], tables: Sequence[IterationTable], hw: Hardware, x0: np.ndarray, label: str
+) -> FitResult:
+    """One trust-region descent from ``x0`` (over log parameters)."""
 
     def log_residuals(u: np.ndarray) -> np.ndarray:
         return residuals(IterationModel.from_vector(np.exp(u)), runs, tables, hw)
@@ -163,9 +210,9 @@ def fit(
         runs=tuple(r.label for r in runs),
         tables=tuple(t.label for t in tables),
         residuals=int(res.size),
-        rms_log_ratio=float(np.sqrt(np.mean(res**2))) if res.size else 0.0,
+        rms_log_ratio=_rms(res),
         evaluations=int(sol.nfev),
-        status=str(sol.message),
+        status=f"{label}: {sol.message}",
     )
 
 

@@ -198,6 +198,14 @@ class MeasuredRun(_Frozen):
     burstiness: float = Field(default=1.0, gt=0)
     max_concurrency: int | None = None
     duration_s: float | None = None
+    throughput_window: Literal["last-completion", "final-query"] = Field(
+        default="last-completion",
+        description=(
+            "the time the benchmark divides by: 'last-completion', the last request to finish (vLLM, SGLang, "
+            "genai-perf; MLPerf Offline); 'final-query', the completion of the last request *sent*, over n - 1 "
+            "requests (MLPerf LoadGen's Server 'Completed samples / tokens per second')"
+        ),
+    )
     freq_mhz: int | None = Field(default=None, description="locked SM clock; None = the default (boost) clock")
     metrics: dict[str, float]
 
@@ -548,8 +556,10 @@ def _mlperf_summary(text: str, desc: RunDescription) -> dict[str, Any]:
     and the time per output token (TPOT, per request: (latency - TTFT) / (tokens - 1)), the arrival rate it drew
     (``Scheduled samples per second``, Poisson) and the run's ``min_duration (ms)``. It publishes no input lengths
     and no request count: the mean input comes from the run's description (``mean_input_tokens``), the mean output
-    is tokens/s over samples/s, and the count is samples/s times the minimum duration (LoadGen ran at least that
-    long), or the description's ``replay_requests``.
+    is tokens/s over samples/s, and the count n is what LoadGen scheduled: its rate is (n - 1) over the final
+    query's time, which is the minimum duration (LoadGen schedules until that has passed), or the description's
+    ``replay_requests``. LoadGen divides the Server throughputs by the completion of that final query, not of the
+    last request to finish (``loadgen/results.cc``; ``throughput_window: final-query``).
     """
     lines = _mlperf_lines(text)
     scenario = lines.get("scenario")
@@ -582,7 +592,8 @@ def _mlperf_summary(text: str, desc: RunDescription) -> dict[str, Any]:
         rate = _mlperf_num(lines, "target_qps")
     duration_ms = _mlperf_num(lines, "min_duration (ms)")
     assert duration_ms is not None
-    n = desc.replay_requests or max(1, round(sps * duration_ms / 1e3))
+    # LoadGen schedules queries until min_duration has passed: n - 1 = scheduled rate x the final query's time
+    n = desc.replay_requests or max(1, round((rate or sps) * duration_ms / 1e3) + 1)
     if not server:
         # Offline: one query of samples_per_query samples, all sent at t = 0
         count = _mlperf_num(lines, "samples_per_query", required=False) or _mlperf_num(
@@ -601,6 +612,7 @@ def _mlperf_summary(text: str, desc: RunDescription) -> dict[str, Any]:
         "burstiness": 1.0,
         "max_concurrency": None,
         "duration_s": n / sps,
+        "throughput_window": "final-query" if server else "last-completion",
         "metrics": metrics,
         "model_id": None,
     }

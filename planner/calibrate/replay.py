@@ -10,12 +10,15 @@ How requests are sent, as the benchmark clients do it:
 
 * ``request_rate`` finite: arrivals with gamma-distributed gaps of mean ``1 / rate`` and shape ``burstiness``
   (shape 1 = Poisson), the first at t = 0, from a seeded generator (the client's own draws are not saved, so the
-  replay uses its own, deterministic for a seed); ``inf``: every request at t = 0.
+  replay uses its own, deterministic for a seed); ``inf``: every request at t = 0. An MLPerf Server run's rate is
+  the one LoadGen drew, (n - 1) over its final query's time, so its replay's Poisson times are scaled to end there.
 * ``max_concurrency`` C (closed loop): the first C requests are sent at once (or at their own times), and each
   completion (or out-of-memory refusal) releases the next request, as the clients' semaphore does. This is exact:
   :class:`ClosedLoopEngine` releases arrivals from the simulator's own completion events.
 
-Figures, as vLLM / SGLang compute them: request throughput = completed / (last completion), output tok/s likewise,
+Figures, as vLLM / SGLang compute them: request throughput = completed / (last completion), output tok/s likewise
+(MLPerf LoadGen's Server figures: (n - 1) / the completion of the last request *sent*, and tokens over that time:
+``MeasuredRun.throughput_window``),
 TTFT percentiles over requests, TPOT = (E2E - TTFT) / (output - 1) over requests with more than one output token,
 E2E p99; percentiles interpolate linearly (numpy's default, the clients' choice).
 
@@ -77,7 +80,12 @@ def arrivals(run: MeasuredRun, seed: int) -> np.ndarray:
         return np.zeros(n)
     rng = np.random.default_rng(seed)
     gaps = rng.gamma(shape=run.burstiness, scale=1.0 / (run.request_rate_rps * run.burstiness), size=n)
-    return np.concatenate([[0.0], np.cumsum(gaps[:-1])])
+    send = np.concatenate([[0.0], np.cumsum(gaps[:-1])])
+    if run.throughput_window == "final-query" and n > 1 and send[-1] > 0:
+        # LoadGen's rate is its own draw's, (n - 1) / the final query's time: the replay's draw is conditioned on
+        # ending there (scaled Poisson times given the last are the uniform order statistics of that window)
+        send *= (n - 1) / run.request_rate_rps / send[-1]
+    return send
 
 
 class ClosedLoopEngine(SplitwiseEngine):
@@ -176,6 +184,22 @@ def multi_step_delivery(
     return ttft_s + wait, ttft_s + wait + rounded * step
 
 
+def throughputs(window: str, send: np.ndarray, e2e_s: np.ndarray, out: np.ndarray, ok: np.ndarray) -> dict[str, float]:
+    """Request and output-token throughput as the benchmark divides them (``MeasuredRun.throughput_window``).
+
+    ``last-completion``: completed requests and their tokens over the last completion. ``final-query`` (MLPerf
+    LoadGen, Server): n - 1 requests and all tokens over the completion of the request sent last, however many
+    finish after it; when that request failed, the last completion stands in.
+    """
+    done = float(ok.sum())
+    finish = float(np.max((send + e2e_s)[ok]))
+    if window == "final-query" and ok[-1]:
+        done, finish = done - 1.0, float(send[-1] + e2e_s[-1])
+    if finish <= 0:
+        return {}
+    return {"request_throughput_rps": done / finish, "output_tok_s": float(out[ok].sum()) / finish}
+
+
 def replay(run: MeasuredRun, hw: Hardware, seed: int = 0) -> Prediction:
     """Simulate ``run`` on ``hw`` and return the figures the benchmark would have reported."""
     inp = np.asarray(run.input_tokens, dtype=np.int64)
@@ -219,10 +243,7 @@ def replay(run: MeasuredRun, hw: Hardware, seed: int = 0) -> Prediction:
     ok = np.isfinite(e2e_s)
     metrics: dict[str, float] = {}
     if ok.any():
-        finish = float(np.max((send + e2e_s)[ok]))
-        if finish > 0:
-            metrics["request_throughput_rps"] = float(ok.sum()) / finish
-            metrics["output_tok_s"] = float(out[ok].sum()) / finish
+        metrics.update(throughputs(run.throughput_window, send, e2e_s, out, ok))
         ttft = ttft_s[ok] * 1e3
         e2e = e2e_s[ok] * 1e3
         metrics["ttft_p50_ms"] = float(np.percentile(ttft, 50))

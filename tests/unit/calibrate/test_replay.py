@@ -7,7 +7,7 @@ import pytest
 
 from planner.calibrate.ingest import EngineLimits, MeasuredRun
 from planner.calibrate.itermodel import Hardware
-from planner.calibrate.replay import ClosedLoopEngine, arrivals, replay
+from planner.calibrate.replay import ClosedLoopEngine, arrivals, replay, throughputs
 from planner.splitwise.perf import Curve, lookup_list
 from planner.splitwise.sim import BOTH, InstanceType, SimConfig
 
@@ -73,6 +73,35 @@ def test_poisson_arrivals_are_seeded(profile_db):
     assert (a == b).all() and a[0] == 0.0 and (a[1:] >= a[:-1]).all()
     assert 50 / a[-1] == pytest.approx(5.0, rel=0.35)
     assert replay(run, _hw(profile_db)).metrics == replay(run, _hw(profile_db)).metrics
+
+
+def test_throughput_over_the_last_completion_or_the_final_querys():
+    """Three requests sent at 0, 1 and 2 s, done after 10, 1 and 0.5 s, with 100 + 2 + 3 tokens: over the last
+    completion (vLLM, SGLang) 3 / 10 req/s and 105 / 10 tok/s; LoadGen's Server figures count n - 1 requests and
+    every token over the completion of the request sent last (2.5 s): 2 / 2.5 and 105 / 2.5."""
+    send, e2e = np.array([0.0, 1.0, 2.0]), np.array([10.0, 1.0, 0.5])
+    out, ok = np.array([100, 2, 3]), np.ones(3, dtype=bool)
+    assert throughputs("last-completion", send, e2e, out, ok) == pytest.approx(
+        {"request_throughput_rps": 0.3, "output_tok_s": 10.5}
+    )
+    assert throughputs("final-query", send, e2e, out, ok) == pytest.approx(
+        {"request_throughput_rps": 0.8, "output_tok_s": 42.0}
+    )
+    failed_last = np.array([True, True, False])  # the final query failed: the last completion stands in
+    assert throughputs("final-query", send, e2e, out, failed_last) == pytest.approx(
+        {"request_throughput_rps": 0.2, "output_tok_s": 10.2}
+    )
+
+
+def test_a_loadgen_schedule_ends_where_its_rate_says():
+    """LoadGen's Server rate is (n - 1) over its final query's time: the replay's Poisson draw is scaled to end at
+    that time (given the last arrival, the others are uniform order statistics), so only the order of the gaps is
+    random; other runs keep their free draw."""
+    run = _run(101, None, rate=4.0).model_copy(update={"throughput_window": "final-query"})
+    send = arrivals(run, 3)
+    assert send[0] == 0.0 and send[-1] == pytest.approx(100 / 4.0) and (np.diff(send) >= 0).all()
+    free = arrivals(_run(101, None, rate=4.0), 3)
+    assert free[-1] != pytest.approx(25.0) and send == pytest.approx(free * 25.0 / free[-1])
 
 
 def test_multi_step_scheduling_delays_first_and_last_tokens_to_round_ends(profile_db):
