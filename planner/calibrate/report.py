@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from planner.calibrate.accuracy import AccuracyReport
+from planner.calibrate.accuracy import PREDICTION_SEEDS, AccuracyReport
 from planner.calibrate.dynamo_fit import FITTED
 from planner.calibrate.ingest import EXTRA_METRICS, METRICS
 from planner.calibrate.writer import Calibrated, CalibratedDynamo
@@ -44,8 +44,9 @@ def accuracy_report(rep: AccuracyReport, threshold: float | None = None) -> Repo
         f"Prediction error per run ({how})",
         (Column("run", wrap=True), *(Column(SHORT[m], numeric=True) for m in shown)),
         tuple((Path(r.label).name, *(_pct(r.errors.get(m)) for m in shown)) for r in rep.runs),
-        notes=tuple(
-            f"{n} run(s) predicted from {src}" for src, n in Counter(r.rests_on for r in rep.runs).most_common()
+        notes=(
+            *(f"{n} run(s) predicted from {src}" for src, n in Counter(r.rests_on for r in rep.runs).most_common()),
+            *_draws_note(rep),
         ),
         compact=True,
     )
@@ -81,6 +82,23 @@ def accuracy_report(rep: AccuracyReport, threshold: float | None = None) -> Repo
     return Report.of(blocks)
 
 
+def _draws_note(rep: AccuracyReport) -> tuple[str, ...]:
+    """Where the arrival draws moved a prediction most (each prediction is their median; see the accuracy module)."""
+    widest: tuple[float, str, str, tuple[float, float]] | None = None
+    for r in rep.runs:
+        for m, (lo, hi) in sorted(r.spread.items()):
+            mid = r.predicted.get(m)
+            if mid and hi > lo and (widest is None or (hi - lo) / mid > widest[0]):
+                widest = ((hi - lo) / mid, m, Path(r.label).name, (lo, hi))
+    if widest is None:
+        return ()
+    _, m, run, (lo, hi) = widest
+    return (
+        f"predictions: median of {PREDICTION_SEEDS} arrival draws; the widest range, {m} of {run}: "
+        f"{lo:,.4g} to {hi:,.4g} (JSON: predicted_range)",
+    )
+
+
 def accuracy_json(rep: AccuracyReport, threshold: float | None = None) -> dict[str, Any]:
     """The report as a JSON-ready document (canonical floats), for CI."""
     worst = rep.worst_mean_abs()
@@ -95,6 +113,7 @@ def accuracy_json(rep: AccuracyReport, threshold: float | None = None) -> dict[s
                 "provenance": r.provenance,
                 "measured": r.measured,
                 "predicted": r.predicted,
+                "predicted_range": {m: list(v) for m, v in r.spread.items()},
                 "errors": r.errors,
                 "rests_on": r.rests_on,
                 "oom": r.oom,

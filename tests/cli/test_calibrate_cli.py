@@ -150,7 +150,10 @@ def test_a_fit_made_with_a_user_model_carries_its_definition(runner, tmp_path):
     assert not (out / "gpus.yaml").exists()  # H100-80G is the shipped GPU
     acc = runner.invoke(app, ["accuracy", str(run), "--profiles", str(out), "--format", "json"])
     assert acc.exit_code == 0, acc.output
-    assert json.loads(acc.stdout)["runs"][0]["predicted"]["request_throughput_rps"] > 0
+    predicted = json.loads(acc.stdout)["runs"][0]
+    assert predicted["predicted"]["request_throughput_rps"] > 0
+    lo, hi = predicted["predicted_range"]["ttft_p99_ms"]  # the median of five arrival draws, and their range
+    assert lo < predicted["predicted"]["ttft_p99_ms"] < hi
 
     user = tmp_path / "user"
     shutil.copytree(mlperf / "profiles", user)

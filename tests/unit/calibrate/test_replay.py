@@ -125,3 +125,21 @@ def test_multi_step_scheduling_delays_first_and_last_tokens_to_round_ends(profil
     # one step per round is the plain replay
     same = _run(1, None, out=11).model_copy(update={"limits": EngineLimits(scheduler_steps=1)})
     assert replay(same, _hw(profile_db)).metrics == plain
+
+
+def test_a_prediction_is_the_median_of_five_arrival_draws(profile_db):
+    """Poisson arrivals are the replay's own draw: a prediction is the median over five seeds per figure, with the
+    range kept; a run whose arrivals do not depend on the seed (rate inf) is replayed once."""
+    from planner.calibrate.accuracy import PREDICTION_SEEDS, _one
+
+    hw = _hw(profile_db)
+    run = _run(60, None, rate=8.0).model_copy(update={"metrics": {"ttft_p99_ms": 100.0, "e2e_p99_ms": 300.0}})
+    draws = [replay(run, hw, seed=s).metrics for s in range(PREDICTION_SEEDS)]
+    acc = _one(run, hw)
+    for m in ("ttft_p99_ms", "e2e_p99_ms", "request_throughput_rps"):
+        values = sorted(d[m] for d in draws)
+        assert acc.predicted[m] == values[PREDICTION_SEEDS // 2] and acc.spread[m] == (values[0], values[-1])
+    assert acc.spread["ttft_p99_ms"][0] < acc.spread["ttft_p99_ms"][1]  # the draws do move the tail
+    assert acc.errors["ttft_p99_ms"] == pytest.approx(acc.predicted["ttft_p99_ms"] / 100.0 - 1)
+    once = _one(_run(20, None, rate=None), hw)
+    assert all(lo == hi for lo, hi in once.spread.values())
