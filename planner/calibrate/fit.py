@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -171,15 +171,7 @@ def fit(
     best = min(range(len(fits)), key=lambda k: (fits[k].rms_log_ratio, k))
     chosen = fits[best]
     note = f"best of {len(fits)} descents (the first guess, the best of {len(scored)} starts scored); {chosen.status}"
-    return FitResult(
-        model=chosen.model,
-        runs=chosen.runs,
-        tables=chosen.tables,
-        residuals=chosen.residuals,
-        rms_log_ratio=chosen.rms_log_ratio,
-        evaluations=sum(f.evaluations for f in fits) + len(scored),
-        status=note,
-    )
+    return replace(chosen, evaluations=sum(f.evaluations for f in fits) + len(scored), status=note)
 
 
 def _rms(res: np.ndarray) -> float:
