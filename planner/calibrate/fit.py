@@ -17,8 +17,7 @@ roofline's curves the DGX H100 x2 MLPerf run's fit stopped at an rms log error o
 0.15-0.16. The fit therefore descends from the first guess and from the best-scored of a grid of other starts
 (:data:`START_SCALES`: the prompt and token curves of the first guess scaled by 0.5-4, one replay each; the
 :data:`DESCENTS` - 1 best), keeping the lowest final error (ties: the first guess). Never worse than the first
-guess's descent alone, by the fit's own measure. A caller's own start (the leave-one-out folds start from the full
-fit) is descended from alone.
+guess's descent alone, by the fit's own measure. Leave-one-out folds are fitted the same way, from the same starts.
 
 Determinism: the first guess is the linear least-squares fit of the model to the current profile's curves (table or
 roofline) on the model's knots; the grid, the optimiser and the replay are deterministic, so the same files give the
@@ -149,18 +148,15 @@ def fit(
     runs: Sequence[MeasuredRun],
     tables: Sequence[IterationTable],
     hw: Hardware,
-    start: IterationModel | None = None,
 ) -> FitResult:
     """Least-squares fit of the iteration model to ``runs`` and ``tables`` of one (gpu, tp, model) on ``hw``."""
     if not runs and not tables:
         raise ValueError("nothing to fit")
-    x0 = (start or initial_guess(hw)).vector()
+    x0 = initial_guess(hw).vector()
     n_res = len(residuals(IterationModel.from_vector(x0), runs, tables, hw))
     if n_res < len(x0) and not tables:
         # Too few figures to pin five parameters: keep the shape of the current curves, fit two scale factors.
         return _fit_scaled(runs, hw, IterationModel.from_vector(x0))
-    if start is not None:
-        return _descend(runs, tables, hw, x0, "given start")
     scored = []
     for i, (ps, ts) in enumerate(START_SCALES[1:]):
         x = np.concatenate([x0[:3] * ps, x0[3:] * ts])
