@@ -8,7 +8,15 @@ With ``--buckets``, also the run minute by minute (warm-up included): the token-
 and the decode tokens processed per second summed over the nodes (a token crossing h hops counts h times), which
 shows how the cluster fills and when its waves merge.
 
-    .venv/bin/python scripts/helix_sim_nodes.py PLAN.json [--buckets]
+With ``--tokens``, the online run instead (``plan simulate --load F`` at the offered rate of the Agreement table,
+``F = 0.6 x predicted prompt + decode tok/s / bound``): what every measured decode token's latency (previous token
+at the coordinator -> this one) is made of, averaged over bands of the latency distribution (all, p45-55, p97-99,
+p98.5-99.5): link latency + transmission, queueing on a link behind a prompt transfer or behind decode messages,
+waiting at a node behind a prompt iteration or a decode-only iteration in progress, its own iterations (decode
+part) and what riding with a prompt adds to them; and the share of tokens that waited behind a prompt at least
+once. It is what ``planner/helix/online.py`` predicts hop by hop (its docstring, step 4).
+
+    .venv/bin/python scripts/helix_sim_nodes.py PLAN.json [--buckets | --tokens]
 """
 
 from __future__ import annotations
@@ -91,11 +99,128 @@ def instrument(plan_path: Path, duration_s: float = 600.0) -> dict[str, dict[str
     return out
 
 
+TOKEN_PARTS = [
+    "link_lat_tx",
+    "link_q_prompt",
+    "link_q_dec",
+    "wait_prompt",
+    "wait_dec",
+    "own_dec",
+    "own_prompt_extra",
+]
+
+
+def token_parts(plan_path: Path, load: float) -> tuple[dict[str, list[float]], float, float]:
+    """Simulate ``plan_path`` online at ``load`` (``--load``) and return, per measured decode token, its latency
+    and its parts (seconds; see the module docstring), and the run's p50 / p99 per-token latency (ms)."""
+    from planner.sim import engine as eng
+    from planner.sim.run import SimOptions, simulate
+
+    parts: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    arrived: dict[tuple[int, int, int], tuple[float, bool]] = {}
+    last_prompt: dict[int, bool] = {}
+    rec: dict[str, list[float]] = defaultdict(list)
+    cls = eng.Engine
+    orig = (cls._send, cls._deliver, cls._start, cls._done, cls._collect)
+    o_send, o_deliver, o_start, o_done, o_collect = orig
+
+    def send(self: Any, src: int, dst: int, items: list[tuple[int, int]], nbytes: float, tokens: int) -> None:
+        li = self.link_of[(src, dst)]
+        link = self.topo.links[li]
+        queued = max(self.now, self.link_free[li]) - self.now
+        for rid, _ in items:
+            if self.r_gen[rid] > 0:
+                p = parts[rid]
+                p["link_lat_tx"] += nbytes / link.bandwidth_bytes_s + link.latency_s
+                p["link_q_prompt" if last_prompt.get(li, False) else "link_q_dec"] += queued
+        last_prompt[li] = any(self.r_gen[rid] == 0 for rid, _ in items)
+        o_send(self, src, dst, items, nbytes, tokens)
+
+    def deliver(self: Any, target: int, items: list[tuple[int, int]]) -> None:
+        if target != self.sink:
+            behind_prompt = self.busy[target] and any(p for _, _, p in self.batch[target])
+            for rid, hop in items:
+                arrived[(target, rid, hop)] = (self.now, behind_prompt)
+        o_deliver(self, target, items)
+
+    def start(self: Any, node: int) -> None:
+        o_start(self, node)
+        if self.busy[node] and self.batch_start[node] == self.now:
+            for rid, hop, is_prompt in self.batch[node]:
+                a = arrived.pop((node, rid, hop), None)
+                if not is_prompt and a is not None:
+                    parts[rid]["wait_prompt" if a[1] else "wait_dec"] += self.now - a[0]
+
+    def done(self: Any, node: int) -> None:
+        batch = self.batch[node]
+        took = self.now - self.batch_start[node]
+        decode_only = took
+        if any(p for _, _, p in batch) and self.topo.mode == "strict":
+            nd = self.topo.nodes[node]
+            decode_only = nd.layers * nd.latency.decode_s[sum(1 for _, _, p in batch if not p)]
+        for rid, _, is_prompt in batch:
+            if not is_prompt:
+                parts[rid]["own_dec"] += decode_only
+                parts[rid]["own_prompt_extra"] += took - decode_only
+        o_done(self, node)
+
+    def collect(self: Any, items: list[tuple[int, int]]) -> None:
+        if self.cfg.warmup_s <= self.now < self.cfg.end_s:
+            for rid, _ in items:
+                if self.r_gen[rid] > 0:
+                    rec["total"].append(self.now - self.r_last[rid])
+                    for key in TOKEN_PARTS:
+                        rec[key].append(parts[rid].get(key, 0.0))
+        for rid, _ in items:
+            parts.pop(rid, None)
+        o_collect(self, items)
+
+    cls._send, cls._deliver, cls._start, cls._done, cls._collect = send, deliver, start, done, collect  # type: ignore[method-assign]
+    try:
+        run = simulate([plan_path], SimOptions(load=load, latency="auto"))
+    finally:
+        cls._send, cls._deliver, cls._start, cls._done, cls._collect = orig  # type: ignore[method-assign]
+    lat = run.document.placements[0].decode_token_latency
+    return rec, float(lat.p50_ms or 0.0), float(lat.p99_ms or 0.0)
+
+
+def print_tokens(path: Path, predicted_total_tok_s: float, p50_99: tuple[float, float]) -> None:
+    """``--tokens``: the online run's per-token latency parts by band, next to the predicted p50 / p99."""
+    from planner.helix.served import ONLINE_LOAD
+    from planner.sim.run import SimOptions, simulate
+
+    bound = simulate([path], SimOptions(offline=True, latency="auto", duration_s=1.0, warmup_s=0.0))
+    load = ONLINE_LOAD * predicted_total_tok_s / bound.document.placements[0].bound_tok_s
+    rec, p50, p99 = token_parts(path, load)
+    total = rec["total"]
+    order = sorted(range(len(total)), key=total.__getitem__)
+    sys.stdout.write(
+        f"{path}: --load {load:.4f}, {len(total)} decode tokens; p50 predicted {p50_99[0]:.0f} ms, simulated "
+        f"{p50:.0f}; p99 predicted {p50_99[1]:.0f}, simulated {p99:.0f}; tokens that waited behind a prompt: "
+        f"{sum(w > 0 for w in rec['wait_prompt']) / max(len(total), 1):.2%}\n"
+    )
+    sys.stdout.write("band | latency ms | " + " | ".join(f"{k} ms" for k in TOKEN_PARTS) + "\n")
+    n = len(order)
+    for name, lo, hi in [
+        ("all", 0.0, 1.0),
+        ("p45-55", 0.45, 0.55),
+        ("p97-99", 0.97, 0.99),
+        ("p98.5-99.5", 0.985, 0.995),
+    ]:
+        sel = order[int(lo * n) : max(int(hi * n), int(lo * n) + 1)] if n else []
+        if not sel:
+            continue
+        cells = [name, f"{1e3 * sum(total[i] for i in sel) / len(sel):.1f}"]
+        cells += [f"{1e3 * sum(rec[k][i] for i in sel) / len(sel):.1f}" for k in TOKEN_PARTS]
+        sys.stdout.write(" | ".join(cells) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("plans", nargs="+", type=Path)
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ap.add_argument("--buckets", action="store_true", help="also print the run minute by minute")
+    ap.add_argument("--tokens", action="store_true", help="the online run's per-token latency parts instead")
     args = ap.parse_args()
     from planner.helix.served import DEFAULT_TRACE, ServedModel, predict_plan_block, trace_workload
     from planner.profiles.db import ProfileDB
@@ -107,6 +232,9 @@ def main() -> None:
         debug: dict[str, Any] = {}
         model.debug = debug
         pred = predict_plan_block(plan["plan"], model)
+        if args.tokens:
+            print_tokens(path, pred.total_tok_s, (pred.token_latency_p50_ms, pred.token_latency_p99_ms))
+            continue
         sim = instrument(path)
         if args.json:
             sys.stdout.write(json.dumps({"plan": str(path), "sim": sim, "pred": debug}, default=float) + "\n")
