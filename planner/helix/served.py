@@ -9,8 +9,11 @@ predicts, from the shared node model (:mod:`planner.profiles.nodeperf`) and the 
    ``E`` token-layers on every layer it crosses, ``E`` = prompt + expected output of the requests *in flight*
    (length-biased: long requests stay longer, ``E = E[(I + O_mean) O] / E[O]``). Feeding stops when the most
    loaded layer reaches ``feed_hwm`` (0.8) of the KV capacity of the nodes holding it, and a node admits while
-   its reservation stays under ``admit_hwm`` (0.85) of its capacity; requests spread over paths in proportion
-   to the paths' flows (IWRR). ``N = min(0.8 min_l cap_l / E, min_i 0.85 cap_i / (share_i E k_i))``.
+   its reservation stays under ``admit_hwm`` (0.85) of its capacity. The scheduler (IWRR) sends *new* requests
+   over the paths in proportion to their flows, and a request stays ``O`` per-token latencies ``tau_p`` of its
+   path, so path ``p`` holds requests in proportion to ``phi_p tau_p`` (Little's law; a slow path holds more than
+   its flow share): a fixed point with the latencies below.
+   ``N = min(0.8 min_l cap_l / E, min_i 0.85 cap_i / (share_i E k_i))``.
 2. **Per-token latency** of path ``p``: the sum over its hops of the node residence and the link time. Two
    regimes, told apart by the routing (measured on the simulator: 1.4-4.5 waves per cycle where a node is fed by
    one stream, 5-20 where streams join):
@@ -21,6 +24,11 @@ predicts, from the shared node model (:mod:`planner.profiles.nodeperf`) and the 
      (waves form at start-up and merge slowly; the one fitted law), with the prompts of new requests riding
      with the waves (one per ``O - 1`` decode tokens): ``k_i (t_dec(D_i) + t_pre(I) D_i / (O - 1)) (1 + rho_i)``,
      ``rho_i`` the busy share, plus M/G/1 queueing on its links;
+   * a node on an **isolated pipeline** (a path sharing no node with another: separate pipelines, a lone chain)
+     decodes its requests in *one* wave (nothing splits a wave there, waves caught behind prompts merge; measured
+     0.9-1.2 waves), the prompts in their own iterations; the wave waits behind the prompt its own completions
+     launched, ``(1 - exp(-D / (O - 1))) (k t_pre(I) - k t_dec(D))`` a hop (unless its requests exceed the
+     decode batch cap: then the wave law);
    * a node where **streams join** sees the messages of several senders arriving apart (every batch is split
      among the next hops). Each message is a piece of a sender's wave, and pieces of one wave meet again, so its
      decode batch is a wave too: ``N_i / W_i`` as at a chain node (measured on the simulator: 20-157 tokens per
@@ -259,8 +267,10 @@ class ServedModel:
         return (
             f"{lat}; analytic KV capacity (VRAM x {self.params.gpu_memory_utilization} - weights, GQA-aware); "
             f"workload {self.workload.source}: {self.workload.input_tokens:.1f} + {self.workload.output_tokens:.1f} "
-            f"tokens; decode batch N / W at every node, W = {self.params.waves:g} x N^{self.params.waves_exponent:g} "
-            "waves per cycle (fitted); arrivals spread out with prompt convoys where streams join"
+            f"tokens; requests over the paths in proportion to flow x per-token latency (IWRR arrivals, Little's law); "
+            f"decode batch N / W, W = {self.params.waves:g} x N^{self.params.waves_exponent:g} waves a cycle (fitted), "
+            "one wave on isolated pipelines (behind the prompts their completions launch); arrivals spread out with "
+            "prompt convoys where streams join"
         )
 
     def predict(
@@ -292,41 +302,10 @@ class ServedModel:
                 layer_cap[layer] += cap[n] / k[n]
         per_req = wl.inflight_tokens
         worst_layer = min(range(inst.layers), key=lambda layer: (layer_cap[layer], layer))
-        n_total, kv_limit = _fill(paths, held, k, cap, layer_cap[worst_layer], worst_layer, per_req, prm)
-        n_node = {n: 0.0 for n in held}
-        for p in paths:
-            for n in p.nodes:
-                n_node[n] += p.in_flight
-        batch = {n: max(n_node[n] / _waves(n_node[n], prm), 1.0) if n_node[n] > 0 else 0.0 for n in held}
         lat = {n: self.perf(inst.node(n)).latency for n in held}
         run = _layers_run(paths, held)
-
-        def iteration_s(n: str) -> float:
-            d = batch[n]
-            lt = lat[n]
-            return run.get(n, k[n]) * (lt.decode_at(min(d, lt.max_decode_tokens)) + lt.prompt_at(i_tok) * d / o_dec)
-
-        it_s = {n: iteration_s(n) for n in held}
         edges = inst.edge_map
-
         hops = [list(zip([SOURCE, *p.nodes], [*p.nodes, SINK], strict=True)) for p in paths]
-
-        def message(u: str, v: str) -> tuple[float, float, float]:
-            """(latency, mean, second moment) of one wave's transfer on u -> v: D tokens plus the prompts riding
-            with it (Poisson, mean D / (O - 1), I tokens each), FIFO on the link."""
-            e = edges.get((u, v))
-            if e is None:
-                return 0.0, 0.0, 0.0
-            size = inst.token_bytes if (u == SOURCE or v == SINK) else inst.activation_bytes
-            d = batch.get(v if v != SINK else u, 0.0)
-            c = size / e.bandwidth_bytes_s
-            m = d / o_dec
-            mean = c * (d + i_tok * m)
-            return e.latency_s, mean, c * c * ((d + i_tok * m) ** 2 + i_tok * i_tok * m)
-
-        msg = {hop: message(*hop) for hp in hops for hop in hp}
-        rho = {n: 0.0 for n in held}
-        link_wait = {hop: 0.0 for hop in msg}
         # Streams: the flow a node receives from each predecessor (the coordinator's regrouping for a first hop
         # counts as the path's last node). A node fed by one stream sees waves; a node where streams join sees the
         # messages of several senders arriving apart (module docstring, point 2).
@@ -340,85 +319,132 @@ class ServedModel:
         for (_, n), f in pair.items():
             widest[n] = max(widest.get(n, 0.0), f)
         joins = {n for n in held if n in through and widest[n] < SINGLE_STREAM * through[n]}
-        spread: dict[str, _Spread] = {}
-        lam_link: dict[tuple[str, str], float] = {}
+        isolated = _rings(paths)
+        rings: set[str] = set()
         t_pre1 = {n: run.get(n, k[n]) * lat[n].prompt_at(i_tok) for n in held}
         record = self.debug is not None  # per-node residence is for the diagnostic script only, not the search
         residence: dict[str, list[float]] = {}
-        for _ in range(60):
-            before = [p.decode_tok_s for p in paths]
-            residence.clear()
-            for p, hp in zip(paths, hops, strict=True):
-                tau = 0.0
-                caught = 0.0  # probability the token travels behind a prompt (a convoy) from here on
-                prev_dec = 0.0
-                preds = [f"<{p.nodes[-1]}", *p.nodes[:-1]]
-                for idx_h, h in enumerate(hp):
-                    u, v = h
-                    link = edges.get(h)
-                    if link is None or u == SOURCE or v == SINK or not (u in spread or v in spread):
-                        tau += msg[h][0] + msg[h][1] + link_wait[h]
-                    else:
-                        # A token's own share of its sender's batch; behind a prompt's transfer when it travels
-                        # in a convoy, else when one is in progress (and then in that prompt's convoy).
-                        c = inst.activation_bytes / link.bandwidth_bytes_s
-                        d_u = spread[u].batch if u in spread else batch[u]
-                        tx_pre = i_tok * c
-                        rate = lam_link.get(h, 0.0)
-                        prompts = rate / o_dec
-                        busy = min(1.0, prompts * tx_pre)
-                        # M/G/1 (Pollaczek-Khinchine) behind decode messages and prompt transfers on the link.
-                        util = min(rate * c + prompts * tx_pre, 0.95)
-                        queue = (rate / max(d_u, 1.0) * (d_u * c) ** 2 + prompts * tx_pre**2) / (2.0 * (1.0 - util))
-                        tau += link.latency_s + d_u * c
-                        tau += caught * max(0.0, tx_pre - prev_dec) + (1 - caught) * queue
-                        caught += (1 - caught) * busy
-                    if v == SINK:
-                        break
-                    n, j = v, preds[idx_h]
-                    if n in spread:
-                        sp = spread[n]
-                        other = 1.0 - pair[(j, n)] / through[n]  # decode iterations of other streams only
-                        wait = (
-                            sp.busy_prompt * (sp.prompt_s + sp.decode_s) / 2 + sp.busy_decode * other * sp.decode_s / 2
-                        )
-                        here = sp.decode_s + (1 - caught) * wait + caught * max(0.0, sp.prompt_s - prev_dec)
-                        caught += (1 - caught) * sp.busy_prompt
-                        prev_dec = sp.decode_s
-                    else:
-                        here = it_s[n] * (1.0 + prm.wait_factor * min(rho[n], 0.95))
-                        prev_dec = it_s[n]
-                        caught = 0.0
-                    tau += here
-                    if record:
-                        acc = residence.setdefault(n, [0.0, 0.0])
-                        acc[0] += here * p.flow_tok_s
-                        acc[1] += p.flow_tok_s
-                p.token_ms = tau * 1e3
-                p.decode_tok_s = p.in_flight * o_dec / (o_tok * tau) if tau > 0 else 0.0
-            lam = {n: 0.0 for n in held}
-            lam_link = {h: 0.0 for h in msg}
-            for p, hp in zip(paths, hops, strict=True):
+        rho = {n: 0.0 for n in held}
+        link_wait = {hop: 0.0 for hp in hops for hop in hp}
+        spread: dict[str, _Spread] = {}
+        lam_link: dict[tuple[str, str], float] = {}
+        batch: dict[str, float] = {}
+        n_node: dict[str, float] = {}
+        it_s: dict[str, float] = {}
+        # Requests enter the paths in proportion to their flows (the simulator's IWRR counts assignments and never
+        # gives them back) and each stays O per-token latencies of its path, so a path holds requests in proportion
+        # to flow x per-token latency (Little's law): a fixed point with the latencies (module docstring, point 1).
+        weights = [p.flow_tok_s for p in paths]
+        n_total, kv_limit = 0.0, ""
+        for _ in range(LIFETIME_ROUNDS):
+            for p in paths:
+                p.in_flight = 0.0
+            n_total, kv_limit = _fill(paths, weights, held, k, cap, layer_cap[worst_layer], worst_layer, per_req, prm)
+            n_node = {n: 0.0 for n in held}
+            for p in paths:
                 for n in p.nodes:
-                    lam[n] += p.decode_tok_s
-                for h in hp:
-                    lam_link[h] += p.decode_tok_s
-            for n in joins:
-                spread[n] = _spread_node(lat[n], run.get(n, k[n]), batch[n], lam[n], lam[n] / o_dec, t_pre1[n])
-            new = {n: (lam[n] / batch[n] * it_s[n] if batch[n] > EPS else 0.0) for n in held}
-            change = max((abs(new[n] - rho[n]) for n in held), default=0.0)
-            change = max(
-                [change] + [abs(p.decode_tok_s - b) / max(b, 1e-6) for p, b in zip(paths, before, strict=True)]
-            )
-            rho = {n: 0.5 * rho[n] + 0.5 * new[n] for n in held}
-            for h, (_, mean, second) in msg.items():
-                d = batch.get(h[1] if h[1] != SINK else h[0], 0.0)
-                rate = lam_link[h] / d if d > EPS else 0.0  # waves per second on the link
-                util = min(rate * mean, 0.95)
-                wait = rate * second / (2.0 * (1.0 - util))  # M/G/1 queueing behind earlier transfers
-                change = max(change, abs(wait - link_wait[h]))
-                link_wait[h] = 0.5 * link_wait[h] + 0.5 * wait
-            if change < 1e-6:
+                    n_node[n] += p.in_flight
+            # Decode batch N_i / W_i, one wave per cycle on an isolated pipeline (a ring: nothing there splits a wave,
+            # and waves merge behind prompts). An iteration takes at most the node's decode batch cap (the engine's
+            # max_decode_tokens), so a ring whose requests exceed it runs several waves a cycle, which queue and meet
+            # prompts as waves elsewhere do: it takes the wave law.
+            rings = {n for n in isolated if n_node[n] <= lat[n].max_decode_tokens}
+            batch = {
+                n: (
+                    min(max(n_node[n] / (1.0 if n in rings else _waves(n_node[n], prm)), 1.0), lat[n].max_decode_tokens)
+                    if n_node[n] > 0
+                    else 0.0
+                )
+                for n in held
+            }
+            it_s = {n: _iteration_s(lat[n], run.get(n, k[n]), batch[n], i_tok, o_dec, n in rings) for n in held}
+            msg = {hop: _message(inst, edges, hop, batch, i_tok, o_dec, rings) for hp in hops for hop in hp}
+            for _ in range(60):
+                before = [p.decode_tok_s for p in paths]
+                residence.clear()
+                for p, hp in zip(paths, hops, strict=True):
+                    tau = 0.0
+                    caught = 0.0  # probability the token travels behind a prompt (a convoy) from here on
+                    prev_dec = 0.0
+                    preds = [f"<{p.nodes[-1]}", *p.nodes[:-1]]
+                    for idx_h, h in enumerate(hp):
+                        u, v = h
+                        link = edges.get(h)
+                        if link is None or u == SOURCE or v == SINK or not (u in spread or v in spread):
+                            tau += msg[h][0] + msg[h][1] + link_wait[h]
+                        else:
+                            # A token's own share of its sender's batch; behind a prompt's transfer when it travels
+                            # in a convoy, else when one is in progress (and then in that prompt's convoy).
+                            c = inst.activation_bytes / link.bandwidth_bytes_s
+                            d_u = spread[u].batch if u in spread else batch[u]
+                            tx_pre = i_tok * c
+                            rate = lam_link.get(h, 0.0)
+                            prompts = rate / o_dec
+                            busy = min(1.0, prompts * tx_pre)
+                            # M/G/1 (Pollaczek-Khinchine) behind decode messages and prompt transfers on the link.
+                            util = min(rate * c + prompts * tx_pre, 0.95)
+                            queue = (rate / max(d_u, 1.0) * (d_u * c) ** 2 + prompts * tx_pre**2) / (2.0 * (1.0 - util))
+                            tau += link.latency_s + d_u * c
+                            tau += caught * max(0.0, tx_pre - prev_dec) + (1 - caught) * queue
+                            caught += (1 - caught) * busy
+                        if v == SINK:
+                            break
+                        n, j = v, preds[idx_h]
+                        if n in spread:
+                            sp = spread[n]
+                            other = 1.0 - pair[(j, n)] / through[n]  # decode iterations of other streams only
+                            wait = (
+                                sp.busy_prompt * (sp.prompt_s + sp.decode_s) / 2
+                                + sp.busy_decode * other * sp.decode_s / 2
+                            )
+                            here = sp.decode_s + (1 - caught) * wait + caught * max(0.0, sp.prompt_s - prev_dec)
+                            caught += (1 - caught) * sp.busy_prompt
+                            prev_dec = sp.decode_s
+                        elif n in rings:
+                            here = it_s[n] + _ring_wait(batch[n], o_dec, t_pre1[n], it_s[n])
+                            prev_dec = it_s[n]
+                            caught = 0.0
+                        else:
+                            here = it_s[n] * (1.0 + prm.wait_factor * min(rho[n], 0.95))
+                            prev_dec = it_s[n]
+                            caught = 0.0
+                        tau += here
+                        if record:
+                            acc = residence.setdefault(n, [0.0, 0.0])
+                            acc[0] += here * p.flow_tok_s
+                            acc[1] += p.flow_tok_s
+                    p.token_ms = tau * 1e3
+                    p.decode_tok_s = p.in_flight * o_dec / (o_tok * tau) if tau > 0 else 0.0
+                lam = {n: 0.0 for n in held}
+                lam_link = {h: 0.0 for h in msg}
+                for p, hp in zip(paths, hops, strict=True):
+                    for n in p.nodes:
+                        lam[n] += p.decode_tok_s
+                    for h in hp:
+                        lam_link[h] += p.decode_tok_s
+                for n in joins:
+                    spread[n] = _spread_node(lat[n], run.get(n, k[n]), batch[n], lam[n], lam[n] / o_dec, t_pre1[n])
+                new = {n: (lam[n] / batch[n] * it_s[n] if batch[n] > EPS else 0.0) for n in held}
+                change = max((abs(new[n] - rho[n]) for n in held), default=0.0)
+                change = max(
+                    [change] + [abs(p.decode_tok_s - b) / max(b, 1e-6) for p, b in zip(paths, before, strict=True)]
+                )
+                rho = {n: 0.5 * rho[n] + 0.5 * new[n] for n in held}
+                for h, (_, mean, second) in msg.items():
+                    d = batch.get(h[1] if h[1] != SINK else h[0], 0.0)
+                    rate = lam_link[h] / d if d > EPS else 0.0  # waves per second on the link
+                    util = min(rate * mean, 0.95)
+                    wait = rate * second / (2.0 * (1.0 - util))  # M/G/1 queueing behind earlier transfers
+                    change = max(change, abs(wait - link_wait[h]))
+                    link_wait[h] = 0.5 * link_wait[h] + 0.5 * wait
+                if change < 1e-6:
+                    break
+            shares = [p.flow_tok_s * p.token_ms for p in paths]
+            if min(shares) <= 0:
+                break
+            moved = max(abs(a / sum(shares) - b / sum(weights)) for a, b in zip(shares, weights, strict=True))
+            weights = shares
+            if moved < LIFETIME_TOLERANCE:
                 break
         if self.debug is not None:
             self.debug["nodes"] = {
@@ -426,6 +452,7 @@ class ServedModel:
                     "batch": spread[n].batch if n in spread else batch[n],
                     "residence_ms": 1e3 * acc[0] / acc[1] if acc[1] > 0 else 0.0,
                     "join": n in joins,
+                    "ring": n in rings,
                     "in_flight": n_node[n],
                     "iteration_ms": 1e3 * (spread[n].decode_s if n in spread else it_s[n]),
                 }
@@ -481,6 +508,71 @@ class ServedModel:
             SIM_WARMUP_S + SIM_DURATION_S,
         )
         return online_quantiles([(p.nodes, p.flow_tok_s) for p in paths], links, lat, run_k, requests)
+
+
+#: Rounds of the fixed point between the requests' split over the paths and the paths' per-token latencies, and the
+#: change of a path's share (of all requests) below which it has converged.
+LIFETIME_ROUNDS = 8
+LIFETIME_TOLERANCE = 1e-3
+
+
+def _rings(paths: list[PathPrediction]) -> set[str]:
+    """Nodes of isolated pipelines: paths that share no node with any other path (separate pipelines, a lone chain).
+
+    Nothing on such a ring splits a wave (every node has one predecessor and one successor, and every iteration takes
+    all that is queued), and waves caught behind a prompt merge, so its requests decode in one wave: the simulator's
+    token-weighted decode batch on the shipped isolated pipelines is 0.9-1.2 times the node's requests in flight
+    (``scripts/helix_sim_nodes.py``)."""
+    count: dict[str, int] = {}
+    for p in paths:
+        for n in p.nodes:
+            count[n] = count.get(n, 0) + 1
+    return {n for p in paths if all(count[x] == 1 for x in p.nodes) for n in p.nodes}
+
+
+def _iteration_s(lat: Any, layers: float, batch: float, i_tok: float, o_dec: float, ring: bool) -> float:
+    """A node's decode iteration for a wave of ``batch`` tokens: off a ring, the prompts of new requests ride with
+    the waves (``batch / (O - 1)`` per iteration); on a ring the prompts run in their own iterations (a token rides
+    with a prompt 0-9 % of the time there, measured) and the wave waits for them instead (:func:`_ring_wait`)."""
+    d = min(batch, lat.max_decode_tokens)
+    if ring:
+        return float(layers * lat.decode_at(d))
+    return float(layers * (lat.decode_at(d) + lat.prompt_at(i_tok) * batch / o_dec))
+
+
+def _ring_wait(batch: float, o_dec: float, prompt_s: float, decode_s: float) -> float:
+    """What a ring's wave waits at one hop behind the prompt it follows.
+
+    Each completion of one of the wave's requests launches a new request (the offline feeder refills what a
+    completion frees), whose prompt enters the ring with the wave and then runs ahead of it, slower per hop: the wave
+    catches it up and waits, at every later hop, for the rest of the prompt's iteration, ``t_pre - t_dec``. The wave
+    has such a prompt when at least one of its ``batch`` requests completes in the cycle (each with probability
+    ``1 / (O - 1)`` per token): ``1 - exp(-batch / (O - 1))``."""
+    return float((1.0 - np.exp(-batch / o_dec)) * max(0.0, prompt_s - decode_s))
+
+
+def _message(
+    inst: HelixInstance,
+    edges: Mapping[tuple[str, str], Any],
+    hop: tuple[str, str],
+    batch: Mapping[str, float],
+    i_tok: float,
+    o_dec: float,
+    rings: set[str],
+) -> tuple[float, float, float]:
+    """(latency, mean, second moment) of one wave's transfer on ``hop``: D tokens plus the prompts riding with it
+    (Poisson, mean D / (O - 1), I tokens each; none on a ring, where prompts travel on their own), FIFO on the link."""
+    u, v = hop
+    e = edges.get(hop)
+    if e is None:
+        return 0.0, 0.0, 0.0
+    size = inst.token_bytes if (u == SOURCE or v == SINK) else inst.activation_bytes
+    node = v if v != SINK else u
+    d = batch.get(node, 0.0)
+    c = size / e.bandwidth_bytes_s
+    m = 0.0 if node in rings else d / o_dec
+    mean = c * (d + i_tok * m)
+    return e.latency_s, mean, c * c * ((d + i_tok * m) ** 2 + i_tok * i_tok * m)
 
 
 def _waves(in_flight: float, prm: ServedParams) -> float:
@@ -606,6 +698,7 @@ def _dead_end(paths: list[PathPrediction], node: str, full: set[str]) -> bool:
 
 def _fill(
     paths: list[PathPrediction],
+    weights: list[float],
     held: Mapping[str, tuple[int, int]],
     k: Mapping[str, int],
     cap: Mapping[str, float],
@@ -614,25 +707,27 @@ def _fill(
     per_req: float,
     prm: ServedParams,
 ) -> tuple[float, str]:
-    """Requests in flight per path: water-filling in proportion to the path flows (IWRR) until a node's admission
-    limit masks its paths (the rest take the overflow) or the bottleneck layer stops the feeder."""
+    """Requests in flight per path: water-filling in proportion to ``weights`` (flow x per-token latency: IWRR sends
+    requests in proportion to the flows, each stays its lifetime) until a node's admission limit masks its paths
+    (the rest take the overflow) or the bottleneck layer stops the feeder."""
     layer_budget = prm.feed_hwm * worst_cap / per_req + 1.0  # requests; each crosses every layer once
     room = {n: prm.admit_hwm * cap[n] / (per_req * k[n]) for n in held}  # requests node n can still admit
+    weight = {id(p): w for p, w in zip(paths, weights, strict=True)}
     active = [p for p in paths if all(room.get(n, 0.0) > 0 for n in p.nodes)]
     placed, limit = 0.0, "no node admits a request"
     while active and placed < layer_budget - EPS:
-        flow = sum(p.flow_tok_s for p in active)
+        flow = sum(weight[id(p)] for p in active)
         use: dict[str, float] = {}
         for p in active:
             for n in p.nodes:
-                use[n] = use.get(n, 0.0) + p.flow_tok_s / flow
+                use[n] = use.get(n, 0.0) + weight[id(p)] / flow
         step = layer_budget - placed
         binding = None
         for n in sorted(use):
             if use[n] > EPS and room[n] / use[n] < step:
                 step, binding = room[n] / use[n], n
         for p in active:
-            p.in_flight += step * p.flow_tok_s / flow
+            p.in_flight += step * weight[id(p)] / flow
         for n, u in use.items():
             room[n] -= step * u
         placed += step

@@ -107,18 +107,18 @@ _DJ_BUDGET = "| smallest GPU budget serving the conversation day | 64 GPUs | 60 
 _SERVERS = "servers provisioned on average | 40 -> 24.6 (-38.5%)"
 
 
-_S0 = "| **341.8** (368.1; local search from reserve 0.3, <= 12 hops) | 161.0 | 147.6 | 185.8 | 249.3 (ILP) | 1.84x;"
+_S0 = "| **341.8** (368.0; local search from reserve 0.3, <= 12 hops) | 161.0 | 147.6 | 185.8 | 249.3 (ILP) | 1.84x;"
 _S1 = "| **67.3** (65.3; local search from reserve 0.2, <= 9 hops) | 48.0 |"
 _S1b = "| 48.0 | 54.1 | 53.3 | - | 1.24x | yes |"
 _S2 = "| 76.7 | 51.6 | 148.2 | - | 1.32x (was 0.96x on a quiet machine) | yes |"
-_S2a = "| geo-24 | **195.6** (197.9; local search from reserve 0.2, <= 9 hops)"
-_S3 = "| **756.7** (762.6; local search from reserve 0.6, <= 14 hops) | 162.1 | 577.1 | 440.5 |"
-_S3b = "| 162.1 | 577.1 | 440.5 | - | 1.31x (was 1.14-1.35x by load) | yes |"
-_S4 = "| 274.3 | 489.1 | 601.1 | - | 1.28x | yes |"
-_S4a = "| generated 50 (7 types, 3 regions) | **770.6** (853.8;"
-_S5 = "| 1,055.0 | 1,378.9 | 475.3 | - | 1.06x | no (see below) |"
-_S5a = "| generated 100 | **1,459.7** (1,437.3;"
-_S200 = "`--time-limit 240`: 83.0 s wall, 82.7 s of CPU, 0.37 GB peak"
+_S2a = "| geo-24 | **195.6** (197.7; local search from reserve 0.2, <= 9 hops)"
+_S3 = "| **762.9** (762.5; local search from reserve 0.6, <= 14 hops) | 162.1 | 577.1 | 440.5 |"
+_S3b = "| 162.1 | 577.1 | 440.5 | - | 1.32x (1.31x before this round's prediction) | yes |"
+_S4 = "| 274.3 | 489.1 | 601.1 | - | 1.22x (1.28x before) | yes |"
+_S4a = "| generated 50 (7 types, 3 regions) | **730.5** (821.5;"
+_S5 = "| 1,055.0 | 1,378.9 | 475.3 | - | 0.98x (1.06x before) | no (see below) |"
+_S5a = "| generated 100 | **1,347.0** (1,384.0;"
+_S200 = "`--time-limit 240`: 183.1 s wall (two plans running at once on the 2 cores), 102.7 s of CPU, 0.37 GB peak"
 
 
 def _side(row: str, ours: str) -> tuple[str, str]:
@@ -182,47 +182,47 @@ FIGURES: dict[str, Figure] = {
     "served.helix-geo24-llama2-70b.swarm": fig("51.6", (HELIX, _S2)),
     "served.helix-geo24-llama2-70b.separate-pipelines": fig("148.2", (HELIX, _S2)),
     "served.helix-geo24-llama2-70b.ratio": fig("1.32", (HELIX, _S2)),
-    "served.helix-het42-llama2-70b.plan": fig("756.7", (HELIX, _S3)),
+    "served.helix-het42-llama2-70b.plan": fig("762.9", (HELIX, _S3)),
     "served.helix-het42-llama2-70b.petals": fig("162.1", (HELIX, _S3b)),
     "served.helix-het42-llama2-70b.swarm": fig("577.1", (HELIX, _S3b)),
     "served.helix-het42-llama2-70b.separate-pipelines": fig("440.5", (HELIX, _S3b)),
-    "served.helix-het42-llama2-70b.ratio": fig("1.31", (HELIX, _S3b)),
-    "served.generated-50.plan": fig("770.6", (HELIX, _S4a)),
+    "served.helix-het42-llama2-70b.ratio": fig("1.32", (HELIX, _S3b)),
+    "served.generated-50.plan": fig("730.5", (HELIX, _S4a)),
     "served.generated-50.petals": fig("274.3", (HELIX, _S4)),
     "served.generated-50.swarm": fig("489.1", (HELIX, _S4)),
     "served.generated-50.separate-pipelines": fig("601.1", (HELIX, _S4)),
-    "served.generated-50.ratio": fig("1.28", (HELIX, _S4)),
-    "served.generated-100.plan": fig("1,459.7", (HELIX, _S5a)),
+    "served.generated-50.ratio": fig("1.22", (HELIX, _S4)),
+    "served.generated-100.plan": fig("1,347.0", (HELIX, _S5a)),
     "served.generated-100.petals": fig("1,055.0", (HELIX, _S5)),
     "served.generated-100.swarm": fig("1,378.9", (HELIX, _S5)),
     "served.generated-100.separate-pipelines": fig("475.3", (HELIX, _S5)),
-    "served.generated-100.ratio": fig("1.06", (HELIX, _S5)),
+    "served.generated-100.ratio": fig("0.98", (HELIX, _S5)),
     "served.single24.paper": fig("249.3", (HELIX, _S0)),
     "served.single24.vs_paper": fig("1.37", (HELIX, "1.84x; 1.37x the paper's layout | yes (>= 1.2x and >= 300) |")),
     "served.single24.wall_s": fig("20.1", (HELIX, "| single-24 planned in <= 60 s | 11.5-20.1 s wall")),
     "served.target.wall_s": fig("60", (HELIX, "| single-24 planned in <= 60 s | 11.5-20.1 s wall")),
     "served.gen200.mem_gb": fig("0.37", (HELIX, _S200)),
-    "served.gen200.wall_s": fig("83.0", (HELIX, _S200)),
+    "served.gen200.wall_s": fig("183.1", (HELIX, _S200)),
     "served.target.gen200_s": fig("5", (HELIX, "| generated 200 nodes: served plan in <= 5 min, < 2 GB |")),
     "served.target.gen200_gb": fig("2", (HELIX, "| generated 200 nodes: served plan in <= 5 min, < 2 GB |")),
     # Agreement with plan simulate: the baselines' predicted and simulated decode tok/s (deterministic constructions)
     "agree.helix-single24-llama2-70b.petals.pred": fig(
-        "159.4", (HELIX, "| single24-llama2-70b | petals | 159.4 | 161.0 | -1.0 % |")
+        "150.9", (HELIX, "| single24-llama2-70b | petals | 150.9 | 161.0 | -6.3 % |")
     ),
     "agree.helix-single24-llama2-70b.petals.sim": fig(
-        "161.0", (HELIX, "| single24-llama2-70b | petals | 159.4 | 161.0 | -1.0 % |")
+        "161.0", (HELIX, "| single24-llama2-70b | petals | 150.9 | 161.0 | -6.3 % |")
     ),
     "agree.helix-single24-llama2-70b.separate-pipelines.pred": fig(
-        "195.3", (HELIX, "| single24-llama2-70b | separate-pipelines | 195.3 | 185.8 | +5.1 % |")
+        "135.0", (HELIX, "| single24-llama2-70b | separate-pipelines | 135.0 | 185.8 | **-27.3 %** |")
     ),
     "agree.helix-single24-llama2-70b.separate-pipelines.sim": fig(
-        "185.8", (HELIX, "| single24-llama2-70b | separate-pipelines | 195.3 | 185.8 | +5.1 % |")
+        "185.8", (HELIX, "| single24-llama2-70b | separate-pipelines | 135.0 | 185.8 | **-27.3 %** |")
     ),
     "agree.helix-single24-llama2-70b.swarm.pred": fig(
-        "150.8", (HELIX, "| single24-llama2-70b | swarm | 150.8 | 147.6 | +2.2 % |")
+        "150.1", (HELIX, "| single24-llama2-70b | swarm | 150.1 | 147.6 | +1.7 % |")
     ),
     "agree.helix-single24-llama2-70b.swarm.sim": fig(
-        "147.6", (HELIX, "| single24-llama2-70b | swarm | 150.8 | 147.6 | +2.2 % |")
+        "147.6", (HELIX, "| single24-llama2-70b | swarm | 150.1 | 147.6 | +1.7 % |")
     ),
     "agree.helix-10node-llama30b.petals.pred": fig(
         "48.5", (HELIX, "| 10node-llama30b | petals | 48.5 | 48.0 | +1.2 % |")
@@ -231,26 +231,26 @@ FIGURES: dict[str, Figure] = {
         "48.0", (HELIX, "| 10node-llama30b | petals | 48.5 | 48.0 | +1.2 % |")
     ),
     "agree.helix-10node-llama30b.separate-pipelines.pred": fig(
-        "45.9", (HELIX, "| 10node-llama30b | separate-pipelines | 45.9 | 53.3 | **-14.0 %** |")
+        "52.8", (HELIX, "| 10node-llama30b | separate-pipelines | 52.8 | 53.3 | -1.0 % |")
     ),
     "agree.helix-10node-llama30b.separate-pipelines.sim": fig(
-        "53.3", (HELIX, "| 10node-llama30b | separate-pipelines | 45.9 | 53.3 | **-14.0 %** |")
+        "53.3", (HELIX, "| 10node-llama30b | separate-pipelines | 52.8 | 53.3 | -1.0 % |")
     ),
     "agree.helix-10node-llama30b.swarm.pred": fig(
-        "56.8", (HELIX, "| 10node-llama30b | swarm | 56.8 | 54.1 | +5.1 % |")
+        "52.2", (HELIX, "| 10node-llama30b | swarm | 52.2 | 54.1 | -3.4 % |")
     ),
-    "agree.helix-10node-llama30b.swarm.sim": fig("54.1", (HELIX, "| 10node-llama30b | swarm | 56.8 | 54.1 | +5.1 % |")),
+    "agree.helix-10node-llama30b.swarm.sim": fig("54.1", (HELIX, "| 10node-llama30b | swarm | 52.2 | 54.1 | -3.4 % |")),
     "agree.helix-geo24-llama2-70b.petals.pred": fig(
-        "71.8", (HELIX, "| geo24-llama2-70b | petals | 71.8 | 76.7 | -6.4 % |")
+        "70.2", (HELIX, "| geo24-llama2-70b | petals | 70.2 | 76.7 | -8.4 % |")
     ),
     "agree.helix-geo24-llama2-70b.petals.sim": fig(
-        "76.7", (HELIX, "| geo24-llama2-70b | petals | 71.8 | 76.7 | -6.4 % |")
+        "76.7", (HELIX, "| geo24-llama2-70b | petals | 70.2 | 76.7 | -8.4 % |")
     ),
     "agree.helix-geo24-llama2-70b.separate-pipelines.pred": fig(
-        "136.9", (HELIX, "| geo24-llama2-70b | separate-pipelines | 136.9 | 148.2 | -7.6 % |")
+        "134.0", (HELIX, "| geo24-llama2-70b | separate-pipelines | 134.0 | 148.2 | -9.5 % |")
     ),
     "agree.helix-geo24-llama2-70b.separate-pipelines.sim": fig(
-        "148.2", (HELIX, "| geo24-llama2-70b | separate-pipelines | 136.9 | 148.2 | -7.6 % |")
+        "148.2", (HELIX, "| geo24-llama2-70b | separate-pipelines | 134.0 | 148.2 | -9.5 % |")
     ),
     "agree.helix-geo24-llama2-70b.swarm.pred": fig(
         "65.5", (HELIX, "| geo24-llama2-70b | swarm | 65.5 | 51.6 | **+27.0 %** |")
@@ -259,22 +259,22 @@ FIGURES: dict[str, Figure] = {
         "51.6", (HELIX, "| geo24-llama2-70b | swarm | 65.5 | 51.6 | **+27.0 %** |")
     ),
     "agree.helix-het42-llama2-70b.petals.pred": fig(
-        "158.3", (HELIX, "| het42-llama2-70b | petals | 158.3 | 162.1 | -2.3 % |")
+        "154.0", (HELIX, "| het42-llama2-70b | petals | 154.0 | 162.1 | -5.0 % |")
     ),
     "agree.helix-het42-llama2-70b.petals.sim": fig(
-        "162.1", (HELIX, "| het42-llama2-70b | petals | 158.3 | 162.1 | -2.3 % |")
+        "162.1", (HELIX, "| het42-llama2-70b | petals | 154.0 | 162.1 | -5.0 % |")
     ),
     "agree.helix-het42-llama2-70b.separate-pipelines.pred": fig(
-        "423.9", (HELIX, "| het42-llama2-70b | separate-pipelines | 423.9 | 440.5 | -3.8 % |")
+        "391.3", (HELIX, "| het42-llama2-70b | separate-pipelines | 391.3 | 440.5 | **-11.2 %** |")
     ),
     "agree.helix-het42-llama2-70b.separate-pipelines.sim": fig(
-        "440.5", (HELIX, "| het42-llama2-70b | separate-pipelines | 423.9 | 440.5 | -3.8 % |")
+        "440.5", (HELIX, "| het42-llama2-70b | separate-pipelines | 391.3 | 440.5 | **-11.2 %** |")
     ),
     "agree.helix-het42-llama2-70b.swarm.pred": fig(
-        "489.3", (HELIX, "| het42-llama2-70b | swarm | 489.3 | 577.1 | **-15.2 %** |")
+        "488.1", (HELIX, "| het42-llama2-70b | swarm | 488.1 | 577.1 | **-15.4 %** |")
     ),
     "agree.helix-het42-llama2-70b.swarm.sim": fig(
-        "577.1", (HELIX, "| het42-llama2-70b | swarm | 489.3 | 577.1 | **-15.2 %** |")
+        "577.1", (HELIX, "| het42-llama2-70b | swarm | 488.1 | 577.1 | **-15.4 %** |")
     ),
     # ------------------------------------------------------------------------------ simulate (test_sim_bench)
     "sim.events": fig("134,872", (SIM, _SIMP), (R, _RSIM)),

@@ -23,20 +23,23 @@ pytestmark = pytest.mark.slow
 #: Measured outside the offline band (docs/helix.md, Agreement, says why; ``scripts/helix_sim_nodes.py`` shows it
 #: node by node).
 OFFLINE_KNOWN = {
-    ("helix-10node-llama30b", "separate-pipelines"): "few requests per node: the simulator's waves barely wait "
-    "(4.7-11 ms a hop), the prediction charges rho x iteration (12.8-24.5 ms)",
+    ("helix-single24-llama2-70b", "separate-pipelines"): "the T4 pipeline fills first and the prediction stalls "
+    "admission (head-of-line blocking); the simulator blocks only part of the time (-27 %)",
+    ("helix-het42-llama2-70b", "separate-pipelines"): "admission stalls at a full T4x2 pipeline, partly in the "
+    "simulator (-11 %)",
+    ("paper single-24", "separate-pipelines"): "the T4 pipeline fills first; admission stalls only part of the time "
+    "in the simulator (-26 %)",
     ("helix-geo24-llama2-70b", "swarm"): "a 360-s fill (one prompt a second on the 12.5 MB/s link) decoding at 4-17 % "
     "of the full rate, then one wave of ~350 tokens: saturated rate ~25 % under, fill share 0.85 against ~0.5",
     ("helix-het42-llama2-70b", "swarm"): "the A100 chain after the coordinator join keeps ~14 waves (batches 61-95, "
     "218 predicted)",
-    ("helix-quickstart-llama31-70b", "default"): "roofline nodes; waves merge behind slow A10G prompts (one wave)",
-    ("helix-quickstart-llama31-70b", "petals"): "roofline nodes; one wave waits 44-124 ms a hop behind A10G prompts",
-    ("helix-quickstart-llama31-70b", "separate-pipelines"): "roofline nodes; few requests: waves barely wait",
 }
 #: Measured outside the online band.
 ONLINE_KNOWN = {
     ("helix-10node-llama30b", "petals"): "p99: few prompts in the window, the convoy share is a handful of tokens",
     ("helix-10node-llama30b", "separate-pipelines"): "p99: prompts rarely meet a wave in a lone chain",
+    ("helix-quickstart-llama31-70b", "default"): "p99 +25 % on a lone 6-node chain of roofline nodes (mechanism not "
+    "measured yet)",
     ("helix-10node-llama30b", "default"): "p99 +52 %: a chain at low rate (8 hops, reserve 0.2), as its baselines",
     ("helix-single24-llama2-70b", "default"): "p50 -20 % on the local search's plan (-30 % on the previous one; "
     "mechanism not measured yet)",
@@ -46,8 +49,6 @@ ONLINE_KNOWN = {
     ("helix-het42-llama2-70b", "petals"): "p50 / p99: tokens ride with prompts more often than at random",
     ("helix-het42-llama2-70b", "swarm"): "p50 -26 %: the online prediction is steep in the rate here (-17.5 % at a "
     "5 % higher rate)",
-    ("helix-single24-llama2-70b", "petals"): "p50: tokens ride with prompts more often than at random",
-    ("paper single-24", "separate-pipelines"): "p50: the A100 pipeline carries more tokens than its flow share",
 }
 
 
