@@ -25,6 +25,10 @@ MLPERF = ROOT / "tests" / "fixtures" / "calibrate" / "public" / "mlcommons-llama
 H100X2 = MLPERF / "v4.0-nvidia-dgx-h100x2-99.9.mlperf_log_summary.txt"
 OFFLINE = MLPERF.parent / "mlcommons-llama2-70b-offline"
 H100X2_OFFLINE = OFFLINE / "v4.0-nvidia-dgx-h100x2-99.9-offline.mlperf_log_summary.txt"
+# the second calibration set: H200-SXM-141GB, one TP 1 engine per GPU (SOURCE.md there); its Offline run in offline/
+H200 = MLPERF.parent / "mlcommons-llama2-70b-h200"
+H200X8 = H200 / "v4.0-nvidia-h200x8-99.9.mlperf_log_summary.txt"
+H200X8_OFFLINE = H200 / "offline" / "v4.0-nvidia-h200x8-99.9-offline.mlperf_log_summary.txt"
 SIDECAR = "gpu: H100-80G\ntp: 2\nmodel: llama2-70b-fp8\nmean_input_tokens: 512\n"
 # the six runs the fifth session's held-out and leave-one-out table was measured on (docs/accuracy.md); the runs
 # added later have their own held-out table
@@ -43,9 +47,15 @@ FIRST_SIX = [
 # in ``closed/HPE/configs/llama2-70b/Server/custom.py``, v4.0 and v4.1; SOURCE.md)
 KV_SHARE = {"v4.0-hpe-xd670-h100x8-99.9": 0.97, "v4.1-hpe-xd670-h100x8-99.9": 0.97}
 BATCH = {"v4.0-hpe-xd670-h100x8-99.9": 896}
-# the two Dell v4.1 runs whose Server accuracy.txt is not in the stored copies: the same system's Offline accuracy
-# run (same engine build and greedy decoding) stands in
-OFFLINE_ACCURACY = {"v4.1-dell-xe9680-h100x8-99.9", "v4.1-dell-xe9640-h100x4-99.9"}
+# the two Dell v4.1 runs (and GigaComputing's v4.1 H200 run) whose Server accuracy.txt is not in the stored copies:
+# the same system's Offline accuracy run (same engine build and greedy decoding) stands in
+OFFLINE_ACCURACY = {
+    "v4.1-dell-xe9680-h100x8-99.9",
+    "v4.1-dell-xe9640-h100x4-99.9",
+    "v4.1-gigacomputing-g593-h200x8-99.9",
+}
+# each shipped set of Server runs: its directory, how many runs, and the (GPU, TP) key of its engines
+SETS = {"h100": (MLPERF, 15, ("H100-80G", 2)), "h200": (H200, 3, ("H200", 1))}
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +106,26 @@ def test_offline_summary_gives_throughput_only(tmp_path, fp8_db):
     run = _one(f, fp8_db)
     assert run.request_rate_rps is None and run.completed == 24576
     assert run.metrics == {"request_throughput_rps": 40.5, "output_tok_s": 11800.0}
+
+
+def test_published_h200_runs_load_eight_tp1_engines(fp8_db):
+    """The H200 set: NVIDIA's v4.0 x8 (``H200_SXM_141GBx8``), Lenovo's and GigaComputing's v4.1 x8, each eight TP 1
+    engines behind one LoadGen at the rate the summary states, over LoadGen's 2,400 s minimum duration."""
+    runs = {p.name: _one(p, fp8_db) for p in sorted(H200.glob("*.mlperf_log_summary.txt"))}
+    assert len(runs) == 3
+    for name, run in runs.items():
+        assert (run.gpu, run.tp, run.model, run.instances) == ("H200", 1, "llama2-70b-fp8", 8), name
+        assert run.provenance == "measured" and "Apache-2.0" in run.source, name
+        assert run.request_rate_rps is not None and run.completed == round(run.request_rate_rps * 2400) + 1, name
+        assert len(run.metrics) == 8, name
+    m = runs[H200X8.name].metrics
+    assert m["request_throughput_rps"] == 90.35 and m["output_tok_s"] == 26485.43
+    assert m["ttft_p99_ms"] == pytest.approx(753.113481) and m["tpot_p99_ms"] == pytest.approx(194.987874)
+    assert m["e2e_p99_ms"] == pytest.approx(159314.242438)
+    off = _one(H200X8_OFFLINE, fp8_db)
+    assert off.request_rate_rps is None and off.completed == 253440 and off.instances == 8
+    assert off.limits.max_batch_requests == 806 and off.limits.kv_memory_fraction == 0.9
+    assert off.metrics == {"request_throughput_rps": 94.6223, "output_tok_s": 27738.3}
 
 
 def test_published_offline_run_sends_its_one_query_at_once(fp8_db):
@@ -172,15 +202,20 @@ def test_accuracy_runs_on_the_published_runs(fp8_db):
     assert (ROOT / "docs" / "accuracy.md").read_text().count(lines) == 1, lines
 
 
-def test_the_runs_replay_a_paged_engine_with_the_submissions_cache_share(fp8_db):
+@pytest.mark.parametrize(("runs", "batch"), [("h100", 1024), ("h200", 896)])
+def test_the_runs_replay_a_paged_engine_with_the_submissions_cache_share(fp8_db, runs, batch):
     """TensorRT-LLM under NVIDIA's harness (MAX_UTILIZATION: KV allocated as tokens are produced), 0.9 of the memory
     after weights for the cache (the submissions' ``kvcache_free_gpu_mem_frac``; HPE's 0.97), decode-plus-prompt
-    iterations, and each submission's ``gpu_batch_size`` (1,024; HPE's v4.0 896)."""
-    for p in sorted(MLPERF.glob("*.mlperf_log_summary.txt")):
+    iterations, and each submission's ``gpu_batch_size`` (H100: 1,024, HPE's v4.0 896; H200: 896)."""
+    folder, count, key = SETS[runs]
+    paths = sorted(folder.glob("*.mlperf_log_summary.txt"))
+    assert len(paths) == count
+    for p in paths:
         run = _one(p, fp8_db)
         name = p.name.removesuffix(".mlperf_log_summary.txt")
+        assert (run.gpu, run.tp) == key, name
         assert kv_admission(run) == "on-demand" and run.limits.kv_memory_fraction == KV_SHARE.get(name, 0.9), name
-        assert run.limits.max_batch_requests == BATCH.get(name, 1024), name
+        assert run.limits.max_batch_requests == BATCH.get(name, batch), name
         # the engine build's max_num_tokens: NVIDIA's builder default, which the Server classes do not override
         assert run.limits.max_batch_tokens == 16384, p.name
         assert mixed_batch(run) == "decode-plus-prompt", p.name
@@ -202,13 +237,15 @@ def test_a_fit_replays_one_engines_share_of_a_multi_engine_run(fp8_db):
     assert fit_sample(single) == (single, 1)  # one engine: replayed whole
 
 
-def test_each_runs_mean_output_agrees_with_its_published_accuracy_run(fp8_db):
+@pytest.mark.parametrize("runs", sorted(SETS))
+def test_each_runs_mean_output_agrees_with_its_published_accuracy_run(fp8_db, runs):
     """The shipped accuracy-run totals (24,576 samples, greedy decoding, one row per run) reproduce the tokens per
     sample each submission states, and the mean output the replay uses (the performance run's tokens/s over
     samples/s) is within 0.5 % of its own run's accuracy-run total: the same outputs in both modes."""
-    totals = pd.read_csv(MLPERF / "accuracy_run_totals.csv", comment="#")
-    summaries = {p.name.removesuffix(".mlperf_log_summary.txt"): p for p in MLPERF.glob("*.mlperf_log_summary.txt")}
-    assert sorted(totals["run"]) == sorted(summaries) and len(totals) == 15
+    folder, count, _ = SETS[runs]
+    totals = pd.read_csv(folder / "accuracy_run_totals.csv", comment="#")
+    summaries = {p.name.removesuffix(".mlperf_log_summary.txt"): p for p in folder.glob("*.mlperf_log_summary.txt")}
+    assert sorted(totals["run"]) == sorted(summaries) and len(totals) == count
     for row in totals.itertuples():
         assert row.samples == 24576, row.run
         assert round(row.output_tokens / row.samples, 1) == row.tokens_per_sample, row.run
@@ -228,7 +265,9 @@ def test_each_sidecar_states_the_datasets_published_mean_input():
     row = totals.loc["tok_input_length"]
     assert row["samples"] == 24576 and (row["min"], row["max"]) == (48, 1021)
     mean = row["sum"] / row["samples"]
-    for side in sorted(MLPERF.glob("*.meta.yaml")):
+    sidecars = [*MLPERF.glob("*.meta.yaml"), *H200.glob("*.meta.yaml"), *(H200 / "offline").glob("*.meta.yaml")]
+    assert len(sidecars) == 15 + 3 + 1
+    for side in sorted(sidecars):
         stated = yaml.safe_load(side.read_text())["mean_input_tokens"]
         assert stated == pytest.approx(mean, abs=0.005), side.name
         assert row["min"] <= stated <= row["max"]
