@@ -187,10 +187,9 @@ def token_parts(plan_path: Path, load: float) -> tuple[dict[str, list[float]], f
 def print_tokens(path: Path, predicted_total_tok_s: float, p50_99: tuple[float, float]) -> None:
     """``--tokens``: the online run's per-token latency parts by band, next to the predicted p50 / p99."""
     from planner.helix.served import ONLINE_LOAD
-    from planner.sim.run import SimOptions, simulate
+    from planner.sim.placement import load_placement
 
-    bound = simulate([path], SimOptions(offline=True, latency="auto", duration_s=1.0, warmup_s=0.0))
-    load = ONLINE_LOAD * predicted_total_tok_s / bound.document.placements[0].bound_tok_s
+    load = ONLINE_LOAD * predicted_total_tok_s / load_placement(path).bound_tok_s  # the simulator's own bound
     rec, p50, p99 = token_parts(path, load)
     total = rec["total"]
     order = sorted(range(len(total)), key=total.__getitem__)

@@ -358,6 +358,7 @@ class ServedModel:
                 for n in held
             }
             it_s = {n: _iteration_s(lat[n], run.get(n, k[n]), batch[n], i_tok, o_dec, n in rings) for n in held}
+            ring_s = {n: it_s[n] + _ring_wait(batch[n], o_dec, t_pre1[n], it_s[n]) for n in rings}  # fixed this round
             msg = {hop: _message(inst, edges, hop, batch, i_tok, o_dec, rings) for hp in hops for hop in hp}
             for _ in range(60):
                 before = [p.decode_tok_s for p in paths]
@@ -401,7 +402,7 @@ class ServedModel:
                             caught += (1 - caught) * sp.busy_prompt
                             prev_dec = sp.decode_s
                         elif n in rings:
-                            here = it_s[n] + _ring_wait(batch[n], o_dec, t_pre1[n], it_s[n])
+                            here = ring_s[n]
                             prev_dec = it_s[n]
                             caught = 0.0
                         else:
