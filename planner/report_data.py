@@ -38,6 +38,15 @@ def fmt_num(value: Any) -> str:
     return str(value)
 
 
+def fmt_band(value: Any, err_ratio: float | None, unit: str = "") -> str:
+    """``110 +-6 %`` (``110 ms +-6 %`` with a unit): a figure with its error band (docs/accuracy.md); the bare
+    figure when it has none."""
+    shown = fmt_num(value) + (f" {unit}" if unit else "")
+    if err_ratio is None or value is None:
+        return shown
+    return f"{shown} +-{err_ratio * 100:.0f} %"
+
+
 def fmt_pct(ratio: float | None) -> str:
     """``0.2242`` -> ``22.4%``; ``-`` when unknown."""
     return "-" if ratio is None else f"{ratio * 100:.1f}%"

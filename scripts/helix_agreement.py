@@ -13,6 +13,10 @@ Both sides use the workload ``plan simulate`` replays (the shipped conversation 
 the measured table, the roofline where a GPU has no rows (``--latency auto``).
 
     .venv/bin/python scripts/helix_agreement.py --out-dir /tmp/agreement > table.md
+
+``--record profiles/agreement/helix_served.csv`` also writes the rows as data: the error bands of the Helix served
+predictions are computed from them (:mod:`planner.calibrate.agreement`; then ``scripts/accuracy_report.py
+--write-bands``). ``--from-record CSV`` prints the table of a record without planning or simulating.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ import argparse
 import json
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+
+from planner.calibrate.agreement import RECORD, AgreementRow, read_record, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "cluster_specs"
@@ -38,26 +43,7 @@ OFFLINE_TOLERANCE = 0.10
 ONLINE_TOLERANCE = 0.20
 
 
-@dataclass
-class Row:
-    spec: str
-    layout: str
-    predicted: float
-    simulated: float
-    p50: tuple[float, float]
-    p99: tuple[float, float]
-
-    @property
-    def error(self) -> float:
-        return self.predicted / self.simulated - 1.0 if self.simulated > 0 else float("inf")
-
-    @property
-    def p50_error(self) -> float:
-        return self.p50[0] / self.p50[1] - 1.0 if self.p50[1] > 0 else float("inf")
-
-    @property
-    def p99_error(self) -> float:
-        return self.p99[0] / self.p99[1] - 1.0 if self.p99[1] > 0 else float("inf")
+Row = AgreementRow
 
 
 def plan_layouts(spec: str, out_dir: Path, time_limit: float) -> list[Path]:
@@ -139,11 +125,20 @@ def markdown(rows: list[Row]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out-dir", type=Path, required=True, help="plans are written (and reused) here")
+    ap.add_argument("--out-dir", type=Path, help="plans are written (and reused) here")
+    ap.add_argument("--record", type=Path, help=f"also write the rows as CSV here (shipped: profiles/{RECORD})")
+    ap.add_argument("--from-record", type=Path, help="print the table of this CSV record (no planning)")
     ap.add_argument("--time-limit", type=float, default=60.0, help="plan helix --time-limit per spec")
     ap.add_argument("--specs", nargs="*", default=SHIPPED, help="spec names under cluster_specs/")
     args = ap.parse_args()
+    if args.from_record is not None:
+        sys.stdout.write(markdown(read_record(args.from_record)) + "\n")
+        return
+    if args.out_dir is None:
+        ap.error("--out-dir is required (or --from-record)")
     rows = [measure(spec, p) for spec, p in all_layouts(args.out_dir, args.time_limit, args.specs)]
+    if args.record is not None:
+        write_record(args.record, rows)
     sys.stdout.write(markdown(rows) + "\n")
 
 

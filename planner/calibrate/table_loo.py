@@ -21,6 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import least_squares
 
+from planner.calibrate.agreement import RECORD as AGREEMENT_RECORD
+from planner.calibrate.agreement import agreement_entries, read_record
+from planner.paths import SHIPPED_PROFILES
 from planner.profiles.db import ProfileDB
 from planner.spec.sections.splitwise import AnalyticProfile
 from planner.splitwise.machines import Machine
@@ -209,7 +212,7 @@ def band_entries(db: ProfileDB) -> dict[str, dict[str, object]]:
         "err_ratio": round(float(an.mean()), 4),
         "method": f"mean absolute error of the analytic roofline against {an.size} measured Splitwise knots",
     }
-    return {
+    entries: dict[str, dict[str, object]] = {
         "measured:splitwise_perf": {"basis": "measured", "err_ratio": round(sw_err, 4), "method": loo},
         "measured:helix_layer_latency": {"basis": "measured", "err_ratio": round(hx_err, 4), "method": loo},
         "measured:helix_throughput": {
@@ -230,3 +233,8 @@ def band_entries(db: ProfileDB) -> dict[str, dict[str, object]]:
             "method": "assumption: no measured runs to check the synthetic generators against",
         },
     }
+    # The served model's own error against plan simulate (Helix predicted_* figures add it to their profile band).
+    record = SHIPPED_PROFILES / AGREEMENT_RECORD
+    if record.exists():
+        entries.update(agreement_entries(read_record(record)))
+    return entries

@@ -13,7 +13,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.helix.contract import HelixBaseline, HelixBounds, HelixNode, HelixPlanBlock, ParetoPoint
-from planner.report_data import Block, Column, Heading, Metrics, RangeChart, Report, Span, Text, fmt_num, table
+from planner.profiles.accuracy import err_ratio_of
+from planner.report_data import (
+    Block,
+    Column,
+    Heading,
+    Metrics,
+    RangeChart,
+    Report,
+    Span,
+    Text,
+    fmt_band,
+    fmt_num,
+    table,
+)
 
 HELD_WITH_FLOW = "#"
 HELD_IDLE = "-"
@@ -51,8 +64,10 @@ def _bounds_rows(block: HelixPlanBlock, metrics: Metrics) -> list[list[Any]]:
     rows: list[list[Any]] = []
     served = block.served
     if served:  # served throughput first, the max flow second (issue 13)
-        rows.append(["served decode (predicted)", served.decode_tok_s, f"saturated; {served.kv_limit}"])
-        rows.append(["served prompt + decode", served.total_tok_s, "predicted; plan simulate --offline judges"])
+        decode = fmt_band(served.decode_tok_s, err_ratio_of(metrics, "predicted_decode_tok_s"))
+        total = fmt_band(served.total_tok_s, err_ratio_of(metrics, "predicted_total_tok_s"))
+        rows.append(["served decode (predicted)", decode, f"saturated; {served.kv_limit}"])
+        rows.append(["served prompt + decode", total, "predicted; plan simulate --offline judges"])
         if served.upper_bound_decode_tok_s is not None:
             rows.append(["served decode bound", served.upper_bound_decode_tok_s, "node model, any placement"])
     rows += [
@@ -93,11 +108,12 @@ def report(block: HelixPlanBlock, metrics: Metrics, verbose: bool = False) -> Re
     ]
     served = block.served
     if served:
+        p50 = fmt_band(served.token_latency_p50_ms, err_ratio_of(metrics, "predicted_token_latency_p50_ms"), "ms")
+        p99 = fmt_band(served.token_latency_p99_ms, err_ratio_of(metrics, "predicted_token_latency_p99_ms"), "ms")
         out.append(
             Text(
                 f"Served ({served.objective}): {fmt_num(served.in_flight_requests)} requests in flight; "
-                f"per-token latency online at 0.6 load p50 {fmt_num(served.token_latency_p50_ms)} ms, p99 "
-                f"{fmt_num(served.token_latency_p99_ms)} ms ({served.basis})"
+                f"per-token latency online at 0.6 load p50 {p50}, p99 {p99} ({served.basis})"
             )
         )
     node_rows = []

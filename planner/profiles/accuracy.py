@@ -13,11 +13,17 @@ of figures resting on rows of one kind, and says how it was obtained:
 A plan's band is the widest band among the profile rows its figures rest on (its profile assumptions: ``perf[..]``,
 ``tp[..]``, ``latency``, ``profile``), applied to every predicted figure (throughput, latency, energy, power, carbon,
 cost per token); counts, prices and solver bounds on the plan's own structure carry none.
+
+A figure predicted by a model with its own tracked error adds that error to the profile band (``model:`` entries,
+:data:`MODEL_BANDS`): a Helix plan's ``predicted_*`` figures come from the served model, whose measured disagreement
+with ``plan simulate`` (docs/helix.md, Agreement; :mod:`planner.calibrate.agreement`) is on top of the per-layer
+latency's. The two add (the mean of ``|a + b|`` is at most the mean of ``|a|`` plus that of ``|b|``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,12 +42,22 @@ TABLE_ENTRIES: tuple[tuple[str, str], ...] = (
 )
 #: Predicted metrics per plan kind (regular expressions over metric names); others carry no band.
 PREDICTED: dict[str, re.Pattern[str]] = {
-    "helix": re.compile(r"(_tok_s|_latency_ms)$"),
+    "helix": re.compile(r"(_tok_s|_latency_ms|_latency_p\d+_ms)$"),
     "splitwise": re.compile(
         r"^(throughput_rps|upper_bound_throughput_rps|(ttft|tbt|e2e)_p\d+_ms|(output_)?usd_per_mtok)$"
     ),
     "dynamo": re.compile(
         r"(_kwh|_wh|^avg_power_kw|^peak_power_kw|_peak_power_kw|p50_power_kw|p99_power_kw|_kgco2|^electricity_cost_usd)$"
+    ),
+}
+
+
+#: Figures predicted by a model with its own tracked error: per plan kind, (metric pattern, accuracy entry).
+MODEL_BANDS: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
+    "helix": (
+        (re.compile(r"^predicted_(decode|total)_tok_s$"), "model:helix_served_decode"),
+        (re.compile(r"^predicted_token_latency_p50_ms$"), "model:helix_served_p50"),
+        (re.compile(r"^predicted_token_latency_p99_ms$"), "model:helix_served_p99"),
     ),
 }
 
@@ -116,19 +132,50 @@ def plan_band(db: ProfileDB, assumptions: list[Any]) -> Band | None:
     return max(bands, key=lambda b: (b.err_ratio, b.entry)) if bands else None
 
 
-def with_bands(kind: str, metrics: dict[str, float | None], band: Band | None) -> dict[str, float | None]:
-    """``metrics`` plus ``<metric>_err_ratio`` for every predicted figure that has a value."""
-    if band is None or kind not in PREDICTED:
+def model_bands(db: ProfileDB, kind: str, metrics: dict[str, float | None]) -> dict[str, Band]:
+    """The model band of each of ``metrics`` predicted by a model with a tracked error (:data:`MODEL_BANDS`)."""
+    out: dict[str, Band] = {}
+    for name, value in metrics.items():
+        for pattern, key in MODEL_BANDS.get(kind, ()):
+            band = _entry(db, key) if value is not None and pattern.search(name) else None
+            if band is not None:
+                out[name] = band
+    return out
+
+
+def with_bands(
+    kind: str, metrics: dict[str, float | None], band: Band | None, model: dict[str, Band] | None = None
+) -> dict[str, float | None]:
+    """``metrics`` plus ``<metric>_err_ratio`` for every predicted figure that has a value: the profile band, plus
+    the model band of a figure that has one (``model``, from :func:`model_bands`)."""
+    if kind not in PREDICTED or (band is None and not model):
         return dict(metrics)
     pattern = PREDICTED[kind]
     out = dict(metrics)
     for name, value in metrics.items():
-        if value is not None and not name.endswith("_err_ratio") and pattern.search(name):
-            out[f"{name}_err_ratio"] = band.err_ratio
+        if value is None or name.endswith("_err_ratio") or not pattern.search(name):
+            continue
+        extra = (model or {}).get(name)
+        if band is not None or extra is not None:
+            out[f"{name}_err_ratio"] = round(
+                (band.err_ratio if band is not None else 0.0) + (extra.err_ratio if extra is not None else 0.0), 4
+            )
     return out
 
 
-def err_ratio_of(metrics: dict[str, Any], name: str) -> float | None:
+def model_band_text(model: dict[str, Band]) -> str:
+    """The model bands of a plan in words, one per entry (for the ``error band`` assumption)."""
+    names: dict[str, list[str]] = {}
+    for metric, band in sorted(model.items()):
+        names.setdefault(band.entry, []).append(metric)
+    parts = [
+        f"{', '.join(metrics)} +-{model[metrics[0]].err_ratio * 100:.1f} % more ({entry})"
+        for entry, metrics in sorted(names.items())
+    ]
+    return "; ".join(parts)
+
+
+def err_ratio_of(metrics: Mapping[str, Any], name: str) -> float | None:
     """The band stored beside metric ``name`` in a plan's metrics, if any."""
     v = metrics.get(f"{name}_err_ratio")
     return float(v) if isinstance(v, (int, float)) else None

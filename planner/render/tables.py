@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
-from typing import Any
 
 from rich import box
 from rich.cells import cell_len
@@ -32,6 +31,7 @@ from planner.report_data import (
     Report,
     Table,
     Text,
+    fmt_band,
     fmt_num,
 )
 
@@ -50,14 +50,6 @@ def solver_line(plan: Plan) -> str:
     if s.gap is not None:
         parts.append(f"gap {s.gap * 100:.2f}%")
     return f"{s.backend}: " + ", ".join(parts) + (f" ({s.message})" if s.message else "")
-
-
-def fmt_band(value: Any, err_ratio: float | None) -> str:
-    """``110 +-6 %``: a figure with its error band (docs/accuracy.md); the bare figure when it has none."""
-    shown = fmt_num(value)
-    if err_ratio is None or value is None:
-        return shown
-    return f"{shown} +-{err_ratio * 100:.0f} %"
 
 
 def metrics_table(plan: Plan) -> Table:

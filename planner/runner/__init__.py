@@ -19,7 +19,7 @@ from planner.contract_base import Block
 from planner.contracts import block_dict
 from planner.paths import SHIPPED_SPECS, display_path
 from planner.plan import InputFile, Inputs, Plan, PlanKind, SolverBlock, run_info
-from planner.profiles.accuracy import PREDICTED, plan_band, with_bands
+from planner.profiles.accuracy import PREDICTED, model_band_text, model_bands, plan_band, with_bands
 from planner.profiles.db import ProfileDB
 from planner.solver import Assumption, SolveReport
 from planner.spec.loader import DEFAULT_MAX_NODES, LoadedSpec, load_spec
@@ -81,11 +81,14 @@ def assemble_plan(
     """Build the plan document; profile conflicts become warnings so a user sees their overrides took effect."""
     all_warnings = list(warnings) + [f"profile override: {c}" for c in db.conflicts]
     band = plan_band(db, assumptions)
-    metrics = with_bands(kind, metrics, band)
+    model = model_bands(db, kind, metrics)
+    metrics = with_bands(kind, metrics, band, model)
     if band is not None and kind in PREDICTED:
         detail = (
             f"+-{band.err_ratio * 100:.1f} % on every predicted figure ({band.entry}: {band.method}; docs/accuracy.md)"
         )
+        if model:
+            detail += f"; figures of a model with its own measured error add it: {model_band_text(model)}"
         # The band's basis is read from the accuracy file: pydantic checks it against the Assumption vocabulary.
         band_assumption = Assumption.model_validate({"subject": "error band", "basis": band.basis, "detail": detail})
         assumptions = [*assumptions, band_assumption]

@@ -91,3 +91,37 @@ def test_diff_calls_changes_inside_the_band_noise(factor, noise):
     new = old.model_copy(update={"metrics": metrics})
     summary = diff_plans(old, new).summary
     assert ("(noise: within the +-6% error band)" in summary) is noise, summary
+
+
+def test_a_model_band_adds_to_the_profile_band():
+    """The served prediction's own error (model:helix_served_*) is added to the per-layer latency's band, on the
+    figures that model predicts only; the max-flow figures keep the profile band."""
+    profile = Band(0.02, "measured:helix_layer_latency", "measured", "")
+    model = {
+        "predicted_decode_tok_s": Band(0.08, "model:helix_served_decode", "analytic", ""),
+        "predicted_token_latency_p99_ms": Band(0.2, "model:helix_served_p99", "analytic", ""),
+    }
+    metrics = {"predicted_decode_tok_s": 300.0, "predicted_token_latency_p99_ms": 900.0,
+               "predicted_token_latency_p50_ms": 400.0, "throughput_tok_s": 6000.0}  # fmt: skip
+    out = with_bands("helix", metrics, profile, model)
+    assert out["predicted_decode_tok_s_err_ratio"] == 0.1
+    assert out["predicted_token_latency_p99_ms_err_ratio"] == 0.22
+    assert out["predicted_token_latency_p50_ms_err_ratio"] == 0.02  # a latency percentile carries the profile band
+    assert out["throughput_tok_s_err_ratio"] == 0.02
+
+
+def test_shipped_model_bands_are_the_agreement_record(profile_db):
+    from planner.calibrate.agreement import RECORD, agreement_entries, read_record
+    from planner.profiles.accuracy import model_bands
+
+    rows = read_record(ROOT / "profiles" / RECORD)
+    entries = agreement_entries(rows)
+    metrics = {"predicted_decode_tok_s": 1.0, "predicted_total_tok_s": 2.0, "predicted_token_latency_p50_ms": 3.0,
+               "predicted_token_latency_p99_ms": 4.0, "predicted_in_flight_requests": 5.0}  # fmt: skip
+    bands = model_bands(profile_db, "helix", metrics)
+    assert set(bands) == set(metrics) - {"predicted_in_flight_requests"}
+    assert bands["predicted_decode_tok_s"].err_ratio == entries["model:helix_served_decode"]["err_ratio"]
+    assert bands["predicted_token_latency_p99_ms"].err_ratio == entries["model:helix_served_p99"]["err_ratio"]
+    mean_abs = sum(abs(r.error) for r in rows) / len(rows)
+    assert bands["predicted_total_tok_s"].err_ratio == round(mean_abs, 4)
+    assert model_bands(profile_db, "splitwise", {"throughput_rps": 1.0}) == {}

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from planner.calibrate.agreement import RECORD, read_record
+
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "scripts"))
 from helix_agreement import OFFLINE_TOLERANCE, ONLINE_TOLERANCE, PAPER, SHIPPED, measure, plan_layouts  # noqa: E402
@@ -81,6 +83,13 @@ def test_prediction_agrees_with_the_simulator(plans: Path, spec: str, layout: st
         f"p50 {row.p50[0]:.0f} vs {row.p50[1]:.0f} ({row.p50_error:+.1%}); p99 {row.p99[0]:.0f} vs "
         f"{row.p99[1]:.0f} ({row.p99_error:+.1%})"
     )
+    # The error bands of the served predictions rest on the recorded rows: the record must be what is measured now.
+    recorded = {(r.spec, r.layout): r for r in read_record(ROOT / "profiles" / RECORD)}
+    assert (spec, layout) in recorded, "not in profiles/agreement/helix_served.csv: re-record (--record)"
+    rec = recorded[(spec, layout)]
+    now = (row.predicted, row.simulated, *row.p50, *row.p99)
+    then = (rec.predicted, rec.simulated, *rec.p50, *rec.p99)
+    assert all(abs(a / b - 1) < 0.005 for a, b in zip(now, then, strict=True)), f"{now} vs recorded {then}: re-record"
     offline_ok = abs(row.error) <= OFFLINE_TOLERANCE
     online_ok = abs(row.p50_error) <= ONLINE_TOLERANCE and abs(row.p99_error) <= ONLINE_TOLERANCE
     key = (spec, layout)
