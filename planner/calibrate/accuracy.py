@@ -227,12 +227,12 @@ def leave_one_out_dynamo(
     groups = observations_by_hardware(runs, tables, db)
     out: list[RunAccuracy] = []
     for (gpu, model), group in groups.items():
-        full = fit_dynamo(group, db, gpu, model)[0]
         for i, o in enumerate(group):
             rest = group[:i] + group[i + 1 :]
             if o.run is None or not rest:
                 continue
-            fold = fit_dynamo(rest, db, gpu, model, start=full)[0]
+            # From the current parameters, as the full fit: a fold must not start where a fit that saw the run ended.
+            fold = fit_dynamo(rest, db, gpu, model)[0]
             out.append(_one_dynamo(o, db, fold, f"{o.run.provenance}: dynamo fit on {len(rest)} other run(s)/table(s)"))
     return out
 

@@ -224,8 +224,8 @@ def fit_dynamo(
 ) -> tuple[Parameters, int, float, int, str]:
     """Least squares of :data:`FITTED` to ``obs``; returns (params, residuals, rms log ratio, evaluations, status).
 
-    The weak prior pulls towards the current parameters; ``start`` (a fit on more data, for leave-one-out folds)
-    only moves the start point.
+    The weak prior pulls towards the current parameters; ``start`` only moves the start point (leave-one-out folds
+    do not use it: they start from the current parameters, as the full fit, never from a fit that saw the run).
     """
     if not obs:
         raise ValueError("nothing to fit")
