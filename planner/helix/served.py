@@ -45,6 +45,16 @@ predicts, from the shared node model (:mod:`planner.profiles.nodeperf`) and the 
    requests in flight grow at ``min(20 / P, C)`` per second (``P`` the prompt latency, ``C`` the prompt
    throughput of the busiest hop) -- minutes where prompts cross slow links (:func:`_fill_share`).
 
+   **Separate pipelines that stall** (seventh session; measured with ``scripts/helix_sim_admission.py``): the
+   scheduler builds a route hop by hop without going back, so a pipeline whose *first* node is full is skipped at
+   the coordinator, while one whose *later* node is full fails the route and blocks the FIFO and the feeder until a
+   completion (IWRR's charges undone, the same choice again). The steady state of that (the blocking pipeline full,
+   the others at IWRR parity with it, flow x latency) is not what the window measures: a pipeline masked at its first
+   node in the fill falls behind in IWRR load and, first in IWRR's order afterwards, stays full until it has made up
+   the lag (the paper's A100 pipeline: until ~300 s); the others hold their fill cohorts until their lives end. The
+   window's average is derived from the fill (flow parity), the stalled steady state, the catch-up and the workload's
+   output lengths (:func:`_stall_window`).
+
 4. **Latency online** (p50 / p99 per token, :mod:`planner.helix.online`): the workload's arrivals replayed at
    ``ONLINE_LOAD`` (0.6) of the predicted prompt + decode capacity exactly as ``plan simulate --load`` replays
    them (trace order, time axis scaled, 60 + 600 s), the load of every node second by second, and each token's
@@ -477,7 +487,7 @@ class ServedModel:
                 p.in_flight = 0.0
             _fill(paths, [p.flow_tok_s for p in paths], held, k, cap, layer_cap[worst_layer], worst_layer, per_req, prm)
             filled = [p.in_flight for p in paths]
-            most = [min(prm.admit_hwm * cap[n] / (per_req * k[n]) for n in p.nodes) for p in paths]
+            most = [max(min(prm.admit_hwm * cap[n] / (per_req * k[n]) for n in p.nodes), 0.0) for p in paths]
             growth = _fill_growth(inst, paths, hops, lat, run, k, i_tok)
             held_avg = _stall_window(paths, filled, steady, most, self._outputs(), growth)
             for p, avg in zip(paths, held_avg, strict=True):
