@@ -165,11 +165,11 @@ def test_requests_split_by_flow_times_latency_by_hand() -> None:
     paths = [PathPrediction(["a"], 1.0, token_ms=100.0), PathPrediction(["b"], 1.0, token_ms=300.0)]
     weights = [p.flow_tok_s * p.token_ms for p in paths]
     held = {"a": (0, 1), "b": (0, 1)}
-    placed, limit = _fill(paths, weights, held, {"a": 1, "b": 1}, {"a": 1e9, "b": 1e9}, 1000.0, 0, 10.0,
-                          ServedParams())  # fmt: skip
+    placed, limit, stalled = _fill(paths, weights, held, {"a": 1, "b": 1}, {"a": 1e9, "b": 1e9}, 1000.0, 0, 10.0,
+                                   ServedParams())  # fmt: skip
     assert placed == pytest.approx(81.0)
     assert [p.in_flight for p in paths] == pytest.approx([81.0 / 4, 81.0 * 3 / 4])
-    assert limit.startswith("layer 0 KV")
+    assert limit.startswith("layer 0 KV") and not stalled
 
 
 def test_isolated_pipelines_are_paths_sharing_no_node() -> None:
