@@ -6,9 +6,12 @@ admissions and their mean prompt, the time-averaged requests in flight, decode t
 reservation of every node as a share of its admission limit (``hwm x capacity``); for the coordinator: the failed
 routes and the node whose KV check failed (its IWRR had no admissible successor), the share of the time the FIFO
 holds a request (admission stalled: the feeder waits too), and the feeder's launches and refusals (the bottleneck
-layer over ``feed_hwm``). With ``--json`` the raw figures.
+layer over ``feed_hwm``). With ``--minutes``, also minute by minute (warm-up included): admissions per pipeline,
+failed routes, and at the minute's first route the coordinator's IWRR loads and the requests in flight per pipeline
+(a pipeline masked at its first node falls behind in IWRR load while the others fill, then catches up). With
+``--duration S`` a longer run (the window is then 60 s + S). With ``--json`` the raw figures.
 
-    .venv/bin/python scripts/helix_sim_admission.py PLAN.json [PLAN.json ...] [--json]
+    .venv/bin/python scripts/helix_sim_admission.py PLAN.json [PLAN.json ...] [--minutes] [--duration 1800] [--json]
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ def instrument(plan_path: Path, duration_s: float = 600.0) -> dict[str, Any]:
         "refused_kv": 0,
         "refused_pending": 0,
         "retries_ok": 0,
+        "minutes": defaultdict(lambda: defaultdict(int)),
+        "snapshots": {},
     }
     ctx: dict[str, Any] = {"engine": None, "t": 0.0, "inflight": defaultdict(int), "stalled": False, "fail": None}
 
@@ -81,6 +86,12 @@ def instrument(plan_path: Path, duration_s: float = 600.0) -> dict[str, Any]:
         ok = o_route(self, rid)
         lo, hi = window(self)
         inside = lo <= self.now < hi
+        minute = int(self.now // 60.0)
+        if minute not in st["snapshots"]:
+            iw = self.iwrr[self.source]
+            loads = {self.topo.nodes[t].name: round(x, 1) for t, x in zip(iw.targets, iw.load, strict=True)}
+            st["snapshots"][minute] = {"iwrr_load": loads, "in_flight": dict(ctx["inflight"])}
+        st["minutes"][minute][self.topo.nodes[self.r_route[rid][0]].name if ok else "failed"] += 1
         if ok:
             first = self.topo.nodes[self.r_route[rid][0]].name
             ctx["inflight"][first] += 1
@@ -157,6 +168,7 @@ def instrument(plan_path: Path, duration_s: float = 600.0) -> dict[str, Any]:
         "refused_kv": st["refused_kv"],
         "refused_pending": st["refused_pending"],
         "retries_ok": st["retries_ok"],
+        "minutes": {m: {**dict(st["minutes"][m]), **st["snapshots"].get(m, {})} for m in sorted(st["minutes"])},
     }
 
 
@@ -164,6 +176,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("plans", nargs="+", type=Path)
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ap.add_argument("--minutes", action="store_true", help="also print the run minute by minute")
+    ap.add_argument("--duration", type=float, default=600.0, help="measured window after the 60 s warm-up (s)")
     args = ap.parse_args()
     from planner.helix.served import DEFAULT_TRACE, ServedModel, predict_plan_block, trace_workload
     from planner.profiles.db import ProfileDB
@@ -173,7 +187,7 @@ def main() -> None:
         plan = json.loads(path.read_text())
         model = ServedModel(db, db.model(plan["plan"]["model"]), trace_workload(DEFAULT_TRACE))
         pred = predict_plan_block(plan["plan"], model)
-        sim = instrument(path)
+        sim = instrument(path, args.duration)
         by_first = {p.nodes[0]: p for p in pred.paths}
         if args.json:
             out = {"plan": str(path), "sim": sim, "pred": {n: vars(p) for n, p in by_first.items()}}
@@ -203,6 +217,12 @@ def main() -> None:
             + ", ".join(f"{n} {v:.2f}" for n, v in sorted(res.items()) if v > 0)
             + "\n"
         )
+        if args.minutes:
+            sys.stdout.write("minute from (s) | admissions (and failed routes) | coordinator IWRR loads | in flight\n")
+            for minute, row in sim["minutes"].items():
+                counts = {k: v for k, v in row.items() if k not in ("iwrr_load", "in_flight")}
+                cells = [str(60 * minute), str(dict(sorted(counts.items()))), str(row.get("iwrr_load"))]
+                sys.stdout.write(" | ".join([*cells, str(row.get("in_flight"))]) + "\n")
 
 
 if __name__ == "__main__":
