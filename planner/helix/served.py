@@ -45,6 +45,16 @@ predicts, from the shared node model (:mod:`planner.profiles.nodeperf`) and the 
    requests in flight grow at ``min(20 / P, C)`` per second (``P`` the prompt latency, ``C`` the prompt
    throughput of the busiest hop) -- minutes where prompts cross slow links (:func:`_fill_share`).
 
+   **Separate pipelines that stall** (seventh session; measured with ``scripts/helix_sim_admission.py``): the
+   scheduler builds a route hop by hop without going back, so a pipeline whose *first* node is full is skipped at
+   the coordinator, while one whose *later* node is full fails the route and blocks the FIFO and the feeder until a
+   completion (IWRR's charges undone, the same choice again). The steady state of that (the blocking pipeline full,
+   the others at IWRR parity with it, flow x latency) is not what the window measures: a pipeline masked at its first
+   node in the fill falls behind in IWRR load and, first in IWRR's order afterwards, stays full until it has made up
+   the lag (the paper's A100 pipeline: until ~300 s); the others hold their fill cohorts until their lives end. The
+   window's average is derived from the fill (flow parity), the stalled steady state, the catch-up and the workload's
+   output lengths (:func:`_stall_window`).
+
 4. **Latency online** (p50 / p99 per token, :mod:`planner.helix.online`): the workload's arrivals replayed at
    ``ONLINE_LOAD`` (0.6) of the predicted prompt + decode capacity exactly as ``plan simulate --load`` replays
    them (trace order, time axis scaled, 60 + 600 s), the load of every node second by second, and each token's
@@ -234,6 +244,7 @@ class ServedModel:
         self._perf: dict[tuple[str, int, str], NodePerf] = {}
         self._by_name: dict[str, NodePerf] = dict(perf or {})
         self._grids: dict[int, np.ndarray] = {}
+        self._sorted_outputs: np.ndarray | None = None
         #: When a dict, :meth:`predict` records each node's decode batch and token residence in it (for
         #: ``scripts/helix_sim_nodes.py``, which puts them next to the simulator's).
         self.debug: dict[str, Any] | None = None
@@ -249,6 +260,13 @@ class ServedModel:
                 mode=self.latency_mode,
             )  # fmt: skip
         return self._perf[key]
+
+    def _outputs(self) -> np.ndarray:
+        """The workload's output lengths, sorted (the mean alone when the workload has no samples)."""
+        if self._sorted_outputs is None:
+            o = self.workload.output_samples or (self.workload.output_tokens,)
+            self._sorted_outputs = np.sort(np.asarray(o, dtype=float))
+        return self._sorted_outputs
 
     def _grid(self, latency: Any) -> np.ndarray:
         """The dense prompt-latency list of a node type as an array (converted once per node type)."""
@@ -335,11 +353,13 @@ class ServedModel:
         # gives them back) and each stays O per-token latencies of its path, so a path holds requests in proportion
         # to flow x per-token latency (Little's law): a fixed point with the latencies (module docstring, point 1).
         weights = [p.flow_tok_s for p in paths]
-        n_total, kv_limit = 0.0, ""
+        n_total, kv_limit, stalled = 0.0, "", False
         for _ in range(LIFETIME_ROUNDS):
             for p in paths:
                 p.in_flight = 0.0
-            n_total, kv_limit = _fill(paths, weights, held, k, cap, layer_cap[worst_layer], worst_layer, per_req, prm)
+            n_total, kv_limit, stalled = _fill(
+                paths, weights, held, k, cap, layer_cap[worst_layer], worst_layer, per_req, prm
+            )
             n_node = {n: 0.0 for n in held}
             for p in paths:
                 for n in p.nodes:
@@ -459,9 +479,25 @@ class ServedModel:
                 }
                 for n, acc in residence.items()
             }
-        fill = _fill_share(inst, paths, hops, lat, run, k, n_total, i_tok)
-        for p in paths:
-            p.decode_tok_s *= fill
+        if stalled and all(n in isolated for p in paths for n in p.nodes):
+            # Separate pipelines whose admission stalls: what the window measures is the way there from the fill
+            # (:func:`_stall_window`), not the stalled steady state alone.
+            steady = [p.in_flight for p in paths]
+            for p in paths:
+                p.in_flight = 0.0
+            _fill(paths, [p.flow_tok_s for p in paths], held, k, cap, layer_cap[worst_layer], worst_layer, per_req, prm)
+            filled = [p.in_flight for p in paths]
+            most = [max(min(prm.admit_hwm * cap[n] / (per_req * k[n]) for n in p.nodes), 0.0) for p in paths]
+            growth = _fill_growth(inst, paths, hops, lat, run, k, i_tok)
+            held_avg = _stall_window(paths, filled, steady, most, self._outputs(), growth)
+            for p, avg in zip(paths, held_avg, strict=True):
+                p.in_flight = avg
+                p.decode_tok_s = avg * o_dec / (o_tok * p.token_ms * 1e-3) if p.token_ms > 0 else 0.0
+            n_total = sum(held_avg)
+        else:
+            fill = _fill_share(inst, paths, hops, lat, run, k, n_total, i_tok)
+            for p in paths:
+                p.decode_tok_s *= fill
         decode = sum(p.decode_tok_s for p in paths)
         prompt = decode * i_tok / o_dec
         mean_ms = sum(p.token_ms * p.decode_tok_s for p in paths) / decode if decode > 0 else 0.0
@@ -600,9 +636,30 @@ def _fill_share(
     ``I x activation bytes / bandwidth``, each carrying its share of the flow). Requests in flight
     ``min(N, 20 + g t)``, averaged over the measured window (60 s + 600 s, the simulator's defaults), over ``N``.
     On links of 12.5 MB/s a prompt takes a second to send: the geo-24 Swarm plan fills for ~5 minutes."""
-    total = sum(p.flow_tok_s for p in paths)
-    if total <= 0 or in_flight <= OFFLINE_INITIAL_REQUESTS:
+    if sum(p.flow_tok_s for p in paths) <= 0 or in_flight <= OFFLINE_INITIAL_REQUESTS:
         return 1.0
+    growth = _fill_growth(inst, paths, hops, lat, run, k, i_tok)
+    start, end = SIM_WARMUP_S, SIM_WARMUP_S + SIM_DURATION_S
+    full_at = (in_flight - OFFLINE_INITIAL_REQUESTS) / growth
+    if full_at <= start:
+        return 1.0
+    ramp_end = min(full_at, end)
+    ramp = (ramp_end - start) * OFFLINE_INITIAL_REQUESTS + growth * (ramp_end**2 - start**2) / 2.0
+    return (ramp + in_flight * (end - ramp_end)) / (in_flight * (end - start))
+
+
+def _fill_growth(
+    inst: HelixInstance,
+    paths: list[PathPrediction],
+    hops: list[list[tuple[str, str]]],
+    lat: Mapping[str, Any],
+    run: Mapping[str, float],
+    k: Mapping[str, int],
+    i_tok: float,
+) -> float:
+    """Requests in flight gained per second while the offline feeder fills the cluster, ``min(20 / P, C)``
+    (:func:`_fill_share`)."""
+    total = sum(p.flow_tok_s for p in paths)
     latency = 0.0
     share: dict[object, float] = {}
     hop_s: dict[object, float] = {}
@@ -623,14 +680,80 @@ def _fill_share(
             t += e.latency_s + hop_s[h]
         latency += w * t
     capacity = min((1.0 / (hop_s[h] * share[h]) for h in hop_s if hop_s[h] > 0), default=float("inf"))
-    growth = min(OFFLINE_INITIAL_REQUESTS / latency if latency > 0 else float("inf"), capacity)
+    return float(min(OFFLINE_INITIAL_REQUESTS / latency if latency > 0 else float("inf"), capacity))
+
+
+def _stall_window(
+    paths: list[PathPrediction],
+    filled: list[float],
+    steady: list[float],
+    most: list[float],
+    outputs: np.ndarray,
+    growth: float,
+) -> list[float]:
+    """Requests in flight per separate pipeline averaged over the measured window (60 s + 600 s), when admission
+    stalls at a pipeline's later node (``plan simulate --offline``, measured with ``scripts/helix_sim_admission.py``).
+
+    The scheduler builds a route hop by hop without going back. A pipeline whose *first* node is full is masked at
+    the coordinator and the request goes to another one (no IWRR charge); one whose *later* node is full fails the
+    route, and the head of the FIFO (and the feeder behind it) waits for a completion, choosing the same pipeline
+    again (IWRR charges are undone). So:
+
+    * **fill**: requests go to the pipelines in proportion to their flows (nothing completes yet), a pipeline full at
+      its first node drops out, until a later node fills (``filled``, the water-filling with the flows as weights);
+      the feeder gets there at ``growth`` requests/s (:func:`_fill_growth`);
+    * **stalled steady state** (``steady``, flow x latency): the blocking pipeline holds ``most`` requests and admits
+      one per completion, the others are admitted at IWRR parity with it;
+    * **from the fill to it**: a pipeline neither full nor masked holds its fill cohort, which completes as its
+      output lengths say (a request lives ``O`` per-token latencies ``tau``: survival ``S(u / tau)``), and gains the
+      steady state's admissions (``steady x F_e(u / tau)``, ``F_e(x) = E[min(O, x)] / E[O]``);
+    * **catch-up**: a pipeline masked at its first node in the fill has an IWRR load *behind* the others by what it
+      missed (the others' level per unit flow x its flow, minus what it holds): it comes first in IWRR's order, so
+      every completion that frees it room refills it at once; it stays full until its surplus admissions
+      (``(most - steady) / (E[O] tau)`` a second) have made up the lag, then relaxes to the steady state
+      (the full population's residual lives, ``1 - F_e``).
+
+    On the paper's separate pipelines the A100 pipeline (20 layers an A100-40G: ~14 requests, masked at its first
+    node from the first seconds) is behind the L4 and T4 by ~80 units of IWRR load at the end of the fill and
+    catches up at ~300 s, halfway through the window."""
+    o = outputs
+    n_o = len(o)
+    cum = np.concatenate(([0.0], np.cumsum(o)))
+    mean_o = float(cum[-1] / n_o)
+
+    def survival(x: np.ndarray) -> np.ndarray:
+        return 1.0 - np.searchsorted(o, x, side="right") / n_o
+
+    def residual_cdf(x: np.ndarray) -> np.ndarray:
+        idx = np.searchsorted(o, x, side="right")
+        return (cum[idx] + x * (n_o - idx)) / (n_o * mean_o)
+
     start, end = SIM_WARMUP_S, SIM_WARMUP_S + SIM_DURATION_S
-    full_at = (in_flight - OFFLINE_INITIAL_REQUESTS) / growth
-    if full_at <= start:
-        return 1.0
-    ramp_end = min(full_at, end)
-    ramp = (ramp_end - start) * OFFLINE_INITIAL_REQUESTS + growth * (ramp_end**2 - start**2) / 2.0
-    return (ramp + in_flight * (end - ramp_end)) / (in_flight * (end - start))
+    t = np.arange(start, end, 1.0) + 0.5
+    total0 = sum(filled)
+    t0 = max(total0 - OFFLINE_INITIAL_REQUESTS, 0.0) / growth if growth > 0 else 0.0
+    ramp = np.minimum(1.0, (OFFLINE_INITIAL_REQUESTS + growth * t) / total0) if total0 > 0 else np.ones_like(t)
+    u = np.maximum(t - t0, 0.0)
+    level = max((n / p.flow_tok_s for p, n in zip(paths, filled, strict=True) if p.flow_tok_s > EPS), default=0.0)
+    out = []
+    for p, n0, n_inf, n_max in zip(paths, filled, steady, most, strict=True):
+        tau = p.token_ms * 1e-3
+        if tau <= 0:
+            out.append(n_inf)
+            continue
+        full0, full_inf = n0 >= n_max - 1e-6, n_inf >= n_max - 1e-6
+        if full_inf:
+            after = np.full_like(t, n_max)
+        elif full0:
+            lag = max(level * p.flow_tok_s - n_max, 0.0)
+            t1 = lag * mean_o * tau / (n_max - n_inf)
+            v = np.maximum(u - t1, 0.0) / tau
+            after = np.where(u < t1, n_max, n_inf + (n_max - n_inf) * (1.0 - residual_cdf(v)))
+        else:
+            after = n0 * survival(u / tau) + n_inf * residual_cdf(u / tau)
+        n_t = np.where(t < t0, n0 * ramp, after)
+        out.append(float(n_t.mean()))
+    return out
 
 
 #: A node receiving at least this share of its flow from one predecessor is fed by a single stream (waves).
@@ -707,10 +830,11 @@ def _fill(
     worst_layer: int,
     per_req: float,
     prm: ServedParams,
-) -> tuple[float, str]:
+) -> tuple[float, str, bool]:
     """Requests in flight per path: water-filling in proportion to ``weights`` (flow x per-token latency: IWRR sends
     requests in proportion to the flows, each stays its lifetime) until a node's admission limit masks its paths
-    (the rest take the overflow) or the bottleneck layer stops the feeder."""
+    (the rest take the overflow) or the bottleneck layer stops the feeder; and whether admission stalls there (a
+    full node the routes reach with no other hop)."""
     layer_budget = prm.feed_hwm * worst_cap / per_req + 1.0  # requests; each crosses every layer once
     room = {n: prm.admit_hwm * cap[n] / (per_req * k[n]) for n in held}  # requests node n can still admit
     weight = {id(p): w for p, w in zip(paths, weights, strict=True)}
@@ -741,9 +865,9 @@ def _fill(
             # The scheduler fixes a route hop by hop without going back: a request sent towards a full node with no
             # sibling left stays at the head of the queue, and the feeder waits for a completion there.
             limit += "; the routes through it have no other hop: admission stalls"
-            break
+            return placed, limit, True
         active = [p for p in active if all(room[n] > EPS for n in p.nodes)]
-    return placed, limit
+    return placed, limit, False
 
 
 def served_model_for(loaded: Any, db: ProfileDB) -> ServedModel:

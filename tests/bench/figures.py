@@ -213,10 +213,10 @@ FIGURES: dict[str, Figure] = {
         "161.0", (HELIX, "| single24-llama2-70b | petals | 150.9 | 161.0 | -6.3 % |")
     ),
     "agree.helix-single24-llama2-70b.separate-pipelines.pred": fig(
-        "135.0", (HELIX, "| single24-llama2-70b | separate-pipelines | 135.0 | 185.8 | **-27.3 %** |")
+        "168.8", (HELIX, "| single24-llama2-70b | separate-pipelines | 168.8 | 185.8 | -9.2 % |")
     ),
     "agree.helix-single24-llama2-70b.separate-pipelines.sim": fig(
-        "185.8", (HELIX, "| single24-llama2-70b | separate-pipelines | 135.0 | 185.8 | **-27.3 %** |")
+        "185.8", (HELIX, "| single24-llama2-70b | separate-pipelines | 168.8 | 185.8 | -9.2 % |")
     ),
     "agree.helix-single24-llama2-70b.swarm.pred": fig(
         "150.1", (HELIX, "| single24-llama2-70b | swarm | 150.1 | 147.6 | +1.7 % |")
@@ -247,10 +247,10 @@ FIGURES: dict[str, Figure] = {
         "76.7", (HELIX, "| geo24-llama2-70b | petals | 70.2 | 76.7 | -8.4 % |")
     ),
     "agree.helix-geo24-llama2-70b.separate-pipelines.pred": fig(
-        "134.0", (HELIX, "| geo24-llama2-70b | separate-pipelines | 134.0 | 148.2 | -9.5 % |")
+        "145.5", (HELIX, "| geo24-llama2-70b | separate-pipelines | 145.5 | 148.2 | -1.8 % |")
     ),
     "agree.helix-geo24-llama2-70b.separate-pipelines.sim": fig(
-        "148.2", (HELIX, "| geo24-llama2-70b | separate-pipelines | 134.0 | 148.2 | -9.5 % |")
+        "148.2", (HELIX, "| geo24-llama2-70b | separate-pipelines | 145.5 | 148.2 | -1.8 % |")
     ),
     "agree.helix-geo24-llama2-70b.swarm.pred": fig(
         "65.5", (HELIX, "| geo24-llama2-70b | swarm | 65.5 | 51.6 | **+27.0 %** |")
@@ -265,10 +265,10 @@ FIGURES: dict[str, Figure] = {
         "162.1", (HELIX, "| het42-llama2-70b | petals | 154.0 | 162.1 | -5.0 % |")
     ),
     "agree.helix-het42-llama2-70b.separate-pipelines.pred": fig(
-        "391.3", (HELIX, "| het42-llama2-70b | separate-pipelines | 391.3 | 440.5 | **-11.2 %** |")
+        "422.6", (HELIX, "| het42-llama2-70b | separate-pipelines | 422.6 | 440.5 | -4.1 % |")
     ),
     "agree.helix-het42-llama2-70b.separate-pipelines.sim": fig(
-        "440.5", (HELIX, "| het42-llama2-70b | separate-pipelines | 391.3 | 440.5 | **-11.2 %** |")
+        "440.5", (HELIX, "| het42-llama2-70b | separate-pipelines | 422.6 | 440.5 | -4.1 % |")
     ),
     "agree.helix-het42-llama2-70b.swarm.pred": fig(
         "488.1", (HELIX, "| het42-llama2-70b | swarm | 488.1 | 577.1 | **-15.4 %** |")

@@ -222,12 +222,9 @@ def test_two_hundred_nodes_served_plan(tmp_path: Path) -> None:
 #: Predictions within 10 % of the simulator (offline decode tok/s) for the default plan and every baseline: the
 #: specs where a row is outside, with the measured error (docs/helix.md, "Agreement with plan simulate").
 AGREEMENT_MISSED = {
-    "helix-single24-llama2-70b": "separate pipelines -27.3 %: the T4 pipeline fills first and the prediction stalls "
-    "admission; the simulator blocks only part of the time",
     "helix-geo24-llama2-70b": "Swarm +27.0 %: the simulator merges every token into one wave behind ~1 s prompt "
     "transfers",
-    "helix-het42-llama2-70b": "Swarm -15.4 %: the A100 chain after the coordinator join keeps ~14 waves; separate "
-    "pipelines -11.2 %: admission stalls only part of the time in the simulator",
+    "helix-het42-llama2-70b": "Swarm -15.4 %: the A100 chain after the coordinator join keeps ~14 waves",
 }
 
 

@@ -25,12 +25,6 @@ pytestmark = pytest.mark.slow
 #: Measured outside the offline band (docs/helix.md, Agreement, says why; ``scripts/helix_sim_nodes.py`` shows it
 #: node by node).
 OFFLINE_KNOWN = {
-    ("helix-single24-llama2-70b", "separate-pipelines"): "the T4 pipeline fills first and the prediction stalls "
-    "admission (head-of-line blocking); the simulator blocks only part of the time (-27 %)",
-    ("helix-het42-llama2-70b", "separate-pipelines"): "admission stalls at a full T4x2 pipeline, partly in the "
-    "simulator (-11 %)",
-    ("paper single-24", "separate-pipelines"): "the T4 pipeline fills first; admission stalls only part of the time "
-    "in the simulator (-26 %)",
     ("helix-geo24-llama2-70b", "swarm"): "a 360-s fill (one prompt a second on the 12.5 MB/s link) decoding at 4-17 % "
     "of the full rate, then one wave of ~350 tokens: saturated rate ~25 % under, fill share 0.85 against ~0.5",
     ("helix-het42-llama2-70b", "swarm"): "the A100 chain after the coordinator join keeps ~14 waves (batches 61-95, "
@@ -46,6 +40,9 @@ ONLINE_KNOWN = {
     ("helix-single24-llama2-70b", "default"): "p50 -20 % on the local search's plan (-30 % on the previous one; "
     "mechanism not measured yet)",
     ("helix-geo24-llama2-70b", "separate-pipelines"): "p99: prompt transfers queue on the slow links",
+    ("paper single-24", "separate-pipelines"): "p50 +378 %, p99 -43 %: the simulated p50 sits on the edge between "
+    "the A100 pipeline's tokens (117 ms) and the L4's (561 ms): the A100 carries 53 % of the replay's tokens at the "
+    "offered rate of the seventh session's prediction, 46 % at the sixth's (p50 561 ms, within)",
     ("helix-geo24-llama2-70b", "default"): "p99 +29.0 % (p50 -10.2 %) on the raced search's plan (reserve 0.2, "
     "<= 9 hops, climbed; mechanism not measured yet)",
     ("helix-het42-llama2-70b", "petals"): "p50 / p99: tokens ride with prompts more often than at random",
