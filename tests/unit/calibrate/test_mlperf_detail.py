@@ -201,3 +201,52 @@ def test_a_bad_detail_log_exits_2_on_the_command_line(runner, tmp_path):
     res = runner.invoke(app, ["accuracy", str(f), "--profiles", str(MLPERF / "profiles")])
     assert res.exit_code == 2
     assert res.stderr.strip().splitlines() == [f"{f}: result_completed_samples_per_sec: missing"]
+
+
+DETAIL_BLOCK = "### MLPerf Llama-2-70B Server runs read from LoadGen's detail log"
+X2 = MLPERF / "v4.0-nvidia-dgx-h100x2-99.9.mlperf_log_summary.txt"
+X2_OFFLINE = (
+    MLPERF.parent / "mlcommons-llama2-70b-offline" / "v4.0-nvidia-dgx-h100x2-99.9-offline.mlperf_log_summary.txt"
+)
+LABELS = {
+    "v4.1-supermicro-as4125gs": "Supermicro AS-4125GS-TNHR2-LCC x8 v4.1",
+    "v4.1-supermicro-as8125gs": "Supermicro AS-8125GS-TNHR x8 v4.1",
+    "v4.1-supermicro-sys421ge": "Supermicro SYS-421GE-TNHR2-LCC x8 v4.1",
+    "v4.1-supermicro-sys821ge": "Supermicro SYS-821GE-TNHR x8 v4.1",
+}
+
+
+@pytest.mark.slow
+def test_docs_show_the_held_out_figures_of_the_detail_runs(tmp_path):
+    """docs/accuracy.md's block on the detail-log runs shows what the code computes (about 5 minutes): the fit on the
+    DGX H100 x2 Server and Offline runs predicts the four Supermicro runs (signed request throughput / TTFT p99 / TPOT
+    p99 / E2E p99), as shipped (``max_batch_tokens`` 4,096) and with the 16,384 the older v4.1 sidecars state."""
+    from planner.calibrate.api import accuracy_files, calibrate_files
+
+    db = ProfileDB.load(MLPERF / "profiles")
+    text = (ROOT / "docs" / "accuracy.md").read_text().split(DETAIL_BLOCK)[1].split("\n### ")[0]
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
+    figures = ("request_throughput_rps", "ttft_p99_ms", "tpot_p99_ms", "e2e_p99_ms")
+
+    def cell(errors: dict[str, float]) -> str:
+        return " / ".join(f"{errors[m] * 100:+,.1f}" for m in figures) + " %"
+
+    tokens16k = tmp_path / "tokens16k"
+    tokens16k.mkdir()
+    for path in _detail_runs():
+        shutil.copy(path, tokens16k / path.name)
+        side = path.with_name(path.stem + ".meta.yaml")
+        (tokens16k / side.name).write_text(
+            side.read_text().replace("max_batch_tokens: 4096", "max_batch_tokens: 16384")
+        )
+    calibrate_files([X2, X2_OFFLINE], db, tmp_path / "fit", loo=False)
+    fit = ProfileDB.load(tmp_path / "fit")
+    shipped = accuracy_files(_detail_runs(), fit)
+    wider = accuracy_files(sorted(tokens16k.glob("*.mlperf_log_detail.txt")), fit)
+    for report, column in ((shipped, 3), (wider, 4)):
+        assert len(report.runs) == 4
+        for run in report.runs:
+            label = next(v for k, v in LABELS.items() if Path(run.label).name.startswith(k))
+            cells = [c.strip() for c in rows[label].strip().strip("|").split("|")]
+            assert cells[column] == cell(run.errors), (label, column, cells)
+            assert abs(run.errors["request_throughput_rps"]) < 0.10, label
