@@ -388,3 +388,28 @@ def test_docs_show_the_h200_held_out_and_roofline_figures(tmp_path):
             cells = [c.strip() for c in rows[label].strip().strip("|").split("|")]
             assert cells[column] == cell(run.errors), (label, column, cells)
             assert abs(run.errors["request_throughput_rps"]) < 0.10, label
+
+
+V41_H200 = {
+    "Lenovo": H200 / "v4.1-lenovo-h200x8-99.9.mlperf_log_summary.txt",
+    "GigaComputing": H200 / "v4.1-gigacomputing-g593-h200x8-99.9.mlperf_log_summary.txt",
+}
+
+
+@pytest.mark.slow
+def test_docs_show_the_h200_v41_cross_check(tmp_path):
+    """The H200 block's v4.1 cross check is what the code computes (about 7 minutes): the fit on one v4.1 Server run
+    alone predicts the other (signed request throughput / TTFT p99 / TPOT p99 / E2E p99), both ways."""
+    from planner.calibrate.api import calibrate_files
+
+    db = ProfileDB.load(H200 / "profiles")
+    text = (ROOT / "docs" / "accuracy.md").read_text().split("### MLPerf Llama-2-70B on H200")[1].split("\n### ")[0]
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
+    figures = ("request_throughput_rps", "ttft_p99_ms", "tpot_p99_ms", "e2e_p99_ms")
+    for fitted, held in (("Lenovo", "GigaComputing"), ("GigaComputing", "Lenovo")):
+        label = f"{held} v4.1 x8, fit on {fitted} v4.1 x8"
+        calibrate_files([V41_H200[fitted]], db, tmp_path / fitted, loo=False)
+        (run,) = accuracy_files([V41_H200[held]], ProfileDB.load(tmp_path / fitted)).runs
+        cells = [c.strip() for c in rows[label].strip().strip("|").split("|")]
+        assert cells[1] == " / ".join(f"{run.errors[m] * 100:+,.1f}" for m in figures) + " %", (label, cells)
+        assert abs(run.errors["request_throughput_rps"]) < 0.10, label
