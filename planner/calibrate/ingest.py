@@ -23,6 +23,15 @@ Formats (field names as the tools write them; checked against the tools' own sou
   first-token latency and the time per output token (ns), ``Scheduled samples per second`` (the Poisson rate) and
   ``min_duration (ms)``; no input lengths (the description states ``mean_input_tokens``) and several engine
   instances per system (the description states ``instances``). See :func:`_mlperf_summary`.
+* **MLPerf LoadGen detail log** ``mlperf_log_detail.txt`` (one ``:::MLLOG {json}`` record a line), which some
+  submissions publish without the summary: the same figures as the summary's ``result_*`` records
+  (``result_completed_samples_per_sec``, ``result_completed_tokens_per_second``,
+  ``result_scheduled_samples_per_sec``, ``result_{50.00,99.00}_percentile_latency_ns``,
+  ``result_first_token_{50.00,99.00}_percentile_latency_ns``,
+  ``result_time_per_output_token_{50.00,99.00}_percentile_ns``; Offline: ``result_samples_per_second``,
+  ``result_tokens_per_second``) and ``effective_*`` settings (``effective_scenario``, ``effective_test_mode``,
+  ``effective_min_duration_ms``, ``effective_target_qps``, ...). It gives the same run as the summary of the same
+  test. See :func:`_mlperf_detail_lines`.
 * **iteration CSV** (our own plain format): one row per measured engine iteration, columns ``batch_size``
   (sequences in the batch), ``tokens`` (tokens in the batch), ``prompt_ms`` (time of a prompt-only iteration) and/or
   ``token_ms`` (time of a decode-only iteration of ``batch_size`` sequences), optional ``power_w`` (average instance
@@ -533,18 +542,22 @@ def _mlperf_lines(text: str) -> dict[str, str]:
     return out
 
 
-def _mlperf_num(lines: dict[str, str], key: str, *, required: bool = True) -> float | None:
+def _mlperf_num(
+    lines: dict[str, str], key: str, *, required: bool = True, names: dict[str, str] | None = None
+) -> float | None:
+    """The number on the summary line ``key``; a problem names the file's own key (``names``: detail logs)."""
+    field = (names or {}).get(key.lower(), key)
     raw = lines.get(key.lower())
     if raw is None:
         if required:
-            raise _Problem(key, "missing")
+            raise _Problem(field, "missing")
         return None
     try:
         v = float(raw)
     except ValueError:
-        raise _Problem(key, f"must be a number, got {raw!r}") from None
+        raise _Problem(field, f"must be a number, got {raw!r}") from None
     if not math.isfinite(v) or v < 0:
-        raise _Problem(key, f"must be a finite number >= 0, got {raw!r}")
+        raise _Problem(field, f"must be a finite number >= 0, got {raw!r}")
     return v
 
 
@@ -561,44 +574,56 @@ def _mlperf_summary(text: str, desc: RunDescription) -> dict[str, Any]:
     ``replay_requests``. LoadGen divides the Server throughputs by the completion of that final query, not of the
     last request to finish (``loadgen/results.cc``; ``throughput_window: final-query``).
     """
-    lines = _mlperf_lines(text)
+    return _mlperf_fields(_mlperf_lines(text), desc=desc)
+
+
+def _mlperf_fields(
+    lines: dict[str, str], names: dict[str, str] | None = None, *, desc: RunDescription
+) -> dict[str, Any]:
+    """A run's fields from the summary's ``key : value`` lines (lower-cased keys; a detail log's records are turned
+    into the same lines by :func:`_mlperf_detail_lines`). ``names``: the file's own name of each key, for problems."""
+    names = names or {}
+
+    def num(key: str, required: bool = True) -> float | None:
+        return _mlperf_num(lines, key, required=required, names=names)
+
     scenario = lines.get("scenario")
     if scenario is None:
-        raise _Problem("Scenario", "missing")
+        raise _Problem(names.get("scenario", "Scenario"), "missing")
     if scenario not in ("Server", "Offline"):
-        raise _Problem("Scenario", f"{scenario!r} is not replayable (Server or Offline)")
+        raise _Problem(names.get("scenario", "Scenario"), f"{scenario!r} is not replayable (Server or Offline)")
     mode = lines.get("mode", "PerformanceOnly")
     if mode != "PerformanceOnly":
-        raise _Problem("Mode", f"{mode!r} carries no performance figures (PerformanceOnly)")
+        raise _Problem(names.get("mode", "Mode"), f"{mode!r} carries no performance figures (PerformanceOnly)")
     server = scenario == "Server"
     sps_key = "Completed samples per second" if server else "Samples per second"
     tps_key = "Completed tokens per second" if server else "Tokens per second"
-    sps = _mlperf_num(lines, sps_key)
-    tps = _mlperf_num(lines, tps_key)
+    sps = num(sps_key)
+    tps = num(tps_key)
     assert sps is not None and tps is not None
     if sps <= 0 or tps <= 0:
-        raise _Problem(sps_key if sps <= 0 else tps_key, "must be > 0")
+        key = sps_key if sps <= 0 else tps_key
+        raise _Problem(names.get(key.lower(), key), "must be > 0")
     metrics: dict[str, float] = {"request_throughput_rps": sps, "output_tok_s": tps}
     if server:
         for ours, theirs in _MLPERF_FIGURES:
-            v = _mlperf_num(lines, theirs)
+            v = num(theirs)
             assert v is not None
             metrics[ours] = v * 1e-6
         for ours, theirs in (("ttft", "first token latency"), ("tpot", "time to output token"), ("e2e", "latency")):
-            _check_order(metrics, f"{ours}_p50_ms", f"{ours}_p99_ms", f"50.00 percentile {theirs} (ns)",
-                         f"99.00 percentile {theirs} (ns)")  # fmt: skip
-    rate = _mlperf_num(lines, "Scheduled samples per second", required=False) if server else None
+            low, high = f"50.00 percentile {theirs} (ns)", f"99.00 percentile {theirs} (ns)"
+            _check_order(metrics, f"{ours}_p50_ms", f"{ours}_p99_ms", names.get(low.lower(), low),
+                         names.get(high.lower(), high))  # fmt: skip
+    rate = num("Scheduled samples per second", required=False) if server else None
     if server and rate is None:
-        rate = _mlperf_num(lines, "target_qps")
-    duration_ms = _mlperf_num(lines, "min_duration (ms)")
+        rate = num("target_qps")
+    duration_ms = num("min_duration (ms)")
     assert duration_ms is not None
     # LoadGen schedules queries until min_duration has passed: n - 1 = scheduled rate x the final query's time
     n = desc.replay_requests or max(1, round((rate or sps) * duration_ms / 1e3) + 1)
     if not server:
         # Offline: one query of samples_per_query samples, all sent at t = 0
-        count = _mlperf_num(lines, "samples_per_query", required=False) or _mlperf_num(
-            lines, "performance_sample_count", required=False
-        )
+        count = num("samples_per_query", required=False) or num("performance_sample_count", required=False)
         n = desc.replay_requests or int(count or n)
     if desc.mean_input_tokens is None:
         raise _Problem("mean_input_tokens", "MLPerf summaries publish no input lengths: state the mean in the sidecar")
@@ -616,6 +641,92 @@ def _mlperf_summary(text: str, desc: RunDescription) -> dict[str, Any]:
         "metrics": metrics,
         "model_id": None,
     }
+
+
+#: A detail log's record -> the summary line it stands for (lower-cased, as :func:`_mlperf_lines` keys them), per
+#: scenario. LoadGen writes both files from the same figures (``loadgen/results.cc``).
+_MLPERF_DETAIL_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
+    "common": (
+        ("scenario", "effective_scenario"),
+        ("mode", "effective_test_mode"),
+        ("min_duration (ms)", "effective_min_duration_ms"),
+        ("target_qps", "effective_target_qps"),
+        ("samples_per_query", "effective_samples_per_query"),
+        ("performance_sample_count", "effective_performance_sample_count"),
+    ),
+    "Server": (
+        ("completed samples per second", "result_completed_samples_per_sec"),
+        ("completed tokens per second", "result_completed_tokens_per_second"),
+        ("scheduled samples per second", "result_scheduled_samples_per_sec"),
+        ("50.00 percentile latency (ns)", "result_50.00_percentile_latency_ns"),
+        ("99.00 percentile latency (ns)", "result_99.00_percentile_latency_ns"),
+        ("50.00 percentile first token latency (ns)", "result_first_token_50.00_percentile_latency_ns"),
+        ("99.00 percentile first token latency (ns)", "result_first_token_99.00_percentile_latency_ns"),
+        ("50.00 percentile time to output token (ns)", "result_time_per_output_token_50.00_percentile_ns"),
+        ("99.00 percentile time to output token (ns)", "result_time_per_output_token_99.00_percentile_ns"),
+    ),
+    "Offline": (
+        ("samples per second", "result_samples_per_second"),
+        ("tokens per second", "result_tokens_per_second"),
+    ),
+}
+#: Server rates the summary prints with two decimals; the detail log holds them with six significant digits.
+_MLPERF_SERVER_RATES = ("completed samples per second", "completed tokens per second", "scheduled samples per second")
+_MLLOG = ":::MLLOG"
+
+
+def _two_decimals(v: float) -> str:
+    """``v`` as the summary prints a Server rate (two decimals). A detail figure whose six digits end in a 5 at the
+    third decimal (102.705) is a tie: the summary's figure is either neighbour (102.70 or 102.71), so it is kept."""
+    three = f"{v:.3f}"
+    if three.endswith("5") and abs(v - float(three)) < 1e-9:
+        return repr(float(v))
+    return f"{v:.2f}"
+
+
+def _mlperf_detail_lines(text: str, name: str) -> tuple[dict[str, str], dict[str, str]]:
+    """A LoadGen ``mlperf_log_detail.txt`` (one ``:::MLLOG {json}`` record a line: ``key``, ``value``, ...) as the
+    summary lines :func:`_mlperf_fields` reads, and the detail key each stands for (to name it in a problem).
+
+    The figures are the summary's: the ``effective_*`` settings LoadGen ran with and the ``result_*`` records it
+    computed. The Server rates (completed samples and tokens per second, the scheduled rate) are taken to the two
+    decimals the summary prints them with, so that a run read from either file is the same run (same request count,
+    same figures). Two cases cannot be: a detail log keeps six significant digits, one decimal above 10,000
+    tokens/s, where the two files differ by at most 0.05 tokens/s; and a figure whose six digits end in a 5 at the
+    third decimal is a tie the summary may have rounded either way (:func:`_two_decimals`). A line that is not such
+    a record, a record that is not a JSON object with a string ``key`` and a ``value``, or a figure read here logged
+    twice with different values is a SpecError (file, line or key, what is wrong).
+    """
+    used = {theirs for pairs in _MLPERF_DETAIL_KEYS.values() for _, theirs in pairs}
+    records: dict[str, Any] = {}
+    for i, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        if not line.startswith(_MLLOG):
+            raise SpecError.single(name, f"line {i}", f"not a LoadGen '{_MLLOG} {{json}}' record", i)
+        try:
+            rec = json.loads(line[len(_MLLOG) :])
+        except json.JSONDecodeError as exc:
+            raise SpecError.single(name, f"line {i}", f"invalid JSON: {exc.msg}", i) from None
+        if not isinstance(rec, dict) or not isinstance(rec.get("key"), str) or "value" not in rec:
+            raise SpecError.single(name, f"line {i}", "a record must be a JSON object with 'key' and 'value'", i)
+        key, value = rec["key"], rec["value"]
+        if key in used and key in records and records[key] != value:
+            problem = f"logged twice with different values ({records[key]!r}, then {value!r} on line {i})"
+            raise SpecError.single(name, key, problem, i)
+        records.setdefault(key, value)
+    scenario = records.get("effective_scenario")
+    pairs = _MLPERF_DETAIL_KEYS["common"] + _MLPERF_DETAIL_KEYS.get(scenario if isinstance(scenario, str) else "", ())
+    lines: dict[str, str] = {}
+    for ours, theirs in pairs:
+        if theirs not in records:
+            continue
+        v = records[theirs]
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            lines[ours] = _two_decimals(v) if scenario == "Server" and ours in _MLPERF_SERVER_RATES else str(v)
+        else:
+            lines[ours] = v if isinstance(v, str) else json.dumps(v)
+    return lines, dict(pairs)
 
 
 def _kind_of(rec: dict[str, Any]) -> Engine | None:
@@ -756,11 +867,18 @@ def load_runs(path: Path, db: ProfileDB, cli: dict[str, Any] | None = None) -> l
 
 
 def _mlperf_run(path: Path, name: str, text: str, desc: RunDescription, db: ProfileDB) -> MeasuredRun:
-    """One MLPerf LoadGen summary as a run (see :func:`_mlperf_summary`); one-line SpecError naming the field."""
-    if "MLPerf Results Summary" not in text:
-        raise SpecError.single(name, "", "unrecognised text file (expected an MLPerf LoadGen mlperf_log_summary.txt)")
+    """One MLPerf LoadGen summary or detail log as a run (:func:`_mlperf_summary`, :func:`_mlperf_detail_lines`);
+    one-line SpecError naming the field."""
     try:
-        fields = _mlperf_summary(text, desc)
+        if text.lstrip("\ufeff \t\r\n").startswith(_MLLOG):
+            fields = _mlperf_fields(*_mlperf_detail_lines(text, name), desc=desc)
+        elif "MLPerf Results Summary" in text:
+            fields = _mlperf_summary(text, desc)
+        else:
+            problem = (
+                "unrecognised text file (expected an MLPerf LoadGen mlperf_log_summary.txt or mlperf_log_detail.txt)"
+            )
+            raise SpecError.single(name, "", problem)
     except _Problem as p:
         where = display_path(_sidecar(path)) if p.field == "mean_input_tokens" else name
         raise SpecError.single(where, p.field, p.message) from None

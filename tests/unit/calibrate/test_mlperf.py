@@ -54,8 +54,13 @@ OFFLINE_ACCURACY = {
     "v4.1-dell-xe9640-h100x4-99.9",
     "v4.1-gigacomputing-g593-h200x8-99.9",
 }
-# each shipped set of Server runs: its directory, how many runs, and the (GPU, TP) key of its engines
-SETS = {"h100": (MLPERF, 15, ("H100-80G", 2)), "h200": (H200, 3, ("H200", 1))}
+# each shipped set of Server runs: its directory, how many runs, the (GPU, TP) key of its engines and the LoadGen file
+# each run ships as (the Supermicro v4.1 runs of detail/: LoadGen's detail log; test_mlperf_detail.py)
+SETS = {
+    "h100": (MLPERF, 15, ("H100-80G", 2), "summary"),
+    "h200": (H200, 3, ("H200", 1), "summary"),
+    "h100-detail": (MLPERF / "detail", 4, ("H100-80G", 2), "detail"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -202,22 +207,25 @@ def test_accuracy_runs_on_the_published_runs(fp8_db):
     assert (ROOT / "docs" / "accuracy.md").read_text().count(lines) == 1, lines
 
 
-@pytest.mark.parametrize(("runs", "batch"), [("h100", 1024), ("h200", 896)])
-def test_the_runs_replay_a_paged_engine_with_the_submissions_cache_share(fp8_db, runs, batch):
+@pytest.mark.parametrize(
+    ("runs", "batch", "tokens"), [("h100", 1024, 16384), ("h200", 896, 16384), ("h100-detail", 1024, 4096)]
+)
+def test_the_runs_replay_a_paged_engine_with_the_submissions_cache_share(fp8_db, runs, batch, tokens):
     """TensorRT-LLM under NVIDIA's harness (MAX_UTILIZATION: KV allocated as tokens are produced), 0.9 of the memory
     after weights for the cache (the submissions' ``kvcache_free_gpu_mem_frac``; HPE's 0.97), decode-plus-prompt
     iterations, and each submission's ``gpu_batch_size`` (H100: 1,024, HPE's v4.0 896; H200: 896)."""
-    folder, count, key = SETS[runs]
-    paths = sorted(folder.glob("*.mlperf_log_summary.txt"))
+    folder, count, key, log = SETS[runs]
+    paths = sorted(folder.glob(f"*.mlperf_log_{log}.txt"))
     assert len(paths) == count
     for p in paths:
         run = _one(p, fp8_db)
-        name = p.name.removesuffix(".mlperf_log_summary.txt")
+        name = p.name.removesuffix(f".mlperf_log_{log}.txt")
         assert (run.gpu, run.tp) == key, name
         assert kv_admission(run) == "on-demand" and run.limits.kv_memory_fraction == KV_SHARE.get(name, 0.9), name
         assert run.limits.max_batch_requests == BATCH.get(name, batch), name
-        # the engine build's max_num_tokens: NVIDIA's builder default, which the Server classes do not override
-        assert run.limits.max_batch_tokens == 16384, p.name
+        # the engine build's max_num_tokens: NVIDIA's builder default, which the Server classes do not override; the
+        # v4.1 parent class's 4,096 for the runs read since it was (SOURCE.md)
+        assert run.limits.max_batch_tokens == tokens, p.name
         assert mixed_batch(run) == "decode-plus-prompt", p.name
     assert kv_admission(_one(H100X2, fp8_db).model_copy(update={"engine": "genai-perf"})) == "on-demand"  # stated
 
@@ -242,9 +250,9 @@ def test_each_runs_mean_output_agrees_with_its_published_accuracy_run(fp8_db, ru
     """The shipped accuracy-run totals (24,576 samples, greedy decoding, one row per run) reproduce the tokens per
     sample each submission states, and the mean output the replay uses (the performance run's tokens/s over
     samples/s) is within 0.5 % of its own run's accuracy-run total: the same outputs in both modes."""
-    folder, count, _ = SETS[runs]
+    folder, count, _, log = SETS[runs]
     totals = pd.read_csv(folder / "accuracy_run_totals.csv", comment="#")
-    summaries = {p.name.removesuffix(".mlperf_log_summary.txt"): p for p in folder.glob("*.mlperf_log_summary.txt")}
+    summaries = {p.name.removesuffix(f".mlperf_log_{log}.txt"): p for p in folder.glob(f"*.mlperf_log_{log}.txt")}
     assert sorted(totals["run"]) == sorted(summaries) and len(totals) == count
     for row in totals.itertuples():
         assert row.samples == 24576, row.run
@@ -266,7 +274,8 @@ def test_each_sidecar_states_the_datasets_published_mean_input():
     assert row["samples"] == 24576 and (row["min"], row["max"]) == (48, 1021)
     mean = row["sum"] / row["samples"]
     sidecars = [*MLPERF.glob("*.meta.yaml"), *H200.glob("*.meta.yaml"), *(H200 / "offline").glob("*.meta.yaml")]
-    assert len(sidecars) == 15 + 3 + 1
+    sidecars += [*(MLPERF / "detail").glob("*.meta.yaml")]
+    assert len(sidecars) == 15 + 3 + 1 + 4
     for side in sorted(sidecars):
         stated = yaml.safe_load(side.read_text())["mean_input_tokens"]
         assert stated == pytest.approx(mean, abs=0.005), side.name
@@ -379,3 +388,28 @@ def test_docs_show_the_h200_held_out_and_roofline_figures(tmp_path):
             cells = [c.strip() for c in rows[label].strip().strip("|").split("|")]
             assert cells[column] == cell(run.errors), (label, column, cells)
             assert abs(run.errors["request_throughput_rps"]) < 0.10, label
+
+
+V41_H200 = {
+    "Lenovo": H200 / "v4.1-lenovo-h200x8-99.9.mlperf_log_summary.txt",
+    "GigaComputing": H200 / "v4.1-gigacomputing-g593-h200x8-99.9.mlperf_log_summary.txt",
+}
+
+
+@pytest.mark.slow
+def test_docs_show_the_h200_v41_cross_check(tmp_path):
+    """The H200 block's v4.1 cross check is what the code computes (about 7 minutes): the fit on one v4.1 Server run
+    alone predicts the other (signed request throughput / TTFT p99 / TPOT p99 / E2E p99), both ways."""
+    from planner.calibrate.api import calibrate_files
+
+    db = ProfileDB.load(H200 / "profiles")
+    text = (ROOT / "docs" / "accuracy.md").read_text().split("### MLPerf Llama-2-70B on H200")[1].split("\n### ")[0]
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
+    figures = ("request_throughput_rps", "ttft_p99_ms", "tpot_p99_ms", "e2e_p99_ms")
+    for fitted, held in (("Lenovo", "GigaComputing"), ("GigaComputing", "Lenovo")):
+        label = f"{held} v4.1 x8, fit on {fitted} v4.1 x8"
+        calibrate_files([V41_H200[fitted]], db, tmp_path / fitted, loo=False)
+        (run,) = accuracy_files([V41_H200[held]], ProfileDB.load(tmp_path / fitted)).runs
+        cells = [c.strip() for c in rows[label].strip().strip("|").split("|")]
+        assert cells[1] == " / ".join(f"{run.errors[m] * 100:+,.1f}" for m in figures) + " %", (label, cells)
+        assert abs(run.errors["request_throughput_rps"]) < 0.10, label
