@@ -114,10 +114,10 @@ _S2 = "| 76.7 | 51.6 | 148.2 | - | 1.32x (was 0.96x on a quiet machine) | yes |"
 _S2a = "| geo-24 | **195.6** (197.7; local search from reserve 0.2, <= 9 hops)"
 _S3 = "| **762.9** (762.5; local search from reserve 0.6, <= 14 hops) | 162.1 | 577.1 | 440.5 |"
 _S3b = "| 162.1 | 577.1 | 440.5 | - | 1.32x (1.31x before this round's prediction) | yes |"
-_S4 = "| 274.3 | 489.1 | 601.1 | - | 1.22x (1.28x before) | yes |"
-_S4a = "| generated 50 (7 types, 3 regions) | **730.5** (821.5;"
-_S5 = "| 1,055.0 | 1,378.9 | 475.3 | - | 0.98x (1.06x before) | no (see below) |"
-_S5a = "| generated 100 | **1,347.0** (1,384.0;"
+_S4 = "| 274.3 | 489.1 | 601.1 | - | 1.22x (730.5 in the sixth session) | yes |"
+_S4a = "| generated 50 (7 types, 3 regions) | **734.6** (790.0;"
+_S5 = "| 1,055.0 | 1,378.9 | 475.3 | - | 1.01x (0.98x in the sixth session) | no (see below) |"
+_S5a = "| generated 100 | **1,396.5** (1,351.4;"
 _S200 = "`--time-limit 240`: 183.1 s wall (two plans running at once on the 2 cores), 102.7 s of CPU, 0.37 GB peak"
 
 
@@ -187,16 +187,16 @@ FIGURES: dict[str, Figure] = {
     "served.helix-het42-llama2-70b.swarm": fig("577.1", (HELIX, _S3b)),
     "served.helix-het42-llama2-70b.separate-pipelines": fig("440.5", (HELIX, _S3b)),
     "served.helix-het42-llama2-70b.ratio": fig("1.32", (HELIX, _S3b)),
-    "served.generated-50.plan": fig("730.5", (HELIX, _S4a)),
+    "served.generated-50.plan": fig("734.6", (HELIX, _S4a)),
     "served.generated-50.petals": fig("274.3", (HELIX, _S4)),
     "served.generated-50.swarm": fig("489.1", (HELIX, _S4)),
     "served.generated-50.separate-pipelines": fig("601.1", (HELIX, _S4)),
     "served.generated-50.ratio": fig("1.22", (HELIX, _S4)),
-    "served.generated-100.plan": fig("1,347.0", (HELIX, _S5a)),
+    "served.generated-100.plan": fig("1,396.5", (HELIX, _S5a)),
     "served.generated-100.petals": fig("1,055.0", (HELIX, _S5)),
     "served.generated-100.swarm": fig("1,378.9", (HELIX, _S5)),
     "served.generated-100.separate-pipelines": fig("475.3", (HELIX, _S5)),
-    "served.generated-100.ratio": fig("0.98", (HELIX, _S5)),
+    "served.generated-100.ratio": fig("1.01", (HELIX, _S5)),
     "served.single24.paper": fig("249.3", (HELIX, _S0)),
     "served.single24.vs_paper": fig("1.37", (HELIX, "1.84x; 1.37x the paper's layout | yes (>= 1.2x and >= 300) |")),
     "served.single24.wall_s": fig("20.1", (HELIX, "| single-24 planned in <= 60 s | 11.5-20.1 s wall")),

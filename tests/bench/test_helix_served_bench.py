@@ -147,7 +147,7 @@ def test_documented_served_figures(tmp: Path, name: str) -> None:
 #: Issue 13's 1.2x target where it is not met, with the measured reason (docs/helix.md, "Why the other targets are
 #: missed").
 SHORT_OF_TARGET: dict[str, str] = {
-    "generated-100": "predicted within 3 % (1,384.0, 1,347.0 simulated), 0.98x Swarm: Swarm is predicted 25 % low, "
+    "generated-100": "predicted within 4 % (1,351.4, 1,396.5 simulated), 1.01x Swarm: Swarm is predicted 25 % low, "
     "so the work-limited search finds no placement predicted much above the baselines",
 }
 #: Met in some runs and not others: none since the search is work-limited (the same plan at any load).
