@@ -16,7 +16,12 @@ waiting at a node behind a prompt iteration or a decode-only iteration in progre
 part) and what riding with a prompt adds to them; and the share of tokens that waited behind a prompt at least
 once. It is what ``planner/helix/online.py`` predicts hop by hop (its docstring, step 4).
 
-    .venv/bin/python scripts/helix_sim_nodes.py PLAN.json [--buckets | --tokens]
+With ``--routes``, the same online run by node and by route instead: per node, iterations/s, the mean and the
+token-weighted decode batch, busy share and the share busy with prompt iterations (the online decode waves); per
+route the simulator chose (IWRR), its share of the measured decode tokens, its requests and their mean prompt, and
+the p10 / p50 / p90 / p99 of its tokens' latency.
+
+    .venv/bin/python scripts/helix_sim_nodes.py PLAN.json [--buckets | --tokens | --routes]
 """
 
 from __future__ import annotations
@@ -214,12 +219,84 @@ def print_tokens(path: Path, predicted_total_tok_s: float, p50_99: tuple[float, 
         sys.stdout.write(" | ".join(cells) + "\n")
 
 
+def print_routes(path: Path, predicted_total_tok_s: float) -> None:
+    """``--routes``: the online run's decode batches node by node and its tokens' latency route by route."""
+    import numpy as np
+
+    from planner.helix.online import SIM_DURATION_S
+    from planner.helix.served import ONLINE_LOAD
+    from planner.sim import engine as eng
+    from planner.sim.placement import load_placement
+    from planner.sim.run import SimOptions, simulate
+
+    load = ONLINE_LOAD * predicted_total_tok_s / load_placement(path).bound_tok_s
+    acc: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    tokens: dict[tuple[str, ...], list[float]] = defaultdict(list)
+    requests: dict[tuple[str, ...], dict[int, int]] = defaultdict(dict)
+    cls = eng.Engine
+    o_done, o_collect = cls._done, cls._collect
+
+    def done(self: Any, node: int) -> None:
+        if self.cfg.warmup_s <= self.now < self.cfg.end_s:
+            batch = self.batch[node]
+            d = sum(1 for _, _, p in batch if not p)
+            took = self.now - self.batch_start[node]
+            a = acc[self.topo.nodes[node].name]
+            a["iterations"] += 1
+            a["d"] += d
+            a["d2"] += d * d
+            a["busy"] += took
+            a["prompt_busy"] += took if any(p for _, _, p in batch) else 0.0
+        o_done(self, node)
+
+    def collect(self: Any, items: list[tuple[int, int]]) -> None:
+        if self.cfg.warmup_s <= self.now < self.cfg.end_s:
+            for rid, _ in items:
+                if self.r_gen[rid] > 0:
+                    route = tuple(self.topo.nodes[n].name for n in self.r_route[rid])
+                    tokens[route].append(self.now - self.r_last[rid])
+                    requests[route][rid] = self.r_in[rid]
+        o_collect(self, items)
+
+    cls._done, cls._collect = done, collect  # type: ignore[method-assign]
+    try:
+        run = simulate([path], SimOptions(load=load, latency="auto"))
+    finally:
+        cls._done, cls._collect = o_done, o_collect  # type: ignore[method-assign]
+    dur = SIM_DURATION_S  # the measured window (plan simulate's default duration)
+    lat = run.document.placements[0].decode_token_latency
+    n_tok = sum(len(v) for v in tokens.values())
+    sys.stdout.write(
+        f"{path}: --load {load:.4f}, {n_tok} decode tokens, p50 {float(lat.p50_ms or 0.0):.0f} ms, "
+        f"p99 {float(lat.p99_ms or 0.0):.0f}\n"
+    )
+    sys.stdout.write(
+        "node | iterations/s | mean decode batch | token-weighted decode batch | busy | busy with prompts\n"
+    )
+    for name, a in sorted(acc.items()):
+        it = max(a["iterations"], 1.0)
+        sys.stdout.write(
+            f"{name} | {a['iterations'] / dur:.1f} | {a['d'] / it:.1f} | {a['d2'] / max(a['d'], 1.0):.1f} | "
+            f"{a['busy'] / dur:.2f} | {a['prompt_busy'] / dur:.2f}\n"
+        )
+    sys.stdout.write("tokens | requests | mean prompt | p10 ms | p50 ms | p90 ms | p99 ms | route\n")
+    for route, v in sorted(tokens.items(), key=lambda kv: -len(kv[1])):
+        ms = 1e3 * np.asarray(v)
+        q = [float(np.percentile(ms, x)) for x in (10, 50, 90, 99)]
+        sys.stdout.write(
+            f"{len(v) / max(n_tok, 1):.1%} | {len(requests[route])} | {np.mean(list(requests[route].values())):.0f} | "
+            + " | ".join(f"{x:.1f}" for x in q)
+            + f" | {'>'.join(route)}\n"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("plans", nargs="+", type=Path)
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ap.add_argument("--buckets", action="store_true", help="also print the run minute by minute")
     ap.add_argument("--tokens", action="store_true", help="the online run's per-token latency parts instead")
+    ap.add_argument("--routes", action="store_true", help="the online run's decode batches and routes instead")
     args = ap.parse_args()
     from planner.helix.served import DEFAULT_TRACE, ServedModel, predict_plan_block, trace_workload
     from planner.profiles.db import ProfileDB
@@ -233,6 +310,9 @@ def main() -> None:
         pred = predict_plan_block(plan["plan"], model)
         if args.tokens:
             print_tokens(path, pred.total_tok_s, (pred.token_latency_p50_ms, pred.token_latency_p99_ms))
+            continue
+        if args.routes:
+            print_routes(path, pred.total_tok_s)
             continue
         sim = instrument(path)
         if args.json:
