@@ -13,11 +13,12 @@ same log-ratio sense. Both kinds pool into one fit per (gpu, tp, model).
 
 Starts: the replayed objective is not convex (queues appear and vanish as the parameters move, and five parameters
 trade against each other on a run's eight figures), so one descent can stop in a poor local minimum: from the
-roofline's curves the DGX H100 x2 MLPerf run's fit stopped at an rms log error of 0.30 where other starts reach
-0.15-0.16. The fit therefore descends from the first guess and from the best-scored of a grid of other starts
-(:data:`START_SCALES`: the prompt and token curves of the first guess scaled by 0.5-4, one replay each; the
-:data:`DESCENTS` - 1 best), keeping the lowest final error (ties: the first guess). Never worse than the first
-guess's descent alone, by the fit's own measure. Leave-one-out folds are fitted the same way, from the same starts.
+roofline's curves the DGX H100 x2 MLPerf run's fit stops at an rms log error of 0.21 (0.30 before the descents ran
+on a grid) where other starts reach 0.15-0.16. The fit therefore descends from the first guess and from the
+best-scored of a grid of other starts (:data:`START_SCALES`: the prompt and token curves of the first guess scaled
+by 0.5-4, one replay each; the :data:`DESCENTS` - 1 best), keeping the lowest final error (ties: the first guess).
+Never worse than the first guess's descent alone, by the fit's own measure. Leave-one-out folds are fitted the same
+way, from the same starts.
 
 Determinism: the first guess is the linear least-squares fit of the model to the current profile's curves (table or
 roofline) on the model's knots; the grid, the optimiser and the replay are deterministic, so the same files give the

@@ -50,12 +50,19 @@ def least_squares_on_grid(
 ) -> OptimizeResult:
     """:func:`scipy.optimize.least_squares` of ``fun`` with ``fun`` evaluated on the grid only (module notes).
 
-    ``fun`` receives grid points; the result's ``x`` is the grid point the solver's last accepted iterate maps to,
-    and ``fun`` evaluated there is what the solver saw."""
+    ``fun`` (and ``jac`` when it is a function) receives grid points; the result's ``x`` is the grid point the
+    solver's last accepted iterate maps to, and ``fun`` evaluated there is what the solver saw. A finite-difference
+    Jacobian needs a ``diff_step`` far above :data:`GRID` (the residuals are rounded to it)."""
 
     def gridded(u: np.ndarray) -> np.ndarray:
         return on_grid(np.asarray(fun(on_grid(u)), dtype=float))
 
+    jac = kwargs.pop("jac", "2-point")
+    if callable(jac):
+        exact = jac
+        kwargs["jac"] = lambda u: on_grid(np.asarray(exact(on_grid(u)), dtype=float))
+    else:
+        kwargs["jac"] = jac
     sol = least_squares(gridded, on_grid(x0), **kwargs)
     sol.x = on_grid(sol.x)
     return sol

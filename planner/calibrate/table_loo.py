@@ -73,7 +73,14 @@ def _poly_fit(x: np.ndarray, y: np.ndarray, degree: int) -> np.ndarray:
         ratio: np.ndarray = np.log(basis @ np.exp(u) / y)
         return ratio
 
-    sol = least_squares_on_grid(log_ratio, np.log(c0), method="trf")
+    def jacobian(u: np.ndarray) -> np.ndarray:
+        # d log(sum_k B_ik e^u_k) / d u_j = B_ij e^u_j / sum_k B_ik e^u_k: exact, where finite differences on the
+        # flat directions (a coefficient near zero) made the answer depend on the step
+        terms: np.ndarray = basis * np.exp(u)
+        shares: np.ndarray = terms / terms.sum(axis=1, keepdims=True)
+        return shares
+
+    sol = least_squares_on_grid(log_ratio, np.log(c0), jac=jacobian, method="trf")
     coef: np.ndarray = exp_on_grid(sol.x)
     return coef
 
