@@ -40,8 +40,8 @@ from typing import Any
 
 import numpy as np
 import yaml
-from scipy.optimize import least_squares
 
+from planner.calibrate.gridded import exp_on_grid, least_squares_on_grid
 from planner.calibrate.ingest import IterationTable, MeasuredRun
 from planner.profiles.db import ProfileDB
 from planner.profiles.synth.dynamo_physics import DEFAULT_PARAMETERS, Instance, Parameters, max_stable_rps, serve
@@ -234,13 +234,13 @@ def fit_dynamo(
     x0 = np.log(np.asarray([getattr(start or base, k) for k in FITTED], dtype=float))
 
     def params_of(u: np.ndarray) -> Parameters:
-        return with_fitted(base, dict(zip(FITTED, np.exp(u), strict=True)))
+        return with_fitted(base, dict(zip(FITTED, exp_on_grid(u), strict=True)))
 
     def residuals(u: np.ndarray) -> np.ndarray:
         data = _log_ratios(obs, params_of(u), db, gpu, model)
         return np.asarray(data + list(PRIOR_WEIGHT * (u - u0)), dtype=float)
 
-    sol = least_squares(
+    sol = least_squares_on_grid(
         residuals,
         x0,
         method="trf",

@@ -13,15 +13,17 @@ same log-ratio sense. Both kinds pool into one fit per (gpu, tp, model).
 
 Starts: the replayed objective is not convex (queues appear and vanish as the parameters move, and five parameters
 trade against each other on a run's eight figures), so one descent can stop in a poor local minimum: from the
-roofline's curves the DGX H100 x2 MLPerf run's fit stopped at an rms log error of 0.30 where other starts reach
-0.15-0.16. The fit therefore descends from the first guess and from the best-scored of a grid of other starts
-(:data:`START_SCALES`: the prompt and token curves of the first guess scaled by 0.5-4, one replay each; the
-:data:`DESCENTS` - 1 best), keeping the lowest final error (ties: the first guess). Never worse than the first
-guess's descent alone, by the fit's own measure. Leave-one-out folds are fitted the same way, from the same starts.
+roofline's curves the DGX H100 x2 MLPerf run's fit stops at an rms log error of 0.21 (0.30 before the descents ran
+on a grid) where other starts reach 0.15-0.16. The fit therefore descends from the first guess and from the
+best-scored of a grid of other starts (:data:`START_SCALES`: the prompt and token curves of the first guess scaled
+by 0.5-4, one replay each; the :data:`DESCENTS` - 1 best), keeping the lowest final error (ties: the first guess).
+Never worse than the first guess's descent alone, by the fit's own measure. Leave-one-out folds are fitted the same
+way, from the same starts.
 
 Determinism: the first guess is the linear least-squares fit of the model to the current profile's curves (table or
 roofline) on the model's knots; the grid, the optimiser and the replay are deterministic, so the same files give the
-same parameters, bytes for bytes.
+same parameters, bytes for bytes; on any CPU too, because the descent sees its parameters and residuals on a fixed
+grid only (:mod:`planner.calibrate.gridded`: OpenBLAS's per-CPU kernels otherwise led one fit to three optima).
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.optimize import least_squares
 
+from planner.calibrate.gridded import exp_on_grid, least_squares_on_grid
 from planner.calibrate.ingest import REPLAY_METRICS, IterationTable, MeasuredRun
 from planner.calibrate.itermodel import KNOTS, Hardware, IterationModel, with_model
 from planner.calibrate.replay import replay
@@ -152,7 +154,7 @@ def fit(
     """Least-squares fit of the iteration model to ``runs`` and ``tables`` of one (gpu, tp, model) on ``hw``."""
     if not runs and not tables:
         raise ValueError("nothing to fit")
-    x0 = initial_guess(hw).vector()
+    x0 = exp_on_grid(np.log(initial_guess(hw).vector()))  # a grid point, as every parameter the descent sees
     n_res = len(residuals(IterationModel.from_vector(x0), runs, tables, hw))
     if n_res < len(x0) and not tables:
         # Too few figures to pin five parameters: keep the shape of the current curves, fit two scale factors.
@@ -180,9 +182,9 @@ def _descend(
     """One trust-region descent from ``x0`` (over log parameters)."""
 
     def log_residuals(u: np.ndarray) -> np.ndarray:
-        return residuals(IterationModel.from_vector(np.exp(u)), runs, tables, hw)
+        return residuals(IterationModel.from_vector(exp_on_grid(u)), runs, tables, hw)
 
-    sol = least_squares(
+    sol = least_squares_on_grid(
         log_residuals,
         np.log(x0),
         method="trf",
@@ -191,7 +193,7 @@ def _descend(
         ftol=1e-10,
         max_nfev=MAX_EVALUATIONS,
     )
-    model = IterationModel.from_vector(np.exp(sol.x))
+    model = IterationModel.from_vector(exp_on_grid(sol.x))
     res = residuals(model, runs, tables, hw)
     return FitResult(
         model=model,
@@ -214,7 +216,7 @@ def _fit_scaled(runs: Sequence[MeasuredRun], hw: Hardware, base: IterationModel)
     def scaled_residuals(s: np.ndarray) -> np.ndarray:
         return residuals(scaled(s), runs, (), hw)
 
-    sol = least_squares(
+    sol = least_squares_on_grid(
         scaled_residuals,
         np.ones(2),
         bounds=(np.full(2, 1e-3), np.full(2, np.inf)),

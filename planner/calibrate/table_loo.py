@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from planner.calibrate.agreement import RECORD as AGREEMENT_RECORD
 from planner.calibrate.agreement import agreement_entries, read_record
+from planner.calibrate.gridded import exp_on_grid, least_squares_on_grid
 from planner.paths import SHIPPED_PROFILES
 from planner.profiles.db import ProfileDB
 from planner.spec.sections.splitwise import AnalyticProfile
@@ -73,8 +73,15 @@ def _poly_fit(x: np.ndarray, y: np.ndarray, degree: int) -> np.ndarray:
         ratio: np.ndarray = np.log(basis @ np.exp(u) / y)
         return ratio
 
-    sol = least_squares(log_ratio, np.log(c0), method="trf")
-    coef: np.ndarray = np.exp(sol.x)
+    def jacobian(u: np.ndarray) -> np.ndarray:
+        # d log(sum_k B_ik e^u_k) / d u_j = B_ij e^u_j / sum_k B_ik e^u_k: exact, where finite differences on the
+        # flat directions (a coefficient near zero) made the answer depend on the step
+        terms: np.ndarray = basis * np.exp(u)
+        shares: np.ndarray = terms / terms.sum(axis=1, keepdims=True)
+        return shares
+
+    sol = least_squares_on_grid(log_ratio, np.log(c0), jac=jacobian, method="trf")
+    coef: np.ndarray = exp_on_grid(sol.x)
     return coef
 
 

@@ -50,7 +50,7 @@ def test_iteration_table_fit_is_exact_without_noise(profile_db):
 
 def test_a_second_start_escapes_a_poor_local_minimum():
     """The replayed objective is not convex: on the published DGX H100 x2 MLPerf run the descent from the first guess
-    (the roofline's curves) stops at an rms log error of 0.30, the descent from the best-scored other start at 0.15;
+    (the roofline's curves) stops at an rms log error of 0.21, the descent from the best-scored other start at 0.15;
     the fit keeps the lower, so it is never worse than the first guess's descent."""
     from pathlib import Path
 
@@ -63,5 +63,5 @@ def test_a_second_start_escapes_a_poor_local_minimum():
     hw = current_hardware(db, "H100-80G", 2, "llama2-70b-fp8")
     first = _descend(runs, [], hw, initial_guess(hw).vector(), "first guess")
     best = fit(runs, [], hw)
-    assert first.rms_log_ratio == pytest.approx(0.30, abs=0.01)
+    assert first.rms_log_ratio == pytest.approx(0.21, abs=0.01)
     assert best.rms_log_ratio == pytest.approx(0.15, abs=0.01) and "start x1 prompt, x2 token" in best.status

@@ -220,7 +220,8 @@ LABELS = {
 def test_docs_show_the_held_out_figures_of_the_detail_runs(tmp_path):
     """docs/accuracy.md's block on the detail-log runs shows what the code computes (about 5 minutes): the fit on the
     DGX H100 x2 Server and Offline runs predicts the four Supermicro runs (signed request throughput / TTFT p99 / TPOT
-    p99 / E2E p99), as shipped (``max_batch_tokens`` 4,096) and with the 16,384 the older v4.1 sidecars state."""
+    p99 / E2E p99), as shipped (``max_batch_tokens`` 4,096) and with the 16,384 the older v4.1 sidecars stated
+    until the eighth session."""
     from planner.calibrate.api import accuracy_files, calibrate_files
 
     db = ProfileDB.load(MLPERF / "profiles")

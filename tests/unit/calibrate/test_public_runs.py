@@ -74,7 +74,8 @@ def test_vllm_runs_declare_the_multi_step_scheduling_they_ran_with(runs):
 @pytest.mark.slow
 def test_docs_show_the_leave_one_out_accuracy_on_the_published_runs(runs, profile_db):
     """The leave-one-out figures docs/accuracy.md quotes (about 5 minutes), and the bar they meet: request
-    throughput within 10 % on every run (the E2E median, 10.01 % on average, just misses its 10 %)."""
+    throughput within 10 % on every run (the E2E median: 9.7 % on average since the fits run on a grid, 10.01 % before,
+    4 of 8 runs within 10 % either way)."""
     from planner.calibrate.accuracy import leave_one_out
 
     rep = leave_one_out(runs, profile_db)
@@ -84,5 +85,5 @@ def test_docs_show_the_leave_one_out_accuracy_on_the_published_runs(runs, profil
         row = next(line for line in docs if line.startswith(f"| `{a.metric}` | {a.runs} | ") and " / " in line)
         assert row.endswith(f"| {a.mean_abs * 100:.1f} % / {a.max_abs * 100:.1f} % |"), (row, a)
     agg = {a.metric: a for a in rep.aggregate}
-    # the bar met on average: request throughput; the E2E median is just over its 10 % (10.01 %, docs/accuracy.md)
+    # the bar met on average: request throughput; the E2E median about at its 10 % (9.7 %, docs/accuracy.md)
     assert agg["request_throughput_rps"].max_abs < 0.10 and agg["e2e_p50_ms"].mean_abs < 0.11
