@@ -57,12 +57,9 @@ def least_squares_on_grid(
     def gridded(u: np.ndarray) -> np.ndarray:
         return on_grid(np.asarray(fun(on_grid(u)), dtype=float))
 
-    jac = kwargs.pop("jac", "2-point")
-    if callable(jac):
-        exact = jac
+    exact = kwargs.get("jac")
+    if callable(exact):
         kwargs["jac"] = lambda u: on_grid(np.asarray(exact(on_grid(u)), dtype=float))
-    else:
-        kwargs["jac"] = jac
     sol = least_squares(gridded, on_grid(x0), **kwargs)
     sol.x = on_grid(sol.x)
     return sol
