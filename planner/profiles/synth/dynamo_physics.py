@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 from planner.profiles.schema import GpuProfile, ModelProfile
 
@@ -94,6 +95,21 @@ class Parameters:
 
 
 DEFAULT_PARAMETERS = Parameters()
+
+
+@dataclass(frozen=True)
+class _Fixed:
+    """What :meth:`Instance.iteration` reads that does not change with the batch (see ``Instance._fixed``)."""
+
+    weight_share: float
+    kv_bytes: int
+    hbm_rate: float
+    dense_flops: float
+    attn_flops: float
+    tensor_rate: float
+    clk_s: float
+    ring: float
+    layers2: float
 
 
 @dataclass(frozen=True)
@@ -131,25 +147,44 @@ class Instance:
     def fits(self) -> bool:
         return self.kv_capacity_tokens >= 1.0
 
+    @cached_property
+    def _fixed(self) -> _Fixed:
+        """The factors of :meth:`iteration` that depend on the instance alone, each computed as the formula writes
+        it (same operations, same order: the same floats). The load sweeps call :meth:`iteration` millions of times;
+        reading these through the pydantic profiles each time was most of a profile sweep's run time."""
+        p, g, m = self.params, self.gpu, self.model
+        return _Fixed(
+            weight_share=m.weight_bytes / self.tp,
+            kv_bytes=m.kv_bytes_per_token,
+            hbm_rate=g.hbm_gb_s * 1e9 * p.mbu_decode,
+            dense_flops=2.0 * m.active_layer_params * m.layers,
+            attn_flops=4.0 * m.layers * m.hidden_size,
+            tensor_rate=self.tp * g.tensor_tflops(m.dtype_bytes) * 1e12 * self.phi,
+            clk_s=p.t_clk_s / self.phi,
+            ring=2.0 * (self.tp - 1) / self.tp,
+            layers2=2.0 * m.layers,
+        )
+
     def _flops(self, tokens: float, ctx: float) -> float:
-        return tokens * self.model.flops_per_token(int(ctx))
+        f = self._fixed
+        return tokens * (f.dense_flops + f.attn_flops * int(ctx))  # tokens x ModelProfile.flops_per_token(ctx)
 
     def _comm_s(self, tokens: float) -> float:
         if self.tp == 1:
             return 0.0
-        p = self.params
+        p, f = self.params, self._fixed
         payload = tokens * self.model.hidden_size * self.model.dtype_bytes
-        per = p.allreduce_latency_s + 2.0 * (self.tp - 1) / self.tp * payload / p.nvlink_bytes_s
-        return 2.0 * self.model.layers * per
+        per = p.allreduce_latency_s + f.ring * payload / p.nvlink_bytes_s
+        return f.layers2 * per
 
     def iteration(self, batch: float, ctx: float, chunk: float = 0.0) -> tuple[float, float, float]:
         """(seconds, SM activity share, HBM busy share) of one iteration: ``batch`` decodes + a ``chunk`` prefill."""
-        p, g = self.params, self.gpu
-        bytes_read = self.model.weight_bytes / self.tp + batch * ctx * self.model.kv_bytes_per_token / self.tp
-        t_mem = bytes_read / (g.hbm_gb_s * 1e9 * p.mbu_decode)
+        p, f = self.params, self._fixed
+        bytes_read = f.weight_share + batch * ctx * f.kv_bytes / self.tp
+        t_mem = bytes_read / f.hbm_rate
         work = self._flops(batch, ctx) / p.mfu_decode + self._flops(chunk, chunk / 2.0) / p.mfu_prefill
-        t_cmp = work / (self.tp * g.tensor_tflops(self.model.dtype_bytes) * 1e12 * self.phi)
-        s = max(t_mem, t_cmp) + self._comm_s(batch + chunk) + p.t_cpu_s + p.t_clk_s / self.phi
+        t_cmp = work / f.tensor_rate
+        s = max(t_mem, t_cmp) + self._comm_s(batch + chunk) + p.t_cpu_s + f.clk_s
         return s, t_cmp / s, t_mem / s
 
     def prefill_s(self, input_tokens: int) -> float:
