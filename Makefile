@@ -13,13 +13,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-## The quick suite (what CI runs): everything but slow solves and benchmarks.
+## The quick suite (what CI runs): everything but slow solves and benchmarks, one pytest-xdist worker per core
+## (each module's tests stay on one worker, so a module's fixtures are built once).
 test: install
-	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m "not slow and not bench and not ray and not fuzz"
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n auto --dist loadscope -m "not slow and not bench and not ray and not fuzz"
 
 ## Everything, including slow solves (not benchmarks).
 test-all: install
-	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m "not bench and not ray and not fuzz"
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n auto --dist loadscope -m "not bench and not ray and not fuzz"
 
 ## The Ray executor's tests: installs the optional extra (llmplan[ray]) and starts Ray in-process (2 CPUs).
 test-ray: install

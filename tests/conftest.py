@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The expected output is what a pipe gets (planner.render.console: no $COLUMNS, not a terminal: 120 columns).
+# pytest-xdist's workers (make test) inherit COLUMNS=80 from their controller; drop it before planner is imported.
+os.environ.pop("COLUMNS", None)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

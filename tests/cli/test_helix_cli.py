@@ -137,10 +137,11 @@ def test_emit_baselines_and_plot(runner, tmp_path: Path) -> None:
 
 
 def test_markdown_and_table_reports(runner) -> None:
-    res = _run(runner, TEN, "--format", "markdown", "-q")
+    few = ("--search-evaluations", "10")  # the reports, not the search
+    res = _run(runner, TEN, *few, "--format", "markdown", "-q")
     assert res.exit_code == 0
     assert "### Layer map" in res.stdout and "solo/shared block bound" in res.stdout
-    res = _run(runner, TEN, "-q", "-v")
+    res = _run(runner, TEN, *few, "-q", "-v")
     assert "Layer map" in res.stdout and "How the plan was found" in res.stdout
 
 

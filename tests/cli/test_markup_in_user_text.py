@@ -15,7 +15,7 @@ SETNAME = ["--set", f"name='{NAME}'"]
 
 CASES = {
     "validate": ["validate", "cluster_specs/helix-10node-llama30b.yaml", *SETNAME],
-    "helix": ["helix", "cluster_specs/helix-10node-llama30b.yaml", *SETNAME, "--time-limit", "30"],
+    "helix": ["helix", "cluster_specs/helix-10node-llama30b.yaml", *SETNAME, "--search-evaluations", "10"],
     "splitwise": [
         "splitwise",
         "cluster_specs/splitwise-bloom176b-coding.yaml",
@@ -38,7 +38,16 @@ def test_names_with_markup_print_verbatim(runner, case: str, monkeypatch) -> Non
 def test_diff_of_plans_with_markup_names(runner, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(ROOT)
     a, b = tmp_path / "a.json", tmp_path / "b.json"
-    base = ["helix", "cluster_specs/helix-10node-llama30b.yaml", *SETNAME, "-q", "-f", "json"]
+    base = [
+        "helix",
+        "cluster_specs/helix-10node-llama30b.yaml",
+        *SETNAME,
+        "--search-evaluations",
+        "10",
+        "-q",
+        "-f",
+        "json",
+    ]
     assert runner.invoke(app, [*base, "--out", str(a)]).exit_code == 0
     assert runner.invoke(app, [*base, "--out", str(b), "--set", "helix.kv_reserve_fraction=0.6"]).exit_code == 0
     res = runner.invoke(app, ["diff", str(a), str(b)])

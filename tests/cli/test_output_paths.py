@@ -33,7 +33,9 @@ def spec(tmp_path: Path) -> Path:
 @pytest.fixture
 def plan_file(tmp_path: Path, runner, spec: Path) -> Path:
     out = tmp_path / "plan.json"
-    res = runner.invoke(app, ["helix", str(spec), "--out", str(out), "-q", "--time-limit", "30", "-f", "json"])
+    res = runner.invoke(  # the files written, not the search: a short one
+        app, ["helix", str(spec), "--out", str(out), "-q", "--search-evaluations", "10", "-f", "json"]
+    )
     assert res.exit_code == 0, res.output
     return out
 
@@ -74,13 +76,16 @@ def test_plot_must_be_png_and_plan_is_written_first(runner, spec: Path, tmp_path
     _one_line_exit(res, 2, "--plot")
     assert "give a path ending in .png" in res.output
     assert not out.exists()  # refused before any work
-    res = runner.invoke(app, ["helix", str(spec), "--out", str(out), "--plot", "/proc/llmplan-x.png", "-q"])
+    res = runner.invoke(
+        app,
+        ["helix", str(spec), "--out", str(out), "--plot", "/proc/llmplan-x.png", "-q", "--search-evaluations", "10"],
+    )
     _one_line_exit(res, 1, "error: cannot write --plot /proc/llmplan-x.png")
     assert out.is_file()  # the plan was written before the failing plot
 
 
 def test_write_failure_is_one_line_exit_1_and_keeps_the_old_target(runner, spec: Path, tmp_path: Path) -> None:
-    res = runner.invoke(app, ["helix", str(spec), "--out", "/proc/llmplan.json", "-q"])
+    res = runner.invoke(app, ["helix", str(spec), "--out", "/proc/llmplan.json", "-q", "--search-evaluations", "10"])
     _one_line_exit(res, 1, "error: cannot write --out /proc/llmplan.json")
     res = runner.invoke(app, ["helix", str(spec), "--emit-baselines", str(spec), "-q"])
     _one_line_exit(res, 2, "--emit-baselines")
@@ -113,7 +118,9 @@ def test_plan_files_honour_the_umask(runner, spec: Path, tmp_path: Path) -> None
     out = tmp_path / "p.json"
     old = os.umask(0o027)
     try:
-        res = runner.invoke(app, ["helix", str(spec), "--out", str(out), "-q", "-f", "json"])
+        res = runner.invoke(
+            app, ["helix", str(spec), "--out", str(out), "-q", "--search-evaluations", "10", "-f", "json"]
+        )
     finally:
         os.umask(old)
     assert res.exit_code == 0, res.output

@@ -55,7 +55,7 @@ def test_helix_tiny_limit_stops_before_the_milp(runner) -> None:
 
 
 def test_helix_same_seed_same_bytes(runner) -> None:
-    args = ["helix", SINGLE24, "--time-limit", "30", "-f", "json", "-q"]
+    args = ["helix", SINGLE24, "--time-limit", "30", "--search-evaluations", "40", "-f", "json", "-q"]
     first = _plan(runner.invoke(app, [*args, "--seed", "5"]))
     again = _plan(runner.invoke(app, [*args, "--seed", "5"]))
     assert json.dumps(_stable(first), sort_keys=True) == json.dumps(_stable(again), sort_keys=True)

@@ -25,8 +25,11 @@ def runs(synthetic_files, profile_db):
 
 
 def test_leave_one_out_reports_the_noise_level(runs, profile_db):
-    rep = leave_one_out(runs, profile_db)
-    assert rep.mode == "loo" and len(rep.runs) == len(runs)
+    """Five of the ten synthetic runs (five folds, 10 s here; the ten take 75 s): each fold's four runs still pin the
+    five-parameter model, so the error left is the noise's (2.0 % against E|noise| 1.6 %)."""
+    five = runs[:5]
+    rep = leave_one_out(five, profile_db)
+    assert rep.mode == "loo" and len(rep.runs) == len(five)
     assert {a.metric for a in rep.aggregate} == set(METRICS)
     overall = rep.overall_mean_abs()
     assert overall is not None

@@ -48,6 +48,7 @@ def test_iteration_table_fit_is_exact_without_noise(profile_db):
     np.testing.assert_allclose(result.model.vector(), true.vector(), rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_a_second_start_escapes_a_poor_local_minimum():
     """The replayed objective is not convex: on the published DGX H100 x2 MLPerf run the descent from the first guess
     (the roofline's curves) stops at an rms log error of 0.21, the descent from the best-scored other start at 0.15;
