@@ -72,7 +72,7 @@ def test_max_flow_decomposition_ignores_the_hash_seed() -> None:
 
 
 QUICK = [
-    ("helix", "cluster_specs/helix-10node-llama30b.yaml", ["--time-limit", "30"]),
+    ("helix", "cluster_specs/helix-10node-llama30b.yaml", ["--time-limit", "30", "--search-evaluations", "10"]),
     ("helix", str(FIXTURES / "hashseed-gen60.yaml"), ["--placement", str(FIXTURES / "hashseed-gen60-placement.yaml")]),
     (
         "splitwise",
