@@ -119,9 +119,9 @@ class PagedKvEngine(SplitwiseEngine):
 
     def _start_prompts(self, m: _Inst, t: float) -> bool:
         """A prompt (or mixed) batch as the splitwise engine forms it, admitting prompts while their KV fits."""
-        cfg, pre, heap = self.cfg, self.pre, m.heap
+        cfg, heap = self.cfg, m.heap
         nact = len(heap)
-        starved = [r for _, r in heap if pre[r] >= cfg.max_preemptions] if nact else []
+        starved = self.starved_in(heap)
         budget = max(cfg.max_batch_tokens - len(starved), 1)
         free = m.cap - self.used(m) - nact  # after every running decode's next token
         toks = need = 0

@@ -188,6 +188,7 @@ class SplitwiseEngine:
         self.first = [math.nan] * n
         self.done = [math.nan] * n
         self.pre = [0] * n  # preemptions of each request's token phase (mixed batches)
+        self.starved_count = 0  # requests preempted max_preemptions times (they are never paused again)
         self.oom = 0
         self.events = 0
         self.q = EventQueue()
@@ -340,9 +341,9 @@ class SplitwiseEngine:
         the other decodes while the batch stays within ``max_batch_tokens`` (1 token per decode). The first prompt
         always runs, so aged decodes cannot block a long prompt.
         """
-        cfg, pre, heap = self.cfg, self.pre, m.heap
+        cfg, heap = self.cfg, m.heap
         nact = len(heap)
-        starved = [r for _, r in heap if pre[r] >= cfg.max_preemptions] if nact else []
+        starved = self.starved_in(heap)
         budget = max(cfg.max_batch_tokens - len(starved), 1)
         toks = 0
         batch: list[int] = []
@@ -365,6 +366,15 @@ class SplitwiseEngine:
             return False
         self._launch_prompts(m, t, batch, toks, nact, budget - toks, nact - len(starved))
         return True
+
+    def starved_in(self, heap: list[tuple[int, int]]) -> list[int]:
+        """The decodes of ``heap`` preempted ``max_preemptions`` times. Most runs preempt none: the scan of every
+        running decode at every prompt batch (most of a long replay's time) is skipped while none is starved."""
+        max_pre = self.cfg.max_preemptions
+        if not heap or (self.starved_count == 0 and max_pre > 0):
+            return []
+        pre = self.pre
+        return [r for _, r in heap if pre[r] >= max_pre]
 
     def _launch_prompts(
         self, m: _Inst, t: float, batch: list[int], toks: int, running: int, slots: int, pausable: int
@@ -396,6 +406,8 @@ class SplitwiseEngine:
         paused = set(others[slots:])
         for r in paused:
             pre[r] += 1
+            if pre[r] == max_pre:
+                self.starved_count += 1
         m.heap = [(f + 1, r) if r in paused else (f, r) for f, r in m.heap]
         heapq.heapify(m.heap)
         return len(m.heap) - len(paused)
