@@ -91,7 +91,7 @@ class PagedKvEngine(SplitwiseEngine):
                 self.finish(r, t)
                 continue
             f = m.it + todo - 1
-            heapq.heappush(m.heap, (f, r))
+            self.push_decode(m, f, r)
             self.held_sum[m.i] += self.kv[r] - f
 
     # --- machines
@@ -121,8 +121,8 @@ class PagedKvEngine(SplitwiseEngine):
         """A prompt (or mixed) batch as the splitwise engine forms it, admitting prompts while their KV fits."""
         cfg, heap = self.cfg, m.heap
         nact = len(heap)
-        starved = self.starved_in(heap)
-        budget = max(cfg.max_batch_tokens - len(starved), 1)
+        starved = m.starved
+        budget = max(cfg.max_batch_tokens - starved, 1)
         free = m.cap - self.used(m) - nact  # after every running decode's next token
         toks = need = 0
         batch: list[int] = []
@@ -145,7 +145,7 @@ class PagedKvEngine(SplitwiseEngine):
                 break
         if not batch:
             return False
-        self._launch_prompts(m, t, batch, toks, nact, budget - toks, nact - len(starved))
+        self._launch_prompts(m, t, batch, toks, nact, budget - toks, nact - starved)
         return True
 
     def _prompt_batch_s(self, m: _Inst, toks: int, running: int) -> float:
@@ -169,6 +169,8 @@ class PagedKvEngine(SplitwiseEngine):
         heap[pos] = heap[-1]
         heap.pop()
         heapq.heapify(heap)
+        if self.pre[r] >= self.cfg.max_preemptions:
+            m.starved -= 1
         held = self.kv[r] - f + m.it
         self.held_sum[m.i] -= self.kv[r] - f
         self.ctx[r] = held

@@ -116,7 +116,7 @@ class _Inst:
 
     __slots__ = (
         "i", "home", "role", "pt", "tt", "cap", "bw", "pq", "pq_tokens", "jq", "wq", "heap", "mem", "sched", "it",
-        "busy", "ver", "t0", "dt", "kend", "cur", "cur_tokens", "busy_s", "end_t", "kv_area", "kv_t",
+        "busy", "ver", "t0", "dt", "kend", "cur", "cur_tokens", "busy_s", "end_t", "kv_area", "kv_t", "starved",
     )  # fmt: skip
 
     def __init__(self, i: int, role: int, typ: InstanceType) -> None:
@@ -131,6 +131,7 @@ class _Inst:
         self.t0 = self.dt = self.busy_s = self.end_t = self.kv_area = self.kv_t = 0.0
         self.cur: list[int] | None = None  # the prompts of the running iteration (None: a decode stretch)
         self.cur_tokens = 0
+        self.starved = 0  # decodes in the heap preempted max_preemptions times (SplitwiseEngine.push_decode)
 
     def prompt_time(self, tokens: int) -> float:
         """Iteration time of a prompt batch of ``tokens`` (linear beyond the table's last two entries)."""
@@ -188,7 +189,6 @@ class SplitwiseEngine:
         self.first = [math.nan] * n
         self.done = [math.nan] * n
         self.pre = [0] * n  # preemptions of each request's token phase (mixed batches)
-        self.starved_count = 0  # requests preempted max_preemptions times (they are never paused again)
         self.oom = 0
         self.events = 0
         self.q = EventQueue()
@@ -264,7 +264,7 @@ class SplitwiseEngine:
         heap = m.heap
         freed = False
         while heap and heap[0][0] <= m.it:
-            f, r = heapq.heappop(heap)
+            f, r = self.pop_decode(m)
             self._release(m, f, r, t)
             self.finish(r, t)
             freed = True
@@ -296,7 +296,7 @@ class SplitwiseEngine:
                     m.hold_kv(t, -self.kv[r])
                 self.finish(r, t)
             elif local:
-                heapq.heappush(m.heap, (m.it + self.ol[r] - 1, r))
+                self.push_decode(m, m.it + self.ol[r] - 1, r)
             else:
                 k = self.insts[self.tm[r]]
                 k.wq.append(r)
@@ -331,7 +331,7 @@ class SplitwiseEngine:
         jq, ol = m.jq, self.ol
         while jq and room > 0:
             r = jq.popleft()
-            heapq.heappush(m.heap, (m.it + ol[r] - 1, r))
+            self.push_decode(m, m.it + ol[r] - 1, r)
             room -= 1
 
     def _start_prompts(self, m: _Inst, t: float) -> bool:
@@ -343,8 +343,8 @@ class SplitwiseEngine:
         """
         cfg, heap = self.cfg, m.heap
         nact = len(heap)
-        starved = self.starved_in(heap)
-        budget = max(cfg.max_batch_tokens - len(starved), 1)
+        starved = m.starved
+        budget = max(cfg.max_batch_tokens - starved, 1)
         toks = 0
         batch: list[int] = []
         pq = m.pq
@@ -364,17 +364,23 @@ class SplitwiseEngine:
                 break
         if not batch:
             return False
-        self._launch_prompts(m, t, batch, toks, nact, budget - toks, nact - len(starved))
+        self._launch_prompts(m, t, batch, toks, nact, budget - toks, nact - starved)
         return True
 
-    def starved_in(self, heap: list[tuple[int, int]]) -> list[int]:
-        """The decodes of ``heap`` preempted ``max_preemptions`` times. Most runs preempt none: the scan of every
-        running decode at every prompt batch (most of a long replay's time) is skipped while none is starved."""
-        max_pre = self.cfg.max_preemptions
-        if not heap or (self.starved_count == 0 and max_pre > 0):
-            return []
-        pre = self.pre
-        return [r for _, r in heap if pre[r] >= max_pre]
+    def push_decode(self, m: _Inst, finish_it: int, r: int) -> None:
+        """Put request ``r`` in ``m``'s decode heap. ``m.starved`` counts the heap's decodes preempted
+        ``max_preemptions`` times, kept as they come and go (and in :meth:`preempt`): a scan of the heap at every
+        prompt batch was most of a long replay's time."""
+        heapq.heappush(m.heap, (finish_it, r))
+        if self.pre[r] >= self.cfg.max_preemptions:
+            m.starved += 1
+
+    def pop_decode(self, m: _Inst) -> tuple[int, int]:
+        """Take the decode that finishes first out of ``m``'s heap (see :meth:`push_decode`)."""
+        f, r = heapq.heappop(m.heap)
+        if self.pre[r] >= self.cfg.max_preemptions:
+            m.starved -= 1
+        return f, r
 
     def _launch_prompts(
         self, m: _Inst, t: float, batch: list[int], toks: int, running: int, slots: int, pausable: int
@@ -407,7 +413,7 @@ class SplitwiseEngine:
         for r in paused:
             pre[r] += 1
             if pre[r] == max_pre:
-                self.starved_count += 1
+                m.starved += 1
         m.heap = [(f + 1, r) if r in paused else (f, r) for f, r in m.heap]
         heapq.heapify(m.heap)
         return len(m.heap) - len(paused)
