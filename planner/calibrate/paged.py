@@ -119,8 +119,8 @@ class PagedKvEngine(SplitwiseEngine):
 
     def _start_prompts(self, m: _Inst, t: float) -> bool:
         """A prompt (or mixed) batch as the splitwise engine forms it, admitting prompts while their KV fits."""
-        cfg, heap = self.cfg, m.heap
-        nact = len(heap)
+        cfg = self.cfg
+        nact = len(m.heap)
         starved = m.starved
         budget = max(cfg.max_batch_tokens - starved, 1)
         free = m.cap - self.used(m) - nact  # after every running decode's next token
@@ -169,8 +169,7 @@ class PagedKvEngine(SplitwiseEngine):
         heap[pos] = heap[-1]
         heap.pop()
         heapq.heapify(heap)
-        if self.pre[r] >= self.cfg.max_preemptions:
-            m.starved -= 1
+        self.decode_left(m, r)
         held = self.kv[r] - f + m.it
         self.held_sum[m.i] -= self.kv[r] - f
         self.ctx[r] = held

@@ -341,8 +341,8 @@ class SplitwiseEngine:
         the other decodes while the batch stays within ``max_batch_tokens`` (1 token per decode). The first prompt
         always runs, so aged decodes cannot block a long prompt.
         """
-        cfg, heap = self.cfg, m.heap
-        nact = len(heap)
+        cfg = self.cfg
+        nact = len(m.heap)
         starved = m.starved
         budget = max(cfg.max_batch_tokens - starved, 1)
         toks = 0
@@ -378,9 +378,13 @@ class SplitwiseEngine:
     def pop_decode(self, m: _Inst) -> tuple[int, int]:
         """Take the decode that finishes first out of ``m``'s heap (see :meth:`push_decode`)."""
         f, r = heapq.heappop(m.heap)
+        self.decode_left(m, r)
+        return f, r
+
+    def decode_left(self, m: _Inst, r: int) -> None:
+        """Request ``r`` was taken out of ``m``'s heap (finished, or evicted by a subclass): uncount it if starved."""
         if self.pre[r] >= self.cfg.max_preemptions:
             m.starved -= 1
-        return f, r
 
     def _launch_prompts(
         self, m: _Inst, t: float, batch: list[int], toks: int, running: int, slots: int, pausable: int
