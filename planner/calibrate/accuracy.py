@@ -25,8 +25,8 @@ Aggregate per figure: mean, median, p90 and max of the absolute errors over runs
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -44,6 +44,7 @@ from planner.calibrate.fit import FitResult, fit
 from planner.calibrate.ingest import ALL_METRICS, IterationTable, MeasuredRun
 from planner.calibrate.itermodel import Hardware, current_hardware, with_model
 from planner.calibrate.replay import replay
+from planner.executors import ExecutorConfig, available_cores
 from planner.profiles.db import ProfileDB
 from planner.profiles.synth.dynamo_physics import Instance, Parameters
 
@@ -158,35 +159,163 @@ def _one(run: MeasuredRun, hw: Hardware) -> RunAccuracy:
     )
 
 
-def predict_current(runs: Sequence[MeasuredRun], db: ProfileDB) -> AccuracyReport:
+# ------------------------------------------------------------------------------------- independent pieces of work
+@dataclass(frozen=True)
+class Work:
+    """One independent fit or prediction of a calibration or accuracy run.
+
+    It names its inputs by position (``key`` and an index into that key's runs) rather than carrying them, so that
+    a task sent to a worker process or a Ray worker is a few bytes: the runs, tables and profiles go to each worker
+    once (:func:`_share`). ``kind``: ``fit`` (the fit on every run and table of ``key``), ``fold`` (the fit on all
+    but run ``index``, then that run predicted), ``predict`` (run ``index`` predicted with the current profiles),
+    ``dynamo-fold`` (the dynamo fit on all observations of ``key`` = (gpu, model) but ``index``, then it predicted).
+    """
+
+    kind: str
+    key: tuple[str | int, ...]
+    index: int = -1
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    runs: tuple[MeasuredRun, ...]
+    tables: tuple[IterationTable, ...]
+    db: ProfileDB
+
+
+#: The inputs of the pieces of work this process runs (set once per worker by :func:`_share`).
+_SHARED: _Inputs | None = None
+
+
+def _share(inputs: _Inputs | None) -> None:
+    global _SHARED
+    _SHARED = inputs
+
+
+def _do(work: Work) -> tuple[Work, FitResult | RunAccuracy]:
+    """Run one piece of work on the shared inputs; the same result in any process, on any executor."""
+    inputs = _SHARED
+    assert inputs is not None, "no inputs shared with this worker"
+    if work.kind == "dynamo-fold":
+        gpu, model = str(work.key[0]), str(work.key[1])
+        seen = observations_by_hardware(inputs.runs, inputs.tables, inputs.db)[(gpu, model)]
+        o = seen[work.index]
+        assert o.run is not None
+        others = seen[: work.index] + seen[work.index + 1 :]
+        # From the current parameters, as the full fit: a fold must not start where a fit that saw the run ended.
+        params = fit_dynamo(others, inputs.db, gpu, model)[0]
+        src = f"{o.run.provenance}: dynamo fit on {len(others)} other run(s)/table(s)"
+        return work, _one_dynamo(o, inputs.db, params, src)
+    key = (str(work.key[0]), int(work.key[1]), str(work.key[2]))
+    group = [r for r in inputs.runs if r.key() == key]
+    tabs = [t for t in inputs.tables if (t.gpu, t.tp, t.model) == key]
+    hw = current_hardware(inputs.db, *key)
+    if work.kind == "fit":
+        return work, fit(group, tabs, hw)
+    run = group[work.index]
+    if work.kind == "predict":
+        return work, _one(run, hw)
+    rest = group[: work.index] + group[work.index + 1 :]
+    fold = fit(rest, tabs, hw)  # from the first guess, as the full fit: a fold must not start where it saw run
+    src = f"fit on {len(rest)} other run(s)" + (f" and {len(tabs)} table(s)" if tabs else "")
+    return work, _one(run, with_model(hw, fold.model, run.provenance, src))
+
+
+def run_work(
+    works: Sequence[Work],
+    runs: Sequence[MeasuredRun],
+    tables: Sequence[IterationTable],
+    db: ProfileDB,
+    where: ExecutorConfig | None = None,
+) -> dict[Work, FitResult | RunAccuracy]:
+    """Every piece of work on ``where`` (default: here, one after another); the results do not depend on where.
+
+    Local pools get no more workers than pieces. A fit is deterministic on any CPU (:mod:`planner.calibrate.gridded`),
+    so a result computed in a worker is the one computed here, byte for byte.
+    """
+    where = where or ExecutorConfig()
+    if where.kind == "local":
+        where = replace(where, jobs=max(1, min(where.jobs or available_cores(), len(works))))
+    inputs = _Inputs(tuple(runs), tuple(tables), db)
+    executor = where.make(_share, (inputs,))
+    try:
+        return dict(executor.imap_unordered(_do, list(works)))
+    finally:
+        executor.close()
+        _share(None)
+
+
+def _fitted(result: FitResult | RunAccuracy) -> FitResult:
+    assert isinstance(result, FitResult)
+    return result
+
+
+def _predicted(result: FitResult | RunAccuracy) -> RunAccuracy:
+    assert isinstance(result, RunAccuracy)
+    return result
+
+
+def predict_current(runs: Sequence[MeasuredRun], db: ProfileDB, where: ExecutorConfig | None = None) -> AccuracyReport:
     """Every run predicted with the profiles the planner uses today (``db``: shipped plus any ``--profiles``)."""
-    hws: dict[tuple[str, int, str], Hardware] = {}
-    out: list[RunAccuracy] = []
-    for r in runs:
-        if r.key() not in hws:
-            hws[r.key()] = current_hardware(db, r.gpu, r.tp, r.model)
-        out.append(_one(r, hws[r.key()]))
+    seen: dict[tuple[str, int, str], int] = {}
+    works: list[Work] = []
+    for r in runs:  # in the order of runs: the i-th run of its (gpu, tp, model)
+        works.append(Work("predict", r.key(), seen.get(r.key(), 0)))
+        seen[r.key()] = works[-1].index + 1
+    done = run_work(works, runs, (), db, where)
+    out = [_predicted(done[w]) for w in works]
     return AccuracyReport(mode="current", runs=tuple(out), aggregate=aggregate(out))
 
 
-def leave_one_out(runs: Sequence[MeasuredRun], db: ProfileDB, tables: Sequence[IterationTable] = ()) -> AccuracyReport:
-    """Each run predicted by the model fitted on the other runs (and tables) of its (gpu, tp, model)."""
-    out: list[RunAccuracy] = []
-    fits: dict[str, FitResult] = {}
-    for key, group in _group(runs).items():
-        hw = current_hardware(db, *key)
-        tabs = [t for t in tables if (t.gpu, t.tp, t.model) == key]
-        full = fit(group, tabs, hw)
-        fits["/".join(map(str, key))] = full
-        for i, run in enumerate(group):
-            rest = group[:i] + group[i + 1 :]
-            if not rest and not tabs:
-                continue  # a lone run cannot be predicted from the others
-            fold = fit(rest, tabs, hw)  # from the first guess, as the full fit: a fold must not start where it saw run
-            src = f"fit on {len(rest)} other run(s)" + (f" and {len(tabs)} table(s)" if tabs else "")
-            out.append(_one(run, with_model(hw, fold.model, run.provenance, src)))
+def _order(runs: Sequence[MeasuredRun]) -> Callable[[RunAccuracy], int]:
     order = {r.label: i for i, r in enumerate(runs)}
-    out.sort(key=lambda a: order.get(a.label, 0))
+    return lambda a: order.get(a.label, 0)
+
+
+def fits_and_folds(
+    runs: Sequence[MeasuredRun],
+    tables: Sequence[IterationTable],
+    db: ProfileDB,
+    loo: Callable[[list[MeasuredRun], list[IterationTable]], bool],
+    where: ExecutorConfig | None = None,
+) -> dict[tuple[str, int, str], tuple[FitResult, AccuracyReport | None]]:
+    """Per (gpu, tp, model) of ``runs`` and ``tables``: the fit on all of them and, where ``loo(group, tables)``
+    says so, the leave-one-out report (each run predicted by the fit on the others), all on one executor."""
+    keys: dict[tuple[str, int, str], None] = dict.fromkeys([r.key() for r in runs])
+    keys.update(dict.fromkeys((t.gpu, t.tp, t.model) for t in tables))
+    works: list[Work] = []
+    folds: dict[tuple[str, int, str], list[Work]] = {}
+    for key in keys:
+        group = [r for r in runs if r.key() == key]
+        tabs = [t for t in tables if (t.gpu, t.tp, t.model) == key]
+        works.append(Work("fit", key))
+        if loo(group, tabs):
+            # a lone run cannot be predicted from the others
+            folds[key] = [Work("fold", key, i) for i in range(len(group)) if len(group) > 1 or tabs]
+            works.extend(folds[key])
+    done = run_work(works, runs, tables, db, where)
+    out: dict[tuple[str, int, str], tuple[FitResult, AccuracyReport | None]] = {}
+    for key in keys:
+        full = _fitted(done[Work("fit", key)])
+        report = None
+        if key in folds:
+            parts = [_predicted(done[w]) for w in folds[key]]
+            report = AccuracyReport("loo", tuple(parts), aggregate(parts), {"/".join(map(str, key)): full})
+        out[key] = (full, report)
+    return out
+
+
+def leave_one_out(
+    runs: Sequence[MeasuredRun],
+    db: ProfileDB,
+    tables: Sequence[IterationTable] = (),
+    where: ExecutorConfig | None = None,
+) -> AccuracyReport:
+    """Each run predicted by the model fitted on the other runs (and tables) of its (gpu, tp, model)."""
+    keyed = fits_and_folds(list(runs), [t for t in tables if any(r.key() == (t.gpu, t.tp, t.model) for r in runs)],
+                           db, lambda group, tabs: True, where)  # fmt: skip
+    fits = {"/".join(map(str, key)): full for key, (full, _report) in keyed.items()}
+    out = sorted((a for _full, report in keyed.values() if report for a in report.runs), key=_order(runs))
     return AccuracyReport(mode="loo", runs=tuple(out), aggregate=aggregate(out), fits=fits)
 
 
@@ -221,20 +350,22 @@ def predict_current_dynamo(runs: Sequence[MeasuredRun], db: ProfileDB) -> list[R
 
 
 def leave_one_out_dynamo(
-    runs: Sequence[MeasuredRun], tables: Sequence[IterationTable], db: ProfileDB
+    runs: Sequence[MeasuredRun],
+    tables: Sequence[IterationTable],
+    db: ProfileDB,
+    where: ExecutorConfig | None = None,
 ) -> list[RunAccuracy]:
     """Each DVFS run predicted by the dynamo fit on the other runs and tables of its (gpu, model)."""
-    groups = observations_by_hardware(runs, tables, db)
-    out: list[RunAccuracy] = []
-    for (gpu, model), group in groups.items():
-        for i, o in enumerate(group):
-            rest = group[:i] + group[i + 1 :]
-            if o.run is None or not rest:
-                continue
-            # From the current parameters, as the full fit: a fold must not start where a fit that saw the run ended.
-            fold = fit_dynamo(rest, db, gpu, model)[0]
-            out.append(_one_dynamo(o, db, fold, f"{o.run.provenance}: dynamo fit on {len(rest)} other run(s)/table(s)"))
-    return out
+    works = [
+        Work("dynamo-fold", (gpu, model), i)
+        for (gpu, model), group in observations_by_hardware(runs, tables, db).items()
+        for i, o in enumerate(group)
+        if o.run is not None and len(group) > 1
+    ]
+    if not works:
+        return []
+    done = run_work(works, runs, tables, db, where)
+    return [_predicted(done[w]) for w in works]
 
 
 def combined(

@@ -10,27 +10,19 @@ from typing import Any
 from planner.calibrate.accuracy import (
     AccuracyReport,
     combined,
+    fits_and_folds,
     leave_one_out,
     leave_one_out_dynamo,
     predict_current,
     predict_current_dynamo,
 )
 from planner.calibrate.dynamo_fit import calibrate_dynamo
-from planner.calibrate.fit import fit
 from planner.calibrate.ingest import IterationTable, MeasuredRun, load_all
 from planner.calibrate.itermodel import current_hardware
 from planner.calibrate.writer import Calibrated, CalibratedDynamo, write_profile_dir
 from planner.errors import UsageError
+from planner.executors import ExecutorConfig
 from planner.profiles.db import ProfileDB
-
-
-def _keys(runs: list[MeasuredRun], tables: list[IterationTable]) -> list[tuple[str, int, str]]:
-    seen: dict[tuple[str, int, str], None] = {}
-    for r in runs:
-        seen.setdefault(r.key(), None)
-    for t in tables:
-        seen.setdefault((t.gpu, t.tp, t.model), None)
-    return list(seen)
 
 
 def default_clock(
@@ -41,10 +33,16 @@ def default_clock(
 
 
 def calibrate_files(
-    paths: list[Path], db: ProfileDB, out: Path, describe: dict[str, Any] | None = None, loo: bool = True
+    paths: list[Path],
+    db: ProfileDB,
+    out: Path,
+    describe: dict[str, Any] | None = None,
+    loo: bool = True,
+    where: ExecutorConfig | None = None,
 ) -> tuple[list[Calibrated], list[CalibratedDynamo], list[Path]]:
     """Fit every (gpu, tp, model) found in ``paths`` (and every (gpu, model) of the DVFS runs among them, for the
-    dynamo profile) and write the profile directory ``out``."""
+    dynamo profile) and write the profile directory ``out``. The fits and leave-one-out folds run on ``where``
+    (default: here, one after another); the directory written does not depend on it."""
     if not paths:
         raise UsageError("no benchmark files given")
     all_runs, all_tables = load_all(paths, db, describe)
@@ -54,20 +52,18 @@ def calibrate_files(
         if loo and len(observed) >= 2:
             g_runs = [o.run for o in observed if o.run is not None]
             g_tabs = [o.table for o in observed if o.table is not None]
-            dloo = combined("loo", g_runs, leave_one_out_dynamo(g_runs, g_tabs, db), {})
+            dloo = combined("loo", g_runs, leave_one_out_dynamo(g_runs, g_tabs, db, where), {})
         dynamo.append(CalibratedDynamo(dfit, dloo))
     runs, tables = default_clock(all_runs, all_tables)
+    keyed = fits_and_folds(runs, tables, db, lambda group, tabs: loo and len(group) + len(tabs) >= 2 and bool(group),
+                           where)  # fmt: skip
     calibrated: list[Calibrated] = []
-    for key in _keys(runs, tables):
+    for key, (result, report) in keyed.items():
         group = [r for r in runs if r.key() == key]
         tabs = [t for t in tables if (t.gpu, t.tp, t.model) == key]
         hw = current_hardware(db, *key)
-        result = fit(group, tabs, hw)
         files = tuple(dict.fromkeys([r.file for r in group] + [t.file for t in tabs]))
         synthetic = any(r.provenance == "synthetic" for r in group) or any(t.provenance == "synthetic" for t in tabs)
-        report: AccuracyReport | None = None
-        if loo and len(group) + len(tabs) >= 2 and group:
-            report = leave_one_out(group, db, tabs)
         calibrated.append(
             Calibrated(
                 gpu=key[0],
@@ -86,9 +82,14 @@ def calibrate_files(
 
 
 def accuracy_files(
-    paths: list[Path], db: ProfileDB, describe: dict[str, Any] | None = None, loo: bool = False
+    paths: list[Path],
+    db: ProfileDB,
+    describe: dict[str, Any] | None = None,
+    loo: bool = False,
+    where: ExecutorConfig | None = None,
 ) -> AccuracyReport:
-    """Predict every run in ``paths`` with the current profiles (or leave-one-out) and measure the errors."""
+    """Predict every run in ``paths`` with the current profiles (or leave-one-out) and measure the errors; the
+    predictions and folds run on ``where`` (default: here), with the same results wherever they run."""
     if not paths:
         raise UsageError("no benchmark files given")
     all_runs, all_tables = load_all(paths, db, describe)
@@ -97,10 +98,10 @@ def accuracy_files(
     runs = [r for r in all_runs if not r.dvfs]
     tables = [t for t in all_tables if t.freq_mhz is None]
     if loo:
-        base = leave_one_out(runs, db, tables) if runs else None
-        parts = leave_one_out_dynamo(all_runs, all_tables, db)
+        base = leave_one_out(runs, db, tables, where) if runs else None
+        parts = leave_one_out_dynamo(all_runs, all_tables, db, where)
     else:
-        base = predict_current(runs, db) if runs else None
+        base = predict_current(runs, db, where) if runs else None
         parts = predict_current_dynamo(all_runs, db)
     if not parts and base is not None:
         return base

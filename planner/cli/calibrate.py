@@ -12,7 +12,16 @@ from typing import Annotated, Any
 
 import typer
 
-from planner.cli.common import Format, FormatOpt, ProfilesOpt, handle_errors
+from planner.cli.common import (
+    ExecutorKind,
+    ExecutorOpt,
+    Format,
+    FormatOpt,
+    ProfilesOpt,
+    RayAddressOpt,
+    executor_config,
+    handle_errors,
+)
 from planner.errors import UsageError
 from planner.paths import display_path
 from planner.render.console import err_line, out_text, stdout
@@ -28,6 +37,15 @@ TpOpt = Annotated[int | None, typer.Option("--tp", help="Tensor-parallel degree 
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Model served (a name or alias from models.yaml).")]
 FreqOpt = Annotated[
     int | None, typer.Option("--freq-mhz", help="Locked SM clock of the runs (DVFS runs calibrate plan dynamo).")
+]
+JobsOpt = Annotated[
+    int,
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=0,
+        help="Fits and predictions run at once (0: one per core; Ray: its CPUs). Results do not change.",
+    ),
 ]
 
 
@@ -59,6 +77,9 @@ def calibrate_command(
     profiles: ProfilesOpt = None,
     loo: Annotated[bool, typer.Option("--loo/--no-loo", help="Also measure leave-one-out accuracy (the band).")] = True,
     fmt: FormatOpt = Format.table,
+    jobs: JobsOpt = 1,
+    executor: ExecutorOpt = ExecutorKind.local,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Fit the iteration latency model (and, from runs with a clock or power, the dynamo profile) to measured
     benchmarks; write a profile directory for --profiles."""
@@ -69,8 +90,11 @@ def calibrate_command(
     from planner.render.tables import draw_report
 
     with handle_errors():
+        where = executor_config(executor, jobs, ray_address)
         db = ProfileDB.load(profiles)
-        calibrated, dynamo, written = calibrate_files(files, db, out, _describe(gpu, tp, model, freq_mhz), loo=loo)
+        calibrated, dynamo, written = calibrate_files(
+            files, db, out, _describe(gpu, tp, model, freq_mhz), loo=loo, where=where
+        )
         shown = [display_path(p) for p in written]
         if fmt == Format.json:
             doc = {
@@ -121,6 +145,9 @@ def accuracy_command(
         str | None, typer.Option("--fail-above", help="Exit 3 when a figure's mean error exceeds this (10%).")
     ] = None,
     fmt: FormatOpt = Format.table,
+    jobs: JobsOpt = 1,
+    executor: ExecutorOpt = ExecutorKind.local,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Predict measured runs with the current profiles (or leave-one-out) and report the errors."""
     from planner.calibrate.api import accuracy_files
@@ -131,8 +158,9 @@ def accuracy_command(
 
     with handle_errors():
         threshold = parse_ratio(fail_above) if fail_above is not None else None
+        where = executor_config(executor, jobs, ray_address)
         db = ProfileDB.load(profiles)
-        rep = accuracy_files(files, db, _describe(gpu, tp, model, freq_mhz), loo=loo)
+        rep = accuracy_files(files, db, _describe(gpu, tp, model, freq_mhz), loo=loo, where=where)
         if fmt == Format.json:
             out_text(json.dumps(accuracy_json(rep, threshold), indent=2, sort_keys=True))
         elif fmt == Format.markdown:

@@ -48,6 +48,14 @@ def test_accuracy_json_and_markdown(runner):
     assert doc["mode"] == "current" and len(doc["runs"]) == 2 and "ttft_p99_ms" in doc["aggregate"]
     md = runner.invoke(app, ["accuracy", *files, "--format", "markdown"])
     assert md.exit_code == 0 and "| run | req/s |" in md.stdout
+    pooled = runner.invoke(app, ["accuracy", *files, "--format", "json", "--jobs", "2"])  # a run per worker
+    assert pooled.exit_code == 0, pooled.output
+    assert pooled.stdout == res.stdout
+
+
+def test_executor_options_are_checked(runner):
+    res = runner.invoke(app, ["accuracy", str(SYNTHETIC[0]), "--ray-address", "auto"])
+    assert res.exit_code == 2 and "--ray-address needs --executor ray" in res.stderr
 
 
 def test_bad_file_exits_2_with_one_line(runner, tmp_path):

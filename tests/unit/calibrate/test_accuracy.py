@@ -42,3 +42,37 @@ def test_current_profile_is_judged_too(runs, profile_db):
     assert all(r.rests_on.startswith("measured: splitwise_perf.csv (h100-80gb, tp 8)") for r in rep.runs)
     worst = rep.worst_mean_abs()
     assert worst is not None and worst[1] > 0.1  # the shipped H100 curves are not the synthetic known model
+
+
+def test_folds_run_in_worker_processes_with_the_same_results(runs, profile_db):
+    """``--jobs 2``: the fits and folds of a leave-one-out run in a process pool and come back equal, figure for
+    figure, to the ones computed here one after another (a fit is the same on any CPU), in the same order."""
+    from planner.calibrate.accuracy import fits_and_folds
+    from planner.executors import ExecutorConfig
+
+    three = runs[:3]
+    here = fits_and_folds(three, [], profile_db, lambda group, tabs: True)
+    pooled = fits_and_folds(three, [], profile_db, lambda group, tabs: True, ExecutorConfig("local", 2))
+    assert list(pooled) == list(here) and len(here) == 1
+    (full, report), (full2, report2) = next(iter(here.values())), next(iter(pooled.values()))
+    assert full == full2
+    assert report is not None and report2 is not None and len(report.runs) == 3
+    assert report2.runs == report.runs and report2.aggregate == report.aggregate
+    assert [a.label for a in report.runs] == [r.label for r in three]
+
+
+@pytest.mark.ray
+def test_folds_on_ray_give_the_results_of_the_folds_here(runs, profile_db):
+    """``--executor ray`` (``make test-ray``): the same fits and folds as here, on a Ray instance of 2 CPUs."""
+    ray = pytest.importorskip("ray", reason="the optional extra llmplan[ray] is not installed (make test-ray)")
+    from planner.calibrate.accuracy import leave_one_out
+    from planner.executors import ExecutorConfig
+
+    three = runs[:3]
+    here = leave_one_out(three, profile_db)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        remote = leave_one_out(three, profile_db, where=ExecutorConfig("ray"))
+    finally:
+        ray.shutdown()
+    assert remote.runs == here.runs and remote.fits == here.fits and len(here.runs) == 3
