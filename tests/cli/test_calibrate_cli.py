@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,9 +54,15 @@ def test_accuracy_json_and_markdown(runner):
     assert pooled.stdout == res.stdout
 
 
-def test_executor_options_are_checked(runner):
+def test_executor_options_are_checked(runner, tmp_path, monkeypatch):
     res = runner.invoke(app, ["accuracy", str(SYNTHETIC[0]), "--ray-address", "auto"])
-    assert res.exit_code == 2 and "--ray-address needs --executor ray" in res.stderr
+    assert res.exit_code == 2 and res.stderr == "error: --ray-address needs --executor ray\n"
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the optional extra were not installed
+    out = tmp_path / "prof"
+    res = runner.invoke(app, ["calibrate", *map(str, SYNTHETIC[:2]), "--out", str(out), "--executor", "ray"])
+    assert res.exit_code == 2
+    assert res.stderr == "error: the Ray executor needs the optional extra llmplan[ray] (pip install 'llmplan[ray]')\n"
+    assert not out.exists()
 
 
 def test_bad_file_exits_2_with_one_line(runner, tmp_path):
