@@ -1,8 +1,9 @@
 """Where independent work runs: an embedded process pool (default, no service) or a Ray cluster.
 
 Used by ``plan sweep`` for its points, by splitwise for its grid of simulated points, by ``plan helix --pareto``
-for its frontier points and by ``plan calibrate`` / ``plan accuracy`` for their fits and leave-one-out folds; it sits at the bottom layer (it imports only planner.errors) so that a solver can use it
-without importing the sweep package above it.
+for its frontier points and by ``plan calibrate`` / ``plan accuracy`` for their fits and leave-one-out folds; it
+sits at the bottom layer (it imports only planner.errors) so that a solver can use it without importing the sweep
+package above it.
 
 Both take a module-level function and a list of picklable tasks and yield results as they finish (any order):
 the function is the same, so a point's plan is the same wherever it ran (outside the plan's ``run`` block). Both

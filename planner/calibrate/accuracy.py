@@ -183,6 +183,9 @@ class _Inputs:
     db: ProfileDB
 
 
+#: ``on_done(finished, total)``: told as each piece of work finishes (the CLI's progress display).
+Progress = Callable[[int, int], None]
+
 #: The inputs of the pieces of work this process runs (set once per worker by :func:`_share`).
 _SHARED: _Inputs | None = None
 
@@ -227,8 +230,10 @@ def run_work(
     tables: Sequence[IterationTable],
     db: ProfileDB,
     where: ExecutorConfig | None = None,
+    on_done: Progress | None = None,
 ) -> dict[Work, FitResult | RunAccuracy]:
     """Every piece of work on ``where`` (default: here, one after another); the results do not depend on where.
+    ``on_done(finished, total)`` is called as each piece finishes (a progress display).
 
     Local pools get no more workers than pieces. A fit is deterministic on any CPU (:mod:`planner.calibrate.gridded`),
     so a result computed in a worker is the one computed here, byte for byte.
@@ -238,8 +243,13 @@ def run_work(
         where = replace(where, jobs=max(1, min(where.jobs or available_cores(), len(works))))
     inputs = _Inputs(tuple(runs), tuple(tables), db)
     executor = where.make(_share, (inputs,))
+    done: dict[Work, FitResult | RunAccuracy] = {}
     try:
-        return dict(executor.imap_unordered(_do, list(works)))
+        for work, result in executor.imap_unordered(_do, list(works)):
+            done[work] = result
+            if on_done is not None:
+                on_done(len(done), len(works))
+        return done
     finally:
         executor.close()
         _share(None)
@@ -255,14 +265,16 @@ def _predicted(result: FitResult | RunAccuracy) -> RunAccuracy:
     return result
 
 
-def predict_current(runs: Sequence[MeasuredRun], db: ProfileDB, where: ExecutorConfig | None = None) -> AccuracyReport:
+def predict_current(
+    runs: Sequence[MeasuredRun], db: ProfileDB, where: ExecutorConfig | None = None, on_done: Progress | None = None
+) -> AccuracyReport:
     """Every run predicted with the profiles the planner uses today (``db``: shipped plus any ``--profiles``)."""
     seen: dict[tuple[str, int, str], int] = {}
     works: list[Work] = []
     for r in runs:  # in the order of runs: the i-th run of its (gpu, tp, model)
         works.append(Work("predict", r.key(), seen.get(r.key(), 0)))
         seen[r.key()] = works[-1].index + 1
-    done = run_work(works, runs, (), db, where)
+    done = run_work(works, runs, (), db, where, on_done)
     out = [_predicted(done[w]) for w in works]
     return AccuracyReport(mode="current", runs=tuple(out), aggregate=aggregate(out))
 
@@ -278,6 +290,7 @@ def fits_and_folds(
     db: ProfileDB,
     loo: Callable[[list[MeasuredRun], list[IterationTable]], bool],
     where: ExecutorConfig | None = None,
+    on_done: Progress | None = None,
 ) -> dict[tuple[str, int, str], tuple[FitResult, AccuracyReport | None]]:
     """Per (gpu, tp, model) of ``runs`` and ``tables``: the fit on all of them and, where ``loo(group, tables)``
     says so, the leave-one-out report (each run predicted by the fit on the others), all on one executor."""
@@ -293,7 +306,7 @@ def fits_and_folds(
             # a lone run cannot be predicted from the others
             folds[key] = [Work("fold", key, i) for i in range(len(group)) if len(group) > 1 or tabs]
             works.extend(folds[key])
-    done = run_work(works, runs, tables, db, where)
+    done = run_work(works, runs, tables, db, where, on_done)
     out: dict[tuple[str, int, str], tuple[FitResult, AccuracyReport | None]] = {}
     for key in keys:
         full = _fitted(done[Work("fit", key)])
@@ -310,10 +323,11 @@ def leave_one_out(
     db: ProfileDB,
     tables: Sequence[IterationTable] = (),
     where: ExecutorConfig | None = None,
+    on_done: Progress | None = None,
 ) -> AccuracyReport:
     """Each run predicted by the model fitted on the other runs (and tables) of its (gpu, tp, model)."""
     keyed = fits_and_folds(list(runs), [t for t in tables if any(r.key() == (t.gpu, t.tp, t.model) for r in runs)],
-                           db, lambda group, tabs: True, where)  # fmt: skip
+                           db, lambda group, tabs: True, where, on_done)  # fmt: skip
     fits = {"/".join(map(str, key)): full for key, (full, _report) in keyed.items()}
     out = sorted((a for _full, report in keyed.values() if report for a in report.runs), key=_order(runs))
     return AccuracyReport(mode="loo", runs=tuple(out), aggregate=aggregate(out), fits=fits)
@@ -354,6 +368,7 @@ def leave_one_out_dynamo(
     tables: Sequence[IterationTable],
     db: ProfileDB,
     where: ExecutorConfig | None = None,
+    on_done: Progress | None = None,
 ) -> list[RunAccuracy]:
     """Each DVFS run predicted by the dynamo fit on the other runs and tables of its (gpu, model)."""
     works = [
@@ -364,7 +379,7 @@ def leave_one_out_dynamo(
     ]
     if not works:
         return []
-    done = run_work(works, runs, tables, db, where)
+    done = run_work(works, runs, tables, db, where, on_done)
     return [_predicted(done[w]) for w in works]
 
 

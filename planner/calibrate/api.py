@@ -9,6 +9,7 @@ from typing import Any
 
 from planner.calibrate.accuracy import (
     AccuracyReport,
+    Progress,
     combined,
     fits_and_folds,
     leave_one_out,
@@ -39,6 +40,7 @@ def calibrate_files(
     describe: dict[str, Any] | None = None,
     loo: bool = True,
     where: ExecutorConfig | None = None,
+    on_done: Progress | None = None,
 ) -> tuple[list[Calibrated], list[CalibratedDynamo], list[Path]]:
     """Fit every (gpu, tp, model) found in ``paths`` (and every (gpu, model) of the DVFS runs among them, for the
     dynamo profile) and write the profile directory ``out``. The fits and leave-one-out folds run on ``where``
@@ -52,11 +54,11 @@ def calibrate_files(
         if loo and len(observed) >= 2:
             g_runs = [o.run for o in observed if o.run is not None]
             g_tabs = [o.table for o in observed if o.table is not None]
-            dloo = combined("loo", g_runs, leave_one_out_dynamo(g_runs, g_tabs, db, where), {})
+            dloo = combined("loo", g_runs, leave_one_out_dynamo(g_runs, g_tabs, db, where, on_done), {})
         dynamo.append(CalibratedDynamo(dfit, dloo))
     runs, tables = default_clock(all_runs, all_tables)
     keyed = fits_and_folds(runs, tables, db, lambda group, tabs: loo and len(group) + len(tabs) >= 2 and bool(group),
-                           where)  # fmt: skip
+                           where, on_done)  # fmt: skip
     calibrated: list[Calibrated] = []
     for key, (result, report) in keyed.items():
         group = [r for r in runs if r.key() == key]
@@ -87,6 +89,7 @@ def accuracy_files(
     describe: dict[str, Any] | None = None,
     loo: bool = False,
     where: ExecutorConfig | None = None,
+    on_done: Progress | None = None,
 ) -> AccuracyReport:
     """Predict every run in ``paths`` with the current profiles (or leave-one-out) and measure the errors; the
     predictions and folds run on ``where`` (default: here), with the same results wherever they run."""
@@ -98,10 +101,10 @@ def accuracy_files(
     runs = [r for r in all_runs if not r.dvfs]
     tables = [t for t in all_tables if t.freq_mhz is None]
     if loo:
-        base = leave_one_out(runs, db, tables, where) if runs else None
-        parts = leave_one_out_dynamo(all_runs, all_tables, db, where)
+        base = leave_one_out(runs, db, tables, where, on_done) if runs else None
+        parts = leave_one_out_dynamo(all_runs, all_tables, db, where, on_done)
     else:
-        base = predict_current(runs, db, where) if runs else None
+        base = predict_current(runs, db, where, on_done) if runs else None
         parts = predict_current_dynamo(all_runs, db)
     if not parts and base is not None:
         return base

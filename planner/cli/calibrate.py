@@ -7,6 +7,7 @@ results are drawn by :mod:`planner.render` from :mod:`planner.calibrate.report` 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,13 +19,14 @@ from planner.cli.common import (
     Format,
     FormatOpt,
     ProfilesOpt,
+    QuietOpt,
     RayAddressOpt,
     executor_config,
     handle_errors,
 )
 from planner.errors import UsageError
 from planner.paths import display_path
-from planner.render.console import err_line, out_text, stdout
+from planner.render.console import err_line, out_text, progress, stdout
 
 FilesArg = Annotated[
     list[Path],
@@ -51,6 +53,11 @@ JobsOpt = Annotated[
 
 def _describe(gpu: str | None, tp: int | None, model: str | None, freq_mhz: int | None = None) -> dict[str, Any]:
     return {"gpu": gpu, "tp": tp, "model": model, "freq_mhz": freq_mhz}
+
+
+def _counter(doing: str, show: Callable[[str], None]) -> Callable[[int, int], None]:
+    """The spinner's message as fits and predictions finish (they can take minutes each)."""
+    return lambda finished, total: show(f"{doing}: {finished} of {total} fits and predictions done ...")
 
 
 def parse_ratio(text: str) -> float:
@@ -80,6 +87,7 @@ def calibrate_command(
     jobs: JobsOpt = 1,
     executor: ExecutorOpt = ExecutorKind.local,
     ray_address: RayAddressOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Fit the iteration latency model (and, from runs with a clock or power, the dynamo profile) to measured
     benchmarks; write a profile directory for --profiles."""
@@ -92,9 +100,10 @@ def calibrate_command(
     with handle_errors():
         where = executor_config(executor, jobs, ray_address)
         db = ProfileDB.load(profiles)
-        calibrated, dynamo, written = calibrate_files(
-            files, db, out, _describe(gpu, tp, model, freq_mhz), loo=loo, where=where
-        )
+        with progress("calibrating ...", quiet) as show:
+            calibrated, dynamo, written = calibrate_files(
+                files, db, out, _describe(gpu, tp, model, freq_mhz), loo, where, _counter("calibrating", show)
+            )
         shown = [display_path(p) for p in written]
         if fmt == Format.json:
             doc = {
@@ -148,6 +157,7 @@ def accuracy_command(
     jobs: JobsOpt = 1,
     executor: ExecutorOpt = ExecutorKind.local,
     ray_address: RayAddressOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Predict measured runs with the current profiles (or leave-one-out) and report the errors."""
     from planner.calibrate.api import accuracy_files
@@ -160,7 +170,10 @@ def accuracy_command(
         threshold = parse_ratio(fail_above) if fail_above is not None else None
         where = executor_config(executor, jobs, ray_address)
         db = ProfileDB.load(profiles)
-        rep = accuracy_files(files, db, _describe(gpu, tp, model, freq_mhz), loo=loo, where=where)
+        with progress("predicting ...", quiet) as show:
+            rep = accuracy_files(
+                files, db, _describe(gpu, tp, model, freq_mhz), loo, where, _counter("predicting", show)
+            )
         if fmt == Format.json:
             out_text(json.dumps(accuracy_json(rep, threshold), indent=2, sort_keys=True))
         elif fmt == Format.markdown:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -45,14 +45,15 @@ def err_line(text: str) -> None:
 
 
 @contextmanager
-def progress(message: str, quiet: bool = False) -> Iterator[None]:
-    """A spinner on stderr while something slow runs (only on a terminal, never with --quiet).
+def progress(message: str, quiet: bool = False) -> Iterator[Callable[[str], None]]:
+    """A spinner on stderr while something slow runs (only on a terminal, never with --quiet); it yields a function
+    that replaces the spinner's message (``5 of 21 fits done``), a no-op where no spinner shows.
 
     The spinner's thread stops while a process pool starts its workers (:func:`planner.executors.fork_pause`), so
     they are forked with llmplan loaded rather than spawned afresh.
     """
     if quiet or not stderr.is_terminal:
-        yield
+        yield lambda text: None
         return
     with stderr.status(message) as status:
 
@@ -65,4 +66,4 @@ def progress(message: str, quiet: bool = False) -> Iterator[None]:
                 status.start()
 
         with fork_pause(paused):
-            yield
+            yield lambda text: status.update(text)

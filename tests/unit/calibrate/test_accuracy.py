@@ -52,7 +52,11 @@ def test_folds_run_in_worker_processes_with_the_same_results(runs, profile_db):
 
     three = runs[:3]
     here = fits_and_folds(three, [], profile_db, lambda group, tabs: True)
-    pooled = fits_and_folds(three, [], profile_db, lambda group, tabs: True, ExecutorConfig("local", 2))
+    told: list[tuple[int, int]] = []
+    pooled = fits_and_folds(
+        three, [], profile_db, lambda group, tabs: True, ExecutorConfig("local", 2), lambda k, n: told.append((k, n))
+    )
+    assert told == [(1, 4), (2, 4), (3, 4), (4, 4)]  # the progress display: one full fit and three folds
     assert list(pooled) == list(here) and len(here) == 1
     (full, report), (full2, report2) = next(iter(here.values())), next(iter(pooled.values()))
     assert full == full2
