@@ -1,0 +1,67 @@
+"""The served decode bound (``served_upper_bound_tok_s``): a linear program over the nodes' time shares, checked by
+hand arithmetic, and above every decode throughput ``plan simulate`` measured on the shipped specs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from planner.calibrate.agreement import RECORD, read_record
+from planner.helix.instance import build_instance
+from planner.helix.objective import served_upper_bound, time_share_bound
+from planner.helix.served import DEFAULT_TRACE, ServedModel, trace_workload
+from planner.runner import load_inputs
+from planner.runner.helix import reserve_section
+from planner.spec.sections.helix import HelixSection
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_time_shares_by_hand() -> None:
+    """Two nodes, one layer, a prompt layer-token per decode layer-token (r = 1). Node 1 decodes at 1 layer-token/s
+    or prefills at 1, node 2 decodes at 0.5 or prefills at 1: node 1 decodes and node 2 prefills, D = 1. Without
+    prompts (r = 0) both decode: D = 1.5, the decode-only bound."""
+    assert time_share_bound([1.0, 2.0], [1.0, 1.0], 1, 1.0) == pytest.approx(1.0)
+    assert time_share_bound([1.0, 2.0], [1.0, 1.0], 1, 0.0) == pytest.approx(1.5)
+    # identical nodes: D = n / (L (c + r e))
+    assert time_share_bound([0.01] * 4, [0.002] * 4, 80, 3.3) == pytest.approx(4 / (80 * (0.01 + 3.3 * 0.002)))
+    assert time_share_bound([], [], 80, 1.0) == 0.0
+
+
+@pytest.fixture(scope="module")
+def bounds() -> dict[str, tuple[float, float]]:
+    """Per shipped helix spec at the trace workload the agreement record used: (bound, decode-only bound)."""
+    out = {}
+    for spec in sorted((ROOT / "cluster_specs").glob("helix-*.yaml")):
+        inputs = load_inputs(spec)
+        loaded, db = inputs.loaded, inputs.profiles
+        inst = build_instance(loaded, db, reserve_section(loaded.spec.helix or HelixSection(), 0.2))
+        model = ServedModel(db, loaded.model, trace_workload(DEFAULT_TRACE))
+        decode_only = 0.0
+        for node in inst.nodes:  # the sum over nodes of the best b / t_dec(b), over L: decode alone
+            perf, best = model.perf(node), 0.0
+            for k in range(1, node.max_layers + 1):
+                cap = perf.kv_capacity(k)
+                b = min(
+                    int(model.params.admit_hwm * cap / (k * model.workload.inflight_tokens)),
+                    perf.latency.max_decode_tokens,
+                )
+                if b > 0:
+                    best = max(best, b / perf.latency.decode_s[b])
+            decode_only += best / inst.layers
+        out[spec.stem] = (served_upper_bound(inst, model), decode_only)
+    return out
+
+
+def test_the_bound_is_above_every_simulated_layout_and_below_decode_alone(bounds) -> None:
+    record = read_record(ROOT / "profiles" / RECORD)
+    checked = 0
+    for row in record:
+        if row.spec in bounds:
+            bound, decode_only = bounds[row.spec]
+            assert row.simulated <= bound, (row.spec, row.layout, row.simulated, bound)
+            checked += 1
+    assert checked >= 19
+    for name, (bound, decode_only) in bounds.items():
+        assert 0 < bound < 0.8 * decode_only, name  # the prompts of 763 tokens take a quarter to two thirds of it
