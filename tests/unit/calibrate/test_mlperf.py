@@ -324,7 +324,7 @@ def test_docs_show_the_mlperf_held_out_accuracy(fp8_db, tmp_path):
     """The fifth session's re-measured table of docs/accuracy.md is what the code computes on the first six runs
     (about 5 minutes): held out (the fit on the one single-engine run, then on that system's Server and Offline runs,
     predicts the five others), mean / max per figure; and the bar on request throughput met. Its leave-one-out
-    column is the fifth session's (before the fits ran on a grid; 80 minutes here) and is not checked."""
+    column (the tenth session's, 7 min 42 s with ``--jobs 2``) is not checked here."""
     from planner.calibrate.api import calibrate_files
 
     others = [p for p in FIRST_SIX if p != H100X2]
