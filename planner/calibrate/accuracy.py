@@ -303,8 +303,8 @@ def fits_and_folds(
         tabs = [t for t in tables if (t.gpu, t.tp, t.model) == key]
         works.append(Work("fit", key))
         if loo(group, tabs):
-            # a lone run cannot be predicted from the others
-            folds[key] = [Work("fold", key, i) for i in range(len(group)) if len(group) > 1 or tabs]
+            foldable = len(group) > 1 or bool(tabs)  # a lone run cannot be predicted from the others
+            folds[key] = [Work("fold", key, i) for i in range(len(group))] if foldable else []
             works.extend(folds[key])
     done = run_work(works, runs, tables, db, where, on_done)
     out: dict[tuple[str, int, str], tuple[FitResult, AccuracyReport | None]] = {}

@@ -166,8 +166,8 @@ def served_upper_bound(inst: HelixInstance, model: ServedModel) -> float:
                 costs.append(lat.decode_s[b] / b)  # seconds per layer-token: k layers x t_dec(b) / (k b)
         if not costs:
             continue  # holds no layer with room for a sequence: serves nothing
-        tokens = np.arange(1, lat.max_prompt_tokens + 1, dtype=float)
         decode_cost.append(min(costs))
+        tokens = np.arange(1, lat.max_prompt_tokens + 1, dtype=float)
         prompt_cost.append(float(np.min(np.asarray(lat.prompt_s[1:], dtype=float) / tokens)))
     r = wl.input_tokens / max(wl.output_tokens - 1.0, 1.0)
     return time_share_bound(decode_cost, prompt_cost, inst.layers, r)
