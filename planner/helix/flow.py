@@ -57,15 +57,15 @@ class FlowResult:
     cut_edges: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _node_in(name: str) -> str:
+def node_in(name: str) -> str:
     return f"{name}/in"
 
 
-def _node_out(name: str) -> str:
+def node_out(name: str) -> str:
     return f"{name}/out"
 
 
-def _capacities(inst: HelixInstance, ranges: Ranges, scale: float | None) -> dict[str, float]:
+def node_capacities(inst: HelixInstance, ranges: Ranges, scale: float | None) -> dict[str, float]:
     caps = {}
     for node in inst.nodes:
         r = ranges.get(node.name)
@@ -80,12 +80,12 @@ def build_graph(inst: HelixInstance, ranges: Ranges, mode: Mode, scale: float | 
     g: nx.DiGraph[str] = nx.DiGraph()
     g.add_node(SOURCE)
     g.add_node(SINK)
-    for name, cap in _capacities(inst, ranges, scale).items():
-        g.add_edge(_node_in(name), _node_out(name), capacity=cap)
+    for name, cap in node_capacities(inst, ranges, scale).items():
+        g.add_edge(node_in(name), node_out(name), capacity=cap)
     for e in valid_edges(inst, ranges, mode):
         cap = float(int(e.capacity_tok_s * scale)) if scale else e.capacity_tok_s
-        u = SOURCE if e.src == SOURCE else _node_out(e.src)
-        v = SINK if e.dst == SINK else _node_in(e.dst)
+        u = SOURCE if e.src == SOURCE else node_out(e.src)
+        v = SINK if e.dst == SINK else node_in(e.dst)
         g.add_edge(u, v, capacity=cap)
     return g
 
@@ -132,25 +132,25 @@ def max_flow(
     """Max flow source -> sink of the placement, with the flow on every valid edge and one minimum cut (without
     ``cut`` the cut lists stay empty: a second max-flow computation saved, for searches that only route)."""
     g = build_graph(inst, ranges, mode, scale)
-    caps = _capacities(inst, ranges, scale)
+    caps = node_capacities(inst, ranges, scale)
     edges = valid_edges(inst, ranges, mode)
     value, flow = maximum_flow(g)
-    inflow = {n.name: float(flow.get(_node_in(n.name), {}).get(_node_out(n.name), 0.0)) for n in inst.nodes}
+    inflow = {n.name: float(flow.get(node_in(n.name), {}).get(node_out(n.name), 0.0)) for n in inst.nodes}
     edge_flow: dict[tuple[str, str], float] = {}
     for e in edges:
-        u = SOURCE if e.src == SOURCE else _node_out(e.src)
-        v = SINK if e.dst == SINK else _node_in(e.dst)
+        u = SOURCE if e.src == SOURCE else node_out(e.src)
+        v = SINK if e.dst == SINK else node_in(e.dst)
         edge_flow[(e.src, e.dst)] = float(flow[u][v])
     cut_nodes: list[str] = []
     cut_edges: list[tuple[str, str]] = []
     if value > 0 and cut:
         reach = _source_side(g)
         for n in inst.nodes:
-            if _node_in(n.name) in reach and _node_out(n.name) not in reach:
+            if node_in(n.name) in reach and node_out(n.name) not in reach:
                 cut_nodes.append(n.name)
         for e in edges:
-            u = SOURCE if e.src == SOURCE else _node_out(e.src)
-            v = SINK if e.dst == SINK else _node_in(e.dst)
+            u = SOURCE if e.src == SOURCE else node_out(e.src)
+            v = SINK if e.dst == SINK else node_in(e.dst)
             if u in reach and v not in reach:
                 cut_edges.append((e.src, e.dst))
     return FlowResult(float(value), caps, inflow, edge_flow, edges, sorted(cut_nodes), sorted(cut_edges))

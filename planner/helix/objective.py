@@ -40,6 +40,7 @@ from planner.helix.instance import HelixInstance
 from planner.helix.latency import hop_counts
 from planner.helix.placement import park_idle
 from planner.helix.refine import Refined, refine, throughput_model
+from planner.helix.routing import least_time_flow
 from planner.helix.served import Prediction, ServedModel
 from planner.helix.solve import HelixOptions, HelixResult, evaluate, solve
 from planner.helix.work import WorkLimits
@@ -63,6 +64,9 @@ GRID_NODE_POINTS = 1000
 
 #: Grid points run on any cluster, however large.
 GRID_MIN_POINTS = 8
+
+#: The best this many distinct placements are also predicted under the least-link-time routing of their max flow.
+REROUTE_TOP = 4
 
 #: Local searches start from this many distinct candidates (:func:`_diverse_starts`), raced by successive halving.
 REFINE_STARTS = 8
@@ -287,6 +291,7 @@ def served_search(
     wrap_up = min(WRAP_UP_SHARE * opts.time_limit_s, WRAP_UP_MAX_S)
     refinements = _refine_best(insts, base, base_reserve, cands, opts, model, deadline - wrap_up)
     cands += [c for _, _, c in refinements if c is not None]
+    cands += _rerouted(cands, opts, model)
     best = cands[0]
     for c in cands[1:]:
         if c.prediction.decode_tok_s > best.prediction.decode_tok_s * (1 + 1e-9):
@@ -351,6 +356,41 @@ def _baseline_candidates(
         if c is not None:
             out.append(c)
     return out
+
+
+def _rerouted(cands: list[ServedCandidate], opts: HelixOptions, model: ServedModel) -> list[ServedCandidate]:
+    """The best ``REROUTE_TOP`` distinct placements once more, routed by the centre of their max flows of least
+    link time (:func:`planner.helix.routing.least_time_flow`): the same placement and max flow, other routing
+    weights, predicted like every candidate; the better prediction wins as for any two candidates. Not under
+    ``--max-hops`` (that routing may take longer paths than the limit allows)."""
+    if opts.max_hops is not None:
+        return []
+    out: list[ServedCandidate] = []
+    seen: set[tuple[tuple[str, tuple[int, int]], ...]] = set()
+    for c in sorted(cands, key=lambda c: -c.prediction.decode_tok_s):
+        key = tuple(sorted(c.result.ranges.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        if len(seen) > REROUTE_TOP:
+            break
+        routed = _routed_least_time(c, model, f"{c.source}, least-time routing")
+        if routed is not None:
+            out.append(routed)
+    return out
+
+
+def _routed_least_time(c: ServedCandidate, model: ServedModel, source: str) -> ServedCandidate | None:
+    """``c`` with the routing of :func:`planner.helix.routing.least_time_flow`, predicted; None if that routing
+    carries less than the max flow (its solve failed)."""
+    res = c.result
+    flow = least_time_flow(res.full, res.ranges, res.mode, res.flow)
+    if flow.value < res.flow.value * (1 - 1e-6):
+        return None
+    routed = replace(res, flow=flow)
+    return ServedCandidate(
+        source, c.kv_reserve_fraction, c.max_hops, routed, model.predict(routed.full, routed.ranges, flow)
+    )
 
 
 def _evaluator(inst: HelixInstance, opts: HelixOptions) -> Callable[[Ranges], FlowResult]:

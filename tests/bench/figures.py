@@ -107,17 +107,20 @@ _DJ_BUDGET = "| smallest GPU budget serving the conversation day | 64 GPUs | 60 
 _SERVERS = "servers provisioned on average | 40 -> 24.6 (-38.5%)"
 
 
-_S0 = "| **341.8** (368.0; local search from reserve 0.3, <= 12 hops) | 161.0 | 147.6 | 185.8 | 249.3 (ILP) | 1.84x;"
-_S1 = "| **67.3** (65.3; local search from reserve 0.2, <= 9 hops) | 48.0 |"
-_S1b = "| 48.0 | 54.1 | 53.3 | - | 1.24x | yes |"
-_S2 = "| 76.7 | 51.6 | 148.2 | - | 1.32x (was 0.96x on a quiet machine) | yes |"
-_S2a = "| geo-24 | **195.6** (197.7; local search from reserve 0.2, <= 9 hops)"
-_S3 = "| **762.9** (762.5; local search from reserve 0.6, <= 14 hops) | 162.1 | 577.1 | 440.5 |"
-_S3b = "| 162.1 | 577.1 | 440.5 | - | 1.32x (1.31x before this round's prediction) | yes |"
-_S4 = "| 274.3 | 489.1 | 601.1 | - | 1.22x (730.5 in the sixth session) | yes |"
-_S4a = "| generated 50 (7 types, 3 regions) | **734.6** (790.0;"
-_S5 = "| 1,055.0 | 1,378.9 | 475.3 | - | 1.01x (0.98x in the sixth session) | no (see below) |"
-_S5a = "| generated 100 | **1,396.5** (1,351.4;"
+_S0 = (
+    "| **383.8** (397.2; local search from reserve 0.3, <= 12 hops, least-time routing) | 161.0 | 147.6 | 185.8 "
+    "| 249.3 (ILP) | 2.07x;"
+)
+_S1 = "| **73.8** (65.3; local search from reserve 0.2, <= 9 hops, least-time routing) | 48.0 |"
+_S1b = "| 48.0 | 54.1 | 53.3 | - | 1.36x (1.24x before the routing) | yes |"
+_S2 = "| 76.7 | 51.6 | 148.2 | - | 1.48x (1.32x before the routing) | yes |"
+_S2a = "| geo-24 | **218.7** (209.2; local search from reserve 0.2, <= 9 hops, least-time routing)"
+_S3 = "| **862.9** (819.7; local search from reserve 0.6, <= 14 hops, least-time routing) | 162.1 | 577.1 | 440.5 |"
+_S3b = "| 162.1 | 577.1 | 440.5 | - | 1.50x (1.32x before the routing) | yes |"
+_S4 = "| 274.3 | 489.1 | 601.1 | - | 1.44x (1.22x before the routing) | yes |"
+_S4a = "| generated 50 (7 types, 3 regions) | **863.7** (864.9;"
+_S5 = "| 1,055.0 | 1,378.9 | 475.3 | - | 1.36x (1.01x before the routing) | yes |"
+_S5a = "| generated 100 | **1,874.2** (1,612.1;"
 _S200 = "`--time-limit 240`: 183.1 s wall (two plans running at once on the 2 cores), 102.7 s of CPU, 0.37 GB peak"
 
 
@@ -167,38 +170,38 @@ FIGURES: dict[str, Figure] = {
     "helix.mem_gb": fig("0.8", (HELIX, "Peak memory stayed under 0.8 GB in every case but the 1,000-node one")),
     "helix.gen1000.mem_gb": fig("0.85", (HELIX, "(0.78-0.85 GB in the runs of 2026-12-06)")),
     # ------------------------------------------------------- helix, served objective (test_helix_served_bench)
-    "served.helix-single24-llama2-70b.plan": fig("341.8", (HELIX, _S0)),
+    "served.helix-single24-llama2-70b.plan": fig("383.8", (HELIX, _S0)),
     "served.helix-single24-llama2-70b.petals": fig("161.0", (HELIX, _S0)),
     "served.helix-single24-llama2-70b.swarm": fig("147.6", (HELIX, _S0)),
     "served.helix-single24-llama2-70b.separate-pipelines": fig("185.8", (HELIX, _S0)),
-    "served.helix-single24-llama2-70b.ratio": fig("1.84", (HELIX, _S0)),
-    "served.helix-10node-llama30b.plan": fig("67.3", (HELIX, _S1)),
+    "served.helix-single24-llama2-70b.ratio": fig("2.07", (HELIX, _S0)),
+    "served.helix-10node-llama30b.plan": fig("73.8", (HELIX, _S1)),
     "served.helix-10node-llama30b.petals": fig("48.0", (HELIX, _S1b)),
     "served.helix-10node-llama30b.swarm": fig("54.1", (HELIX, _S1b)),
     "served.helix-10node-llama30b.separate-pipelines": fig("53.3", (HELIX, _S1b)),
-    "served.helix-10node-llama30b.ratio": fig("1.24", (HELIX, _S1b)),
-    "served.helix-geo24-llama2-70b.plan": fig("195.6", (HELIX, _S2a)),
+    "served.helix-10node-llama30b.ratio": fig("1.36", (HELIX, _S1b)),
+    "served.helix-geo24-llama2-70b.plan": fig("218.7", (HELIX, _S2a)),
     "served.helix-geo24-llama2-70b.petals": fig("76.7", (HELIX, _S2)),
     "served.helix-geo24-llama2-70b.swarm": fig("51.6", (HELIX, _S2)),
     "served.helix-geo24-llama2-70b.separate-pipelines": fig("148.2", (HELIX, _S2)),
-    "served.helix-geo24-llama2-70b.ratio": fig("1.32", (HELIX, _S2)),
-    "served.helix-het42-llama2-70b.plan": fig("762.9", (HELIX, _S3)),
+    "served.helix-geo24-llama2-70b.ratio": fig("1.48", (HELIX, _S2)),
+    "served.helix-het42-llama2-70b.plan": fig("862.9", (HELIX, _S3)),
     "served.helix-het42-llama2-70b.petals": fig("162.1", (HELIX, _S3b)),
     "served.helix-het42-llama2-70b.swarm": fig("577.1", (HELIX, _S3b)),
     "served.helix-het42-llama2-70b.separate-pipelines": fig("440.5", (HELIX, _S3b)),
-    "served.helix-het42-llama2-70b.ratio": fig("1.32", (HELIX, _S3b)),
-    "served.generated-50.plan": fig("734.6", (HELIX, _S4a)),
+    "served.helix-het42-llama2-70b.ratio": fig("1.50", (HELIX, _S3b)),
+    "served.generated-50.plan": fig("863.7", (HELIX, _S4a)),
     "served.generated-50.petals": fig("274.3", (HELIX, _S4)),
     "served.generated-50.swarm": fig("489.1", (HELIX, _S4)),
     "served.generated-50.separate-pipelines": fig("601.1", (HELIX, _S4)),
-    "served.generated-50.ratio": fig("1.22", (HELIX, _S4)),
-    "served.generated-100.plan": fig("1,396.5", (HELIX, _S5a)),
+    "served.generated-50.ratio": fig("1.44", (HELIX, _S4)),
+    "served.generated-100.plan": fig("1,874.2", (HELIX, _S5a)),
     "served.generated-100.petals": fig("1,055.0", (HELIX, _S5)),
     "served.generated-100.swarm": fig("1,378.9", (HELIX, _S5)),
     "served.generated-100.separate-pipelines": fig("475.3", (HELIX, _S5)),
-    "served.generated-100.ratio": fig("1.01", (HELIX, _S5)),
+    "served.generated-100.ratio": fig("1.36", (HELIX, _S5)),
     "served.single24.paper": fig("249.3", (HELIX, _S0)),
-    "served.single24.vs_paper": fig("1.37", (HELIX, "1.84x; 1.37x the paper's layout | yes (>= 1.2x and >= 300) |")),
+    "served.single24.vs_paper": fig("1.54", (HELIX, "2.07x; 1.54x the paper's layout | yes (>= 1.2x and >= 300) |")),
     "served.single24.wall_s": fig("20.1", (HELIX, "| single-24 planned in <= 60 s | 11.5-20.1 s wall")),
     "served.target.wall_s": fig("60", (HELIX, "| single-24 planned in <= 60 s | 11.5-20.1 s wall")),
     "served.gen200.mem_gb": fig("0.37", (HELIX, _S200)),

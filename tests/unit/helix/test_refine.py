@@ -16,7 +16,7 @@ import pytest
 
 from planner.helix.flow import max_flow
 from planner.helix.instance import HelixInstance, build_instance
-from planner.helix.objective import served_search
+from planner.helix.objective import REROUTE_TOP, served_search
 from planner.helix.placement import park_idle
 from planner.helix.refine import _Neighbourhood, refine, stages_of
 from planner.helix.served import ServedModel, served_model_for
@@ -167,6 +167,13 @@ def test_served_search_is_never_below_a_baseline(ten) -> None:
     assert best >= max(c.prediction.decode_tok_s for c in search.candidates) * (1 - 1e-9)
     # the local searches ran from the best candidates and are recorded
     assert search.refinements and all(r.evaluations >= 1 for _, r in search.refinements)
+    # the best placements are also predicted under the least-link-time routing of the same max flow
+    routed = [c for c in search.candidates if c.source.endswith(", least-time routing")]
+    assert 1 <= len(routed) <= REROUTE_TOP
+    for c in routed:
+        plain = next(d for d in search.candidates if d.source == c.source.removesuffix(", least-time routing"))
+        assert c.result.ranges == plain.result.ranges
+        assert c.result.flow.value == pytest.approx(plain.result.flow.value, rel=1e-6)
 
 
 def test_fork_makes_one_lane_per_region_by_hand() -> None:
