@@ -381,12 +381,12 @@ def _rerouted(cands: list[ServedCandidate], opts: HelixOptions, model: ServedMod
 
 
 def _routed_least_time(c: ServedCandidate, model: ServedModel, source: str) -> ServedCandidate | None:
-    """``c`` with the routing of :func:`planner.helix.routing.least_time_flow`, predicted; None if that routing
-    carries less than the max flow (its solve failed)."""
+    """``c`` with the routing of :func:`planner.helix.routing.least_time_flow`, predicted; None if there is no
+    such routing or it carries less than the max flow."""
     res = c.result
     flow = least_time_flow(res.full, res.ranges, res.mode, res.flow)
-    if flow.value < res.flow.value * (1 - 1e-6):
-        return None
+    if flow is res.flow or flow.value < res.flow.value * (1 - 1e-6):
+        return None  # no other routing (nothing to route, or the solve failed)
     routed = replace(res, flow=flow)
     return ServedCandidate(
         source, c.kv_reserve_fraction, c.max_hops, routed, model.predict(routed.full, routed.ranges, flow)

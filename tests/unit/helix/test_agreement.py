@@ -29,6 +29,9 @@ OFFLINE_KNOWN = {
     "of the full rate, then one wave of ~350 tokens: saturated rate ~25 % under, fill share 0.85 against ~0.5",
     ("helix-het42-llama2-70b", "swarm"): "the A100 chain after the coordinator join keeps ~14 waves (batches 61-95, "
     "218 predicted)",
+    ("helix-10node-llama30b", "default"): "-11.5 %: the prediction is the same for the placement's two routings "
+    "(65.3); the simulator serves the least-time routing's spread 10 % more (73.8 against 67.3), in smaller batches "
+    "(7.3 tokens against 11.7) at a lower per-token latency (464 against 512 ms)",
 }
 #: Measured outside the online band.
 ONLINE_KNOWN = {
@@ -36,15 +39,18 @@ ONLINE_KNOWN = {
     ("helix-10node-llama30b", "separate-pipelines"): "p99: prompts rarely meet a wave in a lone chain",
     ("helix-quickstart-llama31-70b", "default"): "p99 +25 % on a lone 6-node chain of roofline nodes (mechanism not "
     "measured yet)",
-    ("helix-10node-llama30b", "default"): "p99 +52 %: a chain at low rate (8 hops, reserve 0.2), as its baselines",
-    ("helix-single24-llama2-70b", "default"): "p50 -20 % on the local search's plan (-30 % on the previous one; "
-    "mechanism not measured yet)",
+    ("helix-10node-llama30b", "default"): "p99 +29 %: a chain at low rate (8 hops, reserve 0.2), as its baselines",
+    ("helix-single24-llama2-70b", "default"): "p50 -20.5 %, p99 +31.8 % on the least-time routing (p99 -5.2 % on "
+    "the max flow's routing): its spread routes part a token from the prompt ahead, where the prediction keeps the "
+    "convoy to the path's end (ending it at the first divergence alone: p50 17, p99 12 of 23)",
+    ("helix-het42-llama2-70b", "default"): "p99 +36.8 % on the least-time routing (-2.8 % on the max flow's), as "
+    "single-24's default",
     ("helix-geo24-llama2-70b", "separate-pipelines"): "p99: prompt transfers queue on the slow links",
     ("paper single-24", "separate-pipelines"): "p50 +378 %, p99 -43 %: the simulated p50 sits on the edge between "
     "the A100 pipeline's tokens (117 ms) and the L4's (561 ms): the A100 carries 53 % of the replay's tokens at the "
     "offered rate of the seventh session's prediction, 46 % at the sixth's (p50 561 ms, within)",
-    ("helix-geo24-llama2-70b", "default"): "p99 +29.0 % (p50 -10.2 %) on the raced search's plan (reserve 0.2, "
-    "<= 9 hops, climbed; mechanism not measured yet)",
+    ("helix-geo24-llama2-70b", "default"): "p99 +55.5 % on the least-time routing (+33.7 % on the max flow's; "
+    "mechanism not measured yet)",
     ("helix-het42-llama2-70b", "petals"): "p50 / p99: tokens ride with prompts more often than at random",
     ("helix-het42-llama2-70b", "swarm"): "p50 -26 %: the online prediction is steep in the rate here (-17.5 % at a "
     "5 % higher rate)",
