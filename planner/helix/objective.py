@@ -12,7 +12,10 @@ Candidate generation + exact evaluation (issue 13):
   shared node model, KV-bounded requests in flight, Little's law);
 * **local search** (:mod:`planner.helix.refine`) from the best few distinct candidates: layer boundaries shift,
   layers move between stages, stages split and merge, nodes relocate and swap, each neighbour scored by the same
-  prediction, under an evaluation budget.
+  prediction, under an evaluation budget;
+* **routing** (:mod:`planner.helix.routing`): the best few distinct placements once more under another of their max
+  flows, the centre of those of least link time (the plan's flows are the scheduler's weights, so the routing is
+  part of what a plan serves).
 
 The best candidate wins, ties to the earlier one (deterministic order). Every stage is bounded by work, not by the
 clock (:mod:`planner.helix.work`): the grid runs every point, each sub-solve at work limits, the local searches to
