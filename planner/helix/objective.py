@@ -390,7 +390,8 @@ def _routed_least_time(c: ServedCandidate, model: ServedModel, source: str) -> S
     flow = least_time_flow(res.full, res.ranges, res.mode, res.flow)
     if flow is res.flow or flow.value < res.flow.value * (1 - 1e-6):
         return None  # no other routing (nothing to route, or the solve failed)
-    routed = replace(res, flow=flow)
+    message = f"{res.report.message}; routed by the centre of its max flows of least link time"
+    routed = replace(res, flow=flow, report=replace(res.report, message=message))
     return ServedCandidate(
         source, c.kv_reserve_fraction, c.max_hops, routed, model.predict(routed.full, routed.ranges, flow)
     )
