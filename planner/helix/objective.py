@@ -392,9 +392,8 @@ def _routed_least_time(c: ServedCandidate, model: ServedModel, source: str) -> S
         return None  # no other routing (nothing to route, or the solve failed)
     message = f"{res.report.message}; routed by the centre of its max flows of least link time"
     routed = replace(res, flow=flow, report=replace(res.report, message=message))
-    return ServedCandidate(
-        source, c.kv_reserve_fraction, c.max_hops, routed, model.predict(routed.full, routed.ranges, flow)
-    )
+    # max_hops None: the least-time routing is not hop-limited, whatever limit built the placement
+    return ServedCandidate(source, c.kv_reserve_fraction, None, routed, model.predict(routed.full, routed.ranges, flow))
 
 
 def _evaluator(inst: HelixInstance, opts: HelixOptions) -> Callable[[Ranges], FlowResult]:

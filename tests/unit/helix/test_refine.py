@@ -174,6 +174,7 @@ def test_served_search_is_never_below_a_baseline(ten) -> None:
         plain = next(d for d in search.candidates if d.source == c.source.removesuffix(", least-time routing"))
         assert c.result.ranges == plain.result.ranges
         assert c.result.flow.value == pytest.approx(plain.result.flow.value, rel=1e-6)
+        assert c.max_hops is None  # that routing is not hop-limited, whatever limit built the placement
 
 
 def test_fork_makes_one_lane_per_region_by_hand() -> None:
