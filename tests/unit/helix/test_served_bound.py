@@ -9,8 +9,8 @@ import pytest
 
 from planner.calibrate.agreement import RECORD, read_record
 from planner.helix.instance import build_instance
-from planner.helix.objective import served_upper_bound, time_share_bound
 from planner.helix.served import DEFAULT_TRACE, ServedModel, trace_workload
+from planner.helix.served_bound import served_upper_bound, time_share_bound
 from planner.runner import load_inputs
 from planner.runner.helix import reserve_section
 from planner.spec.sections.helix import HelixSection
