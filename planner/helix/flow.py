@@ -65,6 +65,11 @@ def node_out(name: str) -> str:
     return f"{name}/out"
 
 
+def edge_arc(edge: HelixEdge) -> tuple[str, str]:
+    """The split-node graph's arc of a cluster edge: ``i/out -> j/in``, the coordinator's ends as they are."""
+    return (SOURCE if edge.src == SOURCE else node_out(edge.src), SINK if edge.dst == SINK else node_in(edge.dst))
+
+
 def node_capacities(inst: HelixInstance, ranges: Ranges, scale: float | None) -> dict[str, float]:
     caps = {}
     for node in inst.nodes:
@@ -84,8 +89,7 @@ def build_graph(inst: HelixInstance, ranges: Ranges, mode: Mode, scale: float | 
         g.add_edge(node_in(name), node_out(name), capacity=cap)
     for e in valid_edges(inst, ranges, mode):
         cap = float(int(e.capacity_tok_s * scale)) if scale else e.capacity_tok_s
-        u = SOURCE if e.src == SOURCE else node_out(e.src)
-        v = SINK if e.dst == SINK else node_in(e.dst)
+        u, v = edge_arc(e)
         g.add_edge(u, v, capacity=cap)
     return g
 
@@ -138,8 +142,7 @@ def max_flow(
     inflow = {n.name: float(flow.get(node_in(n.name), {}).get(node_out(n.name), 0.0)) for n in inst.nodes}
     edge_flow: dict[tuple[str, str], float] = {}
     for e in edges:
-        u = SOURCE if e.src == SOURCE else node_out(e.src)
-        v = SINK if e.dst == SINK else node_in(e.dst)
+        u, v = edge_arc(e)
         edge_flow[(e.src, e.dst)] = float(flow[u][v])
     cut_nodes: list[str] = []
     cut_edges: list[tuple[str, str]] = []
@@ -149,8 +152,7 @@ def max_flow(
             if node_in(n.name) in reach and node_out(n.name) not in reach:
                 cut_nodes.append(n.name)
         for e in edges:
-            u = SOURCE if e.src == SOURCE else node_out(e.src)
-            v = SINK if e.dst == SINK else node_in(e.dst)
+            u, v = edge_arc(e)
             if u in reach and v not in reach:
                 cut_edges.append((e.src, e.dst))
     return FlowResult(float(value), caps, inflow, edge_flow, edges, sorted(cut_nodes), sorted(cut_edges))

@@ -49,7 +49,7 @@ from typing import Any
 
 from planner.helix.backends import Backend, Expr, total, var
 from planner.helix.bounds import edge_ceiling
-from planner.helix.flow import Mode, edge_valid, maximum_flow
+from planner.helix.flow import Mode, edge_arc, edge_valid, maximum_flow
 from planner.helix.instance import SINK, SOURCE, HelixEdge, HelixInstance
 
 
@@ -215,16 +215,14 @@ def add_full_hint(m: HelixModel, ranges: Mapping[str, tuple[int, int]]) -> float
         if not edge_valid(e, ranges, inst.layers, m.mode):
             continue
         valid.add((e.src, e.dst))
-        u = SOURCE if e.src == SOURCE else f"{e.src}/out"
-        w = SINK if e.dst == SINK else f"{e.dst}/in"
+        u, w = edge_arc(e)
         g.add_edge(u, w, capacity=b.flow_value(_edge_cap(inst, e, m.cut_tok_s)))
     value, flow = maximum_flow(g)
     for e in inst.edges:
         key = (e.src, e.dst)
         f = 0.0
         if key in valid:
-            u = SOURCE if e.src == SOURCE else f"{e.src}/out"
-            w = SINK if e.dst == SINK else f"{e.dst}/in"
+            u, w = edge_arc(e)
             f = flow[u][w]
         b.hint(m.v.flow[key], f)
         b.hint(m.v.switch[key], 1 if key in valid else 0)

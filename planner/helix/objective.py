@@ -329,8 +329,8 @@ def _routed_least_time(c: ServedCandidate, model: ServedModel, source: str) -> S
     such routing or it carries less than the max flow."""
     res = c.result
     flow = least_time_flow(res.full, res.ranges, res.mode, res.flow)
-    if flow is res.flow or flow.value < res.flow.value * (1 - 1e-6):
-        return None  # no other routing (nothing to route, or the solve failed)
+    if flow is None or flow.value < res.flow.value * (1 - 1e-6):
+        return None
     message = f"{res.report.message}; routed by the centre of its max flows of least link time"
     routed = replace(res, flow=flow, report=replace(res.report, message=message))
     # max_hops None: the least-time routing is not hop-limited, whatever limit built the placement

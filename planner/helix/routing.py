@@ -16,7 +16,7 @@ import numpy as np
 from scipy.optimize import OptimizeWarning, linprog
 from scipy.sparse import coo_matrix
 
-from planner.helix.flow import FlowResult, Mode, Ranges, node_capacities, node_in, node_out, valid_edges
+from planner.helix.flow import FlowResult, Mode, Ranges, edge_arc, node_capacities, node_in, node_out, valid_edges
 from planner.helix.instance import SINK, SOURCE, HelixInstance
 from planner.solver import checkpoint
 
@@ -37,7 +37,7 @@ def link_seconds(inst: HelixInstance, src: str, dst: str) -> float:
     return e.latency_s + size / e.bandwidth_bytes_s
 
 
-def least_time_flow(inst: HelixInstance, ranges: Ranges, mode: Mode, maximum: FlowResult) -> FlowResult:
+def least_time_flow(inst: HelixInstance, ranges: Ranges, mode: Mode, maximum: FlowResult) -> FlowResult | None:
     """Another routing of the same placement: a max flow of least link time (each edge costs its
     :func:`link_seconds` a token), spread evenly over the equally fast alternatives.
 
@@ -53,7 +53,8 @@ def least_time_flow(inst: HelixInstance, ranges: Ranges, mode: Mode, maximum: Fl
 
     The simulator routes requests in proportion to the flows, so the routing is part of what a plan serves; the
     served search predicts both routings and keeps the better (:mod:`planner.helix.objective`). ``maximum``'s
-    minimum cut is kept (the cut does not depend on the routing)."""
+    minimum cut is kept (the cut does not depend on the routing). None when there is nothing to route (no flow) or
+    the solve fails."""
     checkpoint("evaluating placements (least-time routing)")
     caps = node_capacities(inst, ranges, None)
     edges = valid_edges(inst, ranges, mode)
@@ -61,16 +62,14 @@ def least_time_flow(inst: HelixInstance, ranges: Ranges, mode: Mode, maximum: Fl
         (node_in(name), node_out(name), cap, 0.0) for name, cap in caps.items() if cap > 0
     ]
     for e in edges:
-        u = SOURCE if e.src == SOURCE else node_out(e.src)
-        v = SINK if e.dst == SINK else node_in(e.dst)
-        arcs.append((u, v, e.capacity_tok_s, link_seconds(inst, e.src, e.dst)))
+        arcs.append((*edge_arc(e), e.capacity_tok_s, link_seconds(inst, e.src, e.dst)))
     vertex: dict[str, int] = {}
     rows, cols = [], []
     for a, (u, v, _, _) in enumerate(arcs):
         rows += [vertex.setdefault(u, len(vertex)), vertex.setdefault(v, len(vertex))]
         cols += [a, a]
     if maximum.value <= 0 or SOURCE not in vertex or SINK not in vertex:
-        return maximum
+        return None
     signs = np.tile([-1.0, 1.0], len(arcs))
     balance: Any = coo_matrix(  # scipy-stubs' linprog takes no sparse matrix; HiGHS does
         (signs, (np.array(rows), np.array(cols))), shape=(len(vertex), len(arcs))
@@ -89,14 +88,9 @@ def least_time_flow(inst: HelixInstance, ranges: Ranges, mode: Mode, maximum: Fl
             options=NO_CROSSOVER,
         )
     if res.status != 0 or res.x is None:
-        return maximum
+        return None
     flow = {(u, v): round(float(x) / FLOW_GRID) * FLOW_GRID for (u, v, _, _), x in zip(arcs, res.x, strict=True)}
-    edge_flow = {
-        (e.src, e.dst): flow[
-            (SOURCE if e.src == SOURCE else node_out(e.src), SINK if e.dst == SINK else node_in(e.dst))
-        ]
-        for e in edges
-    }
+    edge_flow = {(e.src, e.dst): flow[edge_arc(e)] for e in edges}
     inflow = {n.name: flow.get((node_in(n.name), node_out(n.name)), 0.0) for n in inst.nodes}
     total = sum(f for (u, _v), f in edge_flow.items() if u == SOURCE)
     return FlowResult(total, caps, inflow, edge_flow, edges, list(maximum.cut_nodes), list(maximum.cut_edges))
