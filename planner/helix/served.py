@@ -81,6 +81,7 @@ from planner.helix.online import (
     SIM_DURATION_S,
     SIM_WARMUP_S,
     Link,
+    WaveLaw,
     online_quantiles,
     replay,
 )
@@ -544,7 +545,8 @@ class ServedModel:
             rate_rps,
             SIM_WARMUP_S + SIM_DURATION_S,
         )
-        return online_quantiles([(p.nodes, p.flow_tok_s) for p in paths], links, lat, run_k, requests)
+        law = WaveLaw(self.params.waves, self.params.waves_exponent, frozenset(_rings(paths)))
+        return online_quantiles([(p.nodes, p.flow_tok_s) for p in paths], links, lat, run_k, requests, law)
 
 
 #: Rounds of the fixed point between the requests' split over the paths and the paths' per-token latencies, and the

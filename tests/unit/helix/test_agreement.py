@@ -35,25 +35,31 @@ OFFLINE_KNOWN = {
 }
 #: Measured outside the online band.
 ONLINE_KNOWN = {
-    ("helix-10node-llama30b", "petals"): "p99: few prompts in the window, the convoy share is a handful of tokens",
-    ("helix-10node-llama30b", "separate-pipelines"): "p99: prompts rarely meet a wave in a lone chain",
-    ("helix-quickstart-llama31-70b", "default"): "p99 +25 % on a lone 6-node chain of roofline nodes (mechanism not "
+    ("helix-10node-llama30b", "petals"): "p99 +45 %: 37 requests in the window, the convoy share is a handful of "
+    "tokens (over 1,000 requests: -8.3 %)",
+    ("helix-10node-llama30b", "separate-pipelines"): "p99 +102 %: 25 requests in the window, 0.66 % of the simulated "
+    "tokens met a prompt (over 1,000 requests: -13.0 %)",
+    ("helix-10node-llama30b", "default"): "p99 +31 %: a chain at low rate, few requests in the window, as its "
+    "baselines (over 1,000 requests: +0.1 %)",
+    ("helix-quickstart-llama31-70b", "default"): "p99 +24 % on a lone 6-node chain of roofline nodes (mechanism not "
     "measured yet)",
-    ("helix-10node-llama30b", "default"): "p99 +29 %: a chain at low rate (8 hops, reserve 0.2), as its baselines",
-    ("helix-single24-llama2-70b", "default"): "p50 -20.5 %, p99 +31.8 % on the least-time routing (p99 -5.2 % on "
-    "the max flow's routing): its spread routes part a token from the prompt ahead, where the prediction keeps the "
-    "convoy to the path's end (ending it at the first divergence alone: p50 17, p99 12 of 23)",
-    ("helix-het42-llama2-70b", "default"): "p99 +36.8 % on the least-time routing (-2.8 % on the max flow's), as "
+    ("helix-single24-llama2-70b", "default"): "p99 +33 % on the least-time routing (p99 -5.2 % on the max flow's "
+    "routing): its spread routes part a token from the prompt ahead, where the prediction keeps the convoy to the "
+    "path's end (ending it at the first divergence: p50 20, p99 11 of 23 with the waves)",
+    ("helix-het42-llama2-70b", "default"): "p99 +40 % on the least-time routing (-2.8 % on the max flow's), as "
     "single-24's default",
+    ("helix-geo24-llama2-70b", "default"): "p99 +53 % on the least-time routing (+33.7 % on the max flow's; "
+    "mechanism not measured yet)",
     ("helix-geo24-llama2-70b", "separate-pipelines"): "p99: prompt transfers queue on the slow links",
-    ("paper single-24", "separate-pipelines"): "p50 +378 %, p99 -43 %: the simulated p50 sits on the edge between "
+    ("helix-single24-llama2-70b", "separate-pipelines"): "p99 -31 %: the tail tokens ride in the prompts' iterations "
+    "(the full prompt at each hop), the convoy charges the prompt's rest; with one wave a ring's decode iterations "
+    "are longer, so the rest is shorter (-17.8 % before the twelfth session's waves)",
+    ("helix-geo24-llama2-70b", "swarm"): "p99 -23 %: prompt transfers and riding, as the separate pipelines (-19.9 % "
+    "before the waves)",
+    ("helix-het42-llama2-70b", "petals"): "p99 -22 %: tokens ride with prompts more often than the convoy charges",
+    ("paper single-24", "separate-pipelines"): "p50 +378 %, p99 -37 %: the simulated p50 sits on the edge between "
     "the A100 pipeline's tokens (117 ms) and the L4's (561 ms): the A100 carries 53 % of the replay's tokens at the "
     "offered rate of the seventh session's prediction, 46 % at the sixth's (p50 561 ms, within)",
-    ("helix-geo24-llama2-70b", "default"): "p99 +55.5 % on the least-time routing (+33.7 % on the max flow's; "
-    "mechanism not measured yet)",
-    ("helix-het42-llama2-70b", "petals"): "p50 / p99: tokens ride with prompts more often than at random",
-    ("helix-het42-llama2-70b", "swarm"): "p50 -26 %: the online prediction is steep in the rate here (-17.5 % at a "
-    "5 % higher rate)",
 }
 
 
