@@ -21,7 +21,7 @@ token-weighted decode batch, busy share and the share busy with prompt iteration
 route the simulator chose (IWRR), its share of the measured decode tokens, its requests and their mean prompt, and
 the p10 / p50 / p90 / p99 of its tokens' latency.
 
-    .venv/bin/python scripts/helix_sim_nodes.py PLAN.json [--buckets | --tokens | --routes]
+    .venv/bin/python scripts/helix_sim_nodes.py PLAN.json [--buckets | --tokens | --routes] [--duration S]
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ TOKEN_PARTS = [
 ]
 
 
-def token_parts(plan_path: Path, load: float) -> tuple[dict[str, list[float]], float, float]:
+def token_parts(plan_path: Path, load: float, duration_s: float = 600.0) -> tuple[dict[str, list[float]], float, float]:
     """Simulate ``plan_path`` online at ``load`` (``--load``) and return, per measured decode token, its latency
     and its parts (seconds; see the module docstring), and the run's p50 / p99 per-token latency (ms)."""
     from planner.sim import engine as eng
@@ -182,20 +182,22 @@ def token_parts(plan_path: Path, load: float) -> tuple[dict[str, list[float]], f
 
     cls._send, cls._deliver, cls._start, cls._done, cls._collect = send, deliver, start, done, collect  # type: ignore[method-assign]
     try:
-        run = simulate([plan_path], SimOptions(load=load, latency="auto"))
+        run = simulate([plan_path], SimOptions(load=load, latency="auto", duration_s=duration_s))
     finally:
         cls._send, cls._deliver, cls._start, cls._done, cls._collect = orig  # type: ignore[method-assign]
     lat = run.document.placements[0].decode_token_latency
     return rec, float(lat.p50_ms or 0.0), float(lat.p99_ms or 0.0)
 
 
-def print_tokens(path: Path, predicted_total_tok_s: float, p50_99: tuple[float, float]) -> None:
+def print_tokens(
+    path: Path, predicted_total_tok_s: float, p50_99: tuple[float, float], duration_s: float = 600.0
+) -> None:
     """``--tokens``: the online run's per-token latency parts by band, next to the predicted p50 / p99."""
     from planner.helix.served import ONLINE_LOAD
     from planner.sim.placement import load_placement
 
     load = ONLINE_LOAD * predicted_total_tok_s / load_placement(path).bound_tok_s  # the simulator's own bound
-    rec, p50, p99 = token_parts(path, load)
+    rec, p50, p99 = token_parts(path, load, duration_s)
     total = rec["total"]
     order = sorted(range(len(total)), key=total.__getitem__)
     sys.stdout.write(
@@ -219,7 +221,7 @@ def print_tokens(path: Path, predicted_total_tok_s: float, p50_99: tuple[float, 
         sys.stdout.write(" | ".join(cells) + "\n")
 
 
-def print_routes(path: Path, predicted_total_tok_s: float) -> None:
+def print_routes(path: Path, predicted_total_tok_s: float, duration_s: float = 600.0) -> None:
     """``--routes``: the online run's decode batches node by node and its tokens' latency route by route."""
     import numpy as np
 
@@ -260,7 +262,7 @@ def print_routes(path: Path, predicted_total_tok_s: float) -> None:
 
     cls._done, cls._collect = done, collect  # type: ignore[method-assign]
     try:
-        run = simulate([path], SimOptions(load=load, latency="auto"))
+        run = simulate([path], SimOptions(load=load, latency="auto", duration_s=duration_s))
     finally:
         cls._done, cls._collect = o_done, o_collect  # type: ignore[method-assign]
     dur = SIM_DURATION_S  # the measured window (plan simulate's default duration)
@@ -297,6 +299,13 @@ def main() -> None:
     ap.add_argument("--buckets", action="store_true", help="also print the run minute by minute")
     ap.add_argument("--tokens", action="store_true", help="the online run's per-token latency parts instead")
     ap.add_argument("--routes", action="store_true", help="the online run's decode batches and routes instead")
+    ap.add_argument(
+        "--duration",
+        type=float,
+        default=600.0,
+        help="online (--tokens, --routes): measured window in s after the 60 s warm-up (plan simulate --duration); "
+        "the predicted p50 / p99 printed beside stay those of the default 600 s",
+    )
     args = ap.parse_args()
     from planner.helix.served import DEFAULT_TRACE, ServedModel, predict_plan_block, trace_workload
     from planner.profiles.db import ProfileDB
@@ -309,10 +318,11 @@ def main() -> None:
         model.debug = debug
         pred = predict_plan_block(plan["plan"], model)
         if args.tokens:
-            print_tokens(path, pred.total_tok_s, (pred.token_latency_p50_ms, pred.token_latency_p99_ms))
+            p50_99 = (pred.token_latency_p50_ms, pred.token_latency_p99_ms)
+            print_tokens(path, pred.total_tok_s, p50_99, args.duration)
             continue
         if args.routes:
-            print_routes(path, pred.total_tok_s)
+            print_routes(path, pred.total_tok_s, args.duration)
             continue
         sim = instrument(path)
         if args.json:
