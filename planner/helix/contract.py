@@ -229,6 +229,11 @@ class ServedSearchBlock(Block):
     local_search: list[ServedRefinement] = []
 
 
+#: Below this many requests in the online window a p99 rests on the few prompts among them (``plan simulate`` warns
+#: at the same count): on the 10-node plans, 25-37 requests in 600 s gave a p99 a third of what 1,000 give.
+TAIL_MIN_REQUESTS = 100
+
+
 class HelixServed(Block):
     """The served-throughput prediction of the placement (``plan.served``; docs/helix.md, Served throughput).
 
@@ -244,6 +249,9 @@ class HelixServed(Block):
     token_latency_mean_ms: Number
     token_latency_p50_ms: Number
     token_latency_p99_ms: Number
+    #: Requests of the online replay inside the measured window (what the p50 / p99 rest on); absent in plans
+    #: written before it was recorded.
+    online_window_requests: int | None = Field(default=None, ge=0)
     kv_limit: str
     basis: str
     paths: list[ServedPath]

@@ -69,7 +69,7 @@ def throughput_model(model: ServedModel) -> ServedModel:
     throughput only, and every figure reported for the chosen plan comes from ``model`` itself)."""
     fast = copy.copy(model)
     if hasattr(fast, "_online_quantiles"):
-        fast._online_quantiles = lambda *args, **kwargs: (0.0, 0.0)  # type: ignore[method-assign]
+        fast._online_quantiles = lambda *args, **kwargs: (0.0, 0.0, 0)  # type: ignore[method-assign]
     return fast
 
 

@@ -12,7 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from planner.helix.contract import HelixBaseline, HelixBounds, HelixNode, HelixPlanBlock, ParetoPoint
+from planner.helix.contract import (
+    TAIL_MIN_REQUESTS,
+    HelixBaseline,
+    HelixBounds,
+    HelixNode,
+    HelixPlanBlock,
+    ParetoPoint,
+)
 from planner.profiles.accuracy import err_ratio_of
 from planner.report_data import (
     Block,
@@ -35,6 +42,16 @@ NOT_HELD = "."
 
 def _num(name: str) -> Column:
     return Column(name, numeric=True)
+
+
+def _tail_note(requests: int | None) -> str:
+    """Say so when the online window holds too few requests for its p99 to be a tail (docs/helix.md, Limitations)."""
+    if requests is None or requests >= TAIL_MIN_REQUESTS:
+        return ""
+    return (
+        f"; the online window holds {requests} requests, fewer than {TAIL_MIN_REQUESTS}: its p99 rests on the few "
+        "prompts among them (a longer plan simulate --duration measures the steady state)"
+    )
 
 
 def _nodes_by_start(block: HelixPlanBlock) -> list[HelixNode]:
@@ -114,6 +131,7 @@ def report(block: HelixPlanBlock, metrics: Metrics, verbose: bool = False) -> Re
             Text(
                 f"Served ({served.objective}): {fmt_num(served.in_flight_requests)} requests in flight; "
                 f"per-token latency online at 0.6 load p50 {p50}, p99 {p99} ({served.basis})"
+                + _tail_note(served.online_window_requests)
             )
         )
     node_rows = []

@@ -189,6 +189,8 @@ class Prediction:
     kv_limit: str
     basis: str
     paths: list[PathPrediction] = field(default_factory=list)
+    #: Requests of the online replay that arrive inside the measured window: what the p50 / p99 rest on.
+    online_window_requests: int = 0
 
     @property
     def total_tok_s(self) -> float:
@@ -204,6 +206,7 @@ class Prediction:
             "token_latency_mean_ms": self.token_latency_ms,
             "token_latency_p50_ms": self.token_latency_p50_ms,
             "token_latency_p99_ms": self.token_latency_p99_ms,
+            "online_window_requests": self.online_window_requests,
             "kv_limit": self.kv_limit,
             "basis": self.basis,
             "paths": [
@@ -504,7 +507,7 @@ class ServedModel:
         mean_ms = sum(p.token_ms * p.decode_tok_s for p in paths) / decode if decode > 0 else 0.0
         pred = Prediction(decode, prompt, n_total, mean_ms, 0.0, 0.0, kv_limit, basis, paths)
         run_k = {n: run.get(n, float(k[n])) for n in held}
-        pred.token_latency_p50_ms, pred.token_latency_p99_ms = self._online_quantiles(
+        pred.token_latency_p50_ms, pred.token_latency_p99_ms, pred.online_window_requests = self._online_quantiles(
             inst,
             paths,
             hops,
@@ -522,12 +525,13 @@ class ServedModel:
         lat: Mapping[str, Any],
         run_k: Mapping[str, float],
         rate_rps: float,
-    ) -> tuple[float, float]:
+    ) -> tuple[float, float, int]:
         """p50 / p99 per-token latency online, the workload's arrivals replayed at ``rate_rps`` as
-        ``plan simulate --load`` replays them (:mod:`planner.helix.online`)."""
+        ``plan simulate --load`` replays them (:mod:`planner.helix.online`), and the replayed requests that arrive
+        inside the measured window (at low rates a handful: the p99 then rests on the few prompts among them)."""
         wl = self.workload
         if rate_rps <= 0 or not paths:
-            return 0.0, 0.0
+            return 0.0, 0.0, 0
         edges = inst.edge_map
         links: list[list[Link]] = []
         for hp in hops:
@@ -546,7 +550,8 @@ class ServedModel:
             SIM_WARMUP_S + SIM_DURATION_S,
         )
         law = WaveLaw(self.params.waves, self.params.waves_exponent, frozenset(_rings(paths)))
-        return online_quantiles([(p.nodes, p.flow_tok_s) for p in paths], links, lat, run_k, requests, law)
+        p50, p99 = online_quantiles([(p.nodes, p.flow_tok_s) for p in paths], links, lat, run_k, requests, law)
+        return p50, p99, int(np.count_nonzero(requests.arrival_s >= SIM_WARMUP_S))
 
 
 #: Rounds of the fixed point between the requests' split over the paths and the paths' per-token latencies, and the

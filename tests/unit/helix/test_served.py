@@ -231,3 +231,25 @@ def test_stall_window_catch_up_and_relaxation() -> None:
     got = _stall_window(paths, [20.0, 40.0, 40.0], [10.0, 25.0, 40.0], [20.0, 60.0, 40.0], outputs, growth=1e9)
     a = np.where(t < 600.0, 20.0, 10.0 + 10.0 * (1.0 - (t - 600.0) / 100.0))
     assert got[0] == pytest.approx(float(a.mean()))
+
+
+def test_the_plan_says_how_many_requests_its_online_window_holds(profile_db) -> None:
+    """``online_window_requests`` counts the replayed requests arriving in the measured window (what the p50 / p99 rest
+    on); the report says so below ``TAIL_MIN_REQUESTS``, the count at which ``plan simulate`` warns too."""
+    from planner.helix.contract import TAIL_MIN_REQUESTS
+    from planner.helix.online import SIM_DURATION_S, SIM_WARMUP_S, replay
+    from planner.helix.report import _tail_note
+    from planner.helix.served import ONLINE_LOAD
+    from planner.sim.metrics import TAIL_MIN_REQUESTS as SIM_TAIL_MIN
+
+    block = json.loads((PLANS / "swarm.json").read_text())["plan"]
+    model = _model(profile_db)
+    pred = predict_plan_block(block, model)
+    wl = model.workload
+    rate = pred.total_tok_s * ONLINE_LOAD / wl.tokens_per_request
+    arrivals = replay(wl.arrival_samples, wl.input_samples, wl.output_samples, (0.0, 0.0), rate, 660.0).arrival_s
+    in_window = int(((arrivals >= SIM_WARMUP_S) & (arrivals < SIM_WARMUP_S + SIM_DURATION_S)).sum())
+    assert pred.online_window_requests == in_window > 0
+    assert TAIL_MIN_REQUESTS == SIM_TAIL_MIN
+    assert _tail_note(TAIL_MIN_REQUESTS) == _tail_note(None) == ""
+    assert "holds 25 requests, fewer than 100" in _tail_note(25)

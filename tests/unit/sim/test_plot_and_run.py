@@ -44,3 +44,21 @@ def test_a_run_too_short_for_latency_samples_draws_without_legend_warnings() -> 
         assert fig.axes[1].get_legend() is None and fig.axes[2].get_legend() is None
     finally:
         plt.close(fig)
+
+
+def test_an_online_window_of_few_requests_warns_that_its_p99_is_no_tail() -> None:
+    """4 req/s over a 5 s window starts 12 requests in it (first token inside): fewer than 100, so the placement says
+    its p99 rests on them; 10 req/s over 30 s starts 262 and the warning goes. Offline never warns."""
+    from planner.sim.metrics import TAIL_MIN_REQUESTS
+
+    few = simulate([PLANS / "chain2.json"], SimOptions(duration_s=5.0, warmup_s=1.0, rps=4.0), TINY_PROFILES)
+    many = simulate([PLANS / "chain2.json"], SimOptions(duration_s=30.0, warmup_s=1.0, rps=10.0), TINY_PROFILES)
+    offline = simulate([PLANS / "chain2.json"], SimOptions(duration_s=5.0, warmup_s=1.0, offline=True), TINY_PROFILES)
+    (p_few,), (p_many,), (p_off,) = few.document.placements, many.document.placements, offline.document.placements
+    started = p_few.prompt_latency.count
+    assert 0 < started < TAIL_MIN_REQUESTS <= p_many.prompt_latency.count
+    assert [w for w in p_few.warnings if "p99" in w] == [
+        f"the measured window holds {started} requests (first token inside it), fewer than {TAIL_MIN_REQUESTS}: its "
+        "p99 per-token latency rests on the few prompts among them; a longer --duration measures the steady state"
+    ]
+    assert not [w for w in p_many.warnings + p_off.warnings if "p99" in w]
