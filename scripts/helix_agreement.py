@@ -14,6 +14,9 @@ the measured table, the roofline where a GPU has no rows (``--latency auto``).
 
     .venv/bin/python scripts/helix_agreement.py --out-dir /tmp/agreement > table.md
 
+``--min-requests 1000`` measures online over a window that holds 1,000 requests on both sides (at low rates the
+default 600 s replays only the trace's first seconds: docs/helix.md, Limitations).
+
 ``--record profiles/agreement/helix_served.csv`` also writes the rows as data: the error bands of the Helix served
 predictions are computed from them (:mod:`planner.calibrate.agreement`; then ``scripts/accuracy_report.py
 --write-bands``). ``--from-record CSV`` prints the table of a record without planning or simulating.
@@ -28,6 +31,7 @@ import sys
 from pathlib import Path
 
 from planner.calibrate.agreement import RECORD, AgreementRow, read_record, write_record
+from planner.helix.online import SIM_DURATION_S
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "cluster_specs"
@@ -64,27 +68,40 @@ def plan_layouts(spec: str, out_dir: Path, time_limit: float) -> list[Path]:
     return out
 
 
-def measure(spec: str, plan_path: Path) -> Row:
-    """Predict and simulate one layout (offline, then online at 0.6 of the predicted capacity)."""
+def online_window_s(rate_rps: float, min_requests: int) -> float:
+    """The online window after the warm-up: the default 600 s, or longer when the replay needs it to hold
+    ``min_requests`` requests at ``rate_rps`` (a p99 resting on more than a few prompts)."""
+    return max(SIM_DURATION_S, min_requests / rate_rps) if min_requests > 0 and rate_rps > 0 else SIM_DURATION_S
+
+
+def measure(spec: str, plan_path: Path, min_requests: int = 0) -> Row:
+    """Predict and simulate one layout (offline, then online at 0.6 of the predicted capacity, over the default
+    window or, with ``min_requests``, one that holds that many requests on both sides)."""
     from planner.helix.served import DEFAULT_TRACE, ONLINE_LOAD, ServedModel, predict_plan_block, trace_workload
     from planner.profiles.db import ProfileDB
     from planner.sim.run import SimOptions, simulate
 
     plan = json.loads(plan_path.read_text())
     db = ProfileDB.load(None)
-    model = ServedModel(db, db.model(plan["plan"]["model"]), trace_workload(DEFAULT_TRACE))
+    workload = trace_workload(DEFAULT_TRACE)
+    model = ServedModel(db, db.model(plan["plan"]["model"]), workload)
     pred = predict_plan_block(plan["plan"], model)
+    window = online_window_s(ONLINE_LOAD * pred.total_tok_s / workload.tokens_per_request, min_requests)
+    online_pred = pred
+    if window != SIM_DURATION_S:
+        longer = ServedModel(db, db.model(plan["plan"]["model"]), workload, online_duration_s=window)
+        online_pred = predict_plan_block(plan["plan"], longer)
     offline = simulate([plan_path], SimOptions(offline=True, latency="auto")).document.placements[0]
     load = ONLINE_LOAD * pred.total_tok_s / offline.bound_tok_s
-    online = simulate([plan_path], SimOptions(load=load, latency="auto")).document.placements[0]
+    online = simulate([plan_path], SimOptions(load=load, latency="auto", duration_s=window)).document.placements[0]
     lat = online.decode_token_latency
     return Row(
         spec,
         plan_path.stem,
         pred.decode_tok_s,
         offline.decode_throughput_tok_s,
-        (pred.token_latency_p50_ms, float(lat.p50_ms or 0.0)),
-        (pred.token_latency_p99_ms, float(lat.p99_ms or 0.0)),
+        (online_pred.token_latency_p50_ms, float(lat.p50_ms or 0.0)),
+        (online_pred.token_latency_p99_ms, float(lat.p99_ms or 0.0)),
     )
 
 
@@ -130,13 +147,22 @@ def main() -> None:
     ap.add_argument("--from-record", type=Path, help="print the table of this CSV record (no planning)")
     ap.add_argument("--time-limit", type=float, default=60.0, help="plan helix --time-limit per spec")
     ap.add_argument("--specs", nargs="*", default=SHIPPED, help="spec names under cluster_specs/")
+    ap.add_argument(
+        "--min-requests",
+        type=int,
+        default=0,
+        help="online: a window long enough to hold this many requests on both sides (default: plan simulate's "
+        "600 s, what the record and the plans' figures use)",
+    )
     args = ap.parse_args()
+    if args.min_requests and args.record is not None:
+        ap.error("--record writes the default window's rows (the error bands rest on them): drop --min-requests")
     if args.from_record is not None:
         sys.stdout.write(markdown(read_record(args.from_record)) + "\n")
         return
     if args.out_dir is None:
         ap.error("--out-dir is required (or --from-record)")
-    rows = [measure(spec, p) for spec, p in all_layouts(args.out_dir, args.time_limit, args.specs)]
+    rows = [measure(spec, p, args.min_requests) for spec, p in all_layouts(args.out_dir, args.time_limit, args.specs)]
     if args.record is not None:
         write_record(args.record, rows)
     sys.stdout.write(markdown(rows) + "\n")

@@ -239,12 +239,16 @@ class ServedModel:
         params: ServedParams | None = None,
         latency_mode: str = "auto",
         perf: Mapping[str, NodePerf] | None = None,
+        online_duration_s: float = SIM_DURATION_S,
     ) -> None:
         self.db = db
         self.model = model
         self.workload = workload
         self.params = params or ServedParams()
         self.latency_mode = latency_mode
+        #: The online window predicted after the warm-up (``plan simulate --duration``): the default's 600 s in every
+        #: plan; longer in ``scripts/helix_agreement.py --min-requests``, where a low rate needs it for a p99.
+        self.online_duration_s = online_duration_s
         self._perf: dict[tuple[str, int, str], NodePerf] = {}
         self._by_name: dict[str, NodePerf] = dict(perf or {})
         self._grids: dict[int, np.ndarray] = {}
@@ -547,7 +551,7 @@ class ServedModel:
             wl.output_samples,
             (wl.input_tokens, wl.output_tokens),
             rate_rps,
-            SIM_WARMUP_S + SIM_DURATION_S,
+            SIM_WARMUP_S + self.online_duration_s,
         )
         law = WaveLaw(self.params.waves, self.params.waves_exponent, frozenset(_rings(paths)))
         p50, p99 = online_quantiles([(p.nodes, p.flow_tok_s) for p in paths], links, lat, run_k, requests, law)

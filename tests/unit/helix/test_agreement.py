@@ -40,7 +40,7 @@ ONLINE_KNOWN = {
     ("helix-10node-llama30b", "separate-pipelines"): "p99 +102 %: 25 requests in the window, 0.66 % of the simulated "
     "tokens met a prompt (over 1,000 requests: -13.0 %)",
     ("helix-10node-llama30b", "default"): "p99 +31 %: a chain at low rate, few requests in the window, as its "
-    "baselines (over 1,000 requests: +0.1 %)",
+    "baselines (over 1,000 requests: -3.7 %)",
     ("helix-quickstart-llama31-70b", "default"): "p99 +24 % on a lone 6-node chain of roofline nodes (mechanism not "
     "measured yet)",
     ("helix-single24-llama2-70b", "default"): "p99 +33 % on the least-time routing (p99 -5.2 % on the max flow's "

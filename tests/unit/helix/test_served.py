@@ -253,3 +253,21 @@ def test_the_plan_says_how_many_requests_its_online_window_holds(profile_db) -> 
     assert TAIL_MIN_REQUESTS == SIM_TAIL_MIN
     assert _tail_note(TAIL_MIN_REQUESTS) == _tail_note(None) == ""
     assert "holds 25 requests, fewer than 100" in _tail_note(25)
+
+
+def test_a_longer_online_window_replays_more_of_the_trace(profile_db) -> None:
+    """``online_duration_s`` (``scripts/helix_agreement.py --min-requests``) predicts a window of that length after the
+    warm-up: the requests in it are those of the replay cut there; the offline figures do not depend on it."""
+    from planner.helix.online import SIM_WARMUP_S, replay
+    from planner.helix.served import ONLINE_LOAD
+
+    block = json.loads((PLANS / "swarm.json").read_text())["plan"]
+    short = predict_plan_block(block, _model(profile_db))
+    wl = trace_workload(DEFAULT_TRACE)
+    longer = predict_plan_block(
+        block, ServedModel(profile_db, profile_db.model("llama2-70b"), wl, online_duration_s=2400.0)
+    )
+    rate = short.total_tok_s * ONLINE_LOAD / wl.tokens_per_request
+    arrivals = replay(wl.arrival_samples, wl.input_samples, wl.output_samples, (0.0, 0.0), rate, 2460.0).arrival_s
+    assert longer.online_window_requests == int((arrivals >= SIM_WARMUP_S).sum()) > 2 * short.online_window_requests
+    assert (longer.decode_tok_s, longer.in_flight) == (short.decode_tok_s, short.in_flight)
