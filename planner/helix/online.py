@@ -23,9 +23,12 @@ the p50 / p99 of that measurement from the same replay:
 4. **A token's trip** (4,000 seeded samples, drawn in proportion to the tokens each path and bin produce): at
    each hop it waits for the rest of the iteration in progress (a prompt iteration with probability ``b_pre``,
    a decode one with ``b_dec``), then runs its own decode iteration, then crosses the link (latency + its batch's
-   bytes; behind a prompt's transfer when one is in progress). A token caught behind a prompt iteration stays
-   behind that prompt while their routes coincide (a convoy): at every later hop it arrives while the prompt
-   runs there and waits for its rest, ``T_pre - T_dec``, and on every link behind its transfer.
+   bytes; behind a prompt's transfer when one is in progress). The prompt a token is caught behind is drawn in
+   proportion to its length (a long prompt's iteration is more often the one in progress). A caught token stays
+   behind that prompt while their routes coincide (a convoy): at every later hop it arrives while the prompt runs
+   there and waits for its rest, ``T_pre - T_dec``, and on every link behind its transfer; at a node where the
+   flow splits, the prompt goes on to the token's next node with that edge's share of the node's outflow (the
+   scheduler routes each request by the flows), else the convoy ends and the token may be caught again.
 
 Everything rests on the measured per-layer latencies, the plan's links and the workload's arrivals and lengths,
 and on the offline prediction's wave law (its one fitted law, shared); nothing is fitted to the online figures.
@@ -242,6 +245,8 @@ def online_quantiles(
             pair[(j, n)] = pair.get((j, n), 0.0) + f
             through[idx[n]] += f
     inputs = requests.input_tokens
+    caught_by = _caught_prompt_weights(inputs)
+    stay = _convoy_stays(paths)
     out = np.zeros(SAMPLES)
     for p in range(n_paths):
         mask = p_of == p
@@ -252,7 +257,7 @@ def online_quantiles(
         b = b_of[mask]
         acc = np.zeros(m)
         convoy = np.zeros(m, dtype=bool)
-        prompt_len = inputs[rng.integers(0, len(inputs), m)]
+        prompt_len = np.zeros(m)
         prev_dec = np.zeros(m)
         lk0 = links[p][0]
         acc += lk0.latency_s + lk0.s_per_token
@@ -261,11 +266,12 @@ def online_quantiles(
             i = idx[n]
             same = pair[(preds[h], n)] / through[i] if through[i] > 0 else 0.0
             dec = state["dec"][i, b]
-            t_pre = prompt_s(i, prompt_len)
             u = rng.random(m)
             frac = rng.random(m)
             b_pre, b_dec = state["b_pre"][i, b], state["b_dec"][i, b] * (1.0 - same)
             caught = ~convoy & (u < b_pre)
+            prompt_len = np.where(caught, rng.choice(inputs, size=m, p=caught_by), prompt_len)
+            t_pre = prompt_s(i, prompt_len)
             wait = np.where(convoy, np.maximum(t_pre - prev_dec, 0.0), 0.0)
             wait = np.where(caught, frac * (t_pre + dec), wait)
             wait = np.where(~convoy & ~caught & (u < b_pre + b_dec), frac * dec, wait)
@@ -276,8 +282,31 @@ def online_quantiles(
             acc += lk.latency_s + batch * lk.s_per_token
             acc += np.where(convoy, np.maximum(prompt_len * lk.s_per_token - dec, 0.0), 0.0)
             prev_dec = dec
+            if h + 1 < len(ns):  # the prompt ahead goes on to the token's next node only with that edge's share
+                convoy &= rng.random(m) < stay.get((n, ns[h + 1]), 1.0)
         out[mask] = acc
     return float(np.percentile(out, 50) * 1e3), float(np.percentile(out, 99) * 1e3)
+
+
+def _caught_prompt_weights(inputs: np.ndarray) -> np.ndarray | None:
+    """Chance that the prompt a caught token waits behind is each of the replayed prompts: a token arriving during
+    a prompt iteration finds one in proportion to its length (the inspection paradox), taken in prompt tokens (a
+    prompt iteration is near-linear in them), not a prompt drawn at random. None when there are no prompt tokens."""
+    total = float(inputs.sum())
+    return inputs / total if total > 0 else None
+
+
+def _convoy_stays(paths: Sequence[tuple[Sequence[str], float]]) -> dict[tuple[str, str], float]:
+    """Share of a node's outflow on each of its edges: the chance that the prompt a token follows goes on to the
+    token's next node (the scheduler's IWRR sends each request's route by the flows), so a convoy lasts while their
+    routes coincide; on a chain or an isolated pipeline it is 1, to the path's end."""
+    edge: dict[tuple[str, str], float] = {}
+    out: dict[str, float] = {}
+    for nodes, flow in paths:
+        for u, v in zip(nodes[:-1], nodes[1:], strict=True):
+            edge[(u, v)] = edge.get((u, v), 0.0) + flow
+            out[u] = out.get(u, 0.0) + flow
+    return {(u, v): f / out[u] for (u, v), f in edge.items() if out[u] > 0}
 
 
 def _node_state(

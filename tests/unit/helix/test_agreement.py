@@ -35,31 +35,25 @@ OFFLINE_KNOWN = {
 }
 #: Measured outside the online band.
 ONLINE_KNOWN = {
-    ("helix-10node-llama30b", "petals"): "p99 +45 %: 37 requests in the window, the convoy share is a handful of "
-    "tokens (over 1,000 requests: -8.3 %)",
-    ("helix-10node-llama30b", "separate-pipelines"): "p99 +102 %: 25 requests in the window, 0.66 % of the simulated "
-    "tokens met a prompt (over 1,000 requests: -13.0 %)",
-    ("helix-10node-llama30b", "default"): "p99 +31 %: a chain at low rate, few requests in the window, as its "
-    "baselines (over 1,000 requests: -3.7 %)",
-    ("helix-quickstart-llama31-70b", "default"): "p99 +24 % on a lone 6-node chain of roofline nodes (mechanism not "
-    "measured yet)",
-    ("helix-single24-llama2-70b", "default"): "p99 +33 % on the least-time routing (p99 -5.2 % on the max flow's "
-    "routing): its spread routes part a token from the prompt ahead, where the prediction keeps the convoy to the "
-    "path's end (ending it at the first divergence: p50 20, p99 11 of 23 with the waves)",
-    ("helix-het42-llama2-70b", "default"): "p99 +40 % on the least-time routing (-2.8 % on the max flow's), as "
-    "single-24's default",
-    ("helix-geo24-llama2-70b", "default"): "p99 +53 % on the least-time routing (+33.7 % on the max flow's; "
-    "mechanism not measured yet)",
-    ("helix-geo24-llama2-70b", "separate-pipelines"): "p99: prompt transfers queue on the slow links",
-    ("helix-single24-llama2-70b", "separate-pipelines"): "p99 -31 %: the tail tokens ride in the prompts' iterations "
-    "(the full prompt at each hop), the convoy charges the prompt's rest; with one wave a ring's decode iterations "
-    "are longer, so the rest is shorter (-17.8 % before the twelfth session's waves)",
-    ("helix-geo24-llama2-70b", "swarm"): "p99 -23 %: prompt transfers and riding, as the separate pipelines (-19.9 % "
-    "before the waves)",
-    ("helix-het42-llama2-70b", "petals"): "p99 -22 %: tokens ride with prompts more often than the convoy charges",
-    ("paper single-24", "separate-pipelines"): "p50 +378 %, p99 -37 %: the simulated p50 sits on the edge between "
-    "the A100 pipeline's tokens (117 ms) and the L4's (561 ms): the A100 carries 53 % of the replay's tokens at the "
-    "offered rate of the seventh session's prediction, 46 % at the sixth's (p50 561 ms, within)",
+    ("helix-10node-llama30b", "default"): "p99 +40 %: 24-37 requests in the 600 s window decide its tail (over 1,000 "
+    "requests, scripts/helix_agreement.py --min-requests 1000: -3.9 %)",
+    ("helix-10node-llama30b", "petals"): "p99 +101 %: few requests in the window, 1.6 % of its tokens met a prompt "
+    "(over 1,000 requests: -7.9 %)",
+    ("helix-10node-llama30b", "separate-pipelines"): "p99 +165 %: 25 requests in the window, 0.66 % of the simulated "
+    "tokens met a prompt (over 1,000 requests: -6.0 %)",
+    ("helix-10node-llama30b", "swarm"): "p99 +43 %: few requests in the window (over 1,000 requests: -5.7 %)",
+    ("helix-geo24-llama2-70b", "petals"): "p99 +49 %: a length-biased prompt's transfer on the 12.5 MB/s links "
+    "dominates the predicted tail (simulated: 1,064 ms behind prompt transfers at p98.5-99.5)",
+    ("helix-geo24-llama2-70b", "separate-pipelines"): "p99 -63 %: prompt transfers queue on the slow links",
+    ("helix-het42-llama2-70b", "default"): "p99 -24 %: its tail tokens also ride in prompts' iterations (988 ms of "
+    "2,327 at p98.5-99.5), which the convoy does not charge",
+    ("helix-quickstart-llama31-70b", "default"): "p50 +26 %: half its predicted tokens are caught behind a (length-"
+    "biased) prompt, 36 % of the simulated ones (a lone chain of roofline nodes)",
+    ("paper single-24", "petals"): "p99 -22 %: its tail tokens ride in the prompts' iterations (1.7 s of 3.2 s at "
+    "p98.5-99.5), the convoy charges a prompt's rest at each hop",
+    ("paper single-24", "separate-pipelines"): "p50 +378 %: the simulated p50 sits on the edge between the A100 "
+    "pipeline's tokens (117 ms) and the L4's (561 ms): the A100 carries 53 % of the replay's tokens at the offered "
+    "rate of the seventh session's prediction, 46 % at the sixth's (p50 561 ms, within)",
 }
 
 
