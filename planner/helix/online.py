@@ -28,7 +28,10 @@ the p50 / p99 of that measurement from the same replay:
    behind that prompt while their routes coincide (a convoy): at every later hop it arrives while the prompt runs
    there and waits for its rest, ``T_pre - T_dec``, and on every link behind its transfer; at a node where the
    flow splits, the prompt goes on to the token's next node with that edge's share of the node's outflow (the
-   scheduler routes each request by the flows), else the convoy ends and the token may be caught again.
+   scheduler routes each request by the flows), else the convoy ends and the token may be caught again. A prompt
+   that arrives while the token waits (a Poisson chance at the node's prompt rate over the wait) joins the token's
+   iteration: the token then *rides* with it, paying its iteration and its transfer at every hop while their routes
+   coincide (measured on the simulator: rides start at later hops, mostly behind a prompt iteration in progress).
 
 Everything rests on the measured per-layer latencies, the plan's links and the workload's arrivals and lengths,
 and on the offline prediction's wave law (its one fitted law, shared); nothing is fitted to the online figures.
@@ -259,7 +262,9 @@ def online_quantiles(
         b = b_of[mask]
         acc = np.zeros(m)
         convoy = np.zeros(m, dtype=bool)
+        riding = np.zeros(m, dtype=bool)
         prompt_len = np.zeros(m)
+        ride_len = np.zeros(m)
         prev_dec = np.zeros(m)
         lk0 = links[p][0]
         acc += lk0.latency_s + lk0.s_per_token
@@ -270,22 +275,34 @@ def online_quantiles(
             dec = state["dec"][i, b]
             u = rng.random(m)
             frac = rng.random(m)
+            v = rng.random(m)
             b_pre, b_dec = state["b_pre"][i, b], state["b_dec"][i, b] * (1.0 - same)
-            caught = ~convoy & (u < b_pre)
+            caught = ~convoy & ~riding & (u < b_pre)
             prompt_len = np.where(caught, rng.choice(inputs, size=m, p=caught_by), prompt_len)
             t_pre = prompt_s(i, prompt_len)
-            wait = np.where(convoy, np.maximum(t_pre - prev_dec, 0.0), 0.0)
+            wait = np.where(convoy & ~riding, np.maximum(t_pre - prev_dec, 0.0), 0.0)
             wait = np.where(caught, frac * (t_pre + dec), wait)
-            wait = np.where(~convoy & ~caught & (u < b_pre + b_dec), frac * dec, wait)
+            wait = np.where(~convoy & ~riding & ~caught & (u < b_pre + b_dec), frac * dec, wait)
             convoy = convoy | caught
-            acc += wait + dec
+            # A prompt that arrives while the token waits joins the token's iteration (continuous batching takes
+            # all that is queued), and the two travel on in one message: the token rides with it, paying its
+            # iteration and its transfer at every hop until their routes part.
+            new_ride = ~riding & (wait > 0) & (v < 1.0 - np.exp(-state["r"][i, b] * wait))
+            ride_len = np.where(new_ride, inputs[rng.integers(0, len(inputs), m)], ride_len)
+            riding = riding | new_ride
+            convoy = convoy & ~new_ride
+            extra = np.where(riding, prompt_s(i, ride_len), 0.0)
+            acc += wait + dec + extra
             lk = links[p][h + 1]
             batch = np.maximum(state["batch"][i, b], 1.0)
             acc += lk.latency_s + batch * lk.s_per_token
             acc += np.where(convoy, np.maximum(prompt_len * lk.s_per_token - dec, 0.0), 0.0)
+            acc += np.where(riding, ride_len * lk.s_per_token, 0.0)
             prev_dec = dec
             if h + 1 < len(ns):  # the prompt ahead goes on to the token's next node only with that edge's share
-                convoy &= rng.random(m) < stay.get((n, ns[h + 1]), 1.0)
+                keep = rng.random(m) < stay.get((n, ns[h + 1]), 1.0)
+                convoy &= keep
+                riding &= keep
         out[mask] = acc
     return float(np.percentile(out, 50) * 1e3), float(np.percentile(out, 99) * 1e3)
 
@@ -347,4 +364,4 @@ def _node_state(
     t_pre = t_pre_one[:, None] * n_pre
     b_pre = np.minimum(1.0, r / n_pre * (t_pre + dec))
     b_dec = np.minimum(1.0 - b_pre, np.maximum(lam / batch - r / n_pre, 0.0) * dec)
-    return {"dec": dec, "batch": batch, "t_pre": t_pre, "b_pre": b_pre, "b_dec": b_dec}
+    return {"dec": dec, "batch": batch, "t_pre": t_pre, "b_pre": b_pre, "b_dec": b_dec, "r": r}

@@ -35,26 +35,20 @@ OFFLINE_KNOWN = {
 }
 #: Measured outside the online band.
 ONLINE_KNOWN = {
-    ("helix-10node-llama30b", "default"): "p99 +58 %: 24-37 requests in the 600 s window decide its tail (over 1,000 "
-    "requests, scripts/helix_agreement.py --min-requests 1000: -3.1 %)",
-    ("helix-10node-llama30b", "petals"): "p99 +87 %: few requests in the window, 1.6 % of its tokens met a prompt "
-    "(over 1,000 requests: -6.6 %)",
-    ("helix-10node-llama30b", "separate-pipelines"): "p99 +144 %: 25 requests in the window, 0.66 % of the simulated "
-    "tokens met a prompt (over 1,000 requests: +4.9 %)",
-    ("helix-10node-llama30b", "swarm"): "p99 +67 %: few requests in the window (over 1,000 requests: -6.2 %)",
-    ("helix-geo24-llama2-70b", "petals"): "p99 +29 %: a length-biased prompt's transfer on the 12.5 MB/s links "
-    "dominates the predicted tail (simulated: 1,064 ms behind prompt transfers at p98.5-99.5)",
-    ("helix-geo24-llama2-70b", "separate-pipelines"): "p99 -38 %: prompt transfers queue on the slow links (and which "
+    ("helix-10node-llama30b", "default"): "p99 +65 %: 24-37 requests in the 600 s window decide its tail (over 1,000 "
+    "requests, scripts/helix_agreement.py --min-requests 1000: +5.4 %)",
+    ("helix-10node-llama30b", "petals"): "p99 +108 %: few requests in the window, 1.6 % of its tokens met a prompt "
+    "(over 1,000 requests: +4.6 %)",
+    ("helix-10node-llama30b", "separate-pipelines"): "p99 +171 %: 25 requests in the window, 0.66 % of the simulated "
+    "tokens met a prompt (over 1,000 requests: +15.2 %)",
+    ("helix-10node-llama30b", "swarm"): "p99 +80 %: few requests in the window (over 1,000 requests: +8.3 %)",
+    ("helix-geo24-llama2-70b", "petals"): "p99 +22 %: its tail is prompt transfers on the 12.5 MB/s links (simulated: "
+    "1,064 ms queued behind them at p98.5-99.5), which the model charges only inside a convoy",
+    ("helix-geo24-llama2-70b", "separate-pipelines"): "p99 -40 %: prompt transfers queue on the slow links (and which "
     "of its few requests the replay sends down which pipeline moves the prediction by +-50 %)",
-    ("helix-geo24-llama2-70b", "swarm"): "p99 +29 %: its prompts' transfers on the 12.5 MB/s links, length-biased, as "
-    "Petals' (+4 % with 4,000 samples drawn: the sampling made the difference)",
-    ("helix-het42-llama2-70b", "default"): "p50 -20.1 %, p99 -22 %: its tokens also ride in prompts' iterations "
-    "(988 ms of 2,327 at p98.5-99.5), which the convoy does not charge",
-    ("helix-quickstart-llama31-70b", "default"): "p50 +26 %: half its predicted tokens are caught behind a (length-"
-    "biased) prompt, 36 % of the simulated ones (a lone chain of roofline nodes)",
-    ("paper single-24", "petals"): "p99 -20.1 %: its tail tokens ride in the prompts' iterations (1.7 s of 3.2 s at "
-    "p98.5-99.5), the convoy charges a prompt's rest at each hop",
-    ("paper single-24", "separate-pipelines"): "p50 +378 %: the simulated p50 sits on the edge between the A100 "
+    ("helix-quickstart-llama31-70b", "default"): "p50 +26 %, p99 +21 %: half its predicted tokens are caught behind a "
+    "(length-biased) prompt, 36 % of the simulated ones (a lone chain of roofline nodes)",
+    ("paper single-24", "separate-pipelines"): "p50 +382 %: the simulated p50 sits on the edge between the A100 "
     "pipeline's tokens (117 ms) and the L4's (561 ms): the A100 carries 53 % of the replay's tokens at the offered "
     "rate of the seventh session's prediction, 46 % at the sixth's (p50 561 ms, within)",
 }

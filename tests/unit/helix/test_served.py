@@ -88,21 +88,7 @@ def test_prediction_agrees_with_plan_simulate_offline(profile_db, name: str) -> 
     assert pred.decode_tok_s == pytest.approx(sim.decode_throughput_tok_s, rel=0.10)
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "ilp.json",
-        pytest.param(
-            "petals.json",
-            marks=pytest.mark.xfail(
-                reason="p99 -22 %: its tail tokens ride in the prompts' iterations (1.7 s of 3.2 s at p98.5-99.5), "
-                "the convoy charges a prompt's rest at each hop (docs/helix.md, Agreement, twelfth session)",
-                strict=False,
-            ),
-        ),
-        "swarm.json",
-    ],
-)
+@pytest.mark.parametrize("name", ["ilp.json", "petals.json", "swarm.json"])
 def test_online_latency_agrees_with_plan_simulate(profile_db, name: str) -> None:
     """Predicted p50 / p99 per-token latency within 20 % of ``plan simulate --load F`` at 0.6 of the predicted
     capacity (``F`` = 0.6 x predicted prompt + decode tokens/s over the plan's max-flow bound, the trace's own
