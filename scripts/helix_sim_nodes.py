@@ -21,7 +21,12 @@ token-weighted decode batch, busy share and the share busy with prompt iteration
 route the simulator chose (IWRR), its share of the measured decode tokens, its requests and their mean prompt, and
 the p10 / p50 / p90 / p99 of its tokens' latency.
 
-    .venv/bin/python scripts/helix_sim_nodes.py PLAN.json [--buckets | --tokens | --routes] [--duration S]
+With ``--rides``, the same online run by how decode items come to share an iteration with a prompt: joined at this
+node (at the route's first hop or a later one; the node busy with a prompt iteration, a decode one, or idle when the
+token arrived) or riding on in the prompt's message (``planner/helix/online.py``, step 4, models the joining).
+``--duration S`` measures any of the online views over a longer window (``plan simulate --duration``).
+
+    .venv/bin/python scripts/helix_sim_nodes.py PLAN.json [--buckets | --tokens | --routes | --rides] [--duration S]
 """
 
 from __future__ import annotations
@@ -225,7 +230,6 @@ def print_routes(path: Path, predicted_total_tok_s: float, duration_s: float = 6
     """``--routes``: the online run's decode batches node by node and its tokens' latency route by route."""
     import numpy as np
 
-    from planner.helix.online import SIM_DURATION_S
     from planner.helix.served import ONLINE_LOAD
     from planner.sim import engine as eng
     from planner.sim.placement import load_placement
@@ -265,7 +269,7 @@ def print_routes(path: Path, predicted_total_tok_s: float, duration_s: float = 6
         run = simulate([path], SimOptions(load=load, latency="auto", duration_s=duration_s))
     finally:
         cls._done, cls._collect = o_done, o_collect  # type: ignore[method-assign]
-    dur = SIM_DURATION_S  # the measured window (plan simulate's default duration)
+    dur = duration_s  # the measured window
     lat = run.document.placements[0].decode_token_latency
     n_tok = sum(len(v) for v in tokens.values())
     sys.stdout.write(
@@ -292,6 +296,64 @@ def print_routes(path: Path, predicted_total_tok_s: float, duration_s: float = 6
         )
 
 
+def print_rides(path: Path, predicted_total_tok_s: float, duration_s: float = 600.0) -> None:
+    """``--rides``: which decode items of the online run share their iteration with a prompt (ride), split by how the
+    ride came about: the token came in the prompt's message (it rides on) or joined it at this node, at the route's
+    first hop or a later one, and what the node was doing when the token arrived."""
+    from collections import Counter
+
+    from planner.helix.served import ONLINE_LOAD
+    from planner.sim import engine as eng
+    from planner.sim.placement import load_placement
+    from planner.sim.run import SimOptions, simulate
+
+    load = ONLINE_LOAD * predicted_total_tok_s / load_placement(path).bound_tok_s
+    arrived: dict[tuple[int, int, int], tuple[int, str]] = {}
+    messages = [0]
+    count: Counter[tuple[str, ...]] = Counter()
+    cls = eng.Engine
+    o_deliver, o_start = cls._deliver, cls._start
+
+    def deliver(self: Any, target: int, items: list[tuple[int, int]]) -> None:
+        if target != self.sink:
+            messages[0] += 1
+            doing = "idle"
+            if self.busy[target]:
+                doing = (
+                    "during a prompt iteration" if any(p for _, _, p in self.batch[target]) else "during a decode one"
+                )
+            for rid, hop in items:
+                arrived[(target, rid, hop)] = (messages[0], doing)
+        o_deliver(self, target, items)
+
+    def start(self: Any, node: int) -> None:
+        o_start(self, node)
+        if not (self.busy[node] and self.batch_start[node] == self.now):
+            return
+        batch = self.batch[node]
+        seen = {arrived.get((node, r, h), (-1, ""))[0] for r, h, p in batch if p}
+        window = self.cfg.warmup_s <= self.now < self.cfg.end_s
+        for rid, hop, is_prompt in batch:
+            a = arrived.pop((node, rid, hop), None)
+            if is_prompt or a is None or not window:
+                continue
+            count[("all",)] += 1
+            if seen:
+                how = "rides on (same message)" if a[0] in seen else "joins here"
+                count[(how, "first hop" if hop == 0 else "later hop", a[1])] += 1
+
+    cls._deliver, cls._start = deliver, start  # type: ignore[method-assign]
+    try:
+        simulate([path], SimOptions(load=load, latency="auto", duration_s=duration_s))
+    finally:
+        cls._deliver, cls._start = o_deliver, o_start  # type: ignore[method-assign]
+    total = max(count.pop(("all",), 0), 1)
+    sys.stdout.write(f"{path}: --load {load:.4f}, {total} decode items in the window; riding with a prompt:\n")
+    sys.stdout.write("share of decode items | how | hop | the node when the token arrived\n")
+    for key, n in sorted(count.items(), key=lambda kv: -kv[1]):
+        sys.stdout.write(f"{n / total:.2%} | " + " | ".join(key) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("plans", nargs="+", type=Path)
@@ -299,11 +361,13 @@ def main() -> None:
     ap.add_argument("--buckets", action="store_true", help="also print the run minute by minute")
     ap.add_argument("--tokens", action="store_true", help="the online run's per-token latency parts instead")
     ap.add_argument("--routes", action="store_true", help="the online run's decode batches and routes instead")
+    ap.add_argument("--rides", action="store_true", help="the online run's decode items riding with prompts instead")
     ap.add_argument(
         "--duration",
         type=float,
         default=600.0,
-        help="online (--tokens, --routes): measured window in s after the 60 s warm-up (plan simulate --duration); "
+        help="online (--tokens, --routes, --rides): measured window in s after the 60 s warm-up (plan simulate "
+        "--duration); "
         "the predicted p50 / p99 printed beside stay those of the default 600 s",
     )
     args = ap.parse_args()
@@ -323,6 +387,9 @@ def main() -> None:
             continue
         if args.routes:
             print_routes(path, pred.total_tok_s, args.duration)
+            continue
+        if args.rides:
+            print_rides(path, pred.total_tok_s, args.duration)
             continue
         sim = instrument(path)
         if args.json:
