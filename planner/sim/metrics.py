@@ -6,6 +6,7 @@ from array import array
 
 import numpy as np
 
+from planner.helix.contract import TAIL_MIN_REQUESTS
 from planner.sim.document import LatencyStats, LinkResult, NodeResult, PlacementResult, RequestCounts, Timeline
 from planner.sim.engine import SimOutcome
 from planner.sim.placement import PlacementInput
@@ -105,15 +106,10 @@ def placement_result(placement: PlacementInput, topo: Topology, out: SimOutcome)
     )
 
 
-#: Below this many requests starting in an online window its p99 per-token latency is decided by the few prompts
-#: among them (docs/helix.md, Limitations: 25 requests in 600 s on the 10-node separate pipelines, p99 289 ms; over
-#: 1,000 requests 1,689 ms).
-TAIL_MIN_REQUESTS = 100
-
-
 def _tail_warnings(out: SimOutcome) -> list[str]:
-    """Online, say when the window holds too few requests for its p99 to describe a tail. What is measured does
-    not change: the count is of the requests whose first token came inside the window."""
+    """Online, say when the window holds too few requests for its p99 to describe a tail, at the count below which
+    a Helix plan's report says the same of its prediction (docs/helix.md, Limitations). What is measured does not
+    change: the count is of the requests whose first token came inside the window."""
     started = len(out.prompt_latency_s)
     if out.config.offline or started >= TAIL_MIN_REQUESTS:
         return []
