@@ -60,6 +60,7 @@ SETS = {
     "h100": (MLPERF, 15, ("H100-80G", 2), "summary"),
     "h200": (H200, 3, ("H200", 1), "summary"),
     "h100-detail": (MLPERF / "detail", 4, ("H100-80G", 2), "detail"),
+    "h100-more": (MLPERF / "v4.1-more", 3, ("H100-80G", 2), "summary"),
 }
 
 
@@ -222,7 +223,8 @@ def test_accuracy_runs_on_the_published_runs(fp8_db):
 
 
 @pytest.mark.parametrize(
-    ("runs", "batch", "tokens"), [("h100", 1024, 16384), ("h200", 896, 16384), ("h100-detail", 1024, 16384)]
+    ("runs", "batch", "tokens"),
+    [("h100", 1024, 16384), ("h200", 896, 16384), ("h100-detail", 1024, 16384), ("h100-more", 1024, 16384)],
 )
 def test_the_runs_replay_a_paged_engine_with_the_submissions_cache_share(fp8_db, runs, batch, tokens):
     """TensorRT-LLM under NVIDIA's harness (MAX_UTILIZATION: KV allocated as tokens are produced), 0.9 of the memory
@@ -288,8 +290,8 @@ def test_each_sidecar_states_the_datasets_published_mean_input():
     assert row["samples"] == 24576 and (row["min"], row["max"]) == (48, 1021)
     mean = row["sum"] / row["samples"]
     sidecars = [*MLPERF.glob("*.meta.yaml"), *H200.glob("*.meta.yaml"), *(H200 / "offline").glob("*.meta.yaml")]
-    sidecars += [*(MLPERF / "detail").glob("*.meta.yaml")]
-    assert len(sidecars) == 15 + 3 + 1 + 4
+    sidecars += [*(MLPERF / "detail").glob("*.meta.yaml"), *(MLPERF / "v4.1-more").glob("*.meta.yaml")]
+    assert len(sidecars) == 15 + 3 + 1 + 4 + 3
     for side in sorted(sidecars):
         stated = yaml.safe_load(side.read_text())["mean_input_tokens"]
         assert stated == pytest.approx(mean, abs=0.005), side.name

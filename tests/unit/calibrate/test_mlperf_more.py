@@ -1,0 +1,83 @@
+"""The three v4.1 H100 Server runs of ``v4.1-more/`` (Dell XE8640 x4, Fujitsu GX2560M7 x4, Google DGX-H100 x8;
+MLCommons inference results v4.1, Apache-2.0): each sidecar says what its submitter's config says, and
+docs/accuracy.md's block on them shows what the code computes (held out of the DGX H100 x2 fit, and the roofline)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from planner.calibrate.ingest import MeasuredRun, load_runs
+from planner.profiles.db import ProfileDB
+
+ROOT = Path(__file__).resolve().parents[3]
+MLPERF = ROOT / "tests" / "fixtures" / "calibrate" / "public" / "mlcommons-llama2-70b-server"
+MORE = MLPERF / "v4.1-more"
+X2 = MLPERF / "v4.0-nvidia-dgx-h100x2-99.9.mlperf_log_summary.txt"
+X2_OFFLINE = (
+    MLPERF.parent / "mlcommons-llama2-70b-offline" / "v4.0-nvidia-dgx-h100x2-99.9-offline.mlperf_log_summary.txt"
+)
+COMMIT = "a2f5d66d17e8f75c02fd74dfe810ecca6a046696"
+# name -> (label in docs/accuracy.md, engines, the config's server_target_qps, the summary's scheduled samples/s)
+RUNS = {
+    "v4.1-dell-xe8640-h100x4-99.9": ("Dell XE8640 x4 v4.1", 2, 33, 32.97),
+    "v4.1-fujitsu-gx2560m7-h100x4-99.9": ("Fujitsu GX2560M7 x4 v4.1", 2, 33, 32.97),
+    "v4.1-google-dgx-h100x8-99.9": ("Google DGX-H100 x8 v4.1", 4, 75, 75.10),
+}
+BLOCK = "### MLPerf Llama-2-70B Server runs of three more v4.1 systems"
+FIGURES = ("request_throughput_rps", "ttft_p99_ms", "tpot_p99_ms", "e2e_p99_ms")
+
+
+def _paths() -> list[Path]:
+    return sorted(MORE.glob("*.mlperf_log_summary.txt"))
+
+
+def test_each_run_is_its_submitters_configured_system() -> None:
+    """TP 2 engines, two on the four-GPU systems and four on the eight-GPU one, FP8, ``gpu_batch_size`` 1,024, the
+    KV share 0.90 and ``max_num_tokens`` 4,096 of the v4.1 classes; scheduled at the config's target rate for
+    LoadGen's 2,400 s, and cited with the commit the files were read at."""
+    db = ProfileDB.load(MLPERF / "profiles")
+    assert [p.name.removesuffix(".mlperf_log_summary.txt") for p in _paths()] == sorted(RUNS)
+    for path in _paths():
+        name = path.name.removesuffix(".mlperf_log_summary.txt")
+        _, engines, target, scheduled = RUNS[name]
+        (run,) = load_runs(path, db)
+        assert isinstance(run, MeasuredRun)
+        assert (run.gpu, run.tp, run.model, run.instances) == ("H100-80G", 2, "llama2-70b-fp8", engines), name
+        assert run.limits.max_batch_requests == 1024 and run.limits.kv_memory_fraction == 0.9, name
+        assert run.limits.max_batch_tokens == 4096, name
+        assert f"mlperf_log_summary.txt @ {COMMIT} (Apache-2.0)" in run.source and "not modelled" in run.source
+        assert run.request_rate_rps == scheduled and abs(scheduled - target) / target < 0.01, name
+        assert run.completed == round(scheduled * 2400) + 1 and len(run.metrics) == 8, name
+
+
+def _rows(text: str) -> dict[str, list[str]]:
+    return {
+        cells[0]: cells
+        for line in text.splitlines()
+        if line.startswith("| ") and (cells := [c.strip() for c in line.strip().strip("|").split("|")])
+    }
+
+
+@pytest.mark.slow
+def test_docs_show_the_held_out_and_roofline_figures_of_the_three_runs(tmp_path: Path) -> None:
+    """docs/accuracy.md's block on these runs is what the code computes (about 2 minutes): the fit on the DGX H100 x2
+    Server and Offline runs predicts each run (signed request throughput / TTFT p99 / TPOT p99 / E2E p99), and the
+    shipped profile without a fit (the roofline) does."""
+    from planner.calibrate.api import accuracy_files, calibrate_files
+
+    db = ProfileDB.load(MLPERF / "profiles")
+    text = (ROOT / "docs" / "accuracy.md").read_text().split(BLOCK)[1].split("\n### ")[0]
+    rows = _rows(text)
+    calibrate_files([X2, X2_OFFLINE], db, tmp_path / "fit", loo=False)
+    fitted = accuracy_files(_paths(), ProfileDB.load(tmp_path / "fit"))
+    roofline = accuracy_files(_paths(), db)
+    for report, column in ((fitted, 3), (roofline, 4)):
+        assert len(report.runs) == 3
+        for run in report.runs:
+            name = Path(run.label).name.removesuffix(".mlperf_log_summary.txt")
+            cells = rows[RUNS[name][0]]
+            shown = " / ".join(f"{run.errors[m] * 100:+,.1f}" for m in FIGURES) + " %"
+            assert cells[column] == shown, (name, column, cells)
+            assert abs(run.errors["request_throughput_rps"]) < 0.10, name
