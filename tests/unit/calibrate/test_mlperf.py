@@ -61,6 +61,7 @@ SETS = {
     "h200": (H200, 3, ("H200", 1), "summary"),
     "h100-detail": (MLPERF / "detail", 4, ("H100-80G", 2), "detail"),
     "h100-more": (MLPERF / "v4.1-more", 3, ("H100-80G", 2), "summary"),
+    "h200-more": (H200 / "v4.1-more", 3, ("H200", 1), "summary"),
 }
 
 
@@ -224,7 +225,13 @@ def test_accuracy_runs_on_the_published_runs(fp8_db):
 
 @pytest.mark.parametrize(
     ("runs", "batch", "tokens"),
-    [("h100", 1024, 16384), ("h200", 896, 16384), ("h100-detail", 1024, 16384), ("h100-more", 1024, 16384)],
+    [
+        ("h100", 1024, 16384),
+        ("h200", 896, 16384),
+        ("h100-detail", 1024, 16384),
+        ("h100-more", 1024, 16384),
+        ("h200-more", 896, 16384),
+    ],
 )
 def test_the_runs_replay_a_paged_engine_with_the_submissions_cache_share(fp8_db, runs, batch, tokens):
     """TensorRT-LLM under NVIDIA's harness (MAX_UTILIZATION: KV allocated as tokens are produced), 0.9 of the memory
@@ -291,7 +298,8 @@ def test_each_sidecar_states_the_datasets_published_mean_input():
     mean = row["sum"] / row["samples"]
     sidecars = [*MLPERF.glob("*.meta.yaml"), *H200.glob("*.meta.yaml"), *(H200 / "offline").glob("*.meta.yaml")]
     sidecars += [*(MLPERF / "detail").glob("*.meta.yaml"), *(MLPERF / "v4.1-more").glob("*.meta.yaml")]
-    assert len(sidecars) == 15 + 3 + 1 + 4 + 3
+    sidecars += [*(H200 / "v4.1-more").glob("*.meta.yaml")]
+    assert len(sidecars) == 15 + 3 + 1 + 4 + 3 + 3
     for side in sorted(sidecars):
         stated = yaml.safe_load(side.read_text())["mean_input_tokens"]
         assert stated == pytest.approx(mean, abs=0.005), side.name

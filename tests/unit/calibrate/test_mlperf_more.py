@@ -1,6 +1,9 @@
-"""The three v4.1 H100 Server runs of ``v4.1-more/`` (Dell XE8640 x4, Fujitsu GX2560M7 x4, Google DGX-H100 x8;
-MLCommons inference results v4.1, Apache-2.0): each sidecar says what its submitter's config says, and
-docs/accuracy.md's block on them shows what the code computes (held out of the DGX H100 x2 fit, and the roofline)."""
+"""The v4.1 Server runs shipped in the thirteenth session (MLCommons inference results v4.1, Apache-2.0): three on
+H100 (``mlcommons-llama2-70b-server/v4.1-more/``: Dell XE8640 x4, Fujitsu GX2560M7 x4, Google DGX-H100 x8) and three
+on H200 (``mlcommons-llama2-70b-h200/v4.1-more/``: NVIDIA H200 x8 with its own harness and behind Triton, Dell XE9680
+H200 x8). Each sidecar says what its submitter's config says, and docs/accuracy.md's block on them shows what the
+code computes (H100: held out of the DGX H100 x2 fit, and the roofline; H200: held out of a fit on each of the two
+v4.1 H200 runs shipped before)."""
 
 from __future__ import annotations
 
@@ -25,12 +28,24 @@ RUNS = {
     "v4.1-fujitsu-gx2560m7-h100x4-99.9": ("Fujitsu GX2560M7 x4 v4.1", 2, 33, 32.97),
     "v4.1-google-dgx-h100x8-99.9": ("Google DGX-H100 x8 v4.1", 4, 75, 75.10),
 }
+H200 = MLPERF.parent / "mlcommons-llama2-70b-h200"
+H200_MORE = H200 / "v4.1-more"
+H200_FITTED = {
+    "FIT_L": H200 / "v4.1-lenovo-h200x8-99.9.mlperf_log_summary.txt",
+    "FIT_G": H200 / "v4.1-gigacomputing-g593-h200x8-99.9.mlperf_log_summary.txt",
+}
+# name -> (label in docs/accuracy.md, the config's server_target_qps, the summary's target_qps, scheduled samples/s)
+H200_RUNS = {
+    "v4.1-dell-xe9680-h200x8-99.9": ("Dell XE9680 H200 x8 v4.1", 105, 102.5, 102.71),
+    "v4.1-nvidia-h200x8-99.9": ("NVIDIA H200 x8 v4.1", 102.5, 101, 101.25),
+    "v4.1-nvidia-h200x8-triton-99.9": ("NVIDIA H200 x8 v4.1, Triton", 103.9, 103.9, 104.11),
+}
 BLOCK = "### MLPerf Llama-2-70B Server runs of three more v4.1 systems"
 FIGURES = ("request_throughput_rps", "ttft_p99_ms", "tpot_p99_ms", "e2e_p99_ms")
 
 
-def _paths() -> list[Path]:
-    return sorted(MORE.glob("*.mlperf_log_summary.txt"))
+def _paths(folder: Path = MORE) -> list[Path]:
+    return sorted(folder.glob("*.mlperf_log_summary.txt"))
 
 
 def test_each_run_is_its_submitters_configured_system() -> None:
@@ -80,4 +95,47 @@ def test_docs_show_the_held_out_and_roofline_figures_of_the_three_runs(tmp_path:
             cells = rows[RUNS[name][0]]
             shown = " / ".join(f"{run.errors[m] * 100:+,.1f}" for m in FIGURES) + " %"
             assert cells[column] == shown, (name, column, cells)
+            assert abs(run.errors["request_throughput_rps"]) < 0.10, name
+
+
+def test_each_h200_run_is_its_submitters_configured_system() -> None:
+    """Eight engines of TP 1, FP8, ``gpu_batch_size`` 896, KV share 0.90, ``max_num_tokens`` 4,096. Each summary's
+    ``target_qps`` is a little below its class's ``server_target_qps`` but for the Triton run's (the runs' own
+    settings, SOURCE.md); the replay takes the rate each summary states it scheduled."""
+    db = ProfileDB.load(H200 / "profiles")
+    assert [p.name.removesuffix(".mlperf_log_summary.txt") for p in _paths(H200_MORE)] == sorted(H200_RUNS)
+    for path in _paths(H200_MORE):
+        name = path.name.removesuffix(".mlperf_log_summary.txt")
+        _, configured, logged, scheduled = H200_RUNS[name]
+        (run,) = load_runs(path, db)
+        assert isinstance(run, MeasuredRun)
+        assert (run.gpu, run.tp, run.model, run.instances) == ("H200", 1, "llama2-70b-fp8", 8), name
+        assert run.limits.max_batch_requests == 896 and run.limits.kv_memory_fraction == 0.9, name
+        assert run.limits.max_batch_tokens == 4096, name
+        assert f"target_qps : {logged:g}" in path.read_text() and logged <= configured, name
+        assert f"mlperf_log_summary.txt @ {COMMIT} (Apache-2.0)" in run.source and "not modelled" in run.source
+        assert run.request_rate_rps == scheduled and run.completed == round(scheduled * 2400) + 1, name
+        assert len(run.metrics) == 8, name
+
+
+H200_BLOCK = "### MLPerf Llama-2-70B Server runs of three more v4.1 H200 systems"
+
+
+@pytest.mark.slow
+def test_docs_show_the_h200_runs_held_out_of_each_v41_fit(tmp_path: Path) -> None:
+    """docs/accuracy.md's block on the H200 runs is what the code computes (about 10 minutes): the fit on Lenovo's
+    v4.1 H200 run (FIT_L), and the one on GigaComputing's (FIT_G), each predicts the three runs."""
+    from planner.calibrate.api import accuracy_files, calibrate_files
+
+    db = ProfileDB.load(H200 / "profiles")
+    rows = _rows((ROOT / "docs" / "accuracy.md").read_text().split(H200_BLOCK)[1].split("\n### ")[0])
+    for column, (fit_name, fitted) in enumerate(H200_FITTED.items(), start=3):
+        calibrate_files([fitted], db, tmp_path / fit_name, loo=False)
+        report = accuracy_files(_paths(H200_MORE), ProfileDB.load(tmp_path / fit_name))
+        assert len(report.runs) == 3
+        for run in report.runs:
+            name = Path(run.label).name.removesuffix(".mlperf_log_summary.txt")
+            cells = rows[H200_RUNS[name][0]]
+            shown = " / ".join(f"{run.errors[m] * 100:+,.1f}" for m in FIGURES) + " %"
+            assert cells[column] == shown, (name, fit_name, cells)
             assert abs(run.errors["request_throughput_rps"]) < 0.10, name
