@@ -8,6 +8,7 @@ v4.1 H200 runs shipped before)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,9 +76,21 @@ def _rows(text: str) -> dict[str, list[str]]:
     }
 
 
+def _assert_column(report: Any, rows: dict[str, list[str]], labels: dict[str, str], column: int) -> None:
+    """Each of the three runs' signed errors (request throughput / TTFT p99 / TPOT p99 / E2E p99) are the cell in
+    ``column`` of the docs table's row ``labels[run]``, and request throughput meets its 10 % bar."""
+    assert len(report.runs) == 3
+    for run in report.runs:
+        name = Path(run.label).name.removesuffix(".mlperf_log_summary.txt")
+        cells = rows[labels[name]]
+        shown = " / ".join(f"{run.errors[m] * 100:+,.1f}" for m in FIGURES) + " %"
+        assert cells[column] == shown, (name, column, cells)
+        assert abs(run.errors["request_throughput_rps"]) < 0.10, name
+
+
 @pytest.mark.slow
 def test_docs_show_the_held_out_and_roofline_figures_of_the_three_runs(tmp_path: Path) -> None:
-    """docs/accuracy.md's block on these runs is what the code computes (about 2 minutes): the fit on the DGX H100 x2
+    """docs/accuracy.md's block on these runs is what the code computes (about a minute): the fit on the DGX H100 x2
     Server and Offline runs predicts each run (signed request throughput / TTFT p99 / TPOT p99 / E2E p99), and the
     shipped profile without a fit (the roofline) does."""
     from planner.calibrate.api import accuracy_files, calibrate_files
@@ -88,14 +101,8 @@ def test_docs_show_the_held_out_and_roofline_figures_of_the_three_runs(tmp_path:
     calibrate_files([X2, X2_OFFLINE], db, tmp_path / "fit", loo=False)
     fitted = accuracy_files(_paths(), ProfileDB.load(tmp_path / "fit"))
     roofline = accuracy_files(_paths(), db)
-    for report, column in ((fitted, 3), (roofline, 4)):
-        assert len(report.runs) == 3
-        for run in report.runs:
-            name = Path(run.label).name.removesuffix(".mlperf_log_summary.txt")
-            cells = rows[RUNS[name][0]]
-            shown = " / ".join(f"{run.errors[m] * 100:+,.1f}" for m in FIGURES) + " %"
-            assert cells[column] == shown, (name, column, cells)
-            assert abs(run.errors["request_throughput_rps"]) < 0.10, name
+    _assert_column(fitted, rows, {name: row[0] for name, row in RUNS.items()}, 3)
+    _assert_column(roofline, rows, {name: row[0] for name, row in RUNS.items()}, 4)
 
 
 def test_each_h200_run_is_its_submitters_configured_system() -> None:
@@ -123,7 +130,7 @@ H200_BLOCK = "### MLPerf Llama-2-70B Server runs of three more v4.1 H200 systems
 
 @pytest.mark.slow
 def test_docs_show_the_h200_runs_held_out_of_each_v41_fit(tmp_path: Path) -> None:
-    """docs/accuracy.md's block on the H200 runs is what the code computes (about 10 minutes): the fit on Lenovo's
+    """docs/accuracy.md's block on the H200 runs is what the code computes (about 2 minutes): the fit on Lenovo's
     v4.1 H200 run (FIT_L), and the one on GigaComputing's (FIT_G), each predicts the three runs."""
     from planner.calibrate.api import accuracy_files, calibrate_files
 
@@ -132,10 +139,4 @@ def test_docs_show_the_h200_runs_held_out_of_each_v41_fit(tmp_path: Path) -> Non
     for column, (fit_name, fitted) in enumerate(H200_FITTED.items(), start=3):
         calibrate_files([fitted], db, tmp_path / fit_name, loo=False)
         report = accuracy_files(_paths(H200_MORE), ProfileDB.load(tmp_path / fit_name))
-        assert len(report.runs) == 3
-        for run in report.runs:
-            name = Path(run.label).name.removesuffix(".mlperf_log_summary.txt")
-            cells = rows[H200_RUNS[name][0]]
-            shown = " / ".join(f"{run.errors[m] * 100:+,.1f}" for m in FIGURES) + " %"
-            assert cells[column] == shown, (name, fit_name, cells)
-            assert abs(run.errors["request_throughput_rps"]) < 0.10, name
+        _assert_column(report, rows, {name: row[0] for name, row in H200_RUNS.items()}, column)
