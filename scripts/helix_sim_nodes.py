@@ -38,8 +38,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from planner.helix.online import SIM_DURATION_S
 
-def instrument(plan_path: Path, duration_s: float = 600.0) -> dict[str, dict[str, float]]:
+
+def instrument(plan_path: Path, duration_s: float = SIM_DURATION_S) -> dict[str, dict[str, float]]:
     """Simulate ``plan_path`` offline and return per-node batch and residence figures (node name -> figures)."""
     from planner.sim import engine as eng
     from planner.sim.run import SimOptions, simulate
@@ -120,7 +122,9 @@ TOKEN_PARTS = [
 ]
 
 
-def token_parts(plan_path: Path, load: float, duration_s: float = 600.0) -> tuple[dict[str, list[float]], float, float]:
+def token_parts(
+    plan_path: Path, load: float, duration_s: float = SIM_DURATION_S
+) -> tuple[dict[str, list[float]], float, float]:
     """Simulate ``plan_path`` online at ``load`` (``--load``) and return, per measured decode token, its latency
     and its parts (seconds; see the module docstring), and the run's p50 / p99 per-token latency (ms)."""
     from planner.sim import engine as eng
@@ -195,7 +199,7 @@ def token_parts(plan_path: Path, load: float, duration_s: float = 600.0) -> tupl
 
 
 def print_tokens(
-    path: Path, predicted_total_tok_s: float, p50_99: tuple[float, float], duration_s: float = 600.0
+    path: Path, predicted_total_tok_s: float, p50_99: tuple[float, float], duration_s: float = SIM_DURATION_S
 ) -> None:
     """``--tokens``: the online run's per-token latency parts by band, next to the predicted p50 / p99."""
     from planner.helix.served import ONLINE_LOAD
@@ -226,7 +230,7 @@ def print_tokens(
         sys.stdout.write(" | ".join(cells) + "\n")
 
 
-def print_routes(path: Path, predicted_total_tok_s: float, duration_s: float = 600.0) -> None:
+def print_routes(path: Path, predicted_total_tok_s: float, duration_s: float = SIM_DURATION_S) -> None:
     """``--routes``: the online run's decode batches node by node and its tokens' latency route by route."""
     import numpy as np
 
@@ -269,7 +273,6 @@ def print_routes(path: Path, predicted_total_tok_s: float, duration_s: float = 6
         run = simulate([path], SimOptions(load=load, latency="auto", duration_s=duration_s))
     finally:
         cls._done, cls._collect = o_done, o_collect  # type: ignore[method-assign]
-    dur = duration_s  # the measured window
     lat = run.document.placements[0].decode_token_latency
     n_tok = sum(len(v) for v in tokens.values())
     sys.stdout.write(
@@ -282,8 +285,8 @@ def print_routes(path: Path, predicted_total_tok_s: float, duration_s: float = 6
     for name, a in sorted(acc.items()):
         it = max(a["iterations"], 1.0)
         sys.stdout.write(
-            f"{name} | {a['iterations'] / dur:.1f} | {a['d'] / it:.1f} | {a['d2'] / max(a['d'], 1.0):.1f} | "
-            f"{a['busy'] / dur:.2f} | {a['prompt_busy'] / dur:.2f}\n"
+            f"{name} | {a['iterations'] / duration_s:.1f} | {a['d'] / it:.1f} | {a['d2'] / max(a['d'], 1.0):.1f} | "
+            f"{a['busy'] / duration_s:.2f} | {a['prompt_busy'] / duration_s:.2f}\n"
         )
     sys.stdout.write("tokens | requests | mean prompt | p10 ms | p50 ms | p90 ms | p99 ms | route\n")
     for route, v in sorted(tokens.items(), key=lambda kv: -len(kv[1])):
@@ -296,7 +299,7 @@ def print_routes(path: Path, predicted_total_tok_s: float, duration_s: float = 6
         )
 
 
-def print_rides(path: Path, predicted_total_tok_s: float, duration_s: float = 600.0) -> None:
+def print_rides(path: Path, predicted_total_tok_s: float, duration_s: float = SIM_DURATION_S) -> None:
     """``--rides``: which decode items of the online run share their iteration with a prompt (ride), split by how the
     ride came about: the token came in the prompt's message (it rides on) or joined it at this node, at the route's
     first hop or a later one, and what the node was doing when the token arrived."""
@@ -365,10 +368,9 @@ def main() -> None:
     ap.add_argument(
         "--duration",
         type=float,
-        default=600.0,
+        default=SIM_DURATION_S,
         help="online (--tokens, --routes, --rides): measured window in s after the 60 s warm-up (plan simulate "
-        "--duration); "
-        "the predicted p50 / p99 printed beside stay those of the default 600 s",
+        "--duration); the predicted p50 / p99 printed beside stay those of the default 600 s",
     )
     args = ap.parse_args()
     from planner.helix.served import DEFAULT_TRACE, ServedModel, predict_plan_block, trace_workload
