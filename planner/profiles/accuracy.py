@@ -144,10 +144,16 @@ def model_bands(db: ProfileDB, kind: str, metrics: dict[str, float | None]) -> d
 
 
 def with_bands(
-    kind: str, metrics: dict[str, float | None], band: Band | None, model: dict[str, Band] | None = None
+    kind: str,
+    metrics: dict[str, float | None],
+    band: Band | None,
+    model: dict[str, Band] | None = None,
+    propagated: Mapping[str, float] | None = None,
 ) -> dict[str, float | None]:
     """``metrics`` plus ``<metric>_err_ratio`` for every predicted figure that has a value: the profile band, plus
-    the model band of a figure that has one (``model``, from :func:`model_bands`)."""
+    the model band of a figure that has one (``model``, from :func:`model_bands`), or the figure's own move when
+    its profile rows are off by their band if that is more (``propagated``: a latency percentile near a pool's
+    capacity moves many times the band)."""
     if kind not in PREDICTED or (band is None and not model):
         return dict(metrics)
     pattern = PREDICTED[kind]
@@ -157,10 +163,17 @@ def with_bands(
             continue
         extra = (model or {}).get(name)
         if band is not None or extra is not None:
-            out[f"{name}_err_ratio"] = round(
-                (band.err_ratio if band is not None else 0.0) + (extra.err_ratio if extra is not None else 0.0), 4
-            )
+            flat = (band.err_ratio if band is not None else 0.0) + (extra.err_ratio if extra is not None else 0.0)
+            out[f"{name}_err_ratio"] = round(max(flat, (propagated or {}).get(name, 0.0)), 4)
     return out
+
+
+def propagated_text(propagated: Mapping[str, float], band: Band) -> str:
+    """The propagated bands of a plan in words (for the ``error band`` assumption): which figures move more than
+    the flat band when every iteration time of the rows moves by it."""
+    wider = {k: v for k, v in sorted(propagated.items()) if v >= band.err_ratio + 0.005}
+    moved = ", ".join(f"{k} +-{v * 100:.0f} %" for k, v in wider.items()) if wider else "none moves more than the band"
+    return f"latency figures re-simulated with every iteration time x(1 -+ {band.err_ratio:.3g}): {moved}"
 
 
 def model_band_text(model: dict[str, Band]) -> str:

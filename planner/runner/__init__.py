@@ -19,7 +19,14 @@ from planner.contract_base import Block
 from planner.contracts import block_dict
 from planner.paths import SHIPPED_SPECS, display_path
 from planner.plan import InputFile, Inputs, Plan, PlanKind, SolverBlock, run_info
-from planner.profiles.accuracy import PREDICTED, model_band_text, model_bands, plan_band, with_bands
+from planner.profiles.accuracy import (
+    PREDICTED,
+    model_band_text,
+    model_bands,
+    plan_band,
+    propagated_text,
+    with_bands,
+)
 from planner.profiles.db import ProfileDB
 from planner.solver import Assumption, SolveReport
 from planner.spec.loader import DEFAULT_MAX_NODES, LoadedSpec, load_spec
@@ -77,18 +84,26 @@ def assemble_plan(
     warnings: list[str],
     options: dict[str, Any],
     wall_s: float,
+    band_rests_on: list[Assumption] | None = None,
+    propagated: dict[str, float] | None = None,
 ) -> Plan:
-    """Build the plan document; profile conflicts become warnings so a user sees their overrides took effect."""
+    """Build the plan document; profile conflicts become warnings so a user sees their overrides took effect.
+
+    ``band_rests_on``: the profile assumptions the predicted figures rest on, when narrower than ``assumptions``
+    (a splitwise plan's figures rest on its chosen design's rows, not on every candidate's); ``propagated``: per
+    figure, how far it moves when its profile rows are off by their band (:func:`with_bands`)."""
     all_warnings = list(warnings) + [f"profile override: {c}" for c in db.conflicts]
-    band = plan_band(db, assumptions)
+    band = plan_band(db, assumptions if band_rests_on is None else band_rests_on)
     model = model_bands(db, kind, metrics)
-    metrics = with_bands(kind, metrics, band, model)
+    metrics = with_bands(kind, metrics, band, model, propagated)
     if band is not None and kind in PREDICTED:
         detail = (
             f"+-{band.err_ratio * 100:.1f} % on every predicted figure ({band.entry}: {band.method}; docs/accuracy.md)"
         )
         if model:
             detail += f"; figures of a model with its own measured error add it: {model_band_text(model)}"
+        if propagated:
+            detail += f"; {propagated_text(propagated, band)}"
         # The band's basis is read from the accuracy file: pydantic checks it against the Assumption vocabulary.
         band_assumption = Assumption.model_validate({"subject": "error band", "basis": band.basis, "detail": detail})
         assumptions = [*assumptions, band_assumption]

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from planner.contracts import parse_block
 from planner.errors import InfeasibleError, SolverFailure, VerificationError
 from planner.plan import Plan
+from planner.profiles.accuracy import plan_band
 from planner.profiles.db import ProfileDB
 from planner.runner import assemble_plan
 from planner.solver import Status
 from planner.spec.loader import LoadedSpec
 from planner.splitwise.contract import SplitwisePlanBlock
-from planner.splitwise.extract import assumptions, extract, shortfall, warnings_for
+from planner.splitwise.extract import assumptions, band_rests_on, chosen_outcome, extract, shortfall, warnings_for
 from planner.splitwise.instance import Instance, SplitwiseOptions, build
+from planner.splitwise.sensitivity import latency_moves
 from planner.splitwise.solve import Solution, solve
 from planner.splitwise.verify import verify_plan
 
@@ -48,12 +50,27 @@ def verify_document(plan: Plan) -> None:
     verify_plan(parse_block("splitwise", plan.plan), plan.metrics)
 
 
+def _unpropagated(skipped: bool) -> list[str]:
+    return (
+        ["latency bands not propagated (the search stopped early): the latency figures carry the flat profile band"]
+        if skipped
+        else []
+    )
+
+
 def run(loaded: LoadedSpec, db: ProfileDB, options: SplitwiseOptions) -> RunResult:
     """Build, solve, extract and verify; raises InfeasibleError (carrying the plan) when nothing is feasible."""
     start = time.perf_counter()
     inst = build(loaded, db, options)
     sol = solve(inst, options)
     block, metrics, report = extract(inst, sol)
+    rests_on = band_rests_on(inst, sol)
+    band = plan_band(db, rests_on)
+    chosen = chosen_outcome(inst, sol.outcomes)
+    best = chosen.best if chosen is not None else None
+    # Two more simulations of the chosen point; not after Ctrl-C or the time limit, which promise to stop now.
+    stopped = sol.status in (Status.interrupted, Status.time_limit)
+    moves = latency_moves(inst, best, band.err_ratio) if best and band and not stopped else {}
     plan = assemble_plan(
         "splitwise",
         loaded,
@@ -62,9 +79,11 @@ def run(loaded: LoadedSpec, db: ProfileDB, options: SplitwiseOptions) -> RunResu
         block,
         metrics,
         assumptions(inst),
-        warnings_for(inst, sol),
+        warnings_for(inst, sol) + _unpropagated(stopped and best is not None and band is not None),
         options.recorded(),
         time.perf_counter() - start,
+        band_rests_on=rests_on,
+        propagated=moves,
     )
     if report.status == Status.infeasible:
         raise InfeasibleError(shortfall(inst, sol), plan=plan)

@@ -125,3 +125,14 @@ def test_shipped_model_bands_are_the_agreement_record(profile_db):
     mean_abs = sum(abs(r.error) for r in rows) / len(rows)
     assert bands["predicted_total_tok_s"].err_ratio == round(mean_abs, 4)
     assert model_bands(profile_db, "splitwise", {"throughput_rps": 1.0}) == {}
+
+
+def test_a_propagated_move_wider_than_the_band_replaces_it():
+    """A latency figure that moves more than the flat band when its rows move by it carries its own move; one that
+    moves less keeps the band (the band is a floor: the rows' own measured error)."""
+    profile = Band(0.06, "measured:splitwise_perf", "measured", "")
+    metrics = {"ttft_p99_ms": 900.0, "tbt_p50_ms": 40.0, "throughput_rps": 10.0}
+    out = with_bands("splitwise", metrics, profile, None, {"ttft_p99_ms": 1.5, "tbt_p50_ms": 0.01})
+    assert out["ttft_p99_ms_err_ratio"] == 1.5
+    assert out["tbt_p50_ms_err_ratio"] == 0.06
+    assert out["throughput_rps_err_ratio"] == 0.06
