@@ -45,6 +45,7 @@ from planner.calibrate.ingest import ALL_METRICS, IterationTable, MeasuredRun
 from planner.calibrate.itermodel import Hardware, current_hardware, with_model
 from planner.calibrate.replay import replay
 from planner.executors import ExecutorConfig, available_cores
+from planner.profiles.accuracy import band_for
 from planner.profiles.db import ProfileDB
 from planner.profiles.synth.dynamo_physics import Instance, Parameters
 
@@ -63,6 +64,14 @@ class RunAccuracy:
     oom: int
     #: per figure, the lowest and highest prediction over the arrival draws (module notes); equal when replayed once
     spread: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: with ``--bands``: per figure, the error band a plan resting on the same rows would carry (:func:`_band`)
+    band: dict[str, float] = field(default_factory=dict)
+
+    def within_band(self, metric: str) -> bool | None:
+        """Whether the measured figure lies within the band around the prediction (None: no band or no error)."""
+        if metric not in self.band or metric not in self.errors:
+            return None
+        return abs(1.0 / (1.0 + self.errors[metric]) - 1.0) <= self.band[metric] + 1e-12
 
 
 #: Arrival draws a prediction takes the median over (module notes).
@@ -79,6 +88,9 @@ class Aggregate:
     median_abs: float
     p90_abs: float
     max_abs: float
+    #: with ``--bands``: runs whose measured figure lies within its band, of the runs that carry one
+    within_band: int | None = None
+    banded: int = 0
 
 
 @dataclass(frozen=True)
@@ -115,6 +127,7 @@ def aggregate(runs: Sequence[RunAccuracy]) -> tuple[Aggregate, ...]:
         vals = np.asarray([abs(r.errors[m]) for r in runs if m in r.errors], dtype=float)
         if vals.size == 0:
             continue
+        inside = [w for r in runs for w in [r.within_band(m)] if w is not None]
         out.append(
             Aggregate(
                 metric=m,
@@ -123,6 +136,8 @@ def aggregate(runs: Sequence[RunAccuracy]) -> tuple[Aggregate, ...]:
                 median_abs=float(np.median(vals)),
                 p90_abs=float(np.percentile(vals, 90)),
                 max_abs=float(vals.max()),
+                within_band=sum(inside) if inside else None,
+                banded=len(inside),
             )
         )
     return tuple(out)
@@ -141,11 +156,31 @@ def _seeds(run: MeasuredRun) -> range:
     return range(PREDICTION_SEEDS if drawn else 1)
 
 
-def _one(run: MeasuredRun, hw: Hardware) -> RunAccuracy:
+def _median(run: MeasuredRun, hw: Hardware) -> tuple[dict[str, float], dict[str, tuple[float, float]], int]:
+    """The prediction (median over the arrival draws) of every figure, its range over the draws, and the most
+    requests a draw could not fit in the KV cache."""
     preds = [replay(run, hw, seed=s) for s in _seeds(run)]
     figures = [m for m in ALL_METRICS if all(m in p.metrics for p in preds)]
     predicted = {m: float(np.median([p.metrics[m] for p in preds])) for m in figures}
     spread = {m: (min(p.metrics[m] for p in preds), max(p.metrics[m] for p in preds)) for m in figures}
+    return predicted, spread, max(p.oom for p in preds)
+
+
+def _band(run: MeasuredRun, hw: Hardware, predicted: dict[str, float], band: float) -> dict[str, float]:
+    """The band each figure would carry in a plan resting on ``hw``'s rows: the larger of the rows' band and the
+    figure's move when every iteration time is scaled by ``1 -+ band`` (as ``plan splitwise``'s latency bands,
+    :mod:`planner.splitwise.sensitivity`)."""
+    out = {m: band for m, v in predicted.items() if v > 0}
+    for factor in (1.0 - band, 1.0 + band):
+        moved, _, _ = _median(run, replace(hw, prompt=hw.prompt.scaled(factor), token=hw.token.scaled(factor)))
+        for m in out:
+            if m in moved:
+                out[m] = max(out[m], abs(moved[m] / predicted[m] - 1.0))
+    return out
+
+
+def _one(run: MeasuredRun, hw: Hardware, band: float | None = None) -> RunAccuracy:
+    predicted, spread, oom = _median(run, hw)
     return RunAccuracy(
         label=run.label,
         key=run.key(),
@@ -154,8 +189,9 @@ def _one(run: MeasuredRun, hw: Hardware) -> RunAccuracy:
         predicted=predicted,
         errors=errors(run.metrics, predicted),
         rests_on=f"{hw.provenance}: {hw.source}",
-        oom=max(p.oom for p in preds),
+        oom=oom,
         spread=spread,
+        band=_band(run, hw, predicted, band) if band else {},
     )
 
 
@@ -181,6 +217,7 @@ class _Inputs:
     runs: tuple[MeasuredRun, ...]
     tables: tuple[IterationTable, ...]
     db: ProfileDB
+    bands: bool = False
 
 
 #: ``on_done(finished, total)``: told as each piece of work finishes (the CLI's progress display).
@@ -217,11 +254,18 @@ def _do(work: Work) -> tuple[Work, FitResult | RunAccuracy]:
         return work, fit(group, tabs, hw)
     run = group[work.index]
     if work.kind == "predict":
-        return work, _one(run, hw)
+        return work, _one(run, hw, _rows_band(inputs, hw))
     rest = group[: work.index] + group[work.index + 1 :]
     fold = fit(rest, tabs, hw)  # from the first guess, as the full fit: a fold must not start where it saw run
     src = f"fit on {len(rest)} other run(s)" + (f" and {len(tabs)} table(s)" if tabs else "")
-    return work, _one(run, with_model(hw, fold.model, run.provenance, src))
+    folded = with_model(hw, fold.model, run.provenance, src)
+    return work, _one(run, folded, _rows_band(inputs, folded))
+
+
+def _rows_band(inputs: _Inputs, hw: Hardware) -> float | None:
+    """With ``--bands``: the error band of the rows a prediction rests on (the ``accuracy`` catalogue, as a plan's)."""
+    band = band_for(inputs.db, hw.provenance, hw.source) if inputs.bands else None
+    return band.err_ratio if band is not None else None
 
 
 def run_work(
@@ -231,6 +275,7 @@ def run_work(
     db: ProfileDB,
     where: ExecutorConfig | None = None,
     on_done: Progress | None = None,
+    bands: bool = False,
 ) -> dict[Work, FitResult | RunAccuracy]:
     """Every piece of work on ``where`` (default: here, one after another); the results do not depend on where.
     ``on_done(finished, total)`` is called as each piece finishes (a progress display).
@@ -241,7 +286,7 @@ def run_work(
     where = where or ExecutorConfig()
     if where.kind == "local":
         where = replace(where, jobs=max(1, min(where.jobs or available_cores(), len(works))))
-    inputs = _Inputs(tuple(runs), tuple(tables), db)
+    inputs = _Inputs(tuple(runs), tuple(tables), db, bands)
     executor = where.make(_share, (inputs,))
     done: dict[Work, FitResult | RunAccuracy] = {}
     try:
@@ -266,15 +311,20 @@ def _predicted(result: FitResult | RunAccuracy) -> RunAccuracy:
 
 
 def predict_current(
-    runs: Sequence[MeasuredRun], db: ProfileDB, where: ExecutorConfig | None = None, on_done: Progress | None = None
+    runs: Sequence[MeasuredRun],
+    db: ProfileDB,
+    where: ExecutorConfig | None = None,
+    on_done: Progress | None = None,
+    bands: bool = False,
 ) -> AccuracyReport:
-    """Every run predicted with the profiles the planner uses today (``db``: shipped plus any ``--profiles``)."""
+    """Every run predicted with the profiles the planner uses today (``db``: shipped plus any ``--profiles``);
+    with ``bands``, each figure also with the band a plan would carry (:func:`_band`)."""
     seen: dict[tuple[str, int, str], int] = {}
     works: list[Work] = []
     for r in runs:  # in the order of runs: the i-th run of its (gpu, tp, model)
         works.append(Work("predict", r.key(), seen.get(r.key(), 0)))
         seen[r.key()] = works[-1].index + 1
-    done = run_work(works, runs, (), db, where, on_done)
+    done = run_work(works, runs, (), db, where, on_done, bands)
     out = [_predicted(done[w]) for w in works]
     return AccuracyReport(mode="current", runs=tuple(out), aggregate=aggregate(out))
 
@@ -291,6 +341,7 @@ def fits_and_folds(
     loo: Callable[[list[MeasuredRun], list[IterationTable]], bool],
     where: ExecutorConfig | None = None,
     on_done: Progress | None = None,
+    bands: bool = False,
 ) -> dict[tuple[str, int, str], tuple[FitResult, AccuracyReport | None]]:
     """Per (gpu, tp, model) of ``runs`` and ``tables``: the fit on all of them and, where ``loo(group, tables)``
     says so, the leave-one-out report (each run predicted by the fit on the others), all on one executor."""
@@ -306,7 +357,7 @@ def fits_and_folds(
             foldable = len(group) > 1 or bool(tabs)  # a lone run cannot be predicted from the others
             folds[key] = [Work("fold", key, i) for i in range(len(group))] if foldable else []
             works.extend(folds[key])
-    done = run_work(works, runs, tables, db, where, on_done)
+    done = run_work(works, runs, tables, db, where, on_done, bands)
     out: dict[tuple[str, int, str], tuple[FitResult, AccuracyReport | None]] = {}
     for key in keys:
         full = _fitted(done[Work("fit", key)])
@@ -324,10 +375,11 @@ def leave_one_out(
     tables: Sequence[IterationTable] = (),
     where: ExecutorConfig | None = None,
     on_done: Progress | None = None,
+    bands: bool = False,
 ) -> AccuracyReport:
     """Each run predicted by the model fitted on the other runs (and tables) of its (gpu, tp, model)."""
     keyed = fits_and_folds(list(runs), [t for t in tables if any(r.key() == (t.gpu, t.tp, t.model) for r in runs)],
-                           db, lambda group, tabs: True, where, on_done)  # fmt: skip
+                           db, lambda group, tabs: True, where, on_done, bands)  # fmt: skip
     fits = {"/".join(map(str, key)): full for key, (full, _report) in keyed.items()}
     out = sorted((a for _full, report in keyed.values() if report for a in report.runs), key=_order(runs))
     return AccuracyReport(mode="loo", runs=tuple(out), aggregate=aggregate(out), fits=fits)

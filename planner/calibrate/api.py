@@ -90,9 +90,11 @@ def accuracy_files(
     loo: bool = False,
     where: ExecutorConfig | None = None,
     on_done: Progress | None = None,
+    bands: bool = False,
 ) -> AccuracyReport:
     """Predict every run in ``paths`` with the current profiles (or leave-one-out) and measure the errors; the
-    predictions and folds run on ``where`` (default: here), with the same results wherever they run."""
+    predictions and folds run on ``where`` (default: here), with the same results wherever they run. ``bands``:
+    each figure also gets the error band a plan would carry, and the report counts the measured figures within it."""
     if not paths:
         raise UsageError("no benchmark files given")
     all_runs, all_tables = load_all(paths, db, describe)
@@ -101,10 +103,10 @@ def accuracy_files(
     runs = [r for r in all_runs if not r.dvfs]
     tables = [t for t in all_tables if t.freq_mhz is None]
     if loo:
-        base = leave_one_out(runs, db, tables, where, on_done) if runs else None
+        base = leave_one_out(runs, db, tables, where, on_done, bands) if runs else None
         parts = leave_one_out_dynamo(all_runs, all_tables, db, where, on_done)
     else:
-        base = predict_current(runs, db, where, on_done) if runs else None
+        base = predict_current(runs, db, where, on_done, bands) if runs else None
         parts = predict_current_dynamo(all_runs, db)
     if not parts and base is not None:
         return base

@@ -50,6 +50,7 @@ def accuracy_report(rep: AccuracyReport, threshold: float | None = None) -> Repo
         ),
         compact=True,
     )
+    banded = any(a.banded for a in rep.aggregate)
     agg = Table(
         "Absolute error over runs",
         (
@@ -59,10 +60,24 @@ def accuracy_report(rep: AccuracyReport, threshold: float | None = None) -> Repo
             Column("median", numeric=True),
             Column("p90", numeric=True),
             Column("max", numeric=True),
+            *((Column("in band", numeric=True),) if banded else ()),
         ),  # fmt: skip
         tuple(
-            (a.metric, str(a.runs), *(f"{v * 100:.1f}%" for v in (a.mean_abs, a.median_abs, a.p90_abs, a.max_abs)))
+            (
+                a.metric,
+                str(a.runs),
+                *(f"{v * 100:.1f}%" for v in (a.mean_abs, a.median_abs, a.p90_abs, a.max_abs)),
+                *((f"{a.within_band}/{a.banded}" if a.banded else "-",) if banded else ()),
+            )
             for a in rep.aggregate
+        ),
+        notes=(
+            (
+                "in band: runs whose measured figure is within the band a plan on the same rows would carry "
+                "(the rows' band, or the figure's move with every iteration time x(1 -+ band) if more)",
+            )
+            if banded
+            else ()
         ),
     )
     blocks: list[Any] = [runs, agg]
@@ -114,6 +129,7 @@ def accuracy_json(rep: AccuracyReport, threshold: float | None = None) -> dict[s
                 "measured": r.measured,
                 "predicted": r.predicted,
                 "predicted_range": {m: list(v) for m, v in r.spread.items()},
+                "band": r.band,
                 "errors": r.errors,
                 "rests_on": r.rests_on,
                 "oom": r.oom,
@@ -127,6 +143,8 @@ def accuracy_json(rep: AccuracyReport, threshold: float | None = None) -> dict[s
                 "median_abs": a.median_abs,
                 "p90_abs": a.p90_abs,
                 "max_abs": a.max_abs,
+                "within_band": a.within_band,
+                "banded": a.banded,
             }  # fmt: skip
             for a in rep.aggregate
         },

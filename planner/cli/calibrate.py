@@ -150,6 +150,14 @@ def accuracy_command(
     freq_mhz: FreqOpt = None,
     profiles: ProfilesOpt = None,
     loo: Annotated[bool, typer.Option("--loo", help="Predict each run from a fit on all the others.")] = False,
+    bands: Annotated[
+        bool,
+        typer.Option(
+            "--bands",
+            help="Also give each figure the error band a plan would carry (re-predicted with the rows x(1 -+ band)) "
+            "and count the measured figures within it (3x the predictions).",
+        ),
+    ] = False,
     fail_above: Annotated[
         str | None, typer.Option("--fail-above", help="Exit 3 when a figure's mean error exceeds this (10%).")
     ] = None,
@@ -172,7 +180,7 @@ def accuracy_command(
         db = ProfileDB.load(profiles)
         with progress("predicting ...", quiet) as show:
             rep = accuracy_files(
-                files, db, _describe(gpu, tp, model, freq_mhz), loo, where, _counter("predicting", show)
+                files, db, _describe(gpu, tp, model, freq_mhz), loo, where, _counter("predicting", show), bands
             )
         if fmt == Format.json:
             out_text(json.dumps(accuracy_json(rep, threshold), indent=2, sort_keys=True))

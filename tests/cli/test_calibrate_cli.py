@@ -54,6 +54,20 @@ def test_accuracy_json_and_markdown(runner):
     assert pooled.stdout == res.stdout
 
 
+def test_accuracy_bands_count_the_figures_within(runner, calibrated):
+    """``--bands`` on the calibrated profile: per run and figure the band a plan would carry, per figure how many
+    measured figures lie within it (the table's "in band" column, the JSON's ``within_band`` / ``banded``)."""
+    out, _ = calibrated
+    files = list(map(str, SYNTHETIC[:2]))
+    res = runner.invoke(app, ["accuracy", *files, "--profiles", str(out), "--bands", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert all(set(r["band"]) == set(r["predicted"]) for r in doc["runs"])
+    assert all(a["banded"] == 2 and 0 <= a["within_band"] <= 2 for a in doc["aggregate"].values())
+    table = runner.invoke(app, ["accuracy", *files, "--profiles", str(out), "--bands"])
+    assert table.exit_code == 0 and "in band" in table.stdout
+
+
 def test_executor_options_are_checked(runner, tmp_path, monkeypatch):
     res = runner.invoke(app, ["accuracy", str(SYNTHETIC[0]), "--ray-address", "auto"])
     assert res.exit_code == 2 and res.stderr == "error: --ray-address needs --executor ray\n"
