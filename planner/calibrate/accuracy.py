@@ -113,6 +113,11 @@ class AccuracyReport:
         errs = [abs(e) for r in self.runs for e in r.errors.values()]
         return float(np.mean(errs)) if errs else None
 
+    def mean_abs_over(self, metrics: Sequence[str]) -> float | None:
+        """Mean absolute error over the runs' figures named in ``metrics`` (None when no run measures one)."""
+        errs = [abs(e) for r in self.runs for m, e in r.errors.items() if m in metrics]
+        return float(np.mean(errs)) if errs else None
+
 
 def errors(measured: dict[str, float], predicted: dict[str, float]) -> dict[str, float]:
     """Signed relative errors of every figure both sides have (measured > 0)."""

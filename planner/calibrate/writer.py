@@ -237,6 +237,12 @@ def _accuracy_block(rep: AccuracyReport) -> dict[str, Any]:
     }
 
 
+#: The figures a fit's band is taken from: what the iteration curves set directly. The tails (p99) are left out:
+#: they amplify the curves' error near capacity, which a plan's latency bands propagate from this band
+#: (:mod:`planner.splitwise.sensitivity`); counting them here as well would count that amplification twice.
+ROW_FIGURES = ("request_throughput_rps", "output_tok_s", "ttft_p50_ms", "tpot_p50_ms", "e2e_p50_ms")
+
+
 def _write_bands(out: Path, calibrated: list[Calibrated]) -> None:
     """``accuracy.yaml`` entries (the ``accuracy`` catalogue) giving each fit's leave-one-out error as its band."""
     path = out / "accuracy.yaml"
@@ -244,12 +250,14 @@ def _write_bands(out: Path, calibrated: list[Calibrated]) -> None:
     if path.exists():
         doc = yaml.safe_load(path.read_text()) or {}
     for c in calibrated:
-        if c.loo is None or c.loo.overall_mean_abs() is None:
+        rows = c.loo.mean_abs_over(ROW_FIGURES) if c.loo is not None else None
+        if c.loo is None or rows is None:
             continue  # no leave-one-out figure: plans fall back to the shipped measured band
         doc[f"calibrated:{c.perf_hardware}/tp{c.tp}/{c.model.name}"] = {
             "basis": c.provenance,
-            "err_ratio": round(float(c.loo.overall_mean_abs() or 0.0), 4),
-            "method": f"plan calibrate: mean absolute leave-one-out error over {len(c.loo.runs)} run(s) ({c.files[0]})",
+            "err_ratio": round(rows, 4),
+            "method": f"plan calibrate: mean absolute leave-one-out error of the throughputs and medians over "
+            f"{len(c.loo.runs)} run(s) ({c.files[0]})",
         }
     if doc:
         _atomic_write(path, yaml.safe_dump(dict(sorted(doc.items())), sort_keys=False, width=200))

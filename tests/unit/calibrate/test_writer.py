@@ -45,3 +45,20 @@ def test_recalibration_replaces_only_its_key(calibrated, synthetic_files, profil
     before = (out / "tables" / "splitwise_perf.csv").read_text()
     calibrate_files(synthetic_files, profile_db, out, loo=False)
     assert (out / "tables" / "splitwise_perf.csv").read_text() == before
+
+
+def test_a_fit_band_is_its_loo_error_on_throughputs_and_medians(synthetic_files, profile_db, tmp_path):
+    """The band written for a fit is the leave-one-out error of what its curves set directly (throughputs and
+    medians); the p99 figures are left out, since plans propagate the band to them (docs/accuracy.md)."""
+    import yaml
+
+    from planner.calibrate.writer import ROW_FIGURES
+
+    cal, _, _ = calibrate_files(synthetic_files[:3], profile_db, tmp_path, loo=True)
+    loo = cal[0].loo
+    assert loo is not None
+    rows = loo.mean_abs_over(ROW_FIGURES)
+    assert rows is not None and rows != loo.mean_abs_over(("ttft_p99_ms", "tpot_p99_ms", "e2e_p99_ms"))
+    (entry,) = yaml.safe_load((tmp_path / "accuracy.yaml").read_text()).values()
+    assert entry["err_ratio"] == round(rows, 4)
+    assert "throughputs and medians" in entry["method"]
