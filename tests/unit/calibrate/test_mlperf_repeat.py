@@ -32,10 +32,11 @@ def test_the_two_runs_are_one_configuration_measured_twice(db) -> None:
 
 
 def test_submitters_spread_ten_times_more_than_a_repeat(db) -> None:
-    """At the same configuration (TP 2 H100 engines, gpu_batch_size 1,024, FP8) the shipped Server runs' TPOT p50
-    spans 124-177 ms across submitters: 40 % against the 3 % of one system measured twice."""
-    files = sorted(SERVER.glob("*.mlperf_log_summary.txt")) + sorted((SERVER / "v4.1-more").glob("*.txt"))
-    runs, _ = load_all(files, db)
+    """At the same configuration (TP 2 H100 engines, gpu_batch_size 1,024, FP8) and software generation (v4.1, 15-20
+    requests/s per engine) the shipped Server runs' TPOT p50 spans 124-176 ms across submitters: +42 % against the
+    3 % of one system measured twice."""
+    files = [*SERVER.glob("v4.1-*.txt"), *(SERVER / "v4.1-more").glob("*.txt"), *(SERVER / "detail").glob("v4.1-*.txt")]
+    runs, _ = load_all(sorted(files), db)
     tpot = [r.metrics["tpot_p50_ms"] for r in runs if r.key() == ("H100-80G", 2, "llama2-70b-fp8")]
-    assert len(tpot) >= 15
+    assert len(tpot) == 12
     assert max(tpot) / min(tpot) - 1.0 > 10 * 0.0324
