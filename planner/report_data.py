@@ -38,12 +38,15 @@ def fmt_num(value: Any) -> str:
     return str(value)
 
 
-def fmt_band(value: Any, err_ratio: float | None, unit: str = "") -> str:
-    """``110 +-6 %`` (``110 ms +-6 %`` with a unit): a figure with its error band (docs/accuracy.md); the bare
-    figure when it has none."""
+def fmt_band(value: Any, err_ratio: float | None, unit: str = "", pair: tuple[float, float] | None = None) -> str:
+    """``110 +-6 %`` (``110 ms +-6 %`` with a unit): a figure with its error band (docs/accuracy.md); ``251 -20 %
+    / +414 %`` when the band has two sides (``pair``: low, high); the bare figure when it has none."""
     shown = fmt_num(value) + (f" {unit}" if unit else "")
-    if err_ratio is None or value is None:
+    if value is None or (err_ratio is None and pair is None):
         return shown
+    if pair is not None:
+        return f"{shown} -{pair[0] * 100:.0f} % / +{pair[1] * 100:.0f} %"
+    assert err_ratio is not None
     return f"{shown} +-{err_ratio * 100:.0f} %"
 
 

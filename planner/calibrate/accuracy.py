@@ -64,14 +64,17 @@ class RunAccuracy:
     oom: int
     #: per figure, the lowest and highest prediction over the arrival draws (module notes); equal when replayed once
     spread: dict[str, tuple[float, float]] = field(default_factory=dict)
-    #: with ``--bands``: per figure, the error band a plan resting on the same rows would carry (:func:`_band`)
-    band: dict[str, float] = field(default_factory=dict)
+    #: with ``--bands``: per figure, the (low, high) band a plan on the same rows would carry (:func:`_band`)
+    band: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def within_band(self, metric: str) -> bool | None:
-        """Whether the measured figure lies within the band around the prediction (None: no band or no error)."""
+        """Whether the measured figure lies within the band around the prediction, ``predicted x (1 - low)`` to
+        ``predicted x (1 + high)`` (None: no band or no error)."""
         if metric not in self.band or metric not in self.errors:
             return None
-        return abs(1.0 / (1.0 + self.errors[metric]) - 1.0) <= self.band[metric] + 1e-12
+        low, high = self.band[metric]
+        off = 1.0 / (1.0 + self.errors[metric]) - 1.0  # measured / predicted - 1
+        return -low - 1e-12 <= off <= high + 1e-12
 
 
 #: Arrival draws a prediction takes the median over (module notes).
@@ -171,16 +174,17 @@ def _median(run: MeasuredRun, hw: Hardware) -> tuple[dict[str, float], dict[str,
     return predicted, spread, max(p.oom for p in preds)
 
 
-def _band(run: MeasuredRun, hw: Hardware, predicted: dict[str, float], band: float) -> dict[str, float]:
-    """The band each figure would carry in a plan resting on ``hw``'s rows: the larger of the rows' band and the
-    figure's move when every iteration time is scaled by ``1 -+ band`` (as ``plan splitwise``'s latency bands,
-    :mod:`planner.splitwise.sensitivity`)."""
-    out = {m: band for m, v in predicted.items() if v > 0}
+def _band(run: MeasuredRun, hw: Hardware, predicted: dict[str, float], band: float) -> dict[str, tuple[float, float]]:
+    """The (low, high) band each figure would carry in a plan resting on ``hw``'s rows: on each side the larger of
+    the rows' band and the figure's move that way when every iteration time is scaled by ``1 -+ band`` (as ``plan
+    splitwise``'s latency bands, :mod:`planner.splitwise.sensitivity`)."""
+    out = {m: (band, band) for m, v in predicted.items() if v > 0}
     for factor in (1.0 - band, 1.0 + band):
         moved, _, _ = _median(run, replace(hw, prompt=hw.prompt.scaled(factor), token=hw.token.scaled(factor)))
-        for m in out:
+        for m, (low, high) in out.items():
             if m in moved:
-                out[m] = max(out[m], abs(moved[m] / predicted[m] - 1.0))
+                rel = moved[m] / predicted[m] - 1.0
+                out[m] = (max(low, -rel), max(high, rel))
     return out
 
 

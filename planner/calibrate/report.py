@@ -129,7 +129,7 @@ def accuracy_json(rep: AccuracyReport, threshold: float | None = None) -> dict[s
                 "measured": r.measured,
                 "predicted": r.predicted,
                 "predicted_range": {m: list(v) for m, v in r.spread.items()},
-                "band": r.band,
+                "band": {m: list(v) for m, v in r.band.items()},
                 "errors": r.errors,
                 "rests_on": r.rests_on,
                 "oom": r.oom,

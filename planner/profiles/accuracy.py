@@ -63,6 +63,14 @@ MODEL_BANDS: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
 
 
 @dataclass(frozen=True)
+class Move:
+    """How far a figure moves down and up (relative, >= 0) when the rows it rests on move by their band."""
+
+    down: float
+    up: float
+
+
+@dataclass(frozen=True)
 class Band:
     """A relative error band and what it rests on."""
 
@@ -148,12 +156,13 @@ def with_bands(
     metrics: dict[str, float | None],
     band: Band | None,
     model: dict[str, Band] | None = None,
-    propagated: Mapping[str, float] | None = None,
+    propagated: Mapping[str, Move] | None = None,
 ) -> dict[str, float | None]:
     """``metrics`` plus ``<metric>_err_ratio`` for every predicted figure that has a value: the profile band, plus
     the model band of a figure that has one (``model``, from :func:`model_bands`), or the figure's own move when
     its profile rows are off by their band if that is more (``propagated``: a latency percentile near a pool's
-    capacity moves many times the band)."""
+    capacity moves many times the band). A propagated figure whose two sides differ also carries them,
+    ``<metric>_err_low_ratio`` and ``<metric>_err_high_ratio``; ``_err_ratio`` is the wider."""
     if kind not in PREDICTED or (band is None and not model):
         return dict(metrics)
     pattern = PREDICTED[kind]
@@ -164,15 +173,21 @@ def with_bands(
         extra = (model or {}).get(name)
         if band is not None or extra is not None:
             flat = (band.err_ratio if band is not None else 0.0) + (extra.err_ratio if extra is not None else 0.0)
-            out[f"{name}_err_ratio"] = round(max(flat, (propagated or {}).get(name, 0.0)), 4)
+            move = (propagated or {}).get(name, Move(0.0, 0.0))
+            low, high = round(max(flat, move.down), 4), round(max(flat, move.up), 4)
+            out[f"{name}_err_ratio"] = max(low, high)
+            if low != high:
+                out[f"{name}_err_low_ratio"], out[f"{name}_err_high_ratio"] = low, high
     return out
 
 
-def propagated_text(propagated: Mapping[str, float], band: Band) -> str:
+def propagated_text(propagated: Mapping[str, Move], band: Band) -> str:
     """The propagated bands of a plan in words (for the ``error band`` assumption): which figures move more than
     the flat band when every iteration time of the rows moves by it."""
-    wider = {k: v for k, v in sorted(propagated.items()) if v >= band.err_ratio + 0.005}
-    moved = ", ".join(f"{k} +-{v * 100:.0f} %" for k, v in wider.items()) if wider else "none moves more than the band"
+    b = band.err_ratio
+    wider = {k: v for k, v in sorted(propagated.items()) if max(v.down, v.up) >= b + 0.005}
+    shown = [f"{k} -{max(b, v.down) * 100:.0f} % / +{max(b, v.up) * 100:.0f} %" for k, v in wider.items()]
+    moved = ", ".join(shown) if shown else "none moves more than the band"
     return f"latency figures re-simulated with every iteration time x(1 -+ {band.err_ratio:.3g}): {moved}"
 
 
@@ -186,6 +201,18 @@ def model_band_text(model: dict[str, Band]) -> str:
         for entry, metrics in sorted(names.items())
     ]
     return "; ".join(parts)
+
+
+def err_pair_of(metrics: Mapping[str, Any], name: str) -> tuple[float, float] | None:
+    """The (low, high) sides of a band stored beside metric ``name``, if it has two."""
+    low, high = metrics.get(f"{name}_err_low_ratio"), metrics.get(f"{name}_err_high_ratio")
+    if isinstance(low, (int, float)) and isinstance(high, (int, float)):
+        return float(low), float(high)
+    return None
+
+
+#: Suffixes of the entries that give a metric's band (not figures of their own).
+BAND_SUFFIXES = ("_err_ratio", "_err_low_ratio", "_err_high_ratio")
 
 
 def err_ratio_of(metrics: Mapping[str, Any], name: str) -> float | None:

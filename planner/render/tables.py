@@ -17,7 +17,7 @@ from rich.table import Table as RichTable
 from rich.text import Text as RichText
 
 from planner.plan import Plan
-from planner.profiles.accuracy import err_ratio_of
+from planner.profiles.accuracy import BAND_SUFFIXES, err_pair_of, err_ratio_of
 from planner.render.chart import range_chart_lines
 from planner.render.fit import fit_table, fold_command
 from planner.render.registry import reports_for
@@ -59,9 +59,9 @@ def metrics_table(plan: Plan) -> Table:
         "Metrics",
         (Column("metric"), Column("value", numeric=True)),
         tuple(
-            (key, fmt_band(m[key], err_ratio_of(m, key)))
+            (key, fmt_band(m[key], err_ratio_of(m, key), pair=err_pair_of(m, key)))
             for key in sorted(m)
-            if not (key.endswith("_err_ratio") and key.removesuffix("_err_ratio") in m)
+            if not any(key.endswith(s) and key.removesuffix(s) in m for s in BAND_SUFFIXES)
         ),
     )
 

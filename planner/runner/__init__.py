@@ -21,6 +21,7 @@ from planner.paths import SHIPPED_SPECS, display_path
 from planner.plan import InputFile, Inputs, Plan, PlanKind, SolverBlock, run_info
 from planner.profiles.accuracy import (
     PREDICTED,
+    Move,
     model_band_text,
     model_bands,
     plan_band,
@@ -85,7 +86,7 @@ def assemble_plan(
     options: dict[str, Any],
     wall_s: float,
     band_rests_on: list[Assumption] | None = None,
-    propagated: dict[str, float] | None = None,
+    propagated: dict[str, Move] | None = None,
 ) -> Plan:
     """Build the plan document; profile conflicts become warnings so a user sees their overrides took effect.
 

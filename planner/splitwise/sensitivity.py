@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from planner.profiles.accuracy import Move
 from planner.splitwise.evaluate import Evaluator, PointResult
 from planner.splitwise.instance import Instance
 
@@ -32,14 +33,14 @@ def scaled_evaluator(evaluator: Evaluator, machines: tuple[str, ...], factor: fl
     return replace(evaluator, profiles=profiles, _types={})
 
 
-def latency_moves(inst: Instance, best: PointResult, band: float) -> dict[str, float]:
-    """Per latency figure of ``best``: the largest relative move when the chosen design's iteration times are
+def latency_moves(inst: Instance, best: PointResult, band: float) -> dict[str, Move]:
+    """Per latency figure of ``best``: how far it moves down and up when the chosen design's iteration times are
     scaled by ``1 -+ band`` (simulated to completion, no early stop). Figures without a value are left out."""
     if band <= 0:
         return {}
     design = inst.evaluator.designs[best.design]
     machines = tuple(sorted({m.name for m in design.machines}))
-    moves: dict[str, float] = {}
+    moves: dict[str, Move] = {}
     for factor in (1.0 - band, 1.0 + band):
         ev = scaled_evaluator(inst.evaluator, machines, factor)
         moved = ev.evaluate(best.design, best.point, best.rate_rps, early_stop=False)
@@ -47,5 +48,6 @@ def latency_moves(inst: Instance, best: PointResult, band: float) -> dict[str, f
             value = moved.latency_ms.get(name)
             if not name.startswith(PROPAGATED_PREFIXES) or nominal is None or nominal <= 0 or value is None:
                 continue
-            moves[name] = max(moves.get(name, 0.0), abs(value / nominal - 1.0))
+            rel, seen = value / nominal - 1.0, moves.get(name, Move(0.0, 0.0))
+            moves[name] = Move(max(seen.down, -rel), max(seen.up, rel))
     return moves

@@ -9,7 +9,7 @@ import pytest
 
 from planner.diff import diff_plans
 from planner.plan import read_plan
-from planner.profiles.accuracy import Band, band_for, plan_band, with_bands
+from planner.profiles.accuracy import Band, Move, band_for, plan_band, with_bands
 from planner.render.tables import fmt_band
 from planner.solver import Assumption
 
@@ -132,7 +132,10 @@ def test_a_propagated_move_wider_than_the_band_replaces_it():
     moves less keeps the band (the band is a floor: the rows' own measured error)."""
     profile = Band(0.06, "measured:splitwise_perf", "measured", "")
     metrics = {"ttft_p99_ms": 900.0, "tbt_p50_ms": 40.0, "throughput_rps": 10.0}
-    out = with_bands("splitwise", metrics, profile, None, {"ttft_p99_ms": 1.5, "tbt_p50_ms": 0.01})
-    assert out["ttft_p99_ms_err_ratio"] == 1.5
-    assert out["tbt_p50_ms_err_ratio"] == 0.06
+    moves = {"ttft_p99_ms": Move(0.2, 1.5), "tbt_p50_ms": Move(0.01, 0.01)}
+    out = with_bands("splitwise", metrics, profile, None, moves)
+    assert out["ttft_p99_ms_err_ratio"] == 1.5  # the wider side
+    assert (out["ttft_p99_ms_err_low_ratio"], out["ttft_p99_ms_err_high_ratio"]) == (0.2, 1.5)
+    assert out["tbt_p50_ms_err_ratio"] == 0.06 and "tbt_p50_ms_err_low_ratio" not in out  # one side: the band
     assert out["throughput_rps_err_ratio"] == 0.06
+    assert fmt_band(out["ttft_p99_ms"], 1.5, pair=(0.2, 1.5)) == "900 -20 % / +150 %"
