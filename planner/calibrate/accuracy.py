@@ -48,6 +48,7 @@ from planner.executors import ExecutorConfig, available_cores
 from planner.profiles.accuracy import band_for
 from planner.profiles.db import ProfileDB
 from planner.profiles.synth.dynamo_physics import Instance, Parameters
+from planner.splitwise.sensitivity import MIN_FACTOR
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ def _band(run: MeasuredRun, hw: Hardware, predicted: dict[str, float], band: flo
     the rows' band and the figure's move that way when every iteration time is scaled by ``1 -+ band`` (as ``plan
     splitwise``'s latency bands, :mod:`planner.splitwise.sensitivity`)."""
     out = {m: (band, band) for m, v in predicted.items() if v > 0}
-    for factor in (1.0 - band, 1.0 + band):
+    for factor in (max(1.0 - band, MIN_FACTOR), 1.0 + band):
         moved, _, _ = _median(run, replace(hw, prompt=hw.prompt.scaled(factor), token=hw.token.scaled(factor)))
         for m, (low, high) in out.items():
             if m in moved:

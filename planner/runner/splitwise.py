@@ -51,6 +51,7 @@ def verify_document(plan: Plan) -> None:
 
 
 def _unpropagated(skipped: bool) -> list[str]:
+    """The warning of a plan whose latency bands were not propagated, so its reader knows they are the flat ones."""
     return (
         ["latency bands not propagated (the search stopped early): the latency figures carry the flat profile band"]
         if skipped
