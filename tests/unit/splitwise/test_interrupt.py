@@ -59,6 +59,10 @@ def test_iso_throughput_keeps_the_first_feasible_point(db, coding, monkeypatch: 
     assert rows["HA"]["status"] == "interrupted" and rows["HA"]["note"] == "not searched (interrupted)"
     assert rows["HA"]["prompt"] is None and rows["HA"]["simulated_points"] == 0
     assert any("HA: not searched" in w for w in plan.warnings)
+    # Ctrl-C promises to stop: the latency bands are not re-simulated, and the plan says so.
+    assert any(w.startswith("latency bands not propagated") for w in plan.warnings)
+    assert not any(k.endswith("_err_low_ratio") for k in plan.metrics)
+    assert plan.metrics["ttft_p99_ms_err_ratio"] == plan.metrics["throughput_rps_err_ratio"]  # the flat band
     assert plan.metrics["cost_usd_h"] > 0 and "lower_bound_cost_usd_h" not in plan.metrics
     verify_document(plan)
 
