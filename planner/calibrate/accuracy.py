@@ -45,10 +45,9 @@ from planner.calibrate.ingest import ALL_METRICS, IterationTable, MeasuredRun
 from planner.calibrate.itermodel import Hardware, current_hardware, with_model
 from planner.calibrate.replay import replay
 from planner.executors import ExecutorConfig, available_cores
-from planner.profiles.accuracy import band_for
+from planner.profiles.accuracy import Move, band_factors, band_for
 from planner.profiles.db import ProfileDB
 from planner.profiles.synth.dynamo_physics import Instance, Parameters
-from planner.splitwise.sensitivity import MIN_FACTOR
 
 
 @dataclass(frozen=True)
@@ -179,14 +178,13 @@ def _band(run: MeasuredRun, hw: Hardware, predicted: dict[str, float], band: flo
     """The (low, high) band each figure would carry in a plan resting on ``hw``'s rows: on each side the larger of
     the rows' band and the figure's move that way when every iteration time is scaled by ``1 -+ band`` (as ``plan
     splitwise``'s latency bands, :mod:`planner.splitwise.sensitivity`)."""
-    out = {m: (band, band) for m, v in predicted.items() if v > 0}
-    for factor in (max(1.0 - band, MIN_FACTOR), 1.0 + band):
+    out = {m: Move(band, band) for m, v in predicted.items() if v > 0}
+    for factor in band_factors(band):
         moved, _, _ = _median(run, replace(hw, prompt=hw.prompt.scaled(factor), token=hw.token.scaled(factor)))
-        for m, (low, high) in out.items():
+        for m in out:
             if m in moved:
-                rel = moved[m] / predicted[m] - 1.0
-                out[m] = (max(low, -rel), max(high, rel))
-    return out
+                out[m] = out[m].widened(moved[m] / predicted[m] - 1.0)
+    return {m: (v.down, v.up) for m, v in out.items()}
 
 
 def _one(run: MeasuredRun, hw: Hardware, band: float | None = None) -> RunAccuracy:

@@ -62,12 +62,26 @@ MODEL_BANDS: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
 }
 
 
+#: The faster side's scale never goes below this: a band of 100 % or more would otherwise make iterations free.
+MIN_FACTOR = 0.1
+
+
+def band_factors(band: float) -> tuple[float, float]:
+    """The scales a figure is predicted again at to propagate the rows' band: ``1 - band`` (at least
+    :data:`MIN_FACTOR`) and ``1 + band``."""
+    return max(1.0 - band, MIN_FACTOR), 1.0 + band
+
+
 @dataclass(frozen=True)
 class Move:
     """How far a figure moves down and up (relative, >= 0) when the rows it rests on move by their band."""
 
     down: float
     up: float
+
+    def widened(self, rel: float) -> Move:
+        """This move, widened on the side of ``rel`` (the figure's relative change at one of the scales)."""
+        return Move(max(self.down, -rel), max(self.up, rel))
 
 
 @dataclass(frozen=True)

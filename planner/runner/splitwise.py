@@ -65,9 +65,10 @@ def run(loaded: LoadedSpec, db: ProfileDB, options: SplitwiseOptions) -> RunResu
     inst = build(loaded, db, options)
     sol = solve(inst, options)
     block, metrics, report = extract(inst, sol)
-    rests_on = band_rests_on(inst, sol)
-    band = plan_band(db, rests_on)
+    assumed = assumptions(inst)
     chosen = chosen_outcome(inst, sol.outcomes)
+    rests_on = band_rests_on(assumed, chosen)
+    band = plan_band(db, rests_on)
     best = chosen.best if chosen is not None else None
     # Two more simulations of the chosen point; not after Ctrl-C or the time limit, which promise to stop now.
     stopped = sol.status in (Status.interrupted, Status.time_limit)
@@ -79,7 +80,7 @@ def run(loaded: LoadedSpec, db: ProfileDB, options: SplitwiseOptions) -> RunResu
         report,
         block,
         metrics,
-        assumptions(inst),
+        assumed,
         warnings_for(inst, sol) + _unpropagated(stopped and best is not None and band is not None),
         options.recorded(),
         time.perf_counter() - start,

@@ -391,13 +391,14 @@ def assumptions(inst: Instance) -> list[Assumption]:
     return out
 
 
-def band_rests_on(inst: Instance, sol: Solution) -> list[Assumption]:
-    """The profile rows the recommended point's figures rest on: the chosen design's machines' curves (its
-    latencies and throughput are simulated on those alone; the other candidates' rows, synthetic ones included,
-    only ranked it). Every design's rows when none was chosen."""
-    chosen = chosen_outcome(inst, sol.outcomes)
-    used = {m.name for m in chosen.design.machines} if chosen is not None else set(inst.profiles)
-    return [a for a in assumptions(inst) if not a.subject.startswith("perf[") or a.subject[5:-1] in used]
+def band_rests_on(assumed: list[Assumption], chosen: DesignOutcome | None) -> list[Assumption]:
+    """The profile rows the recommended point's figures rest on, out of the plan's ``assumed``: the chosen
+    design's machines' curves (its latencies and throughput are simulated on those alone; the other candidates'
+    rows, synthetic ones included, only ranked it). All of them when none was chosen."""
+    if chosen is None:
+        return list(assumed)
+    used = {m.name for m in chosen.design.machines}
+    return [a for a in assumed if not a.subject.startswith("perf[") or a.subject[5:-1] in used]
 
 
 def warnings_for(inst: Instance, sol: Solution) -> list[str]:

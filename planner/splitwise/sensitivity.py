@@ -3,11 +3,12 @@
 A latency percentile is not as accurate as the iteration times it is simulated from: near a pool's capacity a few
 percent slower iterations build a queue, and the p99 grows many times over. The flat profile band (the mean error
 of the rows, docs/accuracy.md) then understates how far the figure may be off. So the recommended point is simulated
-again, once with every iteration time of its machines scaled by ``1 - band`` (at least :data:`MIN_FACTOR`) and once
-by ``1 + band`` (the same requests, the same seed), and each latency figure carries, on each side, the larger of the
-flat band and its own relative move that way (a queue grows faster than it shrinks, so the sides differ near
-capacity). Measured on the published MLPerf runs (docs/accuracy.md, "Do the bands hold?"): at 0.98x the iteration time
-an 8-GPU run's predicted TTFT p99 falls from +739 % to +370 % of the measured one, while its TPOT p99 moves by 5 %.
+again, once with every iteration time of its machines scaled by ``1 - band`` and once by ``1 + band``
+(:func:`planner.profiles.accuracy.band_factors`; the same requests, the same seed), and each latency figure carries,
+on each side, the larger of the flat band and its own relative move that way (a queue grows faster than it shrinks,
+so the sides differ near capacity). Measured on the published MLPerf runs (docs/accuracy.md, "Do the bands hold?"):
+at 0.98x the iteration time an 8-GPU run's predicted TTFT p99 falls from +739 % to +370 % of the measured one, while
+its TPOT p99 moves by 5 %.
 
 Reads the instance and the chosen point; the search is not run again.
 """
@@ -16,14 +17,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from planner.profiles.accuracy import Move
+from planner.profiles.accuracy import Move, band_factors
 from planner.splitwise.evaluate import Evaluator, PointResult
 from planner.splitwise.instance import Instance
 
 #: The figures propagated: every latency percentile the plan reports (``evaluate.LATENCY_QUANTILES``).
 PROPAGATED_PREFIXES = ("ttft_", "tbt_", "e2e_")
-#: The faster side's scale never goes below this: a band of 100 % or more would otherwise make iterations free.
-MIN_FACTOR = 0.1
 
 
 def scaled_evaluator(evaluator: Evaluator, machines: tuple[str, ...], factor: float) -> Evaluator:
@@ -44,13 +43,12 @@ def latency_moves(inst: Instance, best: PointResult, band: float) -> dict[str, M
     design = inst.evaluator.designs[best.design]
     machines = tuple(sorted({m.name for m in design.machines}))
     moves: dict[str, Move] = {}
-    for factor in (max(1.0 - band, MIN_FACTOR), 1.0 + band):
+    for factor in band_factors(band):
         ev = scaled_evaluator(inst.evaluator, machines, factor)
         moved = ev.evaluate(best.design, best.point, best.rate_rps, early_stop=False)
         for name, nominal in best.latency_ms.items():
             value = moved.latency_ms.get(name)
             if not name.startswith(PROPAGATED_PREFIXES) or nominal is None or nominal <= 0 or value is None:
                 continue
-            rel, seen = value / nominal - 1.0, moves.get(name, Move(0.0, 0.0))
-            moves[name] = Move(max(seen.down, -rel), max(seen.up, rel))
+            moves[name] = moves.get(name, Move(0.0, 0.0)).widened(value / nominal - 1.0)
     return moves
