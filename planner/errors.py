@@ -74,6 +74,10 @@ class UsageError(PlannerError):
     exit_code = 2
 
 
+#: How to fill a profile gap, whatever the command: the data itself.
+ADD_A_TABLE = "add a table under profiles/ (see README)"
+
+
 class ProfileMissingError(PlannerError):
     """The profile database has no data for a query and no estimator was allowed to fill the gap.
 
@@ -85,10 +89,19 @@ class ProfileMissingError(PlannerError):
 
     def __init__(self, what: str, gpu: str | None = None, model: str | None = None, **keys: Any) -> None:
         self.what, self.gpu, self.model, self.keys = what, gpu, model, keys
-        parts = [f"gpu={gpu}" if gpu else "", f"model={model}" if model else ""]
-        parts += [f"{k}={v}" for k, v in sorted(keys.items())]
+        super().__init__(self._message(ADD_A_TABLE))
+
+    def _message(self, how: str) -> str:
+        parts = [f"gpu={self.gpu}" if self.gpu else "", f"model={self.model}" if self.model else ""]
+        parts += [f"{k}={v}" for k, v in sorted(self.keys.items())]
         detail = ", ".join(p for p in parts if p)
-        super().__init__(f"no profile data for {what} ({detail}); add a table under profiles/ (see README)")
+        return f"no profile data for {self.what} ({detail}); {how}"
+
+    def or_else(self, option: str) -> ProfileMissingError:
+        """The same gap, naming the command's own way past it (``option``) beside adding a table."""
+        err = ProfileMissingError(self.what, self.gpu, self.model, **self.keys)
+        err.args = (err._message(f"{option}, or {ADD_A_TABLE}"),)
+        return err
 
 
 @dataclass

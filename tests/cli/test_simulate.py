@@ -127,6 +127,25 @@ def test_roofline_latency_is_opt_in_and_said(runner) -> None:
     assert doc["inputs"]["options"]["latency"] == "roofline"
 
 
+def test_a_gpu_without_rows_names_latency_auto_and_auto_runs(runner, tmp_path: Path) -> None:
+    """``plan helix`` fills a GPU without measured rows with its labelled roofline; the referee does only when asked,
+    and its error says how (one line, exit 2, nothing written)."""
+    data = json.loads((PLANS / "chain2.json").read_text())
+    data["plan"]["nodes"][1]["profile_gpu"] = "H100"
+    plan = tmp_path / "h100.json"
+    plan.write_text(json.dumps(data))
+    out = tmp_path / "sim.json"
+    res = runner.invoke(app, ["simulate", str(plan), *TINY, *SHORT, "--offline", "--out", str(out)])
+    assert res.exit_code == 2 and not out.exists()
+    (line,) = res.stderr.strip().splitlines()
+    assert line.startswith("error: no profile data for per-layer") and "gpu=H100" in line
+    assert "pass --latency auto for the analytic roofline where the table has no rows, or add a table" in line
+    res = runner.invoke(app, ["simulate", str(plan), *TINY, *SHORT, "--offline", "--latency", "auto", "-f", "json"])
+    assert res.exit_code == 0, res.output
+    bases = {a["basis"] for a in json.loads(res.stdout)["assumptions"] if a["subject"].startswith("layer_latency")}
+    assert bases == {"synthetic", "roofline"}  # the table's rows where it has them, the roofline for the other
+
+
 @pytest.mark.parametrize(
     ("args", "stderr"),
     [
@@ -160,5 +179,6 @@ def test_input_errors_exit_2(runner, tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert res.stderr.strip() == (
         "error: no profile data for per-layer prompt latency (table helix_layer_latency) (gpu=H100, model=tiny-4l); "
-        "add a table under profiles/ (see README)"
+        "pass --latency auto for the analytic roofline where the table has no rows, or add a table under profiles/ "
+        "(see README)"
     )
