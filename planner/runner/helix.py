@@ -162,10 +162,10 @@ def run_helix(
         if front.interrupted:  # the plan is complete; the frontier is not: say so as Ctrl-C does (exit 130)
             message = front.notes[-1].removeprefix("--pareto: ")
             res = replace(res, report=replace(res.report, status=Status.interrupted, message=message))
+    left_out = [f"served search left out candidate {r} (the search's own hop limit, not this run's)" for r in rejected]
     plan = _plan(
         inputs, res, lat, front.rows if front is not None else None, options, started,
-        warnings=list(inst.warnings) + res.notes + lat.notes + [f"served search skipped {r}" for r in rejected]
-        + (front.notes if front is not None else []),
+        warnings=list(inst.warnings) + res.notes + lat.notes + left_out + (front.notes if front is not None else []),
         prediction=prediction, search=search, objective=objective,
     )  # fmt: skip
     # Baselines as the spec and options define them (the served search's hop-limited runs evaluate them differently).
