@@ -17,9 +17,14 @@ the measured table, the roofline where a GPU has no rows (``--latency auto``).
 ``--min-requests 1000`` measures online over a window that holds 1,000 requests on both sides (at low rates the
 default 600 s replays only the trace's first seconds: docs/helix.md, Limitations).
 
-``--record profiles/agreement/helix_served.csv`` also writes the rows as data: the error bands of the Helix served
-predictions are computed from them (:mod:`planner.calibrate.agreement`; then ``scripts/accuracy_report.py
---write-bands``). ``--from-record CSV`` prints the table of a record without planning or simulating.
+``--held-out`` measures, instead, clusters the served model was not developed on: seeded clusters of
+``scripts/helix_generate_cluster.py`` (:data:`GENERATED`) and the hand-written specs under
+tests/fixtures/helix_heldout/; the default plan and its baselines each, no paper layouts.
+
+``--record profiles/agreement/helix_served.csv`` (``--held-out``: ``helix_served_held_out.csv``) also writes the rows
+as data: the error bands of the Helix served predictions are computed from both records
+(:mod:`planner.calibrate.agreement`; then ``scripts/accuracy_report.py --write-bands``). ``--from-record CSV`` prints
+the table of a record without planning or simulating.
 """
 
 from __future__ import annotations
@@ -43,6 +48,17 @@ SHIPPED = [
     "helix-het42-llama2-70b",
     "helix-quickstart-llama31-70b",
 ]
+HELD_OUT_FILES = sorted((ROOT / "tests" / "fixtures" / "helix_heldout").glob("*.yaml"))
+#: Generated clusters held out of the model's development: (nodes, GPU types, regions, seed) of
+#: ``scripts/helix_generate_cluster.py``; seven types are the measured Helix tables' nodes, ten add three roofline GPUs.
+GENERATED: list[tuple[int, int, int, int]] = [
+    (12, 7, 1, 11),
+    (16, 7, 2, 12),
+    (20, 10, 2, 13),
+    (24, 7, 3, 14),
+    (30, 10, 3, 15),
+    (40, 7, 2, 16),
+]
 OFFLINE_TOLERANCE = 0.10
 ONLINE_TOLERANCE = 0.20
 
@@ -50,13 +66,32 @@ ONLINE_TOLERANCE = 0.20
 Row = AgreementRow
 
 
-def plan_layouts(spec: str, out_dir: Path, time_limit: float) -> list[Path]:
+def spec_file(spec: str | Path) -> Path:
+    """A spec given by name (under cluster_specs/) or by path."""
+    return spec if isinstance(spec, Path) else SPECS / f"{spec}.yaml"
+
+
+def held_out_specs(out_dir: Path) -> list[Path]:
+    """The held-out clusters' spec files: the generated ones written under ``out_dir/specs``, then the fixtures."""
+    from helix_generate_cluster import generate_spec
+
+    where = out_dir / "specs"
+    where.mkdir(parents=True, exist_ok=True)
+    out = []
+    for nodes, types, regions, seed in GENERATED:
+        path = where / f"helix-gen-{nodes}n-{types}t-{regions}r.yaml"
+        path.write_text(generate_spec(nodes, types, regions, seed))
+        out.append(path)
+    return out + HELD_OUT_FILES
+
+
+def plan_layouts(spec: str | Path, out_dir: Path, time_limit: float) -> list[Path]:
     """The default plan of ``spec`` and the baselines it emits (baselines that carry no flow are left out)."""
-    where = out_dir / spec
+    where = out_dir / spec_file(spec).stem
     where.mkdir(parents=True, exist_ok=True)
     default = where / "default.json"
     if not default.exists():
-        cmd = [sys.executable, "-m", "planner", "helix", str(SPECS / f"{spec}.yaml"), "--out", str(default), "-q",
+        cmd = [sys.executable, "-m", "planner", "helix", str(spec_file(spec)), "--out", str(default), "-q",
                "--time-limit", f"{time_limit:g}", "--emit-baselines", str(where)]  # fmt: skip
         res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
         if res.returncode != 0:
@@ -105,9 +140,11 @@ def measure(spec: str, plan_path: Path, min_requests: int = 0) -> Row:
     )
 
 
-def all_layouts(out_dir: Path, time_limit: float, specs: list[str]) -> list[tuple[str, Path]]:
-    items = [(spec, p) for spec in specs for p in plan_layouts(spec, out_dir, time_limit)]
-    return items + [("paper single-24", p) for p in sorted(PAPER.glob("*.json"))]
+def all_layouts(
+    out_dir: Path, time_limit: float, specs: list[str] | list[Path], paper: bool = True
+) -> list[tuple[str, Path]]:
+    items = [(spec_file(spec).stem, p) for spec in specs for p in plan_layouts(spec, out_dir, time_limit)]
+    return items + ([("paper single-24", p) for p in sorted(PAPER.glob("*.json"))] if paper else [])
 
 
 def _pct(x: float, tol: float) -> str:
@@ -147,6 +184,7 @@ def main() -> None:
     ap.add_argument("--from-record", type=Path, help="print the table of this CSV record (no planning)")
     ap.add_argument("--time-limit", type=float, default=60.0, help="plan helix --time-limit per spec")
     ap.add_argument("--specs", nargs="*", default=SHIPPED, help="spec names under cluster_specs/")
+    ap.add_argument("--held-out", action="store_true", help="the held-out clusters instead (module notes)")
     ap.add_argument(
         "--min-requests",
         type=int,
@@ -162,7 +200,11 @@ def main() -> None:
         return
     if args.out_dir is None:
         ap.error("--out-dir is required (or --from-record)")
-    rows = [measure(spec, p, args.min_requests) for spec, p in all_layouts(args.out_dir, args.time_limit, args.specs)]
+    if args.held_out:
+        layouts = all_layouts(args.out_dir, args.time_limit, held_out_specs(args.out_dir), paper=False)
+    else:
+        layouts = all_layouts(args.out_dir, args.time_limit, args.specs)
+    rows = [measure(spec, p, args.min_requests) for spec, p in layouts]
     if args.record is not None:
         write_record(args.record, rows)
     sys.stdout.write(markdown(rows) + "\n")

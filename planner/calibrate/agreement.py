@@ -2,11 +2,14 @@
 
 A Helix plan's ``predicted_*`` figures rest on two things: the profile rows (per-layer latency; their band is the
 table's leave-one-out error) and the served model of :mod:`planner.helix.served`, an analytic prediction of what
-``plan simulate`` serves. The second has its own tracked error: the agreement table of docs/helix.md, every shipped
-spec's default plan, the baselines it emits and the paper's single-24 layouts, predicted and simulated
-(``scripts/helix_agreement.py --record``). Its rows are data, ``profiles/agreement/helix_served.csv``; this module
-turns them into ``model:`` entries of the accuracy catalogue (mean absolute relative error, as every band), which
-:mod:`planner.profiles.accuracy` adds to the profile band of the figures the served model predicts.
+``plan simulate`` serves. The second has its own tracked error: the agreement tables of docs/helix.md, predicted and
+simulated (``scripts/helix_agreement.py --record``), on two sets of layouts: every shipped spec's default plan, the
+baselines it emits and the paper's single-24 layouts (``profiles/agreement/helix_served.csv``), which the model was
+developed on; and clusters held out of that development, generated and hand-written, each with its default plan and
+baselines (``profiles/agreement/helix_served_held_out.csv``). A new user's cluster is like neither set in particular,
+so the band is the error over both: this module turns the rows into ``model:`` entries of the accuracy catalogue
+(mean absolute relative error, as every band), which :mod:`planner.profiles.accuracy` adds to the profile band of
+the figures the served model predicts.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-#: The agreement record, relative to the profile root.
+#: The agreement records, relative to the profile root: the layouts the model was developed on, and those held out.
 RECORD = Path("agreement") / "helix_served.csv"
+HELD_OUT_RECORD = Path("agreement") / "helix_served_held_out.csv"
+RECORDS = (RECORD, HELD_OUT_RECORD)
 
 FIELDS = (
     "spec",
@@ -89,18 +94,26 @@ def write_record(path: Path, rows: list[AgreementRow]) -> None:
             )  # fmt: skip
 
 
-def agreement_entries(rows: list[AgreementRow]) -> dict[str, dict[str, object]]:
-    """The ``model:`` entries of the accuracy catalogue: mean absolute relative error over the recorded layouts."""
+def read_records(root: Path) -> tuple[list[AgreementRow], tuple[Path, ...]]:
+    """The rows of every agreement record under the profile root ``root``, and which records there were."""
+    found = tuple(r for r in RECORDS if (root / r).exists())
+    return [row for r in found for row in read_record(root / r)], found
+
+
+def agreement_entries(rows: list[AgreementRow], records: tuple[Path, ...] = RECORDS) -> dict[str, dict[str, object]]:
+    """The ``model:`` entries of the accuracy catalogue: mean absolute relative error over the recorded layouts
+    (those of ``records``)."""
     if not rows:
         return {}
     n = len(rows)
+    where = " and ".join(f"profiles/{r.as_posix()}" for r in records)
 
     def entry(errors: list[float], what: str) -> dict[str, object]:
         return {
             "basis": "analytic",
             "err_ratio": round(sum(abs(e) for e in errors) / n, 4),
             "method": f"mean absolute error of the served prediction ({what}) against plan simulate over the {n} "
-            f"layouts of docs/helix.md, Agreement (profiles/{RECORD.as_posix()})",
+            f"layouts of docs/helix.md, Agreement ({where})",
         }
 
     return {

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.calibrate.agreement import RECORD as AGREEMENT_RECORD
-from planner.calibrate.agreement import agreement_entries, read_record
+from planner.calibrate.agreement import agreement_entries, read_records
 from planner.calibrate.gridded import exp_on_grid, least_squares_on_grid
 from planner.paths import SHIPPED_PROFILES
 from planner.profiles.db import ProfileDB
@@ -241,7 +240,6 @@ def band_entries(db: ProfileDB) -> dict[str, dict[str, object]]:
         },
     }
     # The served model's own error against plan simulate (Helix predicted_* figures add it to their profile band).
-    record = SHIPPED_PROFILES / AGREEMENT_RECORD
-    if record.exists():
-        entries.update(agreement_entries(read_record(record)))
+    rows, records = read_records(SHIPPED_PROFILES)
+    entries.update(agreement_entries(rows, records))
     return entries

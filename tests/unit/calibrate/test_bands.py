@@ -111,11 +111,12 @@ def test_a_model_band_adds_to_the_profile_band():
 
 
 def test_shipped_model_bands_are_the_agreement_record(profile_db):
-    from planner.calibrate.agreement import RECORD, agreement_entries, read_record
+    from planner.calibrate.agreement import RECORDS, agreement_entries, read_records
     from planner.profiles.accuracy import model_bands
 
-    rows = read_record(ROOT / "profiles" / RECORD)
-    entries = agreement_entries(rows)
+    rows, records = read_records(ROOT / "profiles")
+    assert records == RECORDS  # both shipped: the layouts the model was developed on and those held out
+    entries = agreement_entries(rows, records)
     metrics = {"predicted_decode_tok_s": 1.0, "predicted_total_tok_s": 2.0, "predicted_token_latency_p50_ms": 3.0,
                "predicted_token_latency_p99_ms": 4.0, "predicted_in_flight_requests": 5.0}  # fmt: skip
     bands = model_bands(profile_db, "helix", metrics)
