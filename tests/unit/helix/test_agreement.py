@@ -19,6 +19,7 @@ from planner.calibrate.agreement import HELD_OUT_RECORD, RECORD, read_record
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "scripts"))
 from helix_agreement import (  # noqa: E402
+    HELD_OUT_TIME_LIMIT,
     OFFLINE_TOLERANCE,
     ONLINE_TOLERANCE,
     PAPER,
@@ -116,7 +117,7 @@ def test_held_out_record_is_what_is_measured_now(plans: Path, spec: str, layout:
     """The clusters held out of the model's development measure as recorded (their rows are in the error bands;
     they are a measurement of the model's error on unseen clusters, not a target each row must meet)."""
     (spec_path,) = [p for p in held_out_specs(plans) if p.stem == spec]
-    by_name = {p.stem: p for p in plan_layouts(spec_path, plans, 60.0)}
+    by_name = {p.stem: p for p in plan_layouts(spec_path, plans, HELD_OUT_TIME_LIMIT)}
     row = measure(spec, by_name[layout])
     rec = {(r.spec, r.layout): r for r in read_record(ROOT / "profiles" / HELD_OUT_RECORD)}[(spec, layout)]
     now = (row.predicted, row.simulated, *row.p50, *row.p99)
