@@ -89,6 +89,8 @@ def test_the_offline_runs_load_as_published(db) -> None:
         f = _loadgen_fields(path)
         assert run.metrics == {"request_throughput_rps": f["rate"], "output_tok_s": f["tok"]}, name
         assert "llama2-70b-99.9/Offline/performance/run_1" in run.source and "Apache-2.0" in run.source, name
+        # the dataset's published mean prompt, as every Server sidecar (test_mlperf.py checks it against its totals)
+        assert _sidecar(path)["mean_input_tokens"] == _sidecar(_server_file(name))["mean_input_tokens"] == 222.33
 
 
 def _littles_law_row(offline: Path) -> tuple[str, str]:
