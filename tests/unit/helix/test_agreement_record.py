@@ -51,13 +51,16 @@ def test_docs_table_shows_the_record(which: Path) -> None:
 def test_record_round_trip_and_entries(tmp_path: Path) -> None:
     rows = [
         AgreementRow("s", "default", 110.0, 100.0, (90.0, 100.0), (300.0, 200.0)),
-        AgreementRow("s", "swarm", 80.0, 100.0, (100.0, 100.0), (200.0, 200.0)),
+        AgreementRow("t", "default", 80.0, 100.0, (100.0, 100.0), (200.0, 200.0)),
+        AgreementRow("s", "swarm", 100.0, 100.0, (100.0, 100.0), (200.0, 400.0)),
     ]
     path = tmp_path / "r.csv"
     write_record(path, rows)
     assert read_record(path) == rows
     entries = agreement_entries(rows)
+    # over the recommended layouts only: a plan's figures are the recommended placement's
     assert entries["model:helix_served_decode"]["err_ratio"] == 0.15  # (10 % + 20 %) / 2
     assert entries["model:helix_served_p50"]["err_ratio"] == 0.05
     assert entries["model:helix_served_p99"]["err_ratio"] == 0.25
-    assert agreement_entries([]) == {}
+    assert "over the 2 recommended layouts" in str(entries["model:helix_served_p99"]["method"])
+    assert agreement_entries([]) == {} and agreement_entries(rows[2:]) == {}
