@@ -59,6 +59,10 @@ GENERATED: list[tuple[int, int, int, int]] = [
     (24, 7, 3, 14),
     (30, 10, 3, 15),
     (40, 7, 2, 16),
+    (14, 7, 1, 17),
+    (18, 10, 1, 18),
+    (28, 7, 2, 19),
+    (50, 10, 3, 20),
 ]
 #: --time-limit of the held-out plans: long enough that the served search ends by its work budget on every one (at 60 s
 #: the 30-node cluster's was stopped by the clock, so its plan depended on the machine's load), as the record must

@@ -124,7 +124,7 @@ def test_shipped_model_bands_are_the_agreement_record(profile_db):
     assert bands["predicted_decode_tok_s"].err_ratio == entries["model:helix_served_decode"]["err_ratio"]
     assert bands["predicted_token_latency_p99_ms"].err_ratio == entries["model:helix_served_p99"]["err_ratio"]
     recommended = [r for r in rows if r.layout == "default"]
-    assert len(recommended) == 12  # five shipped specs' and seven held-out clusters' recommended plans
+    assert len(recommended) == 16  # five shipped specs' and eleven held-out clusters' recommended plans
     mean_abs = sum(abs(r.error) for r in recommended) / len(recommended)
     assert bands["predicted_total_tok_s"].err_ratio == round(mean_abs, 4)
     assert model_bands(profile_db, "splitwise", {"throughput_rps": 1.0}) == {}
