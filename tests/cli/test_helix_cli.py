@@ -221,3 +221,17 @@ def test_ctrl_c_keeps_the_best_plan(tmp_path: Path) -> None:
     plan = json.loads(out.read_text())
     assert plan["solver"]["status"] == "interrupted"
     assert plan["metrics"]["throughput_tok_s"] >= 4137.5
+
+
+def test_a_candidate_the_search_drops_is_not_blamed_on_the_users_options(runner, tmp_path: Path) -> None:
+    """A new user's cluster (the held-out mixed18 spec): one hop-limited candidate of the served search fails
+    verification. The plan says the search left it out under its own hop limit; no warning names an option
+    (``--max-hops``) the user never passed."""
+    spec = ROOT / "tests" / "fixtures" / "helix_heldout" / "helix-mixed18-llama2-70b.yaml"
+    out = tmp_path / "plan.json"
+    res = _run(runner, str(spec), "--time-limit", "60", "--out", str(out), "-q")
+    assert res.exit_code == 0, res.output
+    warnings = json.loads(out.read_text())["warnings"]
+    left_out = [w for w in warnings if w.startswith("served search left out candidate")]
+    assert left_out and all("the search's own hop limit, not this run's" in w for w in left_out)
+    assert not any(w.startswith("served search skipped") for w in warnings)
