@@ -165,11 +165,6 @@ class ServedParams:
     wait_factor: float = 1.0
     waves_exponent: float = 0.2
     gpu_memory_utilization: float = 0.9
-    #: Candidate of the fifteenth session (docs/helix.md, "Two changes scored against both tables"), off: waves per
-    #: cycle at least the effective number of routes through the node, ``(sum_p N_p)^2 / sum_p N_p^2``.
-    route_waves: bool = False
-    #: Candidate, off: a token at a join node rides with a prompt in its own iteration with ``1 - exp(-D / (O - 1))``.
-    join_riding: bool = False
 
 
 @dataclass
@@ -382,19 +377,9 @@ class ServedModel:
             # max_decode_tokens), so a ring whose requests exceed it runs several waves a cycle, which queue and meet
             # prompts as waves elsewhere do: it takes the wave law.
             rings = {n for n in isolated if n_node[n] <= lat[n].max_decode_tokens}
-            squares = {n: 0.0 for n in held}
-            for p in paths:
-                for n in p.nodes:
-                    squares[n] += p.in_flight**2
-            waves_of = {
-                n: max(_waves(n_node[n], prm), n_node[n] ** 2 / squares[n])
-                if prm.route_waves and squares[n] > 0
-                else _waves(n_node[n], prm)
-                for n in held
-            }
             batch = {
                 n: (
-                    min(max(n_node[n] / (1.0 if n in rings else waves_of[n]), 1.0), lat[n].max_decode_tokens)
+                    min(max(n_node[n] / (1.0 if n in rings else _waves(n_node[n], prm)), 1.0), lat[n].max_decode_tokens)
                     if n_node[n] > 0
                     else 0.0
                 )
@@ -442,9 +427,6 @@ class ServedModel:
                                 + sp.busy_decode * other * sp.decode_s / 2
                             )
                             here = sp.decode_s + (1 - caught) * wait + caught * max(0.0, sp.prompt_s - prev_dec)
-                            if prm.join_riding:
-                                ride = 1.0 - float(np.exp(-sp.batch / max(o_dec - 1.0, 1.0)))
-                                here += (1 - caught) * ride * sp.prompt_s
                             caught += (1 - caught) * sp.busy_prompt
                             prev_dec = sp.decode_s
                         elif n in rings:
