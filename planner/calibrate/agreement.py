@@ -9,8 +9,8 @@ developed on; and clusters held out of that development, generated and hand-writ
 baselines (``profiles/agreement/helix_served_held_out.csv``). A new user's cluster is like neither set in particular,
 so the band is the error over both; and a plan's figures are those of the placement ``plan helix`` recommends, whose
 error is not the baselines' (a recommended placement is a mesh of many routes, where the model's wave count is least
-sure: 10.5 % on offline decode against 6.6 % for the baselines and the paper's layouts, fifteenth session), so the band
-is the error over the recommended (``default``) layouts of both records. This module turns those rows into ``model:``
+sure, and it is the candidate predicted highest: docs/helix.md, Agreement, "Held out"), so the band is the error over
+the recommended (``default``) layouts of both records. This module turns those rows into ``model:``
 entries of the accuracy catalogue (mean absolute relative error, as every band), which
 :mod:`planner.profiles.accuracy` adds to the profile band of the figures the served model predicts.
 """
@@ -25,6 +25,8 @@ from pathlib import Path
 RECORD = Path("agreement") / "helix_served.csv"
 HELD_OUT_RECORD = Path("agreement") / "helix_served_held_out.csv"
 RECORDS = (RECORD, HELD_OUT_RECORD)
+#: The layout name of the placement ``plan helix`` recommends (the others are its baselines and the paper's layouts).
+RECOMMENDED = "default"
 
 FIELDS = (
     "spec",
@@ -101,10 +103,6 @@ def read_records(root: Path) -> tuple[list[AgreementRow], tuple[Path, ...]]:
     """The rows of every agreement record under the profile root ``root``, and which records there were."""
     found = tuple(r for r in RECORDS if (root / r).exists())
     return [row for r in found for row in read_record(root / r)], found
-
-
-#: The layout name of the placement ``plan helix`` recommends (the others are its baselines and the paper's layouts).
-RECOMMENDED = "default"
 
 
 def agreement_entries(rows: list[AgreementRow], records: tuple[Path, ...] = RECORDS) -> dict[str, dict[str, object]]:
