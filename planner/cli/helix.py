@@ -60,6 +60,11 @@ class FormulationChoice(enum.StrEnum):
     aggregated = "aggregated"
 
 
+#: ``--confirm``'s default: the two best searched placements and the best baseline are simulated before one is
+#: recommended (docs/helix.md, "Confirmed by simulation").
+CONFIRM_DEFAULT = 3
+
+
 @dataclass(frozen=True)
 class HelixCliOptions:
     """The helix-specific command-line options (None: take the spec's ``helix:`` section or the default)."""
@@ -84,6 +89,7 @@ class HelixCliOptions:
     objective: Literal["served", "max-flow"] = "served"
     pareto_dir: Path | None = None
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    confirm: int = CONFIRM_DEFAULT
 
 
 def solver_options(section: HelixSection, common: CommonOptions, cli: HelixCliOptions) -> HelixOptions:
@@ -131,6 +137,7 @@ def run(inputs: SolverInputs, common: CommonOptions, cli: HelixCliOptions) -> tu
         objective=cli.objective,
         pareto_plans=cli.pareto_dir is not None,
         executor=cli.executor,
+        confirm=cli.confirm,
     )
     plan = result.plan
     deferred: list[Deferred] = []
@@ -268,6 +275,16 @@ def helix_command(
             help="served: most predicted decode tokens/s (KV- and latency-aware); max-flow: the paper's objective.",
         ),
     ] = "served",
+    confirm: Annotated[
+        int | None,
+        typer.Option(
+            "--confirm",
+            min=0,
+            help="Served search: simulate the N best placements (N - 1 searched, the best baseline) offline on "
+            "a request sample of their own and recommend the one that serves the most "
+            f"(default {CONFIRM_DEFAULT} with the served search; 0 or 1: the prediction decides).",
+        ),
+    ] = None,
 ) -> None:
     """Place contiguous layer ranges on every node to maximise the max-flow throughput, and prove how close it is."""
     common = common_options(out, fmt, profiles, overrides, time_limit, seed, quiet, verbose, plot, max_nodes)
@@ -285,6 +302,9 @@ def helix_command(
             raise UsageError(f"--objective: expected served or max-flow, got '{objective}'")
         if pareto_dir is not None and not pareto:
             raise UsageError("--pareto-dir needs --pareto")
+        searched = objective == "served" and placement is None
+        if confirm is not None and confirm > 1 and not searched:
+            raise UsageError("--confirm confirms the served search: it needs --objective served and no --placement")
         cli = HelixCliOptions(
             solver=solver.value,
             formulation=formulation.value,
@@ -306,6 +326,7 @@ def helix_command(
             objective=objectives[objective],
             pareto_dir=pareto_dir,
             executor=where,
+            confirm=confirm if confirm is not None else (CONFIRM_DEFAULT if searched else 0),
         )
         return run(inputs, common, cli)
 

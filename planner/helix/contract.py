@@ -219,14 +219,37 @@ class ServedRefinement(Block):
     stopped: str
 
 
+class ConfirmedCandidate(Block):
+    """One placement ``--confirm N`` simulated: its prediction and what the simulator served."""
+
+    source: str
+    predicted_decode_tok_s: Number
+    simulated_decode_tok_s: Number
+
+
+class ServedConfirmation(Block):
+    """``--confirm N``: the search's best placements by prediction (and its best baseline) simulated offline with
+    ``plan simulate``'s engine before one is recommended (:mod:`planner.runner.helix_confirm`). ``seed`` is the
+    request sample they were simulated on; ``plan simulate``'s default (0) is another, so it judges the plan on
+    requests the choice did not see."""
+
+    chosen: str
+    seed: int
+    warmup_s: Number
+    window_s: Number
+    latency: str
+    candidates: list[ConfirmedCandidate]
+
+
 class ServedSearchBlock(Block):
     """How ``--objective served`` chose the placement: every candidate, the local searches from the best of them,
-    and how many candidates the time limit cut."""
+    how many candidates the time limit cut, and (``--confirm N``) the simulation that confirmed the choice."""
 
     chosen: str
     candidates: list[ServedCandidate]
     not_tried_time_limit: int = 0
     local_search: list[ServedRefinement] = []
+    confirmation: ServedConfirmation | None = None
 
 
 #: Below this many requests in the online window a p99 rests on the few prompts among them: the plan's report and

@@ -85,6 +85,20 @@ def _bounds_rows(block: HelixPlanBlock, metrics: Metrics) -> list[list[Any]]:
         total = fmt_band(served.total_tok_s, err_ratio_of(metrics, "predicted_total_tok_s"))
         rows.append(["served decode (predicted)", decode, f"saturated; {served.kv_limit}"])
         rows.append(["served prompt + decode", total, "predicted; plan simulate --offline judges"])
+        conf = served.search.confirmation if served.search is not None else None
+        if conf is not None:
+            mine = next(c for c in conf.candidates if c.source == conf.chosen)
+            others = ", ".join(
+                f"{c.source} {fmt_num(c.simulated_decode_tok_s)}" for c in conf.candidates if c is not mine
+            )
+            rows.append(
+                [
+                    "served decode (confirmed)",
+                    mine.simulated_decode_tok_s,
+                    f"simulated offline at seed {conf.seed} (--confirm {len(conf.candidates)}); most served of "
+                    f"the candidates simulated: {others or 'none other'}",
+                ]
+            )
         if served.upper_bound_decode_tok_s is not None:
             rows.append(["served decode bound", served.upper_bound_decode_tok_s, "node model, any placement"])
     rows += [

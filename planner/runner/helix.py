@@ -14,7 +14,14 @@ from typing import Any
 from planner.errors import InfeasibleError, Shortfall
 from planner.executors import ExecutorConfig
 from planner.helix.baselines import force_loaded_flow
-from planner.helix.contract import HelixBounds, HelixLatency, HelixSearch, ParetoPoint, ServedRefinement
+from planner.helix.contract import (
+    HelixBounds,
+    HelixLatency,
+    HelixSearch,
+    ParetoPoint,
+    ServedConfirmation,
+    ServedRefinement,
+)
 from planner.helix.extract import (
     assumptions,
     baselines_block,
@@ -26,7 +33,7 @@ from planner.helix.extract import (
 from planner.helix.flow import FlowResult, Mode, max_flow
 from planner.helix.instance import HelixInstance, build_instance
 from planner.helix.latency import LatencyReport, LayerLatency, hop_counts, latency_report
-from planner.helix.objective import ServedSearch, served_search
+from planner.helix.objective import ServedCandidate, ServedSearch, served_search
 from planner.helix.placement import read_placement
 from planner.helix.served import (
     Prediction,
@@ -41,6 +48,7 @@ from planner.helix.work import WorkLimits
 from planner.paths import display_path
 from planner.plan import Plan
 from planner.runner import SolverInputs, assemble_plan
+from planner.runner.helix_confirm import confirm_choice
 from planner.runner.helix_pareto import Frontier, frontier, frontier_context
 from planner.solver import Assumption, SolveReport, Status, remaining_s, stop_scope
 from planner.spec.sections.helix import HelixSection
@@ -89,6 +97,7 @@ def run_helix(
     objective: str = "served",
     pareto_plans: bool = False,
     executor: ExecutorConfig | None = None,
+    confirm: int = 0,
 ) -> HelixRun:
     """Build the instance, solve (or evaluate ``placement_file``), and assemble the plan document(s).
 
@@ -98,7 +107,8 @@ def run_helix(
     (:mod:`planner.helix.objective`); ``max-flow`` is the paper's objective. Every plan carries the prediction.
     ``pareto`` adds the frontier (:mod:`planner.runner.helix_pareto`), its points run on ``executor`` (default: in
     this process) within the last :data:`PARETO_SHARE` of the time limit or whatever the plan's search left;
-    ``pareto_plans`` also assembles one plan per frontier point.
+    ``pareto_plans`` also assembles one plan per frontier point. ``confirm`` N > 1 simulates the served search's best
+    placements before one is recommended (:mod:`planner.runner.helix_confirm`).
     """
     started = time.perf_counter()
     if opts.started_at is None:
@@ -108,6 +118,7 @@ def run_helix(
     with stop_scope(opts):  # building the instance counts against --time-limit (no plan exists yet)
         inst = build_instance(loaded, db, section)
     options = recorded_options(opts, placement_file, max_token_latency_s, pareto, objective)
+    options["confirm"] = confirm
     frontier_opts = opts
     if pareto:
         opts = replace(opts, time_limit_s=opts.time_limit_s * (1 - PARETO_SHARE))
@@ -124,6 +135,7 @@ def run_helix(
             options["mode"] = file_mode
     served_model = served_model_for(loaded, db)
     search: ServedSearch | None = None
+    confirmation: ServedConfirmation | None = None
     try:
         if objective == "served" and placement is None:
             # Every stage of the served search, the max-flow run first, stops at a work limit (the same plan at any
@@ -137,6 +149,13 @@ def run_helix(
                 served_model,
                 first=first,
             )
+            if confirm > 1 and remaining_s(opts.deadline()) > 0:
+                confirmation = _confirmed(inputs, search, confirm, options, started, lat_model, opts.seed)
+            elif confirm > 1:  # the safety net: the plan is the prediction's choice, and says so
+                note = f"--confirm {confirm} not run: the time limit was reached before the candidates were simulated"
+                best = search.best.result
+                best.report = replace(best.report, status=Status.time_limit, message=f"{best.report.message}; {note}")
+                best.notes.append(note)
             res = search.best.result
         else:
             res = solve(inst, opts, placement)
@@ -166,7 +185,7 @@ def run_helix(
     plan = _plan(
         inputs, res, lat, front.rows if front is not None else None, options, started,
         warnings=list(inst.warnings) + res.notes + lat.notes + left_out + (front.notes if front is not None else []),
-        prediction=prediction, search=search, objective=objective,
+        prediction=prediction, search=search, objective=objective, confirmation=confirmation,
     )  # fmt: skip
     # Baselines as the spec and options define them (the served search's hop-limited runs evaluate them differently).
     base = search.candidates[0].result if search is not None else res
@@ -175,6 +194,28 @@ def run_helix(
         baseline_plans(inputs, base, options, started, served_model) if baselines else {},
         front.plans if front is not None else {},
     )
+
+
+def _confirmed(
+    inputs: SolverInputs,
+    search: ServedSearch,
+    n: int,
+    options: dict[str, Any],
+    started: float,
+    lat_model: LayerLatency,
+    seed: int,
+) -> ServedConfirmation:
+    """``--confirm N``: simulate the search's best placements and make the one that serves the most its ``best``
+    (its full prediction, with the online latency, is computed when the plan is written)."""
+
+    def plan_of(c: ServedCandidate) -> Plan:
+        res = replace(c.result, flow=without_float_noise(c.result.flow))
+        return point_plan(inputs, res, latency_of(res, lat_model), options, started, c.prediction, "served")
+
+    chosen, record = confirm_choice(search, n, plan_of, inputs.profiles, seed)
+    if chosen is not search.best:
+        search.best = chosen
+    return record
 
 
 def reserve_section(section: HelixSection, reserve: float) -> HelixSection:
@@ -265,6 +306,7 @@ def _plan(
     prediction: Prediction | None = None,
     search: ServedSearch | None = None,
     objective: str = "max-flow",
+    confirmation: ServedConfirmation | None = None,
 ) -> Plan:
     lb = HelixLatency.model_validate(lat.block())
     block = result_block(res, lb, None if pareto is None else [ParetoPoint.model_validate(p) for p in pareto])
@@ -272,7 +314,8 @@ def _plan(
         served = served_block(prediction, search, objective)
         if search is not None and served.search is not None:
             rows = [ServedRefinement.model_validate(r) for r in search.refinement_rows()]
-            served = served.model_copy(update={"search": served.search.model_copy(update={"local_search": rows})})
+            update: dict[str, Any] = {"local_search": rows, "confirmation": confirmation}
+            served = served.model_copy(update={"search": served.search.model_copy(update=update)})
         block = block.model_copy(update={"served": served})
     mets = metrics(res)
     mets.update(

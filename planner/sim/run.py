@@ -206,14 +206,20 @@ def _profile_inputs(db: ProfileDB) -> list[InputFile]:
     return [InputFile(path=f.path, sha256=f.sha256) for f in sorted(used, key=lambda f: f.path)]
 
 
-def simulate(plan_paths: list[Path], opts: SimOptions, profiles: Path | None = None) -> SimulationRun:
-    """Simulate every plan under the same workload and return the document (decode throughput, latencies, ...)."""
+def simulate(
+    plan_paths: list[Path], opts: SimOptions, profiles: Path | None = None, db: ProfileDB | None = None
+) -> SimulationRun:
+    """Simulate every plan under the same workload and return the document (decode throughput, latencies, ...).
+
+    ``db``: a profile database already loaded (``plan helix --confirm`` passes the one it planned with) instead of
+    loading the shipped one with ``profiles`` layered over it."""
     _check_options(opts)
     if not plan_paths:
         raise UsageError("give at least one plan JSON")
     placements = [load_placement(p) for p in plan_paths]
     warnings = check_same_cluster(placements)
-    db = ProfileDB.load(profiles)
+    if db is None:
+        db = ProfileDB.load(profiles)
     pool = load_pool(opts.trace, opts.max_input_tokens, opts.max_output_tokens)
     if len(pool) == 0:
         raise SpecError.single(pool.path, "", "no request left after the length filter (see --max-input-tokens)")

@@ -113,8 +113,10 @@ _S0 = (
 )
 _S1 = "| **73.8** (65.3; local search from reserve 0.2, <= 9 hops, least-time routing) | 48.0 |"
 _S1b = "| 48.0 | 54.1 | 53.3 | - | 1.36x (1.24x before the routing) | yes |"
-_S2 = "| 76.7 | 51.6 | 148.2 | - | 1.48x (1.32x before the routing) | yes |"
-_S2a = "| geo-24 | **218.7** (209.2; local search from reserve 0.2, <= 9 hops, least-time routing)"
+_S2 = "| 76.7 | 51.6 | 148.2 | - | 1.51x (1.48x before the confirmation, 1.32x before the routing) | yes |"
+_S2a = (
+    "| geo-24 | **224.1** (188.9; local search from reserve 0.6, max flow, least-time routing; confirmed by simulation)"
+)
 _S3 = "| **862.9** (819.7; local search from reserve 0.6, <= 14 hops, least-time routing) | 162.1 | 577.1 | 440.5 |"
 _S3b = "| 162.1 | 577.1 | 440.5 | - | 1.50x (1.32x before the routing) | yes |"
 _S4 = "| 274.3 | 489.1 | 601.1 | - | 1.44x (1.22x before the routing) | yes |"
@@ -180,11 +182,11 @@ FIGURES: dict[str, Figure] = {
     "served.helix-10node-llama30b.swarm": fig("54.1", (HELIX, _S1b)),
     "served.helix-10node-llama30b.separate-pipelines": fig("53.3", (HELIX, _S1b)),
     "served.helix-10node-llama30b.ratio": fig("1.36", (HELIX, _S1b)),
-    "served.helix-geo24-llama2-70b.plan": fig("218.7", (HELIX, _S2a)),
+    "served.helix-geo24-llama2-70b.plan": fig("224.1", (HELIX, _S2a)),
     "served.helix-geo24-llama2-70b.petals": fig("76.7", (HELIX, _S2)),
     "served.helix-geo24-llama2-70b.swarm": fig("51.6", (HELIX, _S2)),
     "served.helix-geo24-llama2-70b.separate-pipelines": fig("148.2", (HELIX, _S2)),
-    "served.helix-geo24-llama2-70b.ratio": fig("1.48", (HELIX, _S2)),
+    "served.helix-geo24-llama2-70b.ratio": fig("1.51", (HELIX, _S2)),
     "served.helix-het42-llama2-70b.plan": fig("862.9", (HELIX, _S3)),
     "served.helix-het42-llama2-70b.petals": fig("162.1", (HELIX, _S3b)),
     "served.helix-het42-llama2-70b.swarm": fig("577.1", (HELIX, _S3b)),
