@@ -119,11 +119,11 @@ _S2a = (
 )
 _S3 = "| **862.9** (819.7; local search from reserve 0.6, <= 14 hops, least-time routing) | 162.1 | 577.1 | 440.5 |"
 _S3b = "| 162.1 | 577.1 | 440.5 | - | 1.50x (1.32x before the routing) | yes |"
-_S4 = "| 274.3 | 489.1 | 601.1 | - | 1.44x (1.22x before the routing) | yes |"
-_S4a = "| generated 50 (7 types, 3 regions) | **863.7** (864.9;"
-_S5 = "| 1,055.0 | 1,378.9 | 475.3 | - | 1.36x (1.01x before the routing) | yes |"
-_S5a = "| generated 100 | **1,874.2** (1,612.1;"
-_S200 = "`--time-limit 240`: 183.1 s wall (two plans running at once on the 2 cores), 102.7 s of CPU, 0.37 GB peak"
+_S4 = "| 274.3 | 489.1 | 601.1 | - | 1.62x (1.44x before the confirmation, 1.22x before the routing) | yes |"
+_S4a = "| generated 50 (7 types, 3 regions) | **973.6** (813.8;"
+_S5 = "| 1,055.0 | 1,378.9 | 475.3 | - | 1.37x (1.36x before the confirmation, 1.01x before the routing) | yes |"
+_S5a = "| generated 100 | **1,882.5** (1,515.6;"
+_S200 = "`--time-limit 240`, with the confirmation: 189.7 s wall, 0.47 GB peak"
 
 
 def _side(row: str, ours: str) -> tuple[str, str]:
@@ -192,22 +192,22 @@ FIGURES: dict[str, Figure] = {
     "served.helix-het42-llama2-70b.swarm": fig("577.1", (HELIX, _S3b)),
     "served.helix-het42-llama2-70b.separate-pipelines": fig("440.5", (HELIX, _S3b)),
     "served.helix-het42-llama2-70b.ratio": fig("1.50", (HELIX, _S3b)),
-    "served.generated-50.plan": fig("863.7", (HELIX, _S4a)),
+    "served.generated-50.plan": fig("973.6", (HELIX, _S4a)),
     "served.generated-50.petals": fig("274.3", (HELIX, _S4)),
     "served.generated-50.swarm": fig("489.1", (HELIX, _S4)),
     "served.generated-50.separate-pipelines": fig("601.1", (HELIX, _S4)),
-    "served.generated-50.ratio": fig("1.44", (HELIX, _S4)),
-    "served.generated-100.plan": fig("1,874.2", (HELIX, _S5a)),
+    "served.generated-50.ratio": fig("1.62", (HELIX, _S4)),
+    "served.generated-100.plan": fig("1,882.5", (HELIX, _S5a)),
     "served.generated-100.petals": fig("1,055.0", (HELIX, _S5)),
     "served.generated-100.swarm": fig("1,378.9", (HELIX, _S5)),
     "served.generated-100.separate-pipelines": fig("475.3", (HELIX, _S5)),
-    "served.generated-100.ratio": fig("1.36", (HELIX, _S5)),
+    "served.generated-100.ratio": fig("1.37", (HELIX, _S5)),
     "served.single24.paper": fig("249.3", (HELIX, _S0)),
     "served.single24.vs_paper": fig("1.54", (HELIX, "2.07x; 1.54x the paper's layout | yes (>= 1.2x and >= 300) |")),
     "served.single24.wall_s": fig("20.1", (HELIX, "| single-24 planned in <= 60 s | 11.5-20.1 s wall")),
     "served.target.wall_s": fig("60", (HELIX, "| single-24 planned in <= 60 s | 11.5-20.1 s wall")),
-    "served.gen200.mem_gb": fig("0.37", (HELIX, _S200)),
-    "served.gen200.wall_s": fig("183.1", (HELIX, _S200)),
+    "served.gen200.mem_gb": fig("0.47", (HELIX, _S200)),
+    "served.gen200.wall_s": fig("189.7", (HELIX, _S200)),
     "served.target.gen200_s": fig("5", (HELIX, "| generated 200 nodes: served plan in <= 5 min, < 2 GB |")),
     "served.target.gen200_gb": fig("2", (HELIX, "| generated 200 nodes: served plan in <= 5 min, < 2 GB |")),
     # Agreement with plan simulate: the baselines' predicted and simulated decode tok/s (deterministic constructions)
