@@ -204,17 +204,19 @@ def _confirmed(
     started: float,
     lat_model: LayerLatency,
     seed: int,
-) -> ServedConfirmation:
+) -> ServedConfirmation | None:
     """``--confirm N``: simulate the search's best placements and make the one that serves the most its ``best``
-    (its full prediction, with the online latency, is computed when the plan is written)."""
+    (its full prediction, with the online latency, is computed when the plan is written); a candidate the simulator
+    refuses is left out with a warning in the plan (None: none could be simulated, the prediction's choice stands)."""
 
     def plan_of(c: ServedCandidate) -> Plan:
         res = replace(c.result, flow=without_float_noise(c.result.flow))
         return point_plan(inputs, res, latency_of(res, lat_model), options, started, c.prediction, "served")
 
-    chosen, record = confirm_choice(search, n, plan_of, inputs.profiles, seed)
+    chosen, record, notes = confirm_choice(search, n, plan_of, inputs.profiles, seed)
     if chosen is not search.best:
         search.best = chosen
+    chosen.result.notes.extend(notes)
     return record
 
 

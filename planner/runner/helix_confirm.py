@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final, Literal
 
+from planner.errors import PlannerError
 from planner.helix.contract import ConfirmedCandidate, ServedConfirmation
 from planner.helix.objective import ServedCandidate, ServedSearch
 from planner.plan import Plan, write_plan
@@ -66,23 +67,31 @@ def confirm_choice(
     plan_of: Callable[[ServedCandidate], Plan],
     db: ProfileDB,
     seed: int,
-) -> tuple[ServedCandidate, ServedConfirmation]:
+) -> tuple[ServedCandidate, ServedConfirmation | None, list[str]]:
     """Simulate :func:`confirm_set` offline on one request sample and return the candidate that serves the most
-    (ties: the better predicted) with the record of what was simulated. ``plan_of`` writes a candidate as the plan
-    document ``plan simulate`` reads."""
-    cands = confirm_set(search, n)
+    (ties: the better predicted), the record of what was simulated, and a note per candidate the simulator refused
+    (a new user's cluster may hold a node ``plan simulate`` cannot replay; the others are still compared, and if none
+    can be, the prediction's choice stands and the record is None). ``plan_of`` writes a candidate as the plan
+    document ``plan simulate`` reads. Each is simulated alone: offline, every run draws the same requests from the
+    seed, as one ``plan simulate`` of several plans would."""
     opts = SimOptions(offline=True, seed=seed + CONFIRM_SEED_OFFSET, latency=CONFIRM_LATENCY)
+    served: list[tuple[ServedCandidate, float]] = []
+    notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="plan-helix-confirm-") as tmp:
-        paths = []
-        for i, c in enumerate(cands):
+        for i, c in enumerate(confirm_set(search, n)):
             path = Path(tmp) / f"candidate-{i}.json"
             write_plan(plan_of(c), path)
-            paths.append(path)
-        run = simulate(paths, opts, db=db)
-    served = [r.decode_throughput_tok_s for r in run.document.placements]
-    best = max(range(len(cands)), key=lambda i: (served[i], -i))
+            try:
+                run = simulate([path], opts, db=db)
+            except PlannerError as exc:
+                notes.append(f"--confirm: candidate {c.source} was not simulated ({exc}); compared without it")
+                continue
+            served.append((c, run.document.placements[0].decode_throughput_tok_s))
+    if not served:
+        return search.best, None, notes
+    best = max(range(len(served)), key=lambda i: (served[i][1], -i))
     record = ServedConfirmation(
-        chosen=cands[best].source,
+        chosen=served[best][0].source,
         seed=opts.seed,
         warmup_s=opts.warmup_s,
         window_s=opts.duration_s,
@@ -91,7 +100,7 @@ def confirm_choice(
             ConfirmedCandidate(
                 source=c.source, predicted_decode_tok_s=c.prediction.decode_tok_s, simulated_decode_tok_s=s
             )
-            for c, s in zip(cands, served, strict=True)
+            for c, s in served
         ],
     )
-    return cands[best], record
+    return served[best][0], record, notes

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from planner.cli import app
+from planner.errors import UsageError
 from planner.runner.helix_confirm import CONFIRM_SEED_OFFSET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +67,39 @@ def test_confirm_zero_leaves_the_choice_to_the_prediction(runner: Any, tmp_path:
     assert search["confirmation"] is None and plan["inputs"]["options"]["confirm"] == 0
     best = max(search["candidates"], key=lambda c: c["predicted_decode_tok_s"])
     assert search["chosen"] == best["source"]
+
+
+def test_a_candidate_the_simulator_refuses_is_left_out_with_a_warning(
+    runner: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new user's cluster may hold a node ``plan simulate`` cannot replay: the plan is still written, the others
+    are compared, and the plan says which candidate was left out and why; if none can be simulated, the prediction's
+    choice stands and no confirmation is recorded."""
+    import planner.runner.helix_confirm as confirm
+
+    real = confirm.simulate
+    calls: list[int] = []
+
+    def first_refused(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise UsageError("a node this replay cannot run")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(confirm, "simulate", first_refused)
+    plan = _plan(runner, TEN, tmp_path / "plan.json", "--time-limit", "60")
+    rows = plan["plan"]["served"]["search"]["confirmation"]["candidates"]
+    assert len(rows) == len(calls) - 1 >= 1
+    assert any("was not simulated (a node this replay cannot run); compared without it" in w for w in plan["warnings"])
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise UsageError("a node this replay cannot run")
+
+    monkeypatch.setattr(confirm, "simulate", refused)
+    plan = _plan(runner, TEN, tmp_path / "none.json", "--time-limit", "60")
+    search = plan["plan"]["served"]["search"]
+    assert search["confirmation"] is None
+    assert search["chosen"] == max(search["candidates"], key=lambda c: c["predicted_decode_tok_s"])["source"]
 
 
 def test_confirm_needs_the_served_search(runner: Any, tmp_path: Path) -> None:
