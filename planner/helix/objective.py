@@ -116,6 +116,11 @@ class ServedCandidate:
         }
 
 
+def placement_key(c: ServedCandidate) -> tuple[tuple[str, tuple[int, int]], ...]:
+    """What makes two candidates the same placement: their layer ranges (the routing may differ)."""
+    return tuple(sorted(c.result.ranges.items()))
+
+
 @dataclass
 class ServedSearch:
     best: ServedCandidate
@@ -312,7 +317,7 @@ def _rerouted(cands: list[ServedCandidate], opts: HelixOptions, model: ServedMod
     out: list[ServedCandidate] = []
     seen: set[tuple[tuple[str, tuple[int, int]], ...]] = set()
     for c in sorted(cands, key=lambda c: -c.prediction.decode_tok_s):
-        key = tuple(sorted(c.result.ranges.items()))
+        key = placement_key(c)
         if key in seen:
             continue
         seen.add(key)
@@ -379,7 +384,7 @@ def _diverse_starts(cands: list[ServedCandidate], n: int) -> list[ServedCandidat
     families: dict[str, list[int]] = {}
     seen: set[tuple[tuple[str, tuple[int, int]], ...]] = set()
     for i in order:
-        key = tuple(sorted(cands[i].result.ranges.items()))
+        key = placement_key(cands[i])
         if key in seen:
             continue
         seen.add(key)

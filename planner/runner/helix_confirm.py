@@ -22,7 +22,7 @@ from typing import Final, Literal
 
 from planner.errors import PlannerError
 from planner.helix.contract import ConfirmedCandidate, ServedConfirmation
-from planner.helix.objective import ServedCandidate, ServedSearch
+from planner.helix.objective import ServedCandidate, ServedSearch, placement_key
 from planner.plan import Plan, write_plan
 from planner.profiles.db import ProfileDB
 from planner.sim.run import SimOptions, simulate
@@ -32,10 +32,6 @@ CONFIRM_SEED_OFFSET = 1
 
 #: ``--latency auto``: the measured rows, the labelled roofline where a GPU has none (the served model's basis too).
 CONFIRM_LATENCY: Final[Literal["auto"]] = "auto"
-
-
-def placement_key(c: ServedCandidate) -> tuple[tuple[str, tuple[int, int]], ...]:
-    return tuple(sorted(c.result.ranges.items()))
 
 
 def confirm_set(search: ServedSearch, n: int) -> list[ServedCandidate]:
