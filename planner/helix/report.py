@@ -95,8 +95,8 @@ def _bounds_rows(block: HelixPlanBlock, metrics: Metrics) -> list[list[Any]]:
                 [
                     "served decode (confirmed)",
                     mine.simulated_decode_tok_s,
-                    f"simulated offline at seed {conf.seed} (--confirm {len(conf.candidates)}); most served of "
-                    f"the candidates simulated: {others or 'none other'}",
+                    f"simulated offline at seed {conf.seed}, the most served of {len(conf.candidates)} candidates "
+                    f"simulated; the others: {others or 'none'}",
                 ]
             )
         if served.upper_bound_decode_tok_s is not None:
