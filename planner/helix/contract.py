@@ -257,6 +257,10 @@ class ServedSearchBlock(Block):
 #: 1,000 give (the separate pipelines: 289 ms simulated in 600 s, 1,689 ms over 1,000 requests).
 TAIL_MIN_REQUESTS = 100
 
+#: A plan's edge that carries less than this share of its node's outflow is never routed to (Helix section 12:
+#: the scheduler's IWRR masks it): ``plan simulate`` replays plans so, and the served prediction reads them so.
+MIN_FLOW_SHARE = 0.05
+
 
 class HelixServed(Block):
     """The served-throughput prediction of the placement (``plan.served``; docs/helix.md, Served throughput).

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from planner.errors import SpecError, UsageError
+from planner.helix.contract import MIN_FLOW_SHARE
 from planner.paths import display_path
 from planner.plan import InputFile, run_info
 from planner.profiles.db import ProfileDB
@@ -25,7 +26,7 @@ from planner.sim.latency import RooflineLatency
 from planner.sim.metrics import placement_result
 from planner.sim.placement import PlacementInput, check_same_cluster, load_placement
 from planner.sim.requests import LengthPool, load_pool, online_arrivals, trace_rate_rps
-from planner.sim.scheduler import MIN_FLOW_SHARE, KvPolicy
+from planner.sim.scheduler import KvPolicy
 from planner.sim.topology import LatencySource, SimNode, Topology, build_topology
 from planner.solver import Assumption
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-#: Edges carrying less than this share of a node's outflow are never chosen (Helix section 12).
-MIN_FLOW_SHARE = 0.05
+#: Edges carrying less than this share of a node's outflow are never chosen (Helix section 12); the plan contract
+#: holds the figure, which the served prediction reads too.
+from planner.helix.contract import MIN_FLOW_SHARE
 
 
 @dataclass(frozen=True)

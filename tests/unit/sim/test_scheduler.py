@@ -6,8 +6,9 @@ from collections import Counter
 
 import pytest
 
+from planner.helix.contract import MIN_FLOW_SHARE
 from planner.sim.engine import Engine, SimConfig
-from planner.sim.scheduler import MIN_FLOW_SHARE, InterleavedWRR, KvLedger, KvPolicy
+from planner.sim.scheduler import InterleavedWRR, KvLedger, KvPolicy
 from tests.unit.sim.helpers import pool, run_online, topology
 
 
