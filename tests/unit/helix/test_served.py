@@ -166,7 +166,7 @@ def test_requests_split_by_flow_times_latency_by_hand() -> None:
     weights = [p.flow_tok_s * p.token_ms for p in paths]
     held = {"a": (0, 1), "b": (0, 1)}
     placed, limit, stalled = _fill(paths, weights, held, {"a": 1, "b": 1}, {"a": 1e9, "b": 1e9}, 1000.0, 0, 10.0,
-                                   ServedParams())  # fmt: skip
+                                   ServedParams(), {})  # fmt: skip
     assert placed == pytest.approx(81.0)
     assert [p.in_flight for p in paths] == pytest.approx([81.0 / 4, 81.0 * 3 / 4])
     assert limit.startswith("layer 0 KV") and not stalled
