@@ -108,22 +108,28 @@ _SERVERS = "servers provisioned on average | 40 -> 24.6 (-38.5%)"
 
 
 _S0 = (
-    "| **383.8** (397.2; local search from reserve 0.3, <= 12 hops, least-time routing) | 161.0 | 147.6 | 185.8 "
+    "| **384.4** (401.9; local search from reserve 0.3, <= 12 hops, least-time routing) | 161.0 | 147.6 | 185.8 "
     "| 249.3 (ILP) | 2.07x;"
 )
 _S1 = "| **73.8** (65.3; local search from reserve 0.2, <= 9 hops, least-time routing) | 48.0 |"
 _S1b = "| 48.0 | 54.1 | 53.3 | - | 1.36x (1.24x before the routing) | yes |"
-_S2 = "| 76.7 | 51.6 | 148.2 | - | 1.51x (1.48x before the confirmation, 1.32x before the routing) | yes |"
-_S2a = (
-    "| geo-24 | **224.1** (188.9; local search from reserve 0.6, max flow, least-time routing; confirmed by simulation)"
+_S2 = (
+    "| 76.7 | 51.6 | 148.2 | - | 1.64x (1.51x before the routed fill, 1.48x before the confirmation, 1.32x before "
+    "the routing) | yes |"
 )
-_S3 = "| **862.9** (819.7; local search from reserve 0.6, <= 14 hops, least-time routing) | 162.1 | 577.1 | 440.5 |"
-_S3b = "| 162.1 | 577.1 | 440.5 | - | 1.50x (1.32x before the routing) | yes |"
+_S2a = (
+    "| geo-24 | **243.4** (241.3; local search from reserve 0.2, <= 9 hops, least-time routing; the prediction's first,"
+)
+_S3 = "| **930.1** (885.7; local search from reserve 0.3, <= 14 hops, least-time routing; before the routed fill"
+_S3b = "| 162.1 | 577.1 | 440.5 | - | 1.61x (1.50x before the routed fill, 1.32x before the routing) | yes |"
 _S4 = "| 274.3 | 489.1 | 601.1 | - | 1.62x (1.44x before the confirmation, 1.22x before the routing) | yes |"
-_S4a = "| generated 50 (7 types, 3 regions) | **973.6** (813.8;"
-_S5 = "| 1,055.0 | 1,378.9 | 475.3 | - | 1.37x (1.36x before the confirmation, 1.01x before the routing) | yes |"
-_S5a = "| generated 100 | **1,882.5** (1,515.6;"
-_S200 = "`--time-limit 240`, with the confirmation: 189.7 s wall, 0.47 GB peak"
+_S4a = "| generated 50 (7 types, 3 regions) | **973.6** (883.1;"
+_S5 = (
+    "| 1,055.0 | 1,378.9 | 475.3 | - | 1.36x (1.37x before the routed fill, 1.36x before the confirmation, 1.01x "
+    "before the routing) | yes |"
+)
+_S5a = "| generated 100 | **1,874.2** (1,689.2;"
+_S200 = "`--time-limit 240`, with the confirmation and the routed fill: 185.8 s wall, 0.48 GB peak"
 
 
 def _side(row: str, ours: str) -> tuple[str, str]:
@@ -172,7 +178,7 @@ FIGURES: dict[str, Figure] = {
     "helix.mem_gb": fig("0.8", (HELIX, "Peak memory stayed under 0.8 GB in every case but the 1,000-node one")),
     "helix.gen1000.mem_gb": fig("0.85", (HELIX, "(0.78-0.85 GB in the runs of 2026-12-06)")),
     # ------------------------------------------------------- helix, served objective (test_helix_served_bench)
-    "served.helix-single24-llama2-70b.plan": fig("383.8", (HELIX, _S0)),
+    "served.helix-single24-llama2-70b.plan": fig("384.4", (HELIX, _S0)),
     "served.helix-single24-llama2-70b.petals": fig("161.0", (HELIX, _S0)),
     "served.helix-single24-llama2-70b.swarm": fig("147.6", (HELIX, _S0)),
     "served.helix-single24-llama2-70b.separate-pipelines": fig("185.8", (HELIX, _S0)),
@@ -182,32 +188,32 @@ FIGURES: dict[str, Figure] = {
     "served.helix-10node-llama30b.swarm": fig("54.1", (HELIX, _S1b)),
     "served.helix-10node-llama30b.separate-pipelines": fig("53.3", (HELIX, _S1b)),
     "served.helix-10node-llama30b.ratio": fig("1.36", (HELIX, _S1b)),
-    "served.helix-geo24-llama2-70b.plan": fig("224.1", (HELIX, _S2a)),
+    "served.helix-geo24-llama2-70b.plan": fig("243.4", (HELIX, _S2a)),
     "served.helix-geo24-llama2-70b.petals": fig("76.7", (HELIX, _S2)),
     "served.helix-geo24-llama2-70b.swarm": fig("51.6", (HELIX, _S2)),
     "served.helix-geo24-llama2-70b.separate-pipelines": fig("148.2", (HELIX, _S2)),
-    "served.helix-geo24-llama2-70b.ratio": fig("1.51", (HELIX, _S2)),
-    "served.helix-het42-llama2-70b.plan": fig("862.9", (HELIX, _S3)),
+    "served.helix-geo24-llama2-70b.ratio": fig("1.64", (HELIX, _S2)),
+    "served.helix-het42-llama2-70b.plan": fig("930.1", (HELIX, _S3)),
     "served.helix-het42-llama2-70b.petals": fig("162.1", (HELIX, _S3b)),
     "served.helix-het42-llama2-70b.swarm": fig("577.1", (HELIX, _S3b)),
     "served.helix-het42-llama2-70b.separate-pipelines": fig("440.5", (HELIX, _S3b)),
-    "served.helix-het42-llama2-70b.ratio": fig("1.50", (HELIX, _S3b)),
+    "served.helix-het42-llama2-70b.ratio": fig("1.61", (HELIX, _S3b)),
     "served.generated-50.plan": fig("973.6", (HELIX, _S4a)),
     "served.generated-50.petals": fig("274.3", (HELIX, _S4)),
     "served.generated-50.swarm": fig("489.1", (HELIX, _S4)),
     "served.generated-50.separate-pipelines": fig("601.1", (HELIX, _S4)),
     "served.generated-50.ratio": fig("1.62", (HELIX, _S4)),
-    "served.generated-100.plan": fig("1,882.5", (HELIX, _S5a)),
+    "served.generated-100.plan": fig("1,874.2", (HELIX, _S5a)),
     "served.generated-100.petals": fig("1,055.0", (HELIX, _S5)),
     "served.generated-100.swarm": fig("1,378.9", (HELIX, _S5)),
     "served.generated-100.separate-pipelines": fig("475.3", (HELIX, _S5)),
-    "served.generated-100.ratio": fig("1.37", (HELIX, _S5)),
+    "served.generated-100.ratio": fig("1.36", (HELIX, _S5)),
     "served.single24.paper": fig("249.3", (HELIX, _S0)),
     "served.single24.vs_paper": fig("1.54", (HELIX, "2.07x; 1.54x the paper's layout | yes (>= 1.2x and >= 300) |")),
     "served.single24.wall_s": fig("20.1", (HELIX, "| single-24 planned in <= 60 s | 11.5-20.1 s wall")),
     "served.target.wall_s": fig("60", (HELIX, "| single-24 planned in <= 60 s | 11.5-20.1 s wall")),
-    "served.gen200.mem_gb": fig("0.47", (HELIX, _S200)),
-    "served.gen200.wall_s": fig("189.7", (HELIX, _S200)),
+    "served.gen200.mem_gb": fig("0.48", (HELIX, _S200)),
+    "served.gen200.wall_s": fig("185.8", (HELIX, _S200)),
     "served.target.gen200_s": fig("5", (HELIX, "| generated 200 nodes: served plan in <= 5 min, < 2 GB |")),
     "served.target.gen200_gb": fig("2", (HELIX, "| generated 200 nodes: served plan in <= 5 min, < 2 GB |")),
     # Agreement with plan simulate: the baselines' predicted and simulated decode tok/s (deterministic constructions)

@@ -222,7 +222,7 @@ AGREEMENT_MISSED = {
     "helix-10node-llama30b": "default -11.5 %: the prediction is the same for the plan's two routings (65.3), the "
     "simulator serves the spread one 10 % more (73.8 against 67.3)",
     "helix-geo24-llama2-70b": "Swarm +27.0 %: the simulator merges every token into one wave behind ~1 s prompt "
-    "transfers; default -15.7 %: confirmed by simulation, the plan is the placement the prediction ranked second",
+    "transfers",
     "helix-het42-llama2-70b": "Swarm -15.4 %: the A100 chain after the coordinator join keeps ~14 waves",
 }
 

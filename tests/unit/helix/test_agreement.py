@@ -38,10 +38,6 @@ OFFLINE_KNOWN = {
     "of the full rate, then one wave of ~350 tokens: saturated rate ~25 % under, fill share 0.85 against ~0.5",
     ("helix-het42-llama2-70b", "swarm"): "the A100 chain after the coordinator join keeps ~14 waves (batches 61-95, "
     "218 predicted)",
-    ("helix-geo24-llama2-70b", "default"): "-15.7 %: confirmed by simulation (sixteenth session), the plan is the "
-    "placement the prediction ranked second (188.9 against 209.2 predicted), which serves more (224.1 against 218.7); "
-    "node by node its 442-request chain decodes 54-98 tokens an iteration where the wave law predicts 130.6 "
-    "(N^0.2 = 3.4 waves; the routes sharing the chain keep more), at 21-135 ms a hop against 40-163 predicted",
     ("helix-10node-llama30b", "default"): "-11.5 %: the prediction is the same for the placement's two routings "
     "(65.3); the simulator serves the least-time routing's spread 10 % more (73.8 against 67.3), in smaller batches "
     "(7.3 tokens against 11.7) at a lower per-token latency (464 against 512 ms)",
