@@ -24,6 +24,16 @@ def _flow(edges: dict[tuple[str, str], float]) -> FlowResult:
     return FlowResult(sum(f for (u, _), f in edges.items() if u == SOURCE), {}, {}, edges)
 
 
+def _routed(edges: dict[tuple[str, str], float], rooms: dict[str, float]) -> tuple[float, dict[str, float], str]:
+    """The routed fill over ``edges`` with each node's room in requests (a request reserves 1 token-layer a layer;
+    the thinnest layer holds 100, so the feeder's budget is ``0.8 x 100 / 1 + 1 = 81``)."""
+    prm = ServedParams()
+    routed = _routed_fill(_next_hops(_flow(edges)), HELD, K, {n: r / prm.admit_hwm for n, r in rooms.items()},
+                          (0, 100.0), 1.0, prm)  # fmt: skip
+    assert routed is not None
+    return routed
+
+
 def test_the_simulators_edge_mask_is_the_contracts() -> None:
     """One figure for both sides: ``plan simulate``'s IWRR masks edges under the contract's share."""
     from planner.sim import scheduler
@@ -55,13 +65,11 @@ def test_routed_fill_by_hand() -> None:
     budget ``0.8 x 100 / 1 + 1 = 81``. ``a`` is full at 10 / 0.6 = 16.67 requests; then everything goes to ``b``
     (``c`` and ``d`` half each) up to the budget: ``a`` 10, ``b`` 6.67 + 64.33 = 71, ``c`` 13.33 + 32.17,
     ``d`` 3.33 + 32.17."""
-    flow = _flow({(SOURCE, "a"): 6.0, (SOURCE, "b"): 4.0, ("a", "c"): 6.0, ("b", "c"): 2.0, ("b", "d"): 2.0,
-                  ("c", SINK): 8.0, ("d", SINK): 2.0})  # fmt: skip
-    prm = ServedParams()
-    cap = {"a": 10 / prm.admit_hwm, "b": 100 / prm.admit_hwm, "c": 100 / prm.admit_hwm, "d": 100 / prm.admit_hwm}
-    routed = _routed_fill(_next_hops(flow), HELD, K, cap, (0, 100.0), 1.0, prm)
-    assert routed is not None
-    placed, load, limit = routed
+    placed, load, limit = _routed(
+        {(SOURCE, "a"): 6.0, (SOURCE, "b"): 4.0, ("a", "c"): 6.0, ("b", "c"): 2.0, ("b", "d"): 2.0, ("c", SINK): 8.0,
+         ("d", SINK): 2.0},
+        {"a": 10.0, "b": 100.0, "c": 100.0, "d": 100.0},
+    )  # fmt: skip
     assert placed == pytest.approx(81.0)
     first = 10 / 0.6
     assert load == pytest.approx({"a": 10.0, "b": 0.4 * first + 81 - first, "c": 0.8 * first + (81 - first) / 2,
@@ -72,12 +80,10 @@ def test_routed_fill_by_hand() -> None:
 def test_routed_fill_stalls_where_every_next_hop_is_full() -> None:
     """As above but ``b`` sends only to ``c``, whose room is 20: ``c`` fills at 20 / 1 = 20 requests (it receives all
     of them) and then ``a`` and ``b`` have no next hop: admission stalls at 20."""
-    flow = _flow({(SOURCE, "a"): 6.0, (SOURCE, "b"): 4.0, ("a", "c"): 6.0, ("b", "c"): 4.0, ("c", SINK): 10.0})
-    prm = ServedParams()
-    cap = {"a": 100 / prm.admit_hwm, "b": 100 / prm.admit_hwm, "c": 20 / prm.admit_hwm, "d": 100 / prm.admit_hwm}
-    routed = _routed_fill(_next_hops(flow), HELD, K, cap, (0, 100.0), 1.0, prm)
-    assert routed is not None
-    placed, load, limit = routed
+    placed, load, limit = _routed(
+        {(SOURCE, "a"): 6.0, (SOURCE, "b"): 4.0, ("a", "c"): 6.0, ("b", "c"): 4.0, ("c", SINK): 10.0},
+        {"a": 100.0, "b": 100.0, "c": 20.0, "d": 100.0},
+    )
     assert placed == pytest.approx(20.0)
     assert load["c"] == pytest.approx(20.0) and load["d"] == 0.0
     assert limit == "node a: every next hop's KV admission is full, admission stalls"
