@@ -858,6 +858,10 @@ def _next_hops(flow: FlowResult) -> dict[str, list[tuple[str, float]]]:
     for (a, b), f in sorted(flow.edge_flow.items()):
         if f > EPS and f >= MIN_FLOW_SHARE * out[a]:
             hops.setdefault(a, []).append((b, f))
+    for a, total in out.items():  # more than 20 tiny edges: the scheduler keeps the largest rather than none
+        if total > EPS and a not in hops:
+            b, f = max(((b, f) for (u, b), f in sorted(flow.edge_flow.items()) if u == a), key=lambda e: e[1])
+            hops[a] = [(b, f)]
     return hops
 
 

@@ -47,6 +47,9 @@ def test_successors_are_the_plans_edges_above_the_mask() -> None:
                   ("b", "d"): 2.0, ("c", SINK): 6.8, ("d", SINK): 2.2})  # fmt: skip
     assert _next_hops(flow)["a"] == [("c", 4.8)]
     assert _successors(_next_hops(flow)) == {"a": {"c"}, "b": {"c", "d"}}
+    # a node whose every edge is under the mask (more than 20 tiny ones) keeps its largest, as the scheduler does
+    tiny = _flow({(SOURCE, "a"): 1.0, **{("a", f"n{i}"): 0.04 for i in range(24)}, ("a", "n24"): 0.04001})
+    assert _next_hops(tiny)["a"] == [("n24", 0.04001)]
 
 
 def test_a_full_node_is_a_dead_end_only_when_every_edge_out_of_its_predecessor_is_full() -> None:
