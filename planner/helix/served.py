@@ -370,7 +370,8 @@ class ServedModel:
         weights = [p.flow_tok_s for p in paths]
         hops_of = _next_hops(flow)
         succ = _successors(hops_of)
-        routed = _routed_fill(hops_of, held, k, cap, (worst_layer, layer_cap[worst_layer]), per_req, prm)
+        budget = _feed_budget(layer_cap[worst_layer], per_req, prm)
+        routed: tuple[float, dict[str, float], str] | None = None  # the routed fill, once the paths run out
         n_total, kv_limit, stalled = 0.0, "", False
         for _ in range(LIFETIME_ROUNDS):
             for p in paths:
@@ -382,6 +383,8 @@ class ServedModel:
             for p in paths:
                 for n in p.nodes:
                     n_node[n] += p.in_flight
+            if not stalled and EPS < n_total < budget - EPS and routed is None:
+                routed = _routed_fill(hops_of, held, k, cap, (worst_layer, layer_cap[worst_layer]), per_req, prm)
             if not stalled and routed is not None and routed[0] > n_total + EPS and n_total > EPS:
                 # Every path crosses a full node, yet the scheduler still finds routes around them: it chooses hop
                 # by hop among the plan's edges, so a request mixes pieces of several paths. What the cluster holds
@@ -525,7 +528,8 @@ class ServedModel:
                 succ,
             )
             filled = [p.in_flight for p in paths]
-            most = [max(min(prm.admit_hwm * cap[n] / (per_req * k[n]) for n in p.nodes), 0.0) for p in paths]
+            room = _rooms(held, k, cap, per_req, prm)
+            most = [max(min(room[n] for n in p.nodes), 0.0) for p in paths]
             growth = _fill_growth(inst, paths, hops, lat, run, k, i_tok)
             held_avg = _stall_window(paths, filled, steady, most, self._outputs(), growth)
             for p, avg in zip(paths, held_avg, strict=True):
@@ -871,6 +875,23 @@ def _successors(hops: Mapping[str, list[tuple[str, float]]]) -> dict[str, set[st
     return {a: nodes for a, nodes in succ.items() if nodes}
 
 
+def _feed_budget(worst_cap: float, per_req: float, prm: ServedParams) -> float:
+    """Requests the feeder places before the thinnest layer's KV is ``feed_hwm`` reserved (each crosses every layer
+    once)."""
+    return prm.feed_hwm * worst_cap / per_req + 1.0
+
+
+def _rooms(
+    held: Mapping[str, tuple[int, int]],
+    k: Mapping[str, int],
+    cap: Mapping[str, float],
+    per_req: float,
+    prm: ServedParams,
+) -> dict[str, float]:
+    """Requests each node admits before its reservation reaches ``admit_hwm`` of its KV capacity."""
+    return {n: prm.admit_hwm * cap[n] / (per_req * k[n]) for n in held}
+
+
 def _routed_fill(
     hops: Mapping[str, list[tuple[str, float]]],
     held: Mapping[str, tuple[int, int]],
@@ -888,8 +909,8 @@ def _routed_fill(
     if SOURCE not in hops:
         return None
     order = [SOURCE, *sorted(held, key=lambda n: (held[n][1], held[n][0], n))]  # every hop ends further on
-    room = {n: prm.admit_hwm * cap[n] / (per_req * k[n]) for n in held}
-    budget = prm.feed_hwm * worst[1] / per_req + 1.0
+    room = _rooms(held, k, cap, per_req, prm)
+    budget = _feed_budget(worst[1], per_req, prm)
     load = {n: 0.0 for n in held}
     full: set[str] = set()
     placed = 0.0
@@ -954,8 +975,8 @@ def _fill(
     requests in proportion to the flows, each stays its lifetime) until a node's admission limit masks its paths
     (the rest take the overflow) or the bottleneck layer stops the feeder; and whether admission stalls there (a
     full node the routes reach with no other hop)."""
-    layer_budget = prm.feed_hwm * worst_cap / per_req + 1.0  # requests; each crosses every layer once
-    room = {n: prm.admit_hwm * cap[n] / (per_req * k[n]) for n in held}  # requests node n can still admit
+    layer_budget = _feed_budget(worst_cap, per_req, prm)
+    room = _rooms(held, k, cap, per_req, prm)  # requests node n can still admit
     weight = {id(p): w for p, w in zip(paths, weights, strict=True)}
     active = [p for p in paths if all(room.get(n, 0.0) > 0 for n in p.nodes)]
     placed, limit = 0.0, "no node admits a request"
