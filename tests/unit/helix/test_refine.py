@@ -167,9 +167,14 @@ def test_served_search_is_never_below_a_baseline(ten) -> None:
     assert best >= max(c.prediction.decode_tok_s for c in search.candidates) * (1 - 1e-9)
     # the local searches ran from the best candidates and are recorded
     assert search.refinements and all(r.evaluations >= 1 for _, r in search.refinements)
-    # the best placements are also predicted under the least-link-time routing of the same max flow
+    # the best placements are also predicted under the least-link-time routing of the same max flow (at the end, and
+    # the climbs' placements after each round of the race)
     routed = [c for c in search.candidates if c.source.endswith(", least-time routing")]
+    assert all(c.rerouted for c in routed)
+    met = [c for c in routed if c.source.endswith(" evaluations), least-time routing")]
+    routed = [c for c in routed if c not in met]
     assert 1 <= len(routed) <= REROUTE_TOP
+    assert all(c.max_hops is None for c in met)
     for c in routed:
         plain = next(d for d in search.candidates if d.source == c.source.removesuffix(", least-time routing"))
         assert c.result.ranges == plain.result.ranges
@@ -302,3 +307,41 @@ def test_the_race_gives_the_rest_of_the_budget_to_the_best_climb(ten) -> None:
     assert sum(int(r["evaluations"]) for r in rows) <= refine_budget(len(inst.nodes), 30.0)
     best = max(rows, key=lambda r: float(r["decode_tok_s"]))  # type: ignore[arg-type]
     assert int(best["evaluations"]) == max(int(r["evaluations"]) for r in rows) or best["stopped"] == "local optimum"
+
+
+def test_the_race_judges_a_climb_by_the_better_of_its_routings() -> None:
+    """A climb's standing in the race is the better of its max-flow and least-time routings: the search reroutes its
+    best placements at the end, so a climb predicted 600 that reroutes to 880 outranks one at 700 that does not."""
+    from types import SimpleNamespace
+
+    from planner.helix.objective import _Climb
+
+    def climb(decode: float, routed: float | None) -> _Climb:
+        pred = SimpleNamespace(prediction=SimpleNamespace(decode_tok_s=decode), moves=[1])
+        c = _Climb(pred, 0.5, None, {}, refined=pred)  # type: ignore[arg-type]
+        if routed is not None:
+            c.routed = SimpleNamespace(prediction=SimpleNamespace(decode_tok_s=routed))  # type: ignore[assignment]
+        return c
+
+    rerouted, plain, worse = climb(600.0, 880.0), climb(700.0, None), climb(650.0, 500.0)
+    assert (rerouted.outlook, plain.outlook, worse.outlook) == (880.0, 700.0, 650.0)
+    order = sorted(range(3), key=lambda i: -[rerouted, plain, worse][i].outlook)
+    assert order == [0, 1, 2]
+
+
+def test_the_race_keeps_the_rerouted_placements_it_meets(ten) -> None:
+    """On the 10-node cluster every climb that moved is predicted under its least-time routing after each round, and
+    those placements are candidates of the search: the recommended plan is predicted at least as high."""
+    from planner.runner.helix import reserve_section
+
+    inst, model, inputs = ten
+    opts = HelixOptions(time_limit_s=30.0, seed=0)
+    section = inputs.loaded.spec.helix or HelixSection()
+    first = solve(inst, opts)
+    search = served_search(
+        lambda r: build_instance(inputs.loaded, inputs.profiles, reserve_section(section, r)),
+        section.kv_reserve_fraction, opts, model, first=first,
+    )  # fmt: skip
+    met = [c for c in search.candidates if "evaluations), least-time routing" in c.source]
+    assert met
+    assert search.best.prediction.decode_tok_s >= max(c.prediction.decode_tok_s for c in met) * (1 - 1e-9)
