@@ -122,8 +122,8 @@ _S2a = (
 )
 _S3 = "| **930.1** (885.7; local search from reserve 0.3, <= 14 hops, least-time routing; before the routed fill"
 _S3b = "| 162.1 | 577.1 | 440.5 | - | 1.61x (1.50x before the routed fill, 1.32x before the routing) | yes |"
-_S4 = "| 274.3 | 489.1 | 601.1 | - | 1.62x (1.44x before the confirmation, 1.22x before the routing) | yes |"
-_S4a = "| generated 50 (7 types, 3 regions) | **973.6** (883.1;"
+_S4 = "| 274.3 | 489.1 | 601.1 | - | 1.67x (1.62x before the race, 1.44x before the confirmation, 1.22x before the routing) | yes |"
+_S4a = "| generated 50 (7 types, 3 regions) | **1,005.0** (930.3;"
 _S5 = (
     "| 1,055.0 | 1,378.9 | 475.3 | - | 1.36x (1.37x before the routed fill, 1.36x before the confirmation, 1.01x "
     "before the routing) | yes |"
@@ -198,11 +198,11 @@ FIGURES: dict[str, Figure] = {
     "served.helix-het42-llama2-70b.swarm": fig("577.1", (HELIX, _S3b)),
     "served.helix-het42-llama2-70b.separate-pipelines": fig("440.5", (HELIX, _S3b)),
     "served.helix-het42-llama2-70b.ratio": fig("1.61", (HELIX, _S3b)),
-    "served.generated-50.plan": fig("973.6", (HELIX, _S4a)),
+    "served.generated-50.plan": fig("1,005.0", (HELIX, _S4a)),
     "served.generated-50.petals": fig("274.3", (HELIX, _S4)),
     "served.generated-50.swarm": fig("489.1", (HELIX, _S4)),
     "served.generated-50.separate-pipelines": fig("601.1", (HELIX, _S4)),
-    "served.generated-50.ratio": fig("1.62", (HELIX, _S4)),
+    "served.generated-50.ratio": fig("1.67", (HELIX, _S4)),
     "served.generated-100.plan": fig("1,874.2", (HELIX, _S5a)),
     "served.generated-100.petals": fig("1,055.0", (HELIX, _S5)),
     "served.generated-100.swarm": fig("1,378.9", (HELIX, _S5)),
