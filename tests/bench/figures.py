@@ -122,7 +122,10 @@ _S2a = (
 )
 _S3 = "| **930.1** (885.7; local search from reserve 0.3, <= 14 hops, least-time routing; before the routed fill"
 _S3b = "| 162.1 | 577.1 | 440.5 | - | 1.61x (1.50x before the routed fill, 1.32x before the routing) | yes |"
-_S4 = "| 274.3 | 489.1 | 601.1 | - | 1.67x (1.62x before the race, 1.44x before the confirmation, 1.22x before the routing) | yes |"
+_S4 = (
+    "| 274.3 | 489.1 | 601.1 | - | 1.67x (1.62x before the race, 1.44x before the confirmation, 1.22x before the "
+    "routing) | yes |"
+)
 _S4a = "| generated 50 (7 types, 3 regions) | **1,005.0** (930.3;"
 _S5 = (
     "| 1,055.0 | 1,378.9 | 475.3 | - | 1.36x (1.37x before the routed fill, 1.36x before the confirmation, 1.01x "
