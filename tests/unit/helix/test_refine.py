@@ -288,21 +288,28 @@ def test_starts_cover_every_family_before_a_second_of_any() -> None:
     ]  # fmt: skip
 
 
-def test_the_race_gives_the_rest_of_the_budget_to_the_best_climb(ten) -> None:
-    """Successive halving on the 10-node cluster: every start climbs, the evaluations stay within the budget, and
-    the climb that reached the highest prediction is one that raced to the last round (it climbed the most)."""
-    from planner.helix.objective import REFINE_STARTS, refine_budget
+@pytest.fixture(scope="module")
+def ten_search(ten):
+    """The served search on the 10-node cluster (``--time-limit 30``, seed 0), run once for the race's tests."""
     from planner.runner.helix import reserve_section
 
     inst, model, inputs = ten
     opts = HelixOptions(time_limit_s=30.0, seed=0)
     section = inputs.loaded.spec.helix or HelixSection()
     first = solve(inst, opts)
-    search = served_search(
+    return served_search(
         lambda r: build_instance(inputs.loaded, inputs.profiles, reserve_section(section, r)),
         section.kv_reserve_fraction, opts, model, first=first,
     )  # fmt: skip
-    rows = search.refinement_rows()
+
+
+def test_the_race_gives_the_rest_of_the_budget_to_the_best_climb(ten, ten_search) -> None:
+    """Successive halving on the 10-node cluster: every start climbs, the evaluations stay within the budget, and
+    the climb that reached the highest prediction is one that raced to the last round (it climbed the most)."""
+    from planner.helix.objective import REFINE_STARTS, refine_budget
+
+    inst = ten[0]
+    rows = ten_search.refinement_rows()
     assert 2 <= len(rows) <= REFINE_STARTS
     assert sum(int(r["evaluations"]) for r in rows) <= refine_budget(len(inst.nodes), 30.0)
     best = max(rows, key=lambda r: float(r["decode_tok_s"]))  # type: ignore[arg-type]
@@ -329,19 +336,10 @@ def test_the_race_judges_a_climb_by_the_better_of_its_routings() -> None:
     assert order == [0, 1, 2]
 
 
-def test_the_race_keeps_the_rerouted_placements_it_meets(ten) -> None:
+def test_the_race_keeps_the_rerouted_placements_it_meets(ten_search) -> None:
     """On the 10-node cluster every climb that moved is predicted under its least-time routing after each round, and
     those placements are candidates of the search: the recommended plan is predicted at least as high."""
-    from planner.runner.helix import reserve_section
-
-    inst, model, inputs = ten
-    opts = HelixOptions(time_limit_s=30.0, seed=0)
-    section = inputs.loaded.spec.helix or HelixSection()
-    first = solve(inst, opts)
-    search = served_search(
-        lambda r: build_instance(inputs.loaded, inputs.profiles, reserve_section(section, r)),
-        section.kv_reserve_fraction, opts, model, first=first,
-    )  # fmt: skip
+    search = ten_search
     met = [c for c in search.candidates if "evaluations), least-time routing" in c.source]
     assert met
     assert search.best.prediction.decode_tok_s >= max(c.prediction.decode_tok_s for c in met) * (1 - 1e-9)
