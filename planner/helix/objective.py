@@ -366,6 +366,19 @@ class _Climb:
     refined: Refined | None = None
     #: The best of its placements so far routed by the least link time (:func:`_routed_least_time`).
     routed: ServedCandidate | None = None
+    #: The last placement solved as a candidate, and that candidate (None: it did not solve), so that rerouting it
+    #: after a round and ranking the climb's end do not solve the same placement twice.
+    solved: tuple[dict[str, tuple[int, int]], ServedCandidate | None] | None = None
+
+    def candidate(self, opts: HelixOptions, model: ServedModel) -> ServedCandidate | None:
+        """Its current placement as a verified, predicted candidate (:func:`_evaluate_placement`), solved once."""
+        if self.solved is None or self.solved[0] != self.ranges:
+            source = f"local search from {self.start.source}"
+            self.solved = (
+                dict(self.ranges),
+                _evaluate_placement(self.inst, self.reserve, opts, source, self.ranges, model),
+            )
+        return self.solved[1]
 
     @property
     def decode(self) -> float:
@@ -403,9 +416,11 @@ def _reroute_climb(c: _Climb, opts: HelixOptions, model: ServedModel, deadline: 
     16 % less (docs/helix.md, "What changed (eighteenth session)")."""
     if c.refined is None or not c.refined.moves or remaining_s(deadline) <= 0:
         return
-    source = f"local search from {c.start.source} ({c.refined.evaluations} evaluations)"
-    cand = _evaluate_placement(c.inst, c.reserve, opts, source, c.ranges, model)
-    routed = _routed_least_time(cand, model, f"{source}, least-time routing") if cand is not None else None
+    if c.solved is not None and c.solved[0] == c.ranges:  # not moved since it was last rerouted
+        return
+    cand = c.candidate(opts, model)
+    source = f"local search from {c.start.source} ({c.refined.evaluations} evaluations), least-time routing"
+    routed = _routed_least_time(cand, model, source) if cand is not None else None
     if routed is not None and (c.routed is None or routed.prediction.decode_tok_s > c.routed.prediction.decode_tok_s):
         c.routed = routed
 
@@ -503,10 +518,7 @@ def _refine_best(
         done = c.refined
         if done is None:  # the deadline came first
             continue
-        cand = None
-        if done.moves:
-            source = f"local search from {c.start.source}"
-            cand = _evaluate_placement(c.inst, c.reserve, opts, source, done.ranges, model)
+        cand = c.candidate(opts, model) if done.moves else None
         if cand is None:  # already a local optimum (or cut at once): recorded, nothing new to rank
             out.append((c.start.source, done, None))
             continue
