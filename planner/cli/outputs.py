@@ -88,8 +88,15 @@ def _same_folder(a: Path, b: Path) -> bool:
 
 
 def _same_file(a: Path, b: Path) -> bool:
+    """Whether writing ``a`` would replace ``b``. A path through a folder that does not exist yet
+    (``new/../spec.yaml``) names no file today, but the write creates ``new/`` and then lands on ``spec.yaml``:
+    such a path is compared by where it resolves to."""
     try:
         return os.path.samefile(a, b)
+    except OSError:
+        pass
+    try:
+        return os.path.samefile(os.path.realpath(a), b)
     except OSError:
         return False
 

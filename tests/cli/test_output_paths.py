@@ -53,6 +53,18 @@ def test_out_naming_the_spec_is_refused(runner, spec: Path) -> None:
     assert _digest(spec) == before
 
 
+@pytest.mark.parametrize("via", ["nosuch/..", "a/b/../.."])
+def test_out_through_a_missing_folder_back_to_the_spec_is_refused(runner, spec: Path, tmp_path: Path, via: str) -> None:
+    """``new/../spec.yaml`` names no file until the write creates ``new/``, then lands on the spec: refused before
+    any folder is made."""
+    before = _digest(spec)
+    target = f"{tmp_path}/{via}/{spec.name}"
+    res = runner.invoke(app, ["helix", str(spec), "--out", target, "-q"])
+    _one_line_exit(res, 2, "is an input of this command; refusing to overwrite it")
+    assert _digest(spec) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [spec.name]
+
+
 def test_out_through_a_hard_link_to_the_spec_is_refused(runner, spec: Path, tmp_path: Path) -> None:
     link = tmp_path / "link.json"
     os.link(spec, link)
