@@ -132,6 +132,8 @@ class ServedSearch:
     skipped: int = 0
     rejected: list[str] = field(default_factory=list)
     refinements: list[tuple[str, Refined]] = field(default_factory=list)
+    #: Ctrl-C stopped the search: ``best`` is the best candidate finished by then (and is not confirmed).
+    interrupted: bool = False
 
     def refinement_rows(self) -> list[dict[str, object]]:
         return [
@@ -200,16 +202,76 @@ def served_search(
     if first is not None:
         pred = model.predict(first.full, first.ranges, first.flow)
         cands.append(ServedCandidate("max-flow", base_reserve, opts.max_hops, first, pred))
-    # Baselines within the spec's memory limits (ranges beyond them dropped, idle nodes parked), and where they ask
-    # for more than that, also whole on the loosest instance built (a force-loaded baseline that fits in memory).
-    cands += _baseline_candidates(base, base_reserve, opts, model, first)
-    loose = min(insts) if insts else base_reserve
-    if loose < base_reserve:
-        cands += _baseline_candidates(insts[loose], loose, opts, model, first, only_beyond=base)
     rejected: list[str] = []
-    # Every grid point runs, each sub-solve bounded by work (planner.helix.work), not by a share of the clock: the
-    # candidates, hence the plan, do not depend on the machine's load. Only the command's deadline (the safety net)
-    # stops the grid early, and the plan then says so.
+    # Ctrl-C (or a max-flow run Ctrl-C already stopped) ends the search with the best candidate finished so far, as
+    # the max-flow objective keeps its incumbent: the plan is written with status ``interrupted``.
+    interrupted = first is not None and first.report.status == Status.interrupted
+    try:
+        if not interrupted:
+            # Baselines within the spec's memory limits (ranges beyond them dropped, idle nodes parked), and where
+            # they ask for more than that, also whole on the loosest instance built (a force-loaded baseline that
+            # fits in memory).
+            cands += _baseline_candidates(base, base_reserve, opts, model, first)
+            loose = min(insts) if insts else base_reserve
+            if loose < base_reserve:
+                cands += _baseline_candidates(insts[loose], loose, opts, model, first, only_beyond=base)
+            skipped += _grid_candidates(plan, insts, first, base_reserve, opts, work, model, cands, rejected)
+    except KeyboardInterrupt:
+        interrupted = True
+    if not cands:
+        if interrupted:
+            raise KeyboardInterrupt
+        raise InfeasibleError(Shortfall(constraint="served", detail="no candidate placement carries flow"))
+    refinements: list[tuple[str, Refined, ServedCandidate | None]] = []
+    if not interrupted:
+        wrap_up = min(WRAP_UP_SHARE * opts.time_limit_s, WRAP_UP_MAX_S)
+        try:
+            refinements, rerouted_on_the_way = _refine_best(
+                insts, base, base_reserve, cands, opts, model, deadline - wrap_up
+            )
+            cands += [c for _, _, c in refinements if c is not None]
+            cands += rerouted_on_the_way
+            cands += _rerouted(cands, opts, model)
+        except KeyboardInterrupt:
+            interrupted = True
+    best = cands[0]
+    for c in cands[1:]:
+        if c.prediction.decode_tok_s > best.prediction.decode_tok_s * (1 + 1e-9):
+            best = c
+    if interrupted:
+        note = f"interrupted (Ctrl-C): the best of the {len(cands)} candidates the served search had finished"
+        best.result.report = replace(best.result.report, status=Status.interrupted, message=note)
+    elif work.hits:  # the safety net fired: the plan is the best so far, and depends on the machine's speed
+        note = work.note()
+        best.result.report = replace(
+            best.result.report, status=Status.time_limit, message=f"{best.result.report.message}; {note}"
+        )
+        best.result.notes.append(note)
+    best.prediction = full_model.predict(best.result.full, best.result.ranges, best.result.flow)
+    best.latency = True
+    # The smallest KV reserve leaves the most layers per node: the loosest bound (the base instance if the time limit
+    # stopped the others from being built).
+    ub = served_upper_bound(insts[min(insts)] if insts else best.result.full, model)
+    rows = [(start, r) for start, r, _ in refinements]
+    return ServedSearch(best, cands, ub, time.perf_counter() - started, skipped, rejected, rows, interrupted)
+
+
+def _grid_candidates(
+    plan: list[tuple[float, int | None]],
+    insts: dict[float, HelixInstance],
+    first: HelixResult | None,
+    base_reserve: float,
+    opts: HelixOptions,
+    work: WorkLimits,
+    model: ServedModel,
+    cands: list[ServedCandidate],
+    rejected: list[str],
+) -> int:
+    """The grid's candidates (hop limits x KV reserves), appended to ``cands`` as each is solved (so Ctrl-C keeps
+    those finished). Every grid point runs, each sub-solve bounded by work (planner.helix.work), not by a share of
+    the clock: the candidates, hence the plan, do not depend on the machine's load. Only the command's deadline (the
+    safety net) stops the grid early, and the plan then says so. Returns the grid points skipped."""
+    skipped = 0
     for r, hops in plan:
         if first is not None and r == base_reserve and hops == opts.max_hops:
             continue
@@ -237,30 +299,7 @@ def served_search(
             continue
         pred = model.predict(res.full, res.ranges, res.flow)
         cands.append(ServedCandidate(label_of(r, hops), r, hops, res, pred))
-    if not cands:
-        raise InfeasibleError(Shortfall(constraint="served", detail="no candidate placement carries flow"))
-    wrap_up = min(WRAP_UP_SHARE * opts.time_limit_s, WRAP_UP_MAX_S)
-    refinements, rerouted_on_the_way = _refine_best(insts, base, base_reserve, cands, opts, model, deadline - wrap_up)
-    cands += [c for _, _, c in refinements if c is not None]
-    cands += rerouted_on_the_way
-    cands += _rerouted(cands, opts, model)
-    best = cands[0]
-    for c in cands[1:]:
-        if c.prediction.decode_tok_s > best.prediction.decode_tok_s * (1 + 1e-9):
-            best = c
-    if work.hits:  # the safety net fired: the plan is the best so far, and depends on the machine's speed
-        note = work.note()
-        best.result.report = replace(
-            best.result.report, status=Status.time_limit, message=f"{best.result.report.message}; {note}"
-        )
-        best.result.notes.append(note)
-    best.prediction = full_model.predict(best.result.full, best.result.ranges, best.result.flow)
-    best.latency = True
-    # The smallest KV reserve leaves the most layers per node: the loosest bound (the base instance if the time limit
-    # stopped the others from being built).
-    ub = served_upper_bound(insts[min(insts)] if insts else best.result.full, model)
-    rows = [(start, r) for start, r, _ in refinements]
-    return ServedSearch(best, cands, ub, time.perf_counter() - started, skipped, rejected, rows)
+    return skipped
 
 
 def _evaluate_placement(

@@ -149,8 +149,16 @@ def run_helix(
                 served_model,
                 first=first,
             )
-            if confirm > 1 and remaining_s(opts.deadline()) > 0:
-                confirmation = _confirmed(inputs, search, confirm, options, started, lat_model, opts.seed)
+            if confirm > 1 and search.interrupted:  # Ctrl-C: the best so far, as the prediction ranks it
+                search.best.result.notes.append(f"--confirm {confirm} not run: interrupted (Ctrl-C) before")
+            elif confirm > 1 and remaining_s(opts.deadline()) > 0:
+                try:
+                    confirmation = _confirmed(inputs, search, confirm, options, started, lat_model, opts.seed)
+                except KeyboardInterrupt:  # the prediction's choice, unconfirmed, and the plan says so
+                    best = search.best.result
+                    note = f"--confirm {confirm} interrupted (Ctrl-C): the plan is the prediction's choice"
+                    best.report = replace(best.report, status=Status.interrupted, message=note)
+                    best.notes.append(note)
             elif confirm > 1:  # the safety net: the plan is the prediction's choice, and says so
                 note = f"--confirm {confirm} not run: the time limit was reached before the candidates were simulated"
                 best = search.best.result
