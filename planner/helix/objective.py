@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 
 from planner.errors import InfeasibleError, Shortfall, TimeLimitReached, VerificationError
 from planner.helix.baselines import all_baselines
+from planner.helix.bounds import hop_bound
 from planner.helix.flow import FlowResult, Ranges
 from planner.helix.instance import HelixInstance
 from planner.helix.latency import hop_counts
@@ -298,8 +299,29 @@ def _grid_candidates(
         if res.flow.value <= 0:
             continue
         pred = model.predict(res.full, res.ranges, res.flow)
-        cands.append(ServedCandidate(label_of(r, hops), r, hops, res, pred))
+        cands.append(ServedCandidate(label_of(r, hops), r, hops, _bound_of_the_command(res, hops, opts), pred))
     return skipped
+
+
+def _bound_of_the_command(res: HelixResult, hops: int | None, opts: HelixOptions) -> HelixResult:
+    """A grid point's result with the max-flow bound of the command's problem (its own hop limit, or none) instead
+    of the grid point's hop-limited one, which bounds only the grid point's sub-problem: a plan recommended from a
+    grid point reported "hop-limited covering bound (<= 1 nodes per path)" that the search's own max-flow candidate
+    exceeded, and could be labelled optimal against it. The flow and its prediction are unchanged."""
+    if hops is None or hops == opts.max_hops or not res.bound_source.startswith("hop-limited"):
+        return res
+    bound, source = res.covering.value, res.covering.active
+    if res.block_bound_tok_s is not None and res.block_bound_tok_s < bound * (1 - 1e-12):
+        bound, source = res.block_bound_tok_s, "solo/shared block bound"
+    if opts.max_hops is not None:
+        limited = hop_bound(res.full, opts.max_hops, bound)
+        if limited < bound * (1 - 1e-12):
+            bound, source = limited, f"hop-limited covering bound (<= {opts.max_hops} nodes per path)"
+    bound = max(bound, res.flow.value)
+    status = Status.feasible if res.report.status == Status.optimal else res.report.status
+    message = f"best from {res.chosen} (<= {hops} nodes per path, a grid point of the served search); bound: {source}"
+    report = replace(res.report, status=status, best_bound=bound, message=message)
+    return replace(res, report=report, best_bound_tok_s=bound, bound_source=source, certificate=None)
 
 
 def _evaluate_placement(

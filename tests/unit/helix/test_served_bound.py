@@ -106,3 +106,25 @@ def test_a_node_holding_the_whole_model_is_predicted_within_the_bound(tmp_path: 
     prediction = model.predict(inst, ranges, flow)
     bound = served_upper_bound(inst, model)
     assert 0 < prediction.decode_tok_s <= bound
+
+
+def test_a_grid_point_reports_the_bound_of_the_command_not_its_own_hop_limit() -> None:
+    """A served-search grid point solves under a hop limit the command did not ask for; its hop-limited bound bounds
+    that sub-problem only (the search's own max-flow candidate exceeded one), so a plan recommended from it reports
+    the command's bound: the covering / block bound of its instance, never below its flow, and no optimal label."""
+    from planner.helix.objective import _bound_of_the_command
+    from planner.helix.solve import HelixOptions, solve
+    from tests.unit.helix.tiny import tiny_instance
+
+    inst = tiny_instance([(30.0, 20.0, 15.0), (25.0, 12.0, 8.0), (10.0, 6.0, 4.0)], 3)
+    res = solve(inst, HelixOptions(mode="strict", time_limit_s=10, rel_gap=0.0, max_hops=1, milp=False))
+    assert res.bound_source.startswith("hop-limited") and res.report.status == "optimal"  # 27 of 27, under 1 hop
+    unlimited = solve(inst, HelixOptions(mode="strict", time_limit_s=10, rel_gap=0.0, milp=False))
+    out = _bound_of_the_command(res, 1, HelixOptions(mode="strict"))
+    assert not out.bound_source.startswith("hop-limited")
+    assert out.best_bound_tok_s >= unlimited.flow.value * (1 - 1e-9)
+    assert out.best_bound_tok_s >= res.flow.value and out.flow is res.flow
+    assert out.report.status != "optimal" and out.certificate is None
+    assert "grid point of the served search" in out.report.message
+    # the command's own hop limit is the grid point's: nothing to change
+    assert _bound_of_the_command(res, 1, HelixOptions(mode="strict", max_hops=1)) is res
