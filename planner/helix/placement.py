@@ -31,6 +31,24 @@ class PlacementFile(BaseModel):
     ranges: dict[str, tuple[int, int]] = Field(description="node -> [start, end), 0-based, end exclusive")
 
 
+def plan_reserve(path: Path) -> float | None:
+    """The KV reserve at which a served plan's placement was searched (None for any other placement file): the served
+    search tries reserves below the spec's (more layers per node), so its recommended placement may hold more layers
+    than the spec's reserve admits; fed back with ``--placement`` it is evaluated at its own reserve."""
+    if path.suffix != ".json":
+        return None
+    data = load_json_file(path, display_path(path), "placement")
+    if not (isinstance(data, dict) and data.get("kind") == "helix" and isinstance(data.get("plan"), dict)):
+        return None
+    search = (data["plan"].get("served") or {}).get("search") or {}
+    chosen = search.get("chosen")
+    for cand in search.get("candidates") or []:
+        if isinstance(cand, dict) and cand.get("source") == chosen:
+            reserve = cand.get("kv_reserve_fraction")
+            return float(reserve) if isinstance(reserve, int | float) else None
+    return None
+
+
 def read_placement(path: Path, inst: HelixInstance) -> tuple[dict[str, tuple[int, int]], Mode | None]:
     """Ranges and (optional) mode from a placement file; every problem is a one-line SpecError (exit 2)."""
     name = display_path(path)

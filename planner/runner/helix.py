@@ -34,7 +34,7 @@ from planner.helix.flow import FlowResult, Mode, max_flow
 from planner.helix.instance import HelixInstance, build_instance
 from planner.helix.latency import LatencyReport, LayerLatency, hop_counts, latency_report
 from planner.helix.objective import ServedCandidate, ServedSearch, served_search
-from planner.helix.placement import read_placement
+from planner.helix.placement import plan_reserve, read_placement
 from planner.helix.served import (
     Prediction,
     ServedModel,
@@ -115,8 +115,19 @@ def run_helix(
         opts = replace(opts, started_at=time.monotonic())
     loaded, db = inputs.loaded, inputs.profiles
     section = loaded.spec.helix or HelixSection()
+    # A served plan given as --placement is evaluated at the KV reserve it was planned at (the served search tries
+    # reserves below the spec's, so its placement may hold more layers than the spec's reserve admits).
+    planned_at = plan_reserve(placement_file) if placement_file is not None else None
+    spec_reserve = section.kv_reserve_fraction
+    if planned_at is not None and planned_at != spec_reserve:
+        section = reserve_section(section, planned_at)
     with stop_scope(opts):  # building the instance counts against --time-limit (no plan exists yet)
         inst = build_instance(loaded, db, section)
+    if planned_at is not None and planned_at != spec_reserve and placement_file is not None:
+        inst.warnings.append(
+            f"--placement {display_path(placement_file)}: evaluated at the KV reserve the plan was searched at "
+            f"({planned_at:g}), not the spec's ({spec_reserve:g})"
+        )
     options = recorded_options(opts, placement_file, max_token_latency_s, pareto, objective)
     options["confirm"] = confirm
     frontier_opts = opts
