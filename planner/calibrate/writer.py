@@ -67,6 +67,19 @@ DYNAMO_COLUMNS = ("model", "gpu", "class", "tp", "freq_mhz", "load_rps", "input_
                   "ttft_p99_s", "tbt_p99_s", "e2e_p99_s", "power_w", "source")  # fmt: skip
 DYNAMO_GROUPS = ("model", "gpu", "class", "tp", "freq_mhz")
 
+#: Every file of ``DIR`` a calibration may write, relative to it: what the CLI checks before fitting.
+PROFILE_FILES = (
+    *(
+        f"tables/{t}{ext}"
+        for t in ("splitwise_perf", "helix_layer_latency", DYNAMO_TABLE)
+        for ext in (".csv", ".meta.yaml")
+    ),
+    "accuracy.yaml",
+    "calibration.yaml",
+    "models.yaml",
+    "gpus.yaml",
+)
+
 
 @dataclass(frozen=True)
 class CalibratedDynamo:

@@ -24,6 +24,7 @@ from planner.cli.common import (
     executor_config,
     handle_errors,
 )
+from planner.cli.outputs import check_profile_dir
 from planner.errors import UsageError
 from planner.paths import display_path
 from planner.render.console import err_line, out_text, progress, stdout
@@ -74,6 +75,11 @@ def parse_ratio(text: str) -> float:
     return value
 
 
+def sidecars(files: list[Path]) -> list[Path]:
+    """The benchmark files with their ``<stem>.meta.yaml`` sidecars: inputs no output may replace."""
+    return [*files, *(f.with_name(f.stem + ".meta.yaml") for f in files)]
+
+
 def calibrate_command(
     files: FilesArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Profile directory to write (created or updated).")],
@@ -93,12 +99,14 @@ def calibrate_command(
     benchmarks; write a profile directory for --profiles."""
     from planner.calibrate.api import calibrate_files
     from planner.calibrate.report import calibration_report
+    from planner.calibrate.writer import PROFILE_FILES
     from planner.profiles.db import ProfileDB
     from planner.render.markdown import report_markdown
     from planner.render.tables import draw_report
 
     with handle_errors():
         where = executor_config(executor, jobs, ray_address)
+        check_profile_dir("--out", out, PROFILE_FILES, sidecars(files))
         db = ProfileDB.load(profiles)
         with progress("calibrating ...", quiet) as show:
             calibrated, dynamo, written = calibrate_files(
@@ -204,6 +212,7 @@ def add_model_command(
     from planner.profiles.db import ProfileDB
 
     with handle_errors():
+        check_profile_dir("--profiles", profiles, ("models.yaml",), (from_hf,))
         target, _entry = add_model(from_hf, name, profiles)
         m = ProfileDB.load(profiles).model(name)
         moe = f", {m.experts} experts ({m.experts_per_token} per token)" if m.experts > 1 else ""
