@@ -43,8 +43,22 @@ def calibrate_files(
     on_done: Progress | None = None,
 ) -> tuple[list[Calibrated], list[CalibratedDynamo], list[Path]]:
     """Fit every (gpu, tp, model) found in ``paths`` (and every (gpu, model) of the DVFS runs among them, for the
-    dynamo profile) and write the profile directory ``out``. The fits and leave-one-out folds run on ``where``
-    (default: here, one after another); the directory written does not depend on it."""
+    dynamo profile) and write the profile directory ``out`` (all files or none). The fits and leave-one-out folds
+    run on ``where`` (default: here, one after another); the directory written does not depend on it."""
+    calibrated, dynamo = fit_files(paths, db, describe, loo, where, on_done)
+    return calibrated, dynamo, write_profile_dir(out, calibrated, dynamo, db)
+
+
+def fit_files(
+    paths: list[Path],
+    db: ProfileDB,
+    describe: dict[str, Any] | None = None,
+    loo: bool = True,
+    where: ExecutorConfig | None = None,
+    on_done: Progress | None = None,
+) -> tuple[list[Calibrated], list[CalibratedDynamo]]:
+    """The fits :func:`calibrate_files` writes, without writing them (the CLI writes them itself, to report a
+    failing write in one line)."""
     if not paths:
         raise UsageError("no benchmark files given")
     all_runs, all_tables = load_all(paths, db, describe)
@@ -80,7 +94,7 @@ def calibrate_files(
         )
     if not calibrated and not dynamo:
         raise UsageError("nothing to calibrate in the files given")
-    return calibrated, dynamo, write_profile_dir(out, calibrated, dynamo, db)
+    return calibrated, dynamo
 
 
 def accuracy_files(

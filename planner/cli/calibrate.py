@@ -24,7 +24,7 @@ from planner.cli.common import (
     executor_config,
     handle_errors,
 )
-from planner.cli.outputs import check_profile_dir
+from planner.cli.outputs import check_profile_dir, write_output
 from planner.errors import UsageError
 from planner.paths import display_path
 from planner.render.console import err_line, out_text, progress, stdout
@@ -97,9 +97,9 @@ def calibrate_command(
 ) -> None:
     """Fit the iteration latency model (and, from runs with a clock or power, the dynamo profile) to measured
     benchmarks; write a profile directory for --profiles."""
-    from planner.calibrate.api import calibrate_files
+    from planner.calibrate.api import fit_files
     from planner.calibrate.report import calibration_report
-    from planner.calibrate.writer import PROFILE_FILES
+    from planner.calibrate.writer import PROFILE_FILES, write_profile_dir
     from planner.profiles.db import ProfileDB
     from planner.render.markdown import report_markdown
     from planner.render.tables import draw_report
@@ -109,9 +109,11 @@ def calibrate_command(
         check_profile_dir("--out", out, PROFILE_FILES, sidecars(files))
         db = ProfileDB.load(profiles)
         with progress("calibrating ...", quiet) as show:
-            calibrated, dynamo, written = calibrate_files(
-                files, db, out, _describe(gpu, tp, model, freq_mhz), loo, where, _counter("calibrating", show)
+            calibrated, dynamo = fit_files(
+                files, db, _describe(gpu, tp, model, freq_mhz), loo, where, _counter("calibrating", show)
             )
+        written: list[Path] = []
+        write_output("--out", out, lambda: written.extend(write_profile_dir(out, calibrated, dynamo, db)))
         shown = [display_path(p) for p in written]
         if fmt == Format.json:
             doc = {

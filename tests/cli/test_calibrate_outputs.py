@@ -38,7 +38,7 @@ def no_fit(monkeypatch):
     def fit(*args, **kwargs):
         raise AssertionError("the fit ran before --out was checked")
 
-    monkeypatch.setattr(api, "calibrate_files", fit)
+    monkeypatch.setattr(api, "fit_files", fit)
 
 
 def _refused(res, flag: str, text: str) -> None:
@@ -105,3 +105,28 @@ def test_an_unusable_out_is_refused_before_the_fit(runner, tmp_path, no_fit, tar
     res = runner.invoke(app, ["calibrate", str(run), "--out", str(out), "--no-loo"])
     _refused(res, "--out", text)
     assert tree_digest(tmp_path) == before
+
+
+def test_a_failing_write_is_one_line_and_writes_nothing(runner, tmp_path, monkeypatch):
+    from planner.calibrate import writer
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writer, "_write_bands", full_disk)  # after the tables were staged
+    out = tmp_path / "prof"
+    res = runner.invoke(app, ["calibrate", str(RUN), "--out", str(out), "--no-loo", "-q"])
+    assert res.exit_code == 1, res.output
+    assert res.stderr == f"error: cannot write --out {out}: No space left on device\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_calibrate_lists_accuracy_yaml_among_the_files_written(runner, tmp_path):
+    out = tmp_path / "prof"
+    runs = sorted(RUN.parent.glob("synthetic-0[01].json"))
+    res = runner.invoke(app, ["calibrate", *map(str, runs), "--out", str(out), "--format", "json", "-q"])
+    assert res.exit_code == 0, res.output
+    written = json.loads(res.stdout)["written"]
+    assert str(out / "accuracy.yaml") in written and (out / "accuracy.yaml").is_file()
+    table = runner.invoke(app, ["calibrate", *map(str, runs), "--out", str(out), "-q"])
+    assert table.exit_code == 0 and f"wrote {out / 'accuracy.yaml'}" in table.stdout
