@@ -130,3 +130,24 @@ def test_calibrate_lists_accuracy_yaml_among_the_files_written(runner, tmp_path)
     assert str(out / "accuracy.yaml") in written and (out / "accuracy.yaml").is_file()
     table = runner.invoke(app, ["calibrate", *map(str, runs), "--out", str(out), "-q"])
     assert table.exit_code == 0 and f"wrote {out / 'accuracy.yaml'}" in table.stdout
+
+
+@pytest.mark.parametrize("command", ["calibrate", "accuracy"])
+@pytest.mark.parametrize("twice", ["same", "dot", "symlink", "copy"])
+def test_a_benchmark_file_given_twice_is_refused(runner, tmp_path, monkeypatch, command, twice):
+    """A run counted twice would be seen by its own leave-one-out fold (the band collapsed from 0.97 to 0.024)."""
+    monkeypatch.chdir(tmp_path)
+    other = RUN.with_name("synthetic-01.json")
+    for src in (RUN, other):
+        Path(src.name).write_bytes(src.read_bytes())
+        Path(src.stem + ".meta.yaml").write_text(src.with_suffix(".meta.yaml").read_text())
+    second = {"same": RUN.name, "dot": f"./{RUN.name}", "symlink": "link.json", "copy": "copy.json"}[twice]
+    if twice == "symlink":
+        Path("link.json").symlink_to(RUN.name)
+    elif twice == "copy":
+        Path("copy.json").write_bytes(RUN.read_bytes())
+    out = ["--out", "prof"] if command == "calibrate" else []
+    res = runner.invoke(app, [command, RUN.name, other.name, second, *out, "--no-loo" if out else "-q"])
+    _refused(res, str(Path(second)), f"the same {'bytes' if twice == 'copy' else 'file'} as {RUN.name}")
+    assert "(benchmark files 1 and 3)" in res.stderr
+    assert not Path("prof").exists()
