@@ -208,14 +208,22 @@ def add_model_command(
     from_hf: Annotated[Path, typer.Option("--from-hf", help="A Hugging Face config.json.", dir_okay=False)],
     name: Annotated[str, typer.Option("--name", help="Name of the model in the profile database.")],
     profiles: Annotated[Path, typer.Option("--profiles", help="Profile directory to add it to (created).")],
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Let --name shadow a shipped model (or alias), or replace the entry of that name in --profiles.",
+        ),
+    ] = False,
 ) -> None:
-    """Add a model from its Hugging Face config.json (GQA-correct KV bytes, MoE fields recorded)."""
-    from planner.calibrate.hf_config import add_model
+    """Add a model from its Hugging Face config.json (GQA-correct KV bytes, MoE fields, FP8 weights recorded)."""
+    from planner.calibrate.hf_config import add_model, check_name
     from planner.profiles.db import ProfileDB
 
     with handle_errors():
+        check_name(name)
         check_profile_dir("--profiles", profiles, ("models.yaml",), (from_hf,))
-        target, _entry = add_model(from_hf, name, profiles)
+        target, _entry = add_model(from_hf, name, profiles, replace)
         m = ProfileDB.load(profiles).model(name)
         moe = f", {m.experts} experts ({m.experts_per_token} per token)" if m.experts > 1 else ""
         out_text(
