@@ -4,6 +4,8 @@ accuracy. No printing, no typer: the CLI renders what these return.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,28 @@ def default_clock(
     return [r for r in runs if r.freq_mhz is None], [t for t in tables if t.freq_mhz is None]
 
 
+def refuse_duplicates(paths: list[Path]) -> None:
+    """Refuse a benchmark file given twice (by another name, through a link, or as a byte-identical copy): its runs
+    would count twice, so a leave-one-out fold would still see the run it predicts and the band written for the fit
+    would collapse. Names both arguments as given; an unreadable file is left to the loader to name."""
+    seen: dict[object, int] = {}
+    for i, p in enumerate(paths):
+        try:
+            st = os.stat(p)
+            keys: list[tuple[str, object]] = [("file", (st.st_dev, st.st_ino))]
+            if p.is_file():
+                keys.append(("bytes", hashlib.sha256(p.read_bytes()).hexdigest()))
+        except OSError:
+            continue
+        for kind, key in keys:
+            j = seen.setdefault((kind, key), i)
+            if j != i:
+                same = "the same file as" if kind == "file" else "the same bytes as"
+                raise UsageError(
+                    f"{p}: {same} {paths[j]} (benchmark files {j + 1} and {i + 1}); give each benchmark file once"
+                )
+
+
 def calibrate_files(
     paths: list[Path],
     db: ProfileDB,
@@ -43,10 +67,25 @@ def calibrate_files(
     on_done: Progress | None = None,
 ) -> tuple[list[Calibrated], list[CalibratedDynamo], list[Path]]:
     """Fit every (gpu, tp, model) found in ``paths`` (and every (gpu, model) of the DVFS runs among them, for the
-    dynamo profile) and write the profile directory ``out``. The fits and leave-one-out folds run on ``where``
-    (default: here, one after another); the directory written does not depend on it."""
+    dynamo profile) and write the profile directory ``out`` (all files or none). The fits and leave-one-out folds
+    run on ``where`` (default: here, one after another); the directory written does not depend on it."""
+    calibrated, dynamo = fit_files(paths, db, describe, loo, where, on_done)
+    return calibrated, dynamo, write_profile_dir(out, calibrated, dynamo, db)
+
+
+def fit_files(
+    paths: list[Path],
+    db: ProfileDB,
+    describe: dict[str, Any] | None = None,
+    loo: bool = True,
+    where: ExecutorConfig | None = None,
+    on_done: Progress | None = None,
+) -> tuple[list[Calibrated], list[CalibratedDynamo]]:
+    """The fits :func:`calibrate_files` writes, without writing them (the CLI writes them itself, to report a
+    failing write in one line)."""
     if not paths:
         raise UsageError("no benchmark files given")
+    refuse_duplicates(paths)
     all_runs, all_tables = load_all(paths, db, describe)
     dynamo: list[CalibratedDynamo] = []
     for dfit, observed in calibrate_dynamo(all_runs, all_tables, db):
@@ -80,7 +119,7 @@ def calibrate_files(
         )
     if not calibrated and not dynamo:
         raise UsageError("nothing to calibrate in the files given")
-    return calibrated, dynamo, write_profile_dir(out, calibrated, dynamo, db)
+    return calibrated, dynamo
 
 
 def accuracy_files(
@@ -97,6 +136,7 @@ def accuracy_files(
     each figure also gets the error band a plan would carry, and the report counts the measured figures within it."""
     if not paths:
         raise UsageError("no benchmark files given")
+    refuse_duplicates(paths)
     all_runs, all_tables = load_all(paths, db, describe)
     if not all_runs:
         raise UsageError("no end-to-end runs to predict (iteration CSVs are inputs to a fit, not runs)")

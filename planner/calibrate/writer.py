@@ -18,12 +18,18 @@ Layout of ``DIR`` (usable as ``--profiles DIR``, layered over the shipped databa
   the shipped database) reads the rows it was written with. An entry ``DIR`` already defines is left as it is.
 
 An existing directory is updated: rows of other (gpu, tp, model) keys are kept, rows of a re-fitted key replaced.
+The write is all or nothing: every file is first written into a folder staged beside ``DIR`` (:class:`Staged`), and
+only once all are written does each replace its target (``os.replace``), or the staged folder become ``DIR`` when
+there was none. A failure midway leaves ``DIR`` as it was; files of ``DIR`` this command does not write are kept.
 """
 
 from __future__ import annotations
 
+import errno
 import os
-from dataclasses import dataclass
+import shutil
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +72,19 @@ DYNAMO_TABLE = "dynamo_profile"
 DYNAMO_COLUMNS = ("model", "gpu", "class", "tp", "freq_mhz", "load_rps", "input_tokens", "output_tokens",
                   "ttft_p99_s", "tbt_p99_s", "e2e_p99_s", "power_w", "source")  # fmt: skip
 DYNAMO_GROUPS = ("model", "gpu", "class", "tp", "freq_mhz")
+
+#: Every file of ``DIR`` a calibration may write, relative to it: what the CLI checks before fitting.
+PROFILE_FILES = (
+    *(
+        f"tables/{t}{ext}"
+        for t in ("splitwise_perf", "helix_layer_latency", DYNAMO_TABLE)
+        for ext in (".csv", ".meta.yaml")
+    ),
+    "accuracy.yaml",
+    "calibration.yaml",
+    "models.yaml",
+    "gpus.yaml",
+)
 
 
 @dataclass(frozen=True)
@@ -116,15 +135,77 @@ _DYNAMO_META: dict[str, Any] = {
 }  # fmt: skip
 
 
-def _merge_groups(path: Path, new: pd.DataFrame, groups: list[str], keys: list[str], header: str) -> None:
+@dataclass
+class Staged:
+    """The files one calibration writes into ``out``, held in the folder ``tmp`` beside it until all are written.
+
+    Readers of the directory see either the old files or the new ones, never half of a calibration: a fit whose
+    ``calibration.yaml`` is missing or older than its tables would be trusted on rows it does not describe.
+    """
+
+    out: Path
+    tmp: Path
+    files: list[str] = field(default_factory=list)
+
+    @classmethod
+    def beside(cls, out: Path) -> Staged:
+        """A new staging folder in the folder that holds (or will hold) ``out``, on the same file system, so each
+        move is a rename; its parents are not created yet, so a failed write leaves no new folder anywhere."""
+        target = out.resolve()
+        parent = target.parent
+        while not parent.exists():
+            parent = parent.parent
+        tmp = parent / f".{target.name}.{uuid.uuid4().hex[:12]}.tmp"
+        tmp.mkdir()  # not mkdtemp: its 0700 would become out's mode
+        return cls(out, tmp)
+
+    def current(self, rel: str) -> Path:
+        """``rel`` as this calibration leaves it so far: the staged copy once written, else ``out``'s own."""
+        return self.tmp / rel if rel in self.files else self.out / rel
+
+    def write(self, rel: str, text: str) -> None:
+        path = self.tmp / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        if rel not in self.files:
+            self.files.append(rel)
+
+    def commit(self) -> list[Path]:
+        """Move every staged file into ``out`` (the whole folder when ``out`` does not exist); the files written."""
+        if not self.out.exists():
+            target = self.out.resolve()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(self.tmp, target)
+            return [self.out / rel for rel in self.files]
+        for rel in self.files:  # every target checked first, so no move is left undone by a bad one
+            dest = self.out / rel
+            if dest.is_dir():
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(dest))
+            if dest.parent.exists() and not dest.parent.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(dest.parent))
+        for rel in self.files:
+            (self.out / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.tmp / rel, self.out / rel)
+        return [self.out / rel for rel in self.files]
+
+    def discard(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _read_csv(stage: Staged, rel: str) -> pd.DataFrame | None:
+    path = stage.current(rel)
+    return pd.read_csv(path, comment="#") if path.exists() else None
+
+
+def _merge_groups(stage: Staged, rel: str, new: pd.DataFrame, groups: list[str], keys: list[str], header: str) -> None:
     """Like :func:`_merge`, replacing whole groups (sweeps) of an existing file."""
-    if path.exists():
-        old = pd.read_csv(path, comment="#")
+    old = _read_csv(stage, rel)
+    if old is not None:
         replaced = set(map(tuple, new[groups].astype(str).values.tolist()))
         keep = [tuple(row) not in replaced for row in old[groups].astype(str).values.tolist()]
         new = pd.concat([old[keep], new], ignore_index=True)
     new = new.sort_values(keys, kind="stable").reset_index(drop=True)
-    _atomic_write(path, header + new.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+    stage.write(rel, header + new.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
 
 
 @dataclass(frozen=True)
@@ -151,24 +232,21 @@ class Calibrated:
         )
 
 
-def _carry_definitions(out: Path, db: ProfileDB, names: dict[str, set[str]]) -> list[Path]:
+def _carry_definitions(stage: Staged, db: ProfileDB, names: dict[str, set[str]]) -> None:
     """Copy into ``out`` the catalogue entries (``models``, ``gpus``) among ``names`` that the fit read from a user
-    profile directory, so ``out`` does not depend on that directory; returns the catalogues written."""
-    written: list[Path] = []
+    profile directory, so ``out`` does not depend on that directory."""
     for catalogue, wanted in names.items():
-        target = out / f"{catalogue}.yaml"
-        have = _yaml_mapping(target)
+        rel = f"{catalogue}.yaml"
+        have = _yaml_mapping(stage.current(rel))
         carried: dict[str, Any] = {}
         for root in db.roots[1:]:
-            if root.resolve() == out.resolve():
+            if root.resolve() == stage.out.resolve():
                 continue
-            for key, entry in _yaml_mapping(root / f"{catalogue}.yaml").items():
+            for key, entry in _yaml_mapping(root / rel).items():
                 if key in wanted and key not in have:
                     carried[key] = entry
         if carried:
-            _atomic_write(target, yaml.safe_dump({**have, **dict(sorted(carried.items()))}, sort_keys=False))
-            written.append(target)
-    return written
+            stage.write(rel, yaml.safe_dump({**have, **dict(sorted(carried.items()))}, sort_keys=False))
 
 
 def _yaml_mapping(path: Path) -> dict[str, Any]:
@@ -179,21 +257,18 @@ def _yaml_mapping(path: Path) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def _yaml_doc(path: Path) -> dict[str, Any]:
+    return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
 
 
-def _merge(path: Path, new: pd.DataFrame, keys: list[str], header: str) -> None:
-    if path.exists():
-        old = pd.read_csv(path, comment="#")
+def _merge(stage: Staged, rel: str, new: pd.DataFrame, keys: list[str], header: str) -> None:
+    old = _read_csv(stage, rel)
+    if old is not None:
         replaced = set(map(tuple, new[keys].astype(str).values.tolist()))
         keep = [tuple(row) not in replaced for row in old[keys].astype(str).values.tolist()]
         new = pd.concat([old[keep], new], ignore_index=True)
     new = new.sort_values(keys, kind="stable").reset_index(drop=True)
-    _atomic_write(path, header + new.to_csv(index=False, float_format="%.6f", lineterminator="\n"))
+    stage.write(rel, header + new.to_csv(index=False, float_format="%.6f", lineterminator="\n"))
 
 
 def _splitwise_rows(c: Calibrated) -> pd.DataFrame:
@@ -243,12 +318,9 @@ def _accuracy_block(rep: AccuracyReport) -> dict[str, Any]:
 ROW_FIGURES = ("request_throughput_rps", "output_tok_s", "ttft_p50_ms", "tpot_p50_ms", "e2e_p50_ms")
 
 
-def _write_bands(out: Path, calibrated: list[Calibrated]) -> None:
+def _write_bands(stage: Staged, calibrated: list[Calibrated]) -> None:
     """``accuracy.yaml`` entries (the ``accuracy`` catalogue) giving each fit's leave-one-out error as its band."""
-    path = out / "accuracy.yaml"
-    doc: dict[str, Any] = {}
-    if path.exists():
-        doc = yaml.safe_load(path.read_text()) or {}
+    doc = _yaml_doc(stage.current("accuracy.yaml"))
     for c in calibrated:
         rows = c.loo.mean_abs_over(ROW_FIGURES) if c.loo is not None else None
         if c.loo is None or rows is None:
@@ -260,13 +332,12 @@ def _write_bands(out: Path, calibrated: list[Calibrated]) -> None:
             f"{len(c.loo.runs)} run(s) ({c.files[0]})",
         }
     if doc:
-        _atomic_write(path, yaml.safe_dump(dict(sorted(doc.items())), sort_keys=False, width=200))
+        stage.write("accuracy.yaml", yaml.safe_dump(dict(sorted(doc.items())), sort_keys=False, width=200))
 
 
-def _write_dynamo_bands(out: Path, dynamo: list[CalibratedDynamo]) -> None:
+def _write_dynamo_bands(stage: Staged, dynamo: list[CalibratedDynamo]) -> None:
     """``accuracy.yaml`` entries ``calibrated:dynamo/<gpu>/<model>``: the leave-one-out error of each dynamo fit."""
-    path = out / "accuracy.yaml"
-    doc: dict[str, Any] = yaml.safe_load(path.read_text()) or {} if path.exists() else {}
+    doc = _yaml_doc(stage.current("accuracy.yaml"))
     for d in dynamo:
         overall = d.loo.overall_mean_abs() if d.loo is not None else None
         if overall is None or d.loo is None:
@@ -278,15 +349,25 @@ def _write_dynamo_bands(out: Path, dynamo: list[CalibratedDynamo]) -> None:
             f"run(s) ({d.fit.files[0]})",
         }
     if doc:
-        _atomic_write(path, yaml.safe_dump(dict(sorted(doc.items())), sort_keys=False, width=200))
+        stage.write("accuracy.yaml", yaml.safe_dump(dict(sorted(doc.items())), sort_keys=False, width=200))
 
 
 def write_profile_dir(
     out: Path, calibrated: list[Calibrated], dynamo: list[CalibratedDynamo] | None = None, db: ProfileDB | None = None
 ) -> list[Path]:
-    """Write (or update) ``out`` with the calibrated rows; returns the files written."""
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    """Write (or update) ``out`` with the calibrated rows, all files or none (:class:`Staged`); returns the files
+    written."""
+    stage = Staged.beside(out)
+    try:
+        _stage_profile_dir(stage, calibrated, dynamo or [], db)
+        return stage.commit()
+    finally:
+        stage.discard()
+
+
+def _stage_profile_dir(
+    stage: Staged, calibrated: list[Calibrated], dynamo: list[CalibratedDynamo], db: ProfileDB | None
+) -> None:
     header = (
         "# Calibrated by plan calibrate from measured benchmark files (see calibration.yaml); do not edit by hand.\n"
     )
@@ -294,30 +375,21 @@ def write_profile_dir(
         sw = pd.concat([_splitwise_rows(c) for c in calibrated], ignore_index=True)
         hx = pd.concat([_helix_rows(c) for c in calibrated], ignore_index=True)
         for table, df in (("splitwise_perf", sw), ("helix_layer_latency", hx)):
-            path = out / "tables" / f"{table}.csv"
-            _merge(path, df, list(_META[table]["keys"]), header)
-            meta = path.with_suffix(".meta.yaml")
-            _atomic_write(meta, yaml.safe_dump(_META[table], sort_keys=False))
-            written += [path, meta]
-    _write_bands(out, calibrated)
-    dynamo = dynamo or []
+            _merge(stage, f"tables/{table}.csv", df, list(_META[table]["keys"]), header)
+            stage.write(f"tables/{table}.meta.yaml", yaml.safe_dump(_META[table], sort_keys=False))
+    _write_bands(stage, calibrated)
     if dynamo:
         assert db is not None, "the dynamo rows need the profile database (GPU, model, classes)"
-        path = out / "tables" / f"{DYNAMO_TABLE}.csv"
         df = pd.concat([_dynamo_rows(c, db) for c in dynamo], ignore_index=True)
-        _merge_groups(path, df, list(DYNAMO_GROUPS), list(_DYNAMO_META["keys"]), header)
-        meta = path.with_suffix(".meta.yaml")
-        _atomic_write(meta, yaml.safe_dump(_DYNAMO_META, sort_keys=False, width=200))
-        written += [path, meta]
-        _write_dynamo_bands(out, dynamo)
+        rel = f"tables/{DYNAMO_TABLE}.csv"
+        _merge_groups(stage, rel, df, list(DYNAMO_GROUPS), list(_DYNAMO_META["keys"]), header)
+        stage.write(f"tables/{DYNAMO_TABLE}.meta.yaml", yaml.safe_dump(_DYNAMO_META, sort_keys=False, width=200))
+        _write_dynamo_bands(stage, dynamo)
     if db is not None:
         names = {"models": {c.model.name for c in calibrated} | {d.fit.model for d in dynamo},
                  "gpus": {c.gpu for c in calibrated} | {d.fit.gpu for d in dynamo}}  # fmt: skip
-        written += _carry_definitions(out, db, names)
-    cal_path = out / "calibration.yaml"
-    doc: dict[str, Any] = {}
-    if cal_path.exists():
-        doc = yaml.safe_load(cal_path.read_text()) or {}
+        _carry_definitions(stage, db, names)
+    doc = _yaml_doc(stage.current("calibration.yaml"))
     entries = doc.setdefault("fits", {})
     for c in calibrated:
         entry: dict[str, Any] = {
@@ -358,6 +430,4 @@ def write_profile_dir(
         dyn[fit_key(f.gpu, f.model)] = dentry
     if dyn:
         doc[SECTION] = dict(sorted(dyn.items()))
-    _atomic_write(cal_path, yaml.safe_dump(doc, sort_keys=False))
-    written.append(cal_path)
-    return written
+    stage.write("calibration.yaml", yaml.safe_dump(doc, sort_keys=False))

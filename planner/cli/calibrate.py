@@ -24,6 +24,7 @@ from planner.cli.common import (
     executor_config,
     handle_errors,
 )
+from planner.cli.outputs import check_profile_dir, write_output
 from planner.errors import UsageError
 from planner.paths import display_path
 from planner.render.console import err_line, out_text, progress, stdout
@@ -74,6 +75,11 @@ def parse_ratio(text: str) -> float:
     return value
 
 
+def sidecars(files: list[Path]) -> list[Path]:
+    """The benchmark files with their ``<stem>.meta.yaml`` sidecars: inputs no output may replace."""
+    return [*files, *(f.with_name(f.stem + ".meta.yaml") for f in files)]
+
+
 def calibrate_command(
     files: FilesArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Profile directory to write (created or updated).")],
@@ -91,19 +97,23 @@ def calibrate_command(
 ) -> None:
     """Fit the iteration latency model (and, from runs with a clock or power, the dynamo profile) to measured
     benchmarks; write a profile directory for --profiles."""
-    from planner.calibrate.api import calibrate_files
+    from planner.calibrate.api import fit_files
     from planner.calibrate.report import calibration_report
+    from planner.calibrate.writer import PROFILE_FILES, write_profile_dir
     from planner.profiles.db import ProfileDB
     from planner.render.markdown import report_markdown
     from planner.render.tables import draw_report
 
     with handle_errors():
         where = executor_config(executor, jobs, ray_address)
+        check_profile_dir("--out", out, PROFILE_FILES, sidecars(files))
         db = ProfileDB.load(profiles)
         with progress("calibrating ...", quiet) as show:
-            calibrated, dynamo, written = calibrate_files(
-                files, db, out, _describe(gpu, tp, model, freq_mhz), loo, where, _counter("calibrating", show)
+            calibrated, dynamo = fit_files(
+                files, db, _describe(gpu, tp, model, freq_mhz), loo, where, _counter("calibrating", show)
             )
+        written: list[Path] = []
+        write_output("--out", out, lambda: written.extend(write_profile_dir(out, calibrated, dynamo, db)))
         shown = [display_path(p) for p in written]
         if fmt == Format.json:
             doc = {
@@ -198,13 +208,22 @@ def add_model_command(
     from_hf: Annotated[Path, typer.Option("--from-hf", help="A Hugging Face config.json.", dir_okay=False)],
     name: Annotated[str, typer.Option("--name", help="Name of the model in the profile database.")],
     profiles: Annotated[Path, typer.Option("--profiles", help="Profile directory to add it to (created).")],
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Let --name shadow a shipped model (or alias), or replace the entry of that name in --profiles.",
+        ),
+    ] = False,
 ) -> None:
-    """Add a model from its Hugging Face config.json (GQA-correct KV bytes, MoE fields recorded)."""
-    from planner.calibrate.hf_config import add_model
+    """Add a model from its Hugging Face config.json (GQA-correct KV bytes, MoE fields, FP8 weights recorded)."""
+    from planner.calibrate.hf_config import add_model, check_name
     from planner.profiles.db import ProfileDB
 
     with handle_errors():
-        target, _entry = add_model(from_hf, name, profiles)
+        check_name(name)
+        check_profile_dir("--profiles", profiles, ("models.yaml",), (from_hf,))
+        target, _entry = add_model(from_hf, name, profiles, replace)
         m = ProfileDB.load(profiles).model(name)
         moe = f", {m.experts} experts ({m.experts_per_token} per token)" if m.experts > 1 else ""
         out_text(

@@ -12,7 +12,10 @@ Every file a command writes (``--out``, ``--plot``, ``--emit-baselines DIR``, ``
 * the plan is written before plots and baseline plans (:func:`planner.cli.common.execute`), so a failing figure never
   costs the plan;
 * :func:`write_output` turns an ``OSError`` (read-only folder, full disk) into one line and exit 1; the writers are
-  atomic (temp file + ``os.replace``), so the previous target is left intact.
+  atomic (temp file + ``os.replace``), so the previous target is left intact;
+* a profile directory a command writes (``plan calibrate --out``, ``plan profiles add-model --profiles``) is checked
+  by :func:`check_profile_dir` before any fit: never the shipped database (nor a folder holding it or inside it),
+  never an input, a directory or nothing yet, in a place where a folder can be created.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from planner.errors import PlannerError
-from planner.paths import display_path
+from planner.paths import SHIPPED_PROFILES, display_path
 
 Kind = Literal["file", "png", "dir"]
 
@@ -182,3 +186,64 @@ def write_output(flag: str, path: Path, write: Callable[[], object]) -> None:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise OutputWriteError(f"error: cannot write {flag} {display_path(path)}: {reason}") from None
+
+
+def shipped_profiles_problem(flag: str, path: Path) -> str | None:
+    """Why ``path`` may not be written as a profile directory: it is, holds or lies inside the shipped database
+    (symlinks resolved), whose tables, catalogues and licence headers no command may rewrite. None when it may."""
+    try:
+        target, shipped = path.resolve(), SHIPPED_PROFILES.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: the kind check names it
+        return None
+    where = "is" if target == shipped else "is inside" if shipped in target.parents else "contains"
+    if where == "contains" and target not in shipped.parents:
+        return None
+    # the path as typed: through a symlink, display_path would show the shipped folder itself
+    return (
+        f"{flag} {path}: {where} the shipped profile directory ({display_path(shipped)}); "
+        "write your profiles to a directory of your own"
+    )
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
+def _folder_problem(shown: str, folder: Path) -> str | None:
+    """Whether a folder can be made in ``folder``: tried, not asked of ``os.access``, which tells root yes on a
+    read-only or virtual file system (``/proc``)."""
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=folder, prefix=".llmplan-probe-"))
+    except OSError as exc:
+        return f"{shown}: cannot create a folder in {display_path(folder)}: {exc.strerror or exc}"
+    return None
+
+
+def check_profile_dir(flag: str, path: Path, names: tuple[str, ...], inputs: Iterable[Path | None]) -> None:
+    """Refuse (exit 2, one line) a profile directory ``path`` that a command would write the files ``names`` into
+    (``tables/x.csv`` style paths): the shipped database, an input, anything but a directory or nothing, a folder
+    whose files to replace are not regular files, or a place where the directory (and the folder it is staged in,
+    beside it) cannot be created. Checked before any fit, so a bad ``--out`` costs no minutes of fitting."""
+    shown = f"{flag} {display_path(path)}"
+    ins = [p for p in inputs if p is not None]
+    problem = shipped_profiles_problem(flag, path)
+    if problem is None and any(_same_file(path, i) for i in ins):
+        problem = f"{shown}: is an input of this command; refusing to overwrite it"
+    problem = problem or _kind_problem(Output(flag, path, "dir"))
+    for sub in sorted({str(Path(n).parent) for n in names if Path(n).parent != Path(".")}):
+        folder = path / sub
+        if problem is None and folder.exists() and not folder.is_dir():
+            problem = f"{flag} {display_path(folder)}: exists and is not a directory"
+    if problem is None:
+        check_outputs((Output(flag, path, "dir", names),), ins)
+        try:
+            base = _nearest_existing(path.resolve().parent)
+        except (OSError, RuntimeError) as exc:
+            raise OutputPathError([f"{shown}: cannot use this path: {exc}"]) from None
+        problem = _folder_problem(shown, base)
+        if problem is None and path.is_dir():
+            problem = _folder_problem(shown, path)
+    if problem is not None:
+        raise OutputPathError([problem])

@@ -196,3 +196,64 @@ def test_a_fit_made_with_a_user_model_carries_its_definition(runner, tmp_path):
     res = runner.invoke(app, ["calibrate", *runs, "--profiles", str(user), "--out", str(user), "--no-loo"])
     assert res.exit_code == 0, res.output
     assert (user / "models.yaml").read_bytes() == before
+
+
+LLAMA_8B = {
+    "model_type": "llama", "hidden_act": "silu", "hidden_size": 4096, "intermediate_size": 14336,
+    "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 8, "vocab_size": 128256,
+    "torch_dtype": "bfloat16",
+}  # fmt: skip
+
+
+def _add_model(runner, cfg: Path, name: str, prof: Path, *more: str):
+    return runner.invoke(app, ["profiles", "add-model", "--from-hf", str(cfg), "--name", name, "--profiles", str(prof),
+                               *more])  # fmt: skip
+
+
+def test_add_model_shadows_a_shipped_model_or_replaces_an_entry_only_with_replace(runner, tmp_path):
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(LLAMA_8B))
+    prof = tmp_path / "prof"
+    for name in ("llama2-70b", "LLAMA-2-70B"):  # the shipped model, and one of its aliases
+        res = _add_model(runner, cfg, name, prof)
+        assert res.exit_code == 2, res.output
+        (line,) = res.stderr.splitlines()
+        assert line.startswith(f"--name {name}: the shipped profile database has model llama2-70b (aliases ")
+        assert "--replace" in line
+    assert not prof.exists()
+    res = _add_model(runner, cfg, "llama2-70b", prof, "--replace")
+    assert res.exit_code == 0, res.output
+    show = runner.invoke(app, ["profiles", "show", "llama2-70b", "--profiles", str(prof), "--format", "json"])
+    assert show.exit_code == 0 and json.loads(show.stdout)["layers"] == 32
+
+    before = (prof / "models.yaml").read_bytes()
+    res = _add_model(runner, cfg, "llama2-70b", prof)
+    assert res.exit_code == 2
+    assert res.stderr.startswith(f"--name llama2-70b: {prof / 'models.yaml'} already has model llama2-70b; ")
+    assert res.stderr.endswith("choose another name, or pass --replace to replace it\n")
+    assert (prof / "models.yaml").read_bytes() == before
+
+
+@pytest.mark.parametrize("name", ["", "org/model", "my model", "tab\tname"])
+def test_add_model_refuses_a_name_that_is_not_one_token(runner, tmp_path, name):
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(LLAMA_8B))
+    res = _add_model(runner, cfg, name, tmp_path / "prof")
+    assert res.exit_code == 2
+    assert res.stderr == f"--name {name!r}: a model name must be non-empty, without '/' or whitespace\n"
+    assert not (tmp_path / "prof").exists()
+
+
+def test_add_model_of_an_fp8_checkpoint_records_one_byte_weights(runner, tmp_path):
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({**LLAMA_8B, "quantization_config": {"quant_method": "fp8"}}))
+    res = _add_model(runner, cfg, "my-8b-fp8", tmp_path / "prof")
+    assert res.exit_code == 0, res.output
+    assert "65,536 KV bytes/token" in res.stdout  # half the bf16 model's 131,072
+    show = runner.invoke(app, ["profiles", "show", "my-8b-fp8", "--profiles", str(tmp_path / "prof"), "-f", "json"])
+    entry = json.loads(show.stdout)
+    assert entry["dtype_bytes"] == 1 and "quantization_config.quant_method fp8" in entry["source"]
+    cfg.write_text(json.dumps({**LLAMA_8B, "quantization_config": {"quant_method": "awq", "bits": 4}}))
+    res = _add_model(runner, cfg, "my-8b-awq", tmp_path / "prof")
+    assert res.exit_code == 2
+    assert res.stderr.startswith(f"{cfg}: quantization_config.quant_method: 'awq' quantisation is not supported")

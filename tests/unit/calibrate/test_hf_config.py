@@ -72,3 +72,53 @@ def test_bad_configs(tmp_path, cfg, expected):
     with pytest.raises(SpecError) as exc:
         add_model(tmp_path / "c.json", "x", tmp_path / "p")
     assert expected in exc.value.lines()[0]
+
+
+def test_fp8_checkpoints_are_one_byte_per_weight():
+    """An FP8 checkpoint states bfloat16 (its unquantised parts) and the FP8 weights in quantization_config: read
+    alone, torch_dtype doubled the weight bytes."""
+    fp8 = {**LLAMA3_8B, "quantization_config": {"quant_method": "fp8", "activation_scheme": "dynamic"}}
+    entry = model_entry(fp8, "l3-fp8", "config.json")
+    assert entry["dtype_bytes"] == 1 and "FP8 weights (quantization_config.quant_method fp8" in entry["source"]
+    weights = {"num_bits": 8, "type": "float", "strategy": "channel"}
+    compressed = {"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": weights}}}
+    assert model_entry({**LLAMA3_8B, "quantization_config": compressed}, "x", "c.json")["dtype_bytes"] == 1
+    for dtype in ("float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz"):
+        assert model_entry({**LLAMA3_8B, "torch_dtype": dtype}, "x", "c.json")["dtype_bytes"] == 1
+    assert "torch_dtype bfloat16" in model_entry(LLAMA3_8B, "x", "c.json")["source"]
+
+
+@pytest.mark.parametrize(
+    "quant",
+    [{"quant_method": "awq", "bits": 4}, {"quant_method": "gptq", "bits": 4},
+     {"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": {"num_bits": 4, "type": "int"}}}}],
+)  # fmt: skip
+def test_other_quantisations_are_refused(quant):
+    with pytest.raises(SpecError) as exc:
+        model_entry({**LLAMA3_8B, "quantization_config": quant}, "x", "c.json")
+    (line,) = exc.value.lines()
+    assert line.startswith("c.json: quantization_config.quant_method: ") and "is not supported" in line
+
+
+def test_an_added_model_is_appended_and_the_file_kept(tmp_path):
+    """The user's models.yaml keeps its comments and layout: the entry is appended; under replace, only the lines of
+    the replaced entry change."""
+    (tmp_path / "c.json").write_text(json.dumps(LLAMA3_8B))
+    (tmp_path / "m.json").write_text(json.dumps(MIXTRAL))
+    prof = tmp_path / "p"
+    prof.mkdir()
+    head = "# my models\nfirst:   # by hand\n"
+    add_model(tmp_path / "m.json", "tmp", tmp_path / "scratch")
+    body = (tmp_path / "scratch" / "models.yaml").read_text().split("\n", 1)[1]
+    mine = head + body + "\n# the last one\nlast: {layers: 2, hidden_size: 64, attention_heads: 2, kv_heads: 2, "
+    mine += "intermediate_size: 128, vocab_size: 100, dtype_bytes: 2, params_b: 0.001, source: hand}  # flow\n"
+    (prof / "models.yaml").write_text(mine)
+    add_model(tmp_path / "c.json", "added", prof)
+    text = (prof / "models.yaml").read_text()
+    assert text.startswith(mine) and ProfileDB.load(prof).model("added").kv_heads == 8
+    add_model(tmp_path / "c.json", "first", prof, replace=True)
+    replaced = (prof / "models.yaml").read_text()
+    assert replaced.startswith("# my models\nfirst:\n") and replaced.endswith(text.split("\n\n# the last one")[-1])
+    assert "\n\n# the last one\nlast: {layers: 2" in replaced
+    db = ProfileDB.load(prof)
+    assert db.model("first").experts == 1 and db.model("last").layers == 2 and db.model("added").layers == 32

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import pytest
 
+from planner.calibrate import writer
 from planner.calibrate.api import accuracy_files, calibrate_files
 from planner.profiles.db import ProfileDB
 from planner.sim.latency import load_layer_latency
@@ -54,7 +58,8 @@ def test_a_fit_band_is_its_loo_error_on_throughputs_and_medians(synthetic_files,
 
     from planner.calibrate.writer import ROW_FIGURES
 
-    cal, _, _ = calibrate_files(synthetic_files[:3], profile_db, tmp_path, loo=True)
+    cal, _, written = calibrate_files(synthetic_files[:3], profile_db, tmp_path, loo=True)
+    assert tmp_path / "accuracy.yaml" in written  # listed like every other file written
     loo = cal[0].loo
     assert loo is not None
     rows = loo.mean_abs_over(ROW_FIGURES)
@@ -62,3 +67,36 @@ def test_a_fit_band_is_its_loo_error_on_throughputs_and_medians(synthetic_files,
     (entry,) = yaml.safe_load((tmp_path / "accuracy.yaml").read_text()).values()
     assert entry["err_ratio"] == round(rows, 4)
     assert "throughputs and medians" in entry["method"]
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(folder.rglob("*"))}  # fmt: skip
+
+
+@pytest.mark.parametrize("existing", [True, False])
+def test_a_failing_write_leaves_the_directory_as_it_was(calibrated, tmp_path, monkeypatch, existing):
+    """A write failing midway (here after the tables were written, before accuracy.yaml and calibration.yaml) leaves
+    no file of it in ``out``: neither a new directory nor tables without the calibration.yaml that describes them;
+    an existing directory keeps its files, the user's own included, and no staging folder is left beside it."""
+    import shutil
+
+    src, cal, _ = calibrated
+    out = tmp_path / "prof"
+    if existing:
+        shutil.copytree(src, out)
+        (out / "notes.txt").write_text("mine")
+    before = _tree(tmp_path)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writer, "_write_bands", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        writer.write_profile_dir(out, cal)
+    assert _tree(tmp_path) == before
+    monkeypatch.undo()
+    written = writer.write_profile_dir(out, cal)  # and once it can, the whole directory
+    assert {p.relative_to(out).as_posix() for p in written} >= {"tables/splitwise_perf.csv", "calibration.yaml"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prof"]
+    assert (out / "notes.txt").exists() == existing
