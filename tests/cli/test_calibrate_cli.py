@@ -92,6 +92,25 @@ def test_bad_fail_above_is_a_usage_error(runner):
     assert res.exit_code == 2 and "--fail-above" in res.stderr
 
 
+@pytest.mark.parametrize("text", ["nan", "nan%", "inf%", "1e400%", "-inf", "0", "0%", "-5%", "1000.5%", "1.5", "10"])
+def test_fail_above_refuses_a_gate_that_cannot_fail(runner, text):
+    """NaN, infinities, out-of-range percentages and a bare number above 1 (``10`` is 1,000 %): one line, exit 2,
+    before any prediction runs."""
+    res = runner.invoke(app, ["accuracy", str(SYNTHETIC[0]), "--fail-above", text])
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("--fail-above: ") and "such as 10%" in lines[0]
+    assert (f"for {text} percent write {text}%" in lines[0]) == (text in ("1.5", "10"))
+    assert res.stdout == ""
+
+
+@pytest.mark.parametrize(("text", "ratio"), [("10%", 0.1), ("0.1", 0.1), ("1000%", 10.0), ("1", 1.0), ("2.5 %", 0.025)])
+def test_fail_above_accepts_a_percentage_or_a_ratio(text, ratio):
+    from planner.cli.calibrate import parse_ratio
+
+    assert parse_ratio(text) == pytest.approx(ratio)
+
+
 def test_add_model_then_show(runner, tmp_path):
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps({
