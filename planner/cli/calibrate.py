@@ -148,7 +148,7 @@ def calibrate_command(
             }
             out_text(json.dumps(doc, indent=2, sort_keys=True))
         elif fmt == Format.markdown:
-            out_text("\n".join(report_markdown(calibration_report(calibrated, shown, dynamo))))
+            out_text("\n\n".join(report_markdown(calibration_report(calibrated, shown, dynamo))))
         else:
             draw_report(calibration_report(calibrated, shown, dynamo), stdout)
         err_line(f"use it with: --profiles {display_path(out)}")
@@ -197,7 +197,7 @@ def accuracy_command(
         if fmt == Format.json:
             out_text(json.dumps(accuracy_json(rep, threshold), indent=2, sort_keys=True))
         elif fmt == Format.markdown:
-            out_text("\n".join(report_markdown(accuracy_report(rep, threshold))))
+            out_text("\n\n".join(report_markdown(accuracy_report(rep, threshold))))
         else:
             draw_report(accuracy_report(rep, threshold), stdout)
         worst = rep.worst_mean_abs()

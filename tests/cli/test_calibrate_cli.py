@@ -54,6 +54,18 @@ def test_accuracy_json_and_markdown(runner):
     assert pooled.stdout == res.stdout
 
 
+def test_accuracy_markdown_ends_each_table_with_a_blank_line(runner):
+    """GitHub renders a line directly below a table as one more row: the overall error and the gate's verdict must
+    be paragraphs of their own."""
+    md = runner.invoke(app, ["accuracy", str(SYNTHETIC[0]), "--format", "markdown", "--fail-above", "1000%"])
+    assert md.exit_code == 0, md.output
+    lines = md.stdout.splitlines()
+    after_rows = [b for a, b in zip(lines, lines[1:], strict=False) if a.startswith("|") and not b.startswith("|")]
+    assert after_rows and set(after_rows) == {""}
+    overall = next(i for i, line in enumerate(lines) if line.startswith("overall mean absolute error"))
+    assert lines[overall - 1] == "" and lines[overall + 1] == "" and lines[overall + 2].startswith("within")
+
+
 def test_accuracy_bands_count_the_figures_within(runner, calibrated):
     """``--bands`` on the calibrated profile: per run and figure the band a plan would carry, per figure how many
     measured figures lie within it (the table's "in band" column, the JSON's ``within_band`` / ``banded``)."""
