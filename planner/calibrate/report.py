@@ -98,11 +98,12 @@ def accuracy_report(rep: AccuracyReport, threshold: float | None = None) -> Repo
 
 
 def _draws_note(rep: AccuracyReport) -> tuple[str, ...]:
-    """Where the arrival draws moved a prediction most (each prediction is their median; see the accuracy module)."""
+    """Where the arrival draws moved a prediction most (each prediction is their median; see the accuracy module),
+    among the figures judged: a run that never measured a figure is not judged on it, so its spread says nothing."""
     widest: tuple[float, str, str, tuple[float, float]] | None = None
     for r in rep.runs:
         for m, (lo, hi) in sorted(r.spread.items()):
-            mid = r.predicted.get(m)
+            mid = r.predicted.get(m) if m in r.errors else None
             if mid and hi > lo and (widest is None or (hi - lo) / mid > widest[0]):
                 widest = ((hi - lo) / mid, m, Path(r.label).name, (lo, hi))
     if widest is None:
