@@ -201,6 +201,10 @@ def accuracy_command(
         else:
             draw_report(accuracy_report(rep, threshold), stdout)
         worst = rep.worst_mean_abs()
+        nothing = rep.why_nothing_judged()
+    if threshold is not None and nothing is not None:  # an empty report must not pass the gate
+        err_line(f"accuracy: {nothing}; --fail-above {threshold * 100:g}% fails")
+        raise typer.Exit(3)
     if threshold is not None and worst is not None and worst[1] > threshold:
         err_line(f"accuracy: {worst[0]} mean error {worst[1] * 100:.1f}% is above --fail-above {threshold * 100:g}%")
         raise typer.Exit(3)

@@ -41,6 +41,25 @@ def test_accuracy_gate(runner, calibrated):
     assert "is above --fail-above 10%" in bad.stderr
 
 
+def test_accuracy_gate_fails_when_it_judges_nothing(runner):
+    """One run of its (gpu, tp, model): leave-one-out has nothing to fit it from, so no figure is judged. A gate
+    that judged nothing must not pass: one line on stderr saying why, exit 3; without a gate the report says it
+    (exit 0)."""
+    one = str(SYNTHETIC[0])
+    gated = runner.invoke(app, ["accuracy", one, "--loo", "--fail-above", "10%"])
+    assert gated.exit_code == 3, gated.output
+    line = "accuracy: no figure judged: leave-one-out predicts a run from the other runs of its hardware and model"
+    assert len(gated.stderr.splitlines()) == 1 and gated.stderr.startswith(line)
+    assert "at least two runs" in gated.stderr and gated.stderr.endswith(
+        f"{SYNTHETIC[0].name}; --fail-above 10% fails\n"
+    )
+    plain = runner.invoke(app, ["accuracy", one, "--loo", "--format", "json"])
+    assert plain.exit_code == 0, plain.output
+    doc = json.loads(plain.stdout)
+    assert doc["runs"] == [] and [Path(p).name for p in doc["not_judged"]] == [SYNTHETIC[0].name] and not doc["failed"]
+    assert doc["nothing_judged"].startswith("no figure judged: leave-one-out")
+
+
 def test_accuracy_json_and_markdown(runner):
     files = list(map(str, SYNTHETIC[:2]))
     res = runner.invoke(app, ["accuracy", *files, "--format", "json"])

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from planner.calibrate.accuracy import AccuracyReport, RunAccuracy, aggregate
-from planner.calibrate.report import accuracy_report
-from planner.report_data import Table
+from planner.calibrate.report import accuracy_json, accuracy_report
+from planner.report_data import Table, Text
 
 
 def _run(label: str, measured: dict[str, float], predicted: dict[str, float], spread: dict[str, tuple[float, float]]):
@@ -34,3 +34,28 @@ def test_the_widest_draw_range_is_of_a_figure_the_run_measured():
         "predictions: median of 5 arrival draws; the widest range, ttft_p50_ms of runs.jsonl#1: 145 to 155 "
         "(JSON: predicted_range)"
     ]
+
+
+def test_runs_leave_one_out_could_not_judge_are_named():
+    """Two runs judged and one alone of its hardware and model: the verdict stands on the two, and the per-run
+    table says which run was left out and why."""
+    runs = tuple(_run(f"r{i}.json", {"ttft_p50_ms": 100.0}, {"ttft_p50_ms": 105.0}, {}) for i in range(2))
+    rep = AccuracyReport("loo", runs, aggregate(runs), alone=("dir/lone.json",))
+    assert rep.why_nothing_judged() is None
+    assert _notes(rep)[-1].startswith("1 run(s) not judged: leave-one-out") and _notes(rep)[-1].endswith("lone.json")
+    doc = accuracy_json(rep, 0.1)
+    assert doc["not_judged"] == ["dir/lone.json"] and doc["nothing_judged"] is None and not doc["failed"]
+
+
+def test_a_gate_on_an_empty_report_fails():
+    """Nothing judged (every run alone): the report and the JSON say why, and a gate counts as failed."""
+    rep = AccuracyReport("loo", (), (), alone=("a.json", "b.json"))
+    why = rep.why_nothing_judged()
+    assert why is not None and why.startswith("no figure judged: leave-one-out") and why.endswith("a.json, b.json")
+    texts = [b.text for b in accuracy_report(rep, 0.1).blocks if isinstance(b, Text)]
+    assert texts == [f"{why} (--fail-above 10% fails: it judged nothing)"]
+    assert accuracy_json(rep, 0.1)["failed"] and not accuracy_json(rep)["failed"]
+    predicted = AccuracyReport("current", (_run("x.json", {}, {"ttft_p50_ms": 1.0}, {}),), ())
+    assert predicted.why_nothing_judged() == (
+        "no figure judged: the 1 run(s) predicted have no measured figure the prediction gives"
+    )
