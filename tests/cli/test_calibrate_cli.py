@@ -118,6 +118,33 @@ def test_bad_file_exits_2_with_one_line(runner, tmp_path):
     assert res.stderr.strip().splitlines() == [f"{bad}: request_throughput: missing"]
 
 
+@pytest.mark.parametrize(
+    ("tp", "problem"),
+    [
+        ("3", "--tp 3: does not divide the 64 attention heads of llama2-70b"),
+        ("1024", "--tp 1024: more GPUs than one H100-80G node holds (8; tensor parallelism runs within a node)"),
+        ("1", "--tp 1: llama2-70b does not fit in 1x H100-80G: its weights take 138 GB of the 80 GB of GPU memory"),
+    ],
+)
+def test_a_tp_no_instance_runs_at_is_refused(runner, tp, problem):
+    """TP 3 of 64 heads and TP 1024 used to be predicted; TP 1 of a 70B model on one 80 GB GPU said "no profile
+    data ... add a table" without naming a file. Each is one line naming --tp, exit 2, before any prediction."""
+    res = runner.invoke(app, ["accuracy", str(SYNTHETIC[0]), "--tp", tp])
+    assert res.exit_code == 2, res.output
+    assert res.stderr == f"{problem}; llama2-70b runs on H100-80G at TP 2, 4, 8\n" and res.stdout == ""
+
+
+def test_a_sidecar_tp_no_instance_runs_at_names_the_sidecar(runner, tmp_path):
+    run = tmp_path / "run.json"
+    run.write_text(SYNTHETIC[0].read_text())
+    side = tmp_path / "run.meta.yaml"
+    side.write_text(SYNTHETIC[0].with_suffix(".meta.yaml").read_text().replace("tp: 8", "tp: 6"))
+    res = runner.invoke(app, ["accuracy", str(run)])
+    assert res.exit_code == 2, res.output
+    assert res.stderr.startswith(f"{side}: tp: does not divide the 64 attention heads of llama2-70b")
+    assert len(res.stderr.splitlines()) == 1
+
+
 def test_bad_fail_above_is_a_usage_error(runner):
     res = runner.invoke(app, ["accuracy", str(SYNTHETIC[0]), "--fail-above", "ten"])
     assert res.exit_code == 2 and "--fail-above" in res.stderr
