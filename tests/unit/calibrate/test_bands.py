@@ -101,7 +101,7 @@ def test_diff_calls_changes_inside_the_band_noise(factor, noise):
     metrics["throughput_rps"] = float(old.metrics["throughput_rps"] or 0) * factor
     new = old.model_copy(update={"metrics": metrics})
     summary = diff_plans(old, new).summary
-    assert ("(noise: within the +-6% error band)" in summary) is noise, summary
+    assert ("(noise: within the +-6.3% error band)" in summary) is noise, summary
 
 
 def test_a_model_band_adds_to_the_profile_band():
