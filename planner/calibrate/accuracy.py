@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -104,6 +105,27 @@ class AccuracyReport:
     runs: tuple[RunAccuracy, ...]
     aggregate: tuple[Aggregate, ...]
     fits: dict[str, FitResult] = field(default_factory=dict)
+    #: labels of the runs leave-one-out could not predict: each the only one of its hardware and model
+    alone: tuple[str, ...] = ()
+
+    def why_alone(self) -> str | None:
+        """Why the runs of :attr:`alone` were not judged (None when every run was)."""
+        if not self.alone:
+            return None
+        return (
+            "leave-one-out predicts a run from the other runs of its hardware and model, so it needs at least two "
+            "runs (or a run and an iteration table) of the same hardware and model; alone: "
+            + ", ".join(Path(a).name for a in self.alone)
+        )
+
+    def why_nothing_judged(self) -> str | None:
+        """Why no figure was judged (None when one was): a CI gate must not pass on an empty report."""
+        if self.aggregate:
+            return None
+        why = [w for w in [self.why_alone()] if w]
+        if self.runs:
+            why.append(f"the {len(self.runs)} run(s) predicted have no measured figure the prediction gives")
+        return f"no figure judged: {'; '.join(why)}"
 
     def worst_mean_abs(self) -> tuple[str, float] | None:
         """The figure with the largest mean absolute error (the CI gate compares it with ``--fail-above``)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,9 @@ def accuracy_files(
         base = predict_current(runs, db, where, on_done, bands) if runs else None
         parts = predict_current_dynamo(all_runs, db)
     if not parts and base is not None:
-        return base
-    return combined("loo" if loo else "current", all_runs, [*(base.runs if base else ()), *parts],
-                    base.fits if base else {})  # fmt: skip
+        report = base
+    else:
+        report = combined("loo" if loo else "current", all_runs, [*(base.runs if base else ()), *parts],
+                          base.fits if base else {})  # fmt: skip
+    judged = {a.label for a in report.runs}
+    return replace(report, alone=tuple(r.label for r in all_runs if r.label not in judged) if loo else ())

@@ -62,7 +62,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy.stats import lognorm, rankdata
 
-from planner.errors import SpecError, did_you_mean
+from planner.calibrate.itermodel import tp_problem
+from planner.errors import SpecError, UsageError, did_you_mean
 from planner.paths import SHIPPED_PROFILES, display_path
 from planner.profiles.db import ProfileDB
 from planner.workload import load_trace
@@ -793,6 +794,25 @@ def _canonical(db: ProfileDB, desc: RunDescription, name: str, model_id: Any) ->
 # ----------------------------------------------------------------------------------------------- entry points
 def load_runs(path: Path, db: ProfileDB, cli: dict[str, Any] | None = None) -> list[MeasuredRun | IterationTable]:
     """Every run in ``path`` (a JSONL file may hold several), typed and checked; SpecError (exit 2) otherwise."""
+    runs = _read_runs(path, db, cli)
+    _check_tp(path, db, cli or {}, runs)
+    return runs
+
+
+def _check_tp(path: Path, db: ProfileDB, cli: dict[str, Any], runs: list[MeasuredRun | IterationTable]) -> None:
+    """A TP no instance can run at (:func:`~planner.calibrate.itermodel.tp_problem`) is bad input, named where it
+    was given: ``--tp``, else the sidecar's ``tp:``. Found later it was a prediction of an impossible instance or a
+    "no profile data" error naming no file."""
+    for gpu, tp, model in dict.fromkeys((r.gpu, r.tp, r.model) for r in runs):
+        problem = tp_problem(db, gpu, tp, model)
+        if problem is None:
+            continue
+        if cli.get("tp") is not None:
+            raise UsageError(f"--tp {tp}: {problem}")
+        raise SpecError.single(display_path(_sidecar(path)), "tp", problem)
+
+
+def _read_runs(path: Path, db: ProfileDB, cli: dict[str, Any] | None) -> list[MeasuredRun | IterationTable]:
     name = display_path(path)
     if not path.is_file():
         raise SpecError.single(name, "", "benchmark file not found")

@@ -107,6 +107,41 @@ def perf_hardware_name(db: ProfileDB, gpu: str, tp: int) -> tuple[str, dict[str,
     return gpu.lower(), None
 
 
+#: GPUs one tensor-parallel group spans at most when the machine catalogue lists no larger machine of its GPU: an
+#: HGX / DGX node, whose GPUs share NVLink (the all-reduces of every layer leave no time for the network).
+NODE_GPUS = 8
+
+
+def node_gpus(db: ProfileDB, gpu: str) -> int:
+    """GPUs in one node of ``gpu``: the largest machine of that GPU in the catalogue, at least :data:`NODE_GPUS`."""
+    sizes = [
+        int(entry.get("gpus") or 0)
+        for entry in db.catalog("machines").values()
+        if isinstance(entry, dict) and db.resolve_gpu(str(entry.get("gpu", ""))) == gpu
+    ]
+    return max([NODE_GPUS, *sizes])
+
+
+def tp_problem(db: ProfileDB, gpu: str, tp: int, model_name: str) -> str | None:
+    """Why one instance of ``model_name`` cannot run at TP ``tp`` on ``gpu`` (None when it can): more GPUs than a
+    node, attention heads that do not split evenly over the GPUs, or weights that leave no memory for the KV cache.
+    Without this check such a TP was predicted as if servable (TP 3 of 64 heads) or reported as missing rows."""
+    model, node, vram = db.model(model_name), node_gpus(db, gpu), db.gpu(gpu).vram_bytes
+    runs_at = [t for t in range(1, node + 1) if model.attention_heads % t == 0 and model.weight_bytes < vram * t]
+    shown = ", ".join(map(str, runs_at))
+    where = f"; {model.name} runs on {gpu} at TP {shown}" if runs_at else f"; no TP up to {node} holds it"
+    if tp > node:
+        return f"more GPUs than one {gpu} node holds ({node}; tensor parallelism runs within a node){where}"
+    if model.attention_heads % tp:
+        return f"does not divide the {model.attention_heads} attention heads of {model.name}{where}"
+    if model.weight_bytes >= vram * tp:
+        return (
+            f"{model.name} does not fit in {tp}x {gpu}: its weights take {model.weight_bytes / 1e9:,.0f} GB of "
+            f"the {vram * tp / 1e9:,.0f} GB of GPU memory{where}"
+        )
+    return None
+
+
 def kv_capacity(db: ProfileDB, gpu: str, tp: int, model: ModelProfile) -> int:
     """KV-cache tokens one instance holds after its weights (tp GPUs' memory; the model's GQA-correct KV bytes)."""
     mem = db.gpu(gpu).vram_bytes * tp

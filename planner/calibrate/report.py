@@ -47,6 +47,7 @@ def accuracy_report(rep: AccuracyReport, threshold: float | None = None) -> Repo
         notes=(
             *(f"{n} run(s) predicted from {src}" for src, n in Counter(r.rests_on for r in rep.runs).most_common()),
             *_draws_note(rep),
+            *((f"{len(rep.alone)} run(s) not judged: {rep.why_alone()}",) if rep.alone and rep.aggregate else ()),
         ),
         compact=True,
     )
@@ -84,6 +85,10 @@ def accuracy_report(rep: AccuracyReport, threshold: float | None = None) -> Repo
     overall = rep.overall_mean_abs()
     if overall is not None:
         blocks.append(Text(f"overall mean absolute error: {overall * 100:.2f}% over {len(rep.runs)} run(s)"))
+    nothing = rep.why_nothing_judged()
+    if nothing is not None:
+        gate = f" (--fail-above {threshold * 100:g}% fails: it judged nothing)" if threshold is not None else ""
+        blocks.append(Text(nothing + gate, tone="plain" if threshold is None else "error"))
     worst = rep.worst_mean_abs()
     if threshold is not None and worst is not None:
         ok = worst[1] <= threshold
@@ -98,11 +103,12 @@ def accuracy_report(rep: AccuracyReport, threshold: float | None = None) -> Repo
 
 
 def _draws_note(rep: AccuracyReport) -> tuple[str, ...]:
-    """Where the arrival draws moved a prediction most (each prediction is their median; see the accuracy module)."""
+    """Where the arrival draws moved a prediction most (each prediction is their median; see the accuracy module),
+    among the figures judged: a run that never measured a figure is not judged on it, so its spread says nothing."""
     widest: tuple[float, str, str, tuple[float, float]] | None = None
     for r in rep.runs:
         for m, (lo, hi) in sorted(r.spread.items()):
-            mid = r.predicted.get(m)
+            mid = r.predicted.get(m) if m in r.errors else None
             if mid and hi > lo and (widest is None or (hi - lo) / mid > widest[0]):
                 widest = ((hi - lo) / mid, m, Path(r.label).name, (lo, hi))
     if widest is None:
@@ -151,7 +157,9 @@ def accuracy_json(rep: AccuracyReport, threshold: float | None = None) -> dict[s
         "overall_mean_abs": rep.overall_mean_abs(),
         "worst": {"metric": worst[0], "mean_abs": worst[1]} if worst else None,
         "fail_above": threshold,
-        "failed": bool(threshold is not None and worst is not None and worst[1] > threshold),
+        "failed": threshold is not None and (worst is None or worst[1] > threshold),
+        "not_judged": list(rep.alone),
+        "nothing_judged": rep.why_nothing_judged(),
     }
     out = canonical(doc)
     assert isinstance(out, dict)  # canonical keeps a dict a dict

@@ -7,6 +7,7 @@ results are drawn by :mod:`planner.render` from :mod:`planner.calibrate.report` 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -61,18 +62,29 @@ def _counter(doing: str, show: Callable[[str], None]) -> Callable[[int, int], No
     return lambda finished, total: show(f"{doing}: {finished} of {total} fits and predictions done ...")
 
 
+#: The largest ``--fail-above`` percentage accepted (a mean error of 10x the measured figure gates nothing useful).
+MAX_FAIL_ABOVE_PCT = 1000.0
+
+
 def parse_ratio(text: str) -> float:
-    """``10%`` or ``0.1`` -> 0.1; a usage error otherwise."""
+    """``10%`` or ``0.1`` -> 0.1; a usage error otherwise.
+
+    A bare number is a ratio and must be at most 1: ``--fail-above 10`` would mean 1,000 %, a gate that never
+    fails, so it is refused with the percentage it probably meant. NaN and infinities are refused for the same
+    reason (no error compares above them)."""
     t = text.strip()
+    pct = t.endswith("%")
     try:
-        value = float(t[:-1]) / 100 if t.endswith("%") else float(t)
+        value = float(t[:-1] if pct else t)
     except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= (MAX_FAIL_ABOVE_PCT if pct else 1.0)):
+        meant = f"; for {value:g} percent write {value:g}%" if not pct and 1 < value <= MAX_FAIL_ABOVE_PCT else ""
         raise UsageError(
-            f"--fail-above: expected a percentage such as 10% or a ratio such as 0.1, got {text!r}"
-        ) from None
-    if value <= 0:
-        raise UsageError("--fail-above must be positive")
-    return value
+            f"--fail-above: expected a percentage 0% < N <= {MAX_FAIL_ABOVE_PCT:g}% such as 10%, or a ratio "
+            f"0 < r <= 1 such as 0.1; got {text!r}{meant}"
+        )
+    return value / 100 if pct else value
 
 
 def sidecars(files: list[Path]) -> list[Path]:
@@ -146,7 +158,7 @@ def calibrate_command(
             }
             out_text(json.dumps(doc, indent=2, sort_keys=True))
         elif fmt == Format.markdown:
-            out_text("\n".join(report_markdown(calibration_report(calibrated, shown, dynamo))))
+            out_text("\n\n".join(report_markdown(calibration_report(calibrated, shown, dynamo))))
         else:
             draw_report(calibration_report(calibrated, shown, dynamo), stdout)
         err_line(f"use it with: --profiles {display_path(out)}")
@@ -195,10 +207,14 @@ def accuracy_command(
         if fmt == Format.json:
             out_text(json.dumps(accuracy_json(rep, threshold), indent=2, sort_keys=True))
         elif fmt == Format.markdown:
-            out_text("\n".join(report_markdown(accuracy_report(rep, threshold))))
+            out_text("\n\n".join(report_markdown(accuracy_report(rep, threshold))))
         else:
             draw_report(accuracy_report(rep, threshold), stdout)
         worst = rep.worst_mean_abs()
+        nothing = rep.why_nothing_judged()
+    if threshold is not None and nothing is not None:  # an empty report must not pass the gate
+        err_line(f"accuracy: {nothing}; --fail-above {threshold * 100:g}% fails")
+        raise typer.Exit(3)
     if threshold is not None and worst is not None and worst[1] > threshold:
         err_line(f"accuracy: {worst[0]} mean error {worst[1] * 100:.1f}% is above --fail-above {threshold * 100:g}%")
         raise typer.Exit(3)

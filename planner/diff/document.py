@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 #: Semantic version of the ``plan diff --format json`` document (minor bumps only add fields).
-DIFF_FORMAT_VERSION = "1.0.0"
+DIFF_FORMAT_VERSION = "1.1.0"
 
 #: Default relative tolerance under which two numbers are the same (plans keep 10 significant digits).
 DEFAULT_REL_TOL = 1e-9
@@ -93,6 +93,12 @@ class MetricDelta(_Doc):
     changed: bool = False
     direction: Literal["higher_is_better", "lower_is_better", ""] = ""
     verdict: Literal["better", "worse", "same", ""] = ""
+    band: float | None = Field(
+        default=None, description="the wider error band of the figure in either plan (its `_err_ratio`), a ratio"
+    )
+    within_band: bool | None = Field(
+        default=None, description="the relative change is inside the band (noise); null without a band or a change %"
+    )
 
 
 class ElementCounts(_Doc):

@@ -9,7 +9,6 @@ from planner.diff.guardrails import resolve_metric
 from planner.diff.layouts import all_collections, summary_order
 from planner.diff.units import short
 from planner.plan import Plan
-from planner.profiles.accuracy import err_ratio_of
 
 #: Headline figures of the one-line summary, in order.
 HEADLINE = ("throughput", "cost", "power", "energy")
@@ -65,9 +64,8 @@ def summary(
         if metric is None:
             continue
         d = deltas[metric]
-        band = _band_pct(metric, old, new)
-        if d.delta_pct is not None and band is not None and abs(d.delta_pct) < band:
-            figures.append(f"{alias} {d.delta_pct:+.1f}% (noise: within the +-{band:.0f}% error band)")
+        if d.within_band and d.delta_pct is not None and d.band is not None:
+            figures.append(f"{alias} {d.delta_pct:+.1f}% (noise: within the +-{_pct(d.band)}% error band)")
         elif d.delta_pct is not None:
             figures.append(f"{alias} {d.delta_pct:+.1f}%")
         elif d.before is None:
@@ -79,10 +77,10 @@ def summary(
     return f"Plan: {head}" + (f"; {', '.join(figures)}" if figures else "")
 
 
-def _band_pct(metric: str, old: Plan, new: Plan) -> float | None:
-    """The wider error band (in %) of ``metric`` in either plan (docs/accuracy.md), None when neither has one."""
-    bands = [b for p in (old, new) for b in [err_ratio_of(p.metrics, metric)] if b is not None]
-    return max(bands) * 100 if bands else None
+def _pct(band: float) -> str:
+    """A band in percent with one decimal: at that precision a change judged inside the band (unrounded) never
+    prints as outside it (whole percent turned a +6.2 % change inside a 6.3 % band into "within +-6 %")."""
+    return f"{band * 100:.1f}"
 
 
 def _top_label(address: str) -> str:

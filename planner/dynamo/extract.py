@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from planner.dynamo.baselines import Baseline
-from planner.dynamo.contract import DynamoPlanBlock
+from planner.dynamo.contract import DynamoBaseline, DynamoPlanBlock
+from planner.dynamo.contract import Totals as ContractTotals
 from planner.dynamo.instance import DynamoProblem
 from planner.dynamo.model import REL_GAP
 from planner.dynamo.solution import DayResult, EpochResult, Group
@@ -241,6 +242,19 @@ def certificate(day: DayResult) -> dict[str, Any] | None:
         "derivation": f"{how} to a relative gap <= {REL_GAP:g}, given the previous epoch (rolling horizon); the "
         "verifier recomputes feasibility, SLOs and energy from the plan, and that the objective covers the "
         "recomputed energy, but not the dual bound itself",
+    }
+
+
+def predicted_shares(block: DynamoPlanBlock) -> dict[str, float]:
+    """Per cost figure of the metrics (the plan's ``cost_usd``, each ``baseline_<name>_cost_usd``), the share of it
+    that is predicted: the electricity, beside GPU-hours at a fixed price, which the plan sets. The cost's error
+    band is the electricity's scaled by this share (:func:`planner.profiles.accuracy.with_bands`)."""
+    sides: list[tuple[str, ContractTotals | DynamoBaseline | None]] = [("cost_usd", block.totals)]
+    sides += [(f"baseline_{b.name.replace('-', '_')}_cost_usd", b) for b in block.baselines or []]
+    return {
+        name: t.electricity_cost_usd / t.cost_usd
+        for name, t in sides
+        if t is not None and t.cost_usd and t.electricity_cost_usd is not None
     }
 
 

@@ -47,7 +47,7 @@ PREDICTED: dict[str, re.Pattern[str]] = {
         r"^(throughput_rps|upper_bound_throughput_rps|(ttft|tbt|e2e)_p\d+_ms|(output_)?usd_per_mtok)$"
     ),
     "dynamo": re.compile(
-        r"(_kwh|_wh|^avg_power_kw|^peak_power_kw|_peak_power_kw|p50_power_kw|p99_power_kw|_kgco2|^electricity_cost_usd)$"
+        r"(_kwh|_wh|(^|_)avg_power_kw|(^|_)peak_power_kw|p50_power_kw|p99_power_kw|_kgco2|^electricity_cost_usd)$"
     ),
 }
 
@@ -171,12 +171,17 @@ def with_bands(
     band: Band | None,
     model: dict[str, Band] | None = None,
     propagated: Mapping[str, Move] | None = None,
+    shares: Mapping[str, float] | None = None,
 ) -> dict[str, float | None]:
     """``metrics`` plus ``<metric>_err_ratio`` for every predicted figure that has a value: the profile band, plus
     the model band of a figure that has one (``model``, from :func:`model_bands`), or the figure's own move when
     its profile rows are off by their band if that is more (``propagated``: a latency percentile near a pool's
     capacity moves many times the band). A propagated figure whose two sides differ also carries them,
-    ``<metric>_err_low_ratio`` and ``<metric>_err_high_ratio``; ``_err_ratio`` is the wider."""
+    ``<metric>_err_low_ratio`` and ``<metric>_err_high_ratio``; ``_err_ratio`` is the wider.
+
+    ``shares``: figures only part of which is predicted, with that part's share of the figure (a dynamo cost is
+    GPU-hours at a fixed price plus predicted electricity): the part's error moves the whole by its share, so such a
+    figure carries the profile band times the share."""
     if kind not in PREDICTED or (band is None and not model):
         return dict(metrics)
     pattern = PREDICTED[kind]
@@ -192,6 +197,9 @@ def with_bands(
             out[f"{name}_err_ratio"] = max(low, high)
             if low != high:
                 out[f"{name}_err_low_ratio"], out[f"{name}_err_high_ratio"] = low, high
+    for name, share in (shares or {}).items():
+        if metrics.get(name) is not None and band is not None:
+            out[f"{name}_err_ratio"] = round(band.err_ratio * share, 4)
     return out
 
 

@@ -87,16 +87,18 @@ def assemble_plan(
     wall_s: float,
     band_rests_on: list[Assumption] | None = None,
     propagated: dict[str, Move] | None = None,
+    shares: dict[str, float] | None = None,
 ) -> Plan:
     """Build the plan document; profile conflicts become warnings so a user sees their overrides took effect.
 
     ``band_rests_on``: the profile assumptions the predicted figures rest on, when narrower than ``assumptions``
     (a splitwise plan's figures rest on its chosen design's rows, not on every candidate's); ``propagated``: per
-    figure, how far it moves when its profile rows are off by their band (:func:`with_bands`)."""
+    figure, how far it moves when its profile rows are off by their band; ``shares``: figures only part of which is
+    predicted, with that part's share (both :func:`with_bands`)."""
     all_warnings = list(warnings) + [f"profile override: {c}" for c in db.conflicts]
     band = plan_band(db, assumptions if band_rests_on is None else band_rests_on)
     model = model_bands(db, kind, metrics)
-    metrics = with_bands(kind, metrics, band, model, propagated)
+    metrics = with_bands(kind, metrics, band, model, propagated, shares)
     if band is not None and kind in PREDICTED:
         detail = (
             f"+-{band.err_ratio * 100:.1f} % on every predicted figure ({band.entry}: {band.method}; docs/accuracy.md)"

@@ -11,7 +11,7 @@ from typing import Any
 
 from planner.dynamo.baselines import all_baselines
 from planner.dynamo.contract import DynamoPlanBlock
-from planner.dynamo.extract import assumptions, plan_block
+from planner.dynamo.extract import assumptions, plan_block, predicted_shares
 from planner.dynamo.instance import DynamoOptions, DynamoProblem, prepare
 from planner.dynamo.model import BACKEND_NAME, REL_GAP
 from planner.dynamo.solution import DayResult
@@ -158,4 +158,5 @@ def plan_dynamo(inputs: SolverInputs, opts: DynamoOptions) -> Plan:
         warnings,
         _options_record(problem, opts),
         t[0],
+        shares=predicted_shares(block),
     )

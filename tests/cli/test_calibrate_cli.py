@@ -41,6 +41,25 @@ def test_accuracy_gate(runner, calibrated):
     assert "is above --fail-above 10%" in bad.stderr
 
 
+def test_accuracy_gate_fails_when_it_judges_nothing(runner):
+    """One run of its (gpu, tp, model): leave-one-out has nothing to fit it from, so no figure is judged. A gate
+    that judged nothing must not pass: one line on stderr saying why, exit 3; without a gate the report says it
+    (exit 0)."""
+    one = str(SYNTHETIC[0])
+    gated = runner.invoke(app, ["accuracy", one, "--loo", "--fail-above", "10%"])
+    assert gated.exit_code == 3, gated.output
+    line = "accuracy: no figure judged: leave-one-out predicts a run from the other runs of its hardware and model"
+    assert len(gated.stderr.splitlines()) == 1 and gated.stderr.startswith(line)
+    assert "at least two runs" in gated.stderr and gated.stderr.endswith(
+        f"{SYNTHETIC[0].name}; --fail-above 10% fails\n"
+    )
+    plain = runner.invoke(app, ["accuracy", one, "--loo", "--format", "json"])
+    assert plain.exit_code == 0, plain.output
+    doc = json.loads(plain.stdout)
+    assert doc["runs"] == [] and [Path(p).name for p in doc["not_judged"]] == [SYNTHETIC[0].name] and not doc["failed"]
+    assert doc["nothing_judged"].startswith("no figure judged: leave-one-out")
+
+
 def test_accuracy_json_and_markdown(runner):
     files = list(map(str, SYNTHETIC[:2]))
     res = runner.invoke(app, ["accuracy", *files, "--format", "json"])
@@ -52,6 +71,18 @@ def test_accuracy_json_and_markdown(runner):
     pooled = runner.invoke(app, ["accuracy", *files, "--format", "json", "--jobs", "2"])  # a run per worker
     assert pooled.exit_code == 0, pooled.output
     assert pooled.stdout == res.stdout
+
+
+def test_accuracy_markdown_ends_each_table_with_a_blank_line(runner):
+    """GitHub renders a line directly below a table as one more row: the overall error and the gate's verdict must
+    be paragraphs of their own."""
+    md = runner.invoke(app, ["accuracy", str(SYNTHETIC[0]), "--format", "markdown", "--fail-above", "1000%"])
+    assert md.exit_code == 0, md.output
+    lines = md.stdout.splitlines()
+    after_rows = [b for a, b in zip(lines, lines[1:], strict=False) if a.startswith("|") and not b.startswith("|")]
+    assert after_rows and set(after_rows) == {""}
+    overall = next(i for i, line in enumerate(lines) if line.startswith("overall mean absolute error"))
+    assert lines[overall - 1] == "" and lines[overall + 1] == "" and lines[overall + 2].startswith("within")
 
 
 def test_accuracy_bands_count_the_figures_within(runner, calibrated):
@@ -87,9 +118,55 @@ def test_bad_file_exits_2_with_one_line(runner, tmp_path):
     assert res.stderr.strip().splitlines() == [f"{bad}: request_throughput: missing"]
 
 
+@pytest.mark.parametrize(
+    ("tp", "problem"),
+    [
+        ("3", "--tp 3: does not divide the 64 attention heads of llama2-70b"),
+        ("1024", "--tp 1024: more GPUs than one H100-80G node holds (8; tensor parallelism runs within a node)"),
+        ("1", "--tp 1: llama2-70b does not fit in 1x H100-80G: its weights take 138 GB of the 80 GB of GPU memory"),
+    ],
+)
+def test_a_tp_no_instance_runs_at_is_refused(runner, tp, problem):
+    """TP 3 of 64 heads and TP 1024 used to be predicted; TP 1 of a 70B model on one 80 GB GPU said "no profile
+    data ... add a table" without naming a file. Each is one line naming --tp, exit 2, before any prediction."""
+    res = runner.invoke(app, ["accuracy", str(SYNTHETIC[0]), "--tp", tp])
+    assert res.exit_code == 2, res.output
+    assert res.stderr == f"{problem}; llama2-70b runs on H100-80G at TP 2, 4, 8\n" and res.stdout == ""
+
+
+def test_a_sidecar_tp_no_instance_runs_at_names_the_sidecar(runner, tmp_path):
+    run = tmp_path / "run.json"
+    run.write_text(SYNTHETIC[0].read_text())
+    side = tmp_path / "run.meta.yaml"
+    side.write_text(SYNTHETIC[0].with_suffix(".meta.yaml").read_text().replace("tp: 8", "tp: 6"))
+    res = runner.invoke(app, ["accuracy", str(run)])
+    assert res.exit_code == 2, res.output
+    assert res.stderr.startswith(f"{side}: tp: does not divide the 64 attention heads of llama2-70b")
+    assert len(res.stderr.splitlines()) == 1
+
+
 def test_bad_fail_above_is_a_usage_error(runner):
     res = runner.invoke(app, ["accuracy", str(SYNTHETIC[0]), "--fail-above", "ten"])
     assert res.exit_code == 2 and "--fail-above" in res.stderr
+
+
+@pytest.mark.parametrize("text", ["nan", "nan%", "inf%", "1e400%", "-inf", "0", "0%", "-5%", "1000.5%", "1.5", "10"])
+def test_fail_above_refuses_a_gate_that_cannot_fail(runner, text):
+    """NaN, infinities, out-of-range percentages and a bare number above 1 (``10`` is 1,000 %): one line, exit 2,
+    before any prediction runs."""
+    res = runner.invoke(app, ["accuracy", str(SYNTHETIC[0]), "--fail-above", text])
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("--fail-above: ") and "such as 10%" in lines[0]
+    assert (f"for {text} percent write {text}%" in lines[0]) == (text in ("1.5", "10"))
+    assert res.stdout == ""
+
+
+@pytest.mark.parametrize(("text", "ratio"), [("10%", 0.1), ("0.1", 0.1), ("1000%", 10.0), ("1", 1.0), ("2.5 %", 0.025)])
+def test_fail_above_accepts_a_percentage_or_a_ratio(text, ratio):
+    from planner.cli.calibrate import parse_ratio
+
+    assert parse_ratio(text) == pytest.approx(ratio)
 
 
 def test_add_model_then_show(runner, tmp_path):

@@ -107,7 +107,7 @@ def test_json_format_and_out_file(runner, tmp_path: Path) -> None:
     assert res.exit_code == 0
     assert out.read_text() == res.stdout
     data = json.loads(res.stdout)
-    assert data["diff_format_version"] == "1.0.0"
+    assert data["diff_format_version"] == "1.1.0"
     freq = next(c for c in data["changes"] if c["address"] == "dynamo.epoch[08:00].pool[LL].freq_mhz")
     assert (freq["action"], freq["before"], freq["after"], freq["delta"], freq["unit"]) == (
         "~",

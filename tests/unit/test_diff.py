@@ -296,3 +296,46 @@ def test_fixture_plans_match_the_plan_schema() -> None:
     schema = json.loads((Path(__file__).resolve().parents[2] / "planner" / "schemas" / "plan.schema.json").read_text())
     for path in sorted(PLANS.glob("*.json")):
         jsonschema.validate(json.loads(path.read_text()), schema)
+
+
+# ------------------------------------------------------------------------------------------------ error bands
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+
+
+def _changed(plan: Plan, **metrics: float) -> Plan:
+    return plan.model_copy(update={"metrics": {**plan.metrics, **metrics}})
+
+
+def test_band_entries_are_not_diffed_as_metrics_but_as_their_metrics_band() -> None:
+    """``ttft_p99_ms_err_ratio`` is the band of ``ttft_p99_ms``, not a figure: a wider band is no metric change
+    (it read "ttft_p99_ms_err_ratio +62.7 %"); each metric with a band says whether its change is inside it."""
+    from planner.render.diff import diff_json
+
+    old = read_plan(GOLDEN / "splitwise-bloom176b-coding-rps10.json")
+    ttft = float(old.metrics["ttft_p99_ms"] or 0)
+    new = _changed(old, ttft_p99_ms_err_ratio=0.159, ttft_p99_ms=ttft * 1.12, throughput_rps_err_ratio=0.1)
+    d = diff_plans(old, new)
+    assert not [m.name for m in d.metrics if "_err_" in m.name]
+    by_name = {m.name: m for m in d.metrics}
+    assert by_name["ttft_p99_ms"].band == 0.159 and by_name["ttft_p99_ms"].within_band is True  # the wider band
+    assert by_name["throughput_rps"].within_band is True and not by_name["throughput_rps"].changed
+    assert by_name["solver.objective"].band is None and by_name["solver.objective"].within_band is None
+    entries = {m["name"]: m for m in json.loads(diff_json(d))["metrics"]}
+    assert entries["ttft_p99_ms"]["within_band"] is True and entries["ttft_p99_ms"]["band"] == 0.159
+
+
+@pytest.mark.parametrize(("factor", "phrase"), [
+    (1.062, "throughput +6.2% (noise: within the +-6.3% error band)"),
+    (1.0635, "throughput +6.3%,"),  # +6.35 % is outside 6.33 %, though both print as 6.3
+    (0.94, "throughput -6.0% (noise: within the +-6.3% error band)"),
+])  # fmt: skip
+def test_the_noise_verdict_compares_unrounded_and_prints_a_true_statement(factor: float, phrase: str) -> None:
+    """A +6.2 % change against the 6.33 % band used to print "within the +-6% error band": false as printed. The
+    band is compared unrounded and printed to one decimal, so "within" holds of the printed figures too."""
+    old = read_plan(GOLDEN / "splitwise-bloom176b-coding-rps10.json")
+    assert old.metrics["throughput_rps_err_ratio"] == 0.0633
+    new = _changed(old, throughput_rps=float(old.metrics["throughput_rps"] or 0) * factor)
+    d = diff_plans(old, new)
+    assert phrase in d.summary + ",", d.summary
+    (throughput,) = [m for m in d.metrics if m.name == "throughput_rps"]
+    assert throughput.within_band is ("noise" in phrase)

@@ -61,6 +61,17 @@ def test_only_predicted_figures_carry_a_band():
     assert with_bands("splitwise", {"throughput_rps": 1.0}, None) == {"throughput_rps": 1.0}
 
 
+def test_a_figure_partly_predicted_carries_the_band_of_that_part_scaled_by_its_share():
+    """A dynamo cost is GPU-hours at a fixed price plus predicted electricity: the electricity's band moves the cost
+    by the electricity's share of it, and by no more."""
+    band = Band(0.25, "synthetic", "synthetic", "")
+    metrics = {"cost_usd": 1000.0, "electricity_cost_usd": 40.0, "gpu_cost_usd": 960.0, "baseline_x_cost_usd": None}
+    out = with_bands("dynamo", metrics, band, shares={"cost_usd": 0.04, "baseline_x_cost_usd": 0.5})
+    assert out["cost_usd_err_ratio"] == 0.01 and out["electricity_cost_usd_err_ratio"] == 0.25
+    assert "gpu_cost_usd_err_ratio" not in out and "baseline_x_cost_usd_err_ratio" not in out  # no value, no band
+    assert "cost_usd_err_ratio" not in with_bands("dynamo", metrics, None, shares={"cost_usd": 0.04})
+
+
 def test_report_prints_value_with_band():
     assert fmt_band(110.0, 0.06) == "110 +-6 %"
     assert fmt_band(110.0, None) == "110"
@@ -90,7 +101,7 @@ def test_diff_calls_changes_inside_the_band_noise(factor, noise):
     metrics["throughput_rps"] = float(old.metrics["throughput_rps"] or 0) * factor
     new = old.model_copy(update={"metrics": metrics})
     summary = diff_plans(old, new).summary
-    assert ("(noise: within the +-6% error band)" in summary) is noise, summary
+    assert ("(noise: within the +-6.3% error band)" in summary) is noise, summary
 
 
 def test_a_model_band_adds_to_the_profile_band():

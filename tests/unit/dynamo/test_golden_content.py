@@ -63,6 +63,31 @@ def test_golden_passes_the_verifier_and_states_the_recomputed_figures(name: str,
     assert cert["bound_wh"] == pytest.approx(doc["solver"]["best_bound"], rel=1e-9)
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_every_power_energy_and_cost_figure_carries_its_band(name: str) -> None:
+    """Power and energy figures, the reference SinglePool's average power included, carry the profile band; a cost
+    (GPU-hours at a fixed price plus predicted electricity) carries that band scaled by the electricity's share of
+    it (docs/dynamo.md); the GPU-hours, GPU cost and savings ratios carry none."""
+    doc = _load(name)
+    metrics, plan = doc["metrics"], doc["plan"]
+    band = metrics["energy_kwh_err_ratio"]
+    assert band == 0.25  # the shipped synthetic profile's
+    parts = {"cost_usd": plan["totals"]}
+    parts |= {f"baseline_{b['name'].replace('-', '_')}_cost_usd": b for b in plan["baselines"] if "cost_usd" in b}
+    for key, value in metrics.items():
+        if value is None or key.endswith("_err_ratio"):
+            continue
+        expected = None
+        if key.endswith(("_kwh", "_wh", "_power_kw", "_kgco2")) or key == "electricity_cost_usd":
+            expected = band
+        elif key.endswith("cost_usd") and key != "gpu_cost_usd":
+            part = parts[key]
+            expected = round(band * part["electricity_cost_usd"] / part["cost_usd"], 4)
+            assert 0 < expected < band, key
+        assert metrics.get(f"{key}_err_ratio") == expected, key
+    assert "baseline_singlepool_avg_power_kw_err_ratio" in metrics and "cost_usd_err_ratio" in metrics
+
+
 def _tamper_total_energy(d: dict[str, Any]) -> None:
     d["plan"]["totals"]["energy_kwh"] *= 0.99
 
