@@ -14,6 +14,7 @@ Order of work (each step is cheap before the next is tried):
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -438,7 +439,10 @@ def _run_milp(
         tol = (len(inst.nodes) + 1) / scale if backend.integer_flows else 1e-6 * max(objective, 1.0)
         check_solver_flows(inst, ranges, mode, flows, objective, tol)
         cut_binds = objective >= bound * (1 - 1e-9)  # then the flows need not be a max flow of the placement
-        check_objective(flow_value(inst, ranges, mode), objective, raw.status == "optimal" and not cut_binds, tol)
+        # "optimal" from a solver with a relative gap limit (--gap) is optimal within that gap: its flows need not be
+        # the placement's max flow by up to the gap (helix-tiny with 3 L4s: 240.261 reported, 240.5 recomputed).
+        within = tol + opts.rel_gap * max(objective, bound if math.isfinite(bound) else objective)
+        check_objective(flow_value(inst, ranges, mode), objective, raw.status == "optimal" and not cut_binds, within)
         _add(cands, full, mode, "milp:per-node", ranges, clock)
         info["objective_tok_s"] = objective
     return _milp_outcome(raw, scale, info, bound, exact=inst is full)
