@@ -23,6 +23,7 @@ class GuardrailSyntaxError(UsageError):
 
 #: Names accepted in ``--fail-on`` for the usual figures, each tried in order against the plans' metrics.
 METRIC_ALIASES: dict[str, tuple[str, ...]] = {
+    "served": ("predicted_decode_tok_s",),
     "throughput": ("throughput_tok_s", "throughput_rps"),
     "cost": ("cost_usd_h", "cost_usd"),
     "power": ("power_kw", "avg_power_kw", "average_power_kw", "peak_power_kw"),

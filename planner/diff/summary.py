@@ -11,7 +11,9 @@ from planner.diff.units import short
 from planner.plan import Plan
 
 #: Headline figures of the one-line summary, in order.
-HEADLINE = ("throughput", "cost", "power", "energy")
+#: A helix plan's served throughput (its predicted decode tokens/s, what the default objective maximises) comes first;
+#: ``throughput`` is then its max flow.
+HEADLINE = ("served", "throughput", "cost", "power", "energy")
 
 
 def _plural(n: int, label: str, plural: str) -> str:

@@ -88,7 +88,7 @@ def render_table(diff: PlanDiff, console: Console, verbose: bool = False) -> Non
     Tables fit the console's width (:func:`planner.render.tables.draw_fitted`): long addresses and values fold,
     and the ``why`` column moves under the changes when there is no room for it.
     """
-    console.print(RichText(diff.summary, style="bold"))
+    console.print(RichText(diff.summary, style="bold"), soft_wrap=True)  # one line, whatever the width: CI greps it
     console.print(
         RichText(
             f"{diff.kind} plan {diff.old.name!r}: {diff.old.label} ({diff.old.status}) -> {diff.new.label} "
