@@ -51,6 +51,7 @@ and the field (exit 2).
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from pathlib import Path
@@ -62,7 +63,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy.stats import lognorm, rankdata
 
-from planner.errors import SpecError, did_you_mean
+from planner.errors import SpecError, SpecProblem, did_you_mean
+from planner.inputfiles import read_text_bounded
 from planner.paths import SHIPPED_PROFILES, display_path
 from planner.profiles.db import ProfileDB
 from planner.workload import load_trace
@@ -85,6 +87,17 @@ REPLAY_METRICS: tuple[str, ...] = METRICS + ("e2e_p50_ms",)
 ALL_METRICS: tuple[str, ...] = METRICS + EXTRA_METRICS
 
 Engine = Literal["vllm", "sglang", "genai-perf", "iteration-csv", "mlperf"]
+
+#: The benchmark files read, by extension; any other name is refused with this list rather than guessed at.
+FORMATS: dict[str, str] = {
+    ".json": "vLLM / SGLang result JSON, genai-perf / aiperf export",
+    ".jsonl": "SGLang / vLLM results, one JSON object a line",
+    ".txt": "MLPerf LoadGen mlperf_log_summary.txt or mlperf_log_detail.txt",
+    ".csv": "iteration CSV",
+}
+#: Largest benchmark file read, bytes: far above a vLLM result with per-token latencies of a long run, and a bound
+#: on what a mistaken path (``/dev/zero``) costs.
+MAX_BENCHMARK_BYTES = 512 * 1024 * 1024
 RunProvenance = Literal["measured", "synthetic"]
 
 
@@ -282,6 +295,33 @@ class _Problem(Exception):
 
 
 # ----------------------------------------------------------------------------------------------- helpers
+def _labelled(exc: SpecError, label: str) -> SpecError:
+    """``exc`` with ``label`` where a problem names no field: a reader of the line sees what was wrong (the file,
+    its format, the sidecar) instead of an empty location."""
+    return SpecError([p if p.path else SpecProblem(p.file, label, p.message, p.line, p.column) for p in exc.problems])
+
+
+def _read_text(path: Path, name: str) -> str:
+    """The UTF-8 text of a benchmark file, within :data:`MAX_BENCHMARK_BYTES`; one line naming the file otherwise."""
+    try:
+        return read_text_bounded(path, name, "benchmark", MAX_BENCHMARK_BYTES)
+    except SpecError as exc:
+        raise _labelled(exc, "file") from None
+
+
+def _json_object(text: str, name: str, where: str, line: int | None = None) -> Any:
+    """``text`` parsed as JSON; invalid JSON, nesting too deep for the parser or an integer too long for Python is
+    one line naming the file and ``where`` (its line)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        at = line if line is not None else exc.lineno
+        raise SpecError.single(name, where or f"line {exc.lineno}", f"invalid JSON: {exc.msg}", at) from None
+    except (RecursionError, ValueError) as exc:
+        problem = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).splitlines()[0]
+        raise SpecError.single(name, where or "file", f"invalid JSON: {problem}", line) from None
+
+
 def _num(d: dict[str, Any], key: str, *, required: bool = False) -> float | None:
     if key not in d or d[key] is None:
         if required:
@@ -795,42 +835,41 @@ def load_runs(path: Path, db: ProfileDB, cli: dict[str, Any] | None = None) -> l
     """Every run in ``path`` (a JSONL file may hold several), typed and checked; SpecError (exit 2) otherwise."""
     name = display_path(path)
     if not path.is_file():
-        raise SpecError.single(name, "", "benchmark file not found")
+        raise SpecError.single(name, "file", "benchmark file not found")
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        accepted = "; ".join(f"{ext} ({what})" for ext, what in FORMATS.items())
+        problem = f"'{path.suffix or path.name}' is not a recognised benchmark format (accepted: {accepted})"
+        raise SpecError.single(name, "format", problem)
     desc = describe(path, cli or {})
-    if path.suffix.lower() == ".csv":
-        return [_iteration_csv(path, name, desc, db)]
-    text = path.read_text()
-    if path.suffix.lower() == ".txt":
+    text = _read_text(path, name)
+    if suffix == ".csv":
+        return [_iteration_csv(text, name, desc, db)]
+    if suffix == ".txt":
         return [_mlperf_run(path, name, text, desc, db)]
     records: list[tuple[str, dict[str, Any]]] = []
-    if path.suffix.lower() == ".jsonl":
+    if suffix == ".jsonl":
         for i, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SpecError.single(name, f"line {i}", f"invalid JSON: {exc.msg}", i) from None
+            obj = _json_object(line, name, f"line {i}", i)
             if not isinstance(obj, dict):
                 raise SpecError.single(name, f"line {i}", "each line must be a JSON object", i)
             records.append((f"{name}#{i}", obj))
     else:
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError.single(name, "", f"invalid JSON: {exc.msg}", exc.lineno) from None
+        obj = _json_object(text, name, "")
         if not isinstance(obj, dict):
-            raise SpecError.single(name, "", "a benchmark result must be a JSON object")
+            raise SpecError.single(name, "format", "a benchmark result must be a JSON object")
         records.append((name, obj))
     if not records:
-        raise SpecError.single(name, "", "no benchmark records in the file")
+        raise SpecError.single(name, "format", "no benchmark records in the file")
     runs: list[MeasuredRun | IterationTable] = []
     for label, rec in records:
         kind = _kind_of(rec)
         if kind is None:
             raise SpecError.single(
                 label,
-                "",
+                "format",
                 "unrecognised benchmark format (expected vLLM / SGLang result JSON with 'completed' and "
                 "'request_throughput', a genai-perf / aiperf export, or an iteration CSV)",
             )
@@ -878,7 +917,7 @@ def _mlperf_run(path: Path, name: str, text: str, desc: RunDescription, db: Prof
             problem = (
                 "unrecognised text file (expected an MLPerf LoadGen mlperf_log_summary.txt or mlperf_log_detail.txt)"
             )
-            raise SpecError.single(name, "", problem)
+            raise SpecError.single(name, "format", problem)
     except _Problem as p:
         where = display_path(_sidecar(path)) if p.field == "mean_input_tokens" else name
         raise SpecError.single(where, p.field, p.message) from None
@@ -968,16 +1007,16 @@ def _shaped_lengths(
 ITERATION_COLUMNS = ("batch_size", "tokens", "prompt_ms", "token_ms")
 
 
-def _iteration_csv(path: Path, name: str, desc: RunDescription, db: ProfileDB) -> IterationTable:
+def _iteration_csv(text: str, name: str, desc: RunDescription, db: ProfileDB) -> IterationTable:
     try:
-        df = pd.read_csv(path, comment="#")
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise SpecError.single(name, "", f"cannot read CSV: {exc}") from None
+        df = pd.read_csv(io.StringIO(text), comment="#")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise SpecError.single(name, "csv", f"cannot read CSV: {str(exc).strip().splitlines()[0]}") from None
     missing = [c for c in ("tokens",) if c not in df.columns]
     if missing or ("prompt_ms" not in df.columns and "token_ms" not in df.columns):
         need = ", ".join(missing) or "prompt_ms or token_ms"
         raise SpecError.single(
-            name, "", f"missing column(s): {need} (columns: {', '.join(ITERATION_COLUMNS)}[, power_w])"
+            name, "columns", f"missing column(s): {need} (columns: {', '.join(ITERATION_COLUMNS)}[, power_w])"
         )
     for col in ("batch_size", "tokens", "prompt_ms", "token_ms", "power_w", "context_tokens"):
         if col not in df.columns:

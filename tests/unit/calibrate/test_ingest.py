@@ -127,7 +127,7 @@ def test_iteration_csv(tmp_path, profile_db):
 @pytest.mark.parametrize(
     ("rec", "describe", "expected"),
     [
-        ({"hello": 1}, True, "v.json: <root>: unrecognised benchmark format"),
+        ({"hello": 1}, True, "v.json: format: unrecognised benchmark format"),
         (vllm_record(request_throughput=3.0), True, "v.json: request_throughput: 3 req/s disagrees with completed"),
         (vllm_record(completed=3, request_throughput=1.5), True, "v.json: completed: 3 disagrees with 4 successful"),
         (vllm_record(p99_ttft_ms=10.0), True, "v.json: p99_ttft_ms: p99 10 is below the median median_ttft_ms 50"),
