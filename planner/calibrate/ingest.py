@@ -98,6 +98,10 @@ FORMATS: dict[str, str] = {
 #: Largest benchmark file read, bytes: far above a vLLM result with per-token latencies of a long run, and a bound
 #: on what a mistaken path (``/dev/zero``) costs.
 MAX_BENCHMARK_BYTES = 512 * 1024 * 1024
+#: Most requests one run may state. A replay holds the lengths of every request, so a mistaken count
+#: (``completed: 1e12``) must stop here, not in a MemoryError; real runs stay far below (an MLPerf Server run of 40
+#: minutes sends about 250,000 requests).
+MAX_REQUESTS = 2_000_000
 RunProvenance = Literal["measured", "synthetic"]
 
 
@@ -322,19 +326,50 @@ def _json_object(text: str, name: str, where: str, line: int | None = None) -> A
         raise SpecError.single(name, where or "file", f"invalid JSON: {problem}", line) from None
 
 
-def _num(d: dict[str, Any], key: str, *, required: bool = False) -> float | None:
+def _shown(v: Any) -> str:
+    """A value as a message shows it: a number plainly (``-20.1``, ``3``; never ``np.float64(-20.1)``), anything else
+    as its repr, cut short (a whole array on the line is no help)."""
+    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)):
+        return str(int(v)) if isinstance(v, (int, np.integer)) else str(float(v)).removesuffix(".0")
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _num(d: dict[str, Any], key: str, *, required: bool = False, positive: bool = False) -> float | None:
+    """The number under ``key`` (finite, >= 0; > 0 with ``positive``), None when absent."""
     if key not in d or d[key] is None:
         if required:
             raise _Problem(key, "missing")
         return None
     v = d[key]
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise _Problem(key, f"must be a number, got {v!r}")
+        raise _Problem(key, f"must be a number, got {_shown(v)}")
     if not math.isfinite(float(v)):
-        raise _Problem(key, f"must be finite, got {v!r}")
+        raise _Problem(key, f"must be finite, got {_shown(v)}")
     if float(v) < 0:
-        raise _Problem(key, f"must be >= 0, got {v!r}")
+        raise _Problem(key, f"must be >= 0, got {_shown(v)}")
+    if positive and float(v) == 0:
+        raise _Problem(key, "must be > 0, got 0")
     return float(v)
+
+
+def _count(value: float, field: str) -> int:
+    """A request count: a positive integer of at most :data:`MAX_REQUESTS`."""
+    if not math.isfinite(value) or value < 1 or value != int(value):
+        raise _Problem(field, f"must be a positive integer, got {_shown(value)}")
+    if value > MAX_REQUESTS:
+        raise _Problem(field, f"{_shown(value)} requests is not a plausible run (at most {MAX_REQUESTS:,})")
+    return int(value)
+
+
+def _seconds(values: Any, field: str) -> list[float]:
+    """A per-request array of times (``ttfts``, one request's ``itls``): finite numbers >= 0, in seconds."""
+    if not isinstance(values, list):
+        raise _Problem(field, f"must be a list of times in seconds, got {_shown(values)}")
+    for i, x in enumerate(values):
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or x < 0:
+            raise _Problem(f"{field}[{i}]", f"must be a time >= 0 in seconds, got {_shown(x)}")
+    return [float(x) for x in values]
 
 
 def _rate(d: dict[str, Any], key: str = "request_rate") -> float | None:
@@ -348,13 +383,13 @@ def _rate(d: dict[str, Any], key: str = "request_rate") -> float | None:
         try:
             v = float(v)
         except ValueError:
-            raise _Problem(key, f"must be a number or 'inf', got {v!r}") from None
+            raise _Problem(key, f"must be a number or 'inf', got {_shown(v)}") from None
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise _Problem(key, f"must be a number or 'inf', got {v!r}")
+        raise _Problem(key, f"must be a number or 'inf', got {_shown(v)}")
     if math.isinf(v):
         return None
-    if v <= 0:
-        raise _Problem(key, f"must be > 0, got {v!r}")
+    if not v > 0:
+        raise _Problem(key, f"must be > 0, got {_shown(v)}")
     return float(v)
 
 
@@ -383,10 +418,11 @@ def _serving_record(rec: dict[str, Any], kind: Engine) -> dict[str, Any]:
     e2e_median = "median_e2el_ms" if kind == "vllm" else "median_e2e_latency_ms"
     completed = _num(rec, "completed", required=True)
     assert completed is not None
-    if completed < 1 or completed != int(completed):
-        raise _Problem("completed", f"must be a positive integer, got {rec['completed']!r}")
-    n_done = int(completed)
-    duration = _num(rec, "duration")
+    sent = _num(rec, "num_prompts")
+    if sent is not None and completed > sent:
+        raise _Problem("completed", f"{_shown(completed)} is more than num_prompts {_shown(sent)} (the requests sent)")
+    n_done = _count(completed, "completed")
+    duration = _num(rec, "duration", positive=True)
     metrics: dict[str, float] = {}
     for ours, theirs in (
         ("request_throughput_rps", "request_throughput"),
@@ -398,7 +434,8 @@ def _serving_record(rec: dict[str, Any], kind: Engine) -> dict[str, Any]:
         ("e2e_p99_ms", e2e_key),
         ("e2e_p50_ms", e2e_median),
     ):
-        v = _num(rec, theirs)
+        # a run that completed requests cannot have had zero throughput (a latency may be 0: TPOT of 1-token answers)
+        v = _num(rec, theirs, positive=ours in ("request_throughput_rps", "output_tok_s"))
         if v is not None:
             metrics[ours] = v
     if "request_throughput_rps" not in metrics and duration:
@@ -407,7 +444,7 @@ def _serving_record(rec: dict[str, Any], kind: Engine) -> dict[str, Any]:
     if "request_throughput_rps" not in metrics and _rate(rec) is None:
         # only an open-loop run (a stated rate) may leave its throughput unreported (published latency tables)
         raise _Problem("request_throughput", "missing")
-    if duration and duration > 0 and "request_throughput_rps" in metrics:
+    if duration and "request_throughput_rps" in metrics:
         implied = n_done / duration
         if abs(implied / metrics["request_throughput_rps"] - 1) > 0.02:
             raise _Problem(
@@ -430,12 +467,15 @@ def _serving_record(rec: dict[str, Any], kind: Engine) -> dict[str, Any]:
         ]
         if len(ok) != n_done:
             raise _Problem("completed", f"{n_done} disagrees with {len(ok)} successful requests in output_lens")
-        ttfts = rec.get("ttfts")
+        ttfts = _seconds(rec["ttfts"], "ttfts") if rec.get("ttfts") is not None else None
         itls = rec.get("itls")
-        if "e2e_p99_ms" not in metrics and isinstance(ttfts, list) and isinstance(itls, list):
-            if len(ttfts) != len(ins) or len(itls) != len(ins):
+        itl_sums = [sum(_seconds(v, f"itls[{i}]")) for i, v in enumerate(itls)] if isinstance(itls, list) else None
+        if itls is not None and itl_sums is None:
+            raise _Problem("itls", f"must be a list of per-request lists of times in seconds, got {_shown(itls)}")
+        if "e2e_p99_ms" not in metrics and ttfts is not None and itl_sums is not None:
+            if len(ttfts) != len(ins) or len(itl_sums) != len(ins):
                 raise _Problem("ttfts", f"has {len(ttfts)} entries, input_lens has {len(ins)}")
-            e2e = [float(ttfts[i]) + float(sum(itls[i])) for i in ok]
+            e2e = [ttfts[i] + itl_sums[i] for i in ok]
             metrics["e2e_p99_ms"] = _percentile_ms(e2e, 99)
         input_tokens = [ins[i] for i in ok]
         output_tokens = [outs[i] for i in ok]
@@ -447,7 +487,7 @@ def _serving_record(rec: dict[str, Any], kind: Engine) -> dict[str, Any]:
             raise _Problem("total_output_tokens", "must be > 0")
         input_tokens = [max(1, round(tin / n_done))] * n_done
         output_tokens = [max(1, round(tout / n_done))] * n_done
-    if "output_tok_s" in metrics and duration and duration > 0 and per_request:
+    if "output_tok_s" in metrics and duration and per_request:
         implied = sum(output_tokens) / duration
         if abs(implied / metrics["output_tok_s"] - 1) > 0.02:
             raise _Problem(
@@ -455,15 +495,16 @@ def _serving_record(rec: dict[str, Any], kind: Engine) -> dict[str, Any]:
             )
     conc = rec.get("max_concurrency")
     if conc is not None and (not isinstance(conc, int) or isinstance(conc, bool) or conc < 1):
-        raise _Problem("max_concurrency", f"must be a positive integer or null, got {conc!r}")
-    burst = _num(rec, "burstiness") or 1.0
+        raise _Problem("max_concurrency", f"must be a positive integer or null, got {_shown(conc)}")
+    # the gamma shape of the arrival gaps (1 = Poisson); 0 has no meaning and must not pass as the default
+    burst = _num(rec, "burstiness", positive=True)
     return {
         "completed": n_done,
         "input_tokens": tuple(input_tokens),
         "output_tokens": tuple(output_tokens),
         "per_request": per_request,
         "request_rate_rps": _rate(rec),
-        "burstiness": burst,
+        "burstiness": 1.0 if burst is None else burst,
         "max_concurrency": conc,
         "duration_s": duration,
         "metrics": metrics,
@@ -536,12 +577,12 @@ def _genai_perf(rec: dict[str, Any]) -> dict[str, Any]:
     duration = None
     if count is None:
         dur = _find_key(cfg, "benchmark_duration") or _find_key(rec, "duration_seconds")
-        if isinstance(dur, (int, float)) and dur > 0:
+        if isinstance(dur, (int, float)) and not isinstance(dur, bool) and math.isfinite(dur) and dur > 0:
             duration = float(dur)
             count = round(metrics["request_throughput_rps"] * duration)
-    if count is None or count < 1:
+    if count is None:
         raise _Problem("request_count", "missing (needed to replay the run)")
-    n = int(count)
+    n = _count(count, "request_count")
     if duration is None:
         duration = n / metrics["request_throughput_rps"] if metrics["request_throughput_rps"] > 0 else None
     if conc is not None and (not isinstance(conc, int) or isinstance(conc, bool) or conc < 1):
@@ -665,6 +706,10 @@ def _mlperf_fields(
         # Offline: one query of samples_per_query samples, all sent at t = 0
         count = num("samples_per_query", required=False) or num("performance_sample_count", required=False)
         n = desc.replay_requests or int(count or n)
+    if n > MAX_REQUESTS:
+        key = "min_duration (ms)" if server else "samples_per_query"
+        problem = f"makes {n:,} requests, not a plausible run (at most {MAX_REQUESTS:,}; replay_requests replays fewer)"
+        raise _Problem(names.get(key.lower(), key), problem)
     if desc.mean_input_tokens is None:
         raise _Problem("mean_input_tokens", "MLPerf summaries publish no input lengths: state the mean in the sidecar")
     out_mean = tps / sps
@@ -887,7 +932,8 @@ def load_runs(path: Path, db: ProfileDB, cli: dict[str, Any] | None = None) -> l
         if desc.power_w is not None:
             fields["metrics"]["power_w"] = desc.power_w
         runs.append(
-            MeasuredRun(
+            _measured(
+                label,
                 file=name,
                 label=desc.label or label,
                 engine=kind,
@@ -903,6 +949,16 @@ def load_runs(path: Path, db: ProfileDB, cli: dict[str, Any] | None = None) -> l
             )
         )
     return runs
+
+
+def _measured(where: str, **fields: Any) -> MeasuredRun:
+    """The run of ``fields``, or one line naming the field its model refused: the readers check the file first, and
+    this last guard keeps whatever they let through from ending in a traceback."""
+    try:
+        return MeasuredRun(**fields)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise SpecError.single(where, ".".join(str(p) for p in err["loc"]) or "format", err["msg"]) from None
 
 
 def _mlperf_run(path: Path, name: str, text: str, desc: RunDescription, db: ProfileDB) -> MeasuredRun:
@@ -926,7 +982,8 @@ def _mlperf_run(path: Path, name: str, text: str, desc: RunDescription, db: Prof
         fields.update(_shaped_lengths(path, desc, fields["input_tokens"], fields["output_tokens"], desc.max_tokens))
     if desc.request_rate is not None:
         fields["request_rate_rps"] = desc.request_rate
-    return MeasuredRun(
+    return _measured(
+        name,
         file=name,
         label=desc.label or name,
         engine="mlperf",

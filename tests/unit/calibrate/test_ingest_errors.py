@@ -3,11 +3,14 @@ never a traceback (the error contract of planner/errors.py), and contradictory f
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from planner.cli.app import app
-from tests.unit.calibrate.conftest import write_json
+from tests.unit.calibrate.conftest import vllm_record, write_json
 
 DESCRIBED = ["--gpu", "H100-80G", "--tp", "8", "--model", "llama2-70b"]
 
@@ -46,3 +49,50 @@ def test_whole_file_problems_name_what_is_wrong_not_root(runner, tmp_path):
     assert _exit_2(runner, p) == f"{p}:2: line 2: invalid JSON: Expecting value"
     p.write_text("[" * 100_000 + "]" * 100_000)
     assert _exit_2(runner, p).startswith(f"{p}: file: invalid JSON: ")
+
+
+def _vllm(tmp_path: Path, **over: Any) -> Path:
+    return write_json(tmp_path, "v.json", vllm_record(**over))
+
+
+def _summary_only(**over: Any) -> dict[str, Any]:
+    """A vLLM result saved without its per-request arrays."""
+    rec = vllm_record(**over)
+    for k in ("input_lens", "output_lens", "ttfts", "itls", "errors"):
+        rec.pop(k)
+    return rec
+
+
+@pytest.mark.parametrize(
+    ("over", "expected"),
+    [
+        ({"request_throughput": 0}, "request_throughput: must be > 0, got 0"),
+        ({"output_throughput": 0}, "output_throughput: must be > 0, got 0"),
+        ({"duration": 0}, "duration: must be > 0, got 0"),
+        ({"burstiness": 0}, "burstiness: must be > 0, got 0"),
+        ({"itls": [["a"] * 9] * 4}, "itls[0][0]: must be a time >= 0 in seconds, got 'a'"),
+        ({"itls": "fast"}, "itls: must be a list of per-request lists of times in seconds, got 'fast'"),
+        ({"ttfts": [0.05, "x", 0.08, 0.05]}, "ttfts[1]: must be a time >= 0 in seconds, got 'x'"),
+        ({"ttfts": [0.05, 0.05, -0.08, 0.05]}, "ttfts[2]: must be a time >= 0 in seconds, got -0.08"),
+        (
+            {"itls": [[0.02] * 9] * 2 + [[0.02] * 8 + [-1], [0.02] * 9]},
+            "itls[2][8]: must be a time >= 0 in seconds, got -1",
+        ),
+        ({"median_ttft_ms": -20.1}, "median_ttft_ms: must be >= 0, got -20.1"),
+    ],
+)
+def test_impossible_vllm_figures_exit_2_naming_the_field(runner, tmp_path, over, expected):
+    p = _vllm(tmp_path, **over)
+    assert _exit_2(runner, p) == f"{p}: {expected}"
+
+
+def test_absurd_request_count_is_refused_before_any_allocation(runner, tmp_path):
+    huge = _summary_only(completed=1e12, request_throughput=5e11, num_prompts=1e12)
+    p = write_json(tmp_path, "v.json", huge)
+    assert _exit_2(runner, p) == f"{p}: completed: 1000000000000 requests is not a plausible run (at most 2,000,000)"
+    huge.pop("num_prompts")
+    p.write_text(json.dumps(huge))
+    assert "completed: 1000000000000 requests is not a plausible run" in _exit_2(runner, p)
+    huge["num_prompts"] = 4
+    p.write_text(json.dumps(huge))
+    assert _exit_2(runner, p) == f"{p}: completed: 1000000000000 is more than num_prompts 4 (the requests sent)"
