@@ -1066,7 +1066,8 @@ ITERATION_COLUMNS = ("batch_size", "tokens", "prompt_ms", "token_ms")
 
 def _iteration_csv(text: str, name: str, desc: RunDescription, db: ProfileDB) -> IterationTable:
     try:
-        df = pd.read_csv(io.StringIO(text), comment="#")
+        # only an empty cell is a missing value: a written 'nan' (or 'NA') is a bad cell, refused below
+        df = pd.read_csv(io.StringIO(text), comment="#", keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise SpecError.single(name, "csv", f"cannot read CSV: {str(exc).strip().splitlines()[0]}") from None
     missing = [c for c in ("tokens",) if c not in df.columns]
@@ -1079,18 +1080,18 @@ def _iteration_csv(text: str, name: str, desc: RunDescription, db: ProfileDB) ->
         if col not in df.columns:
             continue
         vals = pd.to_numeric(df[col], errors="coerce")
-        bad = df.index[(vals.isna() & df[col].notna()) | (vals < 0)]
+        bad = df.index[(vals.isna() & df[col].notna()) | np.isinf(vals) | (vals < 0)]
         if len(bad):
             row = int(bad[0])
-            raise SpecError.single(
-                name, f"row {row + 1}.{col}", f"must be a number >= 0, got {df[col].iloc[row]!r}", row + 2
-            )
+            got = _shown(df[col].iloc[row])
+            raise SpecError.single(name, f"row {row + 1}.{col}", f"must be a finite number >= 0, got {got}", row + 2)
         df[col] = vals
     if "batch_size" not in df.columns:
         df["batch_size"] = df["tokens"]
     rows = _iter_rows(df)
-    p = df[df.get("prompt_ms", pd.Series(dtype=float)).notna()] if "prompt_ms" in df.columns else df.iloc[0:0]
-    t = df[df["token_ms"].notna()] if "token_ms" in df.columns else df.iloc[0:0]
+    # a table may time prompts only or decodes only (the fit takes whichever curve the table has)
+    prompt_tokens, prompt_ms = _timed(df, "prompt_ms", "tokens")
+    token_batch, token_ms = _timed(df, "token_ms", "batch_size")
     gpu, model = _canonical(db, desc, name, None)
     return IterationTable(
         file=name,
@@ -1100,14 +1101,22 @@ def _iteration_csv(text: str, name: str, desc: RunDescription, db: ProfileDB) ->
         gpu=gpu,
         tp=desc.tp,
         model=model,
-        prompt_tokens=tuple(float(v) for v in p["tokens"]),
-        prompt_ms=tuple(float(v) for v in p["prompt_ms"]),
-        token_batch=tuple(float(v) for v in t["batch_size"]),
-        token_ms=tuple(float(v) for v in t["token_ms"]),
+        prompt_tokens=prompt_tokens,
+        prompt_ms=prompt_ms,
+        token_batch=token_batch,
+        token_ms=token_ms,
         power_w=tuple(float(v) for v in df["power_w"].dropna()) if "power_w" in df.columns else (),
         freq_mhz=desc.freq_mhz,
         rows=rows,
     )
+
+
+def _timed(df: pd.DataFrame, col: str, by: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The (``by``, ``col``) pairs of the rows with a time in ``col``; none when the table has no such column."""
+    if col not in df.columns:
+        return (), ()
+    timed = df[df[col].notna()]
+    return tuple(float(v) for v in timed[by]), tuple(float(v) for v in timed[col])
 
 
 def _iter_rows(df: pd.DataFrame) -> tuple[IterRow, ...]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from planner.calibrate.ingest import IterationTable, load_runs
 from planner.cli.app import app
 from tests.unit.calibrate.conftest import vllm_record, write_json
 
@@ -96,3 +97,38 @@ def test_absurd_request_count_is_refused_before_any_allocation(runner, tmp_path)
     huge["num_prompts"] = 4
     p.write_text(json.dumps(huge))
     assert _exit_2(runner, p) == f"{p}: completed: 1000000000000 is more than num_prompts 4 (the requests sent)"
+
+
+@pytest.mark.parametrize(
+    ("text", "prompts", "tokens"),
+    [
+        ("batch_size,tokens,token_ms\n8,8,25\n16,16,27\n", 0, 2),
+        ("tokens,prompt_ms\n512,40\n2048,130\n", 2, 0),
+    ],
+)
+def test_iteration_csv_with_either_time_column_alone_calibrates(runner, tmp_path, profile_db, text, prompts, tokens):
+    """The reader accepts prompt_ms or token_ms alone and the fit takes whichever curve a table has: a table of one
+    kind loads (it was a KeyError on the other column) and calibrates."""
+    p = tmp_path / "iters.csv"
+    p.write_text(text)
+    (table,) = load_runs(p, profile_db, {"gpu": "H100-80G", "tp": 8, "model": "llama2-70b"})
+    assert isinstance(table, IterationTable)
+    assert (len(table.prompt_ms), len(table.token_ms)) == (prompts, tokens)
+    res = runner.invoke(app, ["calibrate", str(p), "--out", str(tmp_path / "prof"), "--no-loo", *DESCRIBED])
+    assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize(
+    ("cells", "where", "got"),
+    [
+        ("1,512,inf,", "2: row 1.prompt_ms", "inf"),
+        ("1,512,nan,", "2: row 1.prompt_ms", "'nan'"),
+        ("1,512,-20.1,", "2: row 1.prompt_ms", "-20.1"),
+        ("8,8,,NaN", "2: row 1.token_ms", "'NaN'"),
+    ],
+)
+def test_iteration_csv_refuses_non_finite_cells_naming_row_and_column(runner, tmp_path, cells, where, got):
+    p = tmp_path / "iters.csv"
+    p.write_text(f"batch_size,tokens,prompt_ms,token_ms\n{cells}\n8,8,,25\n")
+    msg = _exit_2(runner, p, "--out", str(tmp_path / "prof"), *DESCRIBED, command="calibrate")
+    assert msg == f"{p}:{where}: must be a finite number >= 0, got {got}"
