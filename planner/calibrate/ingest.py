@@ -98,6 +98,17 @@ FORMATS: dict[str, str] = {
 #: Largest benchmark file read, bytes: far above a vLLM result with per-token latencies of a long run, and a bound
 #: on what a mistaken path (``/dev/zero``) costs.
 MAX_BENCHMARK_BYTES = 512 * 1024 * 1024
+#: How far a stated throughput may be from the one the file's own totals imply (vLLM / SGLang ``output_throughput``
+#: against ``total_output_tokens / duration``, which is how both tools compute it) before the file contradicts itself.
+THROUGHPUT_TOLERANCE = 0.05
+#: The same for a genai-perf / aiperf ``output_token_throughput`` against ``request_throughput`` x the mean output
+#: length: generous, as the tools may count the two over slightly different windows.
+GENAI_OUTPUT_TOLERANCE = 0.25
+#: How far an MLPerf Server run's ``Completed samples per second`` may be above its ``Scheduled samples per
+#: second``. LoadGen divides the same n - 1 requests by the final query's completion and by its scheduling, so the
+#: completed rate is at most the scheduled one, up to the two decimals printed; the shipped runs complete at
+#: 0.966-0.995 of it.
+MLPERF_RATE_TOLERANCE = 0.05
 #: Most requests one run may state. A replay holds the lengths of every request, so a mistaken count
 #: (``completed: 1e12``) must stop here, not in a MemoryError; real runs stay far below (an MLPerf Server run of 40
 #: minutes sends about 250,000 requests).
@@ -407,6 +418,22 @@ def _check_order(metrics: dict[str, float], low: str, high: str, low_field: str,
         raise _Problem(high_field, f"p99 {metrics[high]:g} is below the median {low_field} {metrics[low]:g}")
 
 
+def _check_includes(metrics: dict[str, float], part: str, whole: str, part_field: str, whole_field: str) -> None:
+    """A request's latency includes its first token, so each percentile of the latency is at least the TTFT's."""
+    if part in metrics and whole in metrics and metrics[whole] < metrics[part] * (1 - 1e-9):
+        raise _Problem(
+            whole_field,
+            f"{metrics[whole]:g} ms is below {part_field} {metrics[part]:g} ms (a request's latency includes its "
+            "first token)",
+        )
+
+
+def _check_rate(stated: float, implied: float, field: str, how: str, tolerance: float) -> None:
+    """``stated`` within ``tolerance`` of what the file's own figures imply (``how``: which figures)."""
+    if abs(implied / stated - 1) > tolerance:
+        raise _Problem(field, f"{stated:g} disagrees with {how} = {implied:g} (more than {tolerance * 100:g} % apart)")
+
+
 def _percentile_ms(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=float), q)) * 1e3
 
@@ -454,6 +481,8 @@ def _serving_record(rec: dict[str, Any], kind: Engine) -> dict[str, Any]:
     _check_order(metrics, "ttft_p50_ms", "ttft_p99_ms", "median_ttft_ms", "p99_ttft_ms")
     _check_order(metrics, "tpot_p50_ms", "tpot_p99_ms", "median_tpot_ms", "p99_tpot_ms")
     _check_order(metrics, "e2e_p50_ms", "e2e_p99_ms", e2e_median, e2e_key)
+    _check_includes(metrics, "ttft_p50_ms", "e2e_p50_ms", "median_ttft_ms", e2e_median)
+    _check_includes(metrics, "ttft_p99_ms", "e2e_p99_ms", "p99_ttft_ms", e2e_key)
 
     ins, outs = _int_list(rec, "input_lens"), _int_list(rec, "output_lens")
     per_request = ins is not None and outs is not None
@@ -487,6 +516,11 @@ def _serving_record(rec: dict[str, Any], kind: Engine) -> dict[str, Any]:
             raise _Problem("total_output_tokens", "must be > 0")
         input_tokens = [max(1, round(tin / n_done))] * n_done
         output_tokens = [max(1, round(tout / n_done))] * n_done
+    total_out = _num(rec, "total_output_tokens")
+    if "output_tok_s" in metrics and duration and total_out is not None and not per_request:
+        # without the arrays (checked against below) the file's totals are what its throughput was computed from
+        how = "total_output_tokens / duration"
+        _check_rate(metrics["output_tok_s"], total_out / duration, "output_throughput", how, THROUGHPUT_TOLERANCE)
     if "output_tok_s" in metrics and duration and per_request:
         implied = sum(output_tokens) / duration
         if abs(implied / metrics["output_tok_s"] - 1) > 0.02:
@@ -530,7 +564,7 @@ def _find_key(obj: Any, key: str) -> Any:
 def _genai_perf(rec: dict[str, Any]) -> dict[str, Any]:
     """A genai-perf / aiperf export (per-metric ``{unit, avg, p50, p99}`` records)."""
 
-    def stat(name: str, which: str, *, ms: bool = True, required: bool = False) -> float | None:
+    def stat(name: str, which: str, *, ms: bool = True, required: bool = False, positive: bool = False) -> float | None:
         m = rec.get(name)
         if m is None:
             if required:
@@ -538,7 +572,10 @@ def _genai_perf(rec: dict[str, Any]) -> dict[str, Any]:
             return None
         if not isinstance(m, dict):
             raise _Problem(name, "must be a {unit, avg, p50, p99, ...} record")
-        v = _num(m, which)
+        try:
+            v = _num(m, which, positive=positive)
+        except _Problem as p:
+            raise _Problem(f"{name}.{which}", p.message) from None
         if v is None:
             if required:
                 raise _Problem(f"{name}.{which}", "missing")
@@ -560,14 +597,23 @@ def _genai_perf(rec: dict[str, Any]) -> dict[str, Any]:
         ("tpot_p99_ms", "inter_token_latency", "p99", True),
         ("e2e_p99_ms", "request_latency", "p99", True),
     ):
-        v = stat(name, which, ms=ms, required=ours == "request_throughput_rps")
+        # a run that completed requests cannot have had zero throughput
+        v = stat(name, which, ms=ms, required=ours == "request_throughput_rps", positive=not ms)
         if v is not None:
             metrics[ours] = v
-    _check_order(metrics, "ttft_p50_ms", "ttft_p99_ms", "time_to_first_token.p50", "time_to_first_token.p99")
-    _check_order(metrics, "tpot_p50_ms", "tpot_p99_ms", "inter_token_latency.p50", "inter_token_latency.p99")
+    _genai_percentiles(rec)
+    for which in sorted(_genai_stats(rec.get("request_latency")) & _genai_stats(rec.get("time_to_first_token"))):
+        part, whole = stat("time_to_first_token", which), stat("request_latency", which)
+        assert part is not None and whole is not None
+        _check_includes({"part": part, "whole": whole}, "part", "whole", f"time_to_first_token.{which}",
+                        f"request_latency.{which}")  # fmt: skip
     isl = stat("input_sequence_length", "avg", ms=False, required=True)
     osl = stat("output_sequence_length", "avg", ms=False, required=True)
     assert isl is not None and osl is not None
+    if "output_tok_s" in metrics:
+        implied = metrics["request_throughput_rps"] * osl
+        how = "request_throughput.avg x output_sequence_length.avg"
+        _check_rate(metrics["output_tok_s"], implied, "output_token_throughput.avg", how, GENAI_OUTPUT_TOLERANCE)
     count = stat("request_count", "avg", ms=False)
     if count is None and isinstance(rec.get("request_count"), (int, float)):
         count = float(rec["request_count"])
@@ -599,6 +645,46 @@ def _genai_perf(rec: dict[str, Any]) -> dict[str, Any]:
         "metrics": metrics,
         "model_id": _find_key(cfg, "model_names") or _find_key(cfg, "model"),
     }
+
+
+def _stat_rank(which: str) -> float | None:
+    """Where a genai-perf statistic sits among a record's order statistics (min, p1 ... p99, max); None for others
+    (avg, std, unit)."""
+    if which in ("min", "max"):
+        return -1.0 if which == "min" else 101.0
+    if which.startswith("p"):
+        try:
+            return float(which[1:])
+        except ValueError:
+            return None
+    return None
+
+
+def _genai_stats(record: Any) -> set[str]:
+    """The order statistics (min, pN, max) a genai-perf record carries."""
+    return {k for k in record if _stat_rank(k) is not None} if isinstance(record, dict) else set()
+
+
+def _genai_percentiles(rec: dict[str, Any]) -> None:
+    """Every metric record's order statistics must not decrease (min <= p1 <= ... <= p99 <= max): a p50 above its
+    p99 is not a measurement."""
+    for name in sorted(rec):
+        record = rec[name]
+        if not isinstance(record, dict) or "unit" not in record:
+            continue
+        low: tuple[str, float] | None = None
+        for which in sorted(_genai_stats(record), key=lambda k: _stat_rank(k) or 0.0):
+            try:
+                v = _num(record, which)
+            except _Problem as p:
+                raise _Problem(f"{name}.{which}", p.message) from None
+            if v is None:
+                continue
+            if low is not None and v < low[1] * (1 - 1e-9):
+                raise _Problem(
+                    f"{name}.{which}", f"{v:g} is below {name}.{low[0]} {low[1]:g} (percentiles must not decrease)"
+                )
+            low = (which, v)
 
 
 # ----------------------------------------------------------------------------------------------- MLPerf summaries
@@ -695,7 +781,19 @@ def _mlperf_fields(
             low, high = f"50.00 percentile {theirs} (ns)", f"99.00 percentile {theirs} (ns)"
             _check_order(metrics, f"{ours}_p50_ms", f"{ours}_p99_ms", names.get(low.lower(), low),
                          names.get(high.lower(), high))  # fmt: skip
+        for q in ("50.00", "99.00"):
+            part, whole = f"{q} percentile first token latency (ns)", f"{q} percentile latency (ns)"
+            _check_includes(metrics, f"ttft_p{q[:2]}_ms", f"e2e_p{q[:2]}_ms", names.get(part.lower(), part),
+                            names.get(whole.lower(), whole))  # fmt: skip
     rate = num("Scheduled samples per second", required=False) if server else None
+    if rate is not None and sps > rate * (1 + MLPERF_RATE_TOLERANCE):
+        # the completed rate is the scheduled one over a window at least as long: it cannot be far above it
+        scheduled = names.get("scheduled samples per second", "Scheduled samples per second")
+        raise _Problem(
+            scheduled,
+            f"{rate:g} is below {names.get(sps_key.lower(), sps_key)} {sps:g} (more than "
+            f"{MLPERF_RATE_TOLERANCE * 100:g} %): LoadGen cannot complete requests faster than it sends them",
+        )
     if server and rate is None:
         rate = num("target_qps")
     duration_ms = num("min_duration (ms)")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from planner.calibrate.ingest import IterationTable, load_runs
+from planner.calibrate.ingest import MLPERF_RATE_TOLERANCE, IterationTable, MeasuredRun, load_runs
 from planner.cli.app import app
 from tests.unit.calibrate.conftest import vllm_record, write_json
 
@@ -132,3 +132,102 @@ def test_iteration_csv_refuses_non_finite_cells_naming_row_and_column(runner, tm
     p.write_text(f"batch_size,tokens,prompt_ms,token_ms\n{cells}\n8,8,,25\n")
     msg = _exit_2(runner, p, "--out", str(tmp_path / "prof"), *DESCRIBED, command="calibrate")
     assert msg == f"{p}:{where}: must be a finite number >= 0, got {got}"
+
+
+def test_vllm_output_throughput_is_checked_against_the_totals_without_arrays(runner, tmp_path):
+    p = write_json(tmp_path, "v.json", _summary_only(output_throughput=40.0))
+    msg = _exit_2(runner, p)
+    assert msg == (
+        f"{p}: output_throughput: 40 disagrees with total_output_tokens / duration = 20 (more than 5 % apart)"
+    )
+    p.write_text(json.dumps(_summary_only(output_throughput=20.9)))  # 4.5 %: rounding, accepted
+    assert "output_throughput" not in runner.invoke(app, ["accuracy", str(p)]).stderr
+
+
+def test_vllm_completed_above_num_prompts_is_refused(runner, tmp_path):
+    p = write_json(tmp_path, "v.json", _summary_only(num_prompts=2))
+    assert _exit_2(runner, p) == f"{p}: completed: 4 is more than num_prompts 2 (the requests sent)"
+
+
+def test_vllm_e2e_below_ttft_is_refused(runner, tmp_path):
+    p = _vllm(tmp_path, p99_e2el_ms=70.0)
+    assert _exit_2(runner, p).startswith(f"{p}: p99_e2el_ms: 70 ms is below p99_ttft_ms 80 ms")
+
+
+GENAI = {
+    "request_throughput": {"unit": "requests/sec", "avg": 2.5},
+    "output_token_throughput": {"unit": "tokens/sec", "avg": 500.0},
+    "time_to_first_token": {"unit": "ms", "avg": 60.0, "min": 20.0, "p50": 55.0, "p90": 100.0, "p99": 120.0},
+    "inter_token_latency": {"unit": "ms", "avg": 21.0, "p50": 20.0, "p99": 26.0},
+    "request_latency": {"unit": "ms", "avg": 4200.0, "p50": 4100.0, "p90": 4800.0, "p99": 5000.0, "max": 5100.0},
+    "input_sequence_length": {"unit": "tokens", "avg": 512.0},
+    "output_sequence_length": {"unit": "tokens", "avg": 200.0},
+    "request_count": {"unit": "count", "avg": 100},
+    "input_config": {"loadgen": {"concurrency": 8}},
+}
+
+
+@pytest.mark.parametrize(
+    ("metric", "over", "expected"),
+    [
+        ("request_throughput", {"avg": 0}, "request_throughput.avg: must be > 0, got 0"),
+        ("request_latency", {"p50": 6000.0}, "request_latency.p90: 4800 is below request_latency.p50 6000"),
+        ("request_latency", {"max": 4000.0}, "request_latency.max: 4000 is below request_latency.p99 5000"),
+        ("time_to_first_token", {"p50": 130.0}, "time_to_first_token.p90: 100 is below time_to_first_token.p50 130"),
+        (
+            "request_latency",
+            {"unit": "s", "p50": 0.09, "p90": 0.1, "p99": 0.1, "max": 0.2},
+            "request_latency.p99: 100 ms is below time_to_first_token.p99 120 ms",
+        ),
+        (
+            "output_token_throughput",
+            {"avg": 5000.0},
+            "output_token_throughput.avg: 5000 disagrees with request_throughput.avg x output_sequence_length.avg",
+        ),
+    ],
+)
+def test_contradictory_genai_perf_export_is_refused(runner, tmp_path, metric, over, expected):
+    rec = json.loads(json.dumps(GENAI))
+    rec[metric].update(over)
+    p = write_json(tmp_path, "profile_export_genai_perf.json", rec)
+    assert _exit_2(runner, p).startswith(f"{p}: {expected}")
+
+
+def test_genai_perf_output_throughput_tolerance_is_generous(tmp_path, profile_db):
+    rec = json.loads(json.dumps(GENAI))
+    rec["output_token_throughput"]["avg"] = 600.0  # 20 % above 2.5 req/s x 200 tokens
+    (run,) = load_runs(write_json(tmp_path, "profile_export_genai_perf.json", rec), profile_db)
+    assert isinstance(run, MeasuredRun) and run.metrics["output_tok_s"] == 600.0
+
+
+MLPERF = Path(__file__).resolve().parents[2] / "fixtures" / "calibrate" / "public" / "mlcommons-llama2-70b-server"
+H100X2 = MLPERF / "v4.0-nvidia-dgx-h100x2-99.9.mlperf_log_summary.txt"
+MLPERF_SIDECAR = "gpu: H100-80G\ntp: 2\nmodel: llama2-70b-fp8\nmean_input_tokens: 512\n"
+
+
+def _summary(tmp_path: Path, old: str, new: str) -> Path:
+    """The published DGX H100 x2 Server summary with one line changed, and its sidecar."""
+    text = H100X2.read_text()
+    assert old in text
+    p = tmp_path / "x.mlperf_log_summary.txt"
+    p.write_text(text.replace(old, new))
+    (tmp_path / "x.mlperf_log_summary.meta.yaml").write_text(MLPERF_SIDECAR)
+    return p
+
+
+def test_mlperf_scheduled_rate_far_below_completed_is_refused(runner, tmp_path):
+    p = _summary(tmp_path, "Scheduled samples per second : 18.36", "Scheduled samples per second : 9.00")
+    msg = _exit_2(runner, p, "--profiles", str(MLPERF / "profiles"))
+    assert msg.startswith(f"{p}: Scheduled samples per second: 9 is below Completed samples per second 18.06")
+
+
+def test_every_shipped_mlperf_summary_passes_the_rate_check(tmp_path):
+    """Completed / scheduled on the published Server runs: 0.966-0.995, inside the tolerance with room."""
+    summaries = sorted(MLPERF.parent.rglob("*.mlperf_log_summary.txt"))
+    ratios = []
+    for f in summaries:
+        lines = dict(line.split(":", 1) for line in f.read_text().splitlines() if ":" in line)
+        lines = {" ".join(k.split()): v.strip() for k, v in lines.items()}
+        if "Scheduled samples per second" in lines:
+            ratios.append(float(lines["Completed samples per second"]) / float(lines["Scheduled samples per second"]))
+    assert len(ratios) >= 20 and max(ratios) < 1 + MLPERF_RATE_TOLERANCE
