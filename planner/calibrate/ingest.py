@@ -912,10 +912,17 @@ def _mlperf_detail_lines(text: str, name: str) -> tuple[dict[str, str], dict[str
     return lines, dict(pairs)
 
 
+#: Keys only a vLLM / SGLang serving result has: a record with ``request_throughput`` and one of the latency keys is
+#: such a result even without ``completed``, and is told which field it misses rather than that it is unrecognised.
+_SERVING_LATENCY_KEYS = ("ttfts", "itls", "mean_ttft_ms", "median_ttft_ms", "p99_ttft_ms", "mean_tpot_ms",
+                         "median_tpot_ms")  # fmt: skip
+
+
 def _kind_of(rec: dict[str, Any]) -> Engine | None:
     if isinstance(rec.get("time_to_first_token"), dict) or isinstance(rec.get("request_throughput"), dict):
         return "genai-perf"
-    if "completed" in rec:
+    serving = "request_throughput" in rec and any(k in rec for k in _SERVING_LATENCY_KEYS)
+    if "completed" in rec or serving:
         sglang_keys = ("p99_e2e_latency_ms", "median_e2e_latency_ms", "total_output_tokens_retokenized")
         return "sglang" if any(k in rec for k in sglang_keys) else "vllm"
     return None

@@ -231,3 +231,14 @@ def test_every_shipped_mlperf_summary_passes_the_rate_check(tmp_path):
         if "Scheduled samples per second" in lines:
             ratios.append(float(lines["Completed samples per second"]) / float(lines["Scheduled samples per second"]))
     assert len(ratios) >= 20 and max(ratios) < 1 + MLPERF_RATE_TOLERANCE
+
+
+def test_vllm_result_without_completed_names_the_missing_field(runner, tmp_path):
+    rec = vllm_record()
+    rec.pop("completed")
+    p = write_json(tmp_path, "v.json", rec)
+    assert _exit_2(runner, p) == f"{p}: completed: missing"
+    summary = _summary_only()
+    summary.pop("completed")
+    p.write_text(json.dumps(summary))  # request_throughput and the TTFT summary, no arrays: still a vLLM result
+    assert _exit_2(runner, p) == f"{p}: completed: missing"
