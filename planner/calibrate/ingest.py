@@ -54,12 +54,12 @@ from __future__ import annotations
 import io
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy.stats import lognorm, rankdata
 
@@ -68,6 +68,7 @@ from planner.inputfiles import read_text_bounded
 from planner.paths import SHIPPED_PROFILES, display_path
 from planner.profiles.db import ProfileDB
 from planner.workload import load_trace
+from planner.yamlmarks import Positions, load_yaml_file, position
 
 #: The figures every run is judged on, with their unit in the name.
 METRICS: tuple[str, ...] = (
@@ -933,20 +934,54 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.stem + ".meta.yaml")
 
 
+@dataclass(frozen=True)
+class _Origin:
+    """Where each key of a run's description came from, so that a bad value is reported where it was written: a
+    command-line value against the benchmark file, a sidecar key against the sidecar, at the key's line."""
+
+    sidecar: str | None
+    positions: Positions
+    from_cli: frozenset[str]
+
+    def of(self, key: str | tuple[str | int, ...], file: str) -> tuple[str, int | None, int | None]:
+        """(file, line, column) of ``key`` (a top-level key or a path into the sidecar); ``file`` for CLI values."""
+        path = (key,) if isinstance(key, str) else key
+        if self.sidecar is None or not path or path[0] in self.from_cli:
+            return file, None, None
+        line, column = position(self.positions, path)
+        return self.sidecar, line, column
+
+
+def _sidecar_data(side: Path) -> tuple[dict[str, Any], Positions]:
+    """The sidecar's keys and their positions, read by the spec loader: bounded, UTF-8, duplicate keys refused, and
+    every YAML error one line with the file and line."""
+    name = display_path(side)
+    try:
+        raw, positions = load_yaml_file(side, name, "sidecar")
+    except SpecError as exc:
+        raise _labelled(exc, "sidecar") from None
+    if not isinstance(raw, dict):
+        raise SpecError.single(name, "sidecar", "must be a mapping (gpu, tp, model, ...)", 1)
+    return raw, positions
+
+
 def describe(path: Path, cli: dict[str, Any]) -> RunDescription:
     """The file's description: the sidecar's keys, then the command-line values (which win)."""
+    return _describe(path, cli)[0]
+
+
+def _describe(path: Path, cli: dict[str, Any]) -> tuple[RunDescription, _Origin]:
+    """:func:`describe`, and where each of its keys came from."""
     name = display_path(path)
     data: dict[str, Any] = {}
     side = _sidecar(path)
+    positions: Positions = {}
     if side.exists():
-        try:
-            raw = yaml.safe_load(side.read_text())
-        except yaml.YAMLError as exc:
-            raise SpecError.single(display_path(side), "", f"invalid YAML: {exc}") from None
-        if not isinstance(raw, dict):
-            raise SpecError.single(display_path(side), "", "must be a mapping (gpu, tp, model, ...)")
+        raw, positions = _sidecar_data(side)
         data.update(raw)
-    data.update({k: v for k, v in cli.items() if v is not None})
+    given = {k: v for k, v in cli.items() if v is not None}
+    data.update(given)
+    origin = _Origin(display_path(side) if side.exists() else None, positions, frozenset(given))
     for req in ("gpu", "tp", "model"):
         if req not in data:
             raise SpecError.single(name, req, f"not described: pass --{req} or put '{req}:' in {display_path(side)}")
@@ -954,24 +989,30 @@ def describe(path: Path, cli: dict[str, Any]) -> RunDescription:
         desc = RunDescription.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise SpecError.single(display_path(side) if side.exists() else name, where, err["msg"]) from None
+        loc = tuple(err["loc"])
+        file, line, column = origin.of(loc, name)
+        raise SpecError.single(file, ".".join(str(p) for p in loc), err["msg"], line, column) from None
     if desc.output_median_ratio is not None and desc.length_shape is None:
-        where = display_path(side) if side.exists() else name
         problem = "reshapes the length_shape trace's outputs: set length_shape"
-        raise SpecError.single(where, "output_median_ratio", problem)
-    return desc
+        raise SpecError.single(*_at(origin.of("output_median_ratio", name), "output_median_ratio", problem))
+    return desc, origin
 
 
-def _canonical(db: ProfileDB, desc: RunDescription, name: str, model_id: Any) -> tuple[str, str]:
+def _at(where: tuple[str, int | None, int | None], field: str, problem: str) -> tuple[str, str, str, Any, Any]:
+    """The arguments of :meth:`SpecError.single` for ``problem`` at ``where`` (an :meth:`_Origin.of` answer)."""
+    file, line, column = where
+    return file, field, problem, line, column
+
+
+def _canonical(db: ProfileDB, desc: RunDescription, name: str, model_id: Any, origin: _Origin) -> tuple[str, str]:
     gpu = db.resolve_gpu(desc.gpu)
     if gpu is None:
-        raise SpecError.single(name, "gpu", f"unknown GPU '{desc.gpu}'{did_you_mean(desc.gpu, list(db.gpus))}")
+        problem = f"unknown GPU '{desc.gpu}'{did_you_mean(desc.gpu, list(db.gpus))}"
+        raise SpecError.single(*_at(origin.of("gpu", name), "gpu", problem))
     model = db.resolve_model(desc.model)
     if model is None:
-        raise SpecError.single(
-            name, "model", f"unknown model '{desc.model}'{did_you_mean(desc.model, list(db.models))}"
-        )
+        problem = f"unknown model '{desc.model}'{did_you_mean(desc.model, list(db.models))}"
+        raise SpecError.single(*_at(origin.of("model", name), "model", problem))
     if isinstance(model_id, str) and model_id:
         tail = model_id.rstrip("/").split("/")[-1]
         found = db.resolve_model(tail)
@@ -991,12 +1032,12 @@ def load_runs(path: Path, db: ProfileDB, cli: dict[str, Any] | None = None) -> l
         accepted = "; ".join(f"{ext} ({what})" for ext, what in FORMATS.items())
         problem = f"'{path.suffix or path.name}' is not a recognised benchmark format (accepted: {accepted})"
         raise SpecError.single(name, "format", problem)
-    desc = describe(path, cli or {})
+    desc, origin = _describe(path, cli or {})
     text = _read_text(path, name)
     if suffix == ".csv":
-        return [_iteration_csv(text, name, desc, db)]
+        return [_iteration_csv(text, name, desc, db, origin)]
     if suffix == ".txt":
-        return [_mlperf_run(path, name, text, desc, db)]
+        return [_mlperf_run(path, name, text, desc, db, origin)]
     records: list[tuple[str, dict[str, Any]]] = []
     if suffix == ".jsonl":
         for i, line in enumerate(text.splitlines(), start=1):
@@ -1027,7 +1068,7 @@ def load_runs(path: Path, db: ProfileDB, cli: dict[str, Any] | None = None) -> l
             fields = _genai_perf(rec) if kind == "genai-perf" else _serving_record(rec, kind)
         except _Problem as p:
             raise SpecError.single(label, p.field, p.message) from None
-        gpu, model = _canonical(db, desc, label, fields.pop("model_id"))
+        gpu, model = _canonical(db, desc, label, fields.pop("model_id"), origin)
         if desc.length_shape is not None and not fields["per_request"]:
             fields.update(_shaped_lengths(path, desc, fields["input_tokens"], fields["output_tokens"], None))
         if desc.request_rate is not None:
@@ -1066,7 +1107,7 @@ def _measured(where: str, **fields: Any) -> MeasuredRun:
         raise SpecError.single(where, ".".join(str(p) for p in err["loc"]) or "format", err["msg"]) from None
 
 
-def _mlperf_run(path: Path, name: str, text: str, desc: RunDescription, db: ProfileDB) -> MeasuredRun:
+def _mlperf_run(path: Path, name: str, text: str, desc: RunDescription, db: ProfileDB, origin: _Origin) -> MeasuredRun:
     """One MLPerf LoadGen summary or detail log as a run (:func:`_mlperf_summary`, :func:`_mlperf_detail_lines`);
     one-line SpecError naming the field."""
     try:
@@ -1082,7 +1123,7 @@ def _mlperf_run(path: Path, name: str, text: str, desc: RunDescription, db: Prof
     except _Problem as p:
         where = display_path(_sidecar(path)) if p.field == "mean_input_tokens" else name
         raise SpecError.single(where, p.field, p.message) from None
-    gpu, model = _canonical(db, desc, name, fields.pop("model_id"))
+    gpu, model = _canonical(db, desc, name, fields.pop("model_id"), origin)
     if desc.length_shape is not None:
         fields.update(_shaped_lengths(path, desc, fields["input_tokens"], fields["output_tokens"], desc.max_tokens))
     if desc.request_rate is not None:
@@ -1169,7 +1210,7 @@ def _shaped_lengths(
 ITERATION_COLUMNS = ("batch_size", "tokens", "prompt_ms", "token_ms")
 
 
-def _iteration_csv(text: str, name: str, desc: RunDescription, db: ProfileDB) -> IterationTable:
+def _iteration_csv(text: str, name: str, desc: RunDescription, db: ProfileDB, origin: _Origin) -> IterationTable:
     try:
         # only an empty cell is a missing value: a written 'nan' (or 'NA') is a bad cell, refused below
         df = pd.read_csv(io.StringIO(text), comment="#", keep_default_na=False, na_values=[""])
@@ -1197,7 +1238,7 @@ def _iteration_csv(text: str, name: str, desc: RunDescription, db: ProfileDB) ->
     # a table may time prompts only or decodes only (the fit takes whichever curve the table has)
     prompt_tokens, prompt_ms = _timed(df, "prompt_ms", "tokens")
     token_batch, token_ms = _timed(df, "token_ms", "batch_size")
-    gpu, model = _canonical(db, desc, name, None)
+    gpu, model = _canonical(db, desc, name, None, origin)
     return IterationTable(
         file=name,
         label=desc.label or name,

@@ -152,7 +152,7 @@ def test_unknown_gpu_suggests(tmp_path, profile_db):
 def test_sidecar_bad_value(tmp_path, profile_db):
     p = write_json(tmp_path, "v.json", vllm_record(), describe=False)
     p.with_name("v.meta.yaml").write_text("gpu: H100-80G\ntp: 0\nmodel: llama2-70b\n")
-    assert "v.meta.yaml: tp: Input should be greater than 0" in _error(p, profile_db)
+    assert "v.meta.yaml:2:5: tp: Input should be greater than 0" in _error(p, profile_db)
 
 
 def test_sglang_reduced_record_derives_throughput(tmp_path, profile_db):

@@ -242,3 +242,36 @@ def test_vllm_result_without_completed_names_the_missing_field(runner, tmp_path)
     summary.pop("completed")
     p.write_text(json.dumps(summary))  # request_throughput and the TTFT summary, no arrays: still a vLLM result
     assert _exit_2(runner, p) == f"{p}: completed: missing"
+
+
+def _described_by(tmp_path: Path, sidecar: str) -> Path:
+    p = write_json(tmp_path, "run.json", vllm_record(), describe=False)
+    (tmp_path / "run.meta.yaml").write_text(sidecar)
+    return p
+
+
+@pytest.mark.parametrize(
+    ("sidecar", "expected"),
+    [
+        ("gpu: H100-80\ntp: 8\nmodel: llama2-70b\n", "1:6: gpu: unknown GPU 'H100-80' (did you mean 'H100-80G'?)"),
+        ("gpu: H100-80G\ntp: 8\nmodel: nomodel-7b\n", "3:8: model: unknown model 'nomodel-7b'"),
+        ("gpu: H100-80G\ntp: [8\nmodel: llama2-70b\n", "3:6: sidecar: YAML syntax error: expected ',' or ']'"),
+        ("gpu: H100-80G\ntp: 8\ntp: 4\nmodel: llama2-70b\n", "3:1: tp: duplicate key 'tp'"),
+        ("gpu: H100-80G\ntp: 8\nmodel: llama2-70b\nengine:\n  max_batch_tokens: 0\n", "5:21: engine.max_batch_tokens:"),
+        ("- gpu: H100-80G\n", "1: sidecar: must be a mapping (gpu, tp, model, ...)"),
+    ],
+)
+def test_sidecar_problems_are_reported_against_the_sidecar_and_its_key(runner, tmp_path, sidecar, expected):
+    p = _described_by(tmp_path, sidecar)
+    assert _exit_2(runner, p).startswith(f"{tmp_path / 'run.meta.yaml'}:{expected}")
+
+
+def test_non_utf8_sidecar_names_the_sidecar(runner, tmp_path):
+    p = write_json(tmp_path, "run.json", vllm_record(), describe=False)
+    (tmp_path / "run.meta.yaml").write_bytes(b"gpu: H100-80G\xff\n")
+    assert _exit_2(runner, p).startswith(f"{tmp_path / 'run.meta.yaml'}:1: sidecar: sidecar file is not UTF-8 text")
+
+
+def test_a_command_line_value_is_reported_against_the_benchmark_file(runner, tmp_path):
+    p = _described_by(tmp_path, "gpu: H100-80G\ntp: 8\nmodel: llama2-70b\n")
+    assert _exit_2(runner, p, "--gpu", "H100-80").startswith(f"{p}: gpu: unknown GPU 'H100-80'")
