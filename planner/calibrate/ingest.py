@@ -54,6 +54,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -115,6 +116,8 @@ MLPERF_RATE_TOLERANCE = 0.05
 #: minutes sends about 250,000 requests).
 MAX_REQUESTS = 2_000_000
 RunProvenance = Literal["measured", "synthetic"]
+#: Told of a file that is used but deserves a look (one line naming the file).
+Warn = Callable[[str], None]
 
 
 class _Frozen(BaseModel):
@@ -837,6 +840,7 @@ _MLPERF_DETAIL_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
         ("target_qps", "effective_target_qps"),
         ("samples_per_query", "effective_samples_per_query"),
         ("performance_sample_count", "effective_performance_sample_count"),
+        ("result is", "result_validity"),
     ),
     "Server": (
         ("completed samples per second", "result_completed_samples_per_sec"),
@@ -1022,8 +1026,11 @@ def _canonical(db: ProfileDB, desc: RunDescription, name: str, model_id: Any, or
 
 
 # ----------------------------------------------------------------------------------------------- entry points
-def load_runs(path: Path, db: ProfileDB, cli: dict[str, Any] | None = None) -> list[MeasuredRun | IterationTable]:
-    """Every run in ``path`` (a JSONL file may hold several), typed and checked; SpecError (exit 2) otherwise."""
+def load_runs(
+    path: Path, db: ProfileDB, cli: dict[str, Any] | None = None, warn: Warn | None = None
+) -> list[MeasuredRun | IterationTable]:
+    """Every run in ``path`` (a JSONL file may hold several), typed and checked; SpecError (exit 2) otherwise.
+    ``warn`` is told of a file that is used but deserves a look (an MLPerf run LoadGen marked INVALID)."""
     name = display_path(path)
     if not path.is_file():
         raise SpecError.single(name, "file", "benchmark file not found")
@@ -1037,7 +1044,7 @@ def load_runs(path: Path, db: ProfileDB, cli: dict[str, Any] | None = None) -> l
     if suffix == ".csv":
         return [_iteration_csv(text, name, desc, db, origin)]
     if suffix == ".txt":
-        return [_mlperf_run(path, name, text, desc, db, origin)]
+        return [_mlperf_run(path, name, text, desc, db, origin, warn)]
     records: list[tuple[str, dict[str, Any]]] = []
     if suffix == ".jsonl":
         for i, line in enumerate(text.splitlines(), start=1):
@@ -1107,22 +1114,30 @@ def _measured(where: str, **fields: Any) -> MeasuredRun:
         raise SpecError.single(where, ".".join(str(p) for p in err["loc"]) or "format", err["msg"]) from None
 
 
-def _mlperf_run(path: Path, name: str, text: str, desc: RunDescription, db: ProfileDB, origin: _Origin) -> MeasuredRun:
+def _mlperf_run(
+    path: Path, name: str, text: str, desc: RunDescription, db: ProfileDB, origin: _Origin, warn: Warn | None
+) -> MeasuredRun:
     """One MLPerf LoadGen summary or detail log as a run (:func:`_mlperf_summary`, :func:`_mlperf_detail_lines`);
-    one-line SpecError naming the field."""
+    one-line SpecError naming the field. A run LoadGen marked INVALID (a latency bound, the minimum duration or
+    query count not met) is still a measurement: it is used, with a warning naming the file."""
     try:
         if text.lstrip("\ufeff \t\r\n").startswith(_MLLOG):
-            fields = _mlperf_fields(*_mlperf_detail_lines(text, name), desc=desc)
+            lines, names = _mlperf_detail_lines(text, name)
         elif "MLPerf Results Summary" in text:
-            fields = _mlperf_summary(text, desc)
+            lines, names = _mlperf_lines(text), {}
         else:
             problem = (
                 "unrecognised text file (expected an MLPerf LoadGen mlperf_log_summary.txt or mlperf_log_detail.txt)"
             )
             raise SpecError.single(name, "format", problem)
+        fields = _mlperf_fields(lines, names, desc=desc)
     except _Problem as p:
         where = display_path(_sidecar(path)) if p.field == "mean_input_tokens" else name
         raise SpecError.single(where, p.field, p.message) from None
+    validity = lines.get("result is")
+    if validity is not None and validity != "VALID" and warn is not None:
+        key = names.get("result is", "Result is")
+        warn(f"{name}: {key}: {validity}: LoadGen found the run's constraints unmet; its measured figures are used")
     gpu, model = _canonical(db, desc, name, fields.pop("model_id"), origin)
     if desc.length_shape is not None:
         fields.update(_shaped_lengths(path, desc, fields["input_tokens"], fields["output_tokens"], desc.max_tokens))
@@ -1287,13 +1302,13 @@ def _iter_rows(df: pd.DataFrame) -> tuple[IterRow, ...]:
 
 
 def load_all(
-    paths: list[Path], db: ProfileDB, cli: dict[str, Any] | None = None
+    paths: list[Path], db: ProfileDB, cli: dict[str, Any] | None = None, warn: Warn | None = None
 ) -> tuple[list[MeasuredRun], list[IterationTable]]:
     """Every run of every file, split into end-to-end runs and iteration tables (file order kept)."""
     runs: list[MeasuredRun] = []
     tables: list[IterationTable] = []
     for p in paths:
-        for r in load_runs(p, db, cli):
+        for r in load_runs(p, db, cli, warn):
             if isinstance(r, MeasuredRun):
                 runs.append(r)
             else:

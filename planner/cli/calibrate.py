@@ -7,7 +7,8 @@ results are drawn by :mod:`planner.render` from :mod:`planner.calibrate.report` 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -60,6 +61,18 @@ def _counter(doing: str, show: Callable[[str], None]) -> Callable[[int, int], No
     return lambda finished, total: show(f"{doing}: {finished} of {total} fits and predictions done ...")
 
 
+@contextmanager
+def _file_warnings() -> Iterator[Callable[[str], None]]:
+    """Collects the warnings about the input files (an MLPerf run LoadGen marked INVALID) and prints each once on
+    stderr when the block ends (after the spinner has stopped, and also when a later file is refused)."""
+    seen: list[str] = []
+    try:
+        yield seen.append
+    finally:
+        for text in dict.fromkeys(seen):
+            err_line(f"warning: {text}")
+
+
 def parse_ratio(text: str) -> float:
     """``10%`` or ``0.1`` -> 0.1; a usage error otherwise."""
     t = text.strip()
@@ -100,9 +113,9 @@ def calibrate_command(
     with handle_errors():
         where = executor_config(executor, jobs, ray_address)
         db = ProfileDB.load(profiles)
-        with progress("calibrating ...", quiet) as show:
+        with _file_warnings() as warn, progress("calibrating ...", quiet) as show:
             calibrated, dynamo, written = calibrate_files(
-                files, db, out, _describe(gpu, tp, model, freq_mhz), loo, where, _counter("calibrating", show)
+                files, db, out, _describe(gpu, tp, model, freq_mhz), loo, where, _counter("calibrating", show), warn
             )
         shown = [display_path(p) for p in written]
         if fmt == Format.json:
@@ -178,9 +191,9 @@ def accuracy_command(
         threshold = parse_ratio(fail_above) if fail_above is not None else None
         where = executor_config(executor, jobs, ray_address)
         db = ProfileDB.load(profiles)
-        with progress("predicting ...", quiet) as show:
+        with _file_warnings() as warn, progress("predicting ...", quiet) as show:
             rep = accuracy_files(
-                files, db, _describe(gpu, tp, model, freq_mhz), loo, where, _counter("predicting", show), bands
+                files, db, _describe(gpu, tp, model, freq_mhz), loo, where, _counter("predicting", show), bands, warn
             )
         if fmt == Format.json:
             out_text(json.dumps(accuracy_json(rep, threshold), indent=2, sort_keys=True))

@@ -4,6 +4,7 @@ never a traceback (the error contract of planner/errors.py), and contradictory f
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from planner.calibrate.ingest import MLPERF_RATE_TOLERANCE, IterationTable, MeasuredRun, load_runs
 from planner.cli.app import app
+from planner.profiles.db import ProfileDB
 from tests.unit.calibrate.conftest import vllm_record, write_json
 
 DESCRIBED = ["--gpu", "H100-80G", "--tp", "8", "--model", "llama2-70b"]
@@ -275,3 +277,31 @@ def test_non_utf8_sidecar_names_the_sidecar(runner, tmp_path):
 def test_a_command_line_value_is_reported_against_the_benchmark_file(runner, tmp_path):
     p = _described_by(tmp_path, "gpu: H100-80G\ntp: 8\nmodel: llama2-70b\n")
     assert _exit_2(runner, p, "--gpu", "H100-80").startswith(f"{p}: gpu: unknown GPU 'H100-80'")
+
+
+def test_mlperf_run_marked_invalid_is_used_with_a_one_line_warning(runner, tmp_path):
+    p = _summary(tmp_path, "Result is : VALID", "Result is : INVALID")
+    res = runner.invoke(app, ["accuracy", str(p), "--profiles", str(MLPERF / "profiles"), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    warnings = [line for line in res.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: {p}: Result is: INVALID: LoadGen found the run's constraints unmet; its measured "
+                        "figures are used"]  # fmt: skip
+    assert json.loads(res.stdout)["runs"]
+
+
+def test_mlperf_detail_log_marked_invalid_warns_and_valid_runs_do_not(tmp_path):
+    db = ProfileDB.load(MLPERF / "profiles")
+    detail = sorted((MLPERF / "detail").glob("*.mlperf_log_detail.txt"))[0]
+    valid: list[str] = []
+    assert len(load_runs(detail, db, warn=valid.append)) == 1 and valid == []
+    p = tmp_path / detail.name
+    text = detail.read_text()
+    assert '"key": "result_validity", "value": "VALID"' in text
+    p.write_text(
+        text.replace('"key": "result_validity", "value": "VALID"', '"key": "result_validity", "value": "INVALID"')
+    )
+    shutil.copy(detail.with_name(detail.stem + ".meta.yaml"), p.with_name(p.stem + ".meta.yaml"))
+    warned: list[str] = []
+    (run,) = load_runs(p, db, warn=warned.append)
+    assert isinstance(run, MeasuredRun) and warned == [f"{p}: result_validity: INVALID: LoadGen found the run's "
+                                                        "constraints unmet; its measured figures are used"]  # fmt: skip
