@@ -111,6 +111,8 @@ GENAI_OUTPUT_TOLERANCE = 0.25
 #: completed rate is at most the scheduled one, up to the two decimals printed; the shipped runs complete at
 #: 0.966-0.995 of it.
 MLPERF_RATE_TOLERANCE = 0.05
+#: Longest prompt or answer a request may state, tokens: far beyond any model's context.
+MAX_TOKENS = 10_000_000
 #: Most requests one run may state. A replay holds the lengths of every request, so a mistaken count
 #: (``completed: 1e12``) must stop here, not in a MemoryError; real runs stay far below (an MLPerf Server run of 40
 #: minutes sends about 250,000 requests).
@@ -341,9 +343,15 @@ def _json_object(text: str, name: str, where: str, line: int | None = None) -> A
         raise SpecError.single(name, where or "file", f"invalid JSON: {problem}", line) from None
 
 
+#: Largest integer a figure may hold: beyond it a float cannot (JSON allows integers of any length).
+_LARGEST = 10**300
+
+
 def _shown(v: Any) -> str:
     """A value as a message shows it: a number plainly (``-20.1``, ``3``; never ``np.float64(-20.1)``), anything else
     as its repr, cut short (a whole array on the line is no help)."""
+    if isinstance(v, int) and abs(v) > 10**30:
+        return f"an integer of {len(str(abs(v)))} digits"
     if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)):
         return str(int(v)) if isinstance(v, (int, np.integer)) else str(float(v)).removesuffix(".0")
     text = repr(v)
@@ -359,6 +367,8 @@ def _num(d: dict[str, Any], key: str, *, required: bool = False, positive: bool 
     v = d[key]
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise _Problem(key, f"must be a number, got {_shown(v)}")
+    if isinstance(v, int) and abs(v) > _LARGEST:
+        raise _Problem(key, f"{_shown(v)} is out of range")
     if not math.isfinite(float(v)):
         raise _Problem(key, f"must be finite, got {_shown(v)}")
     if float(v) < 0:
@@ -382,7 +392,7 @@ def _seconds(values: Any, field: str) -> list[float]:
     if not isinstance(values, list):
         raise _Problem(field, f"must be a list of times in seconds, got {_shown(values)}")
     for i, x in enumerate(values):
-        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or x < 0:
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or abs(x) > _LARGEST or not math.isfinite(x) or x < 0:
             raise _Problem(f"{field}[{i}]", f"must be a time >= 0 in seconds, got {_shown(x)}")
     return [float(x) for x in values]
 
@@ -399,7 +409,7 @@ def _rate(d: dict[str, Any], key: str = "request_rate") -> float | None:
             v = float(v)
         except ValueError:
             raise _Problem(key, f"must be a number or 'inf', got {_shown(v)}") from None
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or abs(v) > _LARGEST:
         raise _Problem(key, f"must be a number or 'inf', got {_shown(v)}")
     if math.isinf(v):
         return None
@@ -412,8 +422,10 @@ def _int_list(d: dict[str, Any], key: str) -> list[int] | None:
     v = d.get(key)
     if v is None:
         return None
-    if not isinstance(v, list) or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v):
-        raise _Problem(key, "must be a list of non-negative integers")
+    if not isinstance(v, list) or not all(
+        isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= MAX_TOKENS for x in v
+    ):
+        raise _Problem(key, f"must be a list of token counts (integers from 0 to {MAX_TOKENS:,})")
     return list(v)
 
 
@@ -608,9 +620,9 @@ def _genai_perf(rec: dict[str, Any]) -> dict[str, Any]:
     _genai_percentiles(rec)
     for which in sorted(_genai_stats(rec.get("request_latency")) & _genai_stats(rec.get("time_to_first_token"))):
         part, whole = stat("time_to_first_token", which), stat("request_latency", which)
-        assert part is not None and whole is not None
-        _check_includes({"part": part, "whole": whole}, "part", "whole", f"time_to_first_token.{which}",
-                        f"request_latency.{which}")  # fmt: skip
+        if part is not None and whole is not None:
+            _check_includes({"part": part, "whole": whole}, "part", "whole", f"time_to_first_token.{which}",
+                            f"request_latency.{which}")  # fmt: skip
     isl = stat("input_sequence_length", "avg", ms=False, required=True)
     osl = stat("output_sequence_length", "avg", ms=False, required=True)
     assert isl is not None and osl is not None

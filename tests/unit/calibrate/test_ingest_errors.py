@@ -82,11 +82,14 @@ def _summary_only(**over: Any) -> dict[str, Any]:
             "itls[2][8]: must be a time >= 0 in seconds, got -1",
         ),
         ({"median_ttft_ms": -20.1}, "median_ttft_ms: must be >= 0, got -20.1"),
+        ({"duration": 10**400}, "duration: an integer of 401 digits is out of range"),
+        ({"ttfts": [0.05, 10**400, 0.08, 0.05]}, "ttfts[1]: must be a time >= 0 in seconds, got an integer of 401"),
+        ({"input_lens": [100, 10**12, 100, 100]}, "input_lens: must be a list of token counts (integers from 0 to"),
     ],
 )
 def test_impossible_vllm_figures_exit_2_naming_the_field(runner, tmp_path, over, expected):
     p = _vllm(tmp_path, **over)
-    assert _exit_2(runner, p) == f"{p}: {expected}"
+    assert _exit_2(runner, p).startswith(f"{p}: {expected}")
 
 
 def test_absurd_request_count_is_refused_before_any_allocation(runner, tmp_path):
@@ -193,6 +196,13 @@ def test_contradictory_genai_perf_export_is_refused(runner, tmp_path, metric, ov
     rec[metric].update(over)
     p = write_json(tmp_path, "profile_export_genai_perf.json", rec)
     assert _exit_2(runner, p).startswith(f"{p}: {expected}")
+
+
+def test_genai_perf_percentiles_left_null_are_skipped_not_a_crash(tmp_path, profile_db):
+    rec = json.loads(json.dumps(GENAI))
+    rec["request_latency"]["p99"] = None
+    (run,) = load_runs(write_json(tmp_path, "profile_export_genai_perf.json", rec), profile_db)
+    assert isinstance(run, MeasuredRun) and "e2e_p99_ms" not in run.metrics
 
 
 def test_genai_perf_output_throughput_tolerance_is_generous(tmp_path, profile_db):
