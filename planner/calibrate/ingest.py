@@ -1250,15 +1250,8 @@ def _iteration_csv(text: str, name: str, desc: RunDescription, db: ProfileDB, or
             name, "columns", f"missing column(s): {need} (columns: {', '.join(ITERATION_COLUMNS)}[, power_w])"
         )
     for col in ("batch_size", "tokens", "prompt_ms", "token_ms", "power_w", "context_tokens"):
-        if col not in df.columns:
-            continue
-        vals = pd.to_numeric(df[col], errors="coerce")
-        bad = df.index[(vals.isna() & df[col].notna()) | np.isinf(vals) | (vals < 0)]
-        if len(bad):
-            row = int(bad[0])
-            got = _shown(df[col].iloc[row])
-            raise SpecError.single(name, f"row {row + 1}.{col}", f"must be a finite number >= 0, got {got}", row + 2)
-        df[col] = vals
+        if col in df.columns:
+            df[col] = _csv_numbers(df[col], name, col)
     if "batch_size" not in df.columns:
         df["batch_size"] = df["tokens"]
     rows = _iter_rows(df)
@@ -1282,6 +1275,25 @@ def _iteration_csv(text: str, name: str, desc: RunDescription, db: ProfileDB, or
         freq_mhz=desc.freq_mhz,
         rows=rows,
     )
+
+
+def _csv_numbers(column: pd.Series, name: str, col: str) -> list[float]:
+    """A CSV column as floats (NaN for an empty cell); any other cell that is not a finite number >= 0 (text, nan,
+    inf, a negative number, an integer no float holds) is one line naming the file, row and column."""
+    out: list[float] = []
+    for row, v in enumerate(column):
+        if pd.isna(v):
+            out.append(math.nan)
+            continue
+        try:
+            x = float(v)
+        except (TypeError, ValueError, OverflowError):
+            x = math.nan
+        if not (math.isfinite(x) and x >= 0):
+            problem = f"must be a finite number >= 0, got {_shown(v)}"
+            raise SpecError.single(name, f"row {row + 1}.{col}", problem, row + 2)
+        out.append(x)
+    return out
 
 
 def _timed(df: pd.DataFrame, col: str, by: str) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -130,6 +130,7 @@ def test_iteration_csv_with_either_time_column_alone_calibrates(runner, tmp_path
         ("1,512,nan,", "2: row 1.prompt_ms", "'nan'"),
         ("1,512,-20.1,", "2: row 1.prompt_ms", "-20.1"),
         ("8,8,,NaN", "2: row 1.token_ms", "'NaN'"),
+        ("8,8,," + "9" * 400, "2: row 1.token_ms", "an integer of 400 digits"),
     ],
 )
 def test_iteration_csv_refuses_non_finite_cells_naming_row_and_column(runner, tmp_path, cells, where, got):
