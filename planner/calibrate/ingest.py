@@ -970,12 +970,12 @@ class _Origin:
 
 def _sidecar_data(side: Path) -> tuple[dict[str, Any], Positions]:
     """The sidecar's keys and their positions, read by the spec loader: bounded, UTF-8, duplicate keys refused, and
-    every YAML error one line with the file and line."""
+    a YAML error one line with the file and line (the first, as every other problem of a benchmark file)."""
     name = display_path(side)
     try:
         raw, positions = load_yaml_file(side, name, "sidecar")
     except SpecError as exc:
-        raise _labelled(exc, "sidecar") from None
+        raise _labelled(SpecError(exc.problems[:1]), "sidecar") from None
     if not isinstance(raw, dict):
         raise SpecError.single(name, "sidecar", "must be a mapping (gpu, tp, model, ...)", 1)
     return raw, positions

@@ -270,6 +270,7 @@ def _described_by(tmp_path: Path, sidecar: str) -> Path:
         ("gpu: H100-80G\ntp: 8\nmodel: nomodel-7b\n", "3:8: model: unknown model 'nomodel-7b'"),
         ("gpu: H100-80G\ntp: [8\nmodel: llama2-70b\n", "3:6: sidecar: YAML syntax error: expected ',' or ']'"),
         ("gpu: H100-80G\ntp: 8\ntp: 4\nmodel: llama2-70b\n", "3:1: tp: duplicate key 'tp'"),
+        ("gpu: H100-80G\ntp: 8\ntp: 4\nmodel: llama2-70b\nmodel: x\n", "3:1: tp: duplicate key 'tp'"),
         ("gpu: H100-80G\ntp: 8\nmodel: llama2-70b\nengine:\n  max_batch_tokens: 0\n", "5:21: engine.max_batch_tokens:"),
         ("- gpu: H100-80G\n", "1: sidecar: must be a mapping (gpu, tp, model, ...)"),
     ],
