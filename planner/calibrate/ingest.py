@@ -668,11 +668,8 @@ def _stat_rank(which: str) -> float | None:
     (avg, std, unit)."""
     if which in ("min", "max"):
         return -1.0 if which == "min" else 101.0
-    if which.startswith("p"):
-        try:
-            return float(which[1:])
-        except ValueError:
-            return None
+    if which.startswith("p") and which[1:].replace(".", "", 1).isdigit():
+        return float(which[1:])
     return None
 
 
@@ -967,6 +964,11 @@ class _Origin:
         line, column = position(self.positions, path)
         return self.sidecar, line, column
 
+    def error(self, key: str, file: str, problem: str) -> SpecError:
+        """``problem`` with ``key``, located where ``key`` was written (:meth:`of`)."""
+        where, line, column = self.of(key, file)
+        return SpecError.single(where, key, problem, line, column)
+
 
 def _sidecar_data(side: Path) -> tuple[dict[str, Any], Positions]:
     """The sidecar's keys and their positions, read by the spec loader: bounded, UTF-8, duplicate keys refused, and
@@ -1010,25 +1012,19 @@ def _describe(path: Path, cli: dict[str, Any]) -> tuple[RunDescription, _Origin]
         raise SpecError.single(file, ".".join(str(p) for p in loc), err["msg"], line, column) from None
     if desc.output_median_ratio is not None and desc.length_shape is None:
         problem = "reshapes the length_shape trace's outputs: set length_shape"
-        raise SpecError.single(*_at(origin.of("output_median_ratio", name), "output_median_ratio", problem))
+        raise origin.error("output_median_ratio", name, problem)
     return desc, origin
-
-
-def _at(where: tuple[str, int | None, int | None], field: str, problem: str) -> tuple[str, str, str, Any, Any]:
-    """The arguments of :meth:`SpecError.single` for ``problem`` at ``where`` (an :meth:`_Origin.of` answer)."""
-    file, line, column = where
-    return file, field, problem, line, column
 
 
 def _canonical(db: ProfileDB, desc: RunDescription, name: str, model_id: Any, origin: _Origin) -> tuple[str, str]:
     gpu = db.resolve_gpu(desc.gpu)
     if gpu is None:
         problem = f"unknown GPU '{desc.gpu}'{did_you_mean(desc.gpu, list(db.gpus))}"
-        raise SpecError.single(*_at(origin.of("gpu", name), "gpu", problem))
+        raise origin.error("gpu", name, problem)
     model = db.resolve_model(desc.model)
     if model is None:
         problem = f"unknown model '{desc.model}'{did_you_mean(desc.model, list(db.models))}"
-        raise SpecError.single(*_at(origin.of("model", name), "model", problem))
+        raise origin.error("model", name, problem)
     if isinstance(model_id, str) and model_id:
         tail = model_id.rstrip("/").split("/")[-1]
         found = db.resolve_model(tail)
