@@ -21,7 +21,7 @@ from planner.calibrate.accuracy import (
     predict_current_dynamo,
 )
 from planner.calibrate.dynamo_fit import calibrate_dynamo
-from planner.calibrate.ingest import IterationTable, MeasuredRun, load_all
+from planner.calibrate.ingest import IterationTable, MeasuredRun, Warn, load_all
 from planner.calibrate.itermodel import current_hardware
 from planner.calibrate.writer import Calibrated, CalibratedDynamo, write_profile_dir
 from planner.errors import UsageError
@@ -66,11 +66,13 @@ def calibrate_files(
     loo: bool = True,
     where: ExecutorConfig | None = None,
     on_done: Progress | None = None,
+    warn: Warn | None = None,
 ) -> tuple[list[Calibrated], list[CalibratedDynamo], list[Path]]:
     """Fit every (gpu, tp, model) found in ``paths`` (and every (gpu, model) of the DVFS runs among them, for the
     dynamo profile) and write the profile directory ``out`` (all files or none). The fits and leave-one-out folds
-    run on ``where`` (default: here, one after another); the directory written does not depend on it."""
-    calibrated, dynamo = fit_files(paths, db, describe, loo, where, on_done)
+    run on ``where`` (default: here, one after another); the directory written does not depend on it. ``warn``:
+    told of files used that deserve a look (:func:`~planner.calibrate.ingest.load_runs`)."""
+    calibrated, dynamo = fit_files(paths, db, describe, loo, where, on_done, warn)
     return calibrated, dynamo, write_profile_dir(out, calibrated, dynamo, db)
 
 
@@ -81,13 +83,14 @@ def fit_files(
     loo: bool = True,
     where: ExecutorConfig | None = None,
     on_done: Progress | None = None,
+    warn: Warn | None = None,
 ) -> tuple[list[Calibrated], list[CalibratedDynamo]]:
     """The fits :func:`calibrate_files` writes, without writing them (the CLI writes them itself, to report a
     failing write in one line)."""
     if not paths:
         raise UsageError("no benchmark files given")
     refuse_duplicates(paths)
-    all_runs, all_tables = load_all(paths, db, describe)
+    all_runs, all_tables = load_all(paths, db, describe, warn)
     dynamo: list[CalibratedDynamo] = []
     for dfit, observed in calibrate_dynamo(all_runs, all_tables, db):
         dloo: AccuracyReport | None = None
@@ -131,14 +134,16 @@ def accuracy_files(
     where: ExecutorConfig | None = None,
     on_done: Progress | None = None,
     bands: bool = False,
+    warn: Warn | None = None,
 ) -> AccuracyReport:
     """Predict every run in ``paths`` with the current profiles (or leave-one-out) and measure the errors; the
     predictions and folds run on ``where`` (default: here), with the same results wherever they run. ``bands``:
-    each figure also gets the error band a plan would carry, and the report counts the measured figures within it."""
+    each figure also gets the error band a plan would carry, and the report counts the measured figures within it.
+    ``warn``: told of files used that deserve a look (:func:`~planner.calibrate.ingest.load_runs`)."""
     if not paths:
         raise UsageError("no benchmark files given")
     refuse_duplicates(paths)
-    all_runs, all_tables = load_all(paths, db, describe)
+    all_runs, all_tables = load_all(paths, db, describe, warn)
     if not all_runs:
         raise UsageError("no end-to-end runs to predict (iteration CSVs are inputs to a fit, not runs)")
     runs = [r for r in all_runs if not r.dvfs]

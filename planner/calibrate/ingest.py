@@ -51,22 +51,26 @@ and the field (exit 2).
 
 from __future__ import annotations
 
+import io
 import json
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy.stats import lognorm, rankdata
 
 from planner.calibrate.itermodel import tp_problem
-from planner.errors import SpecError, UsageError, did_you_mean
+from planner.errors import SpecError, SpecProblem, UsageError, did_you_mean
+from planner.inputfiles import read_text_bounded
 from planner.paths import SHIPPED_PROFILES, display_path
 from planner.profiles.db import ProfileDB
 from planner.workload import load_trace
+from planner.yamlmarks import Positions, load_yaml_file, position
 
 #: The figures every run is judged on, with their unit in the name.
 METRICS: tuple[str, ...] = (
@@ -86,7 +90,37 @@ REPLAY_METRICS: tuple[str, ...] = METRICS + ("e2e_p50_ms",)
 ALL_METRICS: tuple[str, ...] = METRICS + EXTRA_METRICS
 
 Engine = Literal["vllm", "sglang", "genai-perf", "iteration-csv", "mlperf"]
+
+#: The benchmark files read, by extension; any other name is refused with this list rather than guessed at.
+FORMATS: dict[str, str] = {
+    ".json": "vLLM / SGLang result JSON, genai-perf / aiperf export",
+    ".jsonl": "SGLang / vLLM results, one JSON object a line",
+    ".txt": "MLPerf LoadGen mlperf_log_summary.txt or mlperf_log_detail.txt",
+    ".csv": "iteration CSV",
+}
+#: Largest benchmark file read, bytes: far above a vLLM result with per-token latencies of a long run, and a bound
+#: on what a mistaken path (``/dev/zero``) costs.
+MAX_BENCHMARK_BYTES = 512 * 1024 * 1024
+#: How far a stated throughput may be from the one the file's own totals imply (vLLM / SGLang ``output_throughput``
+#: against ``total_output_tokens / duration``, which is how both tools compute it) before the file contradicts itself.
+THROUGHPUT_TOLERANCE = 0.05
+#: The same for a genai-perf / aiperf ``output_token_throughput`` against ``request_throughput`` x the mean output
+#: length: generous, as the tools may count the two over slightly different windows.
+GENAI_OUTPUT_TOLERANCE = 0.25
+#: How far an MLPerf Server run's ``Completed samples per second`` may be above its ``Scheduled samples per
+#: second``. LoadGen divides the same n - 1 requests by the final query's completion and by its scheduling, so the
+#: completed rate is at most the scheduled one, up to the two decimals printed; the shipped runs complete at
+#: 0.966-0.995 of it.
+MLPERF_RATE_TOLERANCE = 0.05
+#: Longest prompt or answer a request may state, tokens: far beyond any model's context.
+MAX_TOKENS = 10_000_000
+#: Most requests one run may state. A replay holds the lengths of every request, so a mistaken count
+#: (``completed: 1e12``) must stop here, not in a MemoryError; real runs stay far below (an MLPerf Server run of 40
+#: minutes sends about 250,000 requests).
+MAX_REQUESTS = 2_000_000
 RunProvenance = Literal["measured", "synthetic"]
+#: Told of a file that is used but deserves a look (one line naming the file).
+Warn = Callable[[str], None]
 
 
 class _Frozen(BaseModel):
@@ -283,19 +317,85 @@ class _Problem(Exception):
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def _num(d: dict[str, Any], key: str, *, required: bool = False) -> float | None:
+def _labelled(exc: SpecError, label: str) -> SpecError:
+    """``exc`` with ``label`` where a problem names no field: a reader of the line sees what was wrong (the file,
+    its format, the sidecar) instead of an empty location."""
+    return SpecError([p if p.path else SpecProblem(p.file, label, p.message, p.line, p.column) for p in exc.problems])
+
+
+def _read_text(path: Path, name: str) -> str:
+    """The UTF-8 text of a benchmark file, within :data:`MAX_BENCHMARK_BYTES`; one line naming the file otherwise."""
+    try:
+        return read_text_bounded(path, name, "benchmark", MAX_BENCHMARK_BYTES)
+    except SpecError as exc:
+        raise _labelled(exc, "file") from None
+
+
+def _json_object(text: str, name: str, where: str, line: int | None = None) -> Any:
+    """``text`` parsed as JSON; invalid JSON, nesting too deep for the parser or an integer too long for Python is
+    one line naming the file and ``where`` (its line)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        at = line if line is not None else exc.lineno
+        raise SpecError.single(name, where or f"line {exc.lineno}", f"invalid JSON: {exc.msg}", at) from None
+    except (RecursionError, ValueError) as exc:
+        problem = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).splitlines()[0]
+        raise SpecError.single(name, where or "file", f"invalid JSON: {problem}", line) from None
+
+
+#: Largest integer a figure may hold: beyond it a float cannot (JSON allows integers of any length).
+_LARGEST = 10**300
+
+
+def _shown(v: Any) -> str:
+    """A value as a message shows it: a number plainly (``-20.1``, ``3``; never ``np.float64(-20.1)``), anything else
+    as its repr, cut short (a whole array on the line is no help)."""
+    if isinstance(v, int) and abs(v) > 10**30:
+        return f"an integer of {len(str(abs(v)))} digits"
+    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)):
+        return str(int(v)) if isinstance(v, (int, np.integer)) else str(float(v)).removesuffix(".0")
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _num(d: dict[str, Any], key: str, *, required: bool = False, positive: bool = False) -> float | None:
+    """The number under ``key`` (finite, >= 0; > 0 with ``positive``), None when absent."""
     if key not in d or d[key] is None:
         if required:
             raise _Problem(key, "missing")
         return None
     v = d[key]
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise _Problem(key, f"must be a number, got {v!r}")
+        raise _Problem(key, f"must be a number, got {_shown(v)}")
+    if isinstance(v, int) and abs(v) > _LARGEST:
+        raise _Problem(key, f"{_shown(v)} is out of range")
     if not math.isfinite(float(v)):
-        raise _Problem(key, f"must be finite, got {v!r}")
+        raise _Problem(key, f"must be finite, got {_shown(v)}")
     if float(v) < 0:
-        raise _Problem(key, f"must be >= 0, got {v!r}")
+        raise _Problem(key, f"must be >= 0, got {_shown(v)}")
+    if positive and float(v) == 0:
+        raise _Problem(key, "must be > 0, got 0")
     return float(v)
+
+
+def _count(value: float, field: str) -> int:
+    """A request count: a positive integer of at most :data:`MAX_REQUESTS`."""
+    if not math.isfinite(value) or value < 1 or value != int(value):
+        raise _Problem(field, f"must be a positive integer, got {_shown(value)}")
+    if value > MAX_REQUESTS:
+        raise _Problem(field, f"{_shown(value)} requests is not a plausible run (at most {MAX_REQUESTS:,})")
+    return int(value)
+
+
+def _seconds(values: Any, field: str) -> list[float]:
+    """A per-request array of times (``ttfts``, one request's ``itls``): finite numbers >= 0, in seconds."""
+    if not isinstance(values, list):
+        raise _Problem(field, f"must be a list of times in seconds, got {_shown(values)}")
+    for i, x in enumerate(values):
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or abs(x) > _LARGEST or not math.isfinite(x) or x < 0:
+            raise _Problem(f"{field}[{i}]", f"must be a time >= 0 in seconds, got {_shown(x)}")
+    return [float(x) for x in values]
 
 
 def _rate(d: dict[str, Any], key: str = "request_rate") -> float | None:
@@ -309,13 +409,13 @@ def _rate(d: dict[str, Any], key: str = "request_rate") -> float | None:
         try:
             v = float(v)
         except ValueError:
-            raise _Problem(key, f"must be a number or 'inf', got {v!r}") from None
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise _Problem(key, f"must be a number or 'inf', got {v!r}")
+            raise _Problem(key, f"must be a number or 'inf', got {_shown(v)}") from None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or abs(v) > _LARGEST:
+        raise _Problem(key, f"must be a number or 'inf', got {_shown(v)}")
     if math.isinf(v):
         return None
-    if v <= 0:
-        raise _Problem(key, f"must be > 0, got {v!r}")
+    if not v > 0:
+        raise _Problem(key, f"must be > 0, got {_shown(v)}")
     return float(v)
 
 
@@ -323,14 +423,32 @@ def _int_list(d: dict[str, Any], key: str) -> list[int] | None:
     v = d.get(key)
     if v is None:
         return None
-    if not isinstance(v, list) or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v):
-        raise _Problem(key, "must be a list of non-negative integers")
+    if not isinstance(v, list) or not all(
+        isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= MAX_TOKENS for x in v
+    ):
+        raise _Problem(key, f"must be a list of token counts (integers from 0 to {MAX_TOKENS:,})")
     return list(v)
 
 
 def _check_order(metrics: dict[str, float], low: str, high: str, low_field: str, high_field: str) -> None:
     if low in metrics and high in metrics and metrics[high] < metrics[low] * (1 - 1e-9):
         raise _Problem(high_field, f"p99 {metrics[high]:g} is below the median {low_field} {metrics[low]:g}")
+
+
+def _check_includes(metrics: dict[str, float], part: str, whole: str, part_field: str, whole_field: str) -> None:
+    """A request's latency includes its first token, so each percentile of the latency is at least the TTFT's."""
+    if part in metrics and whole in metrics and metrics[whole] < metrics[part] * (1 - 1e-9):
+        raise _Problem(
+            whole_field,
+            f"{metrics[whole]:g} ms is below {part_field} {metrics[part]:g} ms (a request's latency includes its "
+            "first token)",
+        )
+
+
+def _check_rate(stated: float, implied: float, field: str, how: str, tolerance: float) -> None:
+    """``stated`` within ``tolerance`` of what the file's own figures imply (``how``: which figures)."""
+    if abs(implied / stated - 1) > tolerance:
+        raise _Problem(field, f"{stated:g} disagrees with {how} = {implied:g} (more than {tolerance * 100:g} % apart)")
 
 
 def _percentile_ms(values: list[float], q: float) -> float:
@@ -344,10 +462,11 @@ def _serving_record(rec: dict[str, Any], kind: Engine) -> dict[str, Any]:
     e2e_median = "median_e2el_ms" if kind == "vllm" else "median_e2e_latency_ms"
     completed = _num(rec, "completed", required=True)
     assert completed is not None
-    if completed < 1 or completed != int(completed):
-        raise _Problem("completed", f"must be a positive integer, got {rec['completed']!r}")
-    n_done = int(completed)
-    duration = _num(rec, "duration")
+    sent = _num(rec, "num_prompts")
+    if sent is not None and completed > sent:
+        raise _Problem("completed", f"{_shown(completed)} is more than num_prompts {_shown(sent)} (the requests sent)")
+    n_done = _count(completed, "completed")
+    duration = _num(rec, "duration", positive=True)
     metrics: dict[str, float] = {}
     for ours, theirs in (
         ("request_throughput_rps", "request_throughput"),
@@ -359,7 +478,8 @@ def _serving_record(rec: dict[str, Any], kind: Engine) -> dict[str, Any]:
         ("e2e_p99_ms", e2e_key),
         ("e2e_p50_ms", e2e_median),
     ):
-        v = _num(rec, theirs)
+        # a run that completed requests cannot have had zero throughput (a latency may be 0: TPOT of 1-token answers)
+        v = _num(rec, theirs, positive=ours in ("request_throughput_rps", "output_tok_s"))
         if v is not None:
             metrics[ours] = v
     if "request_throughput_rps" not in metrics and duration:
@@ -368,7 +488,7 @@ def _serving_record(rec: dict[str, Any], kind: Engine) -> dict[str, Any]:
     if "request_throughput_rps" not in metrics and _rate(rec) is None:
         # only an open-loop run (a stated rate) may leave its throughput unreported (published latency tables)
         raise _Problem("request_throughput", "missing")
-    if duration and duration > 0 and "request_throughput_rps" in metrics:
+    if duration and "request_throughput_rps" in metrics:
         implied = n_done / duration
         if abs(implied / metrics["request_throughput_rps"] - 1) > 0.02:
             raise _Problem(
@@ -378,6 +498,8 @@ def _serving_record(rec: dict[str, Any], kind: Engine) -> dict[str, Any]:
     _check_order(metrics, "ttft_p50_ms", "ttft_p99_ms", "median_ttft_ms", "p99_ttft_ms")
     _check_order(metrics, "tpot_p50_ms", "tpot_p99_ms", "median_tpot_ms", "p99_tpot_ms")
     _check_order(metrics, "e2e_p50_ms", "e2e_p99_ms", e2e_median, e2e_key)
+    _check_includes(metrics, "ttft_p50_ms", "e2e_p50_ms", "median_ttft_ms", e2e_median)
+    _check_includes(metrics, "ttft_p99_ms", "e2e_p99_ms", "p99_ttft_ms", e2e_key)
 
     ins, outs = _int_list(rec, "input_lens"), _int_list(rec, "output_lens")
     per_request = ins is not None and outs is not None
@@ -391,12 +513,15 @@ def _serving_record(rec: dict[str, Any], kind: Engine) -> dict[str, Any]:
         ]
         if len(ok) != n_done:
             raise _Problem("completed", f"{n_done} disagrees with {len(ok)} successful requests in output_lens")
-        ttfts = rec.get("ttfts")
+        ttfts = _seconds(rec["ttfts"], "ttfts") if rec.get("ttfts") is not None else None
         itls = rec.get("itls")
-        if "e2e_p99_ms" not in metrics and isinstance(ttfts, list) and isinstance(itls, list):
-            if len(ttfts) != len(ins) or len(itls) != len(ins):
+        itl_sums = [sum(_seconds(v, f"itls[{i}]")) for i, v in enumerate(itls)] if isinstance(itls, list) else None
+        if itls is not None and itl_sums is None:
+            raise _Problem("itls", f"must be a list of per-request lists of times in seconds, got {_shown(itls)}")
+        if "e2e_p99_ms" not in metrics and ttfts is not None and itl_sums is not None:
+            if len(ttfts) != len(ins) or len(itl_sums) != len(ins):
                 raise _Problem("ttfts", f"has {len(ttfts)} entries, input_lens has {len(ins)}")
-            e2e = [float(ttfts[i]) + float(sum(itls[i])) for i in ok]
+            e2e = [ttfts[i] + itl_sums[i] for i in ok]
             metrics["e2e_p99_ms"] = _percentile_ms(e2e, 99)
         input_tokens = [ins[i] for i in ok]
         output_tokens = [outs[i] for i in ok]
@@ -408,7 +533,12 @@ def _serving_record(rec: dict[str, Any], kind: Engine) -> dict[str, Any]:
             raise _Problem("total_output_tokens", "must be > 0")
         input_tokens = [max(1, round(tin / n_done))] * n_done
         output_tokens = [max(1, round(tout / n_done))] * n_done
-    if "output_tok_s" in metrics and duration and duration > 0 and per_request:
+    total_out = _num(rec, "total_output_tokens")
+    if "output_tok_s" in metrics and duration and total_out is not None and not per_request:
+        # without the arrays (checked against below) the file's totals are what its throughput was computed from
+        how = "total_output_tokens / duration"
+        _check_rate(metrics["output_tok_s"], total_out / duration, "output_throughput", how, THROUGHPUT_TOLERANCE)
+    if "output_tok_s" in metrics and duration and per_request:
         implied = sum(output_tokens) / duration
         if abs(implied / metrics["output_tok_s"] - 1) > 0.02:
             raise _Problem(
@@ -416,15 +546,16 @@ def _serving_record(rec: dict[str, Any], kind: Engine) -> dict[str, Any]:
             )
     conc = rec.get("max_concurrency")
     if conc is not None and (not isinstance(conc, int) or isinstance(conc, bool) or conc < 1):
-        raise _Problem("max_concurrency", f"must be a positive integer or null, got {conc!r}")
-    burst = _num(rec, "burstiness") or 1.0
+        raise _Problem("max_concurrency", f"must be a positive integer or null, got {_shown(conc)}")
+    # the gamma shape of the arrival gaps (1 = Poisson); 0 has no meaning and must not pass as the default
+    burst = _num(rec, "burstiness", positive=True)
     return {
         "completed": n_done,
         "input_tokens": tuple(input_tokens),
         "output_tokens": tuple(output_tokens),
         "per_request": per_request,
         "request_rate_rps": _rate(rec),
-        "burstiness": burst,
+        "burstiness": 1.0 if burst is None else burst,
         "max_concurrency": conc,
         "duration_s": duration,
         "metrics": metrics,
@@ -450,7 +581,7 @@ def _find_key(obj: Any, key: str) -> Any:
 def _genai_perf(rec: dict[str, Any]) -> dict[str, Any]:
     """A genai-perf / aiperf export (per-metric ``{unit, avg, p50, p99}`` records)."""
 
-    def stat(name: str, which: str, *, ms: bool = True, required: bool = False) -> float | None:
+    def stat(name: str, which: str, *, ms: bool = True, required: bool = False, positive: bool = False) -> float | None:
         m = rec.get(name)
         if m is None:
             if required:
@@ -458,7 +589,10 @@ def _genai_perf(rec: dict[str, Any]) -> dict[str, Any]:
             return None
         if not isinstance(m, dict):
             raise _Problem(name, "must be a {unit, avg, p50, p99, ...} record")
-        v = _num(m, which)
+        try:
+            v = _num(m, which, positive=positive)
+        except _Problem as p:
+            raise _Problem(f"{name}.{which}", p.message) from None
         if v is None:
             if required:
                 raise _Problem(f"{name}.{which}", "missing")
@@ -480,14 +614,23 @@ def _genai_perf(rec: dict[str, Any]) -> dict[str, Any]:
         ("tpot_p99_ms", "inter_token_latency", "p99", True),
         ("e2e_p99_ms", "request_latency", "p99", True),
     ):
-        v = stat(name, which, ms=ms, required=ours == "request_throughput_rps")
+        # a run that completed requests cannot have had zero throughput
+        v = stat(name, which, ms=ms, required=ours == "request_throughput_rps", positive=not ms)
         if v is not None:
             metrics[ours] = v
-    _check_order(metrics, "ttft_p50_ms", "ttft_p99_ms", "time_to_first_token.p50", "time_to_first_token.p99")
-    _check_order(metrics, "tpot_p50_ms", "tpot_p99_ms", "inter_token_latency.p50", "inter_token_latency.p99")
+    _genai_percentiles(rec)
+    for which in sorted(_genai_stats(rec.get("request_latency")) & _genai_stats(rec.get("time_to_first_token"))):
+        part, whole = stat("time_to_first_token", which), stat("request_latency", which)
+        if part is not None and whole is not None:
+            _check_includes({"part": part, "whole": whole}, "part", "whole", f"time_to_first_token.{which}",
+                            f"request_latency.{which}")  # fmt: skip
     isl = stat("input_sequence_length", "avg", ms=False, required=True)
     osl = stat("output_sequence_length", "avg", ms=False, required=True)
     assert isl is not None and osl is not None
+    if "output_tok_s" in metrics:
+        implied = metrics["request_throughput_rps"] * osl
+        how = "request_throughput.avg x output_sequence_length.avg"
+        _check_rate(metrics["output_tok_s"], implied, "output_token_throughput.avg", how, GENAI_OUTPUT_TOLERANCE)
     count = stat("request_count", "avg", ms=False)
     if count is None and isinstance(rec.get("request_count"), (int, float)):
         count = float(rec["request_count"])
@@ -497,12 +640,12 @@ def _genai_perf(rec: dict[str, Any]) -> dict[str, Any]:
     duration = None
     if count is None:
         dur = _find_key(cfg, "benchmark_duration") or _find_key(rec, "duration_seconds")
-        if isinstance(dur, (int, float)) and dur > 0:
+        if isinstance(dur, (int, float)) and not isinstance(dur, bool) and math.isfinite(dur) and dur > 0:
             duration = float(dur)
             count = round(metrics["request_throughput_rps"] * duration)
-    if count is None or count < 1:
+    if count is None:
         raise _Problem("request_count", "missing (needed to replay the run)")
-    n = int(count)
+    n = _count(count, "request_count")
     if duration is None:
         duration = n / metrics["request_throughput_rps"] if metrics["request_throughput_rps"] > 0 else None
     if conc is not None and (not isinstance(conc, int) or isinstance(conc, bool) or conc < 1):
@@ -519,6 +662,43 @@ def _genai_perf(rec: dict[str, Any]) -> dict[str, Any]:
         "metrics": metrics,
         "model_id": _find_key(cfg, "model_names") or _find_key(cfg, "model"),
     }
+
+
+def _stat_rank(which: str) -> float | None:
+    """Where a genai-perf statistic sits among a record's order statistics (min, p1 ... p99, max); None for others
+    (avg, std, unit)."""
+    if which in ("min", "max"):
+        return -1.0 if which == "min" else 101.0
+    if which.startswith("p") and which[1:].replace(".", "", 1).isdigit():
+        return float(which[1:])
+    return None
+
+
+def _genai_stats(record: Any) -> set[str]:
+    """The order statistics (min, pN, max) a genai-perf record carries."""
+    return {k for k in record if _stat_rank(k) is not None} if isinstance(record, dict) else set()
+
+
+def _genai_percentiles(rec: dict[str, Any]) -> None:
+    """Every metric record's order statistics must not decrease (min <= p1 <= ... <= p99 <= max): a p50 above its
+    p99 is not a measurement."""
+    for name in sorted(rec):
+        record = rec[name]
+        if not isinstance(record, dict) or "unit" not in record:
+            continue
+        low: tuple[str, float] | None = None
+        for which in sorted(_genai_stats(record), key=lambda k: _stat_rank(k) or 0.0):
+            try:
+                v = _num(record, which)
+            except _Problem as p:
+                raise _Problem(f"{name}.{which}", p.message) from None
+            if v is None:
+                continue
+            if low is not None and v < low[1] * (1 - 1e-9):
+                raise _Problem(
+                    f"{name}.{which}", f"{v:g} is below {name}.{low[0]} {low[1]:g} (percentiles must not decrease)"
+                )
+            low = (which, v)
 
 
 # ----------------------------------------------------------------------------------------------- MLPerf summaries
@@ -615,7 +795,19 @@ def _mlperf_fields(
             low, high = f"50.00 percentile {theirs} (ns)", f"99.00 percentile {theirs} (ns)"
             _check_order(metrics, f"{ours}_p50_ms", f"{ours}_p99_ms", names.get(low.lower(), low),
                          names.get(high.lower(), high))  # fmt: skip
+        for q in ("50.00", "99.00"):
+            part, whole = f"{q} percentile first token latency (ns)", f"{q} percentile latency (ns)"
+            _check_includes(metrics, f"ttft_p{q[:2]}_ms", f"e2e_p{q[:2]}_ms", names.get(part.lower(), part),
+                            names.get(whole.lower(), whole))  # fmt: skip
     rate = num("Scheduled samples per second", required=False) if server else None
+    if rate is not None and sps > rate * (1 + MLPERF_RATE_TOLERANCE):
+        # the completed rate is the scheduled one over a window at least as long: it cannot be far above it
+        scheduled = names.get("scheduled samples per second", "Scheduled samples per second")
+        raise _Problem(
+            scheduled,
+            f"{rate:g} is below {names.get(sps_key.lower(), sps_key)} {sps:g} (more than "
+            f"{MLPERF_RATE_TOLERANCE * 100:g} %): LoadGen cannot complete requests faster than it sends them",
+        )
     if server and rate is None:
         rate = num("target_qps")
     duration_ms = num("min_duration (ms)")
@@ -626,6 +818,10 @@ def _mlperf_fields(
         # Offline: one query of samples_per_query samples, all sent at t = 0
         count = num("samples_per_query", required=False) or num("performance_sample_count", required=False)
         n = desc.replay_requests or int(count or n)
+    if n > MAX_REQUESTS:
+        key = "min_duration (ms)" if server else "samples_per_query"
+        problem = f"makes {n:,} requests, not a plausible run (at most {MAX_REQUESTS:,}; replay_requests replays fewer)"
+        raise _Problem(names.get(key.lower(), key), problem)
     if desc.mean_input_tokens is None:
         raise _Problem("mean_input_tokens", "MLPerf summaries publish no input lengths: state the mean in the sidecar")
     out_mean = tps / sps
@@ -654,6 +850,7 @@ _MLPERF_DETAIL_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
         ("target_qps", "effective_target_qps"),
         ("samples_per_query", "effective_samples_per_query"),
         ("performance_sample_count", "effective_performance_sample_count"),
+        ("result is", "result_validity"),
     ),
     "Server": (
         ("completed samples per second", "result_completed_samples_per_sec"),
@@ -730,10 +927,17 @@ def _mlperf_detail_lines(text: str, name: str) -> tuple[dict[str, str], dict[str
     return lines, dict(pairs)
 
 
+#: Keys only a vLLM / SGLang serving result has: a record with ``request_throughput`` and one of the latency keys is
+#: such a result even without ``completed``, and is told which field it misses rather than that it is unrecognised.
+_SERVING_LATENCY_KEYS = ("ttfts", "itls", "mean_ttft_ms", "median_ttft_ms", "p99_ttft_ms", "mean_tpot_ms",
+                         "median_tpot_ms")  # fmt: skip
+
+
 def _kind_of(rec: dict[str, Any]) -> Engine | None:
     if isinstance(rec.get("time_to_first_token"), dict) or isinstance(rec.get("request_throughput"), dict):
         return "genai-perf"
-    if "completed" in rec:
+    serving = "request_throughput" in rec and any(k in rec for k in _SERVING_LATENCY_KEYS)
+    if "completed" in rec or serving:
         sglang_keys = ("p99_e2e_latency_ms", "median_e2e_latency_ms", "total_output_tokens_retokenized")
         return "sglang" if any(k in rec for k in sglang_keys) else "vllm"
     return None
@@ -744,20 +948,59 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.stem + ".meta.yaml")
 
 
+@dataclass(frozen=True)
+class _Origin:
+    """Where each key of a run's description came from, so that a bad value is reported where it was written: a
+    command-line value against the benchmark file, a sidecar key against the sidecar, at the key's line."""
+
+    sidecar: str | None
+    positions: Positions
+    from_cli: frozenset[str]
+
+    def of(self, key: str | tuple[str | int, ...], file: str) -> tuple[str, int | None, int | None]:
+        """(file, line, column) of ``key`` (a top-level key or a path into the sidecar); ``file`` for CLI values."""
+        path = (key,) if isinstance(key, str) else key
+        if self.sidecar is None or not path or path[0] in self.from_cli:
+            return file, None, None
+        line, column = position(self.positions, path)
+        return self.sidecar, line, column
+
+    def error(self, key: str, file: str, problem: str) -> SpecError:
+        """``problem`` with ``key``, located where ``key`` was written (:meth:`of`)."""
+        where, line, column = self.of(key, file)
+        return SpecError.single(where, key, problem, line, column)
+
+
+def _sidecar_data(side: Path) -> tuple[dict[str, Any], Positions]:
+    """The sidecar's keys and their positions, read by the spec loader: bounded, UTF-8, duplicate keys refused, and
+    a YAML error one line with the file and line (the first, as every other problem of a benchmark file)."""
+    name = display_path(side)
+    try:
+        raw, positions = load_yaml_file(side, name, "sidecar")
+    except SpecError as exc:
+        raise _labelled(SpecError(exc.problems[:1]), "sidecar") from None
+    if not isinstance(raw, dict):
+        raise SpecError.single(name, "sidecar", "must be a mapping (gpu, tp, model, ...)", 1)
+    return raw, positions
+
+
 def describe(path: Path, cli: dict[str, Any]) -> RunDescription:
     """The file's description: the sidecar's keys, then the command-line values (which win)."""
+    return _describe(path, cli)[0]
+
+
+def _describe(path: Path, cli: dict[str, Any]) -> tuple[RunDescription, _Origin]:
+    """:func:`describe`, and where each of its keys came from."""
     name = display_path(path)
     data: dict[str, Any] = {}
     side = _sidecar(path)
+    positions: Positions = {}
     if side.exists():
-        try:
-            raw = yaml.safe_load(side.read_text())
-        except yaml.YAMLError as exc:
-            raise SpecError.single(display_path(side), "", f"invalid YAML: {exc}") from None
-        if not isinstance(raw, dict):
-            raise SpecError.single(display_path(side), "", "must be a mapping (gpu, tp, model, ...)")
+        raw, positions = _sidecar_data(side)
         data.update(raw)
-    data.update({k: v for k, v in cli.items() if v is not None})
+    given = {k: v for k, v in cli.items() if v is not None}
+    data.update(given)
+    origin = _Origin(display_path(side) if side.exists() else None, positions, frozenset(given))
     for req in ("gpu", "tp", "model"):
         if req not in data:
             raise SpecError.single(name, req, f"not described: pass --{req} or put '{req}:' in {display_path(side)}")
@@ -765,24 +1008,24 @@ def describe(path: Path, cli: dict[str, Any]) -> RunDescription:
         desc = RunDescription.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise SpecError.single(display_path(side) if side.exists() else name, where, err["msg"]) from None
+        loc = tuple(err["loc"])
+        file, line, column = origin.of(loc, name)
+        raise SpecError.single(file, ".".join(str(p) for p in loc), err["msg"], line, column) from None
     if desc.output_median_ratio is not None and desc.length_shape is None:
-        where = display_path(side) if side.exists() else name
         problem = "reshapes the length_shape trace's outputs: set length_shape"
-        raise SpecError.single(where, "output_median_ratio", problem)
-    return desc
+        raise origin.error("output_median_ratio", name, problem)
+    return desc, origin
 
 
-def _canonical(db: ProfileDB, desc: RunDescription, name: str, model_id: Any) -> tuple[str, str]:
+def _canonical(db: ProfileDB, desc: RunDescription, name: str, model_id: Any, origin: _Origin) -> tuple[str, str]:
     gpu = db.resolve_gpu(desc.gpu)
     if gpu is None:
-        raise SpecError.single(name, "gpu", f"unknown GPU '{desc.gpu}'{did_you_mean(desc.gpu, list(db.gpus))}")
+        problem = f"unknown GPU '{desc.gpu}'{did_you_mean(desc.gpu, list(db.gpus))}"
+        raise origin.error("gpu", name, problem)
     model = db.resolve_model(desc.model)
     if model is None:
-        raise SpecError.single(
-            name, "model", f"unknown model '{desc.model}'{did_you_mean(desc.model, list(db.models))}"
-        )
+        problem = f"unknown model '{desc.model}'{did_you_mean(desc.model, list(db.models))}"
+        raise origin.error("model", name, problem)
     if isinstance(model_id, str) and model_id:
         tail = model_id.rstrip("/").split("/")[-1]
         found = db.resolve_model(tail)
@@ -792,9 +1035,12 @@ def _canonical(db: ProfileDB, desc: RunDescription, name: str, model_id: Any) ->
 
 
 # ----------------------------------------------------------------------------------------------- entry points
-def load_runs(path: Path, db: ProfileDB, cli: dict[str, Any] | None = None) -> list[MeasuredRun | IterationTable]:
-    """Every run in ``path`` (a JSONL file may hold several), typed and checked; SpecError (exit 2) otherwise."""
-    runs = _read_runs(path, db, cli)
+def load_runs(
+    path: Path, db: ProfileDB, cli: dict[str, Any] | None = None, warn: Warn | None = None
+) -> list[MeasuredRun | IterationTable]:
+    """Every run in ``path`` (a JSONL file may hold several), typed and checked; SpecError (exit 2) otherwise.
+    ``warn`` is told of a file that is used but deserves a look (an MLPerf run LoadGen marked INVALID)."""
+    runs = _read_runs(path, db, cli, warn)
     _check_tp(path, db, cli or {}, runs)
     return runs
 
@@ -812,45 +1058,46 @@ def _check_tp(path: Path, db: ProfileDB, cli: dict[str, Any], runs: list[Measure
         raise SpecError.single(display_path(_sidecar(path)), "tp", problem)
 
 
-def _read_runs(path: Path, db: ProfileDB, cli: dict[str, Any] | None) -> list[MeasuredRun | IterationTable]:
+def _read_runs(
+    path: Path, db: ProfileDB, cli: dict[str, Any] | None, warn: Warn | None
+) -> list[MeasuredRun | IterationTable]:
     name = display_path(path)
     if not path.is_file():
-        raise SpecError.single(name, "", "benchmark file not found")
-    desc = describe(path, cli or {})
-    if path.suffix.lower() == ".csv":
-        return [_iteration_csv(path, name, desc, db)]
-    text = path.read_text()
-    if path.suffix.lower() == ".txt":
-        return [_mlperf_run(path, name, text, desc, db)]
+        raise SpecError.single(name, "file", "benchmark file not found")
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        accepted = "; ".join(f"{ext} ({what})" for ext, what in FORMATS.items())
+        problem = f"'{path.suffix or path.name}' is not a recognised benchmark format (accepted: {accepted})"
+        raise SpecError.single(name, "format", problem)
+    desc, origin = _describe(path, cli or {})
+    text = _read_text(path, name)
+    if suffix == ".csv":
+        return [_iteration_csv(text, name, desc, db, origin)]
+    if suffix == ".txt":
+        return [_mlperf_run(path, name, text, desc, db, origin, warn)]
     records: list[tuple[str, dict[str, Any]]] = []
-    if path.suffix.lower() == ".jsonl":
+    if suffix == ".jsonl":
         for i, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SpecError.single(name, f"line {i}", f"invalid JSON: {exc.msg}", i) from None
+            obj = _json_object(line, name, f"line {i}", i)
             if not isinstance(obj, dict):
                 raise SpecError.single(name, f"line {i}", "each line must be a JSON object", i)
             records.append((f"{name}#{i}", obj))
     else:
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError.single(name, "", f"invalid JSON: {exc.msg}", exc.lineno) from None
+        obj = _json_object(text, name, "")
         if not isinstance(obj, dict):
-            raise SpecError.single(name, "", "a benchmark result must be a JSON object")
+            raise SpecError.single(name, "format", "a benchmark result must be a JSON object")
         records.append((name, obj))
     if not records:
-        raise SpecError.single(name, "", "no benchmark records in the file")
+        raise SpecError.single(name, "format", "no benchmark records in the file")
     runs: list[MeasuredRun | IterationTable] = []
     for label, rec in records:
         kind = _kind_of(rec)
         if kind is None:
             raise SpecError.single(
                 label,
-                "",
+                "format",
                 "unrecognised benchmark format (expected vLLM / SGLang result JSON with 'completed' and "
                 "'request_throughput', a genai-perf / aiperf export, or an iteration CSV)",
             )
@@ -858,7 +1105,7 @@ def _read_runs(path: Path, db: ProfileDB, cli: dict[str, Any] | None) -> list[Me
             fields = _genai_perf(rec) if kind == "genai-perf" else _serving_record(rec, kind)
         except _Problem as p:
             raise SpecError.single(label, p.field, p.message) from None
-        gpu, model = _canonical(db, desc, label, fields.pop("model_id"))
+        gpu, model = _canonical(db, desc, label, fields.pop("model_id"), origin)
         if desc.length_shape is not None and not fields["per_request"]:
             fields.update(_shaped_lengths(path, desc, fields["input_tokens"], fields["output_tokens"], None))
         if desc.request_rate is not None:
@@ -868,7 +1115,8 @@ def _read_runs(path: Path, db: ProfileDB, cli: dict[str, Any] | None) -> list[Me
         if desc.power_w is not None:
             fields["metrics"]["power_w"] = desc.power_w
         runs.append(
-            MeasuredRun(
+            _measured(
+                label,
                 file=name,
                 label=desc.label or label,
                 engine=kind,
@@ -886,28 +1134,47 @@ def _read_runs(path: Path, db: ProfileDB, cli: dict[str, Any] | None) -> list[Me
     return runs
 
 
-def _mlperf_run(path: Path, name: str, text: str, desc: RunDescription, db: ProfileDB) -> MeasuredRun:
+def _measured(where: str, **fields: Any) -> MeasuredRun:
+    """The run of ``fields``, or one line naming the field its model refused: the readers check the file first, and
+    this last guard keeps whatever they let through from ending in a traceback."""
+    try:
+        return MeasuredRun(**fields)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise SpecError.single(where, ".".join(str(p) for p in err["loc"]) or "format", err["msg"]) from None
+
+
+def _mlperf_run(
+    path: Path, name: str, text: str, desc: RunDescription, db: ProfileDB, origin: _Origin, warn: Warn | None
+) -> MeasuredRun:
     """One MLPerf LoadGen summary or detail log as a run (:func:`_mlperf_summary`, :func:`_mlperf_detail_lines`);
-    one-line SpecError naming the field."""
+    one-line SpecError naming the field. A run LoadGen marked INVALID (a latency bound, the minimum duration or
+    query count not met) is still a measurement: it is used, with a warning naming the file."""
     try:
         if text.lstrip("\ufeff \t\r\n").startswith(_MLLOG):
-            fields = _mlperf_fields(*_mlperf_detail_lines(text, name), desc=desc)
+            lines, names = _mlperf_detail_lines(text, name)
         elif "MLPerf Results Summary" in text:
-            fields = _mlperf_summary(text, desc)
+            lines, names = _mlperf_lines(text), {}
         else:
             problem = (
                 "unrecognised text file (expected an MLPerf LoadGen mlperf_log_summary.txt or mlperf_log_detail.txt)"
             )
-            raise SpecError.single(name, "", problem)
+            raise SpecError.single(name, "format", problem)
+        fields = _mlperf_fields(lines, names, desc=desc)
     except _Problem as p:
         where = display_path(_sidecar(path)) if p.field == "mean_input_tokens" else name
         raise SpecError.single(where, p.field, p.message) from None
-    gpu, model = _canonical(db, desc, name, fields.pop("model_id"))
+    validity = lines.get("result is")
+    if validity is not None and validity != "VALID" and warn is not None:
+        key = names.get("result is", "Result is")
+        warn(f"{name}: {key}: {validity}: LoadGen found the run's constraints unmet; its measured figures are used")
+    gpu, model = _canonical(db, desc, name, fields.pop("model_id"), origin)
     if desc.length_shape is not None:
         fields.update(_shaped_lengths(path, desc, fields["input_tokens"], fields["output_tokens"], desc.max_tokens))
     if desc.request_rate is not None:
         fields["request_rate_rps"] = desc.request_rate
-    return MeasuredRun(
+    return _measured(
+        name,
         file=name,
         label=desc.label or name,
         engine="mlperf",
@@ -988,34 +1255,28 @@ def _shaped_lengths(
 ITERATION_COLUMNS = ("batch_size", "tokens", "prompt_ms", "token_ms")
 
 
-def _iteration_csv(path: Path, name: str, desc: RunDescription, db: ProfileDB) -> IterationTable:
+def _iteration_csv(text: str, name: str, desc: RunDescription, db: ProfileDB, origin: _Origin) -> IterationTable:
     try:
-        df = pd.read_csv(path, comment="#")
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise SpecError.single(name, "", f"cannot read CSV: {exc}") from None
+        # only an empty cell is a missing value: a written 'nan' (or 'NA') is a bad cell, refused below
+        df = pd.read_csv(io.StringIO(text), comment="#", keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise SpecError.single(name, "csv", f"cannot read CSV: {str(exc).strip().splitlines()[0]}") from None
     missing = [c for c in ("tokens",) if c not in df.columns]
     if missing or ("prompt_ms" not in df.columns and "token_ms" not in df.columns):
         need = ", ".join(missing) or "prompt_ms or token_ms"
         raise SpecError.single(
-            name, "", f"missing column(s): {need} (columns: {', '.join(ITERATION_COLUMNS)}[, power_w])"
+            name, "columns", f"missing column(s): {need} (columns: {', '.join(ITERATION_COLUMNS)}[, power_w])"
         )
     for col in ("batch_size", "tokens", "prompt_ms", "token_ms", "power_w", "context_tokens"):
-        if col not in df.columns:
-            continue
-        vals = pd.to_numeric(df[col], errors="coerce")
-        bad = df.index[(vals.isna() & df[col].notna()) | (vals < 0)]
-        if len(bad):
-            row = int(bad[0])
-            raise SpecError.single(
-                name, f"row {row + 1}.{col}", f"must be a number >= 0, got {df[col].iloc[row]!r}", row + 2
-            )
-        df[col] = vals
+        if col in df.columns:
+            df[col] = _csv_numbers(df[col], name, col)
     if "batch_size" not in df.columns:
         df["batch_size"] = df["tokens"]
     rows = _iter_rows(df)
-    p = df[df.get("prompt_ms", pd.Series(dtype=float)).notna()] if "prompt_ms" in df.columns else df.iloc[0:0]
-    t = df[df["token_ms"].notna()] if "token_ms" in df.columns else df.iloc[0:0]
-    gpu, model = _canonical(db, desc, name, None)
+    # a table may time prompts only or decodes only (the fit takes whichever curve the table has)
+    prompt_tokens, prompt_ms = _timed(df, "prompt_ms", "tokens")
+    token_batch, token_ms = _timed(df, "token_ms", "batch_size")
+    gpu, model = _canonical(db, desc, name, None, origin)
     return IterationTable(
         file=name,
         label=desc.label or name,
@@ -1024,14 +1285,41 @@ def _iteration_csv(path: Path, name: str, desc: RunDescription, db: ProfileDB) -
         gpu=gpu,
         tp=desc.tp,
         model=model,
-        prompt_tokens=tuple(float(v) for v in p["tokens"]),
-        prompt_ms=tuple(float(v) for v in p["prompt_ms"]),
-        token_batch=tuple(float(v) for v in t["batch_size"]),
-        token_ms=tuple(float(v) for v in t["token_ms"]),
+        prompt_tokens=prompt_tokens,
+        prompt_ms=prompt_ms,
+        token_batch=token_batch,
+        token_ms=token_ms,
         power_w=tuple(float(v) for v in df["power_w"].dropna()) if "power_w" in df.columns else (),
         freq_mhz=desc.freq_mhz,
         rows=rows,
     )
+
+
+def _csv_numbers(column: pd.Series, name: str, col: str) -> list[float]:
+    """A CSV column as floats (NaN for an empty cell); any other cell that is not a finite number >= 0 (text, nan,
+    inf, a negative number, an integer no float holds) is one line naming the file, row and column."""
+    out: list[float] = []
+    for row, v in enumerate(column):
+        if pd.isna(v):
+            out.append(math.nan)
+            continue
+        try:
+            x = float(v)
+        except (TypeError, ValueError, OverflowError):
+            x = math.nan
+        if not (math.isfinite(x) and x >= 0):
+            problem = f"must be a finite number >= 0, got {_shown(v)}"
+            raise SpecError.single(name, f"row {row + 1}.{col}", problem, row + 2)
+        out.append(x)
+    return out
+
+
+def _timed(df: pd.DataFrame, col: str, by: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The (``by``, ``col``) pairs of the rows with a time in ``col``; none when the table has no such column."""
+    if col not in df.columns:
+        return (), ()
+    timed = df[df[col].notna()]
+    return tuple(float(v) for v in timed[by]), tuple(float(v) for v in timed[col])
 
 
 def _iter_rows(df: pd.DataFrame) -> tuple[IterRow, ...]:
@@ -1056,13 +1344,13 @@ def _iter_rows(df: pd.DataFrame) -> tuple[IterRow, ...]:
 
 
 def load_all(
-    paths: list[Path], db: ProfileDB, cli: dict[str, Any] | None = None
+    paths: list[Path], db: ProfileDB, cli: dict[str, Any] | None = None, warn: Warn | None = None
 ) -> tuple[list[MeasuredRun], list[IterationTable]]:
     """Every run of every file, split into end-to-end runs and iteration tables (file order kept)."""
     runs: list[MeasuredRun] = []
     tables: list[IterationTable] = []
     for p in paths:
-        for r in load_runs(p, db, cli):
+        for r in load_runs(p, db, cli, warn):
             if isinstance(r, MeasuredRun):
                 runs.append(r)
             else:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -66,6 +67,18 @@ def _counter(doing: str, show: Callable[[str], None]) -> Callable[[int, int], No
 MAX_FAIL_ABOVE_PCT = 1000.0
 
 
+@contextmanager
+def _file_warnings() -> Iterator[Callable[[str], None]]:
+    """Collects the warnings about the input files (an MLPerf run LoadGen marked INVALID) and prints each once on
+    stderr when the block ends (after the spinner has stopped, and also when a later file is refused)."""
+    seen: list[str] = []
+    try:
+        yield seen.append
+    finally:
+        for text in dict.fromkeys(seen):
+            err_line(f"warning: {text}")
+
+
 def parse_ratio(text: str) -> float:
     """``10%`` or ``0.1`` -> 0.1; a usage error otherwise.
 
@@ -120,9 +133,9 @@ def calibrate_command(
         where = executor_config(executor, jobs, ray_address)
         check_profile_dir("--out", out, PROFILE_FILES, sidecars(files))
         db = ProfileDB.load(profiles)
-        with progress("calibrating ...", quiet) as show:
+        with _file_warnings() as warn, progress("calibrating ...", quiet) as show:
             calibrated, dynamo = fit_files(
-                files, db, _describe(gpu, tp, model, freq_mhz), loo, where, _counter("calibrating", show)
+                files, db, _describe(gpu, tp, model, freq_mhz), loo, where, _counter("calibrating", show), warn
             )
         written: list[Path] = []
         write_output("--out", out, lambda: written.extend(write_profile_dir(out, calibrated, dynamo, db)))
@@ -200,9 +213,9 @@ def accuracy_command(
         threshold = parse_ratio(fail_above) if fail_above is not None else None
         where = executor_config(executor, jobs, ray_address)
         db = ProfileDB.load(profiles)
-        with progress("predicting ...", quiet) as show:
+        with _file_warnings() as warn, progress("predicting ...", quiet) as show:
             rep = accuracy_files(
-                files, db, _describe(gpu, tp, model, freq_mhz), loo, where, _counter("predicting", show), bands
+                files, db, _describe(gpu, tp, model, freq_mhz), loo, where, _counter("predicting", show), bands, warn
             )
         if fmt == Format.json:
             out_text(json.dumps(accuracy_json(rep, threshold), indent=2, sort_keys=True))

@@ -127,7 +127,7 @@ def test_iteration_csv(tmp_path, profile_db):
 @pytest.mark.parametrize(
     ("rec", "describe", "expected"),
     [
-        ({"hello": 1}, True, "v.json: <root>: unrecognised benchmark format"),
+        ({"hello": 1}, True, "v.json: format: unrecognised benchmark format"),
         (vllm_record(request_throughput=3.0), True, "v.json: request_throughput: 3 req/s disagrees with completed"),
         (vllm_record(completed=3, request_throughput=1.5), True, "v.json: completed: 3 disagrees with 4 successful"),
         (vllm_record(p99_ttft_ms=10.0), True, "v.json: p99_ttft_ms: p99 10 is below the median median_ttft_ms 50"),
@@ -152,7 +152,7 @@ def test_unknown_gpu_suggests(tmp_path, profile_db):
 def test_sidecar_bad_value(tmp_path, profile_db):
     p = write_json(tmp_path, "v.json", vllm_record(), describe=False)
     p.with_name("v.meta.yaml").write_text("gpu: H100-80G\ntp: 0\nmodel: llama2-70b\n")
-    assert "v.meta.yaml: tp: Input should be greater than 0" in _error(p, profile_db)
+    assert "v.meta.yaml:2:5: tp: Input should be greater than 0" in _error(p, profile_db)
 
 
 def test_sglang_reduced_record_derives_throughput(tmp_path, profile_db):
