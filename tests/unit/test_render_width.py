@@ -105,7 +105,9 @@ def test_plan_diff_table_fits_80_columns(kind: str) -> None:
     fixtures = Path(__file__).parents[1] / "fixtures" / "plans"
     diff = diff_plans(read_plan(fixtures / f"{kind}_old.json"), read_plan(fixtures / f"{kind}_new.json"))
     text = _draw(lambda c: render_table(diff, c, verbose=True), 80)
-    assert max(cell_len(line) for line in text.splitlines()) <= 80
+    summary, *rest = text.splitlines()
+    assert summary == diff.summary  # one line at any width (the terminal wraps it; CI logs grep it whole)
+    assert max(cell_len(line) for line in rest) <= 80
     assert "…" not in text
     for change in diff.counted_changes:  # the why column moved under the table names each change in full
         assert f"{change.address} - why: {change.reason.value}" in text
