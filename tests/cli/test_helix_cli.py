@@ -101,6 +101,28 @@ def test_infeasible_cluster_writes_plan_and_exits_1(runner, tmp_path: Path) -> N
     assert json.loads(out.read_text())["solver"]["status"] == "infeasible"
 
 
+A100X4 = """
+name: a100x4
+model: llama2-70b
+nodes:
+  - {name: a100, gpu: A100-80G, count: 4}
+network:
+  intra_region: {bandwidth: 100Gbps, latency: 0.2ms}
+helix: {}
+"""
+
+
+@pytest.mark.parametrize("objective", ["served", "max-flow"])
+def test_too_few_hops_names_max_hops_not_connectivity(runner, tmp_path: Path, objective: str) -> None:
+    # 4 x A100-80G hold at most 23 layers of LLaMA-2 70B each: a path needs 4 nodes, so 3 hops is the failing limit.
+    spec = write(tmp_path, "a100x4.yaml", A100X4)
+    res = _run(runner, str(spec), "--max-hops", "3", "--objective", objective, "--time-limit", "20", "-q")
+    assert res.exit_code == 1
+    line = "infeasible: max_hops limit 3 hops, best achievable 4 hops (short by 1 hops)"
+    assert line in res.stderr and "connectivity" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
 def test_bad_options_are_exit_2(runner) -> None:
     assert _run(runner, SINGLE24, "--gap", "abc").exit_code == 2
     assert _run(runner, SINGLE24, "--prune-threshold", "10").exit_code == 2
