@@ -123,6 +123,17 @@ def test_too_few_hops_names_max_hops_not_connectivity(runner, tmp_path: Path, ob
     assert len(res.stderr.strip().splitlines()) == 1
 
 
+def test_link_from_a_node_to_itself_is_exit_2(runner, tmp_path: Path) -> None:
+    text = A100X4.replace("helix: {}", "  links:\n    - {between: [a100-0, a100-0], bandwidth: 1GB/s}\nhelix: {}")
+    spec = write(tmp_path, "self.yaml", text)
+    res = _run(runner, str(spec), "--time-limit", "5", "-q")
+    assert res.exit_code == 2
+    assert res.stderr.strip().splitlines() == [
+        f"{spec}:9:17: network.links[0].between: links a100-0 to itself ('a100-0' and 'a100-0'): a link joins two "
+        "different endpoints"
+    ]
+
+
 def test_bad_options_are_exit_2(runner) -> None:
     assert _run(runner, SINGLE24, "--gap", "abc").exit_code == 2
     assert _run(runner, SINGLE24, "--prune-threshold", "10").exit_code == 2
