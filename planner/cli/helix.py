@@ -213,7 +213,9 @@ def helix_command(
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Solver threads (1: deterministic interleaved search).")
     ] = 1,
-    stall: Annotated[str | None, typer.Option("--stall", help="Stop after this long without improvement.")] = None,
+    stall: Annotated[
+        str | None, typer.Option("--stall", help="Stop the MILP after this long without a better plan (CP-SAT).")
+    ] = None,
     gap: Annotated[str, typer.Option("--gap", help="Stop within this gap of the proven bound (0.001 or 0.1%).")] = (
         "0.1%"
     ),
@@ -286,7 +288,8 @@ def helix_command(
         ),
     ] = None,
 ) -> None:
-    """Place contiguous layer ranges on every node to maximise the max-flow throughput, and prove how close it is."""
+    """Place contiguous layer ranges on every node for the most served decode tokens/s (``--objective served``, the
+    default) or the paper's max flow (``max-flow``), and prove how close the max flow is to its bound."""
     common = common_options(out, fmt, profiles, overrides, time_limit, seed, quiet, verbose, plot, max_nodes)
 
     def solve(inputs: SolverInputs) -> tuple[Plan, list[Deferred]]:

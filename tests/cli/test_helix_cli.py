@@ -134,6 +134,16 @@ def test_link_from_a_node_to_itself_is_exit_2(runner, tmp_path: Path) -> None:
     ]
 
 
+def test_help_names_the_default_objective(runner) -> None:
+    # docs/helix.md: the default objective is served throughput; max flow is --objective max-flow.
+    for args in (["helix", "--help"], ["--help"]):
+        text = " ".join(runner.invoke(app, args, terminal_width=200).stdout.split())
+        assert "served throughput (default)" in text
+        assert "maximise max-flow" not in text and "maximise the max-flow" not in text
+    text = " ".join(runner.invoke(app, ["helix", "--help"], terminal_width=200).stdout.split())
+    assert "Stop the MILP after this long without a better plan (CP-SAT)" in text
+
+
 def test_bad_options_are_exit_2(runner) -> None:
     assert _run(runner, SINGLE24, "--gap", "abc").exit_code == 2
     assert _run(runner, SINGLE24, "--prune-threshold", "10").exit_code == 2
