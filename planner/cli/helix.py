@@ -123,6 +123,18 @@ def solver_options(section: HelixSection, common: CommonOptions, cli: HelixCliOp
 BASELINE_FILES = ("petals.json", "swarm.json", "separate-pipelines.json")
 
 
+def skipped_baseline(folder: Path, name: str, why: str) -> str:
+    """The warning for a baseline not written. A file of its name left by an earlier run is removed,
+    so that the folder holds this plan's baselines only (``plan simulate --compare DIR/*.json`` compares them); the
+    name was checked before solving to be a regular file and no input of the command (``BASELINE_FILES``)."""
+    stale = folder / f"{name}.json"
+    removed = ""
+    if stale.is_file():
+        stale.unlink()
+        removed = f"; the earlier {display_path(stale)} was removed"
+    return f"{name}.json not written: {why}{removed}"
+
+
 def run(inputs: SolverInputs, common: CommonOptions, cli: HelixCliOptions) -> tuple[Plan, list[Deferred]]:
     """Solve; ``--plot`` and ``--emit-baselines`` are returned as writers run after the plan is written."""
     section = inputs.loaded.spec.helix or HelixSection()
@@ -162,8 +174,10 @@ def run(inputs: SolverInputs, common: CommonOptions, cli: HelixCliOptions) -> tu
                 path = folder / f"{name}.json"
                 write_plan(baseline, path)
                 written.append(display_path(path))
+            for name, why in result.skipped_baselines.items():
+                err_line(f"warning: --emit-baselines: {skipped_baseline(folder, name, why)}")
             if not common.quiet:
-                err_line(f"baseline plans written: {', '.join(written)}")
+                err_line(f"baseline plans written: {', '.join(written) or 'none'}")
 
         deferred.append(("--emit-baselines", folder, baselines))
     pareto_dir = cli.pareto_dir

@@ -112,7 +112,9 @@ def _bounds_rows(block: HelixPlanBlock, metrics: Metrics) -> list[list[Any]]:
         rows.append(["MILP bound", b.solver_tok_s, ""])
     rows.append(["compute bound", b.compute_tok_s, "sum_i max_k k tp_i(k) / L"])
     for base in block.baselines or []:
-        rows.append([f"baseline {base.name}", base.throughput_tok_s, base.note or _params(base)])
+        rows.append(
+            [f"baseline {base.name}", base.throughput_tok_s, "; ".join(x for x in (_params(base), base.note) if x)]
+        )
     return rows
 
 

@@ -134,6 +134,68 @@ def test_link_from_a_node_to_itself_is_exit_2(runner, tmp_path: Path) -> None:
     ]
 
 
+NO_SWARM = """
+name: no-swarm
+model: llama3.1-70b
+nodes:
+  - {name: h100, gpu: H100-80G, count: 2}
+  - {name: a10g, gpu: A10G, count: 6}
+network:
+  intra_region: {bandwidth: 100Gbps, latency: 0.2ms}
+workload:
+  input_tokens: {distribution: fixed, mean: 512}
+  output_tokens: {distribution: fixed, mean: 128}
+helix: {}
+"""
+
+
+def test_a_baseline_without_flow_is_not_emitted(runner, tmp_path: Path) -> None:
+    # A10G's K = 7 asks Swarm for 16 stages of 5 layers, more than the 8 nodes: no path crosses all 80 layers.
+    spec = write(tmp_path, "no-swarm.yaml", NO_SWARM)
+    out_dir = tmp_path / "baselines"
+    out_dir.mkdir()
+    (out_dir / "swarm.json").write_text("{}")  # an earlier run's: not this plan's baseline
+    plan = tmp_path / "plan.json"
+    args = ["--objective", "max-flow", "--time-limit", "3", "--emit-baselines", str(out_dir), "--out", str(plan)]
+    res = _run(runner, str(spec), *args, "-q", "--format", "json")
+    assert res.exit_code == 0, res.output
+    assert res.stderr.strip().splitlines() == [
+        "warning: --emit-baselines: swarm.json not written: its placement carries no flow (no path crosses all 80 "
+        f"layers); the earlier {out_dir / 'swarm.json'} was removed"
+    ]
+    assert sorted(p.name for p in out_dir.iterdir()) == ["petals.json", "separate-pipelines.json"]
+    files = [str(out_dir / "petals.json"), str(out_dir / "separate-pipelines.json")]
+    sim = runner.invoke(
+        app, ["simulate", str(plan), "--compare", *files, "--offline", "--duration", "10s", "--warmup", "2s",
+              "--latency", "auto", "-q", "--format", "json"], catch_exceptions=False,
+    )  # fmt: skip
+    assert sim.exit_code == 0, sim.output
+    assert len(json.loads(sim.stdout)["placements"]) == 3
+
+
+def test_served_plan_reports_the_baselines_it_emits(runner, tmp_path: Path) -> None:
+    # The recommended 10-node placement comes from KV reserve 0.2; its baselines are still the spec's (reserve 0.5),
+    # the placements --emit-baselines writes, and their note says so.
+    out_dir = tmp_path / "baselines"
+    args = ["--time-limit", "20", "--search-evaluations", "20", "--confirm", "0", "--emit-baselines", str(out_dir)]
+    res = _run(runner, TEN, *args, "-q", "--format", "json")
+    assert res.exit_code == 0, res.output
+    main = json.loads(res.stdout)
+    assert "from reserve 0.2" in main["plan"]["served"]["search"]["chosen"]
+    note = "at the spec's KV reserve 0.5 (this plan's max flow and bounds: reserve 0.2)"
+    for base in main["plan"]["baselines"]:
+        assert base["note"].endswith(note)
+        emitted = json.loads((out_dir / f"{base['name']}.json").read_text())
+        (same,) = [b for b in emitted["plan"]["baselines"] if b["name"] == base["name"]]
+        assert {**same, "note": ""} == {**base, "note": ""}
+        assert emitted["plan"]["search"]["chosen"] == f"baseline:{base['name']}"
+    metrics = main["metrics"]
+    swarm = json.loads((out_dir / "swarm.json").read_text())
+    assert metrics["baseline_swarm_tok_s"] == pytest.approx(swarm["metrics"]["throughput_tok_s"], rel=1e-12)
+    assert metrics["baseline_swarm_tok_s"] == pytest.approx(286.587, abs=1e-3)  # the max-flow golden's
+    assert (metrics["baseline_petals_tok_s"], metrics["baseline_separate_pipelines_tok_s"]) == (0.0, 0.0)
+
+
 def test_help_names_the_default_objective(runner) -> None:
     # docs/helix.md: the default objective is served throughput; max flow is --objective max-flow.
     for args in (["helix", "--help"], ["--help"]):

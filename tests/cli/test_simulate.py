@@ -79,6 +79,26 @@ def test_compare_table_and_plot(runner, tmp_path: Path) -> None:
     assert "nodes differ" in res.stderr  # other GPUs: warned, still compared
 
 
+def test_compare_leaves_out_a_plan_that_serves_nothing(runner, tmp_path: Path) -> None:
+    # An emitted baseline of an earlier release could carry no flow: --compare simulates the others and says so.
+    data = json.loads((PLANS / "chain2.json").read_text())
+    for edge in data["plan"]["edges"]:
+        edge["flow_tok_s"] = 0.0
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps(data))
+    plans = [str(PLANS / "chain2.json"), "--compare", str(empty), str(PLANS / "fork.json")]
+    res = runner.invoke(app, ["simulate", *plans, *TINY, *SHORT, "--rps", "3", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert [p["plan"] for p in doc["placements"]] == ["chain2.json", "fork.json"]
+    line = f"{empty}: plan.edges: no flow leaves the source: the placement serves nothing (left out of the comparison)"
+    assert line in doc["warnings"]
+    alone = runner.invoke(app, ["simulate", str(empty), *TINY, *SHORT, "--rps", "3"])  # nothing left to simulate
+    assert alone.exit_code == 2 and "no flow leaves the source" in alone.stderr
+    first = runner.invoke(app, ["simulate", str(empty), "--compare", str(PLANS / "chain2.json"), *TINY, *SHORT])
+    assert first.exit_code == 2  # the reference plan of every ratio must load
+
+
 def test_markdown_output(runner) -> None:
     res = runner.invoke(app, ["simulate", str(PLANS / "chain2.json"), *TINY, *SHORT, "--offline", "-f", "markdown"])
     assert res.exit_code == 0, res.output
