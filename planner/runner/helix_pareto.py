@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from planner.errors import InfeasibleError
+from planner.errors import InfeasibleError, TimeLimitReached
 from planner.executors import ExecutorConfig, LocalExecutor, available_cores
 from planner.helix.instance import HelixInstance
 from planner.helix.latency import LayerLatency, hop_counts
@@ -108,6 +108,8 @@ def _point(hops: int) -> PointOutcome:
         res = solve(ctx.inst, opts)
     except InfeasibleError as exc:
         return PointOutcome(hops, skipped=f"infeasible ({exc})")
+    except TimeLimitReached:  # the point's share ran out before its first plan: skipped, as one not started
+        return PointOutcome(hops, skipped="time limit")
     if res.flow.value <= 0:
         return PointOutcome(hops, skipped="no flow")
     lat = latency_of(res, ctx.lat_model)
