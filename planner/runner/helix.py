@@ -173,6 +173,8 @@ def run_helix(
         prediction = search.best.prediction  # already the full prediction (with the online latency) of this plan
     else:
         prediction = served_model.predict(res.full, res.ranges, res.flow)
+    if search is not None and res is search.best.result:
+        res = named_after(search.best)
     rejected = search.rejected if search is not None else []
     front: Frontier | None = None
     if pareto:
@@ -194,6 +196,26 @@ def run_helix(
     )  # fmt: skip
     written, skipped = baseline_plans(inputs, base, options, started, served_model) if baselines else ({}, {})
     return HelixRun(plan, written, front.plans if front is not None else {}, skipped)
+
+
+#: How :func:`planner.helix.solve.solve` words a placement it was given to evaluate (``--placement``, and every
+#: placement the served search evaluates: baselines, local searches, reroutings).
+EVALUATED = "evaluated placement"
+
+
+def named_after(winner: ServedCandidate) -> HelixResult:
+    """The served search's winning result, named after the candidate that won (``plan.search.chosen`` and the
+    solver message). The search evaluates most of its placements as given ones, so their results call themselves
+    "placement" / "evaluated placement", which read as if the user had passed ``--placement``; the candidate's
+    source (also ``plan.served.search.chosen``) says where the plan came from. A copy: the search's own result (and
+    what it recorded) is left as it is."""
+    res = winner.result
+    message = res.report.message
+    if message.startswith(EVALUATED):
+        message = winner.source + message.removeprefix(EVALUATED)
+    elif EVALUATED in message:  # after a certificate's label ("optimal (...): evaluated placement meets ...")
+        message = message.replace(EVALUATED, winner.source, 1)
+    return replace(res, chosen=winner.source, report=replace(res.report, message=message))
 
 
 def spec_baselines(res: HelixResult, base: HelixResult) -> HelixResult:

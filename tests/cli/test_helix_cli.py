@@ -173,14 +173,22 @@ def test_a_baseline_without_flow_is_not_emitted(runner, tmp_path: Path) -> None:
     assert len(json.loads(sim.stdout)["placements"]) == 3
 
 
-def test_served_plan_reports_the_baselines_it_emits(runner, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def served_ten(tmp_path_factory) -> tuple[dict, Path]:
+    """The 10-node spec's served plan (a short search, no confirmation) and the folder of its emitted baselines."""
+    from typer.testing import CliRunner
+
+    out_dir = tmp_path_factory.mktemp("served-ten") / "baselines"
+    args = ["--time-limit", "20", "--search-evaluations", "20", "--confirm", "0", "--emit-baselines", str(out_dir)]
+    res = _run(CliRunner(), TEN, *args, "-q", "--format", "json")
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout), out_dir
+
+
+def test_served_plan_reports_the_baselines_it_emits(served_ten: tuple[dict, Path]) -> None:
     # The recommended 10-node placement comes from KV reserve 0.2; its baselines are still the spec's (reserve 0.5),
     # the placements --emit-baselines writes, and their note says so.
-    out_dir = tmp_path / "baselines"
-    args = ["--time-limit", "20", "--search-evaluations", "20", "--confirm", "0", "--emit-baselines", str(out_dir)]
-    res = _run(runner, TEN, *args, "-q", "--format", "json")
-    assert res.exit_code == 0, res.output
-    main = json.loads(res.stdout)
+    main, out_dir = served_ten
     assert "from reserve 0.2" in main["plan"]["served"]["search"]["chosen"]
     note = "at the spec's KV reserve 0.5 (this plan's max flow and bounds: reserve 0.2)"
     for base in main["plan"]["baselines"]:
@@ -194,6 +202,23 @@ def test_served_plan_reports_the_baselines_it_emits(runner, tmp_path: Path) -> N
     assert metrics["baseline_swarm_tok_s"] == pytest.approx(swarm["metrics"]["throughput_tok_s"], rel=1e-12)
     assert metrics["baseline_swarm_tok_s"] == pytest.approx(286.587, abs=1e-3)  # the max-flow golden's
     assert (metrics["baseline_petals_tok_s"], metrics["baseline_separate_pipelines_tok_s"]) == (0.0, 0.0)
+
+
+def test_a_searched_plan_is_named_after_the_winning_candidate(runner, served_ten: tuple[dict, Path]) -> None:
+    # No --placement: the plan came from the served search, whose winner is a rerouted local search evaluated as a
+    # given placement; the plan's provenance names that candidate, not "placement".
+    main, out_dir = served_ten
+    winner = main["plan"]["served"]["search"]["chosen"]
+    assert winner.startswith("local search from") and winner.endswith("least-time routing")
+    assert main["plan"]["search"]["chosen"] == winner
+    message = main["solver"]["message"]
+    assert message.startswith(f"{winner}; ") and "evaluated placement" not in message
+    # --placement keeps its own label
+    res = _run(runner, TEN, "--placement", str(out_dir / "swarm.json"), "-q", "--format", "json")
+    assert res.exit_code == 0, res.output
+    again = json.loads(res.stdout)
+    assert again["plan"]["search"]["chosen"] == "placement"
+    assert "evaluated placement meets" in again["solver"]["message"]
 
 
 def test_help_names_the_default_objective(runner) -> None:
