@@ -250,7 +250,11 @@ def helix_command(
         Path | None, typer.Option("--placement", help="Evaluate this placement (YAML/JSON or a helix plan).")
     ] = None,
     emit_baselines: Annotated[
-        Path | None, typer.Option("--emit-baselines", help="Write petals/swarm/separate-pipelines plan JSONs here.")
+        Path | None,
+        typer.Option(
+            "--emit-baselines",
+            help="Write the plan's baselines here (petals/swarm/separate-pipelines JSONs; one without flow is not).",
+        ),
     ] = None,
     resolution: Annotated[
         float, typer.Option("--resolution", min=1e-9, help="CP-SAT flow resolution, tokens/s per integer unit.")
