@@ -34,9 +34,10 @@ app = typer.Typer(
 )
 app.add_typer(profiles_app, name="profiles")
 
-app.command("helix", help="Helix: place layer ranges on heterogeneous nodes to maximise max-flow throughput.")(
-    helix_command
-)
+app.command(
+    "helix",
+    help="Helix: layer placement for served throughput (default) or the paper's max flow, with proven bounds.",
+)(helix_command)
 app.command("splitwise", help="Splitwise: size prompt and token pools under SLOs and cost/power targets.")(
     splitwise_command
 )

@@ -123,6 +123,18 @@ def solver_options(section: HelixSection, common: CommonOptions, cli: HelixCliOp
 BASELINE_FILES = ("petals.json", "swarm.json", "separate-pipelines.json")
 
 
+def skipped_baseline(folder: Path, name: str, why: str) -> str:
+    """The warning for a baseline not written. A file of its name left by an earlier run is removed,
+    so that the folder holds this plan's baselines only (``plan simulate --compare DIR/*.json`` compares them); the
+    name was checked before solving to be a regular file and no input of the command (``BASELINE_FILES``)."""
+    stale = folder / f"{name}.json"
+    removed = ""
+    if stale.is_file():
+        stale.unlink()
+        removed = f"; the earlier {display_path(stale)} was removed"
+    return f"{name}.json not written: {why}{removed}"
+
+
 def run(inputs: SolverInputs, common: CommonOptions, cli: HelixCliOptions) -> tuple[Plan, list[Deferred]]:
     """Solve; ``--plot`` and ``--emit-baselines`` are returned as writers run after the plan is written."""
     section = inputs.loaded.spec.helix or HelixSection()
@@ -162,8 +174,10 @@ def run(inputs: SolverInputs, common: CommonOptions, cli: HelixCliOptions) -> tu
                 path = folder / f"{name}.json"
                 write_plan(baseline, path)
                 written.append(display_path(path))
+            for name, why in result.skipped_baselines.items():
+                err_line(f"warning: --emit-baselines: {skipped_baseline(folder, name, why)}")
             if not common.quiet:
-                err_line(f"baseline plans written: {', '.join(written)}")
+                err_line(f"baseline plans written: {', '.join(written) or 'none'}")
 
         deferred.append(("--emit-baselines", folder, baselines))
     pareto_dir = cli.pareto_dir
@@ -213,7 +227,9 @@ def helix_command(
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Solver threads (1: deterministic interleaved search).")
     ] = 1,
-    stall: Annotated[str | None, typer.Option("--stall", help="Stop after this long without improvement.")] = None,
+    stall: Annotated[
+        str | None, typer.Option("--stall", help="Stop the MILP after this long without a better plan (CP-SAT).")
+    ] = None,
     gap: Annotated[str, typer.Option("--gap", help="Stop within this gap of the proven bound (0.001 or 0.1%).")] = (
         "0.1%"
     ),
@@ -234,7 +250,11 @@ def helix_command(
         Path | None, typer.Option("--placement", help="Evaluate this placement (YAML/JSON or a helix plan).")
     ] = None,
     emit_baselines: Annotated[
-        Path | None, typer.Option("--emit-baselines", help="Write petals/swarm/separate-pipelines plan JSONs here.")
+        Path | None,
+        typer.Option(
+            "--emit-baselines",
+            help="Write the plan's baselines here (petals/swarm/separate-pipelines JSONs; one without flow is not).",
+        ),
     ] = None,
     resolution: Annotated[
         float, typer.Option("--resolution", min=1e-9, help="CP-SAT flow resolution, tokens/s per integer unit.")
@@ -286,7 +306,8 @@ def helix_command(
         ),
     ] = None,
 ) -> None:
-    """Place contiguous layer ranges on every node to maximise the max-flow throughput, and prove how close it is."""
+    """Place contiguous layer ranges on every node for the most served decode tokens/s (``--objective served``, the
+    default) or the paper's max flow (``max-flow``), and prove how close the max flow is to its bound."""
     common = common_options(out, fmt, profiles, overrides, time_limit, seed, quiet, verbose, plot, max_nodes)
 
     def solve(inputs: SolverInputs) -> tuple[Plan, list[Deferred]]:

@@ -54,7 +54,9 @@ def simulate_command(
     rps: Annotated[float | None, typer.Option("--rps", help="Online Poisson arrivals at this rate (req/s).")] = None,
     load: Annotated[
         float | None,
-        typer.Option("--load", help="Online: replay the trace's arrivals scaled to this fraction of the plan's bound."),
+        typer.Option(
+            "--load", help="Online: replay the trace's arrivals scaled to this fraction of the plan's max flow."
+        ),
     ] = None,
     offline: Annotated[
         bool, typer.Option("--offline", help="Keep the cluster saturated (Helix offline mode).")
@@ -88,7 +90,7 @@ def simulate_command(
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Replay requests through Helix plan(s): achieved decode throughput vs the max-flow bound, latencies."""
+    """Replay requests through Helix plan(s): achieved decode throughput vs the plan's max flow, latencies."""
     from planner.render.simulation import render_markdown, render_tables
     from planner.sim.document import document_json, write_document
     from planner.sim.run import SimOptions, simulate

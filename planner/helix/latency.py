@@ -283,15 +283,22 @@ def hop_limited_flow(inst: HelixInstance, ranges: Ranges, mode: Mode, max_hops: 
     return FlowResult(value, cap, inflow, edge_flow, edges)
 
 
-def hop_counts(inst: HelixInstance) -> list[int]:
-    """A handful of hop limits for --pareto: from the fewest nodes that can hold the model to the cluster size."""
+def fewest_hops(inst: HelixInstance) -> int:
+    """The fewest nodes whose layer limits K add up to the model (the largest first): no path of fewer nodes can
+    cover every layer, in strict or partial mode (each node adds at most K new layers). The cluster size when even
+    all of them cannot (the memory check refuses such a cluster first)."""
     ks = sorted((n.max_layers for n in inst.nodes), reverse=True)
-    total, fewest = 0, len(ks)
+    total = 0
     for i, k in enumerate(ks, start=1):
         total += k
         if total >= inst.layers:
-            fewest = i
-            break
+            return i
+    return len(ks)
+
+
+def hop_counts(inst: HelixInstance) -> list[int]:
+    """A handful of hop limits for --pareto: from the fewest nodes that can hold the model to the cluster size."""
+    fewest = fewest_hops(inst)
     most = len(inst.nodes)
     values = {fewest, most}
     step = fewest

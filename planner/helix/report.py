@@ -14,11 +14,13 @@ from typing import Any
 
 from planner.helix.contract import (
     TAIL_MIN_REQUESTS,
+    ConfirmedCandidate,
     HelixBaseline,
     HelixBounds,
     HelixNode,
     HelixPlanBlock,
     ParetoPoint,
+    ServedConfirmation,
 )
 from planner.profiles.accuracy import err_ratio_of
 from planner.report_data import (
@@ -88,17 +90,7 @@ def _bounds_rows(block: HelixPlanBlock, metrics: Metrics) -> list[list[Any]]:
         conf = served.search.confirmation if served.search is not None else None
         if conf is not None:
             mine = next(c for c in conf.candidates if c.source == conf.chosen)
-            others = ", ".join(
-                f"{c.source} {fmt_num(c.simulated_decode_tok_s)}" for c in conf.candidates if c is not mine
-            )
-            rows.append(
-                [
-                    "served decode (confirmed)",
-                    mine.simulated_decode_tok_s,
-                    f"simulated offline at seed {conf.seed}, the most served of {len(conf.candidates)} candidates "
-                    f"simulated; the others: {others or 'none'}",
-                ]
-            )
+            rows.append(["served decode (confirmed)", mine.simulated_decode_tok_s, _confirmation_note(conf, mine)])
         if served.upper_bound_decode_tok_s is not None:
             rows.append(["served decode bound", served.upper_bound_decode_tok_s, "node model, any placement"])
     rows += [
@@ -112,8 +104,33 @@ def _bounds_rows(block: HelixPlanBlock, metrics: Metrics) -> list[list[Any]]:
         rows.append(["MILP bound", b.solver_tok_s, ""])
     rows.append(["compute bound", b.compute_tok_s, "sum_i max_k k tp_i(k) / L"])
     for base in block.baselines or []:
-        rows.append([f"baseline {base.name}", base.throughput_tok_s, base.note or _params(base)])
+        rows.append(
+            [f"baseline {base.name}", base.throughput_tok_s, "; ".join(x for x in (_params(base), base.note) if x)]
+        )
     return rows
+
+
+def _confirmation_note(conf: ServedConfirmation, mine: ConfirmedCandidate) -> str:
+    """What ``--confirm`` simulated, each placement once. Two candidates can be one placement as simulated (their
+    ranges differ only on nodes that carry no flow, which the simulator never reaches; or a source named twice):
+    same source, or the same predicted and simulated figures (both deterministic), is the same placement, so the
+    winner is not listed again among "the others", nor another placement twice."""
+
+    def same(a: ConfirmedCandidate, b: ConfirmedCandidate) -> bool:
+        figures = (a.predicted_decode_tok_s, a.simulated_decode_tok_s)
+        return a.source == b.source or figures == (b.predicted_decode_tok_s, b.simulated_decode_tok_s)
+
+    shown: list[ConfirmedCandidate] = [mine]
+    for c in conf.candidates:
+        if not any(same(c, s) for s in shown):
+            shown.append(c)
+    others = ", ".join(f"{c.source} {fmt_num(c.simulated_decode_tok_s)}" for c in shown[1:])
+    repeats = len(conf.candidates) - len(shown)
+    again = f" ({repeats} the same placement as another, not repeated)" if repeats else ""
+    return (
+        f"simulated offline at seed {conf.seed}, the most served of {len(conf.candidates)} candidates simulated"
+        f"{again}; the others: {others or 'none'}"
+    )
 
 
 def _params(b: HelixBaseline) -> str:

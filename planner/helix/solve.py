@@ -33,7 +33,7 @@ from planner.helix.bounds import (
 )
 from planner.helix.flow import FlowResult, Mode, Ranges, flow_value, max_flow
 from planner.helix.instance import HelixInstance
-from planner.helix.latency import hop_limited_flow, longest_path_hops
+from planner.helix.latency import fewest_hops, hop_limited_flow, longest_path_hops
 from planner.helix.model import add_full_hint, build, model_size
 from planner.helix.placement import park_idle
 from planner.helix.prune import AUTO_PRUNE_KEEP, AUTO_PRUNE_NODES, PruneReport, link_key, prune
@@ -144,6 +144,32 @@ def check_memory(inst: HelixInstance) -> Shortfall | None:
     )
 
 
+def no_flow_shortfall(inst: HelixInstance, max_hops: int | None, hop_free_bound: float) -> Shortfall:
+    """Why no flow can cross all layers. When the bound without the hop limit allows flow, the limit is what fails
+    (named with the fewest nodes a path needs, so the user knows what to ask for), not the links: reporting a
+    too-small ``--max-hops`` as a connectivity failure sent users looking at their network."""
+    if max_hops is None or hop_free_bound <= 1e-9:
+        return Shortfall(
+            constraint="connectivity",
+            detail="no flow can cross all layers: the coordinator links or node links leave no usable path",
+        )
+    fewest = fewest_hops(inst)
+    if fewest <= max_hops:  # memory allows such a path; the hop-limited bound (throughput tables) does not
+        return Shortfall(
+            constraint="max_hops",
+            detail=f"no path of at most {max_hops} nodes can carry flow through all {inst.layers} layers",
+        )
+    largest = sum(sorted((n.max_layers for n in inst.nodes), reverse=True)[:max_hops])
+    return Shortfall(
+        constraint="max_hops",
+        limit=float(max_hops),
+        best=float(fewest),
+        unit="hops",
+        detail=f"the {max_hops} nodes holding the most layers hold {largest} of the model's {inst.layers}; "
+        f"a path must cross at least {fewest} nodes",
+    )
+
+
 class _Clock:
     """Seconds since the solve started, and seconds left until the command's deadline."""
 
@@ -237,7 +263,7 @@ def solve(
         bound_kind = "coordinator_cut" if cov.active == "coordinator link cut" else "covering"
         if block is not None and block < bound * (1 - 1e-12):
             bound, bound_source, bound_kind = block, "solo/shared block bound", "block"
-        milp_cut = bound  # valid for the per-node MILP, which knows nothing of hop limits
+        milp_cut = bound  # valid for the per-node MILP, which knows nothing of hop limits (and the hop-free bound)
         if opts.max_hops is not None:
             hb = hop_bound(inst, opts.max_hops, bound)
             if hb < bound * (1 - 1e-12):
@@ -247,12 +273,7 @@ def solve(
                     "hop",
                 )
     if bound <= 1e-9:
-        raise InfeasibleError(
-            Shortfall(
-                constraint="connectivity",
-                detail="no flow can cross all layers: the coordinator links or node links leave no usable path",
-            )
-        )
+        raise InfeasibleError(no_flow_shortfall(inst, opts.max_hops, milp_cut))
 
     cands: list[Candidate] = []
     raw_status: Status | None = None

@@ -62,6 +62,8 @@ class HelixRun:
     plan: Plan
     baselines: dict[str, Plan] = field(default_factory=dict)
     pareto: dict[str, Plan] = field(default_factory=dict)
+    #: Why each baseline asked for was not written, by name (it carries no flow: ``plan simulate`` would refuse it).
+    skipped_baselines: dict[str, str] = field(default_factory=dict)
 
 
 #: The share of the time limit kept for the ``--pareto`` frontier (the plan's own search stops at the rest).
@@ -190,6 +192,8 @@ def run_helix(
         prediction = search.best.prediction  # already the full prediction (with the online latency) of this plan
     else:
         prediction = served_model.predict(res.full, res.ranges, res.flow)
+    if search is not None and res is search.best.result:
+        res = named_after(search.best)
     rejected = search.rejected if search is not None else []
     front: Frontier | None = None
     if pareto:
@@ -201,18 +205,51 @@ def run_helix(
             message = front.notes[-1].removeprefix("--pareto: ")
             res = replace(res, report=replace(res.report, status=Status.interrupted, message=message))
     left_out = [f"served search left out candidate {r} (the search's own hop limit, not this run's)" for r in rejected]
+    # Baselines as the spec and options define them (the served search's hop-limited runs evaluate them differently):
+    # the plan reports the placements --emit-baselines writes, whatever KV reserve the recommended placement has.
+    base = search.candidates[0].result if search is not None else res
     plan = _plan(
-        inputs, res, lat, front.rows if front is not None else None, options, started,
+        inputs, spec_baselines(res, base), lat, front.rows if front is not None else None, options, started,
         warnings=list(inst.warnings) + res.notes + lat.notes + left_out + (front.notes if front is not None else []),
         prediction=prediction, search=search, objective=objective, confirmation=confirmation,
     )  # fmt: skip
-    # Baselines as the spec and options define them (the served search's hop-limited runs evaluate them differently).
-    base = search.candidates[0].result if search is not None else res
-    return HelixRun(
-        plan,
-        baseline_plans(inputs, base, options, started, served_model) if baselines else {},
-        front.plans if front is not None else {},
-    )
+    written, skipped = baseline_plans(inputs, base, options, started, served_model) if baselines else ({}, {})
+    return HelixRun(plan, written, front.plans if front is not None else {}, skipped)
+
+
+#: How :func:`planner.helix.solve.solve` words a placement it was given to evaluate (``--placement``, and every
+#: placement the served search evaluates: baselines, local searches, reroutings).
+EVALUATED = "evaluated placement"
+
+
+def named_after(winner: ServedCandidate) -> HelixResult:
+    """The served search's winning result, named after the candidate that won (``plan.search.chosen`` and the
+    solver message). The search evaluates most of its placements as given ones, so their results call themselves
+    "placement" / "evaluated placement", which read as if the user had passed ``--placement``; the candidate's
+    source (also ``plan.served.search.chosen``) says where the plan came from. A copy: the search's own result (and
+    what it recorded) is left as it is."""
+    res = winner.result
+    message = res.report.message
+    if message.startswith(EVALUATED):
+        message = winner.source + message.removeprefix(EVALUATED)
+    elif EVALUATED in message:  # after a certificate's label ("optimal (...): evaluated placement meets ...")
+        message = message.replace(EVALUATED, winner.source, 1)
+    return replace(res, chosen=winner.source, report=replace(res.report, message=message))
+
+
+def spec_baselines(res: HelixResult, base: HelixResult) -> HelixResult:
+    """``res`` carrying the baselines of ``base``, the spec's run, so that the plan's baseline table and
+    ``baseline_*_tok_s`` describe the placements ``--emit-baselines`` writes (and Targets / Agreement compare
+    against). When the recommended placement comes from another KV reserve, its max flow and bounds are of that
+    reserve's instance (its K, its tp(k)); each baseline's note says so, since the figures are then not comparable
+    one to one."""
+    if base is res:
+        return res
+    spec_r, own_r = base.full.kv_reserve_fraction, res.full.kv_reserve_fraction
+    if spec_r == own_r:
+        return replace(res, baselines=list(base.baselines))
+    say = f"at the spec's KV reserve {spec_r:g} (this plan's max flow and bounds: reserve {own_r:g})"
+    return replace(res, baselines=[replace(b, note=f"{b.note}; {say}" if b.note else say) for b in base.baselines])
 
 
 def _confirmed(
@@ -417,17 +454,21 @@ def baseline_plans(
     options: dict[str, Any],
     started: float,
     served: ServedModel | None = None,
-) -> dict[str, Plan]:
-    """One full plan per baseline placement (``petals``, ``swarm``, ``separate-pipelines``), by name.
+) -> tuple[dict[str, Plan], dict[str, str]]:
+    """One full plan per baseline placement (``petals``, ``swarm``, ``separate-pipelines``), by name, and why each
+    baseline left out was left out.
 
     Every one is a plan ``plan simulate`` accepts. Separate pipelines may ask a node for more layers than its K; as
     the paper's simulator does, such a plan is written force-loaded (the node holds them; its KV capacity decides
     what it admits), each pipeline routed at the node model's throughput of its slowest node. Petals' ranges
-    overlap: when they chain nowhere strictly, the plan is written in partial mode (its own).
+    overlap: when they chain nowhere strictly, the plan is written in partial mode (its own). A baseline that still
+    carries no flow (no path crosses every layer) is left out: ``plan simulate`` would refuse its plan.
     """
     plans: dict[str, Plan] = {}
+    skipped: dict[str, str] = {}
     for b in res.baselines:
         if not b.ranges or b.flow is None:
+            skipped[b.name] = f"no placement ({b.note or 'none built'})"
             continue
         fits, flow = dict(b.ranges), b.flow
         if any(r[1] - r[0] > res.full.node(n).max_layers for n, r in b.ranges.items()) and served is not None:
@@ -441,6 +482,9 @@ def baseline_plans(
         if flow.value <= 0 and b.partial_flow_tok_s > 0:
             mode, flow = "partial", max_flow(res.full, fits, "partial")
         flow = without_float_noise(flow)
+        if flow.value <= 0:
+            skipped[b.name] = f"its placement carries no flow (no path crosses all {res.full.layers} layers)"
+            continue
         block = placement_block(
             res.full,
             mode,
@@ -486,4 +530,4 @@ def baseline_plans(
             time.perf_counter() - started,
         )
         plans[b.name] = plan
-    return plans
+    return plans, skipped

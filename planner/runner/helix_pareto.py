@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from planner.errors import InfeasibleError
+from planner.errors import InfeasibleError, TimeLimitReached
 from planner.executors import ExecutorConfig, LocalExecutor, available_cores
 from planner.helix.instance import HelixInstance
 from planner.helix.latency import LayerLatency, hop_counts
@@ -76,7 +76,7 @@ class PointOutcome:
 
 @dataclass
 class Frontier:
-    """The frontier (rows in latency order), each row's plan by file name, and what was not computed."""
+    """The frontier (rows by hop limit, the fewest first), each row's plan by file name, and what was not computed."""
 
     rows: list[dict[str, Any]]
     plans: dict[str, Plan] = field(default_factory=dict)
@@ -108,6 +108,8 @@ def _point(hops: int) -> PointOutcome:
         res = solve(ctx.inst, opts)
     except InfeasibleError as exc:
         return PointOutcome(hops, skipped=f"infeasible ({exc})")
+    except TimeLimitReached:  # the point's share ran out before its first plan: skipped, as one not started
+        return PointOutcome(hops, skipped="time limit")
     if res.flow.value <= 0:
         return PointOutcome(hops, skipped="no flow")
     lat = latency_of(res, ctx.lat_model)
@@ -143,7 +145,11 @@ def _dominates(a: dict[str, Any], b: dict[str, Any], better: tuple[tuple[str, in
 
 
 def _on_frontier(rows: list[dict[str, Any]], objective: str) -> list[dict[str, Any]]:
-    """The non-dominated rows, lowest latency first (see module docstring for the axes)."""
+    """The non-dominated rows (see module docstring for the axes), by hop limit, the fewest first.
+
+    The order is the input's (each row has its own hop limit), not a computed figure's: sorted by latency, two points
+    whose predictions are close swapped places from one run to the next when a loaded machine cut a point's
+    time-limited constructions elsewhere."""
     axes: tuple[tuple[str, int], ...]
     if objective == "served":
         axes = (
@@ -151,12 +157,10 @@ def _on_frontier(rows: list[dict[str, Any]], objective: str) -> list[dict[str, A
             ("predicted_token_latency_p50_ms", -1),
             ("predicted_token_latency_p99_ms", -1),
         )
-        order = "predicted_token_latency_p50_ms"
     else:
         axes = (("throughput_tok_s", 1), ("decode_ms_per_token_max", -1))
-        order = "decode_ms_per_token_max"
     kept = [r for r in rows if not any(_dominates(o, r, axes) for o in rows if o is not r)]
-    return sorted(kept, key=lambda r: (r[order], -r[axes[0][0]], r["max_hops"]))
+    return sorted(kept, key=lambda r: int(r["max_hops"]))
 
 
 def _workers(where: ExecutorConfig, points: int) -> ExecutorConfig:

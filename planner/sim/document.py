@@ -93,11 +93,14 @@ class PlacementResult(_Doc):
     plan_sha256: str
     plan_name: str
     mode: Literal["strict", "partial"]
-    bound_tok_s: float = Field(description="the plan's max-flow value (prompt + decode tokens per second)")
+    bound_tok_s: float = Field(
+        description="the plan's max-flow value (prompt + decode tokens per second): a static figure from tp(k), not "
+        "a bound on the simulation, whose nodes run at the per-layer latency table's speed"
+    )
     decode_throughput_tok_s: float = Field(description="decode-phase tokens delivered per second")
     prompt_throughput_tok_s: float = Field(description="prompt tokens whose first output token came back, per s")
-    total_throughput_tok_s: float = Field(description="prompt + decode tokens per second (what the bound counts)")
-    achieved_vs_bound_ratio: float = Field(description="total_throughput_tok_s / bound_tok_s")
+    total_throughput_tok_s: float = Field(description="prompt + decode tokens per second (what the max flow counts)")
+    achieved_vs_bound_ratio: float = Field(description="total_throughput_tok_s / bound_tok_s (can exceed 1)")
     decode_vs_first_ratio: float | None = Field(description="decode throughput relative to the first placement")
     prompt_latency: LatencyStats = Field(description="arrival at the coordinator to first token back")
     decode_token_latency: LatencyStats = Field(description="time between consecutive tokens of a request")

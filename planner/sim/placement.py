@@ -48,6 +48,11 @@ class PlacementInput:
         return self.path.stem
 
 
+class ServesNothing(SpecError):
+    """A plan whose placement carries no flow: no request can be routed, nothing to simulate. Exit 2 on its own;
+    ``plan simulate --compare`` leaves such a compared plan out with a warning and simulates the others."""
+
+
 def _problem(name: str, where: str, message: str) -> SpecError:
     return SpecError.single(name, where, message)
 
@@ -128,7 +133,7 @@ def _check_block(name: str, block: HelixBlock) -> None:
         if e.dst == SINK and e.src != SOURCE and by_name[e.src].layer_end != block.layers:
             raise _problem(name, f"plan.edges[{i}]", f"sink edge from {e.src}, which does not end at the last layer")
     if not has_source:
-        raise _problem(name, "plan.edges", "no flow leaves the source: the placement serves nothing")
+        raise ServesNothing.single(name, "plan.edges", "no flow leaves the source: the placement serves nothing")
     inflow = {e.dst for e in block.edges if e.flow_tok_s > 0 and e.dst != SINK}
     outflow = {e.src for e in block.edges if e.flow_tok_s > 0}
     for node in sorted(inflow - outflow):

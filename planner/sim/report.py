@@ -38,11 +38,11 @@ def summary_rows(doc: SimulationDocument) -> tuple[list[str], list[list[str]]]:
     first = ps[0].plan
     rows: list[list[str]] = [
         ["mode"] + [p.mode for p in ps],
-        ["max-flow bound (tok/s)"] + [fmt_num(p.bound_tok_s) for p in ps],
+        ["plan's max flow (tok/s)"] + [fmt_num(p.bound_tok_s) for p in ps],
         ["decode throughput (tok/s)"] + [fmt_num(round(p.decode_throughput_tok_s, 2)) for p in ps],
         [f"decode vs {first}"] + [fmt_num(round(p.decode_vs_first_ratio or 0.0, 3)) + "x" for p in ps],
         ["prompt + decode (tok/s)"] + [fmt_num(round(p.total_throughput_tok_s, 2)) for p in ps],
-        ["achieved / bound"] + [fmt_pct(p.achieved_vs_bound_ratio) for p in ps],
+        ["achieved / max flow"] + [fmt_pct(p.achieved_vs_bound_ratio) for p in ps],
         ["prompt latency p50/p90/p99"] + [_lat(p.prompt_latency, 1000.0, "s") for p in ps],
         ["token latency p50/p90/p99"] + [_lat(p.decode_token_latency) for p in ps],
         ["requests done / in flight / waiting"]

@@ -24,7 +24,7 @@ from planner.sim.document import PlacementResult, SimInputs, SimRunInfo, Simulat
 from planner.sim.engine import OFFLINE_INITIAL_REQUESTS, Engine, SimConfig, SimOutcome
 from planner.sim.latency import RooflineLatency
 from planner.sim.metrics import placement_result
-from planner.sim.placement import PlacementInput, check_same_cluster, load_placement
+from planner.sim.placement import PlacementInput, ServesNothing, check_same_cluster, load_placement
 from planner.sim.requests import LengthPool, load_pool, online_arrivals, trace_rate_rps
 from planner.sim.scheduler import KvPolicy
 from planner.sim.topology import LatencySource, SimNode, Topology, build_topology
@@ -207,6 +207,20 @@ def _profile_inputs(db: ProfileDB) -> list[InputFile]:
     return [InputFile(path=f.path, sha256=f.sha256) for f in sorted(used, key=lambda f: f.path)]
 
 
+def _load_placements(plan_paths: list[Path]) -> tuple[list[PlacementInput], list[str]]:
+    """The plans to simulate, and a warning per compared plan left out because its placement serves nothing (an
+    emitted baseline that carries no flow, say): one such plan must not abort the comparison of the others. The first
+    plan is the reference of every ratio and of ``--load``: it must load."""
+    placements = [load_placement(plan_paths[0])]
+    left_out: list[str] = []
+    for path in plan_paths[1:]:
+        try:
+            placements.append(load_placement(path))
+        except ServesNothing as exc:
+            left_out += [f"{line} (left out of the comparison)" for line in exc.lines()]
+    return placements, left_out
+
+
 def simulate(
     plan_paths: list[Path], opts: SimOptions, profiles: Path | None = None, db: ProfileDB | None = None
 ) -> SimulationRun:
@@ -217,8 +231,8 @@ def simulate(
     _check_options(opts)
     if not plan_paths:
         raise UsageError("give at least one plan JSON")
-    placements = [load_placement(p) for p in plan_paths]
-    warnings = check_same_cluster(placements)
+    placements, left_out = _load_placements(plan_paths)
+    warnings = left_out + check_same_cluster(placements)
     if db is None:
         db = ProfileDB.load(profiles)
     pool = load_pool(opts.trace, opts.max_input_tokens, opts.max_output_tokens)

@@ -84,6 +84,18 @@ def endpoint_error(endpoint: str, nodes: list[Node]) -> str | None:
     return f"unknown endpoint '{endpoint}'{did_you_mean(endpoint, choices | {COORDINATOR})}"
 
 
+def self_link_error(between: tuple[str, str], nodes: list[Node]) -> str | None:
+    """Message for an override whose endpoints both denote the same one node (``[a100-0, a100-0]``), else None.
+
+    Such an override pairs no two endpoints, so it would change nothing: refused rather than ignored, since the user
+    certainly meant another node. A group or region with itself (every pair inside it) is fine.
+    """
+    left, right = _endpoint_nodes(between[0], nodes), _endpoint_nodes(between[1], nodes)
+    if left is None or right is None or any(a != b for a in left for b in right):
+        return None
+    return f"links {left[0]} to itself ({between[0]!r} and {between[1]!r}): a link joins two different endpoints"
+
+
 def build_cluster(spec: ClusterSpec, canonical_gpu: dict[str, str]) -> Cluster:
     """Expand nodes and resolve every link from the region defaults and the ordered overrides."""
     nodes = expand_nodes(spec, canonical_gpu)

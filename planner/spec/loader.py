@@ -19,7 +19,7 @@ from planner.inputfiles import MAX_YAML_BYTES, decode_text, read_bytes_bounded
 from planner.paths import display_path
 from planner.profiles.db import ProfileDB
 from planner.profiles.schema import ModelProfile
-from planner.spec.cluster import Cluster, build_cluster, endpoint_error
+from planner.spec.cluster import Cluster, build_cluster, endpoint_error, self_link_error
 from planner.spec.models import ClusterSpec
 from planner.validation import _model_at, problems_from_validation
 from planner.yamlmarks import PathKey, Positions, dotted, load_yaml_text, load_yaml_value, parse_dotted, position
@@ -235,6 +235,9 @@ def _validate(
                 msg = endpoint_error(end, nodes)
                 if msg:
                     add(("network", "links", i, "between", j), msg)
+            msg = self_link_error(ov.between, nodes)
+            if msg:
+                add(("network", "links", i, "between"), msg)
         regions = {n.region for n in nodes}
         coord = spec.network.coordinator.region
         if coord is not None and regions and coord not in regions:

@@ -101,6 +101,136 @@ def test_infeasible_cluster_writes_plan_and_exits_1(runner, tmp_path: Path) -> N
     assert json.loads(out.read_text())["solver"]["status"] == "infeasible"
 
 
+A100X4 = """
+name: a100x4
+model: llama2-70b
+nodes:
+  - {name: a100, gpu: A100-80G, count: 4}
+network:
+  intra_region: {bandwidth: 100Gbps, latency: 0.2ms}
+helix: {}
+"""
+
+
+@pytest.mark.parametrize("objective", ["served", "max-flow"])
+def test_too_few_hops_names_max_hops_not_connectivity(runner, tmp_path: Path, objective: str) -> None:
+    # 4 x A100-80G hold at most 23 layers of LLaMA-2 70B each: a path needs 4 nodes, so 3 hops is the failing limit.
+    spec = write(tmp_path, "a100x4.yaml", A100X4)
+    res = _run(runner, str(spec), "--max-hops", "3", "--objective", objective, "--time-limit", "20", "-q")
+    assert res.exit_code == 1
+    line = "infeasible: max_hops limit 3 hops, best achievable 4 hops (short by 1 hops)"
+    assert line in res.stderr and "connectivity" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_link_from_a_node_to_itself_is_exit_2(runner, tmp_path: Path) -> None:
+    text = A100X4.replace("helix: {}", "  links:\n    - {between: [a100-0, a100-0], bandwidth: 1GB/s}\nhelix: {}")
+    spec = write(tmp_path, "self.yaml", text)
+    res = _run(runner, str(spec), "--time-limit", "5", "-q")
+    assert res.exit_code == 2
+    assert res.stderr.strip().splitlines() == [
+        f"{spec}:9:17: network.links[0].between: links a100-0 to itself ('a100-0' and 'a100-0'): a link joins two "
+        "different endpoints"
+    ]
+
+
+NO_SWARM = """
+name: no-swarm
+model: llama3.1-70b
+nodes:
+  - {name: h100, gpu: H100-80G, count: 2}
+  - {name: a10g, gpu: A10G, count: 6}
+network:
+  intra_region: {bandwidth: 100Gbps, latency: 0.2ms}
+workload:
+  input_tokens: {distribution: fixed, mean: 512}
+  output_tokens: {distribution: fixed, mean: 128}
+helix: {}
+"""
+
+
+def test_a_baseline_without_flow_is_not_emitted(runner, tmp_path: Path) -> None:
+    # A10G's K = 7 asks Swarm for 16 stages of 5 layers, more than the 8 nodes: no path crosses all 80 layers.
+    spec = write(tmp_path, "no-swarm.yaml", NO_SWARM)
+    out_dir = tmp_path / "baselines"
+    out_dir.mkdir()
+    (out_dir / "swarm.json").write_text("{}")  # an earlier run's: not this plan's baseline
+    plan = tmp_path / "plan.json"
+    args = ["--objective", "max-flow", "--time-limit", "3", "--emit-baselines", str(out_dir), "--out", str(plan)]
+    res = _run(runner, str(spec), *args, "-q", "--format", "json")
+    assert res.exit_code == 0, res.output
+    assert res.stderr.strip().splitlines() == [
+        "warning: --emit-baselines: swarm.json not written: its placement carries no flow (no path crosses all 80 "
+        f"layers); the earlier {out_dir / 'swarm.json'} was removed"
+    ]
+    assert sorted(p.name for p in out_dir.iterdir()) == ["petals.json", "separate-pipelines.json"]
+    files = [str(out_dir / "petals.json"), str(out_dir / "separate-pipelines.json")]
+    sim = runner.invoke(
+        app, ["simulate", str(plan), "--compare", *files, "--offline", "--duration", "10s", "--warmup", "2s",
+              "--latency", "auto", "-q", "--format", "json"], catch_exceptions=False,
+    )  # fmt: skip
+    assert sim.exit_code == 0, sim.output
+    assert len(json.loads(sim.stdout)["placements"]) == 3
+
+
+@pytest.fixture(scope="module")
+def served_ten(tmp_path_factory) -> tuple[dict, Path]:
+    """The 10-node spec's served plan (a short search, no confirmation) and the folder of its emitted baselines."""
+    from typer.testing import CliRunner
+
+    out_dir = tmp_path_factory.mktemp("served-ten") / "baselines"
+    args = ["--time-limit", "20", "--search-evaluations", "20", "--confirm", "0", "--emit-baselines", str(out_dir)]
+    res = _run(CliRunner(), TEN, *args, "-q", "--format", "json")
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout), out_dir
+
+
+def test_served_plan_reports_the_baselines_it_emits(served_ten: tuple[dict, Path]) -> None:
+    # The recommended 10-node placement comes from KV reserve 0.2; its baselines are still the spec's (reserve 0.5),
+    # the placements --emit-baselines writes, and their note says so.
+    main, out_dir = served_ten
+    assert "from reserve 0.2" in main["plan"]["served"]["search"]["chosen"]
+    note = "at the spec's KV reserve 0.5 (this plan's max flow and bounds: reserve 0.2)"
+    for base in main["plan"]["baselines"]:
+        assert base["note"].endswith(note)
+        emitted = json.loads((out_dir / f"{base['name']}.json").read_text())
+        (same,) = [b for b in emitted["plan"]["baselines"] if b["name"] == base["name"]]
+        assert {**same, "note": ""} == {**base, "note": ""}
+        assert emitted["plan"]["search"]["chosen"] == f"baseline:{base['name']}"
+    metrics = main["metrics"]
+    swarm = json.loads((out_dir / "swarm.json").read_text())
+    assert metrics["baseline_swarm_tok_s"] == pytest.approx(swarm["metrics"]["throughput_tok_s"], rel=1e-12)
+    assert metrics["baseline_swarm_tok_s"] == pytest.approx(286.587, abs=1e-3)  # the max-flow golden's
+    assert (metrics["baseline_petals_tok_s"], metrics["baseline_separate_pipelines_tok_s"]) == (0.0, 0.0)
+
+
+def test_a_searched_plan_is_named_after_the_winning_candidate(runner, served_ten: tuple[dict, Path]) -> None:
+    # No --placement: the plan came from the served search, whose winner is a rerouted local search evaluated as a
+    # given placement; the plan's provenance names that candidate, not "placement".
+    main, out_dir = served_ten
+    winner = main["plan"]["served"]["search"]["chosen"]
+    assert winner.startswith("local search from") and winner.endswith("least-time routing")
+    assert main["plan"]["search"]["chosen"] == winner
+    message = main["solver"]["message"]
+    assert message.startswith(f"{winner}; ") and "evaluated placement" not in message
+    # --placement keeps its own label
+    res = _run(runner, TEN, "--placement", str(out_dir / "swarm.json"), "-q", "--format", "json")
+    assert res.exit_code == 0, res.output
+    again = json.loads(res.stdout)
+    assert again["plan"]["search"]["chosen"] == "placement"
+    assert "evaluated placement meets" in again["solver"]["message"]
+
+
+def test_help_names_the_default_objective(runner) -> None:
+    # docs/helix.md: the default objective is served throughput; max flow is --objective max-flow.
+    for args in (["helix", "--help"], ["--help"]):
+        text = " ".join(runner.invoke(app, args, terminal_width=200).stdout.split())
+        assert "served throughput (default)" in text
+        assert "maximise max-flow" not in text and "maximise the max-flow" not in text
+    text = " ".join(runner.invoke(app, ["helix", "--help"], terminal_width=200).stdout.split())
+    assert "Stop the MILP after this long without a better plan (CP-SAT)" in text
+
+
 def test_bad_options_are_exit_2(runner) -> None:
     assert _run(runner, SINGLE24, "--gap", "abc").exit_code == 2
     assert _run(runner, SINGLE24, "--prune-threshold", "10").exit_code == 2

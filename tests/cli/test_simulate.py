@@ -73,10 +73,48 @@ def test_compare_table_and_plot(runner, tmp_path: Path) -> None:
     )
     assert res.exit_code == 0, res.output
     assert "chain2.json" in res.stdout and "chain2_small_kv.json" in res.stdout
-    assert "decode throughput" in res.stdout and "achieved / bound" in res.stdout
+    assert "decode throughput" in res.stdout and "achieved / max flow" in res.stdout
     assert "Busiest links" in res.stdout
     assert fig.stat().st_size > 10_000 and fig.read_bytes()[:4] == b"\x89PNG"
     assert "nodes differ" in res.stderr  # other GPUs: warned, still compared
+
+
+def test_compare_leaves_out_a_plan_that_serves_nothing(runner, tmp_path: Path) -> None:
+    # An emitted baseline of an earlier release could carry no flow: --compare simulates the others and says so.
+    data = json.loads((PLANS / "chain2.json").read_text())
+    for edge in data["plan"]["edges"]:
+        edge["flow_tok_s"] = 0.0
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps(data))
+    plans = [str(PLANS / "chain2.json"), "--compare", str(empty), str(PLANS / "fork.json")]
+    res = runner.invoke(app, ["simulate", *plans, *TINY, *SHORT, "--rps", "3", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert [p["plan"] for p in doc["placements"]] == ["chain2.json", "fork.json"]
+    line = f"{empty}: plan.edges: no flow leaves the source: the placement serves nothing (left out of the comparison)"
+    assert line in doc["warnings"]
+    alone = runner.invoke(app, ["simulate", str(empty), *TINY, *SHORT, "--rps", "3"])  # nothing left to simulate
+    assert alone.exit_code == 2 and "no flow leaves the source" in alone.stderr
+    first = runner.invoke(app, ["simulate", str(empty), "--compare", str(PLANS / "chain2.json"), *TINY, *SHORT])
+    assert first.exit_code == 2  # the reference plan of every ratio must load
+
+
+def test_achieved_over_max_flow_can_pass_100_percent_and_is_not_called_a_bound(runner, tmp_path: Path) -> None:
+    # The plan's max flow comes from the nodes' tp(k) tables; the simulated nodes run at the per-layer latency
+    # table's speed. The 10-node Petals (partial mode, KV- and latency-bound) delivers more than its max flow with
+    # every node far from busy: the ratio is true, the figure is no bound.
+    ten = Path(__file__).resolve().parents[2] / "cluster_specs" / "helix-10node-llama30b.yaml"
+    args = ["helix", str(ten), "--objective", "max-flow", "--emit-baselines", str(tmp_path), "-q", "--format", "json"]
+    assert runner.invoke(app, args).exit_code == 0
+    res = runner.invoke(app, ["simulate", str(tmp_path / "petals.json"), "--offline", "--latency", "auto"])
+    assert res.exit_code == 0, res.output
+    assert "achieved / max flow" in res.stdout and "plan's max flow (tok/s)" in res.stdout
+    assert "bound" not in res.stdout
+    doc = json.loads(runner.invoke(app, ["simulate", str(tmp_path / "petals.json"), "--offline", "--latency", "auto",
+                                         "--format", "json"]).stdout)  # fmt: skip
+    (p,) = doc["placements"]
+    assert p["achieved_vs_bound_ratio"] > 1.0 and p["mode"] == "partial"
+    assert max(n["utilization_ratio"] for n in p["nodes"]) < 0.5
 
 
 def test_markdown_output(runner) -> None:

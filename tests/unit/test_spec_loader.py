@@ -69,6 +69,16 @@ INVALID = [
         "  links:\n    - {between: [a-0, b], bandwidth: 1GB/s}\n",
         "network.links[0].between[1]: unknown endpoint 'b'",
     ),
+    (
+        "model: llama2-70b\nnodes: [{name: a, gpu: L4, count: 2}]\nnetwork:\n  intra_region: {bandwidth: 1GB/s}\n"
+        "  links:\n    - {between: [a-0, a-0], bandwidth: 1GB/s}\n",
+        "6:17: network.links[0].between: links a-0 to itself ('a-0' and 'a-0'): a link joins two different endpoints",
+    ),
+    (
+        "model: llama2-70b\nnodes: [{name: a, gpu: L4}]\nnetwork:\n  intra_region: {bandwidth: 1GB/s}\n"
+        "  links:\n    - {between: [coordinator, coordinator], disabled: true}\n",
+        "network.links[0].between: links coordinator to itself",
+    ),
     ("model: llama2-70b\nworkload: {trace: nothere.csv}\n", "workload.trace: trace file not found"),
     (
         "model: llama2-70b\nworkload:\n  input_tokens: {distribution: normal, mean: 5}\n  output_tokens: {mean: 3}\n",
@@ -87,6 +97,16 @@ def test_invalid_specs_give_located_lines(tmp_path: Path, profile_db: ProfileDB,
     assert expected in out
     for line in exc.value.lines():
         assert "\n" not in line and "Traceback" not in line
+
+
+def test_a_group_linked_with_itself_is_every_pair_inside_it(tmp_path: Path, profile_db: ProfileDB) -> None:
+    p = tmp_path / "spec.yaml"
+    p.write_text(
+        "model: llama2-70b\nnodes: [{name: a, gpu: L4, count: 3}]\nnetwork:\n  intra_region: {bandwidth: 1GB/s}\n"
+        "  links:\n    - {between: [a, a], bandwidth: 2GB/s}\n"
+    )
+    loaded = load_spec(p, profile_db)
+    assert loaded.cluster.link("a-0", "a-2").bandwidth_bytes_s == 2e9
 
 
 def test_overrides_apply_and_must_exist(profile_db: ProfileDB) -> None:

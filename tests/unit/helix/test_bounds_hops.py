@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import pytest
 
+from planner.errors import InfeasibleError
 from planner.helix.bounds import compute_bound, hop_bound, single_pipeline
+from planner.helix.latency import fewest_hops
+from planner.helix.solve import HelixOptions, no_flow_shortfall, solve
 from planner.helix.verify import verify
 
 from .test_verify import INST, RANGES
+from .tiny import tiny_instance
 
 
 def test_hop_bound_of_one_node_per_path() -> None:
@@ -39,3 +43,22 @@ def test_single_pipeline() -> None:
     one = single_pipeline(INST, max_hops=1)
     assert one is not None and one.target_tok_s == 80.0 and one.ranges == {"n0": (0, 2)}
     assert single_pipeline(INST, order_key=lambda item: (0, -int(item[0][1:]))).chain == [("n1", 1), ("n0", 1)]
+
+
+def test_too_few_hops_is_a_max_hops_shortfall() -> None:
+    # Three nodes of K = 2 and a 5-layer model: a path needs 3 nodes; 2 hops hold 4 layers at most, no flow at all.
+    inst = tiny_instance([(10.0, 8.0)] * 3, 5)
+    assert fewest_hops(inst) == 3
+    with pytest.raises(InfeasibleError) as info:
+        solve(inst, HelixOptions(time_limit_s=5, max_hops=2))
+    short = info.value.shortfall
+    assert (short.constraint, short.limit, short.best, short.unit) == ("max_hops", 2.0, 3.0, "hops")
+    assert "hold 4 of the model's 5" in short.detail
+    assert solve(inst, HelixOptions(time_limit_s=5, max_hops=3)).flow.value > 0
+
+
+def test_no_flow_without_a_hop_limit_stays_a_connectivity_shortfall() -> None:
+    inst = tiny_instance([(10.0, 8.0)] * 3, 5)
+    assert no_flow_shortfall(inst, None, 0.0).constraint == "connectivity"
+    assert no_flow_shortfall(inst, 2, 0.0).constraint == "connectivity"  # no flow even without the limit
+    assert no_flow_shortfall(inst, 2, 1.0).constraint == "max_hops"

@@ -75,6 +75,32 @@ def test_equal_points_keep_the_one_with_fewer_hops() -> None:
     assert [r["max_hops"] for r in _on_frontier(same, "max-flow")] == [8]
 
 
+def test_rows_are_in_hop_limit_order_whatever_the_figures() -> None:
+    # Two served points whose predictions trade places (as a loaded machine's constructions can make them) keep
+    # their order: the hop limit, an input, not a computed latency.
+    a, b = row(5, 100.0, 10.0, 735.2, 221.2, 851.5), row(8, 100.0, 10.0, 745.9, 215.6, 853.1)
+    swapped = [{**a, "predicted_token_latency_p50_ms": 210.0}, b]
+    for rows in ([a, b], [b, a], swapped, swapped[::-1]):
+        assert [r["max_hops"] for r in _on_frontier(rows, "served")] == [5, 8]
+    assert [r["max_hops"] for r in _on_frontier(SINGLE24[::-1], "max-flow")] == [9, 14, 22, 24]
+
+
+def test_a_point_whose_share_runs_out_before_its_first_plan_is_skipped(monkeypatch) -> None:
+    import planner.runner.helix_pareto as hp
+    from planner.errors import TimeLimitReached
+
+    def out_of_time(inst, opts):
+        raise TimeLimitReached("building baselines", opts.time_limit_s)
+
+    monkeypatch.setattr(hp, "solve", out_of_time)
+    ctx = context()
+    front = frontier(ctx, ExecutorConfig("local", 1))  # before: the exception ended the command (a worker: a crash)
+    assert front.rows == [] and not front.interrupted
+    assert front.notes == [
+        f"--pareto: no point with at most {h} nodes per path: time limit" for h in hop_counts(ctx.inst)
+    ]
+
+
 def test_no_point_starts_after_the_commands_deadline() -> None:
     ctx = replace(context(), deadline_unix=time.time() - 1.0)
     front = frontier(ctx, ExecutorConfig("local", 1))
