@@ -35,7 +35,6 @@ from dataclasses import dataclass, field, replace
 
 from planner.errors import InfeasibleError, Shortfall, TimeLimitReached, VerificationError
 from planner.helix.baselines import all_baselines
-from planner.helix.bounds import hop_bound
 from planner.helix.flow import FlowResult, Ranges
 from planner.helix.instance import HelixInstance
 from planner.helix.latency import hop_counts
@@ -44,7 +43,7 @@ from planner.helix.refine import Refined, refine, throughput_model
 from planner.helix.routing import least_time_flow
 from planner.helix.served import Prediction, ServedModel
 from planner.helix.served_bound import served_upper_bound
-from planner.helix.solve import HelixOptions, HelixResult, evaluate, solve
+from planner.helix.solve import HelixOptions, HelixResult, evaluate, problem_bound, solve
 from planner.helix.work import WorkLimits
 from planner.solver import Status, remaining_s, stop_scope
 
@@ -310,13 +309,7 @@ def _bound_of_the_command(res: HelixResult, hops: int | None, opts: HelixOptions
     exceeded, and could be labelled optimal against it. The flow and its prediction are unchanged."""
     if hops is None or hops == opts.max_hops or not res.bound_source.startswith("hop-limited"):
         return res
-    bound, source = res.covering.value, res.covering.active
-    if res.block_bound_tok_s is not None and res.block_bound_tok_s < bound * (1 - 1e-12):
-        bound, source = res.block_bound_tok_s, "solo/shared block bound"
-    if opts.max_hops is not None:
-        limited = hop_bound(res.full, opts.max_hops, bound)
-        if limited < bound * (1 - 1e-12):
-            bound, source = limited, f"hop-limited covering bound (<= {opts.max_hops} nodes per path)"
+    bound, source, _, _ = problem_bound(res.full, res.covering, res.block_bound_tok_s, opts.max_hops)
     bound = max(bound, res.flow.value)
     status = Status.feasible if res.report.status == Status.optimal else res.report.status
     message = f"best from {res.chosen} (<= {hops} nodes per path, a grid point of the served search); bound: {source}"

@@ -14,7 +14,6 @@ Order of work (each step is cheap before the next is tried):
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -170,6 +169,24 @@ def no_flow_shortfall(inst: HelixInstance, max_hops: int | None, hop_free_bound:
     )
 
 
+def problem_bound(
+    inst: HelixInstance, cov: CoveringBound, block: float | None, max_hops: int | None
+) -> tuple[float, str, str, float]:
+    """The best proven max-flow bound of ``inst`` under ``max_hops``: (value, source, kind, the bound without the hop
+    limit). The covering bound, the block bound where it is tighter, then the hop-limited covering bound where a
+    hop limit makes it tighter still."""
+    bound, source = cov.value, cov.active
+    kind = "coordinator_cut" if cov.active == "coordinator link cut" else "covering"
+    if block is not None and block < bound * (1 - 1e-12):
+        bound, source, kind = block, "solo/shared block bound", "block"
+    hop_free = bound
+    if max_hops is not None:
+        hb = hop_bound(inst, max_hops, bound)
+        if hb < bound * (1 - 1e-12):
+            bound, source, kind = hb, f"hop-limited covering bound (<= {max_hops} nodes per path)", "hop"
+    return bound, source, kind, hop_free
+
+
 class _Clock:
     """Seconds since the solve started, and seconds left until the command's deadline."""
 
@@ -259,19 +276,8 @@ def solve(
             cov = covering_bound(inst, mode)
             block = block_bound(inst, cov.value) if mode == "strict" else None
         ub = compute_bound(inst)
-        bound, bound_source = cov.value, cov.active
-        bound_kind = "coordinator_cut" if cov.active == "coordinator link cut" else "covering"
-        if block is not None and block < bound * (1 - 1e-12):
-            bound, bound_source, bound_kind = block, "solo/shared block bound", "block"
-        milp_cut = bound  # valid for the per-node MILP, which knows nothing of hop limits (and the hop-free bound)
-        if opts.max_hops is not None:
-            hb = hop_bound(inst, opts.max_hops, bound)
-            if hb < bound * (1 - 1e-12):
-                bound, bound_source, bound_kind = (
-                    hb,
-                    f"hop-limited covering bound (<= {opts.max_hops} nodes per path)",
-                    "hop",
-                )
+        # milp_cut: the hop-free bound, valid for the per-node MILP, which knows nothing of hop limits
+        bound, bound_source, bound_kind, milp_cut = problem_bound(inst, cov, block, opts.max_hops)
     if bound <= 1e-9:
         raise InfeasibleError(no_flow_shortfall(inst, opts.max_hops, milp_cut))
 
@@ -462,7 +468,7 @@ def _run_milp(
         cut_binds = objective >= bound * (1 - 1e-9)  # then the flows need not be a max flow of the placement
         # "optimal" from a solver with a relative gap limit (--gap) is optimal within that gap: its flows need not be
         # the placement's max flow by up to the gap (helix-tiny with 3 L4s: 240.261 reported, 240.5 recomputed).
-        within = tol + opts.rel_gap * max(objective, bound if math.isfinite(bound) else objective)
+        within = tol + opts.rel_gap * max(objective, bound)
         check_objective(flow_value(inst, ranges, mode), objective, raw.status == "optimal" and not cut_binds, within)
         _add(cands, full, mode, "milp:per-node", ranges, clock)
         info["objective_tok_s"] = objective
